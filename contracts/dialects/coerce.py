@@ -1,0 +1,167 @@
+"""Lax value coercions shared by every dialect.
+
+TradingView renders placeholders as text, so numbers and times may arrive as
+strings; a placeholder it could not fill stays as ``{{...}}``. These accept the text
+form, reject what would silently become a wrong order (NaN, booleans, zero sizes,
+unrendered placeholders) and say why: each raises ``ValueError(reason)`` and the
+caller prefixes the field name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# Seconds since 1970 stay below 1e11 until the year 5138; larger means milliseconds.
+_MILLIS_THRESHOLD = Decimal(10) ** 11
+_SHOWN_CHARS = 60
+
+
+def show(value: Any) -> str:
+    """Quote a received value for an error message, shortened so logs stay small."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > _SHOWN_CHARS:
+        text = text[: _SHOWN_CHARS - 3] + "..."
+    return f"'{text}'"
+
+
+def is_placeholder(value: Any) -> bool:
+    """True for text that still holds a ``{{...}}`` TradingView placeholder."""
+    return isinstance(value, str) and "{{" in value and "}}" in value
+
+
+def _refuse_placeholder(value: Any, expected: str) -> None:
+    if is_placeholder(value):
+        raise ValueError(
+            f"expected {expected}, got {show(value)} (an unrendered TradingView placeholder)"
+        )
+
+
+def number(value: Any) -> Decimal:
+    """A finite Decimal from a number or numeric text."""
+    _refuse_placeholder(value, "a number")
+    # bool is an int subclass: `true` must not become a size of 1.
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {show(value)} (a boolean)")
+    if isinstance(value, int | Decimal):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {show(value)}")
+        result = Decimal(repr(value))  # repr keeps 0.1 as 0.1, not its binary expansion
+    elif isinstance(value, str):
+        if not value.strip():
+            raise ValueError("expected a number, got an empty text")
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"expected a number, got {show(value)}") from None
+    else:
+        raise ValueError(f"expected a number, got {show(value)}")
+    if not result.is_finite():
+        raise ValueError(f"expected a finite number, got {show(value)}")
+    return result
+
+
+def positive(value: Any) -> Decimal:
+    """A number greater than zero (sizes and prices)."""
+    result = number(value)
+    if result <= 0:
+        raise ValueError(f"must be greater than 0, got {show(value)}")
+    return result
+
+
+def unit_interval(value: Any) -> float:
+    """A number between 0 and 1 inclusive (confidence)."""
+    result = number(value)
+    if not 0 <= result <= 1:
+        raise ValueError(f"must be between 0 and 1, got {show(value)}")
+    return float(result)
+
+
+def text(value: Any) -> str:
+    """Stripped text; whole numbers are accepted because ids are often numeric."""
+    _refuse_placeholder(value, "text")
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"expected text, got {show(value)}")
+
+
+def required_text(value: Any) -> str:
+    """Non-empty stripped text."""
+    result = text(value)
+    if not result:
+        raise ValueError("must not be empty")
+    return result
+
+
+def optional_text(value: Any) -> str:
+    """Stripped text, "" when null."""
+    return "" if value is None else text(value)
+
+
+def alert_time(value: Any) -> datetime:
+    """An aware datetime from ISO 8601 text or unix seconds/milliseconds."""
+    expected = "an ISO 8601 time or unix seconds/milliseconds"
+    _refuse_placeholder(value, expected)
+    if isinstance(value, str) and not _looks_numeric(value):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"expected {expected}, got {show(value)}") from None
+        # A time without offset is read as UTC: TradingView's {{time}} is UTC.
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        stamp = number(value)
+    except ValueError:
+        raise ValueError(f"expected {expected}, got {show(value)}") from None
+    seconds = stamp / 1000 if abs(stamp) >= _MILLIS_THRESHOLD else stamp
+    try:
+        return datetime.fromtimestamp(float(seconds), tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"time out of range, got {show(value)}") from None
+
+
+def _looks_numeric(value: str) -> bool:
+    try:
+        Decimal(value.strip())
+    except InvalidOperation:
+        return False
+    return True
+
+
+def choice(accepted: Mapping[str, T], hint: str = "") -> Callable[[Any], T]:
+    """A case-insensitive pick from ``accepted`` (received word -> meaning)."""
+    names = ", ".join(f"'{name}'" for name in accepted)
+
+    def pick(value: Any) -> T:
+        _refuse_placeholder(value, f"one of {names}")
+        if isinstance(value, str) and value.strip().lower() in accepted:
+            return accepted[value.strip().lower()]
+        raise ValueError(f"expected one of {names}{hint}, got {show(value)}")
+
+    return pick
+
+
+def optional(check: Callable[[Any], T]) -> Callable[[Any], T | None]:
+    """Allow null or blank text (an empty placeholder rendering) as "not sent"."""
+
+    def maybe(value: Any) -> T | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return check(value)
+
+    return maybe
+
+
+def order_type(value: Any) -> str:
+    """market/limit/stop, market when not sent."""
+    picked = optional(choice({"market": "market", "limit": "limit", "stop": "stop"}))(value)
+    return picked or "market"

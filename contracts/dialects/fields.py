@@ -1,0 +1,102 @@
+"""Pydantic field types built on the coercions, and error translation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, PlainValidator, ValidationError
+from pydantic_core import ErrorDetails
+
+from contracts.dialects.coerce import (
+    alert_time,
+    choice,
+    optional,
+    optional_text,
+    order_type,
+    positive,
+    required_text,
+    unit_interval,
+)
+from contracts.dialects.model import AlertError
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+# Credentials travel in the body because TradingView cannot set headers; they are
+# dropped before validation so they can reach neither extras nor error messages.
+CREDENTIAL_KEYS = frozenset({"token", "secret"})
+
+MODEL_CONFIG = ConfigDict(extra="ignore", frozen=True, strict=False, hide_input_in_errors=True)
+
+# Annotated field types; PlainValidator replaces pydantic's own coercion so one
+# clear message comes out instead of one per union member.
+PositiveNumber = Annotated[Decimal, PlainValidator(positive)]
+OptionalPositive = Annotated[Decimal | None, PlainValidator(optional(positive))]
+RequiredText = Annotated[str, PlainValidator(required_text)]
+OptionalText = Annotated[str, PlainValidator(optional_text)]
+AlertTime = Annotated[datetime | None, PlainValidator(optional(alert_time))]
+Confidence = Annotated[float | None, PlainValidator(optional(unit_interval))]
+OrderType = Annotated[str, PlainValidator(order_type)]
+Action = Annotated[str, PlainValidator(choice({"buy": "buy", "sell": "sell", "close": "close"}))]
+
+
+def require_price_for(kind: str, price: Decimal | None) -> None:
+    """Limit and stop orders cannot be priced without the alert's price."""
+    if kind != "market" and price is None:
+        raise AlertError("price", f"price: required for a {kind} order (orderType is '{kind}')")
+
+
+def without_credentials(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload minus credential fields, matched case-insensitively."""
+    return {k: v for k, v in payload.items() if k.lower() not in CREDENTIAL_KEYS}
+
+
+def payload_keys(model: type[BaseModel]) -> frozenset[str]:
+    """Every payload key a model reads, aliases included."""
+    keys: set[str] = set()
+    for name, info in model.model_fields.items():
+        alias = info.validation_alias or info.alias or name
+        if isinstance(alias, AliasChoices):
+            keys.update(c for c in alias.choices if isinstance(c, str))
+        elif isinstance(alias, str):
+            keys.add(alias)
+    return frozenset(keys)
+
+
+def extras_of(payload: Mapping[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """The fields a dialect does not define, kept verbatim for the user."""
+    known = payload_keys(model)
+    return {k: v for k, v in without_credentials(payload).items() if k not in known}
+
+
+def check_value(field: str, check: Callable[[Any], T], value: Any) -> T:
+    """Run one coercion outside a model, turning its reason into an AlertError."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise AlertError(field, f"{field}: {exc}") from None
+
+
+def validate(model: type[M], payload: Mapping[str, Any]) -> M:
+    """Validate with ``model``; every problem is reported in one AlertError."""
+    try:
+        return model.model_validate(without_credentials(payload))
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        problems = [_describe(error) for error in errors]
+        message = "; ".join(f"{f}: {why}" if f else why for f, why in problems)
+        raise AlertError(problems[0][0], message) from None
+
+
+def _describe(error: ErrorDetails) -> tuple[str, str]:
+    field = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "missing":
+        return field, "required field is missing"
+    cause = error.get("ctx", {}).get("error")
+    if error["type"] == "value_error" and cause is not None:
+        return field, str(cause)
+    msg = str(error["msg"])
+    return field, msg[:1].lower() + msg[1:]

@@ -1,0 +1,148 @@
+"""The event catalogue: every fact tradehooks publishes, as versioned msgspec Structs.
+
+Events are frozen, keyword-only and tagged by ``type`` so one decoder reads any of
+them. Unknown fields are ignored on decode, so an old consumer survives a newer
+producer. Every event carries ``event_id``, ``signal_id`` (the correlation id),
+``tenant_id``, ``occurred_at`` and ``schema_version``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import msgspec
+
+from contracts.orders import Fill, OrderRequest
+from contracts.signals import Signal
+
+Stage = Literal["ingress", "validate", "risk", "execute", "sltp", "audit"]
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    """Fields every event carries."""
+
+    event_id: str
+    signal_id: str
+    tenant_id: str
+    occurred_at: datetime
+    schema_version: int = 1
+
+
+class WebhookReceived(Event, tag="webhook.received", kw_only=True):
+    """Ingress accepted an authenticated alert and stored it durably."""
+
+    strategy_id: str
+    account_id: str
+    dialect: str
+    payload: dict[str, Any]
+    content_type: str
+    auth_mode: str
+    source_ip: str = ""
+
+
+class WebhookValidated(Event, tag="webhook.validated", kw_only=True):
+    """The alert was normalised into a signal that the account and broker accept."""
+
+    strategy_id: str
+    account_id: str
+    signal: Signal
+
+
+class OrderRequested(Event, tag="order.requested", kw_only=True):
+    """Risk sized the signal and asks the executor for one order."""
+
+    strategy_id: str
+    account_id: str
+    order: OrderRequest
+
+
+class TradeExecuted(Event, tag="webhook.trade_executed", kw_only=True):
+    """Terminal: the broker filled the order."""
+
+    strategy_id: str
+    account_id: str
+    broker: str
+    fill: Fill
+
+
+class WebhookFailed(Event, tag="webhook.failed", kw_only=True):
+    """Terminal: the signal stopped at ``stage`` for ``reason``."""
+
+    strategy_id: str = ""
+    account_id: str = ""
+    stage: Stage
+    code: str
+    reason: str
+    details: dict[str, Any] = {}
+
+
+class TenantCreated(Event, tag="registry.tenant_created", kw_only=True):
+    """An operator (or the demo provisioning) created a tenant."""
+
+    name: str
+
+
+class AccountOpened(Event, tag="registry.account_opened", kw_only=True):
+    """A broker account was registered with its starting balance."""
+
+    account_id: str
+    name: str
+    broker: str
+    currency: str
+    starting_cash: Decimal
+
+
+class StrategyRegistered(Event, tag="registry.strategy_registered", kw_only=True):
+    """A strategy (bot) was bound to an account; its secret is never in the event."""
+
+    strategy_id: str
+    account_id: str
+    name: str
+    slug: str
+    secret_fingerprint: str
+
+
+AnyEvent = (
+    WebhookReceived
+    | WebhookValidated
+    | OrderRequested
+    | TradeExecuted
+    | WebhookFailed
+    | TenantCreated
+    | AccountOpened
+    | StrategyRegistered
+)
+
+TERMINAL_TYPES = frozenset({"webhook.trade_executed", "webhook.failed"})
+
+_encoder = msgspec.json.Encoder(decimal_format="string")
+_decoder = msgspec.json.Decoder(AnyEvent)
+
+
+def encode_event(event: Event) -> bytes:
+    """Serialise an event for the wire."""
+    return _encoder.encode(event)
+
+
+def decode_event(data: bytes) -> AnyEvent:
+    """Parse wire bytes into the matching event class (raises msgspec.DecodeError)."""
+    return _decoder.decode(data)
+
+
+def event_type(event: Event) -> str:
+    """The ``type`` tag of an event, e.g. ``webhook.received``."""
+    return str(type(event).__struct_config__.tag)
+
+
+def event_to_builtins(event: Event) -> dict[str, Any]:
+    """The event as plain JSON-safe values (decimals as strings, times as ISO)."""
+    data: dict[str, Any] = msgspec.to_builtins(event)
+    data["type"] = event_type(event)
+    return data
+
+
+def event_from_builtins(data: dict[str, Any]) -> AnyEvent:
+    """Inverse of :func:`event_to_builtins`."""
+    return msgspec.convert(data, AnyEvent, strict=False)

@@ -1,0 +1,43 @@
+"""The one internal signal every webhook dialect is normalised into."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import msgspec
+
+Intent = Literal[
+    "enter_long", "exit_long", "enter_short", "exit_short", "buy", "sell", "close"
+]
+AssetClass = Literal["crypto", "equity", "forex", "unknown"]
+OrderType = Literal["market", "limit", "stop"]
+
+
+class Signal(msgspec.Struct, frozen=True, kw_only=True):
+    """A trading intention, independent of the dialect it arrived in.
+
+    ``quantity`` is what the alert asked for (may be ignored by sizing); exits close
+    the position and ignore it. ``price`` is the alert's price, used for sizing and
+    paper fills when no better price is known.
+    """
+
+    dialect: str
+    symbol: str
+    asset_class: AssetClass
+    intent: Intent
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    order_type: OrderType = "market"
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    comment: str = ""
+    alert_time: datetime | None = None
+    alert_id: str = ""
+    metadata: dict[str, Any] = {}
+
+    @property
+    def is_exit(self) -> bool:
+        """True for signals that close a position."""
+        return self.intent in ("exit_long", "exit_short", "close")

@@ -1,0 +1,51 @@
+"""Stream, consumer and KV settings shared by every service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts import subjects
+
+STREAM = "TRADEHOOKS"
+STREAM_SUBJECTS = [
+    "webhook.>",
+    "order.>",
+    "registry.>",
+    "deadletter.>",
+]
+# JetStream drops a repeated Nats-Msg-Id inside this window; ingress keeps its
+# dedupe keys in KV for the same time so the two agree.
+DUPLICATE_WINDOW_S = 600.0
+
+BUCKET_REGISTRY = "th_registry"
+BUCKET_DEDUPE = "th_dedupe"
+BUCKET_PAPER = "th_paper_accounts"
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable pull consumer: one per service, shared by all its instances."""
+
+    durable: str
+    filter_subjects: tuple[str, ...]
+    stage: str
+    max_deliver: int = 5
+    ack_wait_s: float = 30.0
+    # Redelivery delays after a handler error (seconds), last one repeats.
+    backoff_s: tuple[float, ...] = (0.2, 1.0, 3.0, 10.0)
+
+
+VALIDATOR = ConsumerSpec("validator", (subjects.RECEIVED,), "validate")
+RISK = ConsumerSpec("risk", (subjects.VALIDATED,), "risk")
+EXECUTOR = ConsumerSpec("executor", (subjects.ORDER_REQUESTED,), "execute")
+SLTP_MONITOR = ConsumerSpec("sltp_monitor", (subjects.TRADE_EXECUTED,), "sltp")
+# The auditor records every event and never gives up on one (it naks and retries
+# until the store is back). Dead letters are not events; they stay in the stream.
+AUDITOR = ConsumerSpec(
+    "auditor", ("webhook.>", "order.>", "registry.>"), "audit", max_deliver=-1
+)
+
+
+def message_id(signal_id: str, stage: str) -> str:
+    """The Nats-Msg-Id for the output of ``stage`` for one signal: repeats are dropped."""
+    return f"{signal_id}:{stage}"

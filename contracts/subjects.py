@@ -1,0 +1,74 @@
+"""NATS subjects: public lifecycle subjects carry tenant, account and strategy tokens.
+
+``webhook.received.<tenant>.<strategy>``
+``webhook.validated.<tenant>.<account>.<strategy>``
+``order.requested.<tenant>.<account>.<strategy>``
+``webhook.trade_executed.<tenant>.<account>.<strategy>``
+``webhook.failed.<tenant>.<account>.<strategy>``
+``registry.<kind>.<tenant>``
+
+Subscribers filter with wildcards, e.g. ``webhook.*.acme.>`` for one tenant.
+"""
+
+from __future__ import annotations
+
+import re
+
+from contracts.events import (
+    AccountOpened,
+    Event,
+    OrderRequested,
+    StrategyRegistered,
+    TenantCreated,
+    TradeExecuted,
+    WebhookFailed,
+    WebhookReceived,
+    WebhookValidated,
+)
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+NO_TOKEN = "_"
+
+RECEIVED = "webhook.received.>"
+VALIDATED = "webhook.validated.>"
+ORDER_REQUESTED = "order.requested.>"
+TRADE_EXECUTED = "webhook.trade_executed.>"
+FAILED = "webhook.failed.>"
+REGISTRY = "registry.>"
+DEAD_LETTER = "deadletter.>"
+
+
+def token(value: str) -> str:
+    """Make a value safe as one subject token (no dots, spaces or wildcards)."""
+    return _UNSAFE.sub("_", value) or NO_TOKEN
+
+
+def subject_for(event: Event) -> str:
+    """The subject an event is published on."""
+    tenant = token(event.tenant_id)
+    match event:
+        case WebhookReceived():
+            return f"webhook.received.{tenant}.{token(event.strategy_id)}"
+        case WebhookValidated():
+            return f"webhook.validated.{tenant}.{token(event.account_id)}.{token(event.strategy_id)}"
+        case OrderRequested():
+            return f"order.requested.{tenant}.{token(event.account_id)}.{token(event.strategy_id)}"
+        case TradeExecuted():
+            return (
+                f"webhook.trade_executed.{tenant}.{token(event.account_id)}."
+                f"{token(event.strategy_id)}"
+            )
+        case WebhookFailed():
+            return f"webhook.failed.{tenant}.{token(event.account_id)}.{token(event.strategy_id)}"
+        case TenantCreated():
+            return f"registry.tenant_created.{tenant}"
+        case AccountOpened():
+            return f"registry.account_opened.{tenant}"
+        case StrategyRegistered():
+            return f"registry.strategy_registered.{tenant}"
+    raise TypeError(f"no subject for {type(event).__name__}")
+
+
+def dead_letter_subject(consumer: str) -> str:
+    """Where a consumer parks a message it could not handle."""
+    return f"deadletter.{token(consumer)}"

@@ -1,0 +1,99 @@
+"""Account state projection: a pure fold of registry and fill events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from contracts.events import AccountOpened, AnyEvent, TradeExecuted
+from projections.ledger import Book, apply_fill
+
+
+class AccountView(msgspec.Struct, kw_only=True):
+    """What the API shows for one account."""
+
+    account_id: str
+    tenant_id: str
+    name: str = ""
+    broker: str = "paper"
+    book: Book = msgspec.field(default_factory=Book)
+
+
+class AccountsProjection:
+    """Folds events into per-account views; remembers which accounts changed."""
+
+    def __init__(self, views: dict[str, AccountView] | None = None) -> None:
+        self.views: dict[str, AccountView] = views or {}
+        self.changed: set[str] = set()
+
+    def apply(self, event: AnyEvent) -> None:
+        """Apply one event (events of other types are ignored)."""
+        match event:
+            case AccountOpened():
+                if event.account_id in self.views:
+                    return
+                self.views[event.account_id] = AccountView(
+                    account_id=event.account_id, tenant_id=event.tenant_id, name=event.name,
+                    broker=event.broker,
+                    book=Book(currency=event.currency, cash=event.starting_cash),
+                )
+                self.changed.add(event.account_id)
+            case TradeExecuted():
+                view = self.views.get(event.account_id)
+                if view is None:  # a fill for an account we never saw opened
+                    view = AccountView(account_id=event.account_id, tenant_id=event.tenant_id,
+                                       broker=event.broker)
+                    self.views[event.account_id] = view
+                fill = event.fill
+                apply_fill(view.book, fill.symbol, fill.side, fill.quantity,
+                           fill.average_price, fill.fee)
+                self.changed.add(event.account_id)
+            case _:
+                return
+
+    def take_changed(self) -> dict[str, AccountView]:
+        """Views changed since the last call (and forget them)."""
+        out = {key: self.views[key] for key in self.changed}
+        self.changed = set()
+        return out
+
+
+_view_encoder = msgspec.json.Encoder(decimal_format="string")
+_view_decoder = msgspec.json.Decoder(AccountView)
+
+
+def encode_view(view: AccountView) -> bytes:
+    """Serialise a view for the read-model table."""
+    return _view_encoder.encode(view)
+
+
+def decode_view(data: bytes | str) -> AccountView:
+    """Inverse of :func:`encode_view`."""
+    return _view_decoder.decode(data)
+
+
+def view_to_api(view: AccountView) -> dict[str, Any]:
+    """The JSON body of ``GET /api/v1/accounts/{id}``."""
+    book = view.book
+    return {
+        "account_id": view.account_id,
+        "tenant_id": view.tenant_id,
+        "name": view.name,
+        "broker": view.broker,
+        "currency": book.currency,
+        "cash": str(book.cash),
+        "equity": str(book.equity()),
+        "realised_pnl": str(book.realised_pnl),
+        "fees_paid": str(book.fees_paid),
+        "fills": book.fills,
+        "positions": [
+            {
+                "symbol": sym,
+                "quantity": str(pos.quantity),
+                "average_price": str(pos.average_price),
+                "last_price": str(book.last_prices.get(sym, pos.average_price)),
+            }
+            for sym, pos in sorted(book.positions.items())
+        ],
+    }

@@ -1,0 +1,71 @@
+"""Turn ``TRADEHOOKS_DATABASE_URL`` / the SQLite default into eventsourcing settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where the event store and the read models live."""
+
+    kind: str  # "sqlite" or "postgres"
+    sqlite_path: str = ""
+    host: str = ""
+    port: int = 5432
+    dbname: str = ""
+    user: str = ""
+    password: str = ""
+    schema: str = ""
+
+    def describe(self) -> str:
+        """Human-readable location without the password."""
+        if self.kind == "sqlite":
+            return f"sqlite:{self.sqlite_path}"
+        schema = f" schema={self.schema}" if self.schema else ""
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}{schema}"
+
+
+def parse_store_url(url: str) -> StoreLocation:
+    """Parse ``sqlite:///path`` or ``postgresql://user:pw@host:port/db?schema=s``."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else parsed.path
+        return StoreLocation(kind="sqlite", sqlite_path=path)
+    if parsed.scheme in ("postgres", "postgresql"):
+        query = dict(part.split("=", 1) for part in parsed.query.split("&") if "=" in part)
+        return StoreLocation(
+            kind="postgres",
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 5432,
+            dbname=parsed.path.lstrip("/") or "postgres",
+            user=unquote(parsed.username or "postgres"),
+            password=unquote(parsed.password or ""),
+            schema=query.get("schema", ""),
+        )
+    raise ValueError(f"unsupported store URL scheme {parsed.scheme!r} (sqlite or postgresql)")
+
+
+def eventsourcing_env(location: StoreLocation) -> dict[str, str]:
+    """Environment for an eventsourcing Application stored at ``location``."""
+    if location.kind == "sqlite":
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": location.sqlite_path,
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": location.dbname,
+        "POSTGRES_HOST": location.host,
+        "POSTGRES_PORT": str(location.port),
+        "POSTGRES_USER": location.user,
+        "POSTGRES_PASSWORD": location.password,
+        "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_PRE_PING": "y",
+    }
+    if location.schema:
+        env["POSTGRES_SCHEMA"] = location.schema
+    return env

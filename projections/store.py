@@ -1,0 +1,94 @@
+"""The event store (eventsourcing Application) on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+
+from contracts.events import AnyEvent, event_from_builtins, event_to_builtins, event_type
+from projections.persistence import eventsourcing_env, parse_store_url
+from projections.trails import Trail
+
+
+class EventStore(Application[UUID]):
+    """Append-only store of every event, grouped in per-signal trails."""
+
+    name = "tradehooks"
+
+    def append(self, events: Sequence[AnyEvent]) -> int:
+        """Store events not stored before, atomically; returns how many were new.
+
+        Raises eventsourcing's IntegrityError if another writer saved the same trail
+        concurrently; the caller retries (the message is redelivered).
+        """
+        trails: dict[str, Trail] = {}
+        new = 0
+        for ev in events:
+            trail = trails.get(ev.signal_id) or self._load_or_start(ev.signal_id)
+            trails[ev.signal_id] = trail
+            if trail.has(ev.event_id):
+                continue
+            trail.record(event_id=ev.event_id, event_type=event_type(ev),
+                         body=event_to_builtins(ev))
+            new += 1
+        if new:
+            self.save(*trails.values())
+        return new
+
+    def _load_or_start(self, correlation_id: str) -> Trail:
+        try:
+            trail: Trail = self.repository.get(Trail.create_id(correlation_id))
+        except AggregateNotFoundError:
+            trail = Trail(correlation_id)
+        return trail
+
+    def trail(self, signal_id: str) -> list[dict[str, Any]] | None:
+        """Every stored event of a signal, in order, or None if none is stored."""
+        try:
+            trail: Trail = self.repository.get(Trail.create_id(signal_id))
+        except AggregateNotFoundError:
+            return None
+        return list(trail.entries)
+
+    def max_position(self) -> int:
+        """Position of the newest notification (0 for an empty store)."""
+        return int(self.recorder.max_notification_id() or 0)
+
+    def read_events(self, after: int, limit: int = 1000) -> list[tuple[int, AnyEvent | None]]:
+        """Notifications after position ``after``, oldest first.
+
+        Each is paired with its pipeline event, or None for bookkeeping
+        notifications (a trail being started) that still advance the position.
+        """
+        notifications = self.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+        out: list[tuple[int, AnyEvent | None]] = []
+        for notification in notifications:
+            domain_event = self.mapper.to_domain_event(notification)
+            if isinstance(domain_event, Trail.Recorded):
+                body = domain_event.body  # type: ignore[attr-defined]
+                out.append((notification.id, event_from_builtins(body)))
+            else:
+                out.append((notification.id, None))
+        return out
+
+    def iter_events(self, after: int = 0, batch: int = 5000) -> Iterator[tuple[int, AnyEvent]]:
+        """Every stored pipeline event after ``after``, in store order."""
+        position = after
+        while True:
+            chunk = self.read_events(position, batch)
+            if not chunk:
+                return
+            for nid, ev in chunk:
+                position = nid
+                if ev is not None:
+                    yield nid, ev
+
+
+def open_store(url: str) -> EventStore:
+    """Open (and create the tables of) the event store at ``url``."""
+    return EventStore(env=eventsourcing_env(parse_store_url(url)))

@@ -1,0 +1,39 @@
+"""Composition root of the auditor service."""
+
+from __future__ import annotations
+
+import asyncio
+
+from contracts import streams
+from projections.persistence import parse_store_url
+from projections.projector import AccountsProjector
+from projections.readmodel import open_read_model
+from projections.store import open_store
+from services.auditor.recorder import AuditConsumer
+from services.runtime.bus import Bus
+from services.runtime.config import Settings
+from services.runtime.consumer import Consumer
+from services.runtime.service import run_consumers
+
+
+async def main(settings: Settings) -> None:
+    """Run the auditor until SIGTERM."""
+    location = parse_store_url(settings.store_url)
+    read_model = await asyncio.to_thread(open_read_model, location)
+    store = await asyncio.to_thread(open_store, settings.store_url)
+    projector = await asyncio.to_thread(AccountsProjector, store, read_model)
+    # Catch up on anything stored before a crash but not yet projected.
+    await asyncio.to_thread(projector.catch_up)
+
+    async def build(bus: Bus) -> list[Consumer]:
+        async def _unused(_: object) -> list[object]:
+            return []
+
+        return [AuditConsumer(bus, streams.AUDITOR, _unused, store=store, projector=projector,
+                              batch=256)]
+
+    try:
+        await run_consumers("auditor", settings, build)
+    finally:
+        store.close()
+        read_model.close()

@@ -1,0 +1,74 @@
+"""The ``tradehooks`` command line: ``up``, ``run SERVICE``, ``replay``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from services.runtime.config import Settings, load_settings
+from services.runtime.logs import setup_logging
+
+# Service name (as on the CLI) → module whose ``main(settings)`` runs it.
+SERVICE_MODULES = {
+    "ingress": "services.ingress.bootstrap",
+    "validator": "services.validator.bootstrap",
+    "risk": "services.risk.bootstrap",
+    "executor": "services.executor.bootstrap",
+    "sl-tp-monitor": "services.sltp_monitor.bootstrap",
+    "sltp_monitor": "services.sltp_monitor.bootstrap",
+    "auditor": "services.auditor.bootstrap",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tradehooks", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run the whole system on this machine")
+    up.add_argument("--port", type=int, help="HTTP port (default 8080)")
+    up.add_argument("--data-dir", help="where NATS, the event store and demo.json live")
+    run = sub.add_parser("run", help="run one service against an existing NATS and store")
+    run.add_argument("service", choices=sorted(SERVICE_MODULES))
+    replay = sub.add_parser("replay", help="rebuild the projections from the event store")
+    replay.add_argument("--data-dir", help="data dir of the default SQLite store")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings()
+    updates: dict[str, Any] = {}
+    if getattr(args, "port", None):
+        updates["http_port"] = args.port
+    if getattr(args, "data_dir", None):
+        updates["data_dir"] = args.data_dir
+    return Settings.model_validate({**settings.model_dump(), **updates})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tradehooks`` console script."""
+    args = _parser().parse_args(argv)
+    settings = _settings(args)
+    if args.command == "run":
+        setup_logging(args.service, settings.log_level)
+        module = importlib.import_module(SERVICE_MODULES[args.service])
+        service_main: Callable[[Settings], Awaitable[None]] = module.main
+        asyncio.run(service_main(settings))
+        return 0
+    if args.command == "up":
+        from services.cli.up import up
+
+        setup_logging("up", settings.log_level)
+        return asyncio.run(up(settings, explicit_nats="NATS_URL" in __import__("os").environ))
+    if args.command == "replay":
+        from services.cli.replay import replay
+
+        setup_logging("replay", settings.log_level)
+        return replay(settings)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""``tradehooks up``: the whole system on one machine, for trying it out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import signal
+from pathlib import Path
+
+import aiohttp
+
+from contracts import streams
+from services.cli.supervisor import Supervisor, child_env
+from services.registry.provisioning import demo_info, ensure_demo, write_demo_file
+from services.registry.store import Registry
+from services.runtime.bus import connect, ensure_topology
+from services.runtime.clock import SystemClock
+from services.runtime.config import Settings
+from services.runtime.embedded_nats import EmbeddedNats, free_port
+
+log = logging.getLogger(__name__)
+DEFAULT_EMBEDDED_NATS_PORT = 14222
+
+
+def _port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+async def _wait_ready(url: str, timeout: float = 60.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession() as session:
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                async with session.get(f"{url}/readyz") as resp:
+                    if resp.status == 200:
+                        return True
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    return False
+
+
+def _print_demo(info: dict[str, object], path: Path, created: bool) -> None:
+    state = "created" if created else "already provisioned"
+    print(f"""
+tradehooks is running.  Demo strategy {state}; details saved in {path}
+
+  webhook URL : {info['webhook_url']}
+  secret      : {info['secret']}
+  account     : {info['api_url']}/api/v1/accounts/{info['account_id']}
+  NATS        : {info['nats_url']}
+
+TradingView alert message (paste into the alert's "Message" box):
+{json.dumps(info['tradingview_message'], indent=2)}
+
+Send a test alert:
+  {info['curl']}
+
+Press Ctrl-C to stop.
+""", flush=True)
+
+
+async def up(settings: Settings, explicit_nats: bool) -> int:
+    """Start NATS (unless NATS_URL is set), provision the demo, run every service."""
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = settings.model_copy(update={"data_dir": data_dir})
+    embedded: EmbeddedNats | None = None
+    if not explicit_nats:
+        port = DEFAULT_EMBEDDED_NATS_PORT
+        embedded = EmbeddedNats(data_dir / "nats",
+                                port=port if _port_is_free(port) else free_port())
+        await embedded.start()
+        settings = settings.model_copy(update={"nats_url": embedded.url})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    supervisor: Supervisor | None = None
+    try:
+        bus = await connect(settings.nats_url, name="tradehooks-up")
+        try:
+            await ensure_topology(bus, settings.dedupe_window_s)
+            registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
+            strategy, created = await ensure_demo(bus, registry, SystemClock())
+        finally:
+            await bus.close()
+        metrics_dir = data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
+        env = child_env(
+            NATS_URL=settings.nats_url,
+            TRADEHOOKS_DATA_DIR=str(data_dir),
+            TRADEHOOKS_HTTP_PORT=str(settings.http_port),
+            TRADEHOOKS_HTTP_HOST=settings.http_host,
+            PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        )
+        if settings.database_url:
+            env["TRADEHOOKS_DATABASE_URL"] = settings.database_url
+        supervisor = Supervisor(env)
+        await supervisor.start()
+        if not await _wait_ready(settings.api_url):
+            log.error("ingress did not become ready; see the logs above")
+        info = demo_info(strategy, settings.api_url, settings.nats_url)
+        _print_demo(info, write_demo_file(data_dir, info), created)
+        await stop.wait()
+        print("stopping…", flush=True)
+    finally:
+        if supervisor is not None:
+            await supervisor.stop()
+        if embedded is not None:
+            embedded.stop()
+    return 0

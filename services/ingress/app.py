@@ -1,0 +1,60 @@
+"""The aiohttp application: routes and the error middleware."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from services.ingress import health, queries, webhooks
+from services.ingress.context import IngressContext
+from services.ingress.problems import Problem
+from services.runtime import metrics
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def problems_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error becomes ``{"error", "message"}``; counts and times every request."""
+    started = time.perf_counter()
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource \
+        else "unmatched"
+    try:
+        response = await handler(request)
+    except Problem as problem:
+        response = problem.response()
+    except web.HTTPException as exc:
+        code = exc.reason.lower().replace(" ", "_")
+        response = web.json_response({"error": code, "message": exc.reason},
+                                     status=exc.status, headers={
+                                         k: v for k, v in exc.headers.items()
+                                         if k.lower() == "allow"})
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, route)
+        response = web.json_response(
+            {"error": "internal_error", "message": "unexpected error; nothing was accepted"},
+            status=500)
+    metrics.HTTP_REQUESTS.labels(route, str(response.status)).inc()
+    metrics.HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
+    return response
+
+
+def build_app(ctx: IngressContext) -> web.Application:
+    """Routes of the ingress process (webhooks, read API, health)."""
+    # client_max_size is above our own limit so that read_body answers a clean 413.
+    app = web.Application(middlewares=[problems_middleware],
+                          client_max_size=ctx.settings.max_body_bytes * 2)
+    app["ctx"] = ctx
+    app.router.add_post("/webhook", webhooks.receive_webhook)
+    app.router.add_post("/webhook/{slug}", webhooks.receive_webhook)
+    app.router.add_post("/api/v1/webhooks/signals", webhooks.receive_webhook)
+    app.router.add_get("/api/v1/signals/{signal_id}", queries.get_signal)
+    app.router.add_get("/api/v1/accounts/{account_id}", queries.get_account)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", health.metrics_endpoint)
+    return app

@@ -1,0 +1,65 @@
+"""Who sent this alert: body/query token or Standard Webhooks HMAC signature."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from services.registry.models import Strategy
+from services.registry.secrets import signing_key
+
+
+class AuthError(Exception):
+    """Credentials missing or wrong; the message never contains a secret."""
+
+
+@dataclass(frozen=True)
+class SignedHeaders:
+    """The three Standard Webhooks headers."""
+
+    webhook_id: str
+    timestamp: str
+    signature: str
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> SignedHeaders | None:
+        """Present when a ``webhook-signature`` header was sent."""
+        signature = headers.get("webhook-signature")
+        if signature is None:
+            return None
+        return cls(headers.get("webhook-id", ""), headers.get("webhook-timestamp", ""),
+                   signature)
+
+
+def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
+    """The ``v1,<base64>`` signature a sender puts in ``webhook-signature``."""
+    content = f"{webhook_id}.{timestamp}.".encode() + body
+    digest = hmac.new(signing_key(secret), content, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def verify_signature(secret: str, signed: SignedHeaders, body: bytes, now_s: float,
+                     tolerance_s: int) -> None:
+    """Check a Standard Webhooks signature on the raw body; raise AuthError if wrong."""
+    if not signed.webhook_id:
+        raise AuthError("webhook-id header is missing")
+    try:
+        timestamp = int(signed.timestamp)
+    except ValueError as exc:
+        raise AuthError("webhook-timestamp must be integer Unix seconds") from exc
+    if abs(now_s - timestamp) > tolerance_s:
+        raise AuthError(f"webhook-timestamp is more than {tolerance_s} s away from now")
+    expected = sign(secret, signed.webhook_id, timestamp, body).encode()
+    # Several signatures are allowed (key rotation): any match is enough.
+    for candidate in signed.signature.split():
+        if hmac.compare_digest(candidate.encode(), expected):
+            return
+    raise AuthError("signature does not match")
+
+
+def token_matches(strategy: Strategy, token: str) -> bool:
+    """Constant-time comparison of a presented token with the strategy secret."""
+    return hmac.compare_digest(strategy.secret.encode(), token.encode())

@@ -1,0 +1,51 @@
+"""Composition root of the ingress service (HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from contracts import streams
+from projections.persistence import parse_store_url
+from projections.readmodel import open_read_model
+from projections.store import open_store
+from services.ingress.app import build_app
+from services.ingress.context import IngressContext
+from services.registry.store import Registry, StrategyCache
+from services.runtime.bus import connect, ensure_topology
+from services.runtime.clock import SystemClock
+from services.runtime.config import Settings
+from services.runtime.service import install_stop_handlers
+
+log = logging.getLogger(__name__)
+
+
+async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Serve HTTP until SIGTERM; in-flight requests finish first."""
+    stop = stop or asyncio.Event()
+    install_stop_handlers(stop)
+    bus = await connect(settings.nats_url, name="tradehooks-ingress")
+    await ensure_topology(bus, settings.dedupe_window_s)
+    read_model = await asyncio.to_thread(open_read_model, parse_store_url(settings.store_url))
+    store = await asyncio.to_thread(open_store, settings.store_url)
+    strategies = StrategyCache(Registry(await bus.kv(streams.BUCKET_REGISTRY)))
+    await strategies.start()
+    ctx = IngressContext(settings=settings, bus=bus, strategies=strategies,
+                         dedupe=await bus.kv(streams.BUCKET_DEDUPE), store=store,
+                         read_model=read_model, clock=SystemClock())
+    # No access log: tokens may ride in query strings and must never be logged.
+    runner = web.AppRunner(build_app(ctx), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    await site.start()
+    log.info("ingress listening on http://%s:%d", settings.http_host, settings.http_port)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await strategies.stop()
+        await bus.close()
+        store.close()
+        read_model.close()

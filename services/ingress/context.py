@@ -1,0 +1,27 @@
+"""Everything an ingress request handler needs, built once in bootstrap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nats.js.kv import KeyValue
+
+from projections.readmodel import ReadModel
+from projections.store import EventStore
+from services.registry.store import StrategyCache
+from services.runtime.bus import Bus
+from services.runtime.clock import Clock
+from services.runtime.config import Settings
+
+
+@dataclass
+class IngressContext:
+    """Wired dependencies of the ingress process."""
+
+    settings: Settings
+    bus: Bus
+    strategies: StrategyCache
+    dedupe: KeyValue
+    store: EventStore
+    read_model: ReadModel
+    clock: Clock

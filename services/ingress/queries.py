@@ -1,0 +1,49 @@
+"""Read API: a signal's audit trail and an account's state, from the event store."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from contracts.events import TERMINAL_TYPES
+from projections.accounts import decode_view, view_to_api
+from projections.projector import ACCOUNTS
+from services.ingress.context import IngressContext
+from services.ingress.problems import Problem
+
+
+def trail_status(entries: list[dict[str, Any]]) -> str:
+    """``executed``, ``failed`` or ``in_progress`` from a signal's stored events."""
+    for entry in entries:
+        if entry.get("type") == "webhook.trade_executed":
+            return "executed"
+        if entry.get("type") == "webhook.failed":
+            return "failed"
+    return "in_progress"
+
+
+async def get_signal(request: web.Request) -> web.Response:
+    """``GET /api/v1/signals/{signal_id}``: every stored event of the signal, in order."""
+    ctx: IngressContext = request.app["ctx"]
+    signal_id = request.match_info["signal_id"]
+    entries = await asyncio.to_thread(ctx.store.trail, signal_id)
+    if entries is None:
+        raise Problem(404, "not_found", f"no signal {signal_id} in the event store")
+    return web.json_response({
+        "signal_id": signal_id,
+        "status": trail_status(entries),
+        "terminal": any(e.get("type") in TERMINAL_TYPES for e in entries),
+        "events": entries,
+    })
+
+
+async def get_account(request: web.Request) -> web.Response:
+    """``GET /api/v1/accounts/{account_id}``: cash, equity and positions."""
+    ctx: IngressContext = request.app["ctx"]
+    account_id = request.match_info["account_id"]
+    body = await asyncio.to_thread(ctx.read_model.get, ACCOUNTS, account_id)
+    if body is None:
+        raise Problem(404, "not_found", f"no account {account_id}")
+    return web.json_response(view_to_api(decode_view(body)))

@@ -1,0 +1,63 @@
+"""Which strategy an alert is for, decided together with its credential."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.ingress.auth import AuthError, SignedHeaders, token_matches, verify_signature
+from services.registry.models import Strategy
+from services.registry.secrets import lookup_key
+from services.registry.store import StrategyCache
+
+
+def authenticate(
+    cache: StrategyCache,
+    slug: str | None,
+    payload: dict[str, Any],
+    query_token: str | None,
+    signed: SignedHeaders | None,
+    raw_body: bytes,
+    now_s: float,
+    tolerance_s: int,
+) -> tuple[Strategy, str]:
+    """Return the strategy and the auth mode used, or raise AuthError.
+
+    Per-strategy URLs route by slug; the universal URL routes by the token, or by
+    the body's ``strategy`` field for signed requests.
+    """
+    body_token = payload.get("token")
+    token = query_token or (body_token if isinstance(body_token, str) else None)
+    if signed is not None:
+        candidates = _candidates(cache, slug, payload)
+        for strategy in candidates:
+            try:
+                verify_signature(strategy.secret, signed, raw_body, now_s, tolerance_s)
+            except AuthError:
+                continue
+            return strategy, "hmac"
+        if not candidates:
+            raise AuthError("signed requests must name the strategy (URL slug or "
+                            "'strategy' field)")
+        # Re-run against the first candidate to give the precise reason.
+        verify_signature(candidates[0].secret, signed, raw_body, now_s, tolerance_s)
+        raise AuthError("signature does not match")
+    if not token:
+        raise AuthError("missing credentials: send the strategy secret as 'token' in the "
+                        "body or ?token=, or sign the request")
+    if slug is not None:
+        for strategy in cache.with_slug(slug):
+            if token_matches(strategy, token):
+                return strategy, "token"
+        raise AuthError("unknown strategy or wrong token")
+    found = cache.by_token.get(lookup_key(token))
+    if found is None or not token_matches(found, token):
+        raise AuthError("unknown strategy or wrong token")
+    return found, "token"
+
+
+def _candidates(cache: StrategyCache, slug: str | None,
+                payload: dict[str, Any]) -> list[Strategy]:
+    if slug is not None:
+        return cache.with_slug(slug)
+    name = payload.get("strategy")
+    return cache.with_name(name) if isinstance(name, str) and name else []

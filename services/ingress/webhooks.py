@@ -1,0 +1,71 @@
+"""``POST /webhook[/<slug>]``: authenticate, validate, de-duplicate, publish, answer."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+
+from contracts import streams
+from contracts.dialects import AlertError, parse_alert
+from contracts.events import WebhookReceived
+from services.ingress.auth import AuthError, SignedHeaders
+from services.ingress.body import parse_payload, read_body, without_credentials
+from services.ingress.context import IngressContext
+from services.ingress.dedupe import claim_signal_id, dedupe_key
+from services.ingress.problems import Problem, unavailable
+from services.ingress.routing import authenticate
+from services.runtime import metrics
+from services.runtime.clock import new_id
+from services.runtime.ids import derived_event_id
+
+log = logging.getLogger(__name__)
+
+
+async def receive_webhook(request: web.Request) -> web.Response:
+    """Accept one alert; 202 only once JetStream has stored ``webhook.received``."""
+    ctx: IngressContext = request.app["ctx"]
+    settings = ctx.settings
+    raw = await read_body(request, settings.max_body_bytes)
+    payload = parse_payload(raw, request.content_type)
+    try:
+        strategy, auth_mode = authenticate(
+            ctx.strategies, request.match_info.get("slug"), payload,
+            request.query.get("token"), SignedHeaders.from_headers(request.headers), raw,
+            time.time(), settings.signature_tolerance_s,
+        )
+    except AuthError as exc:
+        raise Problem(401, "unauthorized", str(exc)) from exc
+    if not strategy.enabled:
+        raise Problem(403, "strategy_disabled", f"strategy {strategy.slug} is disabled")
+    clean = without_credentials(payload)
+    try:
+        alert = parse_alert(clean)
+    except AlertError as exc:
+        raise Problem(422, "invalid_field", exc.message, field=exc.field) from exc
+    sender_id = request.headers.get("webhook-id", "") if auth_mode == "hmac" else ""
+    key = dedupe_key(strategy.id, sender_id or alert.alert_id, raw)
+    try:
+        signal_id = await claim_signal_id(ctx.dedupe, key, new_id())
+        event = WebhookReceived(
+            event_id=derived_event_id(signal_id, "received"), signal_id=signal_id,
+            tenant_id=strategy.tenant_id, occurred_at=ctx.clock.now(),
+            strategy_id=strategy.id, account_id=strategy.account_id, dialect=alert.dialect,
+            payload=clean, content_type=request.content_type or "text/plain",
+            auth_mode=auth_mode, source_ip=request.remote or "",
+        )
+        duplicate = await ctx.bus.publish_event(
+            event, streams.message_id(signal_id, "received"))
+    except (TimeoutError, ConnectionError) as exc:
+        raise unavailable("the event bus is unavailable; nothing was accepted, retry") from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith("nats"):
+            raise unavailable("the event bus refused the alert; nothing was accepted, "
+                              "retry") from exc
+        raise
+    if duplicate:
+        return web.json_response({"signal_id": signal_id, "status": "duplicate"}, status=200)
+    metrics.EVENTS_PUBLISHED.labels("webhook.received").inc()
+    log.info("accepted signal %s for strategy %s", signal_id, strategy.slug)
+    return web.json_response({"signal_id": signal_id, "status": "accepted"}, status=202)

@@ -1,0 +1,122 @@
+"""The registry in NATS KV: every instance of every service reads the same config.
+
+Keys: ``tenant.<id>``, ``account.<id>``, ``strategy.<id>``. Ingress keeps a cache
+that a KV watch refreshes, so a change is seen everywhere without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TypeVar
+
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+from pydantic import BaseModel
+
+from services.registry.models import Account, Strategy, Tenant
+from services.registry.secrets import lookup_key
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+
+class Registry:
+    """Read and write registry records in one KV bucket."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+
+    async def _get(self, key: str, model: type[M]) -> M | None:
+        try:
+            entry = await self.kv.get(key)
+        except KeyNotFoundError:
+            return None
+        if not entry.value:
+            return None
+        return model.model_validate_json(entry.value)
+
+    async def put(self, record: Tenant | Account | Strategy) -> None:
+        """Create or replace a record."""
+        kind = {Tenant: "tenant", Account: "account", Strategy: "strategy"}[type(record)]
+        await self.kv.put(f"{kind}.{record.id}", record.model_dump_json().encode())
+
+    async def tenant(self, tenant_id: str) -> Tenant | None:
+        """One tenant, or None."""
+        return await self._get(f"tenant.{tenant_id}", Tenant)
+
+    async def account(self, account_id: str) -> Account | None:
+        """One account, or None."""
+        return await self._get(f"account.{account_id}", Account)
+
+    async def strategy(self, strategy_id: str) -> Strategy | None:
+        """One strategy, or None."""
+        return await self._get(f"strategy.{strategy_id}", Strategy)
+
+    async def strategies(self) -> list[Strategy]:
+        """Every strategy of every tenant."""
+        try:
+            keys = await self.kv.keys()
+        except Exception:  # nats-py raises NoKeysError on an empty bucket
+            return []
+        out = []
+        for key in keys:
+            if key.startswith("strategy."):
+                found = await self._get(key, Strategy)
+                if found is not None:
+                    out.append(found)
+        return out
+
+
+class StrategyCache:
+    """In-memory strategies for ingress, kept fresh by a KV watch."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.by_id: dict[str, Strategy] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def by_token(self) -> dict[str, Strategy]:
+        """Strategies indexed by the hash of their secret."""
+        return {lookup_key(s.secret): s for s in self.by_id.values()}
+
+    def with_slug(self, slug: str) -> list[Strategy]:
+        """Strategies whose slug matches (slugs are unique per tenant, not globally)."""
+        return [s for s in self.by_id.values() if s.slug == slug]
+
+    def with_name(self, name: str) -> list[Strategy]:
+        """Strategies whose name, slug or id matches ``name``."""
+        return [s for s in self.by_id.values() if name in (s.name, s.slug, s.id)]
+
+    async def start(self) -> None:
+        """Load every strategy and follow changes."""
+        for strategy in await self.registry.strategies():
+            self.by_id[strategy.id] = strategy
+        self._task = asyncio.create_task(self._follow())
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                watcher = await self.registry.kv.watch("strategy.*", include_history=False)
+                async for entry in watcher:
+                    if entry is None:
+                        continue
+                    sid = entry.key.removeprefix("strategy.")
+                    if entry.operation is not None or not entry.value:
+                        self.by_id.pop(sid, None)
+                        continue
+                    self.by_id[sid] = Strategy.model_validate_json(entry.value)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("registry watch restarted: %r", exc)
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        """Stop following changes."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,26 @@
+"""Composition root of the risk service."""
+
+from __future__ import annotations
+
+from contracts import streams
+from services.brokers.factory import build_brokers
+from services.registry.store import Registry
+from services.risk.handlers import RiskService
+from services.runtime.bus import Bus
+from services.runtime.clock import SystemClock
+from services.runtime.config import Settings
+from services.runtime.consumer import Consumer
+from services.runtime.failures import exhausted
+from services.runtime.service import run_consumers
+
+
+async def main(settings: Settings) -> None:
+    """Run the risk service until SIGTERM."""
+
+    async def build(bus: Bus) -> list[Consumer]:
+        clock = SystemClock()
+        registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
+        risk = RiskService(registry, await build_brokers(bus, settings, clock), clock)
+        return [Consumer(bus, streams.RISK, risk.handle, exhausted("risk", clock))]
+
+    await run_consumers("risk", settings, build)

@@ -1,0 +1,95 @@
+"""NATS JetStream access: connection, stream/KV set-up and de-duplicated publishing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, BucketNotFoundError
+from nats.js.kv import KeyValue
+
+from contracts import streams
+from contracts.events import Event, encode_event
+from contracts.subjects import subject_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Bus:
+    """A connected NATS client with its JetStream context."""
+
+    nc: Client
+    js: JetStreamContext
+
+    async def publish_event(self, event: Event, msg_id: str) -> bool:
+        """Publish durably with a Nats-Msg-Id; True when JetStream had it already."""
+        ack = await self.js.publish(
+            subject_for(event),
+            encode_event(event),
+            stream=streams.STREAM,
+            headers={"Nats-Msg-Id": msg_id},
+        )
+        return bool(ack.duplicate)
+
+    async def kv(self, bucket: str) -> KeyValue:
+        """An existing KV bucket."""
+        return await self.js.key_value(bucket)
+
+    async def close(self) -> None:
+        """Drain and close the connection."""
+        if not self.nc.is_closed:
+            await self.nc.drain()
+
+
+async def connect(url: str, name: str, **callbacks: Any) -> Bus:
+    """Connect with endless reconnects (a trading system must outlive a NATS restart)."""
+    async def _error(exc: Exception) -> None:
+        log.warning("nats error: %s", exc)
+
+    callbacks.setdefault("error_cb", _error)
+    nc = await nats.connect(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=2,
+        **callbacks,
+    )
+    return Bus(nc=nc, js=nc.jetstream(timeout=5))
+
+
+def stream_config() -> StreamConfig:
+    """The one stream that holds every event."""
+    return StreamConfig(
+        name=streams.STREAM,
+        subjects=list(streams.STREAM_SUBJECTS),
+        storage=StorageType.FILE,
+        duplicate_window=streams.DUPLICATE_WINDOW_S,
+    )
+
+
+async def ensure_topology(bus: Bus, dedupe_window_s: float = streams.DUPLICATE_WINDOW_S) -> None:
+    """Create or update the stream and KV buckets (idempotent, safe on every start)."""
+    config = stream_config()
+    try:
+        await bus.js.add_stream(config)
+    except BadRequestError:
+        await bus.js.update_stream(config)
+    await _ensure_bucket(bus, streams.BUCKET_REGISTRY, history=5)
+    await _ensure_bucket(bus, streams.BUCKET_PAPER, history=1)
+    await _ensure_bucket(bus, streams.BUCKET_DEDUPE, history=1, ttl=dedupe_window_s)
+
+
+async def _ensure_bucket(bus: Bus, name: str, history: int, ttl: float | None = None) -> None:
+    try:
+        await bus.js.key_value(name)
+    except BucketNotFoundError:
+        await bus.js.create_key_value(
+            KeyValueConfig(bucket=name, history=history, ttl=ttl, storage=StorageType.FILE)
+        )

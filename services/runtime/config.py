@@ -1,0 +1,63 @@
+"""Settings shared by every service, read from the environment (``TRADEHOOKS_*``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    """Process-wide configuration. Every field has an environment variable."""
+
+    nats_url: str = Field(default="nats://127.0.0.1:4222")
+    data_dir: Path = Field(default=Path("var"))
+    database_url: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    public_url: str = ""
+    dedupe_window_s: float = 600.0
+    max_body_bytes: int = 64 * 1024
+    signature_tolerance_s: int = 300
+    paper_slippage_bps: float = 5.0
+    paper_fee_bps: float = 0.0
+    log_level: str = "INFO"
+
+    @property
+    def api_url(self) -> str:
+        """Base URL that clients use to reach ingress."""
+        return self.public_url.rstrip("/") or f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def store_url(self) -> str:
+        """Event store location: PostgreSQL URL or the default SQLite file."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'events.sqlite'}"
+
+
+_ENV = {
+    "nats_url": "NATS_URL",
+    "data_dir": "TRADEHOOKS_DATA_DIR",
+    "database_url": "TRADEHOOKS_DATABASE_URL",
+    "http_host": "TRADEHOOKS_HTTP_HOST",
+    "http_port": "TRADEHOOKS_HTTP_PORT",
+    "public_url": "TRADEHOOKS_PUBLIC_URL",
+    "dedupe_window_s": "TRADEHOOKS_DEDUPE_WINDOW_S",
+    "max_body_bytes": "TRADEHOOKS_MAX_BODY_BYTES",
+    "signature_tolerance_s": "TRADEHOOKS_SIGNATURE_TOLERANCE_S",
+    "paper_slippage_bps": "TRADEHOOKS_PAPER_SLIPPAGE_BPS",
+    "paper_fee_bps": "TRADEHOOKS_PAPER_FEE_BPS",
+    "log_level": "TRADEHOOKS_LOG_LEVEL",
+}
+
+
+def env_names() -> dict[str, str]:
+    """Setting name → environment variable (the README's configuration table)."""
+    return dict(_ENV)
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build settings from the environment; unset variables keep their defaults."""
+    env = os.environ if environ is None else environ
+    values = {field: env[var] for field, var in _ENV.items() if env.get(var)}
+    return Settings.model_validate(values)

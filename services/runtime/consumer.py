@@ -1,0 +1,187 @@
+"""The durable-consumer loop every pipeline service runs.
+
+A message is acked only after the handler's output events are published (each
+with a Nats-Msg-Id, so a redelivery re-publishes nothing new). A handler error
+naks with backoff; on the last allowed delivery the service's ``on_exhausted``
+turns the message into a ``webhook.failed`` event so the signal still ends.
+Undecodable messages go to ``deadletter.<consumer>`` and never block the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import msgspec
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
+
+from contracts import streams
+from contracts.events import AnyEvent, Event, decode_event, event_type
+from contracts.subjects import dead_letter_subject
+from services.runtime import metrics
+from services.runtime.bus import Bus
+from services.runtime.clock import SystemClock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """An event to publish, with the message id that makes its publish idempotent."""
+
+    event: Event
+    msg_id: str
+
+
+Handler = Callable[[AnyEvent], Awaitable[Sequence[Outgoing]]]
+OnExhausted = Callable[[AnyEvent, str], Sequence[Outgoing]]
+
+
+class Consumer:
+    """Pulls from one durable consumer and dispatches to a handler, in order."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        spec: streams.ConsumerSpec,
+        handle: Handler,
+        on_exhausted: OnExhausted | None = None,
+        batch: int = 32,
+    ) -> None:
+        self.bus = bus
+        self.spec = spec
+        self.handle = handle
+        self.on_exhausted = on_exhausted
+        self.batch = batch
+        self._resubscribe = asyncio.Event()
+        self._clock = SystemClock()
+        self.idle = asyncio.Event()
+
+    def on_reconnected(self) -> None:
+        """Pull subscriptions can go deaf after a reconnect (nats.py #504): rebuild."""
+        self._resubscribe.set()
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        filters = self.spec.filter_subjects
+        config = ConsumerConfig(
+            name=self.spec.durable,
+            durable_name=self.spec.durable,
+            filter_subject=filters[0] if len(filters) == 1 else None,
+            filter_subjects=list(filters) if len(filters) > 1 else None,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.spec.ack_wait_s,
+            max_deliver=-1,  # we count deliveries ourselves and end the signal cleanly
+            max_ack_pending=1000,
+        )
+        await self.bus.js.add_consumer(streams.STREAM, config)
+        return await self.bus.js.pull_subscribe_bind(
+            durable=self.spec.durable, stream=streams.STREAM
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; the message in hand is finished first."""
+        sub = await self._subscribe()
+        while not stop.is_set():
+            if self._resubscribe.is_set():
+                self._resubscribe.clear()
+                sub = await self._resubscribe_safely(sub)
+            try:
+                msgs = await sub.fetch(self.batch, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                self.idle.set()
+                continue
+            except Exception as exc:  # connection trouble: back off and rebuild
+                log.warning("%s fetch failed: %r", self.spec.durable, exc)
+                await asyncio.sleep(0.5)
+                sub = await self._resubscribe_safely(sub)
+                continue
+            self.idle.clear()
+            await self.process_batch(msgs)
+
+    async def process_batch(self, msgs: list[Msg]) -> None:
+        """Handle fetched messages one after another (keeps per-account order)."""
+        for msg in msgs:
+            await self._process(msg)
+
+    async def _resubscribe_safely(
+        self, sub: JetStreamContext.PullSubscription
+    ) -> JetStreamContext.PullSubscription:
+        while True:
+            try:
+                await sub.unsubscribe()
+            except Exception:  # noqa: S110 - the old subscription may already be gone
+                pass
+            try:
+                return await self._subscribe()
+            except Exception as exc:
+                log.warning("%s resubscribe failed: %r", self.spec.durable, exc)
+                await asyncio.sleep(1.0)
+
+    async def _process(self, msg: Msg) -> None:
+        durable = self.spec.durable
+        try:
+            event = decode_event(msg.data)
+        except msgspec.DecodeError as exc:
+            await self.dead_letter(msg, f"undecodable: {exc}")
+            return
+        try:
+            outgoing = await self.handle(event)
+            await self._publish(outgoing)
+        except Exception as exc:
+            delivered = msg.metadata.num_delivered
+            limit = self.spec.max_deliver
+            log.exception("%s failed on %s (delivery %d)", durable, event_type(event), delivered)
+            if limit > 0 and delivered >= limit:
+                await self._give_up(msg, event, f"{type(exc).__name__}: {exc}")
+                return
+            metrics.EVENTS_HANDLED.labels(durable, "retry").inc()
+            backoff = self.spec.backoff_s[min(delivered - 1, len(self.spec.backoff_s) - 1)]
+            await msg.nak(delay=backoff)
+            return
+        await msg.ack()
+        metrics.EVENTS_HANDLED.labels(durable, "ok").inc()
+        elapsed = (self._clock.now() - event.occurred_at).total_seconds()
+        metrics.STAGE_LATENCY.labels(self.spec.stage).observe(max(elapsed, 0.0))
+
+    async def _publish(self, outgoing: Sequence[Outgoing]) -> None:
+        for item in outgoing:
+            await self.bus.publish_event(item.event, item.msg_id)
+            metrics.EVENTS_PUBLISHED.labels(event_type(item.event)).inc()
+
+    async def _give_up(self, msg: Msg, event: AnyEvent, reason: str) -> None:
+        """Last delivery failed: end the signal with a failure event, then drop it."""
+        try:
+            if self.on_exhausted is not None:
+                await self._publish(self.on_exhausted(event, reason))
+            else:
+                await self.dead_letter(msg, reason)
+                return
+        except Exception:
+            log.exception("%s could not publish the give-up event; retrying", self.spec.durable)
+            await msg.nak(delay=self.spec.backoff_s[-1])
+            return
+        metrics.EVENTS_HANDLED.labels(self.spec.durable, "exhausted").inc()
+        await msg.term()
+
+    async def dead_letter(self, msg: Msg, reason: str) -> None:
+        """Park an unusable message on ``deadletter.<consumer>`` and drop it."""
+        seq = msg.metadata.sequence.stream
+        headers = {
+            "Nats-Msg-Id": f"dlq:{self.spec.durable}:{seq}",
+            "Tradehooks-Original-Subject": msg.subject,
+            "Tradehooks-Reason": reason[:500],
+        }
+        await self.bus.js.publish(
+            dead_letter_subject(self.spec.durable), msg.data, stream=streams.STREAM,
+            headers=headers,
+        )
+        metrics.DEAD_LETTERS.labels(self.spec.durable).inc()
+        log.error("%s parked stream seq %d on the dead-letter subject: %s",
+                  self.spec.durable, seq, reason)
+        await msg.term()

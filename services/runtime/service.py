@@ -1,0 +1,48 @@
+"""Process plumbing for a pipeline service: connect, consume, stop on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from services.runtime.bus import Bus, connect, ensure_topology
+from services.runtime.config import Settings
+from services.runtime.consumer import Consumer
+
+log = logging.getLogger(__name__)
+
+
+def install_stop_handlers(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set ``stop``: in-flight work finishes, then we exit."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def run_consumers(
+    name: str, settings: Settings, build: Callable[[Bus], Awaitable[list[Consumer]]],
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Connect to NATS, build the service's consumers and run them until stopped."""
+    stop = stop or asyncio.Event()
+    install_stop_handlers(stop)
+    consumers: list[Consumer] = []
+
+    async def _reconnected() -> None:
+        for consumer in consumers:
+            consumer.on_reconnected()
+
+    bus = await connect(settings.nats_url, name=f"tradehooks-{name}",
+                        reconnected_cb=_reconnected)
+    try:
+        await ensure_topology(bus, settings.dedupe_window_s)
+        consumers.extend(await build(bus))
+        log.info("%s running (%d consumer(s))", name, len(consumers))
+        await asyncio.gather(*(c.run(stop) for c in consumers))
+    finally:
+        await bus.close()
+        log.info("%s stopped", name)

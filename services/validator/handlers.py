@@ -1,0 +1,51 @@
+"""Validator: ``webhook.received`` → ``webhook.validated`` or ``webhook.failed``."""
+
+from __future__ import annotations
+
+from contracts import streams
+from contracts.dialects import AlertError, parse_alert
+from contracts.events import AnyEvent, WebhookReceived, WebhookValidated
+from services.registry.store import Registry
+from services.runtime.clock import Clock
+from services.runtime.consumer import Outgoing
+from services.runtime.failures import failure
+from services.runtime.ids import derived_event_id
+from services.validator.rules import Refusal, build_signal, check_broker_rules, check_route
+
+
+class Validator:
+    """Turns received alerts into validated signals."""
+
+    def __init__(self, registry: Registry, clock: Clock) -> None:
+        self.registry = registry
+        self.clock = clock
+
+    async def handle(self, event: AnyEvent) -> list[Outgoing]:
+        """Dispatch one consumed event."""
+        if not isinstance(event, WebhookReceived):
+            return []
+        strategy = await self.registry.strategy(event.strategy_id)
+        account = await self.registry.account(event.account_id)
+        refusal = check_route(strategy, account, event.tenant_id)
+        if refusal is None and account is not None:
+            try:
+                alert = parse_alert(event.payload)
+            except AlertError as exc:
+                refusal = Refusal("invalid_alert", exc.message)
+            else:
+                built = build_signal(alert, account.broker)
+                if isinstance(built, Refusal):
+                    refusal = built
+                else:
+                    refusal = check_broker_rules(built, account.broker)
+                    if refusal is None:
+                        validated = WebhookValidated(
+                            event_id=derived_event_id(event.signal_id, "validated"),
+                            signal_id=event.signal_id, tenant_id=event.tenant_id,
+                            occurred_at=self.clock.now(), strategy_id=event.strategy_id,
+                            account_id=event.account_id, signal=built,
+                        )
+                        return [Outgoing(validated,
+                                         streams.message_id(event.signal_id, "validated"))]
+        assert refusal is not None
+        return [failure(event, "validate", refusal.code, refusal.reason, self.clock)]

@@ -1,0 +1,70 @@
+"""Pure validation decisions: alert → signal, and the account/broker checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts.dialects import ParsedAlert
+from contracts.signals import Signal
+from services.registry.models import Account, Strategy
+from services.validator.assets import classify_symbol, normalise_symbol
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a signal cannot go on (becomes ``webhook.failed`` at stage validate)."""
+
+    code: str
+    reason: str
+
+
+def build_signal(alert: ParsedAlert, broker: str) -> Signal | Refusal:
+    """Normalise a parsed alert into the internal signal for ``broker``."""
+    if not alert.symbol:
+        return Refusal("missing_symbol", "the alert names no symbol")
+    asset_class = classify_symbol(alert.symbol)
+    return Signal(
+        dialect=alert.dialect,
+        symbol=normalise_symbol(alert.symbol, broker),
+        asset_class=asset_class,
+        intent=alert.intent,  # type: ignore[arg-type]
+        quantity=alert.quantity,
+        price=alert.price,
+        order_type=alert.order_type,  # type: ignore[arg-type]
+        stop_loss=alert.stop_loss,
+        take_profit=alert.take_profit,
+        comment=alert.comment,
+        alert_time=alert.alert_time,
+        alert_id=alert.alert_id,
+        metadata=dict(alert.extras),
+    )
+
+
+def check_route(strategy: Strategy | None, account: Account | None,
+                tenant_id: str) -> Refusal | None:
+    """The strategy and account exist, belong to the tenant and may trade."""
+    if strategy is None:
+        return Refusal("unknown_strategy", "the strategy no longer exists")
+    if strategy.tenant_id != tenant_id:
+        return Refusal("tenant_mismatch", "the strategy belongs to another tenant")
+    if not strategy.enabled:
+        return Refusal("strategy_disabled", f"strategy {strategy.name} is disabled")
+    if account is None:
+        return Refusal("unknown_account", "the strategy's account does not exist")
+    if account.tenant_id != tenant_id:
+        return Refusal("tenant_mismatch", "the account belongs to another tenant")
+    if not account.active:
+        return Refusal("account_inactive", f"account {account.name} is not active")
+    return None
+
+
+def check_broker_rules(signal: Signal, broker: str) -> Refusal | None:
+    """Refuse what the account's broker cannot do. The paper broker trades anything
+    it has a price for; stricter adapters add their rules here."""
+    if signal.order_type != "market" and broker == "paper":
+        return Refusal(
+            "unsupported_order_type",
+            f"{signal.order_type} orders are not supported by the paper broker yet; "
+            "send a market order",
+        )
+    return None
