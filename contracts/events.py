@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import msgspec
 
@@ -30,7 +30,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     schema_version: int = 1
 
 
-class WebhookReceived(Event, tag="webhook.received", kw_only=True):
+class WebhookReceived(Event, tag="webhook.received", kw_only=True, frozen=True):
     """Ingress accepted an authenticated alert and stored it durably."""
 
     strategy_id: str
@@ -42,7 +42,7 @@ class WebhookReceived(Event, tag="webhook.received", kw_only=True):
     source_ip: str = ""
 
 
-class WebhookValidated(Event, tag="webhook.validated", kw_only=True):
+class WebhookValidated(Event, tag="webhook.validated", kw_only=True, frozen=True):
     """The alert was normalised into a signal that the account and broker accept."""
 
     strategy_id: str
@@ -50,7 +50,7 @@ class WebhookValidated(Event, tag="webhook.validated", kw_only=True):
     signal: Signal
 
 
-class OrderRequested(Event, tag="order.requested", kw_only=True):
+class OrderRequested(Event, tag="order.requested", kw_only=True, frozen=True):
     """Risk sized the signal and asks the executor for one order."""
 
     strategy_id: str
@@ -58,7 +58,7 @@ class OrderRequested(Event, tag="order.requested", kw_only=True):
     order: OrderRequest
 
 
-class TradeExecuted(Event, tag="webhook.trade_executed", kw_only=True):
+class TradeExecuted(Event, tag="webhook.trade_executed", kw_only=True, frozen=True):
     """Terminal: the broker filled the order."""
 
     strategy_id: str
@@ -67,7 +67,7 @@ class TradeExecuted(Event, tag="webhook.trade_executed", kw_only=True):
     fill: Fill
 
 
-class WebhookFailed(Event, tag="webhook.failed", kw_only=True):
+class WebhookFailed(Event, tag="webhook.failed", kw_only=True, frozen=True):
     """Terminal: the signal stopped at ``stage`` for ``reason``."""
 
     strategy_id: str = ""
@@ -78,13 +78,13 @@ class WebhookFailed(Event, tag="webhook.failed", kw_only=True):
     details: dict[str, Any] = {}
 
 
-class TenantCreated(Event, tag="registry.tenant_created", kw_only=True):
+class TenantCreated(Event, tag="registry.tenant_created", kw_only=True, frozen=True):
     """An operator (or the demo provisioning) created a tenant."""
 
     name: str
 
 
-class AccountOpened(Event, tag="registry.account_opened", kw_only=True):
+class AccountOpened(Event, tag="registry.account_opened", kw_only=True, frozen=True):
     """A broker account was registered with its starting balance."""
 
     account_id: str
@@ -94,7 +94,7 @@ class AccountOpened(Event, tag="registry.account_opened", kw_only=True):
     starting_cash: Decimal
 
 
-class StrategyRegistered(Event, tag="registry.strategy_registered", kw_only=True):
+class StrategyRegistered(Event, tag="registry.strategy_registered", kw_only=True, frozen=True):
     """A strategy (bot) was bound to an account; its secret is never in the event."""
 
     strategy_id: str
@@ -128,7 +128,7 @@ def encode_event(event: Event) -> bytes:
 
 def decode_event(data: bytes) -> AnyEvent:
     """Parse wire bytes into the matching event class (raises msgspec.DecodeError)."""
-    return _decoder.decode(data)
+    return cast(AnyEvent, _decoder.decode(data))
 
 
 def event_type(event: Event) -> str:
@@ -145,4 +145,4 @@ def event_to_builtins(event: Event) -> dict[str, Any]:
 
 def event_from_builtins(data: dict[str, Any]) -> AnyEvent:
     """Inverse of :func:`event_to_builtins`."""
-    return msgspec.convert(data, AnyEvent, strict=False)
+    return cast(AnyEvent, msgspec.convert(data, AnyEvent, strict=False))

@@ -27,7 +27,7 @@ from contracts.events import (
 )
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-NO_TOKEN = "_"
+EMPTY_TOKEN = "_"  # noqa: S105 - a subject token, not a password
 
 RECEIVED = "webhook.received.>"
 VALIDATED = "webhook.validated.>"
@@ -40,7 +40,7 @@ DEAD_LETTER = "deadletter.>"
 
 def token(value: str) -> str:
     """Make a value safe as one subject token (no dots, spaces or wildcards)."""
-    return _UNSAFE.sub("_", value) or NO_TOKEN
+    return _UNSAFE.sub("_", value) or EMPTY_TOKEN
 
 
 def subject_for(event: Event) -> str:
@@ -50,7 +50,8 @@ def subject_for(event: Event) -> str:
         case WebhookReceived():
             return f"webhook.received.{tenant}.{token(event.strategy_id)}"
         case WebhookValidated():
-            return f"webhook.validated.{tenant}.{token(event.account_id)}.{token(event.strategy_id)}"
+            account, strategy = token(event.account_id), token(event.strategy_id)
+            return f"webhook.validated.{tenant}.{account}.{strategy}"
         case OrderRequested():
             return f"order.requested.{tenant}.{token(event.account_id)}.{token(event.strategy_id)}"
         case TradeExecuted():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
 
 
@@ -16,7 +16,7 @@ class StoreLocation:
     port: int = 5432
     dbname: str = ""
     user: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     schema: str = ""
 
     def describe(self) -> str:

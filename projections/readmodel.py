@@ -110,12 +110,12 @@ class PostgresReadModel:
         if location.schema:
             self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{location.schema}"')
         for ddl in _TABLES:
-            self.conn.execute(ddl.format(p=self.prefix))  # type: ignore[arg-type]
+            self.conn.execute(ddl.format(p=self.prefix))
 
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         if self.conn.closed or self.conn.broken:
             self.conn = psycopg.connect(self.conninfo, autocommit=True)
-        return self.conn.execute(sql.format(p=self.prefix), params).fetchall()  # type: ignore[arg-type]
+        return self.conn.execute(sql.format(p=self.prefix), params).fetchall()
 
     def position(self, projection: str) -> int:
         rows = self._query("SELECT position FROM {p}th_tracking WHERE projection = %s",
@@ -145,15 +145,15 @@ class PostgresReadModel:
         p = self.prefix
         with self.conn.transaction(), self.conn.cursor() as cur:
             if clear:
-                cur.execute(f"DELETE FROM {p}th_views WHERE projection = %s",  # type: ignore[arg-type]
+                cur.execute(f"DELETE FROM {p}th_views WHERE projection = %s",  # noqa: S608 - prefix is config
                             (projection,))
             cur.executemany(
-                f"INSERT INTO {p}th_views (projection, key, body) VALUES (%s, %s, %s) "  # type: ignore[arg-type]
+                f"INSERT INTO {p}th_views (projection, key, body) VALUES (%s, %s, %s) "  # noqa: S608 - prefix is config
                 "ON CONFLICT (projection, key) DO UPDATE SET body = excluded.body",
                 [(projection, key, body) for key, body in items],
             )
             cur.execute(
-                f"INSERT INTO {p}th_tracking (projection, position) VALUES (%s, %s) "  # type: ignore[arg-type]
+                f"INSERT INTO {p}th_tracking (projection, position) VALUES (%s, %s) "  # noqa: S608 - prefix is config
                 "ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
                 (projection, position),
             )

@@ -12,6 +12,9 @@ from contracts.events import AnyEvent, event_from_builtins, event_to_builtins, e
 from projections.persistence import eventsourcing_env, parse_store_url
 from projections.trails import Trail
 
+# The class the @event decorator generated for Trail.record.
+_RECORDED: Any = getattr(Trail, "Recorded")  # noqa: B009 - made at runtime
+
 
 class EventStore(Application[UUID]):
     """Append-only store of every event, grouped in per-signal trails."""
@@ -69,8 +72,8 @@ class EventStore(Application[UUID]):
         out: list[tuple[int, AnyEvent | None]] = []
         for notification in notifications:
             domain_event = self.mapper.to_domain_event(notification)
-            if isinstance(domain_event, Trail.Recorded):
-                body = domain_event.body  # type: ignore[attr-defined]
+            if isinstance(domain_event, _RECORDED):
+                body = domain_event.body
                 out.append((notification.id, event_from_builtins(body)))
             else:
                 out.append((notification.id, None))

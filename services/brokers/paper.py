@@ -64,11 +64,14 @@ def execute(
         raise BrokerRejected("bad_quantity", f"order quantity must be positive, got {quantity}")
     price = fill_price(reference, side, slippage_bps)
     fee = (price * quantity * fee_bps / BPS).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
-    increases = held == 0 or (held > 0) == (side == "buy")
-    if increases and not order.close_position and price * quantity + fee > book.equity():
+    # Only the part of the order that opens new exposure needs buying power: the
+    # part that reduces (or closes) the held position releases it.
+    reduces = held != 0 and (held > 0) != (side == "buy")
+    opening = max(quantity - abs(held), Decimal(0)) if reduces else quantity
+    if opening > 0 and not order.close_position and price * opening + fee > book.equity():
         raise BrokerRejected(
             "insufficient_buying_power",
-            f"order needs {price * quantity + fee:.2f} {book.currency}, "
+            f"order needs {price * opening + fee:.2f} {book.currency}, "
             f"equity is {book.equity():.2f}",
         )
     realised = apply_fill(book, symbol, side, quantity, price, fee)

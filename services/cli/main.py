@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from services.runtime.config import Settings, load_settings
@@ -54,14 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         setup_logging(args.service, settings.log_level)
         module = importlib.import_module(SERVICE_MODULES[args.service])
-        service_main: Callable[[Settings], Awaitable[None]] = module.main
+        service_main: Callable[[Settings], Coroutine[Any, Any, None]] = module.main
         asyncio.run(service_main(settings))
         return 0
     if args.command == "up":
         from services.cli.up import up
 
         setup_logging("up", settings.log_level)
-        return asyncio.run(up(settings, explicit_nats="NATS_URL" in __import__("os").environ))
+        return asyncio.run(up(settings, explicit_nats="NATS_URL" in os.environ))
     if args.command == "replay":
         from services.cli.replay import replay
 

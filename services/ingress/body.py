@@ -17,6 +17,14 @@ TEXT_TYPES = {"text/plain", ""}
 CREDENTIAL_FIELDS = ("token", "secret")
 
 
+def declared_content_type(request: web.Request) -> str:
+    """The media type the client declared; "" when it sent no Content-Type at all
+    (aiohttp would report that as application/octet-stream)."""
+    if "Content-Type" not in request.headers:
+        return ""
+    return request.content_type
+
+
 async def read_body(request: web.Request, max_bytes: int) -> bytes:
     """The raw body, refusing more than ``max_bytes`` without reading it all."""
     if request.content_length is not None and request.content_length > max_bytes:
@@ -60,4 +68,4 @@ def parse_payload(raw: bytes, content_type: str) -> dict[str, Any]:
 
 def without_credentials(payload: dict[str, Any]) -> dict[str, Any]:
     """The payload with any credential fields removed."""
-    return {k: v for k, v in payload.items() if k not in CREDENTIAL_FIELDS}
+    return {k: v for k, v in payload.items() if k.lower() not in CREDENTIAL_FIELDS}

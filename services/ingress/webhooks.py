@@ -11,7 +11,12 @@ from contracts import streams
 from contracts.dialects import AlertError, parse_alert
 from contracts.events import WebhookReceived
 from services.ingress.auth import AuthError, SignedHeaders
-from services.ingress.body import parse_payload, read_body, without_credentials
+from services.ingress.body import (
+    declared_content_type,
+    parse_payload,
+    read_body,
+    without_credentials,
+)
 from services.ingress.context import IngressContext
 from services.ingress.dedupe import claim_signal_id, dedupe_key
 from services.ingress.problems import Problem, unavailable
@@ -28,7 +33,8 @@ async def receive_webhook(request: web.Request) -> web.Response:
     ctx: IngressContext = request.app["ctx"]
     settings = ctx.settings
     raw = await read_body(request, settings.max_body_bytes)
-    payload = parse_payload(raw, request.content_type)
+    content_type = declared_content_type(request)
+    payload = parse_payload(raw, content_type)
     try:
         strategy, auth_mode = authenticate(
             ctx.strategies, request.match_info.get("slug"), payload,
@@ -52,7 +58,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
             event_id=derived_event_id(signal_id, "received"), signal_id=signal_id,
             tenant_id=strategy.tenant_id, occurred_at=ctx.clock.now(),
             strategy_id=strategy.id, account_id=strategy.account_id, dialect=alert.dialect,
-            payload=clean, content_type=request.content_type or "text/plain",
+            payload=clean, content_type=content_type or "text/plain",
             auth_mode=auth_mode, source_ip=request.remote or "",
         )
         duplicate = await ctx.bus.publish_event(

@@ -42,9 +42,18 @@ class Bus:
         return await self.js.key_value(bucket)
 
     async def close(self) -> None:
-        """Drain and close the connection."""
-        if not self.nc.is_closed:
-            await self.nc.drain()
+        """Flush pending acks and publishes, then close.
+
+        Not ``drain()``: with pull subscriptions it waits out its whole 30 s
+        timeout, and our handlers have already finished their work by now.
+        """
+        if self.nc.is_closed:
+            return
+        try:
+            await self.nc.flush(timeout=2)
+        except Exception as exc:
+            log.warning("flush before close failed: %r", exc)
+        await self.nc.close()
 
 
 async def connect(url: str, name: str, **callbacks: Any) -> Bus:

@@ -10,6 +10,7 @@ Undecodable messages go to ``deadletter.<consumer>`` and never block the queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -103,6 +104,8 @@ class Consumer:
                 continue
             self.idle.clear()
             await self.process_batch(msgs)
+        with contextlib.suppress(Exception):  # closing anyway
+            await sub.unsubscribe()
 
     async def process_batch(self, msgs: list[Msg]) -> None:
         """Handle fetched messages one after another (keeps per-account order)."""
@@ -113,10 +116,8 @@ class Consumer:
         self, sub: JetStreamContext.PullSubscription
     ) -> JetStreamContext.PullSubscription:
         while True:
-            try:
+            with contextlib.suppress(Exception):  # the old subscription may be gone
                 await sub.unsubscribe()
-            except Exception:  # noqa: S110 - the old subscription may already be gone
-                pass
             try:
                 return await self._subscribe()
             except Exception as exc:

@@ -43,7 +43,7 @@ class EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         cmd = [nats_server_path(), "-js", "-sd", str(self.store_dir), "-a", "127.0.0.1",
                "-p", str(self.port)]
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: ASYNC220 - spawning does not block
             cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ)
         )
         loop = asyncio.get_running_loop()

@@ -6,7 +6,13 @@ import logging
 import re
 
 # Strategy secrets look like whsec_<base64>; tokens may also ride in query strings.
-_SECRET = re.compile(r"(whsec_[A-Za-z0-9+/=_-]+|(?<=token=)[^&\s\"']+)")
+_SECRET = re.compile(
+    r"whsec_[A-Za-z0-9+/=_-]+"
+    r"|(?<=token=)[^&\s\"']+"
+    r"|(?<=token\": \")[^\"]+"
+    r"|(?<=token': ')[^']+",
+    re.IGNORECASE,
+)
 
 
 class RedactSecrets(logging.Filter):

@@ -1,0 +1,91 @@
+"""Shared fixtures: a private nats-server per test, and the whole system."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import (
+    EventTap,
+    System,
+    connect_bus,
+    new_postgres_schema,
+    running_nats,
+)
+
+from services.runtime.bus import Bus
+from services.runtime.embedded_nats import EmbeddedNats, free_port
+
+
+@pytest.fixture
+async def nats_server(tmp_path: Path) -> AsyncIterator[EmbeddedNats]:
+    """A nats-server with JetStream on a free port and a temporary store."""
+    async with running_nats(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+async def bus(nats_server: EmbeddedNats) -> AsyncIterator[Bus]:
+    """A connection to the private server with the stream and buckets created."""
+    connection = await connect_bus(nats_server.url)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def tap(bus: Bus) -> AsyncIterator[EventTap]:
+    """Every event published on the stream, as the test runs."""
+    event_tap = EventTap(bus)
+    await event_tap.start()
+    yield event_tap
+    await event_tap.stop()
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Remember each phase's outcome so fixtures can print logs after a failure."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The event store URL: '' (SQLite under the data dir) or a fresh PostgreSQL schema.
+
+    Tests choose PostgreSQL with
+    ``@pytest.mark.parametrize("store_url", BACKENDS, indirect=True)``.
+    """
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return ""
+    url, drop = new_postgres_schema()
+    request.addfinalizer(drop)
+    return url
+
+
+@pytest.fixture
+async def system(nats_server: EmbeddedNats, bus: Bus, tmp_path: Path,
+                 store_url: str, request: pytest.FixtureRequest) -> AsyncIterator[System]:
+    """All six services running as processes, ready to take webhooks."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    sut = System(nats=nats_server, data_dir=data_dir, database_url=store_url,
+                 http_port=free_port())
+    for service in ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress"):
+        sut.start(service)
+    try:
+        await sut.wait_ready()
+        yield sut
+    except BaseException:
+        print(sut.logs())
+        raise
+    finally:
+        sut.stop_all()
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        print(sut.logs())

@@ -1,0 +1,39 @@
+"""Small helpers for posting alerts in end-to-end tests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import aiohttp
+
+from services.ingress.auth import sign
+
+
+def tv_alert(symbol: str = "AAPL", order_id: str = "long", action: str = "buy",
+             contracts: str = "1", price: str = "100.00", **extra: Any) -> dict[str, Any]:
+    """A TradingView strategy alert as its placeholders render."""
+    return {"symbol": symbol, "strategy_order_id": order_id, "strategy_order_action": action,
+            "strategy_order_contracts": contracts, "strategy_order_price": price, **extra}
+
+
+async def post_json(session: aiohttp.ClientSession, url: str, body: Any,
+                    **kwargs: Any) -> tuple[int, dict[str, Any]]:
+    async with session.post(url, json=body, **kwargs) as resp:
+        return resp.status, await resp.json()
+
+
+async def post_raw(session: aiohttp.ClientSession, url: str, data: bytes,
+                   content_type: str, headers: dict[str, str] | None = None
+                   ) -> tuple[int, dict[str, Any]]:
+    all_headers = {"Content-Type": content_type, **(headers or {})}
+    async with session.post(url, data=data, headers=all_headers) as resp:
+        return resp.status, await resp.json()
+
+
+def signed_headers(secret: str, body: bytes, webhook_id: str,
+                   timestamp: int | None = None) -> dict[str, str]:
+    ts = int(time.time()) if timestamp is None else timestamp
+    return {"webhook-id": webhook_id, "webhook-timestamp": str(ts),
+            "webhook-signature": sign(secret, webhook_id, ts, body),
+            "Content-Type": "application/json"}

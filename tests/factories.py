@@ -1,0 +1,179 @@
+"""Small builders of real domain objects for tests; override any field by keyword."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from contracts.events import (
+    AccountOpened,
+    OrderRequested,
+    StrategyRegistered,
+    TenantCreated,
+    TradeExecuted,
+    WebhookFailed,
+    WebhookReceived,
+    WebhookValidated,
+)
+from contracts.orders import Fill, OrderRequest
+from contracts.signals import Signal
+from services.brokers.base import AccountSnapshot
+from services.registry.models import Account, Strategy
+
+# A fixed instant; tests never read the wall clock.
+NOW = datetime(2024, 5, 1, 14, 30, tzinfo=UTC)
+SIGNAL_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+TENANT_ID = "acme"
+ACCOUNT_ID = "acc-1"
+STRATEGY_ID = "strat-1"
+SECRET = "whsec_c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0xMjM0"
+
+
+def make_strategy(**overrides: Any) -> Strategy:
+    """An enabled percent-of-equity strategy of tenant ``acme`` on ``acc-1``."""
+    fields: dict[str, Any] = {
+        "id": STRATEGY_ID,
+        "tenant_id": TENANT_ID,
+        "account_id": ACCOUNT_ID,
+        "name": "Gold Breakout",
+        "slug": "gold-breakout",
+        "secret": SECRET,
+    }
+    return Strategy(**{**fields, **overrides})
+
+
+def make_account(**overrides: Any) -> Account:
+    """An active paper account of tenant ``acme`` with 100 000 USD."""
+    fields: dict[str, Any] = {"id": ACCOUNT_ID, "tenant_id": TENANT_ID, "name": "Main"}
+    return Account(**{**fields, **overrides})
+
+
+def make_signal(**overrides: Any) -> Signal:
+    """A long entry in AAPL at 150 from an exchange-style alert."""
+    fields: dict[str, Any] = {
+        "dialect": "exchange",
+        "symbol": "AAPL",
+        "asset_class": "equity",
+        "intent": "enter_long",
+        "price": Decimal(150),
+    }
+    return Signal(**{**fields, **overrides})
+
+
+def make_snapshot(**overrides: Any) -> AccountSnapshot:
+    """A flat account with 100 000 cash and equity and no known prices."""
+    fields: dict[str, Any] = {
+        "cash": Decimal(100_000),
+        "equity": Decimal(100_000),
+        "positions": {},
+        "last_prices": {},
+    }
+    return AccountSnapshot(**{**fields, **overrides})
+
+
+def make_order(**overrides: Any) -> OrderRequest:
+    """A market buy of 10 AAPL referenced at 100."""
+    fields: dict[str, Any] = {
+        "client_order_id": "gold-breakout-1714573800-0f1e2d3c",
+        "symbol": "AAPL",
+        "side": "buy",
+        "quantity": Decimal(10),
+        "intent": "enter_long",
+        "reference_price": Decimal(100),
+    }
+    return OrderRequest(**{**fields, **overrides})
+
+
+def make_fill(**overrides: Any) -> Fill:
+    """A fill of 10 AAPL bought at 100 without fee."""
+    fields: dict[str, Any] = {
+        "order_id": "ord-1",
+        "client_order_id": "gold-breakout-1714573800-0f1e2d3c",
+        "symbol": "AAPL",
+        "side": "buy",
+        "quantity": Decimal(10),
+        "average_price": Decimal(100),
+        "filled_at": NOW,
+    }
+    return Fill(**{**fields, **overrides})
+
+
+def _base(overrides: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "event_id": "evt-1",
+        "signal_id": SIGNAL_ID,
+        "tenant_id": TENANT_ID,
+        "occurred_at": NOW,
+    }
+    return {**fields, **overrides}
+
+
+def make_received(**overrides: Any) -> WebhookReceived:
+    """``webhook.received`` for an exchange-style alert."""
+    return WebhookReceived(**_base({
+        "strategy_id": STRATEGY_ID,
+        "account_id": ACCOUNT_ID,
+        "dialect": "exchange",
+        "payload": {"alertId": "a-1", "action": "buy", "symbol": "AAPL", "price": 150.5},
+        "content_type": "application/json",
+        "auth_mode": "token",
+        "source_ip": "203.0.113.7",
+        **overrides,
+    }))
+
+
+def make_validated(**overrides: Any) -> WebhookValidated:
+    """``webhook.validated`` carrying :func:`make_signal`."""
+    return WebhookValidated(**_base({
+        "strategy_id": STRATEGY_ID, "account_id": ACCOUNT_ID, "signal": make_signal(),
+        **overrides,
+    }))
+
+
+def make_order_requested(**overrides: Any) -> OrderRequested:
+    """``order.requested`` carrying :func:`make_order`."""
+    return OrderRequested(**_base({
+        "strategy_id": STRATEGY_ID, "account_id": ACCOUNT_ID, "order": make_order(),
+        **overrides,
+    }))
+
+
+def make_trade_executed(**overrides: Any) -> TradeExecuted:
+    """``webhook.trade_executed`` carrying :func:`make_fill` on the paper broker."""
+    return TradeExecuted(**_base({
+        "strategy_id": STRATEGY_ID, "account_id": ACCOUNT_ID, "broker": "paper",
+        "fill": make_fill(), **overrides,
+    }))
+
+
+def make_failed(**overrides: Any) -> WebhookFailed:
+    """``webhook.failed`` at the risk stage."""
+    return WebhookFailed(**_base({
+        "strategy_id": STRATEGY_ID, "account_id": ACCOUNT_ID, "stage": "risk",
+        "code": "max_order_notional", "reason": "too big",
+        "details": {"rule": "max_order_notional", "limit": "50000", "value": "60000.00"},
+        **overrides,
+    }))
+
+
+def make_tenant_created(**overrides: Any) -> TenantCreated:
+    """``registry.tenant_created``."""
+    return TenantCreated(**_base({"signal_id": "", "name": "Acme", **overrides}))
+
+
+def make_account_opened(**overrides: Any) -> AccountOpened:
+    """``registry.account_opened`` with 100 000 USD."""
+    return AccountOpened(**_base({
+        "signal_id": "", "account_id": ACCOUNT_ID, "name": "Main", "broker": "paper",
+        "currency": "USD", "starting_cash": Decimal(100_000), **overrides,
+    }))
+
+
+def make_strategy_registered(**overrides: Any) -> StrategyRegistered:
+    """``registry.strategy_registered`` (fingerprint only, never the secret)."""
+    return StrategyRegistered(**_base({
+        "signal_id": "", "strategy_id": STRATEGY_ID, "account_id": ACCOUNT_ID,
+        "name": "Gold Breakout", "slug": "gold-breakout", "secret_fingerprint": "abcdef012345",
+        **overrides,
+    }))

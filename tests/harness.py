@@ -1,0 +1,241 @@
+"""Test harness: real nats-server, real service processes, an event tap.
+
+Nothing here sleeps to synchronise: waits poll a condition until a deadline or
+await events seen on the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psycopg
+from nats.js.api import DeliverPolicy
+
+from contracts import streams
+from contracts.events import AnyEvent, decode_event, event_type
+from services.registry.models import Account, Strategy, Tenant
+from services.registry.provisioning import register_account, register_strategy, register_tenant
+from services.registry.secrets import new_secret
+from services.registry.store import Registry
+from services.runtime.bus import Bus, connect, ensure_topology
+from services.runtime.clock import SystemClock
+from services.runtime.embedded_nats import EmbeddedNats, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get("TRADEHOOKS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def wait_until(predicate: Callable[[], Any], timeout: float = 20.0,
+                     interval: float = 0.05, message: str = "condition") -> Any:
+    """Poll ``predicate`` (sync or async) until it returns a truthy value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        await asyncio.sleep(interval)
+
+
+class EventTap:
+    """Collects every event on the stream, in stream order, via an ordered consumer."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.events: list[AnyEvent] = []
+        self.raw: list[tuple[str, bytes]] = []
+        self._changed = asyncio.Condition()
+        self._sub: Any = None
+
+    async def start(self) -> None:
+        async def _on_msg(msg: Any) -> None:
+            self.raw.append((msg.subject, msg.data))
+            with contextlib.suppress(Exception):
+                self.events.append(decode_event(msg.data))
+            async with self._changed:
+                self._changed.notify_all()
+
+        self._sub = await self.bus.js.subscribe(
+            ">", stream=streams.STREAM, cb=_on_msg, ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL,
+        )
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+
+    def of_type(self, type_: str, signal_id: str | None = None) -> list[AnyEvent]:
+        return [e for e in self.events if event_type(e) == type_
+                and (signal_id is None or e.signal_id == signal_id)]
+
+    def terminal(self, signal_id: str) -> list[AnyEvent]:
+        return [e for e in self.events if e.signal_id == signal_id
+                and event_type(e) in ("webhook.trade_executed", "webhook.failed")]
+
+    async def wait_for(self, predicate: Callable[[list[AnyEvent]], Any],
+                       timeout: float = 20.0) -> Any:
+        async def _wait() -> Any:
+            async with self._changed:
+                while not (result := predicate(self.events)):
+                    await self._changed.wait()
+                return result
+
+        try:
+            return await asyncio.wait_for(_wait(), timeout)
+        except TimeoutError:
+            seen = [event_type(e) for e in self.events][-20:]
+            raise AssertionError(f"events never matched; last seen: {seen}") from None
+
+    async def wait_terminal(self, signal_id: str, timeout: float = 20.0) -> AnyEvent:
+        found: list[AnyEvent] = await self.wait_for(lambda _: self.terminal(signal_id), timeout)
+        return found[0]
+
+
+@dataclass
+class Tenancy:
+    """A tenant with one paper account and one strategy, as a test uses them."""
+
+    tenant: Tenant
+    account: Account
+    strategy: Strategy
+
+
+async def provision(bus: Bus, *, starting_cash: str = "100000", **strategy_fields: Any) -> Tenancy:
+    """Register a fresh tenant, paper account and strategy (unique ids)."""
+    suffix = uuid.uuid4().hex[:8]
+    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
+    clock = SystemClock()
+    tenant = Tenant(id=f"t{suffix}", name=f"Tenant {suffix}")
+    account = Account(id=f"acct-{suffix}", tenant_id=tenant.id, name="Paper",
+                      starting_cash=starting_cash)  # type: ignore[arg-type]
+    fields = {"name": f"Strategy {suffix}", "slug": f"strategy-{suffix}", **strategy_fields}
+    strategy = Strategy(id=f"strat-{suffix}", tenant_id=tenant.id, account_id=account.id,
+                        secret=new_secret(), **fields)
+    await register_tenant(bus, registry, tenant, clock)
+    await register_account(bus, registry, account, clock)
+    await register_strategy(bus, registry, strategy, clock)
+    return Tenancy(tenant, account, strategy)
+
+
+SERVICES = ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress")
+
+
+@dataclass
+class System:
+    """The six services as real processes against one nats-server and one store."""
+
+    nats: EmbeddedNats
+    data_dir: Path
+    database_url: str
+    http_port: int
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "NATS_URL": self.nats.url,
+            "TRADEHOOKS_DATA_DIR": str(self.data_dir),
+            "TRADEHOOKS_HTTP_PORT": str(self.http_port),
+            "TRADEHOOKS_LOG_LEVEL": "INFO",
+        })
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        if self.database_url:
+            env["TRADEHOOKS_DATABASE_URL"] = self.database_url
+        else:
+            env.pop("TRADEHOOKS_DATABASE_URL", None)
+        return env
+
+    def start(self, service: str) -> None:
+        log = open(self.data_dir / f"{service}.log", "ab")  # noqa: SIM115 - kept open by child
+        self.processes[service] = subprocess.Popen(
+            [sys.executable, "-m", "services.cli.main", "run", service],
+            env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+
+    def kill(self, service: str) -> None:
+        """SIGKILL: no chance to finish anything."""
+        proc = self.processes[service]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def terminate(self, service: str) -> int:
+        proc = self.processes[service]
+        proc.send_signal(signal.SIGTERM)
+        return proc.wait(timeout=20)
+
+    def stop_all(self) -> None:
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+            for p in sorted(self.data_dir.glob("*.log"))
+        )
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        async with aiohttp.ClientSession() as session:
+            async def _ready() -> bool:
+                try:
+                    async with session.get(f"{self.api_url}/readyz") as resp:
+                        return resp.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await wait_until(_ready, timeout, interval=0.1, message="ingress /readyz")
+
+
+def new_postgres_schema() -> tuple[str, Callable[[], None]]:
+    """A fresh schema in the test database, and a function that drops it."""
+    schema = f"th_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')  # type: ignore[arg-type]
+
+    def drop() -> None:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')  # type: ignore[arg-type]
+
+    return f"{POSTGRES_URL}?schema={schema}", drop
+
+
+@contextlib.asynccontextmanager
+async def running_nats(tmp_path: Path) -> AsyncIterator[EmbeddedNats]:
+    server = EmbeddedNats(tmp_path / "nats", port=free_port())
+    await server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def connect_bus(url: str) -> Bus:
+    bus = await connect(url, name="tradehooks-test")
+    await ensure_topology(bus)
+    return bus

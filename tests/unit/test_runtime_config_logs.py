@@ -1,0 +1,137 @@
+"""Settings from the environment, and the log filter that masks secrets."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from services.runtime.config import Settings, env_names, load_settings
+from services.runtime.logs import RedactSecrets
+
+
+def test_defaults_without_environment() -> None:
+    settings = load_settings({})
+
+    assert settings == Settings()
+    assert settings.nats_url == "nats://127.0.0.1:4222"
+    assert settings.http_port == 8080
+    assert settings.signature_tolerance_s == 300
+    assert settings.api_url == "http://127.0.0.1:8080"
+    assert settings.store_url == f"sqlite:///{Path('var') / 'events.sqlite'}"
+
+
+def test_every_variable_is_read_and_coerced() -> None:
+    settings = load_settings({
+        "NATS_URL": "nats://n1:4222,nats://n2:4222",
+        "TRADEHOOKS_DATA_DIR": "/srv/th",
+        "TRADEHOOKS_DATABASE_URL": "postgresql://u:p@h/d",
+        "TRADEHOOKS_HTTP_HOST": "10.0.0.5",
+        "TRADEHOOKS_HTTP_PORT": "9090",
+        "TRADEHOOKS_PUBLIC_URL": "https://hooks.example.com/",
+        "TRADEHOOKS_DEDUPE_WINDOW_S": "30.5",
+        "TRADEHOOKS_MAX_BODY_BYTES": "1024",
+        "TRADEHOOKS_SIGNATURE_TOLERANCE_S": "60",
+        "TRADEHOOKS_PAPER_SLIPPAGE_BPS": "2.5",
+        "TRADEHOOKS_PAPER_FEE_BPS": "1",
+        "TRADEHOOKS_LOG_LEVEL": "debug",
+    })
+
+    assert settings == Settings(
+        nats_url="nats://n1:4222,nats://n2:4222", data_dir=Path("/srv/th"),
+        database_url="postgresql://u:p@h/d", http_host="10.0.0.5", http_port=9090,
+        public_url="https://hooks.example.com/", dedupe_window_s=30.5, max_body_bytes=1024,
+        signature_tolerance_s=60, paper_slippage_bps=2.5, paper_fee_bps=1.0, log_level="debug",
+    )
+    assert settings.api_url == "https://hooks.example.com"
+    assert settings.store_url == "postgresql://u:p@h/d"
+
+
+def test_empty_variables_keep_defaults_and_others_are_ignored() -> None:
+    settings = load_settings({"TRADEHOOKS_HTTP_PORT": "", "HTTP_PORT": "1", "PATH": "/bin"})
+
+    assert settings.http_port == 8080
+
+
+def test_data_dir_moves_the_default_store() -> None:
+    settings = load_settings({"TRADEHOOKS_DATA_DIR": "/data"})
+
+    assert settings.store_url == "sqlite:////data/events.sqlite"
+
+
+def test_bad_values_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        load_settings({"TRADEHOOKS_HTTP_PORT": "eighty"})
+
+
+def test_env_names_cover_every_setting() -> None:
+    names = env_names()
+
+    assert set(names) == set(Settings.model_fields)
+    assert names["database_url"] == "TRADEHOOKS_DATABASE_URL"
+    names["nats_url"] = "changed"
+    assert env_names()["nats_url"] == "NATS_URL"  # a copy
+
+
+# --- RedactSecrets --------------------------------------------------------------------
+
+
+def record(msg: str, *args: object) -> logging.LogRecord:
+    return logging.LogRecord("t", logging.INFO, __file__, 1, msg, args or None, None)
+
+
+def redacted(msg: str, *args: object) -> str:
+    rec = record(msg, *args)
+    assert RedactSecrets().filter(rec) is True
+    return rec.getMessage()
+
+
+def test_whsec_secrets_are_masked() -> None:
+    assert redacted("created strategy with whsec_Ab-_+/9xyz= ok") == (
+        "created strategy with [redacted] ok"
+    )
+
+
+def test_secrets_in_arguments_are_masked() -> None:
+    assert redacted("secret %s for %s", "whsec_abcDEF123", "gold") == (
+        "secret [redacted] for gold"
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("POST /webhook?token=abc123&x=1", "POST /webhook?token=[redacted]&x=1"),
+        ("url /webhook/gold?token=p%40ss done", "url /webhook/gold?token=[redacted] done"),
+        ("body token=s3cret\"", "body token=[redacted]\""),
+        ("token=whsec_abc", "token=[redacted]"),
+    ],
+)
+def test_query_tokens_are_masked(message: str, expected: str) -> None:
+    assert redacted(message) == expected
+
+
+def test_clean_records_are_left_alone() -> None:
+    rec = record("accepted signal %s for %s", "sig-1", "gold")
+
+    RedactSecrets().filter(rec)
+
+    assert rec.msg == "accepted signal %s for %s"
+    assert rec.args == ("sig-1", "gold")
+    assert rec.getMessage() == "accepted signal sig-1 for gold"
+
+
+def test_filter_works_on_a_real_logger(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("tests.unit.redact")
+    redact = RedactSecrets()
+    logger.addFilter(redact)
+    try:
+        with caplog.at_level(logging.INFO, logger="tests.unit.redact"):
+            logger.info("rotated %s -> %s", "whsec_old", "whsec_new")
+    finally:
+        logger.removeFilter(redact)
+
+    assert caplog.messages == ["rotated [redacted] -> [redacted]"]
+    assert "whsec_" not in caplog.text

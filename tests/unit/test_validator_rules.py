@@ -1,0 +1,147 @@
+"""Validator decisions: alert to signal, route checks, broker rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal as D
+
+import pytest
+
+from contracts.dialects import parse_alert
+from contracts.signals import Signal
+from services.validator.rules import Refusal, build_signal, check_broker_rules, check_route
+from tests.factories import TENANT_ID, make_account, make_signal, make_strategy
+
+
+def signal_of(payload: dict[str, object], broker: str = "paper") -> Signal:
+    result = build_signal(parse_alert(payload), broker)
+    assert isinstance(result, Signal), result
+    return result
+
+
+def test_tradingview_entry_becomes_a_signal() -> None:
+    signal = signal_of({
+        "symbol": "BINANCE:BTCUSDT", "strategy_order_id": "long",
+        "strategy_order_action": "buy", "strategy_order_contracts": "0.5",
+        "strategy_order_price": "65000", "strategy_order_comment": "go",
+        "time": "2024-05-01T14:30:00Z", "note": "kept",
+    })
+
+    assert signal == Signal(
+        dialect="tradingview", symbol="BTC/USDT", asset_class="crypto", intent="enter_long",
+        quantity=D("0.5"), price=D(65000), comment="go",
+        alert_time=datetime(2024, 5, 1, 14, 30, tzinfo=UTC), metadata={"note": "kept"},
+    )
+
+
+def test_tradingview_short_exit_keeps_the_trade_type() -> None:
+    signal = signal_of({
+        "symbol": "NASDAQ:AAPL", "strategy_order_id": "sell",
+        "strategy_order_action": "buy", "strategy_order_contracts": "{{x}}",
+    })
+
+    assert signal.intent == "exit_short"
+    assert signal.is_exit
+    assert signal.symbol == "AAPL"
+    assert signal.asset_class == "equity"
+    assert signal.quantity is None
+
+
+def test_exchange_alert_keeps_stops_order_type_and_alert_id() -> None:
+    signal = signal_of({
+        "alertId": "a-1", "action": "sell", "symbol": "EUR_USD", "price": "1.085",
+        "quantity": 1000, "orderType": "limit", "stopLoss": "1.09", "takeProfit": "1.07",
+        "timestamp": 1714573800,
+    })
+
+    assert signal.dialect == "exchange"
+    assert signal.symbol == "EUR/USD"
+    assert signal.asset_class == "forex"
+    assert signal.intent == "sell"
+    assert signal.order_type == "limit"
+    assert (signal.stop_loss, signal.take_profit) == (D("1.09"), D("1.07"))
+    assert signal.alert_id == "a-1"
+    assert signal.alert_time == datetime(2024, 5, 1, 14, 30, tzinfo=UTC)
+
+
+def test_propfirm_signal_id_becomes_alert_id_and_credentials_stay_out() -> None:
+    signal = signal_of({
+        "tenantId": "t", "accountId": "a", "symbol": "brk.b", "action": "close",
+        "signalId": "sig-7", "token": "whsec_secret", "desk": "ny",
+    })
+
+    assert signal.intent == "close"
+    assert signal.symbol == "BRK.B"
+    assert signal.alert_id == "sig-7"
+    assert signal.metadata == {"desk": "ny"}
+
+
+def test_routed_alert_without_symbol_is_refused() -> None:
+    result = build_signal(parse_alert({"strategy": "Gold", "signal": "BUY"}), "paper")
+
+    assert result == Refusal("missing_symbol", "the alert names no symbol")
+
+
+def test_metadata_is_a_copy_of_the_extras() -> None:
+    alert = parse_alert({"strategy": "Gold", "signal": "buy", "symbol": "XAUUSD", "x": 1})
+
+    signal = build_signal(alert, "paper")
+
+    assert isinstance(signal, Signal)
+    assert signal.asset_class == "unknown"
+    assert signal.metadata == {"x": 1}
+    assert signal.metadata is not alert.extras
+
+
+def test_route_is_accepted_for_the_owning_tenant() -> None:
+    assert check_route(make_strategy(), make_account(), TENANT_ID) is None
+
+
+@pytest.mark.parametrize(
+    ("strategy", "account", "code"),
+    [
+        (None, make_account(), "unknown_strategy"),
+        (make_strategy(tenant_id="other"), make_account(), "tenant_mismatch"),
+        (make_strategy(enabled=False), make_account(), "strategy_disabled"),
+        (make_strategy(), None, "unknown_account"),
+        (make_strategy(), make_account(tenant_id="other"), "tenant_mismatch"),
+        (make_strategy(), make_account(active=False), "account_inactive"),
+    ],
+)
+def test_route_refusals(strategy: object, account: object, code: str) -> None:
+    result = check_route(strategy, account, TENANT_ID)  # type: ignore[arg-type]
+
+    assert isinstance(result, Refusal)
+    assert result.code == code
+
+
+def test_route_refusal_messages_name_the_object() -> None:
+    disabled = check_route(make_strategy(enabled=False, name="Gold"), make_account(), TENANT_ID)
+    inactive = check_route(make_strategy(), make_account(active=False, name="Main"), TENANT_ID)
+
+    assert disabled == Refusal("strategy_disabled", "strategy Gold is disabled")
+    assert inactive == Refusal("account_inactive", "account Main is not active")
+
+
+def test_tenant_is_checked_before_enabled() -> None:
+    result = check_route(make_strategy(tenant_id="other", enabled=False), None, TENANT_ID)
+
+    assert result is not None
+    assert result.code == "tenant_mismatch"
+
+
+def test_paper_broker_takes_market_orders() -> None:
+    assert check_broker_rules(make_signal(order_type="market"), "paper") is None
+
+
+@pytest.mark.parametrize("kind", ["limit", "stop"])
+def test_paper_broker_refuses_limit_and_stop(kind: str) -> None:
+    result = check_broker_rules(make_signal(order_type=kind), "paper")
+
+    assert result is not None
+    assert result.code == "unsupported_order_type"
+    assert result.reason.startswith(f"{kind} orders are not supported by the paper broker")
+
+
+def test_other_brokers_are_not_restricted_here() -> None:
+    assert check_broker_rules(make_signal(order_type="limit"), "alpaca") is None
