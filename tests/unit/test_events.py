@@ -20,7 +20,7 @@ from contracts.events import (
     event_to_builtins,
     event_type,
 )
-from contracts.subjects import NO_TOKEN, dead_letter_subject, subject_for, token
+from contracts.subjects import EMPTY_TOKEN, dead_letter_subject, subject_for, token
 from tests.factories import (
     make_account_opened,
     make_failed,
@@ -185,7 +185,7 @@ def test_failed_without_route_uses_the_placeholder_token() -> None:
         (">", "_"),
         ("tenant.*.>", "tenant____"),
         ("café", "caf_"),
-        ("", NO_TOKEN),
+        ("", EMPTY_TOKEN),
     ],
 )
 def test_token(value: str, expected: str) -> None:
