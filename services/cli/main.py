@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", help="where NATS, the event store and demo.json live")
     run = sub.add_parser("run", help="run one service against an existing NATS and store")
     run.add_argument("service", choices=sorted(SERVICE_MODULES))
+    demo = sub.add_parser("demo", help="provision the demo strategy on a running NATS")
+    demo.add_argument("--data-dir", help="where demo.json is written")
     replay = sub.add_parser("replay", help="rebuild the projections from the event store")
     replay.add_argument("--data-dir", help="data dir of the default SQLite store")
     return parser
@@ -63,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_logging("up", settings.log_level)
         return asyncio.run(up(settings, explicit_nats="NATS_URL" in os.environ))
+    if args.command == "demo":
+        from services.cli.up import demo as run_demo
+
+        setup_logging("demo", settings.log_level)
+        return asyncio.run(run_demo(settings))
     if args.command == "replay":
         from services.cli.replay import replay
 

@@ -14,6 +14,7 @@ import aiohttp
 from contracts import streams
 from services.cli.supervisor import Supervisor, child_env
 from services.registry.provisioning import demo_info, ensure_demo, write_demo_file
+from services.registry.models import Strategy
 from services.registry.store import Registry
 from services.runtime.bus import connect, ensure_topology
 from services.runtime.clock import SystemClock
@@ -69,6 +70,29 @@ Press Ctrl-C to stop.
 """, flush=True)
 
 
+async def provision_demo(settings: Settings) -> tuple[Strategy, bool]:
+    """Create the stream, buckets and demo records on ``settings.nats_url``."""
+    bus = await connect(settings.nats_url, name="tradehooks-provision")
+    try:
+        await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
+        registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
+        return await ensure_demo(bus, registry, SystemClock())
+    finally:
+        await bus.close()
+
+
+async def demo(settings: Settings) -> int:
+    """``tradehooks demo``: provision the demo on a running cluster and print it."""
+    strategy, created = await provision_demo(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    info = demo_info(strategy, settings.api_url, settings.nats_url)
+    path = write_demo_file(settings.data_dir, info)
+    print(f"demo strategy {'created' if created else 'already provisioned'}; "
+          f"details (with the secret) saved in {path}")
+    print(f"webhook URL: {info['webhook_url']}")
+    return 0
+
+
 async def up(settings: Settings, explicit_nats: bool) -> int:
     """Start NATS (unless NATS_URL is set), provision the demo, run every service."""
     data_dir = settings.data_dir.resolve()
@@ -87,13 +111,7 @@ async def up(settings: Settings, explicit_nats: bool) -> int:
         loop.add_signal_handler(sig, stop.set)
     supervisor: Supervisor | None = None
     try:
-        bus = await connect(settings.nats_url, name="tradehooks-up")
-        try:
-            await ensure_topology(bus, settings.dedupe_window_s)
-            registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
-            strategy, created = await ensure_demo(bus, registry, SystemClock())
-        finally:
-            await bus.close()
+        strategy, created = await provision_demo(settings)
         metrics_dir = data_dir / "metrics"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir()

@@ -27,7 +27,7 @@ async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     install_stop_handlers(stop)
     bus = await connect(settings.nats_url, name="tradehooks-ingress")
-    await ensure_topology(bus, settings.dedupe_window_s)
+    await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
     read_model = await asyncio.to_thread(open_read_model, parse_store_url(settings.store_url))
     store = await asyncio.to_thread(open_store, settings.store_url)
     strategies = StrategyCache(Registry(await bus.kv(streams.BUCKET_REGISTRY)))

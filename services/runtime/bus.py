@@ -56,14 +56,18 @@ class Bus:
         await self.nc.close()
 
 
-async def connect(url: str, name: str, **callbacks: Any) -> Bus:
-    """Connect with endless reconnects (a trading system must outlive a NATS restart)."""
+async def connect(url: str | list[str], name: str, **callbacks: Any) -> Bus:
+    """Connect with endless reconnects (a trading system must outlive a NATS restart).
+
+    ``url`` may be a list, or a comma-separated string, of a cluster's servers.
+    """
+    servers = [u.strip() for u in url.split(",")] if isinstance(url, str) else url
     async def _error(exc: Exception) -> None:
         log.warning("nats error: %s", exc)
 
     callbacks.setdefault("error_cb", _error)
     nc = await nats.connect(
-        url,
+        servers=servers,
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
@@ -73,32 +77,37 @@ async def connect(url: str, name: str, **callbacks: Any) -> Bus:
     return Bus(nc=nc, js=nc.jetstream(timeout=5))
 
 
-def stream_config() -> StreamConfig:
-    """The one stream that holds every event."""
+def stream_config(replicas: int = 1) -> StreamConfig:
+    """The one stream that holds every event (R3 on a cluster: ``replicas=3``)."""
     return StreamConfig(
         name=streams.STREAM,
         subjects=list(streams.STREAM_SUBJECTS),
         storage=StorageType.FILE,
         duplicate_window=streams.DUPLICATE_WINDOW_S,
+        num_replicas=replicas,
     )
 
 
-async def ensure_topology(bus: Bus, dedupe_window_s: float = streams.DUPLICATE_WINDOW_S) -> None:
+async def ensure_topology(
+    bus: Bus, dedupe_window_s: float = streams.DUPLICATE_WINDOW_S, replicas: int = 1
+) -> None:
     """Create or update the stream and KV buckets (idempotent, safe on every start)."""
-    config = stream_config()
+    config = stream_config(replicas)
     try:
         await bus.js.add_stream(config)
     except BadRequestError:
         await bus.js.update_stream(config)
-    await _ensure_bucket(bus, streams.BUCKET_REGISTRY, history=5)
-    await _ensure_bucket(bus, streams.BUCKET_PAPER, history=1)
-    await _ensure_bucket(bus, streams.BUCKET_DEDUPE, history=1, ttl=dedupe_window_s)
+    await _ensure_bucket(bus, streams.BUCKET_REGISTRY, 5, None, replicas)
+    await _ensure_bucket(bus, streams.BUCKET_PAPER, 1, None, replicas)
+    await _ensure_bucket(bus, streams.BUCKET_DEDUPE, 1, dedupe_window_s, replicas)
 
 
-async def _ensure_bucket(bus: Bus, name: str, history: int, ttl: float | None = None) -> None:
+async def _ensure_bucket(bus: Bus, name: str, history: int, ttl: float | None,
+                         replicas: int) -> None:
     try:
         await bus.js.key_value(name)
     except BucketNotFoundError:
-        await bus.js.create_key_value(
-            KeyValueConfig(bucket=name, history=history, ttl=ttl, storage=StorageType.FILE)
-        )
+        await bus.js.create_key_value(KeyValueConfig(
+            bucket=name, history=history, ttl=ttl, storage=StorageType.FILE,
+            replicas=replicas,
+        ))

@@ -23,11 +23,18 @@ class Settings(BaseModel):
     paper_slippage_bps: float = 5.0
     paper_fee_bps: float = 0.0
     log_level: str = "INFO"
+    nats_replicas: int = 1
+    metrics_port: int = 0
 
     @property
     def api_url(self) -> str:
         """Base URL that clients use to reach ingress."""
         return self.public_url.rstrip("/") or f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """``NATS_URL`` may list several servers of a cluster, comma-separated."""
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
 
     @property
     def store_url(self) -> str:
@@ -48,6 +55,8 @@ _ENV = {
     "paper_slippage_bps": "TRADEHOOKS_PAPER_SLIPPAGE_BPS",
     "paper_fee_bps": "TRADEHOOKS_PAPER_FEE_BPS",
     "log_level": "TRADEHOOKS_LOG_LEVEL",
+    "nats_replicas": "TRADEHOOKS_NATS_REPLICAS",
+    "metrics_port": "TRADEHOOKS_METRICS_PORT",
 }
 
 

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from services.runtime.bus import Bus, connect, ensure_topology
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
+from services.runtime.probe import start_probe_server
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,16 @@ async def run_consumers(
 
     bus = await connect(settings.nats_url, name=f"tradehooks-{name}",
                         reconnected_cb=_reconnected)
+    probe = None
     try:
-        await ensure_topology(bus, settings.dedupe_window_s)
+        await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
         consumers.extend(await build(bus))
+        if settings.metrics_port:
+            probe = await start_probe_server(settings.http_host, settings.metrics_port)
         log.info("%s running (%d consumer(s))", name, len(consumers))
         await asyncio.gather(*(c.run(stop) for c in consumers))
     finally:
+        if probe is not None:
+            await probe.cleanup()
         await bus.close()
         log.info("%s stopped", name)
