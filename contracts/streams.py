@@ -30,7 +30,9 @@ class ConsumerSpec:
     filter_subjects: tuple[str, ...]
     stage: str
     max_deliver: int = 5
-    ack_wait_s: float = 30.0
+    # How long a crashed instance's in-flight messages wait before redelivery.
+    # Handlers take milliseconds; slow ones report progress to extend it.
+    ack_wait_s: float = 10.0
     # Redelivery delays after a handler error (seconds), last one repeats.
     backoff_s: tuple[float, ...] = (0.2, 1.0, 3.0, 10.0)
 

@@ -13,8 +13,8 @@ import aiohttp
 
 from contracts import streams
 from services.cli.supervisor import Supervisor, child_env
-from services.registry.provisioning import demo_info, ensure_demo, write_demo_file
 from services.registry.models import Strategy
+from services.registry.provisioning import demo_info, ensure_demo, write_demo_file
 from services.registry.store import Registry
 from services.runtime.bus import connect, ensure_topology
 from services.runtime.clock import SystemClock
