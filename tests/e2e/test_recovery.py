@@ -52,9 +52,9 @@ async def test_killing_the_auditor_mid_stream_loses_no_event(system: System, bus
     assert sorted(stored) == sorted(published)  # each exactly once
     assert len(set(stored)) == len(stored)
 
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}") as resp:
-            account = await resp.json()
+    async with (aiohttp.ClientSession() as http,
+                http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}") as resp):
+        account = await resp.json()
     assert account["fills"] == 40
     assert account["positions"][0]["quantity"] == "40"
 
