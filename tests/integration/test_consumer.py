@@ -1,0 +1,122 @@
+"""The consumer loop on a real nats-server: retries, give-up, dead letters, no doubles."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+
+from contracts import streams
+from contracts.events import AnyEvent, TenantCreated, WebhookFailed
+from harness import EventTap
+from services.runtime.bus import Bus
+from services.runtime.clock import SystemClock
+from services.runtime.consumer import Consumer, Outgoing
+from services.runtime.failures import exhausted, failure
+
+SPEC = streams.ConsumerSpec("probe", ("registry.>",), "validate", max_deliver=3,
+                            backoff_s=(0.05,))
+
+
+def tenant_event(n: int) -> TenantCreated:
+    return TenantCreated(event_id=f"e{n}", signal_id=f"s{n}", tenant_id="t",
+                         occurred_at=datetime.now(UTC), name=f"tenant {n}")
+
+
+async def run_until(consumer: Consumer, done: asyncio.Event | Awaitable[object]) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await asyncio.wait_for(done.wait() if isinstance(done, asyncio.Event) else done,
+                               timeout=20)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def test_handler_error_is_retried_then_succeeds(bus: Bus) -> None:
+    attempts: list[str] = []
+    done = asyncio.Event()
+
+    async def flaky(event: AnyEvent) -> list[Outgoing]:
+        attempts.append(event.event_id)
+        if len(attempts) < 3:
+            raise RuntimeError("broker hiccup")
+        done.set()
+        return []
+
+    await bus.publish_event(tenant_event(1), "m1")
+    await run_until(Consumer(bus, SPEC, flaky), done)
+    assert attempts == ["e1", "e1", "e1"]
+
+
+async def test_giving_up_ends_the_signal_and_unblocks_the_queue(bus: Bus,
+                                                                tap: EventTap) -> None:
+    handled: list[str] = []
+    attempts_on_first = 0
+    clock = SystemClock()
+
+    async def broken_for_first(event: AnyEvent) -> list[Outgoing]:
+        nonlocal attempts_on_first
+        if event.event_id == "e1":
+            attempts_on_first += 1
+            raise ValueError("cannot handle this one")
+        handled.append(event.event_id)
+        return []
+
+    await bus.publish_event(tenant_event(1), "m1")
+    await bus.publish_event(tenant_event(2), "m2")
+    gave_up = tap.wait_for(lambda evs: [e for e in evs if isinstance(e, WebhookFailed)])
+    await run_until(Consumer(bus, SPEC, broken_for_first, exhausted("validate", clock)),
+                    gave_up)
+    failed = [e for e in tap.events if isinstance(e, WebhookFailed)]
+    assert attempts_on_first == SPEC.max_deliver
+    assert handled == ["e2"]  # the failing message did not block the one behind it
+    assert len(failed) == 1
+    assert (failed[0].signal_id, failed[0].stage, failed[0].code) == (
+        "s1", "validate", "internal_error")
+    assert "cannot handle this one" in failed[0].reason
+
+
+async def test_undecodable_message_goes_to_the_dead_letter_subject(bus: Bus,
+                                                                   tap: EventTap) -> None:
+    done = asyncio.Event()
+    seen: list[str] = []
+
+    async def record(event: AnyEvent) -> list[Outgoing]:
+        seen.append(event.event_id)
+        done.set()
+        return []
+
+    await bus.js.publish("registry.garbage.t", b"\x00not json", stream=streams.STREAM)
+    await bus.publish_event(tenant_event(3), "m3")
+    await run_until(Consumer(bus, SPEC, record), done)
+    parked = await tap.wait_for(
+        lambda _: [r for r in tap.raw if r[0] == "deadletter.probe"])
+    assert parked[0][1] == b"\x00not json"
+    assert seen == ["e3"]
+
+
+async def test_redelivered_message_publishes_no_second_event(bus: Bus, tap: EventTap) -> None:
+    calls = 0
+    done = asyncio.Event()
+    clock = SystemClock()
+
+    async def publish_then_crash_once(event: AnyEvent) -> list[Outgoing]:
+        nonlocal calls
+        calls += 1
+        out = failure(event, "validate", "demo", "demo refusal", clock)
+        if calls == 1:
+            # Output published, then the process "dies" before acking.
+            await bus.publish_event(out.event, out.msg_id)
+            raise RuntimeError("crash after publish")
+        done.set()
+        return [out]
+
+    await bus.publish_event(tenant_event(4), "m4")
+    await run_until(Consumer(bus, SPEC, publish_then_crash_once), done)
+    # A later marker proves every publish of the handler has reached the stream.
+    await bus.publish_event(tenant_event(5), "m5")
+    await tap.wait_for(lambda evs: any(e.event_id == "e5" for e in evs))
+    assert calls == 2
+    assert len([e for e in tap.events if isinstance(e, WebhookFailed)]) == 1
