@@ -10,7 +10,13 @@ from services.runtime.clock import Clock
 from services.runtime.consumer import Outgoing
 from services.runtime.failures import failure
 from services.runtime.ids import derived_event_id
-from services.validator.rules import Refusal, build_signal, check_broker_rules, check_route
+from services.validator.rules import (
+    Refusal,
+    build_signal,
+    check_alert_targets,
+    check_broker_rules,
+    check_route,
+)
 
 
 class Validator:
@@ -36,6 +42,8 @@ class Validator:
                 built = build_signal(alert, account.broker)
                 if isinstance(built, Refusal):
                     refusal = built
+                elif (mismatch := check_alert_targets(alert, account)) is not None:
+                    refusal = mismatch
                 else:
                     refusal = check_broker_rules(built, account.broker)
                     if refusal is None:

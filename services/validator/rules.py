@@ -58,6 +58,19 @@ def check_route(strategy: Strategy | None, account: Account | None,
     return None
 
 
+def check_alert_targets(alert: ParsedAlert, account: Account) -> Refusal | None:
+    """An alert that names its account or tenant (prop-firm dialect) must name the
+    ones its credential is bound to: never trade on an account the sender did not mean."""
+    if alert.account_hint and alert.account_hint != account.id:
+        return Refusal("account_mismatch",
+                       f"the alert is for account {alert.account_hint!r}, but this "
+                       f"strategy trades account {account.id!r}")
+    if alert.tenant_hint and alert.tenant_hint != account.tenant_id:
+        return Refusal("tenant_mismatch",
+                       f"the alert is for tenant {alert.tenant_hint!r}, not this strategy's")
+    return None
+
+
 def check_broker_rules(signal: Signal, broker: str) -> Refusal | None:
     """Refuse what the account's broker cannot do. The paper broker trades anything
     it has a price for; stricter adapters add their rules here."""

@@ -124,3 +124,29 @@ async def test_refusals_end_in_webhook_failed_with_stage(system: System, bus: Bu
     assert isinstance(flat, WebhookFailed)
     assert (flat.stage, flat.code) == ("risk", "no_position")
     assert "no long position in AAPL" in flat.reason
+
+
+async def test_exchange_and_propfirm_dialects(system: System, bus: Bus, tap: EventTap) -> None:
+    t = await provision(bus, sizing_mode="alert_contracts")
+    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    exchange = {"alertId": "a-1", "action": "buy", "symbol": "BINANCE:BTCUSDT",
+                "price": "60000", "quantity": "0.01"}
+    prop_ok = {"tenantId": t.tenant.id, "accountId": t.account.id, "symbol": "EURUSD",
+               "action": "buy", "quantity": "1000", "price": "1.08", "signalId": "p-1"}
+    prop_wrong = {**prop_ok, "accountId": "someone-elses", "signalId": "p-2"}
+    async with aiohttp.ClientSession() as http:
+        _, ex = await post_json(http, url, exchange)
+        # A different body with the same alertId is the same alert.
+        dup = await post_json(http, url, {**exchange, "price": "60001"})
+        _, ok = await post_json(http, url, prop_ok)
+        _, wrong = await post_json(http, url, prop_wrong)
+    assert dup == (200, {"signal_id": ex["signal_id"], "status": "duplicate"})
+    filled = await tap.wait_terminal(ex["signal_id"])
+    assert isinstance(filled, TradeExecuted)
+    assert (filled.fill.symbol, filled.fill.quantity) == ("BTC/USDT", Decimal("0.01"))
+    validated = tap.of_type("webhook.validated", ex["signal_id"])[0]
+    assert validated.signal.asset_class == "crypto"  # type: ignore[union-attr]
+    assert isinstance(await tap.wait_terminal(ok["signal_id"]), TradeExecuted)
+    refused = await tap.wait_terminal(wrong["signal_id"])
+    assert isinstance(refused, WebhookFailed)
+    assert (refused.stage, refused.code) == ("validate", "account_mismatch")
