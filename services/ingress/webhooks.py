@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from typing import Any
 
 from aiohttp import web
 
@@ -21,11 +23,13 @@ from services.ingress.context import IngressContext
 from services.ingress.dedupe import claim_signal_id, dedupe_key
 from services.ingress.problems import Problem, unavailable
 from services.ingress.routing import authenticate
+from services.registry.models import Strategy
 from services.runtime import metrics
 from services.runtime.clock import new_id
 from services.runtime.ids import derived_event_id
 
 log = logging.getLogger(__name__)
+ACCEPT_BUDGET_S = 2.5
 
 
 async def receive_webhook(request: web.Request) -> web.Response:
@@ -53,25 +57,41 @@ async def receive_webhook(request: web.Request) -> web.Response:
     sender_id = request.headers.get("webhook-id", "") if auth_mode == "hmac" else ""
     key = dedupe_key(strategy.id, sender_id or alert.alert_id, raw)
     try:
-        signal_id = await claim_signal_id(ctx.dedupe, key, new_id())
-        event = WebhookReceived(
-            event_id=derived_event_id(signal_id, "received"), signal_id=signal_id,
-            tenant_id=strategy.tenant_id, occurred_at=ctx.clock.now(),
-            strategy_id=strategy.id, account_id=strategy.account_id, dialect=alert.dialect,
-            payload=clean, content_type=content_type or "text/plain",
-            auth_mode=auth_mode, source_ip=request.remote or "",
+        # TradingView gives up after 3 s: answer 503 (retry is safe: the retry is
+        # recognised by its dedupe key) rather than hang while NATS is away.
+        signal_id, duplicate = await asyncio.wait_for(
+            _store_received(ctx, strategy, auth_mode, alert.dialect, clean, content_type,
+                            request.remote or "", key),
+            timeout=ACCEPT_BUDGET_S,
         )
-        duplicate = await ctx.bus.publish_event(
-            event, streams.message_id(signal_id, "received"))
     except (TimeoutError, ConnectionError) as exc:
-        raise unavailable("the event bus is unavailable; nothing was accepted, retry") from exc
+        raise unavailable("the event bus is unavailable; retry") from exc
     except Exception as exc:
         if type(exc).__module__.startswith("nats"):
-            raise unavailable("the event bus refused the alert; nothing was accepted, "
-                              "retry") from exc
+            raise unavailable("the event bus refused the alert; retry") from exc
         raise
     if duplicate:
         return web.json_response({"signal_id": signal_id, "status": "duplicate"}, status=200)
     metrics.EVENTS_PUBLISHED.labels("webhook.received").inc()
     log.info("accepted signal %s for strategy %s", signal_id, strategy.slug)
     return web.json_response({"signal_id": signal_id, "status": "accepted"}, status=202)
+
+
+async def _store_received(
+    ctx: IngressContext, strategy: Strategy, auth_mode: str, dialect: str,
+    payload: dict[str, Any], content_type: str, source_ip: str, key: str,
+) -> tuple[str, bool]:
+    """Claim the signal id for ``key`` and publish ``webhook.received`` durably.
+
+    Returns the signal id and whether JetStream already had the event.
+    """
+    signal_id = await claim_signal_id(ctx.dedupe, key, new_id())
+    event = WebhookReceived(
+        event_id=derived_event_id(signal_id, "received"), signal_id=signal_id,
+        tenant_id=strategy.tenant_id, occurred_at=ctx.clock.now(),
+        strategy_id=strategy.id, account_id=strategy.account_id, dialect=dialect,
+        payload=payload, content_type=content_type or "text/plain",
+        auth_mode=auth_mode, source_ip=source_ip,
+    )
+    duplicate = await ctx.bus.publish_event(event, streams.message_id(signal_id, "received"))
+    return signal_id, duplicate
