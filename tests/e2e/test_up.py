@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -47,6 +48,14 @@ async def test_up_provisions_the_demo_and_fills_the_printed_alert(tmp_path: Path
         assert oct((data_dir / "demo.json").stat().st_mode & 0o777) == "0o600"
         assert demo["webhook_url"] in output.decode()
         assert "curl" in output.decode()
+
+        # The supervisor restarts a service that dies.
+        match = re.search(rb"started validator \(pid (\d+)\)", bytes(output))
+        assert match is not None
+        os.kill(int(match.group(1)), signal.SIGKILL)
+        await wait_until(lambda: b"validator exited" in output and
+                         output.count(b"started validator") >= 2, timeout=30,
+                         message="the validator to be restarted")
 
         async with aiohttp.ClientSession() as http:
             url = f"{demo['webhook_url']}?token={demo['secret']}"
