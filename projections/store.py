@@ -28,7 +28,9 @@ class EventStore(Application[UUID]):
         concurrently; the caller retries (the message is redelivered).
         """
         trails: dict[str, Trail] = {}
-        new = 0
+        # Domain events in the order of the batch (which is stream order), not
+        # grouped per trail: the notification log must replay in stream order.
+        ordered: list[Any] = []
         for ev in events:
             trail = trails.get(ev.signal_id) or self._load_or_start(ev.signal_id)
             trails[ev.signal_id] = trail
@@ -36,10 +38,10 @@ class EventStore(Application[UUID]):
                 continue
             trail.record(event_id=ev.event_id, event_type=event_type(ev),
                          body=event_to_builtins(ev))
-            new += 1
-        if new:
-            self.save(*trails.values())
-        return new
+            ordered.extend(trail.collect_events())
+        if ordered:
+            self.save(*ordered)
+        return sum(1 for item in ordered if isinstance(item, _RECORDED))
 
     def _load_or_start(self, correlation_id: str) -> Trail:
         try:

@@ -6,9 +6,10 @@ import asyncio
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 
+from harness import EventTap
+
 from contracts import streams
 from contracts.events import AnyEvent, TenantCreated, WebhookFailed
-from harness import EventTap
 from services.runtime.bus import Bus
 from services.runtime.clock import SystemClock
 from services.runtime.consumer import Consumer, Outgoing

@@ -1,0 +1,251 @@
+"""The paper broker on a real NATS KV bucket: idempotent, race-free, refuses cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from decimal import Decimal as D
+
+import pytest
+from factories import NOW, make_account, make_order
+from harness import connect_bus
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+
+from contracts.streams import BUCKET_PAPER
+from services.brokers.base import BrokerRejected
+from services.brokers.paper import PaperBroker
+from services.registry.models import Account
+from services.runtime.bus import Bus
+from services.runtime.embedded_nats import EmbeddedNats
+
+ZERO = D(0)
+
+
+class TickingClock:
+    """Each reading is one second after the previous one."""
+
+    def __init__(self) -> None:
+        self.current = NOW
+
+    def now(self) -> datetime:
+        self.current += timedelta(seconds=1)
+        return self.current
+
+
+@pytest.fixture
+async def kv(bus: Bus) -> KeyValue:
+    return await bus.kv(BUCKET_PAPER)
+
+
+@pytest.fixture
+def broker(kv: KeyValue) -> PaperBroker:
+    return PaperBroker(kv, TickingClock(), slippage_bps=ZERO, fee_bps=ZERO)
+
+
+@pytest.fixture
+async def other_bus(nats_server: EmbeddedNats) -> AsyncIterator[Bus]:
+    """A second connection, as a second executor process would have."""
+    connection = await connect_bus(nats_server.url)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def other_broker(other_bus: Bus) -> PaperBroker:
+    return PaperBroker(await other_bus.kv(BUCKET_PAPER), TickingClock(),
+                       slippage_bps=ZERO, fee_bps=ZERO)
+
+
+async def revision(kv: KeyValue, account: Account) -> int | None:
+    try:
+        entry = await kv.get(account.id)
+    except KeyNotFoundError:
+        return None
+    return entry.revision
+
+
+async def test_same_order_twice_returns_the_identical_fill_and_moves_cash_once(
+    broker: PaperBroker, kv: KeyValue,
+) -> None:
+    account = make_account()
+    order = make_order(quantity=D(10), reference_price=D(100))
+
+    first = await broker.submit(account, order)
+    rev = await revision(kv, account)
+    again = await broker.submit(account, order)
+
+    assert again == first
+    assert first.filled_at == NOW + timedelta(seconds=1)
+    assert first.cash_after == D(99_000)
+    assert await revision(kv, account) == rev
+    snap = await broker.snapshot(account)
+    assert snap.cash == D(99_000)
+    assert snap.positions == {"AAPL": D(10)}
+    assert snap.equity == D(100_000)
+
+
+async def test_a_restarted_broker_returns_the_first_fill(
+    broker: PaperBroker, other_broker: PaperBroker,
+) -> None:
+    account = make_account()
+    order = make_order(quantity=D(4), reference_price=D(250))
+    first = await broker.submit(account, order)
+
+    assert await other_broker.find_order(account, order.client_order_id) == first
+    assert await other_broker.find_order(account, "never-sent") is None
+    # Even if the redelivered request differs, the recorded fill wins.
+    assert await other_broker.submit(account, order) == first
+    assert await other_broker.submit(account, make_order(quantity=D(7),
+                                                         reference_price=D(1))) == first
+
+    snap = await other_broker.snapshot(account)
+    assert snap.cash == D(99_000)
+    assert snap.positions == {"AAPL": D(4)}
+
+
+async def test_concurrent_orders_through_two_brokers_lose_nothing(
+    broker: PaperBroker, other_broker: PaperBroker, kv: KeyValue,
+) -> None:
+    account = make_account()
+    orders = [make_order(client_order_id=f"bot-1714573800-{i:08x}", quantity=D(i),
+                         reference_price=D(100)) for i in range(1, 21)]
+
+    fills = await asyncio.gather(*[
+        (broker if i % 2 else other_broker).submit(account, order)
+        for i, order in enumerate(orders)
+    ])
+
+    total = sum((o.quantity for o in orders), ZERO)
+    assert total == D(210)
+    assert [f.client_order_id for f in fills] == [o.client_order_id for o in orders]
+    # Each fill saw a distinct state: no update was lost or applied on a stale copy.
+    assert sorted(f.position_quantity for f in fills)[-1] == total
+    assert len({f.position_quantity for f in fills}) == 20
+    assert len({f.cash_after for f in fills}) == 20
+    for fill in fills:
+        assert fill.cash_after == D(100_000) - fill.position_quantity * D(100)
+    snap = await broker.snapshot(account)
+    assert snap.positions == {"AAPL": total}
+    assert snap.cash == D(100_000) - total * D(100)
+    assert snap.equity == D(100_000)
+    for order, fill in zip(orders, fills, strict=True):
+        assert await other_broker.find_order(account, order.client_order_id) == fill
+    entry = await kv.get(account.id)
+    assert entry.value is not None
+    assert b'"fills":20' in entry.value
+
+
+async def test_concurrent_repeats_of_one_order_fill_it_once(
+    broker: PaperBroker, other_broker: PaperBroker,
+) -> None:
+    account = make_account()
+    order = make_order(quantity=D(3), reference_price=D(100))
+
+    fills = await asyncio.gather(*[(broker, other_broker)[i % 2].submit(account, order)
+                                   for i in range(10)])
+
+    assert all(f == fills[0] for f in fills)
+    snap = await broker.snapshot(account)
+    assert snap.positions == {"AAPL": D(3)}
+    assert snap.cash == D(99_700)
+
+
+@pytest.mark.parametrize(("prepare", "order", "code"), [
+    (False, make_order(reference_price=None), "no_price"),
+    (True, make_order(client_order_id="x-1", symbol="MSFT", reference_price=None), "no_price"),
+    (False, make_order(close_position=True, intent="exit_long", side="sell"), "no_position"),
+    (True, make_order(client_order_id="x-2", symbol="MSFT", close_position=True,
+                      intent="exit_long", side="sell"), "no_position"),
+    (False, make_order(quantity=D(1001), reference_price=D(100)),
+     "insufficient_buying_power"),
+    (True, make_order(client_order_id="x-3", quantity=D(1001), reference_price=D(100)),
+     "insufficient_buying_power"),
+], ids=["no-price-new", "no-price", "no-position-new", "no-position",
+        "buying-power-new", "buying-power"])
+async def test_rejections_leave_the_account_unchanged(
+    broker: PaperBroker, kv: KeyValue, prepare: bool, order: object, code: str,
+) -> None:
+    account = make_account()
+    if prepare:  # an account that already holds 10 AAPL bought at 100
+        await broker.submit(account, make_order(quantity=D(10), reference_price=D(100)))
+    before_rev = await revision(kv, account)
+    before = await broker.snapshot(account)
+
+    with pytest.raises(BrokerRejected) as caught:
+        await broker.submit(account, order)  # type: ignore[arg-type]
+
+    assert caught.value.code == code
+    assert await revision(kv, account) == before_rev
+    assert await broker.snapshot(account) == before
+    assert await broker.find_order(account, order.client_order_id) is None  # type: ignore[attr-defined]
+
+
+async def test_flip_into_a_short_beyond_equity_is_refused_but_closing_the_long_is_not(
+    broker: PaperBroker, kv: KeyValue,
+) -> None:
+    account = make_account(starting_cash=D(10_000))
+    await broker.submit(account, make_order(client_order_id="open", quantity=D(10),
+                                            reference_price=D(100)))
+    rev = await revision(kv, account)
+    # Selling 111 closes the 10 long and opens 101 short: 10 100 > 10 000 equity.
+    flip = make_order(client_order_id="flip", side="sell", quantity=D(111),
+                      intent="enter_short", reference_price=D(100))
+
+    with pytest.raises(BrokerRejected) as caught:
+        await broker.submit(account, flip)
+
+    assert caught.value.code == "insufficient_buying_power"
+    assert await revision(kv, account) == rev
+    # The largest flip equity allows (opening 100 short) is accepted...
+    allowed = make_order(client_order_id="flip-ok", side="sell", quantity=D(110),
+                         intent="enter_short", reference_price=D(100))
+    fill = await broker.submit(account, allowed)
+    assert fill.position_quantity == D(-100)
+    # ...and closing exactly the position needs no buying power at all.
+    close = make_order(client_order_id="close", side="buy", quantity=D(100),
+                       intent="exit_short", reference_price=D(100))
+    fill = await broker.submit(account, close)
+    assert fill.position_quantity == ZERO
+    snap = await broker.snapshot(account)
+    assert snap.positions == {}
+    assert snap.cash == D(10_000)
+
+
+async def test_closing_exactly_a_long_larger_than_cash_is_allowed(
+    broker: PaperBroker,
+) -> None:
+    account = make_account(starting_cash=D(1_000))
+    await broker.submit(account, make_order(client_order_id="open", quantity=D(10),
+                                            reference_price=D(100)))
+    # The price fell: equity is now 500, yet selling the whole 10 long must go through.
+    close = make_order(client_order_id="close", side="sell", quantity=D(10),
+                       intent="exit_long", reference_price=D(50))
+
+    fill = await broker.submit(account, close)
+
+    assert fill.position_quantity == ZERO
+    assert fill.realised_pnl == D(-500)
+    snap = await broker.snapshot(account)
+    assert snap.positions == {}
+    assert snap.cash == D(500)
+    # Opening a short beyond the remaining equity is still refused.
+    with pytest.raises(BrokerRejected) as caught:
+        await broker.submit(account, make_order(client_order_id="short", side="sell",
+                                                quantity=D(11), intent="enter_short",
+                                                reference_price=D(50)))
+    assert caught.value.code == "insufficient_buying_power"
+
+
+async def test_close_position_order_flattens_whatever_is_held(broker: PaperBroker) -> None:
+    account = make_account()
+    await broker.submit(account, make_order(client_order_id="open", quantity=D(7),
+                                            reference_price=D(100)))
+
+    fill = await broker.submit(account, make_order(
+        client_order_id="close", side="sell", quantity=D(1), intent="exit_long",
+        close_position=True, reference_price=None))
+
+    assert (fill.side, fill.quantity, fill.average_price) == ("sell", D(7), D(100))
+    assert (await broker.snapshot(account)).positions == {}
