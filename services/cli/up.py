@@ -121,6 +121,7 @@ async def up(settings: Settings, explicit_nats: bool) -> int:
             TRADEHOOKS_HTTP_PORT=str(settings.http_port),
             TRADEHOOKS_HTTP_HOST=settings.http_host,
             PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+            TRADEHOOKS_SUPERVISED="1",
         )
         if settings.database_url:
             env["TRADEHOOKS_DATABASE_URL"] = settings.database_url

@@ -49,3 +49,4 @@ async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await bus.close()
         store.close()
         read_model.close()
+        log.info("ingress stopped")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 
@@ -14,12 +15,21 @@ from services.runtime.consumer import Consumer
 from services.runtime.probe import start_probe_server
 
 log = logging.getLogger(__name__)
+SUPERVISED_ENV = "TRADEHOOKS_SUPERVISED"
 
 
 def install_stop_handlers(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT set ``stop``: in-flight work finishes, then we exit."""
+    """SIGTERM and SIGINT set ``stop``: in-flight work finishes, then we exit.
+
+    Under ``tradehooks up`` a terminal's Ctrl-C reaches every process of the group;
+    supervised services ignore SIGINT and let the supervisor stop them in order.
+    """
     loop = asyncio.get_running_loop()
+    supervised = os.environ.get(SUPERVISED_ENV) == "1"
     for sig in (signal.SIGTERM, signal.SIGINT):
+        if sig == signal.SIGINT and supervised:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            continue
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
 

@@ -29,6 +29,7 @@ async def test_up_provisions_the_demo_and_fills_the_printed_alert(tmp_path: Path
         sys.executable, "-m", "services.cli.main", "up", "--data-dir", str(data_dir),
         "--port", str(port), env=env, cwd=ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,  # its own process group, like a terminal session
     )
     output = bytearray()
 
@@ -76,8 +77,15 @@ async def test_up_provisions_the_demo_and_fills_the_printed_alert(tmp_path: Path
             # Counters from the other processes show up on ingress's /metrics.
             assert 'tradehooks_events_stored_total{type="webhook.trade_executed"}' in metrics
     finally:
-        proc.send_signal(signal.SIGINT)
+        # Ctrl-C in a terminal signals the whole process group, services included.
+        stopped_at = len(output)
+        os.killpg(proc.pid, signal.SIGINT)
         code = await asyncio.wait_for(proc.wait(), timeout=60)
         await reader
+    after_stop = bytes(output[stopped_at:])
+    assert b"restarting" not in after_stop, after_stop.decode()
+    for service in (b"auditor", b"validator", b"risk", b"executor", b"sl-tp-monitor",
+                    b"ingress"):
+        assert service + b" stopped" in after_stop, service
     assert code == 0, output.decode()[-2000:]
     assert b"Traceback" not in output, output.decode()[-4000:]
