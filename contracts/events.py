@@ -14,7 +14,7 @@ from typing import Any, Literal, cast
 
 import msgspec
 
-from contracts.orders import Fill, OrderRequest
+from contracts.orders import BrokerOrder, Fill, OrderRequest
 from contracts.signals import Signal
 
 Stage = Literal["ingress", "validate", "risk", "execute", "sltp", "audit"]
@@ -56,6 +56,19 @@ class OrderRequested(Event, tag="order.requested", kw_only=True, frozen=True):
     strategy_id: str
     account_id: str
     order: OrderRequest
+
+
+class OrderPlaced(Event, tag="order.placed", kw_only=True, frozen=True):
+    """The broker accepted an order that rests (limit/stop) until the market reaches it.
+
+    Not terminal: ``webhook.trade_executed`` follows when it fills, or
+    ``webhook.failed`` (stage execute) when it is cancelled, expires or is rejected.
+    """
+
+    strategy_id: str
+    account_id: str
+    broker: str
+    order: BrokerOrder
 
 
 class TradeExecuted(Event, tag="webhook.trade_executed", kw_only=True, frozen=True):
@@ -108,6 +121,7 @@ AnyEvent = (
     WebhookReceived
     | WebhookValidated
     | OrderRequested
+    | OrderPlaced
     | TradeExecuted
     | WebhookFailed
     | TenantCreated

@@ -11,6 +11,8 @@ import msgspec
 from contracts.signals import Intent, OrderType
 
 Side = Literal["buy", "sell"]
+TimeInForce = Literal["day", "gtc", "ioc"]
+OrderStatus = Literal["filled", "open", "canceled", "rejected", "expired"]
 
 
 class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,8 +29,19 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     intent: Intent
     order_type: OrderType = "market"
     reference_price: Decimal | None = None
-    time_in_force: Literal["day", "gtc", "ioc"] = "day"
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    # A dollar amount instead of a quantity (fractional, market, day orders only);
+    # ``quantity`` then holds the estimate at ``reference_price``.
+    notional: Decimal | None = None
+    time_in_force: TimeInForce = "day"
     close_position: bool = False
+    # Part of ``quantity`` that closes an opposite position first (a flip: short
+    # entry while long). Adapters that cannot cross zero in one order split it.
+    close_quantity: Decimal = Decimal(0)
+    # Protective legs of a bracket order, where the broker supports it.
+    take_profit_price: Decimal | None = None
+    stop_loss_price: Decimal | None = None
 
 
 class Fill(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,3 +58,26 @@ class Fill(msgspec.Struct, frozen=True, kw_only=True):
     position_quantity: Decimal = Decimal(0)
     cash_after: Decimal | None = None
     realised_pnl: Decimal = Decimal(0)
+
+
+class BrokerOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """An order as the broker knows it: resting (``open``), done, or filled.
+
+    ``fill`` is set exactly when ``status`` is ``filled``.
+    """
+
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    order_type: OrderType
+    status: OrderStatus
+    submitted_at: datetime
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    notional: Decimal | None = None
+    close_quantity: Decimal = Decimal(0)
+    reason: str = ""
+    fill: Fill | None = None
+

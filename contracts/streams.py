@@ -17,7 +17,14 @@ STREAM_SUBJECTS = [
 # dedupe keys in KV for the same time so the two agree.
 DUPLICATE_WINDOW_S = 600.0
 
+# Prices are high-volume inputs, kept briefly in their own stream and not audited.
+MARKET_STREAM = "MARKET"
+MARKET_SUBJECTS = ["market.>"]
+MARKET_MAX_AGE_S = 3600.0
+
 BUCKET_REGISTRY = "th_registry"
+BUCKET_OPEN_ORDERS = "th_open_orders"
+BUCKET_PRICES = "th_market_prices"
 BUCKET_DEDUPE = "th_dedupe"
 BUCKET_PAPER = "th_paper_accounts"
 
@@ -29,6 +36,7 @@ class ConsumerSpec:
     durable: str
     filter_subjects: tuple[str, ...]
     stage: str
+    stream: str = STREAM
     max_deliver: int = 5
     # How long a crashed instance's in-flight messages wait before redelivery.
     # Handlers take milliseconds; slow ones report progress to extend it.
@@ -40,6 +48,8 @@ class ConsumerSpec:
 VALIDATOR = ConsumerSpec("validator", (subjects.RECEIVED,), "validate")
 RISK = ConsumerSpec("risk", (subjects.VALIDATED,), "risk")
 EXECUTOR = ConsumerSpec("executor", (subjects.ORDER_REQUESTED,), "execute")
+EXECUTOR_PRICES = ConsumerSpec("executor_prices", (subjects.PRICES,), "execute",
+                               max_deliver=3, stream=MARKET_STREAM)
 SLTP_MONITOR = ConsumerSpec("sltp_monitor", (subjects.TRADE_EXECUTED,), "sltp")
 # The auditor records every event and never gives up on one (it naks and retries
 # until the store is back). Dead letters are not events; they stay in the stream.

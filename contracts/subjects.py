@@ -5,7 +5,9 @@
 ``order.requested.<tenant>.<account>.<strategy>``
 ``webhook.trade_executed.<tenant>.<account>.<strategy>``
 ``webhook.failed.<tenant>.<account>.<strategy>``
+``order.placed.<tenant>.<account>.<strategy>``
 ``registry.<kind>.<tenant>``
+``market.price.<symbol>`` (stream MARKET: prices are inputs, not audited events)
 
 Subscribers filter with wildcards, e.g. ``webhook.*.acme.>`` for one tenant.
 """
@@ -17,6 +19,7 @@ import re
 from contracts.events import (
     AccountOpened,
     Event,
+    OrderPlaced,
     OrderRequested,
     StrategyRegistered,
     TenantCreated,
@@ -36,6 +39,8 @@ TRADE_EXECUTED = "webhook.trade_executed.>"
 FAILED = "webhook.failed.>"
 REGISTRY = "registry.>"
 DEAD_LETTER = "deadletter.>"
+MARKET_PREFIX = "market.price"
+PRICES = "market.price.>"
 
 
 def token(value: str) -> str:
@@ -54,6 +59,8 @@ def subject_for(event: Event) -> str:
             return f"webhook.validated.{tenant}.{account}.{strategy}"
         case OrderRequested():
             return f"order.requested.{tenant}.{token(event.account_id)}.{token(event.strategy_id)}"
+        case OrderPlaced():
+            return f"order.placed.{tenant}.{token(event.account_id)}.{token(event.strategy_id)}"
         case TradeExecuted():
             return (
                 f"webhook.trade_executed.{tenant}.{token(event.account_id)}."
@@ -68,6 +75,11 @@ def subject_for(event: Event) -> str:
         case StrategyRegistered():
             return f"registry.strategy_registered.{tenant}"
     raise TypeError(f"no subject for {type(event).__name__}")
+
+
+def price_subject(symbol: str) -> str:
+    """Where price ticks for ``symbol`` are published (``market.price.BTC_USD``)."""
+    return f"{MARKET_PREFIX}.{token(symbol)}"
 
 
 def dead_letter_subject(consumer: str) -> str:

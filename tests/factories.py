@@ -16,7 +16,7 @@ from contracts.events import (
     WebhookReceived,
     WebhookValidated,
 )
-from contracts.orders import Fill, OrderRequest
+from contracts.orders import BrokerOrder, Fill, OrderRequest
 from contracts.signals import Signal
 from services.brokers.base import AccountSnapshot
 from services.registry.models import Account, Strategy
@@ -83,6 +83,22 @@ def make_order(**overrides: Any) -> OrderRequest:
         "reference_price": Decimal(100),
     }
     return OrderRequest(**{**fields, **overrides})
+
+
+def make_broker_order(**overrides: Any) -> BrokerOrder:
+    """A resting limit buy of 10 AAPL at 95, placed at :data:`NOW`."""
+    fields: dict[str, Any] = {
+        "order_id": "ord-1",
+        "client_order_id": "gold-breakout-1714573800-0f1e2d3c",
+        "symbol": "AAPL",
+        "side": "buy",
+        "quantity": Decimal(10),
+        "order_type": "limit",
+        "status": "open",
+        "submitted_at": NOW,
+        "limit_price": Decimal(95),
+    }
+    return BrokerOrder(**{**fields, **overrides})
 
 
 def make_fill(**overrides: Any) -> Fill:

@@ -12,8 +12,7 @@ from projections.store import open_store
 from services.auditor.recorder import AuditConsumer
 from services.runtime.bus import Bus
 from services.runtime.config import Settings
-from services.runtime.consumer import Consumer
-from services.runtime.service import run_consumers
+from services.runtime.service import Runnable, run_consumers
 
 
 async def main(settings: Settings) -> None:
@@ -25,7 +24,7 @@ async def main(settings: Settings) -> None:
     # Catch up on anything stored before a crash but not yet projected.
     await asyncio.to_thread(projector.catch_up)
 
-    async def build(bus: Bus) -> list[Consumer]:
+    async def build(bus: Bus) -> list[Runnable]:
         async def _unused(_: object) -> list[object]:
             return []
 

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import msgspec
 
-from contracts.orders import Fill, OrderRequest
+from contracts.orders import BrokerOrder, OrderRequest
 from services.registry.models import Account
 
 
@@ -39,7 +39,11 @@ class BrokerRejected(Exception):
 
 
 class Broker(Protocol):
-    """A broker adapter."""
+    """A broker adapter for one account.
+
+    Every method that places or changes an order is keyed by our
+    ``client_order_id`` so that a retried call never creates a second order.
+    """
 
     name: str
 
@@ -47,10 +51,27 @@ class Broker(Protocol):
         """Cash, equity, positions and last known prices."""
         ...
 
-    async def find_order(self, account: Account, client_order_id: str) -> Fill | None:
-        """The fill of an order already placed with this id, if any."""
+    async def find_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
+        """The order placed earlier with this id, if any."""
         ...
 
-    async def submit(self, account: Account, order: OrderRequest) -> Fill:
-        """Place ``order``; returns the existing fill if it was placed before."""
+    async def submit(self, account: Account, order: OrderRequest) -> BrokerOrder:
+        """Place ``order``; returns the existing order if it was placed before.
+
+        Raises BrokerRejected for a refusal (never retried) and BrokerUnavailable
+        when the broker could not be reached after retries (the caller may retry:
+        the order is looked up by ``client_order_id`` first).
+        """
         ...
+
+    async def cancel_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
+        """Cancel an open order; returns it (None if unknown)."""
+        ...
+
+    async def open_orders(self, account: Account) -> list[BrokerOrder]:
+        """Orders still resting at the broker."""
+        ...
+
+
+class BrokerUnavailable(Exception):
+    """The broker did not answer (timeouts, 429, 5xx) even after retries."""

@@ -1,8 +1,11 @@
-"""Paper broker: fills market orders against the last price, state in NATS KV.
+"""Paper broker: a simulator whose accounts live in NATS KV.
 
-Each account is one KV entry updated with compare-and-set, so several executor
-instances never lose an update, and the entry remembers every client order id it
-filled, so a redelivered order request returns the first fill instead of a second.
+Market orders fill at the reference price (the alert's, else the last known one)
+moved against the trader by the slippage. Limit and stop orders rest until a
+later price crosses them. Each account is one KV entry updated with
+compare-and-set, so several executor instances never lose an update, and it
+remembers every client order id it saw, so a redelivered request returns the
+first result instead of trading again.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import msgspec
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from contracts.orders import Fill, OrderRequest
+from contracts.orders import BrokerOrder, Fill, OrderRequest, Side
+from contracts.subjects import token
 from projections.ledger import Book, apply_fill
 from services.brokers.base import AccountSnapshot, BrokerRejected
 from services.registry.models import Account
@@ -23,13 +27,14 @@ from services.runtime.clock import Clock
 
 PRICE_QUANTUM = Decimal("0.000001")
 BPS = Decimal(10_000)
+ZERO = Decimal(0)
 
 
 class PaperAccount(msgspec.Struct, kw_only=True):
     """The simulator's whole state for one account."""
 
     book: Book
-    orders: dict[str, Fill] = {}
+    orders: dict[str, BrokerOrder] = {}
 
 
 _encoder = msgspec.json.Encoder(decimal_format="string")
@@ -42,17 +47,69 @@ def fill_price(reference: Decimal, side: str, slippage_bps: Decimal) -> Decimal:
     return (reference * factor).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
 
 
+def _order_id(client_order_id: str) -> str:
+    return str(uuid5(NAMESPACE_OID, client_order_id))
+
+
+def crosses(order: BrokerOrder, price: Decimal) -> bool:
+    """Would a market at ``price`` trigger this resting order?"""
+    if order.order_type == "limit" and order.limit_price is not None:
+        return price <= order.limit_price if order.side == "buy" else price >= order.limit_price
+    if order.order_type == "stop" and order.stop_price is not None:
+        return price >= order.stop_price if order.side == "buy" else price <= order.stop_price
+    return False
+
+
+def _fill(state: PaperAccount, order: BrokerOrder, price: Decimal, fee_bps: Decimal,
+          now: datetime, check_power: bool) -> BrokerOrder:
+    """Apply a fill of ``order`` at ``price``; returns the filled order (or rejected)."""
+    book = state.book
+    held = book.position_quantity(order.symbol)
+    quantity = order.quantity
+    if order.close_quantity > 0:
+        # A flip closes whatever opposite position is held *now* (it may have
+        # changed while the order rested), then opens the entry part.
+        opposite = abs(held) if held != 0 and (held > 0) != (order.side == "buy") else ZERO
+        quantity = order.quantity - order.close_quantity + opposite
+        order = msgspec.structs.replace(order, quantity=quantity, close_quantity=opposite)
+    fee = (price * quantity * fee_bps / BPS).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
+    # Only the part that opens new exposure needs buying power: the part that
+    # reduces (or closes) the held position releases it.
+    reduces = held != 0 and (held > 0) != (order.side == "buy")
+    opening = max(quantity - abs(held), ZERO) if reduces else quantity
+    if check_power and opening > 0 and price * opening + fee > book.equity():
+        raise BrokerRejected(
+            "insufficient_buying_power",
+            f"order needs {price * opening + fee:.2f} {book.currency}, "
+            f"equity is {book.equity():.2f}",
+        )
+    realised = apply_fill(book, order.symbol, order.side, quantity, price, fee)
+    fill = Fill(
+        order_id=order.order_id, client_order_id=order.client_order_id, symbol=order.symbol,
+        side=order.side, quantity=quantity, average_price=price, fee=fee, filled_at=now,
+        position_quantity=book.position_quantity(order.symbol), cash_after=book.cash,
+        realised_pnl=realised,
+    )
+    return msgspec.structs.replace(order, status="filled", fill=fill)
+
+
 def execute(
     state: PaperAccount, order: OrderRequest, slippage_bps: Decimal, fee_bps: Decimal,
-    now: datetime,
-) -> Fill:
-    """Pure fill decision: mutate ``state`` and return the fill, or raise BrokerRejected."""
+    now: datetime, market_price: Decimal | None = None,
+) -> BrokerOrder:
+    """Pure decision for a new order: mutate ``state`` and return the order's state.
+
+    The market is the order's reference price for market orders (the alert's
+    price), else ``market_price`` (the last tick), else the account's last price.
+    For limit and stop orders the alert's price is the order's own price, not a
+    market observation. Raises BrokerRejected, leaving ``state`` unchanged.
+    """
     book = state.book
     symbol = order.symbol
-    reference = order.reference_price or book.last_prices.get(symbol)
-    if reference is None or reference <= 0:
-        raise BrokerRejected("no_price", f"no price known for {symbol}; send the alert price")
-    side = order.side
+    reference = order.reference_price if order.order_type == "market" else None
+    last = (reference if reference is not None and reference > 0 else None) \
+        or market_price or book.last_prices.get(symbol)
+    side: Side = order.side
     quantity = order.quantity
     held = book.position_quantity(symbol)
     if order.close_position:
@@ -62,28 +119,62 @@ def execute(
         quantity = abs(held)
     if quantity <= 0:
         raise BrokerRejected("bad_quantity", f"order quantity must be positive, got {quantity}")
-    price = fill_price(reference, side, slippage_bps)
-    fee = (price * quantity * fee_bps / BPS).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
-    # Only the part of the order that opens new exposure needs buying power: the
-    # part that reduces (or closes) the held position releases it.
-    reduces = held != 0 and (held > 0) != (side == "buy")
-    opening = max(quantity - abs(held), Decimal(0)) if reduces else quantity
-    if opening > 0 and not order.close_position and price * opening + fee > book.equity():
-        raise BrokerRejected(
-            "insufficient_buying_power",
-            f"order needs {price * opening + fee:.2f} {book.currency}, "
-            f"equity is {book.equity():.2f}",
-        )
-    realised = apply_fill(book, symbol, side, quantity, price, fee)
-    fill = Fill(
-        order_id=str(uuid5(NAMESPACE_OID, order.client_order_id)),
-        client_order_id=order.client_order_id, symbol=symbol, side=side, quantity=quantity,
-        average_price=price, fee=fee, filled_at=now,
-        position_quantity=book.position_quantity(symbol), cash_after=book.cash,
-        realised_pnl=realised,
+    placed = BrokerOrder(
+        order_id=_order_id(order.client_order_id), client_order_id=order.client_order_id,
+        symbol=symbol, side=side, quantity=quantity, order_type=order.order_type,
+        status="open", submitted_at=now, limit_price=order.limit_price,
+        stop_price=order.stop_price, notional=order.notional,
+        close_quantity=order.close_quantity,
     )
-    state.orders[order.client_order_id] = fill
-    return fill
+    if order.order_type == "market":
+        if last is None or last <= 0:
+            raise BrokerRejected("no_price", f"no price known for {symbol}; send the alert price")
+        result = _fill(state, placed, fill_price(last, side, slippage_bps), fee_bps, now,
+                       check_power=not order.close_position)
+    elif order.order_type == "limit" and placed.limit_price is None:
+        raise BrokerRejected("missing_limit_price", "a limit order needs a limit price")
+    elif order.order_type == "stop" and placed.stop_price is None:
+        raise BrokerRejected("missing_stop_price", "a stop order needs a stop price")
+    elif last is not None and crosses(placed, last):
+        result = _fill(state, placed, _trigger_price(placed, last, slippage_bps), fee_bps,
+                       now, check_power=True)
+    elif order.time_in_force == "ioc":
+        result = msgspec.structs.replace(
+            placed, status="canceled", reason="immediate-or-cancel order was not marketable")
+    else:
+        result = placed
+    if last is not None and result.fill is None:
+        book.last_prices[symbol] = last  # a fill records its own price
+    state.orders[order.client_order_id] = result
+    return result
+
+
+def _trigger_price(order: BrokerOrder, market: Decimal, slippage_bps: Decimal) -> Decimal:
+    """Limit orders fill at their limit or better; stops become market orders."""
+    if order.order_type == "limit" and order.limit_price is not None:
+        better = min(market, order.limit_price) if order.side == "buy" else max(
+            market, order.limit_price)
+        return better.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
+    return fill_price(market, order.side, slippage_bps)
+
+
+def observe_price(state: PaperAccount, symbol: str, price: Decimal, slippage_bps: Decimal,
+                  fee_bps: Decimal, now: datetime) -> list[BrokerOrder]:
+    """Record a market price and fill every resting order it crosses (in placement
+    order); returns the orders whose state changed."""
+    state.book.last_prices[symbol] = price
+    changed: list[BrokerOrder] = []
+    for coid, order in list(state.orders.items()):
+        if order.status != "open" or order.symbol != symbol or not crosses(order, price):
+            continue
+        try:
+            result = _fill(state, order, _trigger_price(order, price, slippage_bps), fee_bps,
+                           now, check_power=True)
+        except BrokerRejected as exc:
+            result = msgspec.structs.replace(order, status="rejected", reason=exc.reason)
+        state.orders[coid] = result
+        changed.append(result)
+    return changed
 
 
 class PaperBroker:
@@ -92,11 +183,17 @@ class PaperBroker:
     name = "paper"
 
     def __init__(self, kv: KeyValue, clock: Clock, slippage_bps: Decimal,
-                 fee_bps: Decimal) -> None:
+                 fee_bps: Decimal, prices: KeyValue | None = None) -> None:
         self.kv = kv
+        self.prices = prices
         self.clock = clock
         self.slippage_bps = slippage_bps
         self.fee_bps = fee_bps
+
+    def _costs(self, account: Account) -> tuple[Decimal, Decimal]:
+        slippage = account.slippage_bps if account.slippage_bps is not None else self.slippage_bps
+        fee = account.fee_bps if account.fee_bps is not None else self.fee_bps
+        return slippage, fee
 
     async def _load(self, account: Account) -> tuple[PaperAccount, int | None]:
         try:
@@ -105,6 +202,17 @@ class PaperBroker:
             return PaperAccount(book=Book(currency=account.currency,
                                           cash=account.starting_cash)), None
         return _decoder.decode(entry.value or b""), entry.revision
+
+    async def _save(self, account: Account, state: PaperAccount, revision: int | None) -> bool:
+        data = _encoder.encode(state)
+        try:
+            if revision is None:
+                await self.kv.create(account.id, data)
+            else:
+                await self.kv.update(account.id, data, last=revision)
+        except KeyWrongLastSequenceError:
+            return False  # another executor changed the account: decide again
+        return True
 
     async def snapshot(self, account: Account) -> AccountSnapshot:
         """Cash, equity, positions and last prices of the simulated account."""
@@ -116,27 +224,64 @@ class PaperBroker:
             last_prices=dict(book.last_prices),
         )
 
-    async def find_order(self, account: Account, client_order_id: str) -> Fill | None:
-        """The fill recorded for ``client_order_id``, if the order was placed."""
+    async def find_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
+        """The order recorded for ``client_order_id``, if it was placed."""
         state, _ = await self._load(account)
         return state.orders.get(client_order_id)
 
-    async def submit(self, account: Account, order: OrderRequest) -> Fill:
-        """Fill the order once; a repeat returns the first fill unchanged."""
-        slippage = account.slippage_bps if account.slippage_bps is not None else self.slippage_bps
-        fee_bps = account.fee_bps if account.fee_bps is not None else self.fee_bps
+    async def record_price(self, symbol: str, price: Decimal) -> None:
+        """Remember the market's last price of ``symbol`` for every account."""
+        if self.prices is not None:
+            await self.prices.put(token(symbol), str(price).encode())
+
+    async def market_price(self, symbol: str) -> Decimal | None:
+        """The last price recorded for ``symbol``, if any."""
+        if self.prices is None:
+            return None
+        try:
+            entry = await self.prices.get(token(symbol))
+        except KeyNotFoundError:
+            return None
+        return Decimal(entry.value.decode()) if entry.value else None
+
+    async def submit(self, account: Account, order: OrderRequest) -> BrokerOrder:
+        """Place the order once; a repeat returns the first result unchanged."""
+        slippage, fee_bps = self._costs(account)
+        market = await self.market_price(order.symbol)
         while True:
             state, revision = await self._load(account)
             existing = state.orders.get(order.client_order_id)
             if existing is not None:
                 return existing
-            fill = execute(state, order, slippage, fee_bps, self.clock.now())
-            data = _encoder.encode(state)
-            try:
-                if revision is None:
-                    await self.kv.create(account.id, data)
-                else:
-                    await self.kv.update(account.id, data, last=revision)
-            except KeyWrongLastSequenceError:
-                continue  # another executor changed the account: decide again
-            return fill
+            result = execute(state, order, slippage, fee_bps, self.clock.now(), market)
+            if await self._save(account, state, revision):
+                return result
+
+    async def cancel_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
+        """Cancel a resting order (a filled or unknown one is returned as it is)."""
+        while True:
+            state, revision = await self._load(account)
+            order = state.orders.get(client_order_id)
+            if order is None or order.status != "open":
+                return order
+            canceled = msgspec.structs.replace(order, status="canceled", reason="canceled")
+            state.orders[client_order_id] = canceled
+            if await self._save(account, state, revision):
+                return canceled
+
+    async def open_orders(self, account: Account) -> list[BrokerOrder]:
+        """Orders still resting."""
+        state, _ = await self._load(account)
+        return [o for o in state.orders.values() if o.status == "open"]
+
+    async def observe_price(self, account: Account, symbol: str,
+                            price: Decimal) -> list[BrokerOrder]:
+        """Apply a market price to one account; returns resting orders it filled."""
+        slippage, fee_bps = self._costs(account)
+        while True:
+            state, revision = await self._load(account)
+            if not any(o.status == "open" and o.symbol == symbol for o in state.orders.values()):
+                return []
+            changed = observe_price(state, symbol, price, slippage, fee_bps, self.clock.now())
+            if await self._save(account, state, revision):
+                return changed

@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 from contracts import streams
+from contracts.market import PriceTick, decode_tick
 from services.brokers.factory import build_brokers
-from services.executor.handlers import Executor
+from services.executor.handlers import Executor, OrderSync
+from services.executor.open_orders import OpenOrders
 from services.registry.store import Registry
 from services.runtime.bus import Bus
 from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
-from services.runtime.consumer import Consumer
+from services.runtime.consumer import Consumer, Outgoing
 from services.runtime.failures import exhausted
-from services.runtime.service import run_consumers
+from services.runtime.service import Runnable, run_consumers
 
 
 async def main(settings: Settings) -> None:
     """Run the executor until SIGTERM."""
 
-    async def build(bus: Bus) -> list[Consumer]:
+    async def build(bus: Bus) -> list[Runnable]:
         clock = SystemClock()
         registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
-        executor = Executor(registry, await build_brokers(bus, settings, clock), clock)
-        return [Consumer(bus, streams.EXECUTOR, executor.handle, exhausted("execute", clock))]
+        executor = Executor(registry, await build_brokers(bus, settings, clock),
+                            OpenOrders(await bus.kv(streams.BUCKET_OPEN_ORDERS)), clock)
+
+        async def on_tick(tick: PriceTick) -> list[Outgoing]:
+            return await executor.on_price(tick)
+
+        return [
+            Consumer(bus, streams.EXECUTOR, executor.handle, exhausted("execute", clock)),
+            Consumer(bus, streams.EXECUTOR_PRICES, on_tick, decode=decode_tick),
+            OrderSync(executor, bus),
+        ]
 
     await run_consumers("executor", settings, build)

@@ -1,23 +1,40 @@
-"""Executor: ``order.requested`` → broker → ``webhook.trade_executed`` / ``webhook.failed``."""
+"""Executor: ``order.requested`` → broker → ``webhook.trade_executed`` / ``order.placed`` /
+``webhook.failed``; price ticks fill resting paper orders; a sync loop ends the
+signals of resting orders that filled or ended at the broker."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
 from contracts import streams
-from contracts.events import AnyEvent, OrderRequested, TradeExecuted
-from services.brokers.base import Broker, BrokerRejected
+from contracts.events import AnyEvent, OrderPlaced, OrderRequested, TradeExecuted
+from contracts.market import PriceTick
+from contracts.orders import BrokerOrder
+from services.brokers.base import BrokerRejected
+from services.brokers.factory import Brokers
+from services.executor.open_orders import OpenOrder, OpenOrders
+from services.registry.models import Account
 from services.registry.store import Registry
+from services.runtime.bus import Bus
 from services.runtime.clock import Clock
 from services.runtime.consumer import Outgoing
 from services.runtime.failures import failure
 from services.runtime.ids import derived_event_id
 
+log = logging.getLogger(__name__)
+
 
 class Executor:
     """Places orders with the account's broker, at most once per client order id."""
 
-    def __init__(self, registry: Registry, brokers: dict[str, Broker], clock: Clock) -> None:
+    def __init__(self, registry: Registry, brokers: Brokers, open_orders: OpenOrders,
+                 clock: Clock) -> None:
         self.registry = registry
         self.brokers = brokers
+        self.open_orders = open_orders
         self.clock = clock
 
     async def handle(self, event: AnyEvent) -> list[Outgoing]:
@@ -28,21 +45,113 @@ class Executor:
         if account is None:
             return [failure(event, "execute", "unknown_account",
                             "the account was removed before the order was placed", self.clock)]
-        broker = self.brokers.get(account.broker)
-        if broker is None:
-            return [failure(event, "execute", "unknown_broker",
-                            f"no adapter for broker {account.broker!r}", self.clock)]
+        order = event.order
+        out: list[Outgoing] = []
+        if account.broker == "paper" and order.reference_price and order.order_type == "market":
+            # The alert's price is a market observation: resting orders may fill.
+            out += await self.on_price(PriceTick(symbol=order.symbol,
+                                                 price=order.reference_price,
+                                                 observed_at=self.clock.now(), source="alert"))
         try:
-            # submit() itself returns the earlier fill for a known client order id,
-            # so a redelivered request never trades twice.
-            fill = await broker.submit(account, event.order)
+            broker = self.brokers.for_account(account)
+            # submit() returns the earlier result for a known client order id, so a
+            # redelivered request never trades twice. BrokerUnavailable propagates:
+            # the message is redelivered with backoff and looked up again.
+            result = await broker.submit(account, order)
         except BrokerRejected as exc:
-            return [failure(event, "execute", exc.code, exc.reason, self.clock,
-                            {"client_order_id": event.order.client_order_id})]
-        executed = TradeExecuted(
-            event_id=derived_event_id(event.signal_id, "executed"), signal_id=event.signal_id,
-            tenant_id=event.tenant_id, occurred_at=self.clock.now(),
-            strategy_id=event.strategy_id, account_id=event.account_id, broker=broker.name,
-            fill=fill,
-        )
-        return [Outgoing(executed, streams.message_id(event.signal_id, "executed"))]
+            return [*out, failure(event, "execute", exc.code, exc.reason, self.clock,
+                                  {"client_order_id": order.client_order_id})]
+        context = OpenOrder(client_order_id=order.client_order_id, signal_id=event.signal_id,
+                            tenant_id=event.tenant_id, strategy_id=event.strategy_id,
+                            account_id=event.account_id, broker=account.broker,
+                            symbol=order.symbol)
+        if result.status == "open":
+            await self.open_orders.remember(context)
+        return [*out, *self.outcome(context, result)]
+
+    def outcome(self, ctx: OpenOrder, order: BrokerOrder) -> list[Outgoing]:
+        """The event an order's current state means for its signal."""
+        if order.status == "filled" and order.fill is not None:
+            executed = TradeExecuted(
+                event_id=derived_event_id(ctx.signal_id, "executed"), signal_id=ctx.signal_id,
+                tenant_id=ctx.tenant_id, occurred_at=self.clock.now(),
+                strategy_id=ctx.strategy_id, account_id=ctx.account_id, broker=ctx.broker,
+                fill=order.fill,
+            )
+            return [Outgoing(executed, streams.message_id(ctx.signal_id, "executed"))]
+        if order.status == "open":
+            placed = OrderPlaced(
+                event_id=derived_event_id(ctx.signal_id, "placed"), signal_id=ctx.signal_id,
+                tenant_id=ctx.tenant_id, occurred_at=self.clock.now(),
+                strategy_id=ctx.strategy_id, account_id=ctx.account_id, broker=ctx.broker,
+                order=order,
+            )
+            return [Outgoing(placed, streams.message_id(ctx.signal_id, "placed"))]
+        reason = order.reason or f"the broker reports the order {order.status}"
+        return [failure(ctx, "execute", f"order_{order.status}", reason, self.clock,
+                        {"client_order_id": order.client_order_id})]
+
+    async def on_price(self, tick: PriceTick) -> list[Outgoing]:
+        """Record the price and fill resting paper orders that ``tick`` crosses."""
+        await self.brokers.paper.record_price(tick.symbol, tick.price)
+        remembered = [o for o in await self.open_orders.all()
+                      if o.broker == "paper" and o.symbol == tick.symbol]
+        out: list[Outgoing] = []
+        for account_id in sorted({o.account_id for o in remembered}):
+            account = await self.registry.account(account_id)
+            if account is None:
+                continue
+            changed = await self.brokers.paper.observe_price(account, tick.symbol, tick.price)
+            by_id = {o.client_order_id: o for o in remembered if o.account_id == account_id}
+            for order in changed:
+                ctx = by_id.get(order.client_order_id)
+                if ctx is not None:
+                    out += self.outcome(ctx, order)
+        return out
+
+    async def sync_open_orders(self, bus: Bus) -> int:
+        """Ask the broker about every remembered order; end the finished ones.
+
+        The terminal event is published (a repeat is dropped by its message id)
+        before the order is forgotten, so a crash in between loses nothing.
+        """
+        ended = 0
+        accounts: dict[str, Account | None] = {}
+        for ctx in await self.open_orders.all():
+            if ctx.account_id not in accounts:
+                accounts[ctx.account_id] = await self.registry.account(ctx.account_id)
+            account = accounts[ctx.account_id]
+            if account is None:
+                continue
+            order = await self.brokers.for_account(account).find_order(
+                account, ctx.client_order_id)
+            if order is None or order.status == "open":
+                continue
+            await _publish(bus, self.outcome(ctx, order))
+            await self.open_orders.forget(ctx)
+            ended += 1
+        return ended
+
+
+async def _publish(bus: Bus, outgoing: Iterable[Outgoing]) -> None:
+    for item in outgoing:
+        await bus.publish_event(item.event, item.msg_id)
+
+
+class OrderSync:
+    """Background loop: ends signals whose resting orders finished at the broker."""
+
+    def __init__(self, executor: Executor, bus: Bus, interval_s: float = 1.0) -> None:
+        self.executor = executor
+        self.bus = bus
+        self.interval_s = interval_s
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Sync every ``interval_s`` until ``stop``."""
+        while not stop.is_set():
+            try:
+                await self.executor.sync_open_orders(self.bus)
+            except Exception:
+                log.exception("open-order sync failed; will retry")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval_s)

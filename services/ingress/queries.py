@@ -15,12 +15,15 @@ from services.ingress.problems import Problem
 
 
 def trail_status(entries: list[dict[str, Any]]) -> str:
-    """``executed``, ``failed`` or ``in_progress`` from a signal's stored events."""
-    for entry in entries:
-        if entry.get("type") == "webhook.trade_executed":
-            return "executed"
-        if entry.get("type") == "webhook.failed":
-            return "failed"
+    """``executed``, ``failed``, ``order_open`` (resting at the broker) or
+    ``in_progress`` from a signal's stored events."""
+    types = {entry.get("type") for entry in entries}
+    if "webhook.trade_executed" in types:
+        return "executed"
+    if "webhook.failed" in types:
+        return "failed"
+    if "order.placed" in types:
+        return "order_open"
     return "in_progress"
 
 

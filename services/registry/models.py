@@ -19,6 +19,17 @@ class Tenant(BaseModel):
     name: str
 
 
+class AlpacaConfig(BaseModel):
+    """Credentials and endpoint of an Alpaca account."""
+
+    model_config = ConfigDict(frozen=True)
+    key_id: str
+    secret_key: str = Field(repr=False)
+    paper: bool = True
+    # Base URL without /v2, for tests or a proxy (alpaca-py's url_override).
+    url_override: str | None = None
+
+
 class Account(BaseModel):
     """A broker account that strategies trade on."""
 
@@ -26,7 +37,8 @@ class Account(BaseModel):
     id: str
     tenant_id: str
     name: str
-    broker: Literal["paper"] = "paper"
+    broker: Literal["paper", "alpaca"] = "paper"
+    alpaca: AlpacaConfig | None = None
     currency: str = "USD"
     starting_cash: Decimal = Decimal(100_000)
     slippage_bps: Decimal | None = None
@@ -53,6 +65,21 @@ class Strategy(BaseModel):
     max_order_notional: Decimal | None = Decimal(50_000)
     max_order_quantity: Decimal | None = None
     quantity_step: Decimal = Decimal("0.0001")
+    # Order type when the alert does not say (TradingView alerts never do).
+    order_type: Literal["market", "limit", "stop"] = "market"
+    # Limit/stop price from the alert's price (else the last known price) …
+    use_strategy_order_price: bool = True
+    # … moved by this many ticks (signed: + is higher).
+    limit_offset_ticks: int = 0
+    tick_size: Decimal = Decimal("0.01")
+    time_in_force: Literal["day", "gtc", "ioc"] = "day"
+
+    def order_type_for(self, requested: str) -> Literal["market", "limit", "stop"]:
+        """The alert's order type, or the strategy's when the alert asks for market
+        (TradingView alerts never name one)."""
+        if requested in ("limit", "stop"):
+            return requested  # type: ignore[return-value]
+        return self.order_type
 
 
 _SLUG_BREAK = re.compile(r"[^a-z0-9]+")

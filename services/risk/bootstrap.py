@@ -11,13 +11,13 @@ from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
 from services.runtime.failures import exhausted
-from services.runtime.service import run_consumers
+from services.runtime.service import Runnable, run_consumers
 
 
 async def main(settings: Settings) -> None:
     """Run the risk service until SIGTERM."""
 
-    async def build(bus: Bus) -> list[Consumer]:
+    async def build(bus: Bus) -> list[Runnable]:
         clock = SystemClock()
         registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
         risk = RiskService(registry, await build_brokers(bus, settings, clock), clock)

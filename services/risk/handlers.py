@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from contracts import streams
 from contracts.events import AnyEvent, OrderRequested, WebhookValidated
-from services.brokers.base import Broker
+from services.brokers.base import BrokerRejected
+from services.brokers.factory import Brokers
 from services.registry.store import Registry
 from services.risk.rules import RiskRefusal, client_order_id, decide_order
 from services.runtime.clock import Clock
@@ -16,7 +17,7 @@ from services.runtime.ids import derived_event_id
 class RiskService:
     """Sizes validated signals against the account and applies the limits."""
 
-    def __init__(self, registry: Registry, brokers: dict[str, Broker], clock: Clock) -> None:
+    def __init__(self, registry: Registry, brokers: Brokers, clock: Clock) -> None:
         self.registry = registry
         self.brokers = brokers
         self.clock = clock
@@ -33,7 +34,10 @@ class RiskService:
         if not strategy.enabled:
             return [failure(event, "risk", "strategy_paused",
                             f"strategy {strategy.name} is paused", self.clock)]
-        snapshot = await self.brokers[account.broker].snapshot(account)
+        try:
+            snapshot = await self.brokers.for_account(account).snapshot(account)
+        except BrokerRejected as exc:
+            return [failure(event, "risk", exc.code, exc.reason, self.clock)]
         received_at = event.signal.alert_time or event.occurred_at
         coid = client_order_id(strategy, event.signal_id, received_at)
         decision = decide_order(event.signal, strategy, snapshot, coid)

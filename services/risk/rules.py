@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from contracts.orders import OrderRequest, Side
-from contracts.signals import Signal
+from contracts.signals import OrderType, Signal
 from services.brokers.base import AccountSnapshot
 from services.registry.models import Strategy
 from services.risk.sizing import SizingError, entry_quantity
+
+ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -27,10 +30,35 @@ def client_order_id(strategy: Strategy, signal_id: str, received_at: datetime) -
     return f"{strategy.slug}-{int(received_at.timestamp())}-{signal_id.replace('-', '')[:8]}"
 
 
+def entry_side(signal: Signal) -> Side:
+    """The side an entry signal trades."""
+    return "buy" if signal.intent in ("enter_long", "buy") else "sell"
+
+
+def order_prices(signal: Signal, strategy: Strategy, order_type: OrderType,
+                 last: Decimal | None) -> tuple[Decimal | None, Decimal | None] | RiskRefusal:
+    """``(limit_price, stop_price)`` for the order type: the alert's price (or the
+    last price) moved by the strategy's signed tick offset."""
+    if order_type == "market":
+        return None, None
+    base = signal.price if strategy.use_strategy_order_price and signal.price else last
+    if base is None:
+        return RiskRefusal("no_price", f"a {order_type} order needs a price for {signal.symbol}")
+    price = base + strategy.tick_size * strategy.limit_offset_ticks
+    if price <= 0:
+        return RiskRefusal("bad_price", f"the {order_type} price {price} is not positive")
+    return (price, None) if order_type == "limit" else (None, price)
+
+
 def decide_order(
     signal: Signal, strategy: Strategy, snapshot: AccountSnapshot, coid: str
 ) -> OrderRequest | RiskRefusal:
-    """Size the signal and apply the per-order limits."""
+    """Size the signal and apply the per-order limits.
+
+    Exits close the held position. An entry against an open opposite position
+    (short entry while long) is a flip: one order that closes it and opens the new
+    one, so the two can never be separated.
+    """
     held = snapshot.position(signal.symbol)
     if signal.intent in ("exit_long", "exit_short", "close"):
         wanted = {"exit_long": "long", "exit_short": "short", "close": "open"}[signal.intent]
@@ -41,9 +69,10 @@ def decide_order(
         return OrderRequest(
             client_order_id=coid, symbol=signal.symbol, side="sell" if held > 0 else "buy",
             quantity=abs(held), intent=signal.intent, reference_price=signal.price,
-            close_position=True,
+            close_position=True, time_in_force=strategy.time_in_force,
         )
-    price = signal.price or snapshot.last_prices.get(signal.symbol)
+    last = snapshot.last_prices.get(signal.symbol)
+    price = signal.price or last
     if price is None or price <= 0:
         return RiskRefusal("no_price", f"no price for {signal.symbol}: send the alert price")
     try:
@@ -63,8 +92,22 @@ def decide_order(
                            f"order value {notional:.2f} exceeds the maximum of {limit_n}",
                            {"rule": "max_order_notional", "limit": str(limit_n),
                             "value": f"{notional:.2f}"})
-    side: Side = "buy" if signal.intent in ("enter_long", "buy") else "sell"
+    order_type: OrderType = strategy.order_type_for(signal.order_type)
+    prices = order_prices(signal, strategy, order_type, last)
+    if isinstance(prices, RiskRefusal):
+        return prices
+    side = entry_side(signal)
+    opposite = (held < 0) if side == "buy" else (held > 0)
+    close_quantity = abs(held) if opposite else ZERO
     return OrderRequest(
-        client_order_id=coid, symbol=signal.symbol, side=side, quantity=quantity,
-        intent=signal.intent, order_type=signal.order_type, reference_price=signal.price,
+        client_order_id=coid, symbol=signal.symbol, side=side,
+        quantity=quantity + close_quantity, close_quantity=close_quantity,
+        intent=signal.intent, order_type=order_type, reference_price=signal.price,
+        limit_price=prices[0], stop_price=prices[1],
+        # Brokers take dollar amounts for market day orders only.
+        notional=strategy.notional
+        if strategy.sizing_mode == "notional" and not opposite and order_type == "market"
+        and strategy.time_in_force == "day" else None,
+        time_in_force=strategy.time_in_force,
+        take_profit_price=signal.take_profit, stop_loss_price=signal.stop_loss,
     )

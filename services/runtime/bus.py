@@ -97,7 +97,17 @@ async def ensure_topology(
         await bus.js.add_stream(config)
     except BadRequestError:
         await bus.js.update_stream(config)
+    market = StreamConfig(
+        name=streams.MARKET_STREAM, subjects=list(streams.MARKET_SUBJECTS),
+        storage=StorageType.FILE, max_age=streams.MARKET_MAX_AGE_S, num_replicas=replicas,
+    )
+    try:
+        await bus.js.add_stream(market)
+    except BadRequestError:
+        await bus.js.update_stream(market)
     await _ensure_bucket(bus, streams.BUCKET_REGISTRY, 5, None, replicas)
+    await _ensure_bucket(bus, streams.BUCKET_OPEN_ORDERS, 1, None, replicas)
+    await _ensure_bucket(bus, streams.BUCKET_PRICES, 1, None, replicas)
     await _ensure_bucket(bus, streams.BUCKET_PAPER, 1, None, replicas)
     await _ensure_bucket(bus, streams.BUCKET_DEDUPE, 1, dedupe_window_s, replicas)
 

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import nats.errors
@@ -22,7 +23,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 
 from contracts import streams
-from contracts.events import AnyEvent, Event, decode_event, event_type
+from contracts.events import Event, decode_event, event_type
 from contracts.subjects import dead_letter_subject
 from services.runtime import metrics
 from services.runtime.bus import Bus
@@ -39,8 +40,8 @@ class Outgoing:
     msg_id: str
 
 
-Handler = Callable[[AnyEvent], Awaitable[Sequence[Outgoing]]]
-OnExhausted = Callable[[AnyEvent, str], Sequence[Outgoing]]
+Handler = Callable[[Any], Awaitable[Sequence[Outgoing]]]
+OnExhausted = Callable[[Any, str], Sequence[Outgoing]]
 
 
 class Consumer:
@@ -53,12 +54,14 @@ class Consumer:
         handle: Handler,
         on_exhausted: OnExhausted | None = None,
         batch: int = 32,
+        decode: Callable[[bytes], Any] = decode_event,
     ) -> None:
         self.bus = bus
         self.spec = spec
         self.handle = handle
         self.on_exhausted = on_exhausted
         self.batch = batch
+        self.decode = decode
         self._resubscribe = asyncio.Event()
         self._clock = SystemClock()
         self.idle = asyncio.Event()
@@ -80,9 +83,9 @@ class Consumer:
             max_deliver=-1,  # we count deliveries ourselves and end the signal cleanly
             max_ack_pending=1000,
         )
-        await self.bus.js.add_consumer(streams.STREAM, config)
+        await self.bus.js.add_consumer(self.spec.stream, config)
         return await self.bus.js.pull_subscribe_bind(
-            durable=self.spec.durable, stream=streams.STREAM
+            durable=self.spec.durable, stream=self.spec.stream
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -127,7 +130,7 @@ class Consumer:
     async def _process(self, msg: Msg) -> None:
         durable = self.spec.durable
         try:
-            event = decode_event(msg.data)
+            event = self.decode(msg.data)
         except msgspec.DecodeError as exc:
             await self.dead_letter(msg, f"undecodable: {exc}")
             return
@@ -137,7 +140,7 @@ class Consumer:
         except Exception as exc:
             delivered = msg.metadata.num_delivered
             limit = self.spec.max_deliver
-            log.exception("%s failed on %s (delivery %d)", durable, event_type(event), delivered)
+            log.exception("%s failed on %s (delivery %d)", durable, _describe(event), delivered)
             if limit > 0 and delivered >= limit:
                 await self._give_up(msg, event, f"{type(exc).__name__}: {exc}")
                 return
@@ -147,18 +150,20 @@ class Consumer:
             return
         await msg.ack()
         metrics.EVENTS_HANDLED.labels(durable, "ok").inc()
-        elapsed = (self._clock.now() - event.occurred_at).total_seconds()
-        metrics.STAGE_LATENCY.labels(self.spec.stage).observe(max(elapsed, 0.0))
+        occurred = getattr(event, "occurred_at", None)
+        if occurred is not None:
+            elapsed = (self._clock.now() - occurred).total_seconds()
+            metrics.STAGE_LATENCY.labels(self.spec.stage).observe(max(elapsed, 0.0))
 
     async def _publish(self, outgoing: Sequence[Outgoing]) -> None:
         for item in outgoing:
             await self.bus.publish_event(item.event, item.msg_id)
             metrics.EVENTS_PUBLISHED.labels(event_type(item.event)).inc()
 
-    async def _give_up(self, msg: Msg, event: AnyEvent, reason: str) -> None:
+    async def _give_up(self, msg: Msg, event: Any, reason: str) -> None:
         """Last delivery failed: end the signal with a failure event, then drop it."""
         try:
-            if self.on_exhausted is not None:
+            if self.on_exhausted is not None and isinstance(event, Event):
                 await self._publish(self.on_exhausted(event, reason))
             else:
                 await self.dead_letter(msg, reason)
@@ -186,3 +191,7 @@ class Consumer:
         log.error("%s parked stream seq %d on the dead-letter subject: %s",
                   self.spec.durable, seq, reason)
         await msg.term()
+
+
+def _describe(message: Any) -> str:
+    return event_type(message) if isinstance(message, Event) else type(message).__name__

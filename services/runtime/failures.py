@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from contracts import streams
 from contracts.events import AnyEvent, Stage, WebhookFailed
@@ -11,8 +11,18 @@ from services.runtime.consumer import Outgoing
 from services.runtime.ids import derived_event_id
 
 
+class Routed(Protocol):
+    """Anything that says which signal and tenant it belongs to."""
+
+    @property
+    def signal_id(self) -> str: ...
+
+    @property
+    def tenant_id(self) -> str: ...
+
+
 def failure(
-    cause: AnyEvent, stage: Stage, code: str, reason: str, clock: Clock,
+    cause: Routed, stage: Stage, code: str, reason: str, clock: Clock,
     details: dict[str, Any] | None = None,
 ) -> Outgoing:
     """A terminal failure for the signal of ``cause``, published once per stage."""

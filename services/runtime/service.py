@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from services.runtime.bus import Bus, connect, ensure_topology
 from services.runtime.config import Settings
@@ -34,18 +35,25 @@ def install_stop_handlers(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
+class Runnable(Protocol):
+    """A consumer or background loop that runs until ``stop`` is set."""
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
 async def run_consumers(
-    name: str, settings: Settings, build: Callable[[Bus], Awaitable[list[Consumer]]],
+    name: str, settings: Settings, build: Callable[[Bus], Awaitable[list[Runnable]]],
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Connect to NATS, build the service's consumers and run them until stopped."""
+    """Connect to NATS, build the service's consumers and loops, run them until stopped."""
     stop = stop or asyncio.Event()
     install_stop_handlers(stop)
-    consumers: list[Consumer] = []
+    consumers: list[Runnable] = []
 
     async def _reconnected() -> None:
         for consumer in consumers:
-            consumer.on_reconnected()
+            if isinstance(consumer, Consumer):
+                consumer.on_reconnected()
 
     bus = await connect(settings.nats_url, name=f"tradehooks-{name}",
                         reconnected_cb=_reconnected)

@@ -9,14 +9,14 @@ from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
 from services.runtime.failures import exhausted
-from services.runtime.service import run_consumers
+from services.runtime.service import Runnable, run_consumers
 from services.validator.handlers import Validator
 
 
 async def main(settings: Settings) -> None:
     """Run the validator until SIGTERM."""
 
-    async def build(bus: Bus) -> list[Consumer]:
+    async def build(bus: Bus) -> list[Runnable]:
         clock = SystemClock()
         validator = Validator(Registry(await bus.kv(streams.BUCKET_REGISTRY)), clock)
         return [Consumer(bus, streams.VALIDATOR, validator.handle, exhausted("validate", clock))]

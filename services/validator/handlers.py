@@ -45,7 +45,9 @@ class Validator:
                 elif (mismatch := check_alert_targets(alert, account)) is not None:
                     refusal = mismatch
                 else:
-                    refusal = check_broker_rules(built, account.broker)
+                    assert strategy is not None  # check_route passed
+                    refusal = check_broker_rules(
+                        built, account.broker, strategy.order_type_for(built.order_type))
                     if refusal is None:
                         validated = WebhookValidated(
                             event_id=derived_event_id(event.signal_id, "validated"),

@@ -71,13 +71,24 @@ def check_alert_targets(alert: ParsedAlert, account: Account) -> Refusal | None:
     return None
 
 
-def check_broker_rules(signal: Signal, broker: str) -> Refusal | None:
-    """Refuse what the account's broker cannot do. The paper broker trades anything
-    it has a price for; stricter adapters add their rules here."""
-    if signal.order_type != "market" and broker == "paper":
-        return Refusal(
-            "unsupported_order_type",
-            f"{signal.order_type} orders are not supported by the paper broker yet; "
-            "send a market order",
-        )
+def check_broker_rules(signal: Signal, broker: str,
+                       order_type: str | None = None) -> Refusal | None:
+    """Refuse what the account's broker cannot do, before any order exists.
+
+    The paper broker trades anything it has a price for. Alpaca trades US equities
+    and crypto only, cannot short crypto, and has no plain stop orders for crypto.
+    """
+    if broker != "alpaca":
+        return None
+    if signal.asset_class == "forex":
+        return Refusal("asset_not_supported",
+                       f"Alpaca does not trade forex ({signal.symbol})")
+    if signal.asset_class == "unknown":
+        return Refusal("asset_not_supported",
+                       f"{signal.symbol} is not a US equity or a crypto pair Alpaca trades")
+    if signal.asset_class == "crypto" and signal.intent == "enter_short":
+        return Refusal("no_crypto_shorts", f"Alpaca cannot short crypto ({signal.symbol})")
+    if signal.asset_class == "crypto" and (order_type or signal.order_type) == "stop":
+        return Refusal("unsupported_order_type",
+                       "Alpaca has no stop orders for crypto; use a market or limit order")
     return None

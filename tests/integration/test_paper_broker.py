@@ -1,4 +1,5 @@
-"""The paper broker on a real NATS KV bucket: idempotent, race-free, refuses cleanly."""
+"""The paper broker on a real NATS KV bucket: idempotent, race-free, refuses cleanly,
+rests limit orders and fills them once when a price crosses them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from harness import connect_bus
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from contracts.orders import BrokerOrder, Fill
 from contracts.streams import BUCKET_PAPER
 from services.brokers.base import BrokerRejected
 from services.brokers.paper import PaperBroker
@@ -58,6 +60,13 @@ async def other_broker(other_bus: Bus) -> PaperBroker:
                        slippage_bps=ZERO, fee_bps=ZERO)
 
 
+def filled(order: BrokerOrder) -> Fill:
+    """The fill of an order that must have filled."""
+    assert order.status == "filled", order
+    assert order.fill is not None
+    return order.fill
+
+
 async def revision(kv: KeyValue, account: Account) -> int | None:
     try:
         entry = await kv.get(account.id)
@@ -77,8 +86,9 @@ async def test_same_order_twice_returns_the_identical_fill_and_moves_cash_once(
     again = await broker.submit(account, order)
 
     assert again == first
-    assert first.filled_at == NOW + timedelta(seconds=1)
-    assert first.cash_after == D(99_000)
+    assert first.submitted_at == NOW + timedelta(seconds=1)
+    assert filled(first).filled_at == NOW + timedelta(seconds=1)
+    assert filled(first).cash_after == D(99_000)
     assert await revision(kv, account) == rev
     snap = await broker.snapshot(account)
     assert snap.cash == D(99_000)
@@ -112,10 +122,11 @@ async def test_concurrent_orders_through_two_brokers_lose_nothing(
     orders = [make_order(client_order_id=f"bot-1714573800-{i:08x}", quantity=D(i),
                          reference_price=D(100)) for i in range(1, 21)]
 
-    fills = await asyncio.gather(*[
+    results = await asyncio.gather(*[
         (broker if i % 2 else other_broker).submit(account, order)
         for i, order in enumerate(orders)
     ])
+    fills = [filled(result) for result in results]
 
     total = sum((o.quantity for o in orders), ZERO)
     assert total == D(210)
@@ -130,8 +141,8 @@ async def test_concurrent_orders_through_two_brokers_lose_nothing(
     assert snap.positions == {"AAPL": total}
     assert snap.cash == D(100_000) - total * D(100)
     assert snap.equity == D(100_000)
-    for order, fill in zip(orders, fills, strict=True):
-        assert await other_broker.find_order(account, order.client_order_id) == fill
+    for order, result in zip(orders, results, strict=True):
+        assert await other_broker.find_order(account, order.client_order_id) == result
     entry = await kv.get(account.id)
     assert entry.value is not None
     assert b'"fills":20' in entry.value
@@ -162,8 +173,14 @@ async def test_concurrent_repeats_of_one_order_fill_it_once(
      "insufficient_buying_power"),
     (True, make_order(client_order_id="x-3", quantity=D(1001), reference_price=D(100)),
      "insufficient_buying_power"),
+    (False, make_order(order_type="limit"), "missing_limit_price"),
+    (True, make_order(client_order_id="x-4", order_type="stop", limit_price=D(90)),
+     "missing_stop_price"),
+    (True, make_order(client_order_id="x-5", quantity=D(1001), order_type="limit",
+                      limit_price=D(101)), "insufficient_buying_power"),
 ], ids=["no-price-new", "no-price", "no-position-new", "no-position",
-        "buying-power-new", "buying-power"])
+        "buying-power-new", "buying-power", "missing-limit-price", "missing-stop-price",
+        "marketable-limit-buying-power"])
 async def test_rejections_leave_the_account_unchanged(
     broker: PaperBroker, kv: KeyValue, prepare: bool, order: object, code: str,
 ) -> None:
@@ -191,7 +208,7 @@ async def test_flip_into_a_short_beyond_equity_is_refused_but_closing_the_long_i
     rev = await revision(kv, account)
     # Selling 111 closes the 10 long and opens 101 short: 10 100 > 10 000 equity.
     flip = make_order(client_order_id="flip", side="sell", quantity=D(111),
-                      intent="enter_short", reference_price=D(100))
+                      close_quantity=D(10), intent="enter_short", reference_price=D(100))
 
     with pytest.raises(BrokerRejected) as caught:
         await broker.submit(account, flip)
@@ -200,13 +217,13 @@ async def test_flip_into_a_short_beyond_equity_is_refused_but_closing_the_long_i
     assert await revision(kv, account) == rev
     # The largest flip equity allows (opening 100 short) is accepted...
     allowed = make_order(client_order_id="flip-ok", side="sell", quantity=D(110),
-                         intent="enter_short", reference_price=D(100))
-    fill = await broker.submit(account, allowed)
+                         close_quantity=D(10), intent="enter_short", reference_price=D(100))
+    fill = filled(await broker.submit(account, allowed))
     assert fill.position_quantity == D(-100)
     # ...and closing exactly the position needs no buying power at all.
     close = make_order(client_order_id="close", side="buy", quantity=D(100),
                        intent="exit_short", reference_price=D(100))
-    fill = await broker.submit(account, close)
+    fill = filled(await broker.submit(account, close))
     assert fill.position_quantity == ZERO
     snap = await broker.snapshot(account)
     assert snap.positions == {}
@@ -223,7 +240,7 @@ async def test_closing_exactly_a_long_larger_than_cash_is_allowed(
     close = make_order(client_order_id="close", side="sell", quantity=D(10),
                        intent="exit_long", reference_price=D(50))
 
-    fill = await broker.submit(account, close)
+    fill = filled(await broker.submit(account, close))
 
     assert fill.position_quantity == ZERO
     assert fill.realised_pnl == D(-500)
@@ -243,9 +260,127 @@ async def test_close_position_order_flattens_whatever_is_held(broker: PaperBroke
     await broker.submit(account, make_order(client_order_id="open", quantity=D(7),
                                             reference_price=D(100)))
 
-    fill = await broker.submit(account, make_order(
+    fill = filled(await broker.submit(account, make_order(
         client_order_id="close", side="sell", quantity=D(1), intent="exit_long",
-        close_position=True, reference_price=None))
+        close_position=True, reference_price=None)))
 
     assert (fill.side, fill.quantity, fill.average_price) == ("sell", D(7), D(100))
     assert (await broker.snapshot(account)).positions == {}
+
+
+# --- resting orders -------------------------------------------------------------------
+
+RESTING = make_order(client_order_id="rest-1", quantity=D(10), order_type="limit",
+                     limit_price=D(95), reference_price=D(100))
+
+
+async def test_a_limit_order_below_the_market_rests_without_touching_cash(
+    broker: PaperBroker, other_broker: PaperBroker,
+) -> None:
+    account = make_account()
+
+    placed = await broker.submit(account, RESTING)
+
+    assert (placed.status, placed.fill) == ("open", None)
+    assert (placed.order_type, placed.limit_price, placed.quantity) == ("limit", D(95), D(10))
+    assert await other_broker.open_orders(account) == [placed]
+    assert await other_broker.find_order(account, "rest-1") == placed
+    assert await other_broker.submit(account, RESTING) == placed  # no second order
+    snap = await broker.snapshot(account)
+    assert snap.cash == D(100_000)
+    assert snap.positions == {}
+    # The alert's price of a limit order is the order's own price, not the market's.
+    assert snap.last_prices == {}
+
+
+async def test_a_price_that_does_not_cross_leaves_the_order_resting(
+    broker: PaperBroker,
+) -> None:
+    account = make_account()
+    placed = await broker.submit(account, RESTING)
+
+    assert await broker.observe_price(account, "AAPL", D("95.01")) == []
+    assert await broker.observe_price(account, "MSFT", D(1)) == []
+    assert await broker.open_orders(account) == [placed]
+    assert (await broker.snapshot(account)).cash == D(100_000)
+
+
+async def test_a_crossing_price_fills_the_order_once_when_seen_twice(
+    broker: PaperBroker, kv: KeyValue,
+) -> None:
+    account = make_account()
+    await broker.submit(account, RESTING)
+
+    changed = await broker.observe_price(account, "AAPL", D(94))
+    rev = await revision(kv, account)
+    again = await broker.observe_price(account, "AAPL", D(94))
+
+    assert [o.client_order_id for o in changed] == ["rest-1"]
+    fill = filled(changed[0])
+    assert (fill.quantity, fill.average_price, fill.position_quantity) == (D(10), D(94), D(10))
+    assert fill.filled_at == NOW + timedelta(seconds=2)
+    assert again == []
+    assert await revision(kv, account) == rev
+    assert await broker.find_order(account, "rest-1") == changed[0]
+    assert await broker.open_orders(account) == []
+    assert await broker.submit(account, RESTING) == changed[0]
+    snap = await broker.snapshot(account)
+    assert snap.cash == D(100_000) - D(940)
+    assert snap.positions == {"AAPL": D(10)}
+
+
+async def test_concurrent_price_observations_through_two_brokers_fill_once(
+    broker: PaperBroker, other_broker: PaperBroker,
+) -> None:
+    account = make_account()
+    await broker.submit(account, RESTING)
+    await broker.submit(account, make_order(client_order_id="rest-2", quantity=D(5),
+                                            order_type="limit", limit_price=D(93),
+                                            reference_price=None))
+
+    results = await asyncio.gather(*[
+        (broker, other_broker)[i % 2].observe_price(account, "AAPL", D(90))
+        for i in range(10)
+    ])
+
+    changed = [order for result in results for order in result]
+    assert sorted(o.client_order_id for o in changed) == ["rest-1", "rest-2"]
+    assert all(o.status == "filled" for o in changed)
+    # Both fills came from the one observation that won the compare-and-set.
+    assert sum(1 for result in results if result) == 1
+    snap = await other_broker.snapshot(account)
+    assert snap.positions == {"AAPL": D(15)}
+    assert snap.cash == D(100_000) - D(15) * D(90)
+    assert await other_broker.open_orders(account) == []
+
+
+async def test_a_canceled_order_is_not_filled_by_a_crossing_price(
+    broker: PaperBroker, other_broker: PaperBroker,
+) -> None:
+    account = make_account()
+    placed = await broker.submit(account, RESTING)
+
+    canceled = await other_broker.cancel_order(account, "rest-1")
+
+    assert canceled is not None
+    assert (canceled.status, canceled.fill) == ("canceled", None)
+    assert canceled.order_id == placed.order_id
+    assert await broker.open_orders(account) == []
+    assert await broker.observe_price(account, "AAPL", D(90)) == []
+    assert await broker.find_order(account, "rest-1") == canceled
+    assert await broker.cancel_order(account, "rest-1") == canceled
+    snap = await broker.snapshot(account)
+    assert snap.cash == D(100_000)
+    assert snap.positions == {}
+
+
+async def test_cancel_leaves_filled_and_unknown_orders_alone(
+    broker: PaperBroker, kv: KeyValue,
+) -> None:
+    account = make_account()
+    done = await broker.submit(account, make_order(quantity=D(1), reference_price=D(100)))
+    rev = await revision(kv, account)
+
+    assert await broker.cancel_order(account, done.client_order_id) == done
+    assert await broker.cancel_order(account, "never-sent") is None
+    assert await revision(kv, account) == rev

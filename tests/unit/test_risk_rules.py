@@ -7,8 +7,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from contracts.orders import OrderRequest
-from services.risk.rules import RiskRefusal, client_order_id, decide_order
+from contracts.orders import OrderRequest, Side
+from contracts.signals import Intent
+from services.risk.rules import RiskRefusal, client_order_id, decide_order, order_prices
 from services.risk.sizing import SizingError, entry_quantity, round_to_step
 from tests.factories import NOW, SIGNAL_ID, make_signal, make_snapshot, make_strategy
 
@@ -218,6 +219,7 @@ def test_order_type_and_reference_price_pass_through() -> None:
 
     assert result.order_type == "limit"
     assert result.reference_price == D(149)
+    assert (result.limit_price, result.stop_price) == (D(149), None)
 
 
 @pytest.mark.parametrize(
@@ -229,7 +231,7 @@ def test_order_type_and_reference_price_pass_through() -> None:
         ("close", D(-4), "buy"),
     ],
 )
-def test_exits_close_the_held_position(intent: str, held: D, side: str) -> None:
+def test_exits_close_the_held_position(intent: Intent, held: D, side: Side) -> None:
     snapshot = make_snapshot(positions={"AAPL": held})
     # Sizing limits do not apply to exits: they only ever reduce risk.
     strategy = make_strategy(max_order_quantity=D("0.1"), max_order_notional=D(1))
@@ -272,6 +274,215 @@ def test_exits_without_a_matching_position_are_refused(intent: str, held: D,
     assert result.code == "no_position"
     assert result.reason == f"no {wanted} position in AAPL to close"
     assert result.details == {"position": str(held)}
+
+
+# --- flips and adds -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("intent", "held", "side"),
+    [("enter_short", D(5), "sell"), ("enter_long", D(-5), "buy")],
+)
+def test_an_entry_against_the_position_is_one_flip_order(intent: Intent, held: D,
+                                                         side: Side) -> None:
+    snapshot = make_snapshot(positions={"AAPL": held})
+
+    result = order(decide_order(make_signal(intent=intent), make_strategy(), snapshot, COID))
+
+    assert result == OrderRequest(
+        client_order_id=COID, symbol="AAPL", side=side, quantity=D("18.3333"),
+        close_quantity=D(5), intent=intent, reference_price=D(150),
+    )
+    assert result.close_position is False
+
+
+def test_a_notional_flip_from_short_to_long_has_no_notional() -> None:
+    strategy = make_strategy(sizing_mode="notional", notional=D(1500))
+    snapshot = make_snapshot(positions={"AAPL": D(-4)})
+
+    result = order(decide_order(make_signal(), strategy, snapshot, COID))
+
+    assert (result.side, result.quantity, result.close_quantity) == ("buy", D(14), D(4))
+    assert result.notional is None
+
+
+def test_a_notional_flip_from_long_to_short_has_no_notional() -> None:
+    strategy = make_strategy(sizing_mode="notional", notional=D(1500))
+    snapshot = make_snapshot(positions={"AAPL": D("2.5")})
+
+    result = order(decide_order(make_signal(intent="enter_short"), strategy, snapshot, COID))
+
+    assert (result.side, result.quantity, result.close_quantity) == ("sell", D("12.5"),
+                                                                     D("2.5"))
+    assert result.notional is None
+
+
+@pytest.mark.parametrize(("intent", "held"), [("enter_long", D(5)), ("enter_short", D(-5))])
+def test_an_entry_with_the_position_adds_to_it(intent: str, held: D) -> None:
+    snapshot = make_snapshot(positions={"AAPL": held})
+
+    result = order(decide_order(make_signal(intent=intent), make_strategy(), snapshot, COID))
+
+    assert result.quantity == D("13.3333")
+    assert result.close_quantity == 0
+
+
+def test_a_position_in_another_symbol_is_not_flipped() -> None:
+    snapshot = make_snapshot(positions={"TSLA": D(5)})
+
+    result = order(decide_order(make_signal(intent="enter_short"), make_strategy(), snapshot,
+                                COID))
+
+    assert (result.quantity, result.close_quantity) == (D("13.3333"), D(0))
+
+
+@pytest.mark.parametrize("held", [D(0), D(5)])
+def test_notional_sizing_sends_the_notional_unless_flipping(held: D) -> None:
+    strategy = make_strategy(sizing_mode="notional", notional=D(1500))
+    snapshot = make_snapshot(positions={"AAPL": held} if held else {})
+
+    result = order(decide_order(make_signal(), strategy, snapshot, COID))
+
+    assert result.notional == D(1500)
+    assert result.quantity == D(10)  # the estimate at the alert price
+    assert result.close_quantity == 0
+
+
+def test_percent_sizing_sends_no_notional() -> None:
+    result = order(decide_order(make_signal(), make_strategy(notional=D(1500)),
+                                make_snapshot(), COID))
+
+    assert result.notional is None
+
+
+# --- order type, prices, duration and protective legs ---------------------------------
+
+
+def test_a_limit_price_is_the_alert_price_plus_the_tick_offset() -> None:
+    strategy = make_strategy(order_type="limit", limit_offset_ticks=2)
+
+    result = order(decide_order(make_signal(), strategy, make_snapshot(), COID))
+
+    assert result.order_type == "limit"
+    assert (result.limit_price, result.stop_price) == (D("150.02"), None)
+    assert result.quantity == D("13.3333")
+
+
+def test_a_stop_price_moves_down_with_a_negative_offset() -> None:
+    strategy = make_strategy(order_type="stop", limit_offset_ticks=-3, tick_size=D("0.25"))
+
+    result = order(decide_order(make_signal(intent="enter_short"), strategy,
+                                make_snapshot(), COID))
+
+    assert result.order_type == "stop"
+    assert (result.limit_price, result.stop_price) == (None, D("149.25"))
+
+
+def test_the_signal_order_type_wins_over_the_strategy_one() -> None:
+    strategy = make_strategy(order_type="stop", limit_offset_ticks=1)
+
+    result = order(decide_order(make_signal(order_type="limit"), strategy, make_snapshot(),
+                                COID))
+
+    assert result.order_type == "limit"
+    assert (result.limit_price, result.stop_price) == (D("150.01"), None)
+
+
+def test_a_market_strategy_ignores_the_tick_offset() -> None:
+    strategy = make_strategy(limit_offset_ticks=5)
+
+    result = order(decide_order(make_signal(), strategy, make_snapshot(), COID))
+
+    assert result.order_type == "market"
+    assert (result.limit_price, result.stop_price) == (None, None)
+
+
+def test_without_the_alert_price_option_the_last_price_is_used() -> None:
+    strategy = make_strategy(order_type="limit", use_strategy_order_price=False,
+                             limit_offset_ticks=2)
+    snapshot = make_snapshot(last_prices={"AAPL": D(148)})
+
+    result = order(decide_order(make_signal(), strategy, snapshot, COID))
+
+    assert result.limit_price == D("148.02")
+    assert result.reference_price == D(150)
+    assert result.quantity == D("13.3333")  # sized at the alert price
+
+
+def test_a_signal_without_price_uses_the_last_price_for_the_limit() -> None:
+    strategy = make_strategy(order_type="limit")
+    snapshot = make_snapshot(last_prices={"AAPL": D(200)})
+
+    result = order(decide_order(make_signal(price=None), strategy, snapshot, COID))
+
+    assert result.limit_price == D(200)
+
+
+def test_a_limit_order_without_a_last_price_is_refused() -> None:
+    strategy = make_strategy(order_type="limit", use_strategy_order_price=False)
+    snapshot = make_snapshot(last_prices={"TSLA": D(200)})
+
+    result = refusal(decide_order(make_signal(), strategy, snapshot, COID))
+
+    assert result.code == "no_price"
+    assert result.reason == "a limit order needs a price for AAPL"
+
+
+def test_an_offset_below_zero_is_refused() -> None:
+    strategy = make_strategy(order_type="limit", limit_offset_ticks=-2)
+
+    result = refusal(decide_order(make_signal(price=D("0.02")), strategy, make_snapshot(),
+                                  COID))
+
+    assert result.code == "bad_price"
+
+
+@pytest.mark.parametrize(
+    ("kind", "last", "expected"),
+    [
+        ("market", D(100), (None, None)),
+        ("limit", D(100), (D("150.02"), None)),
+        ("stop", None, (None, D("150.02"))),
+    ],
+)
+def test_order_prices(kind: str, last: D | None, expected: tuple[D | None, D | None]) -> None:
+    strategy = make_strategy(limit_offset_ticks=2)
+
+    assert order_prices(make_signal(), strategy, kind, last) == expected  # type: ignore[arg-type]
+
+
+def test_order_prices_without_any_price_is_no_price() -> None:
+    result = order_prices(make_signal(price=None), make_strategy(), "stop", None)
+
+    assert isinstance(result, RiskRefusal)
+    assert result.code == "no_price"
+
+
+def test_duration_and_protective_prices_pass_through() -> None:
+    strategy = make_strategy(time_in_force="gtc")
+    signal = make_signal(take_profit=D(160), stop_loss=D(140))
+
+    result = order(decide_order(signal, strategy, make_snapshot(), COID))
+
+    assert result.time_in_force == "gtc"
+    assert (result.take_profit_price, result.stop_loss_price) == (D(160), D(140))
+
+
+def test_exits_stay_market_close_orders_whatever_the_strategy() -> None:
+    strategy = make_strategy(order_type="limit", limit_offset_ticks=5, time_in_force="gtc",
+                             sizing_mode="notional", notional=D(1500))
+    snapshot = make_snapshot(positions={"AAPL": D(3)}, last_prices={"AAPL": D(151)})
+    signal = make_signal(intent="exit_long", order_type="limit", take_profit=D(160))
+
+    result = order(decide_order(signal, strategy, snapshot, COID))
+
+    assert result == OrderRequest(
+        client_order_id=COID, symbol="AAPL", side="sell", quantity=D(3), intent="exit_long",
+        reference_price=D(150), close_position=True, time_in_force="gtc",
+    )
+    assert result.order_type == "market"
+    assert (result.limit_price, result.stop_price, result.notional) == (None, None, None)
+    assert result.close_quantity == 0
 
 
 # --- client_order_id ------------------------------------------------------------------

@@ -130,18 +130,65 @@ def test_tenant_is_checked_before_enabled() -> None:
     assert result.code == "tenant_mismatch"
 
 
-def test_paper_broker_takes_market_orders() -> None:
-    assert check_broker_rules(make_signal(order_type="market"), "paper") is None
+@pytest.mark.parametrize("kind", ["market", "limit", "stop"])
+@pytest.mark.parametrize(
+    ("symbol", "asset_class", "intent"),
+    [("AAPL", "equity", "enter_long"), ("BTC/USD", "crypto", "enter_short"),
+     ("EUR/USD", "forex", "sell"), ("XAUUSD", "unknown", "enter_long")],
+)
+def test_paper_broker_takes_every_order_type_and_asset(kind: str, symbol: str,
+                                                       asset_class: str, intent: str) -> None:
+    signal = make_signal(symbol=symbol, asset_class=asset_class, intent=intent,
+                         order_type=kind)
+
+    assert check_broker_rules(signal, "paper") is None
 
 
-@pytest.mark.parametrize("kind", ["limit", "stop"])
-def test_paper_broker_refuses_limit_and_stop(kind: str) -> None:
-    result = check_broker_rules(make_signal(order_type=kind), "paper")
+@pytest.mark.parametrize(
+    ("signal", "code"),
+    [
+        (make_signal(symbol="EUR/USD", asset_class="forex"), "asset_not_supported"),
+        (make_signal(symbol="EUR/USD", asset_class="forex", order_type="stop"),
+         "asset_not_supported"),
+        (make_signal(symbol="XAUUSD", asset_class="unknown"), "asset_not_supported"),
+        (make_signal(symbol="BTC/USD", asset_class="crypto", intent="enter_short"),
+         "no_crypto_shorts"),
+        (make_signal(symbol="BTC/USD", asset_class="crypto", order_type="stop"),
+         "unsupported_order_type"),
+    ],
+    ids=["forex", "forex-stop", "unknown", "crypto-short", "crypto-stop"],
+)
+def test_alpaca_refusals(signal: Signal, code: str) -> None:
+    result = check_broker_rules(signal, "alpaca")
 
     assert result is not None
-    assert result.code == "unsupported_order_type"
-    assert result.reason.startswith(f"{kind} orders are not supported by the paper broker")
+    assert result.code == code
+    assert result.reason
 
 
-def test_other_brokers_are_not_restricted_here() -> None:
-    assert check_broker_rules(make_signal(order_type="limit"), "alpaca") is None
+def test_alpaca_refusals_name_the_symbol() -> None:
+    forex = check_broker_rules(make_signal(symbol="EUR/USD", asset_class="forex"), "alpaca")
+    short = check_broker_rules(make_signal(symbol="ETH/USD", asset_class="crypto",
+                                           intent="enter_short"), "alpaca")
+
+    assert forex == Refusal("asset_not_supported", "Alpaca does not trade forex (EUR/USD)")
+    assert short == Refusal("no_crypto_shorts", "Alpaca cannot short crypto (ETH/USD)")
+
+
+@pytest.mark.parametrize(
+    "signal",
+    [
+        make_signal(),
+        make_signal(order_type="limit"),
+        make_signal(order_type="stop"),
+        make_signal(intent="enter_short", order_type="stop"),
+        make_signal(symbol="BRK.B", intent="exit_short"),
+        make_signal(symbol="BTC/USD", asset_class="crypto"),
+        make_signal(symbol="BTC/USD", asset_class="crypto", order_type="limit"),
+        make_signal(symbol="BTC/USD", asset_class="crypto", intent="exit_long"),
+    ],
+    ids=["equity", "equity-limit", "equity-stop", "equity-short-stop", "equity-exit",
+         "crypto", "crypto-limit", "crypto-exit"],
+)
+def test_alpaca_takes_equities_and_crypto_it_supports(signal: Signal) -> None:
+    assert check_broker_rules(signal, "alpaca") is None

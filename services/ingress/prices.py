@@ -1,0 +1,64 @@
+"""``POST /api/v1/prices``: market prices for the paper broker (feeds and tests)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from contracts.market import PriceTick, encode_tick
+from contracts.subjects import price_subject
+from services.ingress.context import IngressContext
+from services.ingress.problems import Problem, unavailable
+from services.validator.assets import normalise_symbol
+
+
+class PriceIn(BaseModel):
+    """One observed price."""
+
+    model_config = ConfigDict(extra="forbid")
+    symbol: str = Field(min_length=1, max_length=40)
+    price: Decimal = Field(gt=0, allow_inf_nan=False)
+
+
+class PricesIn(BaseModel):
+    """One price, or several under ``prices``."""
+
+    model_config = ConfigDict(extra="forbid")
+    prices: list[PriceIn] = Field(min_length=1, max_length=1000)
+
+
+def _parse(raw: bytes) -> list[PriceIn]:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Problem(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
+    try:
+        if isinstance(data, dict) and "prices" in data:
+            return PricesIn.model_validate(data).prices
+        return [PriceIn.model_validate(data)]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise Problem(422, "invalid_field", f"{field}: {first['msg']}", field=field) from exc
+
+
+async def post_prices(request: web.Request) -> web.Response:
+    """Publish each price on ``market.price.<symbol>``; resting paper orders react."""
+    ctx: IngressContext = request.app["ctx"]
+    if request.content_type != "application/json":
+        raise Problem(415, "unsupported_media_type", "send application/json")
+    prices = _parse(await request.read())
+    now = ctx.clock.now()
+    try:
+        for item in prices:
+            symbol = normalise_symbol(item.symbol, "paper")
+            tick = PriceTick(symbol=symbol, price=item.price, observed_at=now)
+            await ctx.bus.js.publish(price_subject(symbol), encode_tick(tick), timeout=2.0)
+    except Exception as exc:
+        if type(exc).__module__.startswith("nats") or isinstance(exc, TimeoutError):
+            raise unavailable("the event bus is unavailable; retry") from exc
+        raise
+    return web.json_response({"accepted": len(prices)}, status=202)
