@@ -116,14 +116,18 @@ class Tenancy:
     strategy: Strategy
 
 
-async def provision(bus: Bus, *, starting_cash: str = "100000", **strategy_fields: Any) -> Tenancy:
-    """Register a fresh tenant, paper account and strategy (unique ids)."""
+async def provision(bus: Bus, *, starting_cash: str = "100000",
+                    account_fields: dict[str, Any] | None = None,
+                    **strategy_fields: Any) -> Tenancy:
+    """Register a fresh tenant, account (paper unless ``account_fields`` say otherwise)
+    and strategy, with unique ids."""
     suffix = uuid.uuid4().hex[:8]
     registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
     clock = SystemClock()
     tenant = Tenant(id=f"t{suffix}", name=f"Tenant {suffix}")
     account = Account(id=f"acct-{suffix}", tenant_id=tenant.id, name="Paper",
-                      starting_cash=starting_cash)  # type: ignore[arg-type]
+                      starting_cash=starting_cash,  # type: ignore[arg-type]
+                      **(account_fields or {}))
     fields = {"name": f"Strategy {suffix}", "slug": f"strategy-{suffix}", **strategy_fields}
     strategy = Strategy(id=f"strat-{suffix}", tenant_id=tenant.id, account_id=account.id,
                         secret=new_secret(), **fields)
@@ -157,6 +161,10 @@ class System:
             "TRADEHOOKS_DATA_DIR": str(self.data_dir),
             "TRADEHOOKS_HTTP_PORT": str(self.http_port),
             "TRADEHOOKS_LOG_LEVEL": "INFO",
+            # Fast broker retries and order sync keep the tests short.
+            "TRADEHOOKS_ALPACA_TIMEOUT_S": "1.0",
+            "TRADEHOOKS_ALPACA_RETRY_BASE_S": "0.05",
+            "TRADEHOOKS_ORDER_SYNC_INTERVAL_S": "0.2",
         })
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         if self.database_url:

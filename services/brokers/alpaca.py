@@ -50,6 +50,7 @@ from services.runtime.clock import Clock
 from services.validator.assets import CRYPTO_QUOTES, classify_symbol
 
 log = logging.getLogger(__name__)
+CLOSING_SUFFIX = "-close"
 T = TypeVar("T")
 ZERO = Decimal(0)
 
@@ -122,7 +123,9 @@ class AlpacaBroker:
         client = self._client(account)
         found = await self._retried(f"find {client_order_id}",
                                     lambda: self._lookup(client, client_order_id))
-        return None if found is None else self._broker_order(found)
+        if found is None:
+            return None
+        return await self._with_closing_part(client, self._broker_order(found))
 
     async def submit(self, account: Account, order: OrderRequest) -> BrokerOrder:
         """Place ``order`` once; a repeat (or a retry after a lost answer) returns it."""
@@ -134,8 +137,20 @@ class AlpacaBroker:
         short_entry = order.intent == "enter_short" or (_flips(order) and order.side == "sell")
         if asset == "crypto" and short_entry:
             raise BrokerRejected("no_crypto_shorts", f"Alpaca cannot short crypto ({order.symbol})")
-        return await self._retried(f"submit {order.client_order_id}",
-                                   lambda: self._place(client, order, asset))
+        placed = await self._retried(f"submit {order.client_order_id}",
+                                     lambda: self._place(client, order, asset))
+        return await self._with_closing_part(client, placed) if _flips(order) else placed
+
+    async def _with_closing_part(self, client: TradingClient, main: BrokerOrder) -> BrokerOrder:
+        """A flip is two Alpaca orders (``<id>-close`` then ``<id>``); report them as one
+        so the fill event carries the whole quantity traded."""
+        if main.client_order_id.endswith(CLOSING_SUFFIX):
+            return main
+        closing_id = main.client_order_id + CLOSING_SUFFIX
+        found = await self._retried(f"find {closing_id}", lambda: self._lookup(client, closing_id))
+        if found is None:
+            return main
+        return combine_flip(self._broker_order(found), main)
 
     async def cancel_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
         """Cancel the order if it is still open; returns it as Alpaca now knows it."""
@@ -176,7 +191,7 @@ class AlpacaBroker:
         if _flips(order):
             # Alpaca cannot cross zero in one order: close first under its own id.
             closing = msgspec.structs.replace(
-                order, client_order_id=f"{order.client_order_id}-close",
+                order, client_order_id=order.client_order_id + CLOSING_SUFFIX,
                 quantity=order.close_quantity, close_quantity=ZERO, notional=None,
                 take_profit_price=None, stop_loss_price=None)
             await self._place(client, closing, asset)
@@ -339,6 +354,31 @@ def alpaca_order_request(order: OrderRequest, crypto: bool, side: Side,
     if order.order_type == "stop":
         return StopOrderRequest(stop_price=_required(order.stop_price, "stop", order), **fields)
     return MarketOrderRequest(**fields)
+
+
+def combine_flip(closing: BrokerOrder, opening: BrokerOrder) -> BrokerOrder:
+    """One order view of a flip's two Alpaca orders.
+
+    Filled when both filled (one fill: total quantity, volume-weighted price); open
+    while either rests; if the opening part ended unfilled after the close filled,
+    the close is what happened, so it is reported as the fill with the reason.
+    """
+    both = closing.fill is not None and opening.fill is not None
+    if both and closing.fill is not None and opening.fill is not None:
+        quantity = closing.fill.quantity + opening.fill.quantity
+        price = (closing.fill.quantity * closing.fill.average_price
+                 + opening.fill.quantity * opening.fill.average_price) / quantity
+        fill = msgspec.structs.replace(opening.fill, quantity=quantity, average_price=price,
+                                       fee=closing.fill.fee + opening.fill.fee)
+        return msgspec.structs.replace(opening, quantity=quantity, status="filled", fill=fill,
+                                       close_quantity=closing.fill.quantity)
+    if "open" in (closing.status, opening.status):
+        return msgspec.structs.replace(opening, status="open", fill=None)
+    if closing.fill is not None:
+        return msgspec.structs.replace(
+            closing, client_order_id=opening.client_order_id,
+            reason=f"only the closing part filled; the opening order was {opening.status}")
+    return opening
 
 
 def _flips(order: OrderRequest) -> bool:

@@ -40,4 +40,7 @@ async def build_brokers(bus: Bus, settings: Settings, clock: Clock) -> Brokers:
         fee_bps=Decimal(str(settings.paper_fee_bps)),
         prices=await bus.kv(streams.BUCKET_PRICES),
     )
-    return Brokers(paper, AlpacaBroker(clock))
+    alpaca = AlpacaBroker(clock, timeout=settings.alpaca_timeout_s,
+                          attempts=settings.alpaca_attempts,
+                          base_wait=settings.alpaca_retry_base_s)
+    return Brokers(paper, alpaca)

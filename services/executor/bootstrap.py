@@ -31,7 +31,7 @@ async def main(settings: Settings) -> None:
         return [
             Consumer(bus, streams.EXECUTOR, executor.handle, exhausted("execute", clock)),
             Consumer(bus, streams.EXECUTOR_PRICES, on_tick, decode=decode_tick),
-            OrderSync(executor, bus),
+            OrderSync(executor, bus, settings.order_sync_interval_s),
         ]
 
     await run_consumers("executor", settings, build)

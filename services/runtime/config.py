@@ -23,6 +23,10 @@ class Settings(BaseModel):
     paper_slippage_bps: float = 5.0
     paper_fee_bps: float = 0.0
     log_level: str = "INFO"
+    alpaca_timeout_s: float = 5.0
+    alpaca_attempts: int = 4
+    alpaca_retry_base_s: float = 0.5
+    order_sync_interval_s: float = 1.0
     nats_replicas: int = 1
     metrics_port: int = 0
 
@@ -55,6 +59,10 @@ _ENV = {
     "paper_slippage_bps": "TRADEHOOKS_PAPER_SLIPPAGE_BPS",
     "paper_fee_bps": "TRADEHOOKS_PAPER_FEE_BPS",
     "log_level": "TRADEHOOKS_LOG_LEVEL",
+    "alpaca_timeout_s": "TRADEHOOKS_ALPACA_TIMEOUT_S",
+    "alpaca_attempts": "TRADEHOOKS_ALPACA_ATTEMPTS",
+    "alpaca_retry_base_s": "TRADEHOOKS_ALPACA_RETRY_BASE_S",
+    "order_sync_interval_s": "TRADEHOOKS_ORDER_SYNC_INTERVAL_S",
     "nats_replicas": "TRADEHOOKS_NATS_REPLICAS",
     "metrics_port": "TRADEHOOKS_METRICS_PORT",
 }

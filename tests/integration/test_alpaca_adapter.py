@@ -253,7 +253,11 @@ async def test_flip_closes_first_under_its_own_id_then_opens(
 
     assert fake.submitted_client_order_ids == [f"{COID}-close", COID]
     assert [D(str(b["qty"])) for b in fake.order_requests] == [10, 15]
-    assert order.quantity == 15 and fake.positions["AAPL"][0] == -15
+    assert fake.positions["AAPL"][0] == -15
+    # Reported as one fill of the whole flip, so the ledger sees all 25 traded.
+    assert (order.status, order.quantity, order.close_quantity) == ("filled", 25, 10)
+    assert order.fill is not None and order.fill.quantity == 25
+    assert await broker.find_order(account, COID) == order
 
 
 async def test_snapshot_signs_short_positions(
