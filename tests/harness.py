@@ -208,7 +208,15 @@ class System:
             for p in sorted(self.data_dir.glob("*.log"))
         )
 
+    def running(self, service: str) -> bool:
+        """The service logged that it is running (consumers attached)."""
+        log = self.data_dir / f"{service}.log"
+        marker = b"listening on" if service == "ingress" else f"{service} running".encode()
+        return log.exists() and marker in log.read_bytes()
+
     async def wait_ready(self, timeout: float = 30.0) -> None:
+        await wait_until(lambda: all(self.running(s) for s in self.processes), timeout,
+                         interval=0.05, message="every service to be running")
         async with aiohttp.ClientSession() as session:
             async def _ready() -> bool:
                 try:

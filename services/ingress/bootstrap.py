@@ -14,10 +14,10 @@ from projections.store import open_store
 from services.ingress.app import build_app
 from services.ingress.context import IngressContext
 from services.registry.store import Registry, StrategyCache
-from services.runtime.bus import connect, ensure_topology
+from services.runtime.bus import ensure_topology
 from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
-from services.runtime.service import install_stop_handlers
+from services.runtime.service import connect_when_available, install_stop_handlers
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,16 @@ async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Serve HTTP until SIGTERM; in-flight requests finish first."""
     stop = stop or asyncio.Event()
     install_stop_handlers(stop)
-    bus = await connect(settings.nats_url, name="tradehooks-ingress")
-    await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
+    bus = await connect_when_available(settings, "ingress", stop)
+    if bus is None:
+        return
+    while True:
+        try:
+            await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
+            break
+        except Exception as exc:  # NATS went away while starting: keep trying
+            log.warning("ingress could not set up streams yet (%r); retrying", exc)
+            await asyncio.sleep(1.0)
     read_model = await asyncio.to_thread(open_read_model, parse_store_url(settings.store_url))
     store = await asyncio.to_thread(open_store, settings.store_url)
     strategies = StrategyCache(Registry(await bus.kv(streams.BUCKET_REGISTRY)))

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from services.runtime.bus import Bus, connect, ensure_topology
 from services.runtime.config import Settings
@@ -35,6 +35,29 @@ def install_stop_handlers(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def connect_when_available(settings: Settings, name: str, stop: asyncio.Event,
+                                 **callbacks: Any) -> Bus | None:
+    """Connect to NATS, retrying until it answers or ``stop`` is set (then None).
+
+    nats-py reconnects forever once connected, but gives up on a first connect.
+    """
+    while True:
+        try:
+            return await connect(settings.nats_url, name=f"tradehooks-{name}", **callbacks)
+        except Exception as exc:
+            log.warning("%s cannot reach NATS at %s yet (%r)", name, settings.nats_url, exc)
+        if await _stopped_within(stop, 1.0):
+            return None
+
+
 class Runnable(Protocol):
     """A consumer or background loop that runs until ``stop`` is set."""
 
@@ -55,12 +78,25 @@ async def run_consumers(
             if isinstance(consumer, Consumer):
                 consumer.on_reconnected()
 
-    bus = await connect(settings.nats_url, name=f"tradehooks-{name}",
-                        reconnected_cb=_reconnected)
+    bus = await connect_when_available(settings, name, stop, reconnected_cb=_reconnected)
+    if bus is None:
+        return
     probe = None
     try:
-        await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
-        consumers.extend(await build(bus))
+        while True:
+            # NATS may go away while we start: keep trying instead of dying.
+            try:
+                await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
+                consumers.extend(await build(bus))
+                break
+            except Exception as exc:
+                if type(exc).__module__.split(".")[0] != "nats" and \
+                        not isinstance(exc, TimeoutError):
+                    raise
+                log.warning("%s could not start yet (%r); retrying", name, exc)
+                consumers.clear()
+                if await _stopped_within(stop, 1.0):
+                    return
         if settings.metrics_port:
             probe = await start_probe_server(settings.http_host, settings.metrics_port)
         log.info("%s running (%d consumer(s))", name, len(consumers))
