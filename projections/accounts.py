@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -85,6 +86,9 @@ def view_to_api(view: AccountView) -> dict[str, Any]:
         "cash": str(book.cash),
         "equity": str(book.equity()),
         "realised_pnl": str(book.realised_pnl),
+        "unrealised_pnl": _plain(book.unrealised_pnl()),
+        # The paper broker lends nothing: opening exposure needs equity.
+        "buying_power": str(book.equity()),
         "fees_paid": str(book.fees_paid),
         "fills": book.fills,
         "positions": [
@@ -93,7 +97,15 @@ def view_to_api(view: AccountView) -> dict[str, Any]:
                 "quantity": str(pos.quantity),
                 "average_price": str(pos.average_price),
                 "last_price": str(book.last_prices.get(sym, pos.average_price)),
+                "unrealised_pnl": _plain(
+                    (book.last_prices.get(sym, pos.average_price) - pos.average_price)
+                    * pos.quantity),
             }
             for sym, pos in sorted(book.positions.items())
         ],
     }
+
+
+def _plain(value: Decimal) -> str:
+    """A decimal without exponent or trailing zeros ("0", "12.5")."""
+    return format(value.normalize(), "f") if value else "0"

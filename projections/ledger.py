@@ -41,6 +41,14 @@ class Book(msgspec.Struct, kw_only=True):
         )
         return self.cash + marked
 
+    def unrealised_pnl(self) -> Decimal:
+        """Open positions marked at their last price, against their average price."""
+        return sum(
+            ((self.last_prices.get(sym, pos.average_price) - pos.average_price) * pos.quantity
+             for sym, pos in self.positions.items()),
+            ZERO,
+        )
+
     def position_quantity(self, symbol: str) -> Decimal:
         """Signed quantity held in ``symbol`` (0 when flat)."""
         pos = self.positions.get(symbol)

@@ -73,6 +73,8 @@ class Strategy(BaseModel):
     limit_offset_ticks: int = 0
     tick_size: Decimal = Decimal("0.01")
     time_in_force: Literal["day", "gtc", "ioc"] = "day"
+    # The instrument of strategy-routed alerts, which name only the strategy.
+    symbol: str = ""
 
     def order_type_for(self, requested: str) -> Literal["market", "limit", "stop"]:
         """The alert's order type, or the strategy's when the alert asks for market

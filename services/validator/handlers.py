@@ -39,13 +39,13 @@ class Validator:
             except AlertError as exc:
                 refusal = Refusal("invalid_alert", exc.message)
             else:
-                built = build_signal(alert, account.broker)
+                assert strategy is not None  # check_route passed
+                built = build_signal(alert, account.broker, strategy.symbol)
                 if isinstance(built, Refusal):
                     refusal = built
-                elif (mismatch := check_alert_targets(alert, account)) is not None:
+                elif (mismatch := check_alert_targets(alert, account, strategy)) is not None:
                     refusal = mismatch
                 else:
-                    assert strategy is not None  # check_route passed
                     refusal = check_broker_rules(
                         built, account.broker, strategy.order_type_for(built.order_type))
                     if refusal is None:

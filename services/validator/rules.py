@@ -18,14 +18,23 @@ class Refusal:
     reason: str
 
 
-def build_signal(alert: ParsedAlert, broker: str) -> Signal | Refusal:
-    """Normalise a parsed alert into the internal signal for ``broker``."""
-    if not alert.symbol:
-        return Refusal("missing_symbol", "the alert names no symbol")
-    asset_class = classify_symbol(alert.symbol)
+def build_signal(alert: ParsedAlert, broker: str, default_symbol: str = "") -> Signal | Refusal:
+    """Normalise a parsed alert into the internal signal for ``broker``.
+
+    ``default_symbol`` (the strategy's instrument) serves alerts that name only
+    the strategy, like strategy-routed ones.
+    """
+    symbol = alert.symbol or default_symbol
+    if not symbol:
+        return Refusal("missing_symbol",
+                       "the alert names no symbol and the strategy has no default symbol")
+    asset_class = classify_symbol(symbol)
+    metadata = dict(alert.extras)
+    if alert.confidence is not None:
+        metadata["confidence"] = alert.confidence
     return Signal(
         dialect=alert.dialect,
-        symbol=normalise_symbol(alert.symbol, broker),
+        symbol=normalise_symbol(symbol, broker),
         asset_class=asset_class,
         intent=alert.intent,  # type: ignore[arg-type]
         quantity=alert.quantity,
@@ -36,7 +45,7 @@ def build_signal(alert: ParsedAlert, broker: str) -> Signal | Refusal:
         comment=alert.comment,
         alert_time=alert.alert_time,
         alert_id=alert.alert_id,
-        metadata=dict(alert.extras),
+        metadata=metadata,
     )
 
 
@@ -58,9 +67,17 @@ def check_route(strategy: Strategy | None, account: Account | None,
     return None
 
 
-def check_alert_targets(alert: ParsedAlert, account: Account) -> Refusal | None:
-    """An alert that names its account or tenant (prop-firm dialect) must name the
-    ones its credential is bound to: never trade on an account the sender did not mean."""
+def check_alert_targets(alert: ParsedAlert, account: Account,
+                        strategy: Strategy | None = None) -> Refusal | None:
+    """An alert that names its account, tenant or strategy must name the ones its
+    credential is bound to: never trade on an account the sender did not mean."""
+    # Strategy-routed alerts are dispatched by the name; in other dialects the
+    # name is the sender's own label.
+    if strategy is not None and alert.dialect == "routed" and alert.strategy_name not in (
+            strategy.name, strategy.slug, strategy.id):
+        return Refusal("strategy_mismatch",
+                       f"the alert is for strategy {alert.strategy_name!r}, but the "
+                       f"credential belongs to {strategy.name!r}")
     if alert.account_hint and alert.account_hint != account.id:
         return Refusal("account_mismatch",
                        f"the alert is for account {alert.account_hint!r}, but this "

@@ -60,7 +60,8 @@ async def test_alert_becomes_paper_fill_with_audit_trail(system: System, bus: Bu
         assert Decimal(state["cash"]) == Decimal("100000") - Decimal("10") * Decimal("200.1")
         assert state["positions"] == [{"symbol": "AAPL", "quantity": "10",
                                        "average_price": "200.100000",
-                                       "last_price": "200.100000"}]
+                                       "last_price": "200.100000",
+                                       "unrealised_pnl": "0"}]
 
 
 async def test_same_alert_twice_gives_one_order(system: System, bus: Bus,

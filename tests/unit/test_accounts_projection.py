@@ -167,10 +167,14 @@ def test_view_to_api_shows_strings_and_sorted_positions() -> None:
         "cash": "849.5",
         "equity": "1019.5",  # 849.5 + 2*110 - 1*50
         "realised_pnl": "0",
+        "unrealised_pnl": "20",  # ZM: (110 - 100) * 2
+        "buying_power": "1019.5",
         "fees_paid": "0.5",
         "fills": 2,
         "positions": [
-            {"symbol": "AAPL", "quantity": "-1", "average_price": "50", "last_price": "50"},
-            {"symbol": "ZM", "quantity": "2", "average_price": "100", "last_price": "110"},
+            {"symbol": "AAPL", "quantity": "-1", "average_price": "50", "last_price": "50",
+             "unrealised_pnl": "0"},
+            {"symbol": "ZM", "quantity": "2", "average_price": "100", "last_price": "110",
+             "unrealised_pnl": "20"},
         ],
     }

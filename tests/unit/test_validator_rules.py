@@ -9,7 +9,13 @@ import pytest
 
 from contracts.dialects import parse_alert
 from contracts.signals import Signal
-from services.validator.rules import Refusal, build_signal, check_broker_rules, check_route
+from services.validator.rules import (
+    Refusal,
+    build_signal,
+    check_alert_targets,
+    check_broker_rules,
+    check_route,
+)
 from tests.factories import TENANT_ID, make_account, make_signal, make_strategy
 
 
@@ -79,7 +85,26 @@ def test_propfirm_signal_id_becomes_alert_id_and_credentials_stay_out() -> None:
 def test_routed_alert_without_symbol_is_refused() -> None:
     result = build_signal(parse_alert({"strategy": "Gold", "signal": "BUY"}), "paper")
 
-    assert result == Refusal("missing_symbol", "the alert names no symbol")
+    assert result == Refusal(
+        "missing_symbol", "the alert names no symbol and the strategy has no default symbol")
+
+
+def test_routed_alert_takes_the_strategy_symbol_and_keeps_confidence() -> None:
+    alert = parse_alert({"strategy": "Gold", "signal": "BUY", "confidence": 0.82})
+
+    signal = build_signal(alert, "alpaca", default_symbol="GLD")
+
+    assert isinstance(signal, Signal)
+    assert (signal.symbol, signal.intent, signal.asset_class) == ("GLD", "buy", "equity")
+    assert signal.metadata == {"confidence": 0.82}
+
+
+def test_routed_alert_for_another_strategy_is_refused() -> None:
+    alert = parse_alert({"strategy": "Other", "signal": "BUY"})
+
+    refusal = check_alert_targets(alert, make_account(), make_strategy(name="Gold"))
+
+    assert refusal is not None and refusal.code == "strategy_mismatch"
 
 
 def test_metadata_is_a_copy_of_the_extras() -> None:
