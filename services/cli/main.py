@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("service", choices=sorted(SERVICE_MODULES))
     demo = sub.add_parser("demo", help="provision the demo strategy on a running NATS")
     demo.add_argument("--data-dir", help="where demo.json is written")
+    register = sub.add_parser(
+        "register", help="create or update tenants, accounts and strategies from a JSON file")
+    register.add_argument("file", help="JSON with 'tenants', 'accounts' and 'strategies' lists")
+    register.add_argument("--data-dir", help="data dir of 'tradehooks up' (finds its NATS)")
     replay = sub.add_parser("replay", help="rebuild the projections from the event store")
     replay.add_argument("--data-dir", help="data dir of the default SQLite store")
     return parser
@@ -70,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_logging("demo", settings.log_level)
         return asyncio.run(run_demo(settings))
+    if args.command == "register":
+        from services.cli.register import register as run_register
+
+        setup_logging("register", settings.log_level)
+        return asyncio.run(run_register(settings, args.file,
+                                        explicit_nats="NATS_URL" in os.environ))
     if args.command == "replay":
         from services.cli.replay import replay
 

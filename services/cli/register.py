@@ -1,0 +1,50 @@
+"""``tradehooks register FILE``: registry records from a file, on a running system."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from contracts import streams
+from services.registry.importer import apply_registry_file, read_registry_file
+from services.registry.store import Registry
+from services.runtime.bus import connect, ensure_topology
+from services.runtime.clock import SystemClock
+from services.runtime.config import Settings
+
+
+def _nats_url(settings: Settings, explicit: bool) -> str:
+    """NATS_URL, else the embedded server of ``tradehooks up`` (from demo.json)."""
+    demo = settings.data_dir / "demo.json"
+    if not explicit and demo.exists():
+        return str(json.loads(demo.read_text())["nats_url"])
+    return settings.nats_url
+
+
+async def register(settings: Settings, file: str, explicit_nats: bool) -> int:
+    """Apply the file; prints each strategy's webhook URL and any new secret once."""
+    try:
+        data = read_registry_file(Path(file))
+    except (OSError, ValidationError) as exc:
+        print(f"cannot use {file}: {exc}")
+        return 2
+    bus = await connect(_nats_url(settings, explicit_nats), name="tradehooks-register")
+    try:
+        await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
+        registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
+        try:
+            results = await apply_registry_file(bus, registry, data, SystemClock())
+        except ValueError as exc:
+            print(f"not registered: {exc}")
+            return 2
+    finally:
+        await bus.close()
+    print(f"registered {len(data.tenants)} tenant(s), {len(data.accounts)} account(s), "
+          f"{len(results)} strategy(ies)")
+    for strategy, fresh in results:
+        print(f"  {strategy.name}: {settings.api_url}/webhook/{strategy.slug}")
+        if fresh:
+            print(f"    secret (shown once): {strategy.secret}")
+    return 0

@@ -1,0 +1,61 @@
+"""Register tenants, accounts and strategies from a JSON file (until the admin API).
+
+Records are created or replaced by id. A strategy without a ``secret`` keeps the one
+it has, or gets a new one that is shown once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from services.registry.models import Account, Strategy, Tenant, slugify
+from services.registry.provisioning import register_account, register_strategy, register_tenant
+from services.registry.secrets import new_secret
+from services.registry.store import Registry
+from services.runtime.bus import Bus
+from services.runtime.clock import Clock
+
+
+class RegistryFile(BaseModel):
+    """The file's shape: three lists, each optional."""
+
+    model_config = ConfigDict(extra="forbid")
+    tenants: list[Tenant] = []
+    accounts: list[Account] = []
+    strategies: list[dict[str, Any]] = []
+
+
+def read_registry_file(path: Path) -> RegistryFile:
+    """Parse and validate the file (pydantic errors name the bad field)."""
+    return RegistryFile.model_validate_json(path.read_bytes())
+
+
+async def apply_registry_file(bus: Bus, registry: Registry, data: RegistryFile,
+                              clock: Clock) -> list[tuple[Strategy, bool]]:
+    """Store every record and publish its registry event; returns each strategy and
+    whether its secret is new (so it must be shown to the operator now)."""
+    for tenant in data.tenants:
+        await register_tenant(bus, registry, tenant, clock)
+    for account in data.accounts:
+        await register_account(bus, registry, account, clock)
+    out: list[tuple[Strategy, bool]] = []
+    for raw in data.strategies:
+        fields = dict(raw)
+        existing = await registry.strategy(str(fields.get("id", "")))
+        new_secret_made = False
+        if not fields.get("secret"):
+            if existing is not None:
+                fields["secret"] = existing.secret
+            else:
+                fields["secret"] = new_secret()
+                new_secret_made = True
+        fields.setdefault("slug", slugify(str(fields.get("name", ""))))
+        strategy = Strategy.model_validate(fields)
+        if await registry.account(strategy.account_id) is None:
+            raise ValueError(f"strategy {strategy.id}: account {strategy.account_id} is unknown")
+        await register_strategy(bus, registry, strategy, clock)
+        out.append((strategy, new_secret_made))
+    return out
