@@ -56,6 +56,7 @@ async def test_alpaca_rejection_and_restrictions_end_in_webhook_failed(
     async with aiohttp.ClientSession() as http:
         _, rejected = await post_json(http, url, tv_alert(price="190"))
         _, forex = await post_json(http, url, tv_alert(symbol="EURUSD", price="1.08"))
+        _, gold = await post_json(http, url, tv_alert(symbol="XAUUSD", price="2400"))
         _, crypto_short = await post_json(http, url, tv_alert(
             symbol="BTCUSD", order_id="sell", action="sell", price="60000"))
     failed = await tap.wait_terminal(rejected["signal_id"])
@@ -63,6 +64,7 @@ async def test_alpaca_rejection_and_restrictions_end_in_webhook_failed(
     assert (failed.stage, failed.code) == ("execute", "alpaca_422")
     assert "not tradable" in failed.reason
     for signal_id, code in ((forex["signal_id"], "asset_not_supported"),
+                            (gold["signal_id"], "asset_not_supported"),
                             (crypto_short["signal_id"], "no_crypto_shorts")):
         refused = await tap.wait_terminal(signal_id)
         assert isinstance(refused, WebhookFailed)
