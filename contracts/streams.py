@@ -41,7 +41,8 @@ class ConsumerSpec:
     # How long a crashed instance's in-flight messages wait before redelivery.
     # Handlers take milliseconds; slow ones report progress to extend it.
     ack_wait_s: float = 10.0
-    # Redelivery delays after a handler error (seconds), last one repeats.
+    # Delays between in-place retries after a handler error (seconds); the last
+    # one repeats. The message blocks its consumer meanwhile: order over speed.
     backoff_s: tuple[float, ...] = (0.2, 1.0, 3.0, 10.0)
 
 

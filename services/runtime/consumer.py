@@ -65,6 +65,7 @@ class Consumer:
         self._resubscribe = asyncio.Event()
         self._clock = SystemClock()
         self.idle = asyncio.Event()
+        self._batch: list[Msg] = []
 
     def on_reconnected(self) -> None:
         """Pull subscriptions can go deaf after a reconnect (nats.py #504): rebuild."""
@@ -112,8 +113,10 @@ class Consumer:
 
     async def process_batch(self, msgs: list[Msg]) -> None:
         """Handle fetched messages one after another (keeps per-account order)."""
+        self._batch = msgs
         for msg in msgs:
             await self._process(msg)
+        self._batch = []
 
     async def _resubscribe_safely(
         self, sub: JetStreamContext.PullSubscription
@@ -134,20 +137,29 @@ class Consumer:
         except msgspec.DecodeError as exc:
             await self.dead_letter(msg, f"undecodable: {exc}")
             return
-        try:
-            outgoing = await self.handle(event)
-            await self._publish(outgoing)
-        except Exception as exc:
-            delivered = msg.metadata.num_delivered
-            limit = self.spec.max_deliver
-            log.exception("%s failed on %s (delivery %d)", durable, _describe(event), delivered)
-            if limit > 0 and delivered >= limit:
-                await self._give_up(msg, event, f"{type(exc).__name__}: {exc}")
-                return
-            metrics.EVENTS_HANDLED.labels(durable, "retry").inc()
-            backoff = self.spec.backoff_s[min(delivered - 1, len(self.spec.backoff_s) - 1)]
-            await msg.nak(delay=backoff)
-            return
+        # Retry in place rather than nak: a nak would let the messages behind this
+        # one (the same account's next signal, say) overtake it, and order matters
+        # per account. Deliveries after a crash count towards the same limit.
+        attempt = msg.metadata.num_delivered
+        limit = self.spec.max_deliver
+        while True:
+            try:
+                outgoing = await self.handle(event)
+                await self._publish(outgoing)
+                break
+            except Exception as exc:
+                log.exception("%s failed on %s (attempt %d)", durable, _describe(event), attempt)
+                if limit > 0 and attempt >= limit:
+                    await self._give_up(msg, event, f"{type(exc).__name__}: {exc}")
+                    return
+                metrics.EVENTS_HANDLED.labels(durable, "retry").inc()
+                backoff = self.spec.backoff_s[min(attempt - 1, len(self.spec.backoff_s) - 1)]
+                # Keep this message and the ones queued behind it ours while we wait.
+                for held in self._batch or [msg]:
+                    with contextlib.suppress(Exception):
+                        await held.in_progress()
+                await asyncio.sleep(backoff)
+                attempt += 1
         await msg.ack()
         metrics.EVENTS_HANDLED.labels(durable, "ok").inc()
         occurred = getattr(event, "occurred_at", None)

@@ -121,3 +121,24 @@ async def test_redelivered_message_publishes_no_second_event(bus: Bus, tap: Even
     await tap.wait_for(lambda evs: any(e.event_id == "e5" for e in evs))
     assert calls == 2
     assert len([e for e in tap.events if isinstance(e, WebhookFailed)]) == 1
+
+
+async def test_a_retried_message_is_not_overtaken_by_the_next(bus: Bus) -> None:
+    handled: list[str] = []
+    failures = {"e6": 2}
+    done = asyncio.Event()
+
+    async def flaky_first(event: AnyEvent) -> list[Outgoing]:
+        if failures.get(event.event_id, 0) > 0:
+            failures[event.event_id] -= 1
+            raise RuntimeError("transient")
+        handled.append(event.event_id)
+        if len(handled) == 2:
+            done.set()
+        return []
+
+    # Close-then-open for one account: the open must never run before the close.
+    await bus.publish_event(tenant_event(6), "m6")
+    await bus.publish_event(tenant_event(7), "m7")
+    await run_until(Consumer(bus, SPEC, flaky_first), done)
+    assert handled == ["e6", "e7"]
