@@ -25,6 +25,7 @@ MARKET_MAX_AGE_S = 3600.0
 BUCKET_REGISTRY = "th_registry"
 BUCKET_OPEN_ORDERS = "th_open_orders"
 BUCKET_PRICES = "th_market_prices"
+BUCKET_RISK = "th_risk_ledgers"
 BUCKET_DEDUPE = "th_dedupe"
 BUCKET_PAPER = "th_paper_accounts"
 
@@ -48,6 +49,8 @@ class ConsumerSpec:
 
 VALIDATOR = ConsumerSpec("validator", (subjects.RECEIVED,), "validate")
 RISK = ConsumerSpec("risk", (subjects.VALIDATED,), "risk")
+# Frees the risk reservation of a signal once its order filled or ended.
+RISK_RELEASE = ConsumerSpec("risk_release", (subjects.TRADE_EXECUTED, subjects.FAILED), "risk")
 EXECUTOR = ConsumerSpec("executor", (subjects.ORDER_REQUESTED,), "execute")
 EXECUTOR_PRICES = ConsumerSpec("executor_prices", (subjects.PRICES,), "execute",
                                max_deliver=3, stream=MARKET_STREAM)

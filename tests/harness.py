@@ -173,9 +173,11 @@ class System:
             env.pop("TRADEHOOKS_DATABASE_URL", None)
         return env
 
-    def start(self, service: str) -> None:
-        log = open(self.data_dir / f"{service}.log", "ab")  # noqa: SIM115 - kept open by child
-        self.processes[service] = subprocess.Popen(
+    def start(self, service: str, instance: str | None = None) -> None:
+        """Start ``service``; ``instance`` names a second copy (e.g. ``risk-2``)."""
+        name = instance or service
+        log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - kept open by child
+        self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "services.cli.main", "run", service],
             env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
@@ -211,7 +213,8 @@ class System:
     def running(self, service: str) -> bool:
         """The service logged that it is running (consumers attached)."""
         log = self.data_dir / f"{service}.log"
-        marker = b"listening on" if service == "ingress" else f"{service} running".encode()
+        kind = service.split("-")[0] if service.split("-")[-1].isdigit() else service
+        marker = b"listening on" if kind == "ingress" else f"{kind} running".encode()
         return log.exists() and marker in log.read_bytes()
 
     async def wait_ready(self, timeout: float = 30.0) -> None:

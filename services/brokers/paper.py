@@ -215,13 +215,21 @@ class PaperBroker:
         return True
 
     async def snapshot(self, account: Account) -> AccountSnapshot:
-        """Cash, equity, positions and last prices of the simulated account."""
+        """Cash, equity, positions and last prices of the simulated account; positions
+        are marked at the market's last price when one was recorded."""
         state, _ = await self._load(account)
         book = state.book
+        prices = dict(book.last_prices)
+        for symbol in book.positions:
+            market = await self.market_price(symbol)
+            if market is not None:
+                prices[symbol] = market
+        marked = Book(currency=book.currency, cash=book.cash, positions=book.positions,
+                      last_prices=prices)
         return AccountSnapshot(
-            cash=book.cash, equity=book.equity(),
+            cash=book.cash, equity=marked.equity(),
             positions={s: p.quantity for s, p in book.positions.items()},
-            last_prices=dict(book.last_prices),
+            last_prices=prices,
         )
 
     async def find_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:

@@ -62,8 +62,23 @@ class Strategy(BaseModel):
     percent_of_equity: Decimal = Decimal(2)
     fixed_quantity: Decimal | None = None
     notional: Decimal | None = None
+    # Pre-trade limits (None / empty = no limit). Exits are never limited: they
+    # reduce risk. Each refusal says the rule, the limit and the value.
     max_order_notional: Decimal | None = Decimal(50_000)
     max_order_quantity: Decimal | None = None
+    min_order_notional: Decimal | None = None
+    min_order_quantity: Decimal | None = None
+    allowed_symbols: list[str] = []
+    max_position_quantity: Decimal | None = None
+    max_position_notional: Decimal | None = None
+    daily_notional_limit: Decimal | None = None
+    daily_order_limit: int | None = None
+    max_open_positions: int | None = None
+    max_leverage: Decimal | None = None
+    require_stop_loss: bool = False
+    max_drawdown_pct: Decimal | None = None
+    # Daily counters and the day's starting equity reset at this zone's midnight.
+    day_timezone: str = "UTC"
     quantity_step: Decimal = Decimal("0.0001")
     # Order type when the alert does not say (TradingView alerts never do).
     order_type: Literal["market", "limit", "stop"] = "market"

@@ -6,6 +6,7 @@ from contracts import streams
 from services.brokers.factory import build_brokers
 from services.registry.store import Registry
 from services.risk.handlers import RiskService
+from services.risk.ledger import RiskLedgers
 from services.runtime.bus import Bus
 from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
@@ -20,7 +21,9 @@ async def main(settings: Settings) -> None:
     async def build(bus: Bus) -> list[Runnable]:
         clock = SystemClock()
         registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
-        risk = RiskService(registry, await build_brokers(bus, settings, clock), clock)
-        return [Consumer(bus, streams.RISK, risk.handle, exhausted("risk", clock))]
+        ledgers = RiskLedgers(await bus.kv(streams.BUCKET_RISK))
+        risk = RiskService(registry, await build_brokers(bus, settings, clock), ledgers, clock)
+        return [Consumer(bus, streams.RISK, risk.handle, exhausted("risk", clock)),
+                Consumer(bus, streams.RISK_RELEASE, risk.release)]
 
     await run_consumers("risk", settings, build)

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from contracts import streams
-from contracts.events import AnyEvent, OrderRequested, WebhookValidated
-from services.brokers.base import BrokerRejected
+from contracts.events import (
+    AnyEvent,
+    OrderRequested,
+    TradeExecuted,
+    WebhookFailed,
+    WebhookValidated,
+)
+from contracts.orders import OrderRequest
+from services.brokers.base import AccountSnapshot, BrokerRejected
 from services.brokers.factory import Brokers
+from services.registry.models import Strategy
 from services.registry.store import Registry
+from services.risk.ledger import Reservation, RiskLedgers
+from services.risk.limits import Exposure, check_limits, order_notional, trading_day
 from services.risk.rules import RiskRefusal, client_order_id, decide_order
 from services.runtime.clock import Clock
 from services.runtime.consumer import Outgoing
@@ -17,9 +29,11 @@ from services.runtime.ids import derived_event_id
 class RiskService:
     """Sizes validated signals against the account and applies the limits."""
 
-    def __init__(self, registry: Registry, brokers: Brokers, clock: Clock) -> None:
+    def __init__(self, registry: Registry, brokers: Brokers, ledgers: RiskLedgers,
+                 clock: Clock) -> None:
         self.registry = registry
         self.brokers = brokers
+        self.ledgers = ledgers
         self.clock = clock
 
     async def handle(self, event: AnyEvent) -> list[Outgoing]:
@@ -34,6 +48,9 @@ class RiskService:
         if not strategy.enabled:
             return [failure(event, "risk", "strategy_paused",
                             f"strategy {strategy.name} is paused", self.clock)]
+        if not account.active:
+            return [failure(event, "risk", "account_inactive",
+                            f"account {account.name} is not active", self.clock)]
         try:
             snapshot = await self.brokers.for_account(account).snapshot(account)
         except BrokerRejected as exc:
@@ -41,6 +58,8 @@ class RiskService:
         received_at = event.signal.alert_time or event.occurred_at
         coid = client_order_id(strategy, event.signal_id, received_at)
         decision = decide_order(event.signal, strategy, snapshot, coid)
+        if not isinstance(decision, RiskRefusal):
+            decision = await self._reserve(event, strategy, snapshot, decision)
         if isinstance(decision, RiskRefusal):
             return [failure(event, "risk", decision.code, decision.reason, self.clock,
                             decision.details)]
@@ -50,3 +69,36 @@ class RiskService:
             strategy_id=event.strategy_id, account_id=event.account_id, order=decision,
         )
         return [Outgoing(requested, streams.message_id(event.signal_id, "order"))]
+
+    async def _reserve(self, event: WebhookValidated, strategy: Strategy,
+                       snapshot: AccountSnapshot, order: OrderRequest
+                       ) -> OrderRequest | RiskRefusal:
+        """Check the limits against the ledger and reserve the order, atomically."""
+        price = (event.signal.price or snapshot.last_prices.get(order.symbol)
+                 or order.reference_price or Decimal(0))
+        day = trading_day(self.clock.now(), strategy.day_timezone)
+        while True:
+            ledger, revision = await self.ledgers.load(event.account_id)
+            ledger.roll(day, snapshot.equity)
+            if order.client_order_id in ledger.today:
+                return order  # decided before (a redelivery): same decision, no recount
+            exposure = Exposure.of(snapshot, ledger)
+            refused = check_limits(event.signal, order, strategy, exposure, ledger, price)
+            if refused is not None:
+                return refused
+            notional = order_notional(order, price)
+            held = snapshot.position(order.symbol)
+            signed = -held if order.close_position else (
+                order.quantity if order.side == "buy" else -order.quantity)
+            ledger.today[order.client_order_id] = notional
+            ledger.pending[order.client_order_id] = Reservation(
+                signal_id=event.signal_id, symbol=order.symbol, signed_quantity=signed,
+                notional=notional)
+            if await self.ledgers.save(event.account_id, ledger, revision):
+                return order
+
+    async def release(self, event: AnyEvent) -> list[Outgoing]:
+        """A terminal event frees the signal's reservation."""
+        if isinstance(event, TradeExecuted | WebhookFailed) and event.account_id:
+            await self.ledgers.release(event.account_id, event.signal_id)
+        return []

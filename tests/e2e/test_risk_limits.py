@@ -1,0 +1,103 @@
+"""Pre-trade limits on the running system: each refusal names rule, limit and value."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import aiohttp
+import pytest
+from e2e.helpers import post_json, tv_alert
+from harness import EventTap, System, provision, wait_until
+
+from contracts.events import TradeExecuted, WebhookFailed
+from services.runtime.bus import Bus
+
+pytestmark = pytest.mark.e2e
+
+
+async def refused(tap: EventTap, signal_id: str) -> WebhookFailed:
+    event = await tap.wait_terminal(signal_id)
+    assert isinstance(event, WebhookFailed), event
+    assert event.stage == "risk"
+    return event
+
+
+async def test_symbol_daily_count_and_stop_loss_limits(system: System, bus: Bus,
+                                                       tap: EventTap) -> None:
+    t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="1",
+                        allowed_symbols=["AAPL", "MSFT"], daily_order_limit=2)
+    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    async with aiohttp.ClientSession() as http:
+        _, tsla = await post_json(http, url, tv_alert(symbol="TSLA", price="200"))
+        _, first = await post_json(http, url, tv_alert(symbol="AAPL", price="100"))
+        await tap.wait_terminal(first["signal_id"])
+        _, second = await post_json(http, url, tv_alert(symbol="MSFT", price="300"))
+        await tap.wait_terminal(second["signal_id"])
+        _, third = await post_json(http, url, tv_alert(symbol="AAPL", price="101"))
+        # Exits are never limited: they reduce risk.
+        _, exit_ = await post_json(http, url, tv_alert(symbol="AAPL", action="sell",
+                                                       price="102"))
+    symbol = await refused(tap, tsla["signal_id"])
+    assert (symbol.code, symbol.details["value"]) == ("allowed_symbols", "TSLA")
+    count = await refused(tap, third["signal_id"])
+    assert count.details == {"rule": "daily_order_limit", "limit": "2", "value": "3"}
+    assert isinstance(await tap.wait_terminal(exit_["signal_id"]), TradeExecuted)
+
+    sl = await provision(bus, require_stop_loss=True)
+    sl_url = f"{system.api_url}/webhook/{sl.strategy.slug}?token={sl.strategy.secret}"
+    async with aiohttp.ClientSession() as http:
+        _, naked = await post_json(http, sl_url, tv_alert(price="100"))
+        _, covered = await post_json(http, sl_url, {
+            "alertId": "sl-1", "action": "buy", "symbol": "AAPL", "price": "100",
+            "quantity": "1", "stopLoss": "95"})
+    assert (await refused(tap, naked["signal_id"])).code == "require_stop_loss"
+    assert isinstance(await tap.wait_terminal(covered["signal_id"]), TradeExecuted)
+
+
+async def test_drawdown_from_the_days_starting_equity_stops_new_entries(
+        system: System, bus: Bus, tap: EventTap) -> None:
+    t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="400",
+                        max_order_notional=None, max_drawdown_pct="5")
+    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    async with aiohttp.ClientSession() as http:
+        _, entry = await post_json(http, url, tv_alert(symbol="ACME", price="100"))
+        await tap.wait_terminal(entry["signal_id"])
+        # ACME falls 20%: 400 shares lose 8,000, 8% of the day's 100,000.
+        await post_json(http, f"{system.api_url}/api/v1/prices",
+                        {"symbol": "ACME", "price": "80"})
+
+        probes = iter(range(100))
+
+        async def marked_down() -> bool:
+            # The price reaches the broker asynchronously; probe until it counts.
+            _, body = await post_json(http, url, tv_alert(symbol="ZZZ", price="10",
+                                                          probe=str(next(probes))))
+            signal = await tap.wait_terminal(body["signal_id"])
+            return isinstance(signal, WebhookFailed)
+
+        await wait_until(marked_down, timeout=20, interval=0.2,
+                         message="the drawdown limit to trip")
+    last = [e for e in tap.of_type("webhook.failed") if e.tenant_id == t.tenant.id][-1]
+    assert last.code == "max_drawdown_pct"  # type: ignore[union-attr]
+    assert last.details["limit"] == "5"  # type: ignore[union-attr]
+    assert Decimal(last.details["value"]) >= Decimal("7.9")  # type: ignore[union-attr]
+
+
+async def test_two_risk_instances_cannot_both_pass_what_only_fits_once(
+        system: System, bus: Bus, tap: EventTap) -> None:
+    system.start("risk", instance="risk-2")
+    await wait_until(lambda: system.running("risk-2"), message="the second risk instance")
+    t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="6",
+                        daily_notional_limit="1000")
+    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    async with aiohttp.ClientSession() as http:
+        # Each order is worth 600: either fits the 1,000 daily limit, not both.
+        answers = await asyncio.gather(*(
+            post_json(http, url, tv_alert(symbol=symbol, price="100"))
+            for symbol in ("AAA", "BBB", "CCC", "DDD")))
+    outcomes = [await tap.wait_terminal(body["signal_id"]) for _, body in answers]
+    executed = [e for e in outcomes if isinstance(e, TradeExecuted)]
+    failed = [e for e in outcomes if isinstance(e, WebhookFailed)]
+    assert len(executed) == 1
+    assert {e.code for e in failed} == {"daily_notional_limit"}
