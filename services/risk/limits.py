@@ -115,6 +115,8 @@ def _drawdown(strategy: Strategy, ledger: RiskLedger, equity: Decimal) -> RiskRe
     if strategy.max_drawdown_pct is None or not start or start <= 0:
         return None
     drawdown = (start - equity) / start * HUNDRED
+    # Reaching the maximum drawdown is what stops trading (unlike size limits,
+    # which allow an order exactly at the limit).
     if drawdown >= strategy.max_drawdown_pct:
         return refusal("max_drawdown_pct",
                        f"equity is down {drawdown:.2f}% today (from {start:.2f}); new entries "
@@ -147,8 +149,13 @@ def _exposure(strategy: Strategy, order: OrderRequest, exposure: Exposure, price
                        f"{len(exposure.positions)} positions are open; the maximum is "
                        f"{strategy.max_open_positions}",
                        strategy.max_open_positions, len(exposure.positions) + 1)
-    if strategy.max_leverage is not None and exposure.equity > 0:
-        gross_after = exposure.gross() - abs(held) * price + abs(after) * price
+    if strategy.max_leverage is not None:
+        if exposure.equity <= 0:
+            return refusal("max_leverage", "equity is not positive: no new exposure",
+                           strategy.max_leverage, "unbounded")
+        # The symbol's whole position is valued at the order's price after the order.
+        held_value = abs(held) * exposure.prices.get(symbol, ZERO)
+        gross_after = exposure.gross() - held_value + abs(after) * price
         leverage = gross_after / exposure.equity
         if leverage > strategy.max_leverage:
             return refusal("max_leverage",
