@@ -91,6 +91,27 @@ class WebhookFailed(Event, tag="webhook.failed", kw_only=True, frozen=True):
     details: dict[str, Any] = {}
 
 
+class BreakerTripped(Event, tag="account.breaker_tripped", kw_only=True, frozen=True):
+    """The portfolio breaker tripped: ``kind`` is ``sl`` (liquidate and pause) or
+    ``tp``. ``signal_id`` is the trip's own correlation id."""
+
+    account_id: str
+    kind: Literal["sl", "tp"]
+    equity: Decimal
+    threshold: Decimal
+    base_equity: Decimal
+    liquidating: list[str] = []
+    canceled_orders: list[str] = []
+    paused: bool = False
+
+
+class AccountResumed(Event, tag="account.resumed", kw_only=True, frozen=True):
+    """An operator resumed a paused account; the breaker is re-armed."""
+
+    account_id: str
+    by: str = "operator"
+
+
 class TenantCreated(Event, tag="registry.tenant_created", kw_only=True, frozen=True):
     """An operator (or the demo provisioning) created a tenant."""
 
@@ -124,6 +145,8 @@ AnyEvent = (
     | OrderPlaced
     | TradeExecuted
     | WebhookFailed
+    | BreakerTripped
+    | AccountResumed
     | TenantCreated
     | AccountOpened
     | StrategyRegistered

@@ -11,6 +11,7 @@ STREAM_SUBJECTS = [
     "webhook.>",
     "order.>",
     "registry.>",
+    "account.>",
     "deadletter.>",
 ]
 # JetStream drops a repeated Nats-Msg-Id inside this window; ingress keeps its
@@ -26,6 +27,7 @@ BUCKET_REGISTRY = "th_registry"
 BUCKET_OPEN_ORDERS = "th_open_orders"
 BUCKET_PRICES = "th_market_prices"
 BUCKET_RISK = "th_risk_ledgers"
+BUCKET_BREAKERS = "th_breakers"
 BUCKET_DEDUPE = "th_dedupe"
 BUCKET_PAPER = "th_paper_accounts"
 
@@ -58,7 +60,7 @@ SLTP_MONITOR = ConsumerSpec("sltp_monitor", (subjects.TRADE_EXECUTED,), "sltp")
 # The auditor records every event and never gives up on one (it naks and retries
 # until the store is back). Dead letters are not events; they stay in the stream.
 AUDITOR = ConsumerSpec(
-    "auditor", ("webhook.>", "order.>", "registry.>"), "audit", max_deliver=-1
+    "auditor", ("webhook.>", "order.>", "registry.>", "account.>"), "audit", max_deliver=-1
 )
 
 

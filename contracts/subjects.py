@@ -6,6 +6,7 @@
 ``webhook.trade_executed.<tenant>.<account>.<strategy>``
 ``webhook.failed.<tenant>.<account>.<strategy>``
 ``order.placed.<tenant>.<account>.<strategy>``
+``account.breaker_tripped.<tenant>.<account>``, ``account.resumed.<tenant>.<account>``
 ``registry.<kind>.<tenant>``
 ``market.price.<symbol>`` (stream MARKET: prices are inputs, not audited events)
 
@@ -18,6 +19,8 @@ import re
 
 from contracts.events import (
     AccountOpened,
+    AccountResumed,
+    BreakerTripped,
     Event,
     OrderPlaced,
     OrderRequested,
@@ -68,6 +71,10 @@ def subject_for(event: Event) -> str:
             )
         case WebhookFailed():
             return f"webhook.failed.{tenant}.{token(event.account_id)}.{token(event.strategy_id)}"
+        case BreakerTripped():
+            return f"account.breaker_tripped.{tenant}.{token(event.account_id)}"
+        case AccountResumed():
+            return f"account.resumed.{tenant}.{token(event.account_id)}"
         case TenantCreated():
             return f"registry.tenant_created.{tenant}"
         case AccountOpened():

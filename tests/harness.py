@@ -165,6 +165,7 @@ class System:
             "TRADEHOOKS_ALPACA_TIMEOUT_S": "1.0",
             "TRADEHOOKS_ALPACA_RETRY_BASE_S": "0.05",
             "TRADEHOOKS_ORDER_SYNC_INTERVAL_S": "0.2",
+            "TRADEHOOKS_BREAKER_INTERVAL_S": "0.2",
         })
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         if self.database_url:

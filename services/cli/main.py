@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
         "register", help="create or update tenants, accounts and strategies from a JSON file")
     register.add_argument("file", help="JSON with 'tenants', 'accounts' and 'strategies' lists")
     register.add_argument("--data-dir", help="data dir of 'tradehooks up' (finds its NATS)")
+    resume = sub.add_parser("resume", help="resume an account paused by the breaker")
+    resume.add_argument("account_id")
+    resume.add_argument("--data-dir", help="data dir of 'tradehooks up' (finds its NATS)")
     replay = sub.add_parser("replay", help="rebuild the projections from the event store")
     replay.add_argument("--data-dir", help="data dir of the default SQLite store")
     return parser
@@ -80,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging("register", settings.log_level)
         return asyncio.run(run_register(settings, args.file,
                                         explicit_nats="NATS_URL" in os.environ))
+    if args.command == "resume":
+        from services.cli.register import resume as run_resume
+
+        setup_logging("resume", settings.log_level)
+        return asyncio.run(run_resume(settings, args.account_id,
+                                      explicit_nats="NATS_URL" in os.environ))
     if args.command == "replay":
         from services.cli.replay import replay
 

@@ -1,4 +1,4 @@
-"""``tradehooks register FILE``: registry records from a file, on a running system."""
+"""``tradehooks register FILE`` and ``tradehooks resume ACCOUNT`` on a running system."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from contracts import streams
 from services.registry.importer import apply_registry_file, read_registry_file
+from services.registry.operations import resume_account
 from services.registry.store import Registry
 from services.runtime.bus import connect, ensure_topology
 from services.runtime.clock import SystemClock
@@ -47,4 +48,19 @@ async def register(settings: Settings, file: str, explicit_nats: bool) -> int:
         print(f"  {strategy.name}: {settings.api_url}/webhook/{strategy.slug}")
         if fresh:
             print(f"    secret (shown once): {strategy.secret}")
+    return 0
+
+
+async def resume(settings: Settings, account_id: str, explicit_nats: bool) -> int:
+    """Resume a paused account; exit 2 if it does not exist."""
+    bus = await connect(_nats_url(settings, explicit_nats), name="tradehooks-resume")
+    try:
+        registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
+        resumed = await resume_account(bus, registry, account_id, SystemClock(), by="cli")
+    finally:
+        await bus.close()
+    if resumed is None:
+        print(f"no account {account_id}")
+        return 2
+    print(f"account {account_id} resumed")
     return 0

@@ -55,6 +55,7 @@ def build_app(ctx: IngressContext) -> web.Application:
     app.router.add_post("/api/v1/prices", prices.post_prices)
     app.router.add_get("/api/v1/signals/{signal_id}", queries.get_signal)
     app.router.add_get("/api/v1/accounts/{account_id}", queries.get_account)
+    app.router.add_post("/api/v1/accounts/{account_id}/resume", queries.resume_account_route)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics_endpoint)

@@ -12,6 +12,7 @@ from projections.accounts import decode_view, view_to_api
 from projections.projector import ACCOUNTS
 from services.ingress.context import IngressContext
 from services.ingress.problems import Problem
+from services.registry.operations import resume_account
 
 
 def trail_status(entries: list[dict[str, Any]]) -> str:
@@ -50,3 +51,13 @@ async def get_account(request: web.Request) -> web.Response:
     if body is None:
         raise Problem(404, "not_found", f"no account {account_id}")
     return web.json_response(view_to_api(decode_view(body)))
+
+
+async def resume_account_route(request: web.Request) -> web.Response:
+    """``POST /api/v1/accounts/{account_id}/resume``: an operator resumes trading."""
+    ctx: IngressContext = request.app["ctx"]
+    account_id = request.match_info["account_id"]
+    resumed = await resume_account(ctx.bus, ctx.strategies.registry, account_id, ctx.clock)
+    if resumed is None:
+        raise Problem(404, "not_found", f"no account {account_id}")
+    return web.json_response({"account_id": account_id, "paused": resumed.paused})

@@ -30,6 +30,17 @@ class AlpacaConfig(BaseModel):
     url_override: str | None = None
 
 
+class BreakerConfig(BaseModel):
+    """Portfolio circuit breaker: equity against ``base_equity`` times the fractions."""
+
+    model_config = ConfigDict(frozen=True)
+    base_equity: Decimal
+    global_sl_pct: Decimal | None = None  # e.g. 0.9: trip when equity <= 90% of base
+    global_tp_pct: Decimal | None = None  # e.g. 1.2: trip when equity >= 120% of base
+    liquidate_on_tp: bool = False
+    active: bool = True
+
+
 class Account(BaseModel):
     """A broker account that strategies trade on."""
 
@@ -44,6 +55,10 @@ class Account(BaseModel):
     slippage_bps: Decimal | None = None
     fee_bps: Decimal | None = None
     active: bool = True
+    breaker: BreakerConfig | None = None
+    # Set by the breaker's stop-loss trip; only an operator's resume clears it.
+    paused: bool = False
+    paused_reason: str = ""
 
 
 class Strategy(BaseModel):

@@ -54,16 +54,23 @@ class Registry:
         """One strategy, or None."""
         return await self._get(f"strategy.{strategy_id}", Strategy)
 
+    async def accounts(self) -> list[Account]:
+        """Every account of every tenant."""
+        return await self._all("account.", Account)
+
     async def strategies(self) -> list[Strategy]:
         """Every strategy of every tenant."""
+        return await self._all("strategy.", Strategy)
+
+    async def _all(self, prefix: str, model: type[M]) -> list[M]:
         try:
             keys = await self.kv.keys()
         except Exception:  # nats-py raises NoKeysError on an empty bucket
             return []
-        out = []
+        out: list[M] = []
         for key in keys:
-            if key.startswith("strategy."):
-                found = await self._get(key, Strategy)
+            if key.startswith(prefix):
+                found = await self._get(key, model)
                 if found is not None:
                     out.append(found)
         return out

@@ -51,6 +51,10 @@ class RiskService:
         if not account.active:
             return [failure(event, "risk", "account_inactive",
                             f"account {account.name} is not active", self.clock)]
+        if account.paused:
+            return [failure(event, "risk", "paused",
+                            f"account {account.name} is paused: {account.paused_reason}; "
+                            "an operator resumes it", self.clock)]
         try:
             snapshot = await self.brokers.for_account(account).snapshot(account)
         except BrokerRejected as exc:

@@ -27,6 +27,7 @@ class Settings(BaseModel):
     alpaca_attempts: int = 4
     alpaca_retry_base_s: float = 0.5
     order_sync_interval_s: float = 1.0
+    breaker_interval_s: float = 10.0
     nats_replicas: int = 1
     metrics_port: int = 0
 
@@ -63,6 +64,7 @@ _ENV = {
     "alpaca_attempts": "TRADEHOOKS_ALPACA_ATTEMPTS",
     "alpaca_retry_base_s": "TRADEHOOKS_ALPACA_RETRY_BASE_S",
     "order_sync_interval_s": "TRADEHOOKS_ORDER_SYNC_INTERVAL_S",
+    "breaker_interval_s": "TRADEHOOKS_BREAKER_INTERVAL_S",
     "nats_replicas": "TRADEHOOKS_NATS_REPLICAS",
     "metrics_port": "TRADEHOOKS_METRICS_PORT",
 }

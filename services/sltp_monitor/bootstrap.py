@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from contracts import streams
+from services.brokers.factory import build_brokers
+from services.registry.store import Registry
 from services.runtime.bus import Bus
+from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
 from services.runtime.service import Runnable, run_consumers
+from services.sltp_monitor.breaker_loop import BreakerLoop
 from services.sltp_monitor.handlers import SlTpMonitor
 
 
@@ -14,6 +18,11 @@ async def main(settings: Settings) -> None:
     """Run the monitor until SIGTERM."""
 
     async def build(bus: Bus) -> list[Runnable]:
-        return [Consumer(bus, streams.SLTP_MONITOR, SlTpMonitor().handle)]
+        clock = SystemClock()
+        registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
+        breaker = BreakerLoop(bus, registry, await build_brokers(bus, settings, clock),
+                              await bus.kv(streams.BUCKET_BREAKERS), clock,
+                              settings.breaker_interval_s)
+        return [Consumer(bus, streams.SLTP_MONITOR, SlTpMonitor().handle), breaker]
 
     await run_consumers("sl-tp-monitor", settings, build)

@@ -1,0 +1,55 @@
+"""Pure decisions of the portfolio circuit breaker.
+
+Every check compares equity with ``base_equity * global_sl_pct`` (stop-loss) and
+``base_equity * global_tp_pct`` (take-profit). Each kind trips once per armed
+configuration: editing the configuration re-arms both (the thresholds reset).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+from services.registry.models import BreakerConfig
+
+Kind = Literal["sl", "tp"]
+
+
+class BreakerState(msgspec.Struct, kw_only=True):
+    """What has tripped since the configuration with ``fingerprint`` was armed."""
+
+    fingerprint: str = ""
+    tripped: list[str] = []
+
+
+def fingerprint(config: BreakerConfig) -> str:
+    """Identifies one version of the configuration."""
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+
+
+def threshold(config: BreakerConfig, kind: Kind) -> Decimal | None:
+    """The equity level at which ``kind`` trips (None when not configured)."""
+    fraction = config.global_sl_pct if kind == "sl" else config.global_tp_pct
+    return None if fraction is None else config.base_equity * fraction
+
+
+def decide(config: BreakerConfig, state: BreakerState,
+           equity: Decimal) -> tuple[Kind | None, BreakerState]:
+    """Which kind trips now (if any) and the state to keep afterwards."""
+    current = fingerprint(config)
+    if state.fingerprint != current:
+        state = BreakerState(fingerprint=current)  # edited: thresholds reset
+    if not config.active:
+        return None, state
+    sl, tp = threshold(config, "sl"), threshold(config, "tp")
+    kind: Kind | None = None
+    if sl is not None and equity <= sl:
+        kind = "sl"
+    elif tp is not None and equity >= tp:
+        kind = "tp"
+    if kind is None or kind in state.tripped:
+        return None, state
+    return kind, BreakerState(fingerprint=current, tripped=[*state.tripped, kind])

@@ -1,0 +1,128 @@
+"""The breaker's timer: every interval, check each armed account and act on a trip.
+
+Stop-loss: cancel the account's open orders, liquidate every position (as
+``order.requested`` events the executor places like any other order), pause the
+account, publish ``account.breaker_tripped``. Take-profit: publish the event, and
+liquidate when configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from decimal import Decimal
+
+import msgspec
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+
+from contracts import streams
+from contracts.events import BreakerTripped, OrderRequested
+from contracts.orders import OrderRequest
+from contracts.subjects import token
+from services.brokers.factory import Brokers
+from services.registry.models import Account
+from services.registry.store import Registry
+from services.runtime.bus import Bus
+from services.runtime.clock import Clock
+from services.runtime.ids import derived_event_id
+from services.sltp_monitor.breaker import BreakerState, decide, threshold
+
+log = logging.getLogger(__name__)
+_decoder = msgspec.json.Decoder(BreakerState)
+
+
+class BreakerLoop:
+    """Runs the portfolio breaker of every account that has one."""
+
+    def __init__(self, bus: Bus, registry: Registry, brokers: Brokers, states: KeyValue,
+                 clock: Clock, interval_s: float = 10.0) -> None:
+        self.bus = bus
+        self.registry = registry
+        self.brokers = brokers
+        self.states = states
+        self.clock = clock
+        self.interval_s = interval_s
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Check every ``interval_s`` until ``stop``."""
+        while not stop.is_set():
+            try:
+                await self.check_all()
+            except Exception:
+                log.exception("breaker check failed; will retry")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval_s)
+
+    async def check_all(self) -> list[BreakerTripped]:
+        """One round over every account with a breaker; returns the trips."""
+        trips = []
+        for account in await self.registry.accounts():
+            if account.breaker is not None and account.active:
+                trip = await self.check(account)
+                if trip is not None:
+                    trips.append(trip)
+        return trips
+
+    async def _state(self, account_id: str) -> BreakerState:
+        try:
+            entry = await self.states.get(token(account_id))
+        except KeyNotFoundError:
+            return BreakerState()
+        return _decoder.decode(entry.value or b"{}")
+
+    async def check(self, account: Account) -> BreakerTripped | None:
+        """Compare the account's equity with its thresholds and act on a trip."""
+        assert account.breaker is not None
+        broker = self.brokers.for_account(account)
+        snapshot = await broker.snapshot(account)
+        kind, state = decide(account.breaker, await self._state(account.id), snapshot.equity)
+        if kind is None:
+            await self.states.put(token(account.id), msgspec.json.encode(state))
+            return None
+        now = self.clock.now()
+        trip_id = f"breaker:{account.id}:{kind}:{int(now.timestamp())}"
+        liquidate = kind == "sl" or account.breaker.liquidate_on_tp
+        canceled: list[str] = []
+        if liquidate:
+            for order in await broker.open_orders(account):
+                await broker.cancel_order(account, order.client_order_id)
+                canceled.append(order.client_order_id)
+            for symbol, quantity in snapshot.positions.items():
+                await self._liquidate(account, trip_id, symbol, quantity)
+        if kind == "sl":
+            await self.registry.put(account.model_copy(update={
+                "paused": True,
+                "paused_reason": f"stop-loss breaker tripped at equity {snapshot.equity:.2f}",
+            }))
+        level = threshold(account.breaker, kind)
+        event = BreakerTripped(
+            event_id=derived_event_id(trip_id, "tripped"), signal_id=trip_id,
+            tenant_id=account.tenant_id, occurred_at=now, account_id=account.id, kind=kind,
+            equity=snapshot.equity, threshold=level if level is not None else snapshot.equity,
+            base_equity=account.breaker.base_equity,
+            liquidating=sorted(snapshot.positions) if liquidate else [],
+            canceled_orders=canceled, paused=kind == "sl",
+        )
+        await self.bus.publish_event(event, streams.message_id(trip_id, "tripped"))
+        # Saved last: a crash before this re-trips next round, which is idempotent
+        # per trip id within the round's second and harmless after (already flat).
+        await self.states.put(token(account.id), msgspec.json.encode(state))
+        log.warning("breaker %s tripped on account %s at equity %s", kind, account.id,
+                    snapshot.equity)
+        return event
+
+    async def _liquidate(self, account: Account, trip_id: str, symbol: str,
+                         quantity: Decimal) -> None:
+        correlation = f"{trip_id}:{symbol}"
+        coid = f"brk-{int(self.clock.now().timestamp())}-{token(symbol)}-{account.id}"[:48]
+        order = OrderRequest(client_order_id=coid, symbol=symbol,
+                             side="sell" if quantity > 0 else "buy", quantity=abs(quantity),
+                             intent="close", close_position=True)
+        event = OrderRequested(
+            event_id=derived_event_id(correlation, "order"), signal_id=correlation,
+            tenant_id=account.tenant_id, occurred_at=self.clock.now(), strategy_id="",
+            account_id=account.id, order=order)
+        await self.bus.publish_event(event, streams.message_id(correlation, "order"))
+
