@@ -71,6 +71,29 @@ class OrderPlaced(Event, tag="order.placed", kw_only=True, frozen=True):
     order: BrokerOrder
 
 
+class LegFilled(Event, tag="order.leg_filled", kw_only=True, frozen=True):
+    """A protective leg (stop-loss / take-profit) of a filled entry filled."""
+
+    strategy_id: str
+    account_id: str
+    broker: str
+    leg: str
+    order: BrokerOrder
+    fill: Fill
+
+
+class LegCanceled(Event, tag="order.leg_canceled", kw_only=True, frozen=True):
+    """A protective leg ended unfilled: its OCO sibling filled, an exit closed the
+    position, the orphan cleanup found no position, or the broker refused it."""
+
+    strategy_id: str
+    account_id: str
+    broker: str
+    leg: str
+    order: BrokerOrder
+    reason: str
+
+
 class TradeExecuted(Event, tag="webhook.trade_executed", kw_only=True, frozen=True):
     """Terminal: the broker filled the order."""
 
@@ -78,6 +101,9 @@ class TradeExecuted(Event, tag="webhook.trade_executed", kw_only=True, frozen=Tr
     account_id: str
     broker: str
     fill: Fill
+    # The order that filled, so followers (the SL/TP monitor) know its intent,
+    # alert price and requested stop-loss / take-profit.
+    request: OrderRequest | None = None
 
 
 class WebhookFailed(Event, tag="webhook.failed", kw_only=True, frozen=True):
@@ -143,6 +169,8 @@ AnyEvent = (
     | WebhookValidated
     | OrderRequested
     | OrderPlaced
+    | LegFilled
+    | LegCanceled
     | TradeExecuted
     | WebhookFailed
     | BreakerTripped

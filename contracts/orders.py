@@ -12,6 +12,7 @@ from contracts.signals import Intent, OrderType
 
 Side = Literal["buy", "sell"]
 TimeInForce = Literal["day", "gtc", "ioc"]
+Leg = Literal["", "sl", "tp"]
 OrderStatus = Literal["filled", "open", "canceled", "rejected", "expired"]
 
 
@@ -42,6 +43,10 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     # Protective legs of a bracket order, where the broker supports it.
     take_profit_price: Decimal | None = None
     stop_loss_price: Decimal | None = None
+    # A protective leg placed after an entry filled (``sl``/``tp``); legs of one
+    # entry share an ``oco_group``: when one fills, the others are cancelled.
+    leg: Leg = ""
+    oco_group: str = ""
 
 
 class Fill(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,6 +83,8 @@ class BrokerOrder(msgspec.Struct, frozen=True, kw_only=True):
     stop_price: Decimal | None = None
     notional: Decimal | None = None
     close_quantity: Decimal = Decimal(0)
+    leg: Leg = ""
+    oco_group: str = ""
     reason: str = ""
     fill: Fill | None = None
 

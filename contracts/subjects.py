@@ -6,6 +6,7 @@
 ``webhook.trade_executed.<tenant>.<account>.<strategy>``
 ``webhook.failed.<tenant>.<account>.<strategy>``
 ``order.placed.<tenant>.<account>.<strategy>``
+``order.leg_filled.…`` / ``order.leg_canceled.<tenant>.<account>.<strategy>``
 ``account.breaker_tripped.<tenant>.<account>``, ``account.resumed.<tenant>.<account>``
 ``registry.<kind>.<tenant>``
 ``market.price.<symbol>`` (stream MARKET: prices are inputs, not audited events)
@@ -22,6 +23,8 @@ from contracts.events import (
     AccountResumed,
     BreakerTripped,
     Event,
+    LegCanceled,
+    LegFilled,
     OrderPlaced,
     OrderRequested,
     StrategyRegistered,
@@ -64,6 +67,12 @@ def subject_for(event: Event) -> str:
             return f"order.requested.{tenant}.{token(event.account_id)}.{token(event.strategy_id)}"
         case OrderPlaced():
             return f"order.placed.{tenant}.{token(event.account_id)}.{token(event.strategy_id)}"
+        case LegFilled():
+            return (f"order.leg_filled.{tenant}.{token(event.account_id)}."
+                    f"{token(event.strategy_id)}")
+        case LegCanceled():
+            return (f"order.leg_canceled.{tenant}.{token(event.account_id)}."
+                    f"{token(event.strategy_id)}")
         case TradeExecuted():
             return (
                 f"webhook.trade_executed.{tenant}.{token(event.account_id)}."

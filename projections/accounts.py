@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from contracts.events import AccountOpened, AnyEvent, TradeExecuted
+from contracts.events import AccountOpened, AnyEvent, LegFilled, TradeExecuted
 from projections.ledger import Book, apply_fill
 
 
@@ -40,7 +40,7 @@ class AccountsProjection:
                     book=Book(currency=event.currency, cash=event.starting_cash),
                 )
                 self.changed.add(event.account_id)
-            case TradeExecuted():
+            case TradeExecuted() | LegFilled():
                 view = self.views.get(event.account_id)
                 if view is None:  # a fill for an account we never saw opened
                     view = AccountView(account_id=event.account_id, tenant_id=event.tenant_id,

@@ -152,7 +152,8 @@ class AlpacaBroker:
             return main
         return combine_flip(self._broker_order(found), main)
 
-    async def cancel_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
+    async def cancel_order(self, account: Account, client_order_id: str,
+                           reason: str = "canceled") -> BrokerOrder | None:
         """Cancel the order if it is still open; returns it as Alpaca now knows it."""
         client = self._client(account)
         found = await self._retried(f"find {client_order_id}",

@@ -64,8 +64,10 @@ class Broker(Protocol):
         """
         ...
 
-    async def cancel_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
-        """Cancel an open order; returns it (None if unknown)."""
+    async def cancel_order(self, account: Account, client_order_id: str,
+                           reason: str = "canceled") -> BrokerOrder | None:
+        """Cancel an open order; returns it (None if unknown). ``reason`` is recorded
+        where the broker keeps one."""
         ...
 
     async def open_orders(self, account: Account) -> list[BrokerOrder]:

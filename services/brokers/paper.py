@@ -124,8 +124,14 @@ def execute(
         symbol=symbol, side=side, quantity=quantity, order_type=order.order_type,
         status="open", submitted_at=now, limit_price=order.limit_price,
         stop_price=order.stop_price, notional=order.notional,
-        close_quantity=order.close_quantity,
+        close_quantity=order.close_quantity, leg=order.leg, oco_group=order.oco_group,
     )
+    if order.oco_group and any(o.oco_group == order.oco_group and o.status == "filled"
+                               for o in state.orders.values()):
+        result = msgspec.structs.replace(placed, status="canceled",
+                                         reason="OCO: another leg of the group filled")
+        state.orders[order.client_order_id] = result
+        return result
     if order.order_type == "market":
         if last is None or last <= 0:
             raise BrokerRejected("no_price", f"no price known for {symbol}; send the alert price")
@@ -146,6 +152,8 @@ def execute(
     if last is not None and result.fill is None:
         book.last_prices[symbol] = last  # a fill records its own price
     state.orders[order.client_order_id] = result
+    if result.status == "filled":
+        _after_fill(state, result)
     return result
 
 
@@ -174,7 +182,28 @@ def observe_price(state: PaperAccount, symbol: str, price: Decimal, slippage_bps
             result = msgspec.structs.replace(order, status="rejected", reason=exc.reason)
         state.orders[coid] = result
         changed.append(result)
+        if result.status == "filled":
+            changed += _after_fill(state, result)
     return changed
+
+
+def _after_fill(state: PaperAccount, filled: BrokerOrder) -> list[BrokerOrder]:
+    """Cancel, in the same update, what a fill makes pointless: the open siblings of
+    a filled leg (one-cancels-other) and every leg of a position that is now flat."""
+    flat = state.book.position_quantity(filled.symbol) == 0
+    canceled = []
+    for coid, order in list(state.orders.items()):
+        if order.status != "open":
+            continue
+        if filled.oco_group and order.oco_group == filled.oco_group:
+            reason = f"OCO: the {filled.leg or 'other'} leg {filled.client_order_id} filled"
+        elif flat and order.leg and order.symbol == filled.symbol:
+            reason = f"the position in {filled.symbol} is closed"
+        else:
+            continue
+        state.orders[coid] = msgspec.structs.replace(order, status="canceled", reason=reason)
+        canceled.append(state.orders[coid])
+    return canceled
 
 
 class PaperBroker:
@@ -265,14 +294,15 @@ class PaperBroker:
             if await self._save(account, state, revision):
                 return result
 
-    async def cancel_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
+    async def cancel_order(self, account: Account, client_order_id: str,
+                           reason: str = "canceled") -> BrokerOrder | None:
         """Cancel a resting order (a filled or unknown one is returned as it is)."""
         while True:
             state, revision = await self._load(account)
             order = state.orders.get(client_order_id)
             if order is None or order.status != "open":
                 return order
-            canceled = msgspec.structs.replace(order, status="canceled", reason="canceled")
+            canceled = msgspec.structs.replace(order, status="canceled", reason=reason)
             state.orders[client_order_id] = canceled
             if await self._save(account, state, revision):
                 return canceled

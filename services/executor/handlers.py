@@ -10,7 +10,14 @@ import logging
 from collections.abc import Iterable
 
 from contracts import streams
-from contracts.events import AnyEvent, OrderPlaced, OrderRequested, TradeExecuted
+from contracts.events import (
+    AnyEvent,
+    LegCanceled,
+    LegFilled,
+    OrderPlaced,
+    OrderRequested,
+    TradeExecuted,
+)
 from contracts.market import PriceTick
 from contracts.orders import BrokerOrder
 from services.brokers.base import BrokerRejected
@@ -59,24 +66,37 @@ class Executor:
             # the message is redelivered with backoff and looked up again.
             result = await broker.submit(account, order)
         except BrokerRejected as exc:
+            if order.leg:  # the signal already ended; a refused leg is not a failure of it
+                refused = BrokerOrder(
+                    order_id="", client_order_id=order.client_order_id, symbol=order.symbol,
+                    side=order.side, quantity=order.quantity, order_type=order.order_type,
+                    status="rejected", submitted_at=self.clock.now(), leg=order.leg,
+                    oco_group=order.oco_group, reason=f"{exc.code}: {exc.reason}")
+                ctx = OpenOrder(client_order_id=order.client_order_id,
+                                signal_id=event.signal_id, tenant_id=event.tenant_id,
+                                strategy_id=event.strategy_id, account_id=event.account_id,
+                                broker=account.broker, symbol=order.symbol, request=order)
+                return [*out, *self.outcome(ctx, refused)]
             return [*out, failure(event, "execute", exc.code, exc.reason, self.clock,
                                   {"client_order_id": order.client_order_id})]
         context = OpenOrder(client_order_id=order.client_order_id, signal_id=event.signal_id,
                             tenant_id=event.tenant_id, strategy_id=event.strategy_id,
                             account_id=event.account_id, broker=account.broker,
-                            symbol=order.symbol)
+                            symbol=order.symbol, request=order)
         if result.status == "open":
             await self.open_orders.remember(context)
         return [*out, *self.outcome(context, result)]
 
     def outcome(self, ctx: OpenOrder, order: BrokerOrder) -> list[Outgoing]:
         """The event an order's current state means for its signal."""
+        if ctx.leg:
+            return self._leg_outcome(ctx, order)
         if order.status == "filled" and order.fill is not None:
             executed = TradeExecuted(
                 event_id=derived_event_id(ctx.signal_id, "executed"), signal_id=ctx.signal_id,
                 tenant_id=ctx.tenant_id, occurred_at=self.clock.now(),
                 strategy_id=ctx.strategy_id, account_id=ctx.account_id, broker=ctx.broker,
-                fill=order.fill,
+                fill=order.fill, request=ctx.request,
             )
             return [Outgoing(executed, streams.message_id(ctx.signal_id, "executed"))]
         if order.status == "open":
@@ -90,6 +110,31 @@ class Executor:
         reason = order.reason or f"the broker reports the order {order.status}"
         return [failure(ctx, "execute", f"order_{order.status}", reason, self.clock,
                         {"client_order_id": order.client_order_id})]
+
+    def _leg_outcome(self, ctx: OpenOrder, order: BrokerOrder) -> list[Outgoing]:
+        """Legs follow a signal that already ended: their events are not terminal."""
+        stage = f"leg-{ctx.leg}-{order.status}"
+        event_id = derived_event_id(ctx.signal_id, stage)
+        msg_id = streams.message_id(ctx.signal_id, stage)
+        now = self.clock.now()
+        if order.status == "filled" and order.fill is not None:
+            filled = LegFilled(
+                event_id=event_id, signal_id=ctx.signal_id, tenant_id=ctx.tenant_id,
+                occurred_at=now, strategy_id=ctx.strategy_id, account_id=ctx.account_id,
+                broker=ctx.broker, leg=ctx.leg, order=order, fill=order.fill)
+            return [Outgoing(filled, msg_id)]
+        if order.status == "open":
+            placed = OrderPlaced(
+                event_id=event_id, signal_id=ctx.signal_id, tenant_id=ctx.tenant_id,
+                occurred_at=now, strategy_id=ctx.strategy_id, account_id=ctx.account_id,
+                broker=ctx.broker, order=order)
+            return [Outgoing(placed, msg_id)]
+        canceled = LegCanceled(
+            event_id=event_id, signal_id=ctx.signal_id, tenant_id=ctx.tenant_id,
+            occurred_at=now, strategy_id=ctx.strategy_id, account_id=ctx.account_id,
+            broker=ctx.broker, leg=ctx.leg, order=order,
+            reason=order.reason or f"the broker reports the leg {order.status}")
+        return [Outgoing(canceled, msg_id)]
 
     async def on_price(self, tick: PriceTick) -> list[Outgoing]:
         """Record the price and fill resting paper orders that ``tick`` crosses."""

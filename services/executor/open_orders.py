@@ -12,6 +12,7 @@ import msgspec
 from nats.js.errors import KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
+from contracts.orders import OrderRequest
 from contracts.subjects import token
 
 
@@ -25,6 +26,12 @@ class OpenOrder(msgspec.Struct, frozen=True, kw_only=True):
     account_id: str
     broker: str
     symbol: str
+    request: OrderRequest | None = None
+
+    @property
+    def leg(self) -> str:
+        """``sl``/``tp`` for a protective leg, else ""."""
+        return self.request.leg if self.request is not None else ""
 
 
 _encoder = msgspec.json.Encoder()

@@ -105,6 +105,14 @@ class Strategy(BaseModel):
     time_in_force: Literal["day", "gtc", "ioc"] = "day"
     # The instrument of strategy-routed alerts, which name only the strategy.
     symbol: str = ""
+    # Protective legs after an entry fills: a stop-loss and a take-profit as an
+    # OCO pair, ``sl_pct`` / ``tp_pct`` percent away from the average fill price
+    # (or the alert's price when ``use_avg_fill_for_sl_tp`` is off). The alert's
+    # own stopLoss / takeProfit take precedence.
+    attach_sl_tp: bool = False
+    sl_pct: Decimal | None = None
+    tp_pct: Decimal | None = None
+    use_avg_fill_for_sl_tp: bool = True
 
     def order_type_for(self, requested: str) -> Literal["market", "limit", "stop"]:
         """The alert's order type, or the strategy's when the alert asks for market

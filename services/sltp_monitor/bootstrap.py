@@ -20,9 +20,10 @@ async def main(settings: Settings) -> None:
     async def build(bus: Bus) -> list[Runnable]:
         clock = SystemClock()
         registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
-        breaker = BreakerLoop(bus, registry, await build_brokers(bus, settings, clock),
-                              await bus.kv(streams.BUCKET_BREAKERS), clock,
-                              settings.breaker_interval_s)
-        return [Consumer(bus, streams.SLTP_MONITOR, SlTpMonitor().handle), breaker]
+        brokers = await build_brokers(bus, settings, clock)
+        breaker = BreakerLoop(bus, registry, brokers, await bus.kv(streams.BUCKET_BREAKERS),
+                              clock, settings.breaker_interval_s)
+        monitor = SlTpMonitor(registry, brokers, clock)
+        return [Consumer(bus, streams.SLTP_MONITOR, monitor.handle), breaker]
 
     await run_consumers("sl-tp-monitor", settings, build)

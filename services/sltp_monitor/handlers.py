@@ -1,26 +1,74 @@
-"""SL/TP monitor: follows fills. Protective legs and the breaker come later."""
+"""SL/TP monitor: protective legs after entries fill; exits cancel them."""
 
 from __future__ import annotations
 
 import logging
 
-from contracts.events import AnyEvent, TradeExecuted
+from contracts import streams
+from contracts.events import AnyEvent, OrderRequested, TradeExecuted
+from services.brokers.factory import Brokers
+from services.registry.models import Account
+from services.registry.store import Registry
+from services.runtime.clock import Clock
 from services.runtime.consumer import Outgoing
+from services.runtime.ids import derived_event_id
+from services.sltp_monitor.legs import protective_legs
 
 log = logging.getLogger(__name__)
+EXITS = ("exit_long", "exit_short", "close")
 
 
 class SlTpMonitor:
-    """Watches executed trades; today it only records that it saw them."""
+    """Follows fills and keeps each position's protective legs right."""
 
-    def __init__(self) -> None:
-        self.fills_seen = 0
+    def __init__(self, registry: Registry, brokers: Brokers, clock: Clock) -> None:
+        self.registry = registry
+        self.brokers = brokers
+        self.clock = clock
 
     async def handle(self, event: AnyEvent) -> list[Outgoing]:
         """Dispatch one consumed event."""
-        if isinstance(event, TradeExecuted):
-            self.fills_seen += 1
-            log.info("fill %s %s %s @ %s (no protective legs configured)",
-                     event.fill.client_order_id, event.fill.side, event.fill.quantity,
-                     event.fill.average_price)
-        return []
+        if not isinstance(event, TradeExecuted) or event.request is None:
+            return []
+        request = event.request
+        if request.leg:
+            return []  # a leg filled: the broker cancels its OCO siblings
+        account = await self.registry.account(event.account_id)
+        if account is None:
+            return []
+        symbol = event.fill.symbol
+        if request.intent in EXITS or event.fill.position_quantity == 0:
+            await self.cancel_legs(account, symbol, "an exit closed the position")
+            return []
+        strategy = await self.registry.strategy(event.strategy_id)
+        if strategy is None or not strategy.attach_sl_tp:
+            return []
+        if account.broker != "paper":
+            # Alpaca protects entries with bracket orders (stopLoss + takeProfit on
+            # the alert); separate legs after the fill are not supported there yet.
+            log.info("no SL/TP legs for %s account %s", account.broker, account.id)
+            return []
+        # Legs always cover the whole position: replace those of earlier entries.
+        await self.cancel_legs(account, symbol, "replaced by the legs of a newer entry")
+        out = []
+        for leg in protective_legs(request, event.fill, strategy):
+            stage = f"order-leg-{leg.leg}"
+            placed = OrderRequested(
+                event_id=derived_event_id(event.signal_id, stage), signal_id=event.signal_id,
+                tenant_id=event.tenant_id, occurred_at=self.clock.now(),
+                strategy_id=event.strategy_id, account_id=event.account_id, order=leg)
+            out.append(Outgoing(placed, streams.message_id(event.signal_id, stage)))
+        return out
+
+    async def cancel_legs(self, account: Account, symbol: str, reason: str) -> list[str]:
+        """Cancel the open protective legs of ``symbol``; returns their order ids.
+
+        The executor's order sync then records each as ``order.leg_canceled``.
+        """
+        broker = self.brokers.for_account(account)
+        canceled = []
+        for order in await broker.open_orders(account):
+            if order.leg and order.symbol == symbol:
+                await broker.cancel_order(account, order.client_order_id, reason)
+                canceled.append(order.client_order_id)
+        return canceled
