@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from services.ingress import health, prices, queries, webhooks
+from services.ingress import commands, health, prices, queries, webhooks
 from services.ingress.context import IngressContext
 from services.ingress.problems import Problem
 from services.runtime import metrics
@@ -53,6 +53,8 @@ def build_app(ctx: IngressContext) -> web.Application:
     app.router.add_post("/webhook/{slug}", webhooks.receive_webhook)
     app.router.add_post("/api/v1/webhooks/signals", webhooks.receive_webhook)
     app.router.add_post("/api/v1/prices", prices.post_prices)
+    app.router.add_post("/api/v1/cleanup", commands.post_cleanup)
+    app.router.add_get("/api/v1/status", commands.get_status)
     app.router.add_get("/api/v1/signals/{signal_id}", queries.get_signal)
     app.router.add_get("/api/v1/accounts/{account_id}", queries.get_account)
     app.router.add_post("/api/v1/accounts/{account_id}/resume", queries.resume_account_route)

@@ -28,6 +28,7 @@ class Settings(BaseModel):
     alpaca_retry_base_s: float = 0.5
     order_sync_interval_s: float = 1.0
     breaker_interval_s: float = 10.0
+    cleanup_interval_s: float = 30.0
     nats_replicas: int = 1
     metrics_port: int = 0
 
@@ -65,6 +66,7 @@ _ENV = {
     "alpaca_retry_base_s": "TRADEHOOKS_ALPACA_RETRY_BASE_S",
     "order_sync_interval_s": "TRADEHOOKS_ORDER_SYNC_INTERVAL_S",
     "breaker_interval_s": "TRADEHOOKS_BREAKER_INTERVAL_S",
+    "cleanup_interval_s": "TRADEHOOKS_CLEANUP_INTERVAL_S",
     "nats_replicas": "TRADEHOOKS_NATS_REPLICAS",
     "metrics_port": "TRADEHOOKS_METRICS_PORT",
 }

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
+
+import msgspec
 
 from contracts import streams
 from contracts.events import AnyEvent, OrderRequested, TradeExecuted
@@ -12,6 +15,7 @@ from services.registry.store import Registry
 from services.runtime.clock import Clock
 from services.runtime.consumer import Outgoing
 from services.runtime.ids import derived_event_id
+from services.sltp_monitor.cleanup import orphans
 from services.sltp_monitor.legs import protective_legs
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,48 @@ class SlTpMonitor:
                 tenant_id=event.tenant_id, occurred_at=self.clock.now(),
                 strategy_id=event.strategy_id, account_id=event.account_id, order=leg)
             out.append(Outgoing(placed, streams.message_id(event.signal_id, stage)))
+        return out
+
+    async def cleanup(self) -> list[dict[str, str]]:
+        """Cancel every open leg whose symbol has no position, on every account."""
+        canceled: list[dict[str, str]] = []
+        for account in await self.registry.accounts():
+            try:
+                broker = self.brokers.for_account(account)
+                snapshot = await broker.snapshot(account)
+                for order in orphans(await broker.open_orders(account), snapshot.positions):
+                    await broker.cancel_order(account, order.client_order_id,
+                                              f"orphan: no position in {order.symbol}")
+                    canceled.append({"account_id": account.id, "symbol": order.symbol,
+                                     "client_order_id": order.client_order_id})
+            except Exception:
+                log.exception("cleanup of account %s failed; the next round retries",
+                              account.id)
+        if canceled:
+            log.info("orphan cleanup cancelled %d leg(s)", len(canceled))
+        return canceled
+
+    async def status(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        """Positions, open orders and bot state per account (all, or one)."""
+        strategies = await self.registry.strategies()
+        out: list[dict[str, Any]] = []
+        for account in await self.registry.accounts():
+            if account_id is not None and account.id != account_id:
+                continue
+            broker = self.brokers.for_account(account)
+            snapshot = await broker.snapshot(account)
+            orders = await broker.open_orders(account)
+            out.append({
+                "account_id": account.id, "tenant_id": account.tenant_id,
+                "broker": account.broker, "active": account.active,
+                "paused": account.paused, "paused_reason": account.paused_reason,
+                "equity": str(snapshot.equity), "cash": str(snapshot.cash),
+                "positions": {s: str(q) for s, q in sorted(snapshot.positions.items())},
+                "open_orders": [msgspec.to_builtins(o) for o in orders],
+                "breaker": account.breaker.model_dump(mode="json") if account.breaker else None,
+                "strategies": [{"id": s.id, "slug": s.slug, "enabled": s.enabled}
+                               for s in strategies if s.account_id == account.id],
+            })
         return out
 
     async def cancel_legs(self, account: Account, symbol: str, reason: str) -> list[str]:

@@ -1,0 +1,40 @@
+"""``POST /api/v1/cleanup`` and ``GET /api/v1/status``: answered by the sl-tp-monitor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from services.ingress.context import IngressContext
+from services.ingress.problems import Problem, unavailable
+from services.sltp_monitor.commands import CLEANUP_SUBJECT, STATUS_SUBJECT
+
+COMMAND_TIMEOUT_S = 10.0
+
+
+async def _ask(ctx: IngressContext, subject: str, payload: dict[str, Any]) -> dict[str, Any]:
+    try:
+        reply = await ctx.bus.nc.request(subject, orjson.dumps(payload),
+                                         timeout=COMMAND_TIMEOUT_S)
+    except Exception as exc:  # no responders, timeout, disconnected
+        raise unavailable("the sl-tp-monitor did not answer; retry") from exc
+    body: dict[str, Any] = orjson.loads(reply.data)
+    if "error" in body:
+        raise unavailable(f"the sl-tp-monitor could not run the command ({body['message']})")
+    return body
+
+
+async def post_cleanup(request: web.Request) -> web.Response:
+    """Cancel every open SL/TP leg whose symbol has no position, now."""
+    return web.json_response(await _ask(request.app["ctx"], CLEANUP_SUBJECT, {}))
+
+
+async def get_status(request: web.Request) -> web.Response:
+    """Positions, open orders and bot state of every account (``?account_id=`` for one)."""
+    account_id = request.query.get("account_id")
+    body = await _ask(request.app["ctx"], STATUS_SUBJECT, {"account_id": account_id})
+    if account_id is not None and not body["accounts"]:
+        raise Problem(404, "not_found", f"no account {account_id}")
+    return web.json_response(body)

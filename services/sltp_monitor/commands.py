@@ -1,0 +1,62 @@
+"""Operator commands answered over NATS request/reply, and the cleanup timer.
+
+Ingress turns ``POST /api/v1/cleanup`` and ``GET /api/v1/status`` into requests on
+these subjects; one sl-tp-monitor instance (queue group) answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import orjson
+from nats.aio.msg import Msg
+
+from services.runtime.bus import Bus
+from services.sltp_monitor.handlers import SlTpMonitor
+
+log = logging.getLogger(__name__)
+CLEANUP_SUBJECT = "tradehooks.cmd.cleanup"
+STATUS_SUBJECT = "tradehooks.cmd.status"
+
+
+class Commands:
+    """Serves the command subjects and runs the periodic orphan cleanup."""
+
+    def __init__(self, bus: Bus, monitor: SlTpMonitor, cleanup_interval_s: float) -> None:
+        self.bus = bus
+        self.monitor = monitor
+        self.cleanup_interval_s = cleanup_interval_s
+
+    async def _answer(self, msg: Msg) -> None:
+        try:
+            request: dict[str, Any] = orjson.loads(msg.data) if msg.data else {}
+            if msg.subject == CLEANUP_SUBJECT:
+                body: dict[str, Any] = {"canceled": await self.monitor.cleanup()}
+            else:
+                body = {"accounts": await self.monitor.status(request.get("account_id"))}
+        except Exception as exc:
+            log.exception("command %s failed", msg.subject)
+            body = {"error": "command_failed", "message": type(exc).__name__}
+        await msg.respond(orjson.dumps(body))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Answer commands and clean up every ``cleanup_interval_s`` until ``stop``."""
+        subs = [await self.bus.nc.subscribe(subject, queue="sltp_monitor", cb=self._answer)
+                for subject in (CLEANUP_SUBJECT, STATUS_SUBJECT)]
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.cleanup_interval_s)
+                if stop.is_set():
+                    break
+                try:
+                    await self.monitor.cleanup()
+                except Exception:
+                    log.exception("orphan cleanup failed; will retry")
+        finally:
+            for sub in subs:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()

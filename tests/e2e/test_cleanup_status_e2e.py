@@ -1,0 +1,67 @@
+"""Orphan cleanup on demand, and the status endpoint, on the running system."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import aiohttp
+import pytest
+from e2e.helpers import post_json, tv_alert
+from harness import EventTap, System, provision
+
+from contracts import streams
+from contracts.events import LegCanceled
+from contracts.orders import OrderRequest
+from services.brokers.paper import PaperBroker
+from services.executor.open_orders import OpenOrder, OpenOrders
+from services.runtime.bus import Bus
+from services.runtime.clock import SystemClock
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
+        system: System, bus: Bus, tap: EventTap) -> None:
+    t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="3")
+    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    async with aiohttp.ClientSession() as http:
+        _, entry = await post_json(http, url, tv_alert(symbol="HELD", price="50"))
+        await tap.wait_terminal(entry["signal_id"])
+
+    # A stop-loss leg left behind for a symbol the account no longer holds (as a
+    # crash between an exit and its leg cancellation could leave one).
+    paper = PaperBroker(await bus.kv(streams.BUCKET_PAPER), SystemClock(), Decimal(0),
+                        Decimal(0))
+    leg = OrderRequest(client_order_id="old-entry-sl", symbol="GONE", side="sell",
+                       quantity=Decimal(5), intent="close", order_type="stop",
+                       stop_price=Decimal(90), leg="sl", oco_group="old-entry")
+    assert (await paper.submit(t.account, leg)).status == "open"
+    await OpenOrders(await bus.kv(streams.BUCKET_OPEN_ORDERS)).remember(OpenOrder(
+        client_order_id=leg.client_order_id, signal_id="old-signal", tenant_id=t.tenant.id,
+        strategy_id=t.strategy.id, account_id=t.account.id, broker="paper", symbol="GONE",
+        request=leg))
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{system.api_url}/api/v1/status",
+                            params={"account_id": t.account.id}) as resp:
+            assert resp.status == 200
+            status = (await resp.json())["accounts"][0]
+        assert status["positions"] == {"HELD": "3"}
+        assert [o["client_order_id"] for o in status["open_orders"]] == ["old-entry-sl"]
+        assert status["strategies"] == [{"id": t.strategy.id, "slug": t.strategy.slug,
+                                         "enabled": True}]
+        assert status["paused"] is False
+
+        async with http.post(f"{system.api_url}/api/v1/cleanup") as resp:
+            assert resp.status == 200
+            canceled = (await resp.json())["canceled"]
+        assert {"account_id": t.account.id, "symbol": "GONE",
+                "client_order_id": "old-entry-sl"} in canceled
+        async with http.get(f"{system.api_url}/api/v1/status",
+                            params={"account_id": "nope"}) as resp:
+            assert resp.status == 404
+
+    recorded = await tap.wait_for(lambda evs: [
+        e for e in evs if isinstance(e, LegCanceled) and e.signal_id == "old-signal"])
+    assert recorded[0].leg == "sl"
+    assert recorded[0].reason == "orphan: no position in GONE"
