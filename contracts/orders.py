@@ -47,6 +47,8 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     # entry share an ``oco_group``: when one fills, the others are cancelled.
     leg: Leg = ""
     oco_group: str = ""
+    # A trailing stop: the stop follows the market at this percent distance.
+    trail_pct: Decimal | None = None
 
 
 class Fill(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,6 +87,7 @@ class BrokerOrder(msgspec.Struct, frozen=True, kw_only=True):
     close_quantity: Decimal = Decimal(0)
     leg: Leg = ""
     oco_group: str = ""
+    trail_pct: Decimal | None = None
     reason: str = ""
     fill: Fill | None = None
 

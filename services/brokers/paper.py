@@ -125,6 +125,7 @@ def execute(
         status="open", submitted_at=now, limit_price=order.limit_price,
         stop_price=order.stop_price, notional=order.notional,
         close_quantity=order.close_quantity, leg=order.leg, oco_group=order.oco_group,
+        trail_pct=order.trail_pct,
     )
     if order.oco_group and any(o.oco_group == order.oco_group and o.status == "filled"
                                for o in state.orders.values()):
@@ -157,6 +158,20 @@ def execute(
     return result
 
 
+def trail(order: BrokerOrder, price: Decimal) -> BrokerOrder:
+    """Move a trailing stop toward the market (never away from it)."""
+    if order.trail_pct is None or order.order_type != "stop" or order.stop_price is None:
+        return order
+    distance = order.trail_pct / Decimal(100)
+    if order.side == "sell":  # protects a long: the stop only rises
+        candidate = (price * (1 - distance)).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
+        better = candidate > order.stop_price
+    else:  # protects a short: the stop only falls
+        candidate = (price * (1 + distance)).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
+        better = candidate < order.stop_price
+    return msgspec.structs.replace(order, stop_price=candidate) if better else order
+
+
 def _trigger_price(order: BrokerOrder, market: Decimal, slippage_bps: Decimal) -> Decimal:
     """Limit orders fill at their limit or better; stops become market orders."""
     if order.order_type == "limit" and order.limit_price is not None:
@@ -173,7 +188,10 @@ def observe_price(state: PaperAccount, symbol: str, price: Decimal, slippage_bps
     state.book.last_prices[symbol] = price
     changed: list[BrokerOrder] = []
     for coid, order in list(state.orders.items()):
-        if order.status != "open" or order.symbol != symbol or not crosses(order, price):
+        if order.status != "open" or order.symbol != symbol:
+            continue
+        order = state.orders[coid] = trail(order, price)
+        if not crosses(order, price):
             continue
         try:
             result = _fill(state, order, _trigger_price(order, price, slippage_bps), fee_bps,

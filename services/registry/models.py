@@ -113,6 +113,8 @@ class Strategy(BaseModel):
     sl_pct: Decimal | None = None
     tp_pct: Decimal | None = None
     use_avg_fill_for_sl_tp: bool = True
+    # Make the stop-loss leg a trailing stop at this percent (paper broker).
+    trailing_stop_pct: Decimal | None = None
 
     def order_type_for(self, requested: str) -> Literal["market", "limit", "stop"]:
         """The alert's order type, or the strategy's when the alert asks for market

@@ -52,7 +52,8 @@ def protective_legs(entry: OrderRequest, fill: Fill, strategy: Strategy) -> list
         legs.append(OrderRequest(
             client_order_id=f"{entry.client_order_id}-sl", symbol=fill.symbol, side=side,
             quantity=abs(position), intent="close", order_type="stop", stop_price=sl,
-            time_in_force="gtc", leg="sl", oco_group=entry.client_order_id))
+            time_in_force="gtc", leg="sl", oco_group=entry.client_order_id,
+            trail_pct=strategy.trailing_stop_pct))
     if tp is not None and tp > 0:
         legs.append(OrderRequest(
             client_order_id=f"{entry.client_order_id}-tp", symbol=fill.symbol, side=side,

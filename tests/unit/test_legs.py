@@ -86,3 +86,20 @@ def test_paper_oco_cancels_the_sibling_and_closing_cancels_legs() -> None:
                         quantity=D(10), intent="close", order_type="limit",
                         limit_price=D(110), leg="tp", oco_group="bot-1-abc")
     assert execute(state, late, D(0), D(0), NOW, market_price=D(97)).status == "canceled"
+
+
+def test_trailing_stop_follows_a_rising_market_and_fills_on_the_pullback() -> None:
+    state = PaperAccount(book=Book(cash=D(100_000)))
+    execute(state, ENTRY, D(0), D(0), NOW)
+    strategy = make_strategy(sl_pct=D(5), trailing_stop_pct=D(5))
+    (stop,) = protective_legs(ENTRY, fill("10", "100"), strategy)
+    assert (stop.stop_price, stop.trail_pct) == (D("95.00"), D(5))
+    execute(state, stop, D(0), D(0), NOW, market_price=D(100))
+
+    assert observe_price(state, "ACME", D(120), D(0), D(0), NOW) == []
+    assert state.orders[stop.client_order_id].stop_price == D("114.000000")
+    assert observe_price(state, "ACME", D(115), D(0), D(0), NOW) == []  # never lowered
+    assert state.orders[stop.client_order_id].stop_price == D("114.000000")
+    (filled,) = observe_price(state, "ACME", D(113), D(0), D(0), NOW)
+    assert filled.status == "filled"
+    assert state.book.position_quantity("ACME") == 0
