@@ -10,7 +10,7 @@ from decimal import Decimal
 import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
-from harness import ROOT, EventTap, System, provision
+from harness import ROOT, EventTap, System, provision, wait_until
 
 from contracts.events import BreakerTripped, TradeExecuted, WebhookFailed
 from services.registry.models import BreakerConfig
@@ -65,3 +65,15 @@ async def test_stop_loss_breaker_liquidates_pauses_and_resumes(system: System, b
     assert len([e for e in tap.events if isinstance(e, BreakerTripped)
                 and e.account_id == t.account.id]) == 1
     assert tap.of_type("account.resumed")
+    # Liquidation fills went through the store: a rebuild gives the live state.
+    async def projected() -> bool:
+        async with aiohttp.ClientSession() as http, \
+                http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}") as resp:
+            return (await resp.json())["fills"] == 3  # entry, liquidation, new entry
+
+    await wait_until(projected, message="three fills in the projection")
+    replay = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "services.cli.main", "replay"],
+        env=system.env(), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert replay.returncode == 0, replay.stderr
+    assert "identical to the live projection: yes" in replay.stdout

@@ -101,3 +101,53 @@ async def test_two_risk_instances_cannot_both_pass_what_only_fits_once(
     failed = [e for e in outcomes if isinstance(e, WebhookFailed)]
     assert len(executed) == 1
     assert {e.code for e in failed} == {"daily_notional_limit"}
+
+
+LIMITS = [
+    # (strategy settings, alert price, expected rule, expected details value)
+    ({"fixed_quantity": "30", "max_order_quantity": "25"}, "10", "max_order_quantity", "30"),
+    ({"fixed_quantity": "2", "min_order_quantity": "5"}, "10", "min_order_quantity", "2"),
+    ({"fixed_quantity": "2", "min_order_notional": "100"}, "10", "min_order_notional",
+     "20.00"),
+    ({"fixed_quantity": "30", "max_position_quantity": "20"}, "10", "max_position_quantity",
+     "30"),
+    ({"fixed_quantity": "30", "max_position_notional": "200"}, "10",
+     "max_position_notional", "300.00"),
+    ({"fixed_quantity": "700", "max_leverage": "0.5", "max_order_notional": None}, "100",
+     "max_leverage", "0.70"),
+]
+
+
+async def test_each_size_and_exposure_limit_trips(system: System, bus: Bus,
+                                                  tap: EventTap) -> None:
+    async with aiohttp.ClientSession() as http:
+        for settings, price, rule, value in LIMITS:
+            t = await provision(bus, sizing_mode="fixed_quantity", **settings)
+            url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+            _, body = await post_json(http, url, tv_alert(price=price))
+            failed = await refused(tap, body["signal_id"])
+            assert (failed.code, failed.details["rule"], failed.details["value"]) == (
+                rule, rule, value), settings
+
+
+async def test_open_positions_and_inactive_accounts(system: System, bus: Bus,
+                                                    tap: EventTap) -> None:
+    t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="1",
+                        max_open_positions=1)
+    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    inactive = await provision(bus, account_fields={"active": False})
+    inactive_url = (f"{system.api_url}/webhook/{inactive.strategy.slug}"
+                    f"?token={inactive.strategy.secret}")
+    async with aiohttp.ClientSession() as http:
+        _, first = await post_json(http, url, tv_alert(symbol="AAA", price="10"))
+        await tap.wait_terminal(first["signal_id"])
+        _, more = await post_json(http, url, tv_alert(symbol="AAA", price="11"))
+        await tap.wait_terminal(more["signal_id"])  # adding to an open position is fine
+        _, second = await post_json(http, url, tv_alert(symbol="BBB", price="10"))
+        _, blocked = await post_json(http, inactive_url, tv_alert(price="10"))
+    assert isinstance(tap.terminal(more["signal_id"])[0], TradeExecuted)
+    opened = await refused(tap, second["signal_id"])
+    assert opened.details == {"rule": "max_open_positions", "limit": "1", "value": "2"}
+    refused_inactive = await tap.wait_terminal(blocked["signal_id"])
+    assert isinstance(refused_inactive, WebhookFailed)
+    assert refused_inactive.code == "account_inactive"
