@@ -12,7 +12,6 @@ from services.runtime.bus import Bus
 from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer, Outgoing
-from services.runtime.failures import exhausted
 from services.runtime.service import Runnable, run_consumers
 
 
@@ -29,7 +28,7 @@ async def main(settings: Settings) -> None:
             return await executor.on_price(tick)
 
         return [
-            Consumer(bus, streams.EXECUTOR, executor.handle, exhausted("execute", clock)),
+            Consumer(bus, streams.EXECUTOR, executor.handle, executor.on_exhausted),
             Consumer(bus, streams.EXECUTOR_PRICES, on_tick, decode=decode_tick),
             OrderSync(executor, bus, settings.order_sync_interval_s),
         ]

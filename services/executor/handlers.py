@@ -67,16 +67,8 @@ class Executor:
             result = await broker.submit(account, order)
         except BrokerRejected as exc:
             if order.leg:  # the signal already ended; a refused leg is not a failure of it
-                refused = BrokerOrder(
-                    order_id="", client_order_id=order.client_order_id, symbol=order.symbol,
-                    side=order.side, quantity=order.quantity, order_type=order.order_type,
-                    status="rejected", submitted_at=self.clock.now(), leg=order.leg,
-                    oco_group=order.oco_group, reason=f"{exc.code}: {exc.reason}")
-                ctx = OpenOrder(client_order_id=order.client_order_id,
-                                signal_id=event.signal_id, tenant_id=event.tenant_id,
-                                strategy_id=event.strategy_id, account_id=event.account_id,
-                                broker=account.broker, symbol=order.symbol, request=order)
-                return [*out, *self.outcome(ctx, refused)]
+                return [*out, *self.leg_refused(event, f"{exc.code}: {exc.reason}",
+                                                account.broker)]
             return [*out, failure(event, "execute", exc.code, exc.reason, self.clock,
                                   {"client_order_id": order.client_order_id})]
         context = OpenOrder(client_order_id=order.client_order_id, signal_id=event.signal_id,
@@ -86,6 +78,28 @@ class Executor:
         if result.status == "open":
             await self.open_orders.remember(context)
         return [*out, *self.outcome(context, result)]
+
+    def leg_refused(self, event: OrderRequested, reason: str,
+                    broker: str = "") -> list[Outgoing]:
+        """``order.leg_canceled`` for a protective leg that could not be placed."""
+        order = event.order
+        refused = BrokerOrder(
+            order_id="", client_order_id=order.client_order_id, symbol=order.symbol,
+            side=order.side, quantity=order.quantity, order_type=order.order_type,
+            status="rejected", submitted_at=self.clock.now(), leg=order.leg,
+            oco_group=order.oco_group, reason=reason)
+        ctx = OpenOrder(client_order_id=order.client_order_id, signal_id=event.signal_id,
+                        tenant_id=event.tenant_id, strategy_id=event.strategy_id,
+                        account_id=event.account_id, broker=broker, symbol=order.symbol,
+                        request=order)
+        return self.outcome(ctx, refused)
+
+    def on_exhausted(self, event: AnyEvent, reason: str) -> list[Outgoing]:
+        """After the last retry: a leg ends as cancelled, anything else fails its signal."""
+        if isinstance(event, OrderRequested) and event.order.leg:
+            return self.leg_refused(event, f"gave up after repeated errors: {reason}")
+        return [failure(event, "execute", "internal_error",
+                        f"gave up after repeated errors: {reason}", self.clock)]
 
     def outcome(self, ctx: OpenOrder, order: BrokerOrder) -> list[Outgoing]:
         """The event an order's current state means for its signal."""

@@ -1,0 +1,47 @@
+"""What the executor publishes for an order's state: terminal for entries, leg events
+for protective legs (whose signal already ended)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal as D
+from typing import Any
+
+from contracts.events import LegCanceled, OrderRequested, WebhookFailed
+from contracts.orders import OrderRequest
+from services.executor.handlers import Executor
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return NOW
+
+
+def executor() -> Executor:
+    unused: Any = None  # outcome decisions touch neither registry, brokers nor KV
+    return Executor(unused, unused, unused, FixedClock())
+
+
+def requested(**order: Any) -> OrderRequested:
+    request = OrderRequest(client_order_id="c-1-sl", symbol="ACME", side="sell",
+                           quantity=D(5), intent="close", order_type="stop",
+                           stop_price=D(90), **order)
+    return OrderRequested(event_id="e", signal_id="sig", tenant_id="t", occurred_at=NOW,
+                          strategy_id="s", account_id="a", order=request)
+
+
+def test_giving_up_on_a_leg_cancels_the_leg_and_does_not_fail_the_signal_again() -> None:
+    (out,) = executor().on_exhausted(requested(leg="sl", oco_group="c-1"), "boom")
+    assert isinstance(out.event, LegCanceled)
+    assert (out.event.leg, out.event.order.status) == ("sl", "rejected")
+    assert "boom" in out.event.reason
+    assert out.msg_id == "sig:leg-sl-rejected"
+
+
+def test_giving_up_on_an_entry_fails_its_signal() -> None:
+    (out,) = executor().on_exhausted(requested(), "boom")
+    assert isinstance(out.event, WebhookFailed)
+    assert (out.event.stage, out.event.code) == ("execute", "internal_error")
+    assert out.msg_id == "sig:failed"
