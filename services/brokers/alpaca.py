@@ -303,6 +303,25 @@ class AlpacaBroker:
         raise AssertionError("unreachable: tenacity reraises the last failure")
 
     def _broker_order(self, order: Order) -> BrokerOrder:
+        if order.order_class == OrderClass.OCO:
+            return self._oco_order(order)
+        return self._simple_order(order)
+
+    def _oco_order(self, order: Order) -> BrokerOrder:
+        """An OCO pair as one order: filled by whichever leg filled (``tp`` is the
+        parent limit, ``sl`` its stop leg), open while the pair rests."""
+        parent = self._simple_order(order)
+        if parent.status == "filled":
+            return msgspec.structs.replace(parent, leg="tp")
+        for child in order.legs or []:
+            leg = self._simple_order(child)
+            if leg.status == "filled" and leg.fill is not None:
+                fill = msgspec.structs.replace(leg.fill, client_order_id=parent.client_order_id)
+                return msgspec.structs.replace(parent, leg="sl", status="filled", fill=fill,
+                                               reason="")
+        return msgspec.structs.replace(parent, leg="tp" if parent.status == "open" else "")
+
+    def _simple_order(self, order: Order) -> BrokerOrder:
         status = _STATUS.get(order.status.value, "open")
         side: Side = "sell" if order.side == OrderSide.SELL else "buy"
         kind = order.type or order.order_type
@@ -396,8 +415,13 @@ def _legs(order: OrderRequest, simple_only: str | None) -> dict[str, Any]:
                  "sending it without its stop-loss/take-profit legs", order.client_order_id,
                  simple_only)
         return {}
-    legs: dict[str, Any] = {
-        "order_class": OrderClass.BRACKET if take_profit and stop_loss else OrderClass.OTO}
+    if order.leg and take_profit and stop_loss:
+        # Protective legs after a fill: one OCO order (the take-profit limit with the
+        # stop-loss as its other leg); Alpaca cancels one when the other fills.
+        kind = OrderClass.OCO
+    else:
+        kind = OrderClass.BRACKET if take_profit and stop_loss else OrderClass.OTO
+    legs: dict[str, Any] = {"order_class": kind}
     if take_profit is not None:
         legs["take_profit"] = TakeProfitRequest(limit_price=float(take_profit))
     if stop_loss is not None:

@@ -126,8 +126,11 @@ class Executor:
                         {"client_order_id": order.client_order_id})]
 
     def _leg_outcome(self, ctx: OpenOrder, order: BrokerOrder) -> list[Outgoing]:
-        """Legs follow a signal that already ended: their events are not terminal."""
-        stage = f"leg-{ctx.leg}-{order.status}"
+        """Legs follow a signal that already ended: their events are not terminal.
+
+        A broker's OCO order says which of its legs filled (``order.leg``)."""
+        leg = order.leg or ctx.leg
+        stage = f"leg-{leg}-{order.status}"
         event_id = derived_event_id(ctx.signal_id, stage)
         msg_id = streams.message_id(ctx.signal_id, stage)
         now = self.clock.now()
@@ -135,7 +138,7 @@ class Executor:
             filled = LegFilled(
                 event_id=event_id, signal_id=ctx.signal_id, tenant_id=ctx.tenant_id,
                 occurred_at=now, strategy_id=ctx.strategy_id, account_id=ctx.account_id,
-                broker=ctx.broker, leg=ctx.leg, order=order, fill=order.fill)
+                broker=ctx.broker, leg=leg, order=order, fill=order.fill)
             return [Outgoing(filled, msg_id)]
         if order.status == "open":
             placed = OrderPlaced(
@@ -146,7 +149,7 @@ class Executor:
         canceled = LegCanceled(
             event_id=event_id, signal_id=ctx.signal_id, tenant_id=ctx.tenant_id,
             occurred_at=now, strategy_id=ctx.strategy_id, account_id=ctx.account_id,
-            broker=ctx.broker, leg=ctx.leg, order=order,
+            broker=ctx.broker, leg=leg, order=order,
             reason=order.reason or f"the broker reports the leg {order.status}")
         return [Outgoing(canceled, msg_id)]
 

@@ -41,21 +41,23 @@ class SlTpMonitor:
         if account is None:
             return []
         symbol = event.fill.symbol
-        if request.intent in EXITS or event.fill.position_quantity == 0:
+        # The broker's position now (paper fills carry it, Alpaca fills do not).
+        position = (await self.brokers.for_account(account).snapshot(account)).position(symbol)
+        if request.intent in EXITS or position == 0:
             await self.cancel_legs(account, symbol, "an exit closed the position")
             return []
         strategy = await self.registry.strategy(event.strategy_id)
         if strategy is None or not strategy.attach_sl_tp:
             return []
-        if account.broker != "paper":
-            # Alpaca protects entries with bracket orders (stopLoss + takeProfit on
-            # the alert); separate legs after the fill are not supported there yet.
-            log.info("no SL/TP legs for %s account %s", account.broker, account.id)
-            return []
+        request_legs = request.stop_loss_price is not None and \
+            request.take_profit_price is not None
+        if account.broker == "alpaca" and request_legs:
+            return []  # the entry went to Alpaca as a bracket: its legs are there already
         # Legs always cover the whole position: replace those of earlier entries.
         await self.cancel_legs(account, symbol, "replaced by the legs of a newer entry")
         out = []
-        for leg in protective_legs(request, event.fill, strategy):
+        one_order = account.broker == "alpaca"  # native OCO: both legs in one order
+        for leg in protective_legs(request, event.fill, strategy, one_order, position):
             stage = f"order-leg-{leg.leg}"
             placed = OrderRequested(
                 event_id=derived_event_id(event.signal_id, stage), signal_id=event.signal_id,

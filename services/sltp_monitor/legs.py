@@ -32,13 +32,19 @@ def _to_tick(price: Decimal, tick: Decimal) -> Decimal:
     return (price / tick).to_integral_value(rounding=ROUND_HALF_UP) * tick
 
 
-def protective_legs(entry: OrderRequest, fill: Fill, strategy: Strategy) -> list[OrderRequest]:
+def protective_legs(entry: OrderRequest, fill: Fill, strategy: Strategy,
+                    one_order: bool = False,
+                    position: Decimal | None = None) -> list[OrderRequest]:
     """The OCO legs protecting the position an entry left (none when flat).
 
     Legs carry the entry's client order id with ``-sl`` / ``-tp`` and share it as
-    their OCO group; they cover the whole position, GTC.
+    their OCO group; they cover the whole position, GTC. With ``one_order`` (brokers
+    with native OCO orders, like Alpaca) a stop-loss and a take-profit become one
+    ``-tp`` order carrying both prices. ``position`` is the broker's position after
+    the fill, when the fill itself does not say (Alpaca fills do not).
     """
-    position = fill.position_quantity
+    if position is None:
+        position = fill.position_quantity
     if position == 0:
         return []
     long = position > 0
@@ -47,6 +53,12 @@ def protective_legs(entry: OrderRequest, fill: Fill, strategy: Strategy) -> list
         base = entry.reference_price
     sl, tp = leg_prices(long, base, strategy, entry.stop_loss_price, entry.take_profit_price)
     side: Side = "sell" if long else "buy"
+    if one_order and sl is not None and tp is not None and sl > 0 and tp > 0:
+        return [OrderRequest(
+            client_order_id=f"{entry.client_order_id}-tp", symbol=fill.symbol, side=side,
+            quantity=abs(position), intent="close", order_type="limit", limit_price=tp,
+            take_profit_price=tp, stop_loss_price=sl, time_in_force="gtc", leg="tp",
+            oco_group=entry.client_order_id)]
     legs: list[OrderRequest] = []
     if sl is not None and sl > 0:
         legs.append(OrderRequest(

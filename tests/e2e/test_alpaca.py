@@ -11,7 +11,7 @@ from e2e.helpers import post_json, tv_alert
 from fakes.alpaca_server import FakeAlpaca
 from harness import EventTap, System, Tenancy, provision
 
-from contracts.events import TradeExecuted, WebhookFailed
+from contracts.events import LegFilled, TradeExecuted, WebhookFailed
 from services.registry.models import AlpacaConfig
 from services.runtime.bus import Bus
 
@@ -88,3 +88,26 @@ async def test_resting_alpaca_limit_order_ends_its_signal_when_it_fills(
     assert isinstance(done, TradeExecuted)
     assert done.fill.quantity == Decimal(2)
     assert len(tap.terminal(signal_id)) == 1
+
+
+async def test_alpaca_entry_gets_an_oco_pair_that_ends_with_the_stop(
+        system: System, bus: Bus, tap: EventTap, alpaca: FakeAlpaca) -> None:
+    t = await alpaca_strategy(bus, alpaca, sizing_mode="alert_contracts",
+                              attach_sl_tp=True, sl_pct="5", tp_pct="10")
+    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    async with aiohttp.ClientSession() as http:
+        _, body = await post_json(http, url, tv_alert(contracts="4", price="190"))
+    signal_id = body["signal_id"]
+    assert isinstance(await tap.wait_terminal(signal_id), TradeExecuted)
+    placed = await tap.wait_for(lambda _: [e for e in tap.of_type("order.placed", signal_id)
+                                           if e.order.leg])  # type: ignore[union-attr]
+    oco = alpaca.order_requests[-1]
+    assert (oco["order_class"], oco["client_order_id"]) == (
+        "oco", f"{placed[0].order.client_order_id}")  # type: ignore[union-attr]
+    assert float(oco["stop_loss"]["stop_price"]) == 180.5  # 190 filled, 5% below
+    assert float(oco["take_profit"]["limit_price"]) == 209.0
+    alpaca.set_price("AAPL", "180")
+    filled = await tap.wait_for(lambda evs: [
+        e for e in evs if isinstance(e, LegFilled) and e.signal_id == signal_id])
+    assert filled[0].leg == "sl"
+    assert filled[0].fill.quantity == Decimal(4)

@@ -307,6 +307,9 @@ class FakeAlpaca:
         if order["status"] not in OPEN:
             raise AlpacaError(422, 42210000, f"order is already in \"{order['status']}\" state")
         self._set_status(order, "canceled")
+        for leg in self._legs(order["id"]):  # cancelling a parent cancels its legs
+            if leg["status"] in OPEN:
+                self._set_status(leg, "canceled")
         return web.Response(status=204)
 
     def _known(self, request: web.Request) -> dict[str, Any]:
@@ -352,8 +355,12 @@ class FakeAlpaca:
             if opposite > 0 and amount > opposite:
                 raise AlpacaError(403, 40310000, f"insufficient qty available for order "
                                   f"(requested: {text(amount)}, available: {text(opposite)})")
-        if order_class == "bracket" and not (body.get("take_profit") and body.get("stop_loss")):
-            raise AlpacaError(422, 42210000, "bracket orders need take_profit and stop_loss")
+        if order_class in ("bracket", "oco") and not (body.get("take_profit")
+                                                      and body.get("stop_loss")):
+            raise AlpacaError(422, 42210000,
+                              f"{order_class} orders need take_profit and stop_loss")
+        if order_class == "oco":
+            return self._create_oco(client_order_id, body, symbol, side, quantity)
         if side == "buy" and kind == "market" and amount * price > self.cash:
             raise AlpacaError(403, 40310000, "insufficient buying power")
         order = self._record(client_order_id, symbol, side, kind, time_in_force, quantity,
@@ -369,6 +376,23 @@ class FakeAlpaca:
         if kind == "market" or self._crosses(order):
             self._fill(order)
         return order
+
+    def _create_oco(self, client_order_id: str, body: dict[str, Any], symbol: str, side: str,
+                    quantity: Decimal | None) -> dict[str, Any]:
+        """An OCO pair: the take-profit limit is the parent, the stop its leg; both
+        rest at once and the first to fill cancels the other."""
+        if body.get("type") != "limit":
+            raise AlpacaError(422, 42210000, "oco orders must be limit orders")
+        parent = self._record(client_order_id, symbol, side, "limit", body["time_in_force"],
+                              quantity, None, "oco", body["take_profit"]["limit_price"], None)
+        stop = self._record(str(uuid4()), symbol, side, "stop", body["time_in_force"],
+                            quantity, None, "oco", None, body["stop_loss"]["stop_price"])
+        self.parent_of[stop["id"]] = parent["id"]
+        for order in (parent, stop):
+            if order["status"] == "new" and self._crosses(order):
+                self._fill(order)
+                break
+        return parent
 
     def _record(self, client_order_id: str, symbol: str, side: str, kind: str,
                 time_in_force: str, quantity: Decimal | None, notional: Decimal | None,
@@ -420,13 +444,17 @@ class FakeAlpaca:
         self.cash -= signed * price
         order.update(filled_qty=text(quantity), filled_avg_price=text(price), filled_at=now())
         self._set_status(order, "filled")
+        oco = order["order_class"] == "oco"
         for leg in self._legs(order["id"]):
-            self._set_status(leg, "new")
+            # A bracket's legs wake up when the entry fills; an OCO's stop is cancelled.
+            self._set_status(leg, "canceled" if oco else "new")
         parent = self.parent_of.get(order["id"])
         if parent is not None:  # one leg filled: the other is canceled (OCO)
             for sibling in self._legs(parent):
                 if sibling["status"] in OPEN:
                     self._set_status(sibling, "canceled")
+            if oco and self.orders[parent]["status"] in OPEN:
+                self._set_status(self.orders[parent], "canceled")
 
     def _legs(self, parent_id: str) -> list[dict[str, Any]]:
         return [self.orders[i] for i, p in self.parent_of.items() if p == parent_id]

@@ -418,3 +418,29 @@ async def test_secrets_never_appear_in_errors_or_logs(
     for text in (str(refused.value), repr(refused.value), str(unavailable.value),
                  repr(unavailable.value), caplog.text, repr(right)):
         assert SECRET not in text
+
+
+async def test_protective_legs_go_to_alpaca_as_one_oco_order(
+        broker: AlpacaBroker, account: Account, fake: FakeAlpaca) -> None:
+    fake.set_position("AAPL", 10, 187)
+    leg = make_order(client_order_id=f"{COID}-tp", side="sell", intent="close",
+                     order_type="limit", limit_price=D(200), take_profit_price=D(200),
+                     stop_loss_price=D(180), time_in_force="gtc", leg="tp",
+                     oco_group=COID, reference_price=None)
+
+    placed = await broker.submit(account, leg)
+
+    body = sent(fake)
+    assert (body["order_class"], body["type"], body["client_order_id"]) == (
+        "oco", "limit", f"{COID}-tp")
+    assert float(body["take_profit"]["limit_price"]) == 200
+    assert float(body["stop_loss"]["stop_price"]) == 180
+    assert (placed.status, placed.leg) == ("open", "tp")
+
+    fake.set_price("AAPL", "179")  # the stop leg triggers; Alpaca cancels the limit
+    filled = await broker.find_order(account, f"{COID}-tp")
+    assert filled is not None
+    assert (filled.status, filled.leg) == ("filled", "sl")
+    assert filled.fill is not None and filled.fill.quantity == 10
+    assert filled.fill.client_order_id == f"{COID}-tp"
+    assert fake.positions["AAPL"][0] == 0
