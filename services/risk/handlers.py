@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
+
 from contracts import streams
 from contracts.events import (
     AnyEvent,
@@ -61,9 +63,7 @@ class RiskService:
             return [failure(event, "risk", exc.code, exc.reason, self.clock)]
         received_at = event.signal.alert_time or event.occurred_at
         coid = client_order_id(strategy, event.signal_id, received_at)
-        decision = decide_order(event.signal, strategy, snapshot, coid)
-        if not isinstance(decision, RiskRefusal):
-            decision = await self._reserve(event, strategy, snapshot, decision)
+        decision = await self._decide(event, strategy, snapshot, coid)
         if isinstance(decision, RiskRefusal):
             return [failure(event, "risk", decision.code, decision.reason, self.clock,
                             decision.details)]
@@ -74,24 +74,27 @@ class RiskService:
         )
         return [Outgoing(requested, streams.message_id(event.signal_id, "order"))]
 
-    async def _reserve(self, event: WebhookValidated, strategy: Strategy,
-                       snapshot: AccountSnapshot, order: OrderRequest
-                       ) -> OrderRequest | RiskRefusal:
-        """Check the limits against the ledger and reserve the order, atomically."""
-        price = (event.signal.price or snapshot.last_prices.get(order.symbol)
-                 or order.reference_price or Decimal(0))
+    async def _decide(self, event: WebhookValidated, strategy: Strategy,
+                      snapshot: AccountSnapshot, coid: str) -> OrderRequest | RiskRefusal:
+        """Decide against the broker's positions plus the orders decided but not yet
+        filled (so an exit right behind its entry finds the position), check the
+        limits and reserve the order — atomically, by compare-and-set on the ledger."""
         day = trading_day(self.clock.now(), strategy.day_timezone)
         while True:
             ledger, revision = await self.ledgers.load(event.account_id)
             ledger.roll(day, snapshot.equity)
-            if order.client_order_id in ledger.today:
-                return order  # decided before (a redelivery): same decision, no recount
             exposure = Exposure.of(snapshot, ledger)
+            effective = msgspec.structs.replace(snapshot, positions=exposure.positions)
+            order = decide_order(event.signal, strategy, effective, coid)
+            if isinstance(order, RiskRefusal) or coid in ledger.today:
+                return order  # refused, or decided before (a redelivery): no recount
+            price = (event.signal.price or exposure.prices.get(order.symbol)
+                     or order.reference_price or Decimal(0))
             refused = check_limits(event.signal, order, strategy, exposure, ledger, price)
             if refused is not None:
                 return refused
             notional = order_notional(order, price)
-            held = snapshot.position(order.symbol)
+            held = effective.position(order.symbol)
             signed = -held if order.close_position else (
                 order.quantity if order.side == "buy" else -order.quantity)
             ledger.today[order.client_order_id] = notional

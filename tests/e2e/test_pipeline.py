@@ -151,3 +151,21 @@ async def test_exchange_and_propfirm_dialects(system: System, bus: Bus, tap: Eve
     refused = await tap.wait_terminal(wrong["signal_id"])
     assert isinstance(refused, WebhookFailed)
     assert (refused.stage, refused.code) == ("validate", "account_mismatch")
+
+
+async def test_exit_right_behind_its_entry_is_not_dropped(system: System, bus: Bus,
+                                                          tap: EventTap) -> None:
+    t = await provision(bus, sizing_mode="alert_contracts")
+    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    # Hold the executor so risk must decide the exit before the entry has filled.
+    assert system.terminate("executor") == 0
+    async with aiohttp.ClientSession() as http:
+        _, entry = await post_json(http, url, tv_alert(contracts="2", price="100"))
+        _, exit_ = await post_json(http, url, tv_alert(action="sell", contracts="2",
+                                                       price="101"))
+    await tap.wait_for(lambda _: tap.of_type("order.requested", exit_["signal_id"]))
+    system.start("executor")
+    assert isinstance(await tap.wait_terminal(entry["signal_id"]), TradeExecuted)
+    closed = await tap.wait_terminal(exit_["signal_id"])
+    assert isinstance(closed, TradeExecuted), closed
+    assert closed.fill.position_quantity == 0
