@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from harness import (
+    TEST_MASTER_KEY,
     EventTap,
     System,
     connect_bus,
@@ -17,6 +19,8 @@ from harness import (
 
 from services.runtime.bus import Bus
 from services.runtime.embedded_nats import EmbeddedNats, free_port
+
+os.environ.setdefault("TRADEHOOKS_MASTER_KEY", TEST_MASTER_KEY)
 
 
 @pytest.fixture

@@ -28,11 +28,20 @@ from services.registry.models import Account, Strategy, Tenant
 from services.registry.provisioning import register_account, register_strategy, register_tenant
 from services.registry.secrets import new_secret
 from services.registry.store import Registry
+from services.registry.vault import SecretBox
 from services.runtime.bus import Bus, connect, ensure_topology
 from services.runtime.clock import SystemClock
 from services.runtime.embedded_nats import EmbeddedNats, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+# Every process of a test run shares this master key (conftest puts it in the
+# environment), so the test can read and write the registry the services use.
+TEST_MASTER_KEY = "dHJhZGVob29rcy10ZXN0LW1hc3Rlci1rZXktb25seSE="  # 32 bytes, tests only
+
+
+def master_box() -> SecretBox:
+    """The SecretBox of :data:`TEST_MASTER_KEY`."""
+    return SecretBox(TEST_MASTER_KEY.encode())
 POSTGRES_URL = os.environ.get("TRADEHOOKS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -122,7 +131,7 @@ async def provision(bus: Bus, *, starting_cash: str = "100000",
     """Register a fresh tenant, account (paper unless ``account_fields`` say otherwise)
     and strategy, with unique ids."""
     suffix = uuid.uuid4().hex[:8]
-    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
+    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
     clock = SystemClock()
     tenant = Tenant(id=f"t{suffix}", name=f"Tenant {suffix}")
     account = Account(id=f"acct-{suffix}", tenant_id=tenant.id, name="Paper",

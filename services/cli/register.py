@@ -7,10 +7,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from contracts import streams
 from services.registry.importer import apply_registry_file, read_registry_file
 from services.registry.operations import resume_account
-from services.registry.store import Registry
+from services.registry.store import open_registry
 from services.runtime.bus import connect, ensure_topology
 from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
@@ -34,7 +33,7 @@ async def register(settings: Settings, file: str, explicit_nats: bool) -> int:
     bus = await connect(_nats_url(settings, explicit_nats), name="tradehooks-register")
     try:
         await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
-        registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
+        registry = await open_registry(bus, settings, create_key=True)
         try:
             results = await apply_registry_file(bus, registry, data, SystemClock())
         except ValueError as exc:
@@ -55,7 +54,7 @@ async def resume(settings: Settings, account_id: str, explicit_nats: bool) -> in
     """Resume a paused account; exit 2 if it does not exist."""
     bus = await connect(_nats_url(settings, explicit_nats), name="tradehooks-resume")
     try:
-        registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
+        registry = await open_registry(bus, settings, create_key=True)
         resumed = await resume_account(bus, registry, account_id, SystemClock(), by="cli")
     finally:
         await bus.close()

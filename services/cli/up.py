@@ -11,11 +11,10 @@ from pathlib import Path
 
 import aiohttp
 
-from contracts import streams
 from services.cli.supervisor import Supervisor, child_env
 from services.registry.models import Strategy
 from services.registry.provisioning import demo_info, ensure_demo, write_demo_file
-from services.registry.store import Registry
+from services.registry.store import open_registry
 from services.runtime.bus import connect, ensure_topology
 from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
@@ -75,7 +74,7 @@ async def provision_demo(settings: Settings) -> tuple[Strategy, bool]:
     bus = await connect(settings.nats_url, name="tradehooks-provision")
     try:
         await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
-        registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
+        registry = await open_registry(bus, settings, create_key=True)
         return await ensure_demo(bus, registry, SystemClock())
     finally:
         await bus.close()

@@ -13,7 +13,7 @@ from projections.readmodel import open_read_model
 from projections.store import open_store
 from services.ingress.app import build_app
 from services.ingress.context import IngressContext
-from services.registry.store import Registry, StrategyCache
+from services.registry.store import StrategyCache, open_registry
 from services.runtime.bus import ensure_topology
 from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
@@ -38,7 +38,7 @@ async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
             await asyncio.sleep(1.0)
     read_model = await asyncio.to_thread(open_read_model, parse_store_url(settings.store_url))
     store = await asyncio.to_thread(open_store, settings.store_url)
-    strategies = StrategyCache(Registry(await bus.kv(streams.BUCKET_REGISTRY)))
+    strategies = StrategyCache(await open_registry(bus, settings))
     await strategies.start()
     ctx = IngressContext(settings=settings, bus=bus, strategies=strategies,
                          dedupe=await bus.kv(streams.BUCKET_DEDUPE), store=store,

@@ -9,24 +9,56 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import orjson
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel
 
+from contracts import streams
 from services.registry.models import Account, Strategy, Tenant
 from services.registry.secrets import lookup_key
+from services.registry.vault import SecretBox, load_box
+from services.runtime.bus import Bus
+from services.runtime.config import Settings
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
+# Where secrets sit in stored records (a path of keys into the JSON).
+_SECRET_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("secret",), ("previous_secret",), ("alpaca", "secret_key"))
+
+
+def _transform(data: dict[str, Any], path: tuple[str, ...], how: Callable[[str], str]) -> None:
+    node: Any = data
+    for key in path[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+    if isinstance(node, dict) and isinstance(node.get(path[-1]), str):
+        node[path[-1]] = how(node[path[-1]])
 
 
 class Registry:
-    """Read and write registry records in one KV bucket."""
+    """Read and write registry records in one KV bucket; secrets are sealed at rest."""
 
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, box: SecretBox) -> None:
         self.kv = kv
+        self.box = box
+
+    def encode(self, record: Tenant | Account | Strategy) -> bytes:
+        """The stored form of a record, its secrets sealed."""
+        data: dict[str, Any] = record.model_dump(mode="json")
+        for path in _SECRET_FIELDS:
+            _transform(data, path, self.box.seal)
+        return orjson.dumps(data)
+
+    def decode(self, raw: bytes, model: type[M]) -> M:
+        """A record from its stored form, its secrets opened."""
+        data: dict[str, Any] = orjson.loads(raw)
+        for path in _SECRET_FIELDS:
+            _transform(data, path, self.box.open)
+        return model.model_validate(data)
 
     async def _get(self, key: str, model: type[M]) -> M | None:
         try:
@@ -35,12 +67,12 @@ class Registry:
             return None
         if not entry.value:
             return None
-        return model.model_validate_json(entry.value)
+        return self.decode(entry.value, model)
 
     async def put(self, record: Tenant | Account | Strategy) -> None:
         """Create or replace a record."""
         kind = {Tenant: "tenant", Account: "account", Strategy: "strategy"}[type(record)]
-        await self.kv.put(f"{kind}.{record.id}", record.model_dump_json().encode())
+        await self.kv.put(f"{kind}.{record.id}", self.encode(record))
 
     async def tenant(self, tenant_id: str) -> Tenant | None:
         """One tenant, or None."""
@@ -114,7 +146,7 @@ class StrategyCache:
                     if entry.operation is not None or not entry.value:
                         self.by_id.pop(sid, None)
                         continue
-                    self.by_id[sid] = Strategy.model_validate_json(entry.value)
+                    self.by_id[sid] = self.registry.decode(entry.value, Strategy)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -127,3 +159,8 @@ class StrategyCache:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+async def open_registry(bus: Bus, settings: Settings, create_key: bool = False) -> Registry:
+    """The registry with the master key of ``settings`` (created only if asked)."""
+    return Registry(await bus.kv(streams.BUCKET_REGISTRY), load_box(settings, create_key))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contracts import streams
 from services.brokers.factory import build_brokers
-from services.registry.store import Registry
+from services.registry.store import open_registry
 from services.risk.handlers import RiskService
 from services.risk.ledger import RiskLedgers
 from services.runtime.bus import Bus
@@ -20,7 +20,7 @@ async def main(settings: Settings) -> None:
 
     async def build(bus: Bus) -> list[Runnable]:
         clock = SystemClock()
-        registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
+        registry = await open_registry(bus, settings)
         ledgers = RiskLedgers(await bus.kv(streams.BUCKET_RISK))
         risk = RiskService(registry, await build_brokers(bus, settings, clock), ledgers, clock)
         return [Consumer(bus, streams.RISK, risk.handle, exhausted("risk", clock)),

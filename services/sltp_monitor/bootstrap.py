@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contracts import streams
 from services.brokers.factory import build_brokers
-from services.registry.store import Registry
+from services.registry.store import open_registry
 from services.runtime.bus import Bus
 from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
@@ -20,7 +20,7 @@ async def main(settings: Settings) -> None:
 
     async def build(bus: Bus) -> list[Runnable]:
         clock = SystemClock()
-        registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
+        registry = await open_registry(bus, settings)
         brokers = await build_brokers(bus, settings, clock)
         breaker = BreakerLoop(bus, registry, brokers, await bus.kv(streams.BUCKET_BREAKERS),
                               clock, settings.breaker_interval_s)

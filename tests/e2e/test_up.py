@@ -24,7 +24,8 @@ async def test_up_provisions_the_demo_and_fills_the_printed_alert(tmp_path: Path
     data_dir = tmp_path / "var"
     port = free_port()
     env = {k: v for k, v in os.environ.items()
-           if k not in ("NATS_URL", "TRADEHOOKS_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
+           if k not in ("NATS_URL", "TRADEHOOKS_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR",
+                        "TRADEHOOKS_MASTER_KEY")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli.main", "up", "--data-dir", str(data_dir),
         "--port", str(port), env=env, cwd=ROOT,
@@ -47,6 +48,8 @@ async def test_up_provisions_the_demo_and_fills_the_printed_alert(tmp_path: Path
                     "api_url", "nats_url"):
             assert demo[key], key
         assert oct((data_dir / "demo.json").stat().st_mode & 0o777) == "0o600"
+        # A fresh install makes its master key, readable by its owner only.
+        assert oct((data_dir / "master.key").stat().st_mode & 0o777) == "0o600"
         assert demo["webhook_url"] in output.decode()
         assert "curl" in output.decode()
 

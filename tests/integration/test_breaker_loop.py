@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
-from harness import EventTap
+from harness import EventTap, master_box
 
 from contracts import streams
 from contracts.events import BreakerTripped, OrderRequested
@@ -37,7 +37,7 @@ class StepClock:
 
 async def test_breaker_trips_once_per_configuration(bus: Bus, tap: EventTap) -> None:
     clock = StepClock()
-    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
+    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
     paper = PaperBroker(await bus.kv(streams.BUCKET_PAPER), clock, D(0), D(0),
                         prices=await bus.kv(streams.BUCKET_PRICES))
     config = BreakerConfig(base_equity=D(100_000), global_sl_pct=D("0.95"))

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import ROOT, EventTap
+from harness import ROOT, EventTap, master_box
 
 from contracts import streams
 from services.registry.store import Registry
@@ -41,7 +41,7 @@ async def test_register_creates_an_alpaca_account_and_a_strategy(
     assert "/webhook/dynamicgoldbreakout" in first.stdout
     assert "secret (shown once): whsec_" in first.stdout
 
-    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY))
+    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
     strategy = await registry.strategy("gold")
     account = await registry.account("acme-alpaca")
     assert strategy is not None and account is not None
@@ -53,6 +53,14 @@ async def test_register_creates_an_alpaca_account_and_a_strategy(
     assert again.returncode == 0
     assert "secret (shown once)" not in again.stdout
     assert (await registry.strategy("gold")).secret == strategy.secret  # type: ignore[union-attr]
+
+    # At rest the secrets are sealed: the bucket holds neither in plain text.
+    for key in ("strategy.gold", "account.acme-alpaca"):
+        raw = (await bus.js.key_value(streams.BUCKET_REGISTRY)).get(key)
+        stored = (await raw).value or b""
+        assert strategy.secret.encode() not in stored
+        assert b"not-in-events" not in stored
+        assert b"enc:" in stored
 
     await tap.wait_for(lambda evs: len([e for e in evs if e.signal_id == "strategy:gold"]) >= 1)
     published = b"".join(data for _, data in tap.raw)
