@@ -164,6 +164,16 @@ class StrategyRegistered(Event, tag="registry.strategy_registered", kw_only=True
     secret_fingerprint: str
 
 
+class StrategySecretRotated(Event, tag="registry.strategy_secret_rotated", kw_only=True,
+                            frozen=True):
+    """A strategy got a new secret; the old one works until ``previous_valid_until``."""
+
+    strategy_id: str
+    secret_fingerprint: str
+    previous_fingerprint: str
+    previous_valid_until: datetime
+
+
 AnyEvent = (
     WebhookReceived
     | WebhookValidated
@@ -178,6 +188,7 @@ AnyEvent = (
     | TenantCreated
     | AccountOpened
     | StrategyRegistered
+    | StrategySecretRotated
 )
 
 TERMINAL_TYPES = frozenset({"webhook.trade_executed", "webhook.failed"})

@@ -28,6 +28,7 @@ from contracts.events import (
     OrderPlaced,
     OrderRequested,
     StrategyRegistered,
+    StrategySecretRotated,
     TenantCreated,
     TradeExecuted,
     WebhookFailed,
@@ -90,6 +91,8 @@ def subject_for(event: Event) -> str:
             return f"registry.account_opened.{tenant}"
         case StrategyRegistered():
             return f"registry.strategy_registered.{tenant}"
+        case StrategySecretRotated():
+            return f"registry.strategy_secret_rotated.{tenant}"
     raise TypeError(f"no subject for {type(event).__name__}")
 
 

@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="resume an account paused by the breaker")
     resume.add_argument("account_id")
     resume.add_argument("--data-dir", help="data dir of 'tradehooks up' (finds its NATS)")
+    rotate = sub.add_parser("rotate", help="give a strategy a new secret (old one overlaps)")
+    rotate.add_argument("strategy_id")
+    rotate.add_argument("--overlap-s", type=float, default=3600.0,
+                        help="how long the old secret keeps working (default 3600)")
+    rotate.add_argument("--data-dir", help="data dir of 'tradehooks up' (finds its NATS)")
     replay = sub.add_parser("replay", help="rebuild the projections from the event store")
     replay.add_argument("--data-dir", help="data dir of the default SQLite store")
     return parser
@@ -88,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_logging("resume", settings.log_level)
         return asyncio.run(run_resume(settings, args.account_id,
+                                      explicit_nats="NATS_URL" in os.environ))
+    if args.command == "rotate":
+        from services.cli.register import rotate as run_rotate
+
+        setup_logging("rotate", settings.log_level)
+        return asyncio.run(run_rotate(settings, args.strategy_id, args.overlap_s,
                                       explicit_nats="NATS_URL" in os.environ))
     if args.command == "replay":
         from services.cli.replay import replay

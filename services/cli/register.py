@@ -1,4 +1,4 @@
-"""``tradehooks register FILE`` and ``tradehooks resume ACCOUNT`` on a running system."""
+"""``tradehooks register``, ``resume`` and ``rotate``: operator commands on a running system."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from services.registry.importer import apply_registry_file, read_registry_file
-from services.registry.operations import resume_account
+from services.registry.operations import resume_account, rotate_secret
 from services.registry.store import open_registry
 from services.runtime.bus import connect, ensure_topology
 from services.runtime.clock import SystemClock
@@ -62,4 +62,21 @@ async def resume(settings: Settings, account_id: str, explicit_nats: bool) -> in
         print(f"no account {account_id}")
         return 2
     print(f"account {account_id} resumed")
+    return 0
+
+
+async def rotate(settings: Settings, strategy_id: str, overlap_s: float,
+                 explicit_nats: bool) -> int:
+    """Rotate a strategy's secret and print the new one once."""
+    bus = await connect(_nats_url(settings, explicit_nats), name="tradehooks-rotate")
+    try:
+        registry = await open_registry(bus, settings, create_key=True)
+        rotated = await rotate_secret(bus, registry, strategy_id, overlap_s, SystemClock())
+    finally:
+        await bus.close()
+    if rotated is None:
+        print(f"no strategy {strategy_id}")
+        return 2
+    print(f"new secret (shown once): {rotated.secret}")
+    print(f"the previous secret works until {rotated.previous_valid_until:%Y-%m-%d %H:%M:%S} UTC")
     return 0

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from services.registry.models import Strategy
 from services.registry.secrets import signing_key
@@ -60,6 +61,9 @@ def verify_signature(secret: str, signed: SignedHeaders, body: bytes, now_s: flo
     raise AuthError("signature does not match")
 
 
-def token_matches(strategy: Strategy, token: str) -> bool:
-    """Constant-time comparison of a presented token with the strategy secret."""
-    return hmac.compare_digest(strategy.secret.encode(), token.encode())
+def token_matches(strategy: Strategy, token: str, now: datetime | None = None) -> bool:
+    """Constant-time comparison of a presented token with the strategy's secret (and,
+    during a rotation's overlap, its previous one)."""
+    secrets = strategy.accepted_secrets(now or datetime.now(UTC))
+    matches = [hmac.compare_digest(s.encode(), token.encode()) for s in secrets]
+    return any(matches)

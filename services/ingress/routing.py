@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from services.ingress.auth import AuthError, SignedHeaders, token_matches, verify_signature
@@ -29,12 +30,14 @@ def authenticate(
     token = query_token or (body_token if isinstance(body_token, str) else None)
     if signed is not None:
         candidates = _candidates(cache, slug, payload)
+        now = datetime.fromtimestamp(now_s, UTC)
         for strategy in candidates:
-            try:
-                verify_signature(strategy.secret, signed, raw_body, now_s, tolerance_s)
-            except AuthError:
-                continue
-            return strategy, "hmac"
+            for secret in strategy.accepted_secrets(now):
+                try:
+                    verify_signature(secret, signed, raw_body, now_s, tolerance_s)
+                except AuthError:
+                    continue
+                return strategy, "hmac"
         if not candidates:
             raise AuthError("signed requests must name the strategy (URL slug or "
                             "'strategy' field)")
@@ -46,11 +49,11 @@ def authenticate(
                         "body or ?token=, or sign the request")
     if slug is not None:
         for strategy in cache.with_slug(slug):
-            if token_matches(strategy, token):
+            if token_matches(strategy, token, datetime.fromtimestamp(now_s, UTC)):
                 return strategy, "token"
         raise AuthError("unknown strategy or wrong token")
     found = cache.by_token.get(lookup_key(token))
-    if found is None or not token_matches(found, token):
+    if found is None or not token_matches(found, token, datetime.fromtimestamp(now_s, UTC)):
         raise AuthError("unknown strategy or wrong token")
     return found, "token"
 

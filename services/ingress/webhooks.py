@@ -39,12 +39,26 @@ async def receive_webhook(request: web.Request) -> web.Response:
     raw = await read_body(request, settings.max_body_bytes)
     content_type = declared_content_type(request)
     payload = parse_payload(raw, content_type)
-    try:
-        strategy, auth_mode = authenticate(
+    def _authenticate() -> tuple[Strategy, str]:
+        return authenticate(
             ctx.strategies, request.match_info.get("slug"), payload,
             request.query.get("token"), SignedHeaders.from_headers(request.headers), raw,
             time.time(), settings.signature_tolerance_s,
         )
+
+    try:
+        try:
+            strategy, auth_mode = _authenticate()
+        except AuthError:
+            body_token = payload.get("token")
+            name = payload.get("strategy")
+            if not await ctx.strategies.fetch_missing(
+                    request.match_info.get("slug"),
+                    request.query.get("token") or (body_token if isinstance(body_token, str)
+                                                   else None),
+                    name if isinstance(name, str) else None):
+                raise
+            strategy, auth_mode = _authenticate()
     except AuthError as exc:
         raise Problem(401, "unauthorized", str(exc)) from exc
     if not strategy.enabled:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -70,8 +71,11 @@ class Strategy(BaseModel):
     account_id: str
     name: str
     slug: str
-    # The secret is kept only in the registry bucket; never in events or logs.
+    # The secret is kept only in the registry bucket (sealed); never in events or logs.
     secret: str = Field(repr=False)
+    # After a rotation the old secret keeps working until ``previous_valid_until``.
+    previous_secret: str = Field(default="", repr=False)
+    previous_valid_until: datetime | None = None
     enabled: bool = True
     sizing_mode: SizingMode = "percent_equity"
     percent_of_equity: Decimal = Decimal(2)
@@ -115,6 +119,14 @@ class Strategy(BaseModel):
     use_avg_fill_for_sl_tp: bool = True
     # Make the stop-loss leg a trailing stop at this percent (paper broker).
     trailing_stop_pct: Decimal | None = None
+
+    def accepted_secrets(self, now: datetime) -> list[str]:
+        """The secrets a sender may use right now (the previous one during overlap)."""
+        secrets = [self.secret]
+        if self.previous_secret and self.previous_valid_until and now < \
+                self.previous_valid_until:
+            secrets.append(self.previous_secret)
+        return secrets
 
     def order_type_for(self, requested: str) -> Literal["market", "limit", "stop"]:
         """The alert's order type, or the strategy's when the alert asks for market

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from contracts import streams
-from contracts.events import AccountResumed
-from services.registry.models import Account
+from contracts.events import AccountResumed, StrategySecretRotated
+from services.registry.models import Account, Strategy
+from services.registry.secrets import fingerprint, new_secret
 from services.registry.store import Registry
 from services.runtime.bus import Bus
 from services.runtime.clock import Clock, new_id
@@ -28,3 +31,29 @@ async def resume_account(bus: Bus, registry: Registry, account_id: str, clock: C
                            account_id=account_id, by=by)
     await bus.publish_event(event, streams.message_id(correlation, "resumed"))
     return resumed
+
+
+async def rotate_secret(bus: Bus, registry: Registry, strategy_id: str, overlap_s: float,
+                        clock: Clock) -> Strategy | None:
+    """Give a strategy a new secret; the current one keeps working for ``overlap_s``.
+
+    Returns the updated strategy (its ``secret`` is the new one, to show once), or
+    None when the strategy does not exist.
+    """
+    strategy = await registry.strategy(strategy_id)
+    if strategy is None:
+        return None
+    now = clock.now()
+    until = now + timedelta(seconds=overlap_s)
+    rotated = strategy.model_copy(update={
+        "secret": new_secret(), "previous_secret": strategy.secret,
+        "previous_valid_until": until})
+    await registry.put(rotated)
+    correlation = f"strategy:{strategy_id}"
+    stage = f"rotated:{int(now.timestamp() * 1000)}"
+    event = StrategySecretRotated(
+        event_id=new_id(), signal_id=correlation, tenant_id=strategy.tenant_id,
+        occurred_at=now, strategy_id=strategy_id, secret_fingerprint=fingerprint(rotated.secret),
+        previous_fingerprint=fingerprint(strategy.secret), previous_valid_until=until)
+    await bus.publish_event(event, streams.message_id(correlation, stage))
+    return rotated

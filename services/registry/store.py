@@ -18,6 +18,7 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel
 
 from contracts import streams
+from contracts.subjects import token as subject_token
 from services.registry.models import Account, Strategy, Tenant
 from services.registry.secrets import lookup_key
 from services.registry.vault import SecretBox, load_box
@@ -29,6 +30,17 @@ M = TypeVar("M", bound=BaseModel)
 # Where secrets sit in stored records (a path of keys into the JSON).
 _SECRET_FIELDS: tuple[tuple[str, ...], ...] = (
     ("secret",), ("previous_secret",), ("alpaca", "secret_key"))
+
+
+def _index_keys(strategy: Strategy) -> list[str]:
+    """Index entries that find a strategy by slug, name and token hash."""
+    sid = subject_token(strategy.id)
+    keys = [f"idx.slug.{subject_token(strategy.slug)}.{sid}",
+            f"idx.name.{subject_token(strategy.name)}.{sid}",
+            f"idx.token.{lookup_key(strategy.secret)}"]
+    if strategy.previous_secret:
+        keys.append(f"idx.token.{lookup_key(strategy.previous_secret)}")
+    return keys
 
 
 def _transform(data: dict[str, Any], path: tuple[str, ...], how: Callable[[str], str]) -> None:
@@ -70,9 +82,38 @@ class Registry:
         return self.decode(entry.value, model)
 
     async def put(self, record: Tenant | Account | Strategy) -> None:
-        """Create or replace a record."""
+        """Create or replace a record (and, for strategies, their lookup indexes)."""
         kind = {Tenant: "tenant", Account: "account", Strategy: "strategy"}[type(record)]
         await self.kv.put(f"{kind}.{record.id}", self.encode(record))
+        if isinstance(record, Strategy):
+            for key in _index_keys(record):
+                await self.kv.put(key, record.id.encode())
+
+    async def strategies_for(self, slug: str | None, token: str | None,
+                             name: str | None) -> list[Strategy]:
+        """Strategies found through the indexes by slug, token or name (a few KV reads,
+        however many strategies exist)."""
+        ids: set[str] = set()
+        patterns = []
+        if slug:
+            patterns.append(f"idx.slug.{subject_token(slug)}.*")
+        if name:
+            patterns.append(f"idx.name.{subject_token(name)}.*")
+        for pattern in patterns:
+            try:
+                keys = await self.kv.keys(filters=[pattern])
+            except Exception:  # NoKeysError: nothing indexed under it
+                keys = []
+            ids.update(key.rsplit(".", 1)[-1] for key in keys)
+        if token:
+            try:
+                entry = await self.kv.get(f"idx.token.{lookup_key(token)}")
+                if entry.value:
+                    ids.add(entry.value.decode())
+            except KeyNotFoundError:
+                pass
+        found = [await self.strategy(sid) for sid in sorted(ids)]
+        return [s for s in found if s is not None]
 
     async def tenant(self, tenant_id: str) -> Tenant | None:
         """One tenant, or None."""
@@ -115,11 +156,21 @@ class StrategyCache:
         self.registry = registry
         self.by_id: dict[str, Strategy] = {}
         self._task: asyncio.Task[None] | None = None
+        self._token_index: dict[str, Strategy] | None = None
 
     @property
     def by_token(self) -> dict[str, Strategy]:
-        """Strategies indexed by the hash of their secret."""
-        return {lookup_key(s.secret): s for s in self.by_id.values()}
+        """Strategies indexed by the hash of their secrets (previous ones included);
+        rebuilt only after a change."""
+        if self._token_index is None:
+            index = {lookup_key(s.previous_secret): s for s in self.by_id.values()
+                     if s.previous_secret}
+            index.update({lookup_key(s.secret): s for s in self.by_id.values()})
+            self._token_index = index
+        return self._token_index
+
+    def _changed(self) -> None:
+        self._token_index = None
 
     def with_slug(self, slug: str) -> list[Strategy]:
         """Strategies whose slug matches (slugs are unique per tenant, not globally)."""
@@ -131,9 +182,24 @@ class StrategyCache:
 
     async def start(self) -> None:
         """Load every strategy and follow changes."""
-        for strategy in await self.registry.strategies():
-            self.by_id[strategy.id] = strategy
+        await self.reload()
         self._task = asyncio.create_task(self._follow())
+
+    async def reload(self) -> None:
+        """Read every strategy from the bucket now."""
+        self.by_id = {s.id: s for s in await self.registry.strategies()}
+        self._changed()
+
+    async def fetch_missing(self, slug: str | None, token: str | None,
+                            name: str | None) -> bool:
+        """A lookup missed: a strategy registered a moment ago may not have reached the
+        watch yet. Read the candidates through the indexes; True if any was new."""
+        fresh = await self.registry.strategies_for(slug, token, name)
+        new = [s for s in fresh if self.by_id.get(s.id) != s]
+        for strategy in new:
+            self.by_id[strategy.id] = strategy
+        self._changed()
+        return bool(new)
 
     async def _follow(self) -> None:
         while True:
@@ -145,8 +211,10 @@ class StrategyCache:
                     sid = entry.key.removeprefix("strategy.")
                     if entry.operation is not None or not entry.value:
                         self.by_id.pop(sid, None)
+                        self._changed()
                         continue
                     self.by_id[sid] = self.registry.decode(entry.value, Strategy)
+                    self._changed()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
