@@ -28,6 +28,8 @@ BUCKET_OPEN_ORDERS = "th_open_orders"
 BUCKET_PRICES = "th_market_prices"
 BUCKET_RISK = "th_risk_ledgers"
 BUCKET_BREAKERS = "th_breakers"
+BUCKET_RATE = "th_rate_limits"
+RATE_WINDOW_KEEP_S = 90_000.0  # a day and a bit: the longest window, then dropped
 BUCKET_DEDUPE = "th_dedupe"
 BUCKET_PAPER = "th_paper_accounts"
 

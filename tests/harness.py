@@ -183,13 +183,14 @@ class System:
             env.pop("TRADEHOOKS_DATABASE_URL", None)
         return env
 
-    def start(self, service: str, instance: str | None = None) -> None:
+    def start(self, service: str, instance: str | None = None,
+              **env_overrides: str) -> None:
         """Start ``service``; ``instance`` names a second copy (e.g. ``risk-2``)."""
         name = instance or service
         log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - kept open by child
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "services.cli.main", "run", service],
-            env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env={**self.env(), **env_overrides}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
 
     def kill(self, service: str) -> None:

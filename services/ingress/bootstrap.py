@@ -13,6 +13,7 @@ from projections.readmodel import open_read_model
 from projections.store import open_store
 from services.ingress.app import build_app
 from services.ingress.context import IngressContext
+from services.ingress.ratelimit import RateLimiter, ScopeLimits
 from services.registry.store import StrategyCache, open_registry
 from services.runtime.bus import ensure_topology
 from services.runtime.clock import SystemClock
@@ -38,11 +39,14 @@ async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
             await asyncio.sleep(1.0)
     read_model = await asyncio.to_thread(open_read_model, parse_store_url(settings.store_url))
     store = await asyncio.to_thread(open_store, settings.store_url)
-    strategies = StrategyCache(await open_registry(bus, settings))
+    registry = await open_registry(bus, settings)
+    strategies = StrategyCache(registry)
     await strategies.start()
     ctx = IngressContext(settings=settings, bus=bus, strategies=strategies,
                          dedupe=await bus.kv(streams.BUCKET_DEDUPE), store=store,
-                         read_model=read_model, clock=SystemClock())
+                         read_model=read_model, clock=SystemClock(),
+                         limiter=RateLimiter(await bus.kv(streams.BUCKET_RATE)),
+                         scope_limits=ScopeLimits(registry))
     # No access log: tokens may ride in query strings and must never be logged.
     runner = web.AppRunner(build_app(ctx), access_log=None)
     await runner.setup()

@@ -8,6 +8,7 @@ from nats.js.kv import KeyValue
 
 from projections.readmodel import ReadModel
 from projections.store import EventStore
+from services.ingress.ratelimit import RateLimiter, ScopeLimits
 from services.registry.store import StrategyCache
 from services.runtime.bus import Bus
 from services.runtime.clock import Clock
@@ -25,3 +26,5 @@ class IngressContext:
     store: EventStore
     read_model: ReadModel
     clock: Clock
+    limiter: RateLimiter
+    scope_limits: ScopeLimits

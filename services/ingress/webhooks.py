@@ -63,6 +63,18 @@ async def receive_webhook(request: web.Request) -> web.Response:
         raise Problem(401, "unauthorized", str(exc)) from exc
     if not strategy.enabled:
         raise Problem(403, "strategy_disabled", f"strategy {strategy.slug} is disabled")
+    try:
+        exceeded = await ctx.limiter.hit(await ctx.scope_limits.scopes(strategy), time.time())
+    except Exception as exc:
+        if type(exc).__module__.startswith("nats"):
+            raise unavailable("the rate limiter is unavailable; retry") from exc
+        raise
+    if exceeded is not None:
+        problem = Problem(429, "rate_limited",
+                          f"{exceeded.scope.split('_')[0]} limit of {exceeded.limit} per "
+                          f"{exceeded.window} reached; retry in {exceeded.retry_after_s} s")
+        problem.headers["Retry-After"] = str(exceeded.retry_after_s)
+        raise problem
     clean = without_credentials(payload)
     try:
         alert = parse_alert(clean)

@@ -12,12 +12,22 @@ from pydantic import BaseModel, ConfigDict, Field
 SizingMode = Literal["percent_equity", "alert_contracts", "fixed_quantity", "notional"]
 
 
+class RateLimits(BaseModel):
+    """Requests accepted per window (None: no limit for that window)."""
+
+    model_config = ConfigDict(frozen=True)
+    per_minute: int | None = None
+    per_hour: int | None = None
+    per_day: int | None = None
+
+
 class Tenant(BaseModel):
     """An organisation whose accounts and strategies are isolated from others."""
 
     model_config = ConfigDict(frozen=True)
     id: str
     name: str
+    rate_limits: RateLimits | None = None
 
 
 class AlpacaConfig(BaseModel):
@@ -57,6 +67,7 @@ class Account(BaseModel):
     fee_bps: Decimal | None = None
     active: bool = True
     breaker: BreakerConfig | None = None
+    rate_limits: RateLimits | None = None
     # Set by the breaker's stop-loss trip; only an operator's resume clears it.
     paused: bool = False
     paused_reason: str = ""
@@ -71,6 +82,7 @@ class Strategy(BaseModel):
     account_id: str
     name: str
     slug: str
+    rate_limits: RateLimits | None = None
     # The secret is kept only in the registry bucket (sealed); never in events or logs.
     secret: str = Field(repr=False)
     # After a rotation the old secret keeps working until ``previous_valid_until``.
