@@ -35,46 +35,12 @@ ACCEPT_BUDGET_S = 2.5
 async def receive_webhook(request: web.Request) -> web.Response:
     """Accept one alert; 202 only once JetStream has stored ``webhook.received``."""
     ctx: IngressContext = request.app["ctx"]
-    settings = ctx.settings
-    raw = await read_body(request, settings.max_body_bytes)
+    raw = await read_body(request, ctx.settings.max_body_bytes)
     content_type = declared_content_type(request)
     payload = parse_payload(raw, content_type)
-    def _authenticate() -> tuple[Strategy, str]:
-        return authenticate(
-            ctx.strategies, request.match_info.get("slug"), payload,
-            request.query.get("token"), SignedHeaders.from_headers(request.headers), raw,
-            time.time(), settings.signature_tolerance_s,
-        )
-
-    try:
-        try:
-            strategy, auth_mode = _authenticate()
-        except AuthError:
-            body_token = payload.get("token")
-            name = payload.get("strategy")
-            if not await ctx.strategies.fetch_missing(
-                    request.match_info.get("slug"),
-                    request.query.get("token") or (body_token if isinstance(body_token, str)
-                                                   else None),
-                    name if isinstance(name, str) else None):
-                raise
-            strategy, auth_mode = _authenticate()
-    except AuthError as exc:
-        raise Problem(401, "unauthorized", str(exc)) from exc
+    strategy, auth_mode = await _authenticated(ctx, request, payload, raw)
     if not strategy.enabled:
         raise Problem(403, "strategy_disabled", f"strategy {strategy.slug} is disabled")
-    try:
-        exceeded = await ctx.limiter.hit(await ctx.scope_limits.scopes(strategy), time.time())
-    except Exception as exc:
-        if type(exc).__module__.startswith("nats"):
-            raise unavailable("the rate limiter is unavailable; retry") from exc
-        raise
-    if exceeded is not None:
-        problem = Problem(429, "rate_limited",
-                          f"{exceeded.scope.split('_')[0]} limit of {exceeded.limit} per "
-                          f"{exceeded.window} reached; retry in {exceeded.retry_after_s} s")
-        problem.headers["Retry-After"] = str(exceeded.retry_after_s)
-        raise problem
     clean = without_credentials(payload)
     try:
         alert = parse_alert(clean)
@@ -85,13 +51,15 @@ async def receive_webhook(request: web.Request) -> web.Response:
     try:
         # TradingView gives up after 3 s: answer 503 (retry is safe: the retry is
         # recognised by its dedupe key) rather than hang while NATS is away.
-        signal_id, duplicate = await asyncio.wait_for(
-            _store_received(ctx, strategy, auth_mode, alert.dialect, clean, content_type,
-                            request.remote or "", key),
-            timeout=ACCEPT_BUDGET_S,
-        )
+        async with asyncio.timeout(ACCEPT_BUDGET_S):
+            await _check_rate(ctx, strategy)
+            signal_id, duplicate = await _store_received(
+                ctx, strategy, auth_mode, alert.dialect, clean, content_type,
+                request.remote or "", key)
     except (TimeoutError, ConnectionError) as exc:
         raise unavailable("the event bus is unavailable; retry") from exc
+    except Problem:
+        raise
     except Exception as exc:
         if type(exc).__module__.startswith("nats"):
             raise unavailable("the event bus refused the alert; retry") from exc
@@ -101,6 +69,47 @@ async def receive_webhook(request: web.Request) -> web.Response:
     metrics.EVENTS_PUBLISHED.labels("webhook.received").inc()
     log.info("accepted signal %s for strategy %s", signal_id, strategy.slug)
     return web.json_response({"signal_id": signal_id, "status": "accepted"}, status=202)
+
+
+async def _authenticated(ctx: IngressContext, request: web.Request, payload: dict[str, Any],
+                         raw: bytes) -> tuple[Strategy, str]:
+    """The strategy and auth mode of the request, or 401.
+
+    On a miss the registry's indexes are asked directly: a strategy registered a
+    moment ago may not have reached this instance's cache yet.
+    """
+    slug = request.match_info.get("slug")
+    query_token = request.query.get("token")
+
+    def attempt() -> tuple[Strategy, str]:
+        return authenticate(ctx.strategies, slug, payload, query_token,
+                            SignedHeaders.from_headers(request.headers), raw, time.time(),
+                            ctx.settings.signature_tolerance_s)
+
+    try:
+        try:
+            return attempt()
+        except AuthError:
+            body_token, name = payload.get("token"), payload.get("strategy")
+            token = query_token or (body_token if isinstance(body_token, str) else None)
+            if not await ctx.strategies.fetch_missing(
+                    slug, token, name if isinstance(name, str) else None):
+                raise
+            return attempt()
+    except AuthError as exc:
+        raise Problem(401, "unauthorized", str(exc)) from exc
+
+
+async def _check_rate(ctx: IngressContext, strategy: Strategy) -> None:
+    """429 with Retry-After when the tenant, account or strategy is over a limit."""
+    exceeded = await ctx.limiter.hit(await ctx.scope_limits.scopes(strategy), time.time())
+    if exceeded is None:
+        return
+    problem = Problem(429, "rate_limited",
+                      f"{exceeded.scope.split('_')[0]} limit of {exceeded.limit} per "
+                      f"{exceeded.window} reached; retry in {exceeded.retry_after_s} s")
+    problem.headers["Retry-After"] = str(exceeded.retry_after_s)
+    raise problem
 
 
 async def _store_received(
