@@ -269,3 +269,13 @@ async def connect_bus(url: str) -> Bus:
     bus = await connect(url, name="tradehooks-test")
     await ensure_topology(bus)
     return bus
+
+
+async def run_replay(system: System) -> str:
+    """Run ``tradehooks replay`` against the system's store; its output (exit 0)."""
+    result = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "services.cli.main", "replay"],
+        env=system.env(), cwd=ROOT, capture_output=True, text=True, timeout=120,
+        check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from services.registry.importer import apply_registry_file, read_registry_file
 from services.registry.operations import resume_account, rotate_secret
-from services.registry.store import open_registry
-from services.runtime.bus import connect, ensure_topology
+from services.registry.store import Registry, open_registry
+from services.runtime.bus import Bus, connect, ensure_topology
 from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
 
@@ -50,14 +52,21 @@ async def register(settings: Settings, file: str, explicit_nats: bool) -> int:
     return 0
 
 
-async def resume(settings: Settings, account_id: str, explicit_nats: bool) -> int:
-    """Resume a paused account; exit 2 if it does not exist."""
-    bus = await connect(_nats_url(settings, explicit_nats), name="tradehooks-resume")
+@contextlib.asynccontextmanager
+async def _registry(settings: Settings, explicit_nats: bool,
+                    name: str) -> AsyncIterator[tuple[Bus, Registry]]:
+    """A connection to the running system's NATS and its registry, closed after."""
+    bus = await connect(_nats_url(settings, explicit_nats), name=f"tradehooks-{name}")
     try:
-        registry = await open_registry(bus, settings, create_key=True)
-        resumed = await resume_account(bus, registry, account_id, SystemClock(), by="cli")
+        yield bus, await open_registry(bus, settings, create_key=True)
     finally:
         await bus.close()
+
+
+async def resume(settings: Settings, account_id: str, explicit_nats: bool) -> int:
+    """Resume a paused account; exit 2 if it does not exist."""
+    async with _registry(settings, explicit_nats, "resume") as (bus, registry):
+        resumed = await resume_account(bus, registry, account_id, SystemClock(), by="cli")
     if resumed is None:
         print(f"no account {account_id}")
         return 2
@@ -68,12 +77,8 @@ async def resume(settings: Settings, account_id: str, explicit_nats: bool) -> in
 async def rotate(settings: Settings, strategy_id: str, overlap_s: float,
                  explicit_nats: bool) -> int:
     """Rotate a strategy's secret and print the new one once."""
-    bus = await connect(_nats_url(settings, explicit_nats), name="tradehooks-rotate")
-    try:
-        registry = await open_registry(bus, settings, create_key=True)
+    async with _registry(settings, explicit_nats, "rotate") as (bus, registry):
         rotated = await rotate_secret(bus, registry, strategy_id, overlap_s, SystemClock())
-    finally:
-        await bus.close()
     if rotated is None:
         print(f"no strategy {strategy_id}")
         return 2

@@ -10,7 +10,7 @@ from decimal import Decimal
 import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
-from harness import ROOT, EventTap, System, provision, wait_until
+from harness import ROOT, EventTap, System, provision, run_replay, wait_until
 
 from contracts.events import BreakerTripped, TradeExecuted, WebhookFailed
 from services.registry.models import BreakerConfig
@@ -72,8 +72,4 @@ async def test_stop_loss_breaker_liquidates_pauses_and_resumes(system: System, b
             return (await resp.json())["fills"] == 3  # entry, liquidation, new entry
 
     await wait_until(projected, message="three fills in the projection")
-    replay = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "services.cli.main", "replay"],
-        env=system.env(), cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert replay.returncode == 0, replay.stderr
-    assert "identical to the live projection: yes" in replay.stdout
+    assert "identical to the live projection: yes" in await run_replay(system)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
 from decimal import Decimal
 
 import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
-from harness import ROOT, EventTap, System, provision, wait_until
+from harness import EventTap, System, provision, run_replay, wait_until
 
 from contracts.events import AnyEvent, LegCanceled, LegFilled, OrderPlaced
 from services.runtime.bus import Bus
@@ -64,11 +61,7 @@ async def test_take_profit_fills_and_cancels_the_stop(system: System, bus: Bus,
     # The leg's fill reaches the account projection like any other fill.
     await wait_until(flat_in_projection, message="the projection to apply the leg fill")
     # And the state after legs is exactly what a rebuild from the store gives.
-    result = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "services.cli.main", "replay"],
-        env=system.env(), cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "identical to the live projection: yes" in result.stdout
+    assert "identical to the live projection: yes" in await run_replay(system)
 
 
 async def test_alert_prices_win_and_an_exit_cancels_both_legs(system: System, bus: Bus,
