@@ -174,6 +174,17 @@ class StrategySecretRotated(Event, tag="registry.strategy_secret_rotated", kw_on
     previous_valid_until: datetime
 
 
+class AuthFailuresAlert(Event, tag="security.auth_failures", kw_only=True, frozen=True):
+    """Operator alert: failed authentications for a strategy passed the threshold in
+    one window (one alert per strategy and window, whatever the number of senders)."""
+
+    strategy_hint: str
+    source_ip: str
+    failures: int
+    window_s: int
+    threshold: int
+
+
 AnyEvent = (
     WebhookReceived
     | WebhookValidated
@@ -189,6 +200,7 @@ AnyEvent = (
     | AccountOpened
     | StrategyRegistered
     | StrategySecretRotated
+    | AuthFailuresAlert
 )
 
 TERMINAL_TYPES = frozenset({"webhook.trade_executed", "webhook.failed"})

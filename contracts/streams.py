@@ -12,6 +12,7 @@ STREAM_SUBJECTS = [
     "order.>",
     "registry.>",
     "account.>",
+    "security.>",
     "deadletter.>",
 ]
 # JetStream drops a repeated Nats-Msg-Id inside this window; ingress keeps its
@@ -62,7 +63,8 @@ SLTP_MONITOR = ConsumerSpec("sltp_monitor", (subjects.TRADE_EXECUTED,), "sltp")
 # The auditor records every event and never gives up on one (it naks and retries
 # until the store is back). Dead letters are not events; they stay in the stream.
 AUDITOR = ConsumerSpec(
-    "auditor", ("webhook.>", "order.>", "registry.>", "account.>"), "audit", max_deliver=-1
+    "auditor", ("webhook.>", "order.>", "registry.>", "account.>", "security.>"), "audit",
+    max_deliver=-1,
 )
 
 

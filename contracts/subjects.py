@@ -21,6 +21,7 @@ import re
 from contracts.events import (
     AccountOpened,
     AccountResumed,
+    AuthFailuresAlert,
     BreakerTripped,
     Event,
     LegCanceled,
@@ -93,6 +94,8 @@ def subject_for(event: Event) -> str:
             return f"registry.strategy_registered.{tenant}"
         case StrategySecretRotated():
             return f"registry.strategy_secret_rotated.{tenant}"
+        case AuthFailuresAlert():
+            return f"security.auth_failures.{tenant}"
     raise TypeError(f"no subject for {type(event).__name__}")
 
 

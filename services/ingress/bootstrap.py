@@ -12,6 +12,8 @@ from projections.persistence import parse_store_url
 from projections.readmodel import open_read_model
 from projections.store import open_store
 from services.ingress.app import build_app
+from services.ingress.auth_alerts import AuthFailureAlerts
+from services.ingress.client_ip import networks
 from services.ingress.context import IngressContext
 from services.ingress.ratelimit import RateLimiter, ScopeLimits
 from services.registry.store import StrategyCache, open_registry
@@ -42,11 +44,15 @@ async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
     registry = await open_registry(bus, settings)
     strategies = StrategyCache(registry)
     await strategies.start()
+    clock = SystemClock()
+    limiter = RateLimiter(await bus.kv(streams.BUCKET_RATE))
     ctx = IngressContext(settings=settings, bus=bus, strategies=strategies,
                          dedupe=await bus.kv(streams.BUCKET_DEDUPE), store=store,
-                         read_model=read_model, clock=SystemClock(),
-                         limiter=RateLimiter(await bus.kv(streams.BUCKET_RATE)),
-                         scope_limits=ScopeLimits(registry))
+                         read_model=read_model, clock=clock,
+                         limiter=limiter, scope_limits=ScopeLimits(registry),
+                         trusted_proxies=networks(settings.trusted_proxies.split(",")),
+                         auth_alerts=AuthFailureAlerts(bus, limiter, clock,
+                                                       settings.auth_alert_threshold))
     # No access log: tokens may ride in query strings and must never be logged.
     runner = web.AppRunner(build_app(ctx), access_log=None)
     await runner.setup()

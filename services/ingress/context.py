@@ -8,6 +8,8 @@ from nats.js.kv import KeyValue
 
 from projections.readmodel import ReadModel
 from projections.store import EventStore
+from services.ingress.auth_alerts import AuthFailureAlerts
+from services.ingress.client_ip import Network
 from services.ingress.ratelimit import RateLimiter, ScopeLimits
 from services.registry.store import StrategyCache
 from services.runtime.bus import Bus
@@ -28,3 +30,5 @@ class IngressContext:
     clock: Clock
     limiter: RateLimiter
     scope_limits: ScopeLimits
+    trusted_proxies: list[Network]
+    auth_alerts: AuthFailureAlerts

@@ -50,6 +50,10 @@ class RateLimiter:
     def __init__(self, kv: KeyValue) -> None:
         self.kv = kv
 
+    async def count(self, key: str) -> int:
+        """Add one to the counter ``key``; returns the new count."""
+        return await self._increment(key)
+
     async def _increment(self, key: str) -> int:
         while True:
             try:

@@ -20,14 +20,18 @@ def authenticate(
     raw_body: bytes,
     now_s: float,
     tolerance_s: int,
+    header_token: str | None = None,
 ) -> tuple[Strategy, str]:
     """Return the strategy and the auth mode used, or raise AuthError.
 
     Per-strategy URLs route by slug; the universal URL routes by the token, or by
-    the body's ``strategy`` field for signed requests.
+    the body's ``strategy`` field for signed requests. ``header_token`` is the
+    secret sent by a bot as ``X-API-Key`` / ``Authorization: Bearer``.
     """
     body_token = payload.get("token")
-    token = query_token or (body_token if isinstance(body_token, str) else None)
+    token = header_token or query_token or (body_token if isinstance(body_token, str)
+                                            else None)
+    mode = "api_key" if header_token else "token"
     if signed is not None:
         candidates = _candidates(cache, slug, payload)
         now = datetime.fromtimestamp(now_s, UTC)
@@ -50,12 +54,12 @@ def authenticate(
     if slug is not None:
         for strategy in cache.with_slug(slug):
             if token_matches(strategy, token, datetime.fromtimestamp(now_s, UTC)):
-                return strategy, "token"
+                return strategy, mode
         raise AuthError("unknown strategy or wrong token")
     found = cache.by_token.get(lookup_key(token))
     if found is None or not token_matches(found, token, datetime.fromtimestamp(now_s, UTC)):
         raise AuthError("unknown strategy or wrong token")
-    return found, "token"
+    return found, mode
 
 
 def _candidates(cache: StrategyCache, slug: str | None,

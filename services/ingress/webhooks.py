@@ -13,12 +13,15 @@ from contracts import streams
 from contracts.dialects import AlertError, parse_alert
 from contracts.events import WebhookReceived
 from services.ingress.auth import AuthError, SignedHeaders
+from services.ingress.auth_alerts import strategy_hint
+from services.ingress.bearer import header_credential, looks_like_jwt, verify_jwt
 from services.ingress.body import (
     declared_content_type,
     parse_payload,
     read_body,
     without_credentials,
 )
+from services.ingress.client_ip import allowed, client_address
 from services.ingress.context import IngressContext
 from services.ingress.dedupe import claim_signal_id, dedupe_key
 from services.ingress.problems import Problem, unavailable
@@ -38,9 +41,20 @@ async def receive_webhook(request: web.Request) -> web.Response:
     raw = await read_body(request, ctx.settings.max_body_bytes)
     content_type = declared_content_type(request)
     payload = parse_payload(raw, content_type)
-    strategy, auth_mode = await _authenticated(ctx, request, payload, raw)
+    source = client_address(request.remote or "", request.headers.get("X-Forwarded-For"),
+                            ctx.trusted_proxies)
+    try:
+        strategy, auth_mode = await _authenticated(ctx, request, payload, raw)
+    except Problem:
+        hint, tenant = strategy_hint(ctx.strategies, request.match_info.get("slug"),
+                                     payload.get("strategy"))
+        await ctx.auth_alerts.record(hint, tenant, source)
+        raise
     if not strategy.enabled:
         raise Problem(403, "strategy_disabled", f"strategy {strategy.slug} is disabled")
+    if not allowed(source, strategy.ip_allowlist):
+        raise Problem(403, "ip_not_allowed",
+                      f"source address {source} is not allowed for this strategy")
     clean = without_credentials(payload)
     try:
         alert = parse_alert(clean)
@@ -54,8 +68,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
         async with asyncio.timeout(ACCEPT_BUDGET_S):
             await _check_rate(ctx, strategy)
             signal_id, duplicate = await _store_received(
-                ctx, strategy, auth_mode, alert.dialect, clean, content_type,
-                request.remote or "", key)
+                ctx, strategy, auth_mode, alert.dialect, clean, content_type, source, key)
     except (TimeoutError, ConnectionError) as exc:
         raise unavailable("the event bus is unavailable; retry") from exc
     except Problem:
@@ -80,18 +93,24 @@ async def _authenticated(ctx: IngressContext, request: web.Request, payload: dic
     """
     slug = request.match_info.get("slug")
     query_token = request.query.get("token")
+    header_token = header_credential(request.headers.get("Authorization"),
+                                     request.headers.get("X-API-Key"))
+    tolerance = ctx.settings.signature_tolerance_s
 
     def attempt() -> tuple[Strategy, str]:
+        if header_token and looks_like_jwt(header_token):
+            return verify_jwt(header_token, ctx.strategies, time.time(), tolerance), "jwt"
         return authenticate(ctx.strategies, slug, payload, query_token,
                             SignedHeaders.from_headers(request.headers), raw, time.time(),
-                            ctx.settings.signature_tolerance_s)
+                            tolerance, header_token)
 
     try:
         try:
             return attempt()
         except AuthError:
             body_token, name = payload.get("token"), payload.get("strategy")
-            token = query_token or (body_token if isinstance(body_token, str) else None)
+            token = header_token or query_token or (
+                body_token if isinstance(body_token, str) else None)
             if not await ctx.strategies.fetch_missing(
                     slug, token, name if isinstance(name, str) else None):
                 raise

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SizingMode = Literal["percent_equity", "alert_contracts", "fixed_quantity", "notional"]
 
@@ -88,6 +89,11 @@ class Strategy(BaseModel):
     # After a rotation the old secret keeps working until ``previous_valid_until``.
     previous_secret: str = Field(default="", repr=False)
     previous_valid_until: datetime | None = None
+    # PEM public key for bots that sign JWTs with RS256/ES256/EdDSA (else HS256).
+    jwt_public_key: str = ""
+    # Source addresses allowed to post (IPs, CIDRs, or the preset "tradingview");
+    # empty: any.
+    ip_allowlist: list[str] = []
     enabled: bool = True
     sizing_mode: SizingMode = "percent_equity"
     percent_of_equity: Decimal = Decimal(2)
@@ -131,6 +137,14 @@ class Strategy(BaseModel):
     use_avg_fill_for_sl_tp: bool = True
     # Make the stop-loss leg a trailing stop at this percent (paper broker).
     trailing_stop_pct: Decimal | None = None
+
+    @field_validator("ip_allowlist")
+    @classmethod
+    def _valid_addresses(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            if entry.strip().lower() != "tradingview":
+                ipaddress.ip_network(entry.strip(), strict=False)  # ValueError names it
+        return entries
 
     def accepted_secrets(self, now: datetime) -> list[str]:
         """The secrets a sender may use right now (the previous one during overlap)."""

@@ -23,6 +23,10 @@ class Settings(BaseModel):
     paper_slippage_bps: float = 5.0
     paper_fee_bps: float = 0.0
     log_level: str = "INFO"
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated CIDRs).
+    trusted_proxies: str = ""
+    # Failed authentications per strategy and minute before an operator alert.
+    auth_alert_threshold: int = 20
     alpaca_timeout_s: float = 5.0
     alpaca_attempts: int = 4
     alpaca_retry_base_s: float = 0.5
@@ -61,6 +65,8 @@ _ENV = {
     "paper_slippage_bps": "TRADEHOOKS_PAPER_SLIPPAGE_BPS",
     "paper_fee_bps": "TRADEHOOKS_PAPER_FEE_BPS",
     "log_level": "TRADEHOOKS_LOG_LEVEL",
+    "trusted_proxies": "TRADEHOOKS_TRUSTED_PROXIES",
+    "auth_alert_threshold": "TRADEHOOKS_AUTH_ALERT_THRESHOLD",
     "alpaca_timeout_s": "TRADEHOOKS_ALPACA_TIMEOUT_S",
     "alpaca_attempts": "TRADEHOOKS_ALPACA_ATTEMPTS",
     "alpaca_retry_base_s": "TRADEHOOKS_ALPACA_RETRY_BASE_S",

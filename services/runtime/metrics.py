@@ -40,6 +40,13 @@ STAGE_LATENCY = Histogram(
 EVENTS_STORED = Counter(
     "tradehooks_events_stored_total", "Events appended to the event store", ["type"]
 )
+AUTH_FAILURES = Counter(
+    "tradehooks_auth_failures_total", "Webhook requests refused for their credentials",
+    ["strategy"]
+)
+AUTH_ALERTS = Counter(
+    "tradehooks_auth_alerts_total", "Auth-failure alerts raised for operators", ["strategy"]
+)
 DEAD_LETTERS = Counter(
     "tradehooks_dead_letters_total", "Messages parked on a dead-letter subject", ["consumer"]
 )
