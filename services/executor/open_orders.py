@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 
 import msgspec
-from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.errors import KeyDeletedError, KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
 from contracts.orders import OrderRequest
@@ -67,7 +67,7 @@ class OpenOrders:
         for key in keys:
             try:
                 entry = await self.kv.get(key)
-            except KeyNotFoundError:
+            except (KeyNotFoundError, KeyDeletedError):  # forgotten meanwhile
                 continue
             if entry.value:
                 out.append(_decoder.decode(entry.value))

@@ -51,10 +51,7 @@ class RateLimiter:
         self.kv = kv
 
     async def count(self, key: str) -> int:
-        """Add one to the counter ``key``; returns the new count."""
-        return await self._increment(key)
-
-    async def _increment(self, key: str) -> int:
+        """Add one to the counter ``key`` (compare-and-set); returns the new count."""
         while True:
             try:
                 entry = await self.kv.get(key)
@@ -77,7 +74,7 @@ class RateLimiter:
         for scope, limits in scopes:
             for window, seconds, limit in limits_of(limits):
                 start = int(now_s // seconds) * seconds
-                count = await self._increment(f"{token(scope)}.{window}.{start}")
+                count = await self.count(f"{token(scope)}.{window}.{start}")
                 if count > limit:
                     return Exceeded(scope, window, limit, max(1, start + seconds - int(now_s)))
         return None
