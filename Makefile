@@ -22,6 +22,9 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
+bench: $(STAMP)
+	$(BIN)/python -m bench.load
+
 lint: $(STAMP)
 	$(BIN)/ruff check contracts services projections tests
 	$(BIN)/mypy

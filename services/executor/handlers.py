@@ -156,8 +156,8 @@ class Executor:
     async def on_price(self, tick: PriceTick) -> list[Outgoing]:
         """Record the price and fill resting paper orders that ``tick`` crosses."""
         await self.brokers.paper.record_price(tick.symbol, tick.price)
-        remembered = [o for o in await self.open_orders.all()
-                      if o.broker == "paper" and o.symbol == tick.symbol]
+        remembered = [o for o in await self.open_orders.for_symbol(tick.symbol)
+                      if o.broker == "paper"]
         out: list[Outgoing] = []
         for account_id in sorted({o.account_id for o in remembered}):
             account = await self.registry.account(account_id)

@@ -9,7 +9,13 @@ from __future__ import annotations
 import contextlib
 
 import msgspec
-from nats.js.errors import KeyDeletedError, KeyNotFoundError, NoKeysError
+import orjson
+from nats.js.errors import (
+    KeyDeletedError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    NoKeysError,
+)
 from nats.js.kv import KeyValue
 
 from contracts.orders import OrderRequest
@@ -38,6 +44,9 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(OpenOrder)
 
 
+_INDEX = "bysym"
+
+
 def _key(account_id: str, client_order_id: str) -> str:
     return f"{token(account_id)}.{token(client_order_id)}"
 
@@ -50,19 +59,49 @@ class OpenOrders:
 
     async def remember(self, order: OpenOrder) -> None:
         """Record a resting order (idempotent)."""
-        await self.kv.put(_key(order.account_id, order.client_order_id), _encoder.encode(order))
+        key = _key(order.account_id, order.client_order_id)
+        await self.kv.put(key, _encoder.encode(order))
+        await self._index(order.symbol, add=key)
 
     async def forget(self, order: OpenOrder) -> None:
         """Drop an order that has ended."""
+        key = _key(order.account_id, order.client_order_id)
+        await self._index(order.symbol, remove=key)
         with contextlib.suppress(KeyNotFoundError):
-            await self.kv.delete(_key(order.account_id, order.client_order_id))
+            await self.kv.delete(key)
 
-    async def all(self) -> list[OpenOrder]:
-        """Every remembered order."""
+    async def _index(self, symbol: str, add: str = "", remove: str = "") -> None:
+        """Keep ``bysym.<symbol>`` = the keys of the symbol's open orders (CAS), so a
+        price needs one read, not a scan of the bucket."""
+        index_key = f"{_INDEX}.{token(symbol)}"
+        while True:
+            try:
+                entry = await self.kv.get(index_key)
+                keys, revision = set(orjson.loads(entry.value or b"[]")), entry.revision
+            except (KeyNotFoundError, KeyDeletedError):
+                keys, revision = set(), None
+            updated = (keys | {add}) - {remove, ""}
+            if updated == keys:
+                return
+            data = orjson.dumps(sorted(updated))
+            try:
+                if revision is None:
+                    await self.kv.create(index_key, data)
+                else:
+                    await self.kv.update(index_key, data, last=revision)
+                return
+            except KeyWrongLastSequenceError:
+                continue
+
+    async def for_symbol(self, symbol: str) -> list[OpenOrder]:
+        """The remembered orders of ``symbol`` (one read of its index, then each)."""
         try:
-            keys = await self.kv.keys()
-        except NoKeysError:
+            entry = await self.kv.get(f"{_INDEX}.{token(symbol)}")
+        except (KeyNotFoundError, KeyDeletedError):
             return []
+        return await self._load(orjson.loads(entry.value or b"[]"))
+
+    async def _load(self, keys: list[str]) -> list[OpenOrder]:
         out: list[OpenOrder] = []
         for key in keys:
             try:
@@ -72,3 +111,11 @@ class OpenOrders:
             if entry.value:
                 out.append(_decoder.decode(entry.value))
         return out
+
+    async def all(self) -> list[OpenOrder]:
+        """Every remembered order."""
+        try:
+            keys = await self.kv.keys()
+        except NoKeysError:
+            return []
+        return await self._load([k for k in keys if not k.startswith(f"{_INDEX}.")])

@@ -1,0 +1,202 @@
+"""Open-loop load on a locally started system: ingress accept rate and latency,
+end-to-end latency to ``webhook.trade_executed``, peak RSS per service.
+
+Latency is measured from each request's *scheduled* send time (open loop), so a
+slow server cannot hide its queueing by slowing the sender down. Everything runs
+on this machine: a private nats-server, the six services, SQLite under a temp dir.
+
+    make bench                       # default rates and durations
+    .venv/bin/python -m bench.load --rates 500 1000 --seconds 5 --e2e-rates 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from harness import TEST_MASTER_KEY, EventTap, System, connect_bus, provision  # noqa: E402
+
+from contracts.events import TradeExecuted  # noqa: E402
+from services.ingress.auth import sign  # noqa: E402
+from services.runtime.embedded_nats import EmbeddedNats, free_port  # noqa: E402
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The ``pct`` percentile (nearest rank) in milliseconds, 0 when empty."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, int(round(pct / 100 * len(ordered))) - 1))
+    return ordered[index] * 1000
+
+
+def stage_latencies(tap: EventTap, signals: set[str]) -> dict[str, float]:
+    """Median time between consecutive lifecycle events, per stage, in ms."""
+    order = ["webhook.received", "webhook.validated", "order.requested",
+             "webhook.trade_executed"]
+    times: dict[str, dict[str, float]] = {}
+    for event in tap.events:
+        if event.signal_id in signals:
+            kind = type(event).__struct_config__.tag
+            times.setdefault(event.signal_id, {})[str(kind)] = event.occurred_at.timestamp()
+    out: dict[str, float] = {}
+    for before, after in zip(order, order[1:], strict=False):
+        deltas = [t[after] - t[before] for t in times.values() if before in t and after in t]
+        out[after] = round(statistics.median(deltas) * 1000, 1) if deltas else 0.0
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    """Peak resident set size (VmHWM) of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def open_loop(url: str, secret: str, rate: int, seconds: float,
+                    session: aiohttp.ClientSession) -> dict[str, Any]:
+    """Send ``rate`` signed alerts per second for ``seconds``; measure each answer."""
+    total = int(rate * seconds)
+    start = time.perf_counter() + 0.2
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    accepted: dict[str, float] = {}
+
+    async def one(i: int) -> None:
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        body = orjson.dumps({"alertId": f"b-{uuid.uuid4().hex}", "action": "buy",
+                             "symbol": "AAPL", "price": "100", "quantity": "1"})
+        msg_id = f"msg_{uuid.uuid4().hex}"
+        ts = int(time.time())
+        headers = {"webhook-id": msg_id, "webhook-timestamp": str(ts),
+                   "webhook-signature": sign(secret, msg_id, ts, body),
+                   "Content-Type": "application/json"}
+        try:
+            async with session.post(url, data=body, headers=headers) as resp:
+                payload = await resp.json()
+                statuses[resp.status] = statuses.get(resp.status, 0) + 1
+                if resp.status == 202:
+                    accepted[payload["signal_id"]] = scheduled
+        except aiohttp.ClientError:
+            statuses[0] = statuses.get(0, 0) + 1
+        latencies.append(time.perf_counter() - scheduled)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(total)))
+    elapsed = time.perf_counter() - began
+    return {"rate": rate, "sent": total, "statuses": statuses,
+            "accepted_per_s": round(statuses.get(202, 0) / elapsed, 1),
+            "p50_ms": round(percentile(latencies, 50), 2),
+            "p99_ms": round(percentile(latencies, 99), 2),
+            "p999_ms": round(percentile(latencies, 99.9), 2),
+            "_accepted": accepted}
+
+
+async def main(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TRADEHOOKS_MASTER_KEY", TEST_MASTER_KEY)
+    tmp = Path(tempfile.mkdtemp(prefix="tradehooks-bench-"))
+    nats = EmbeddedNats(tmp / "nats", port=free_port())
+    await nats.start()
+    data = tmp / "data"
+    data.mkdir()
+    system = System(nats=nats, data_dir=data, database_url="", http_port=free_port())
+    for service in ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress"):
+        system.start(service)
+    bus = await connect_bus(nats.url)
+    tap = EventTap(bus)
+    results: dict[str, Any] = {"ingress": [], "end_to_end": [], "rss_mb": {}}
+    try:
+        await system.wait_ready()
+        await tap.start()
+        connector = aiohttp.TCPConnector(limit=256)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            for rate in args.rates:
+                t = await provision(bus, sizing_mode="alert_contracts", max_order_notional=None)
+                url = f"{system.api_url}/webhook/{t.strategy.slug}"
+                row = await open_loop(url, t.strategy.secret, rate, args.seconds, session)
+                row.pop("_accepted")
+                results["ingress"].append(row)
+            for rate in args.e2e_rates:
+                t = await provision(bus, sizing_mode="alert_contracts", max_order_notional=None)
+                url = f"{system.api_url}/webhook/{t.strategy.slug}"
+                row = await open_loop(url, t.strategy.secret, rate, args.seconds, session)
+                accepted = row.pop("_accepted")
+                deadline = time.perf_counter() + 120
+                while time.perf_counter() < deadline and not all(
+                        tap.terminal(sid) for sid in accepted):
+                    await asyncio.sleep(0.2)
+                done = {e.signal_id: e for e in tap.events
+                        if isinstance(e, TradeExecuted) and e.signal_id in accepted}
+                # Terminal time as recorded by the executor, against the scheduled send.
+                offset = time.time() - time.perf_counter()
+                e2e = [done[s].occurred_at.timestamp() - (accepted[s] + offset) for s in done]
+                stages = stage_latencies(tap, set(accepted))
+                results["end_to_end"].append({
+                    "rate": rate, "accepted": len(accepted), "executed": len(done),
+                    "stage_p50_ms": stages,
+                    "lost": len([s for s in accepted if not tap.terminal(s)]),
+                    "p50_ms": round(percentile(e2e, 50), 1),
+                    "p99_ms": round(percentile(e2e, 99), 1)})
+        for name, proc in system.processes.items():
+            results["rss_mb"][name] = round(rss_mb(proc.pid), 1)
+    finally:
+        await tap.stop()
+        await bus.close()
+        system.stop_all()
+        nats.stop()
+    print_table(results)
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    path = out / f"load-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"\nsaved {path}")
+    return 0
+
+
+def print_table(results: dict[str, Any]) -> None:
+    """Human-readable summary."""
+    print("\ningress (HMAC auth, durable publish, open loop)")
+    print(f"{'rate/s':>8} {'sent':>6} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'p99.9 ms':>9}  statuses")
+    for r in results["ingress"]:
+        print(f"{r['rate']:>8} {r['sent']:>6} {r['accepted_per_s']:>11} {r['p50_ms']:>8} "
+              f"{r['p99_ms']:>8} {r['p999_ms']:>9}  {r['statuses']}")
+    print("\nend to end (request -> webhook.trade_executed, paper broker)")
+    print(f"{'rate/s':>8} {'accepted':>9} {'executed':>9} {'lost':>5} {'p50 ms':>8} "
+          f"{'p99 ms':>8}")
+    for r in results["end_to_end"]:
+        print(f"{r['rate']:>8} {r['accepted']:>9} {r['executed']:>9} {r['lost']:>5} "
+              f"{r['p50_ms']:>8} {r['p99_ms']:>8}  stage p50 ms: {r['stage_p50_ms']}")
+    print("\npeak RSS (MB): " + ", ".join(f"{k} {v}" for k, v in results["rss_mb"].items()))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rates", type=int, nargs="*", default=[500, 1000, 2000])
+    parser.add_argument("--e2e-rates", type=int, nargs="*", default=[200, 500])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))
