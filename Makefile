@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/tradehooks up
 
 test: $(STAMP)
-	$(BIN)/ruff check contracts services projections tests
+	$(BIN)/ruff check contracts services projections tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
@@ -26,7 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.load
 
 lint: $(STAMP)
-	$(BIN)/ruff check contracts services projections tests
+	$(BIN)/ruff check contracts services projections tests bench
 	$(BIN)/mypy
 
 clean:
