@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     rotate.add_argument("--overlap-s", type=float, default=3600.0,
                         help="how long the old secret keeps working (default 3600)")
     rotate.add_argument("--data-dir", help="data dir of 'tradehooks up' (finds its NATS)")
+    apikey = sub.add_parser("apikey", help="create an admin API key")
+    apikey.add_argument("--role", choices=["admin", "viewer"], default="admin")
+    apikey.add_argument("--tenant", default="", help="limit the key to one tenant")
+    apikey.add_argument("--data-dir", help="data dir of 'tradehooks up' (finds its NATS)")
     replay = sub.add_parser("replay", help="rebuild the projections from the event store")
     replay.add_argument("--data-dir", help="data dir of the default SQLite store")
     return parser
@@ -100,6 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging("rotate", settings.log_level)
         return asyncio.run(run_rotate(settings, args.strategy_id, args.overlap_s,
                                       explicit_nats="NATS_URL" in os.environ))
+    if args.command == "apikey":
+        from services.cli.register import create_api_key
+
+        setup_logging("apikey", settings.log_level)
+        return asyncio.run(create_api_key(settings, args.role, args.tenant,
+                                          explicit_nats="NATS_URL" in os.environ))
     if args.command == "replay":
         from services.cli.replay import replay
 

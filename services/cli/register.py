@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from services.registry.api_keys import ApiKeys
 from services.registry.importer import apply_registry_file, read_registry_file
 from services.registry.operations import resume_account, rotate_secret
 from services.registry.store import Registry, open_registry
@@ -84,4 +85,15 @@ async def rotate(settings: Settings, strategy_id: str, overlap_s: float,
         return 2
     print(f"new secret (shown once): {rotated.secret}")
     print(f"the previous secret works until {rotated.previous_valid_until:%Y-%m-%d %H:%M:%S} UTC")
+    return 0
+
+
+async def create_api_key(settings: Settings, role: str, tenant_id: str,
+                         explicit_nats: bool) -> int:
+    """Create an admin API key and print it once."""
+    async with _registry(settings, explicit_nats, "apikey") as (_, registry):
+        record, key = await ApiKeys(registry.kv).create(
+            "viewer" if role == "viewer" else "admin", tenant_id)
+    scope = f"tenant {tenant_id}" if tenant_id else "every tenant"
+    print(f"{record.role} key for {scope} (shown once): {key}")
     return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 
 from services.cli.supervisor import Supervisor, child_env
+from services.registry.api_keys import ApiKeys
 from services.registry.models import Strategy
 from services.registry.provisioning import demo_info, ensure_demo, write_demo_file
 from services.registry.store import open_registry
@@ -58,6 +59,7 @@ tradehooks is running.  Demo strategy {state}; details saved in {path}
   secret      : {info['secret']}
   account     : {info['api_url']}/api/v1/accounts/{info['account_id']}
   NATS        : {info['nats_url']}
+  admin key   : {info['admin_key']}   (X-API-Key for /api/v1/tenants|accounts|strategies)
 
 TradingView alert message (paste into the alert's "Message" box):
 {json.dumps(info['tradingview_message'], indent=2)}
@@ -69,22 +71,35 @@ Press Ctrl-C to stop.
 """, flush=True)
 
 
-async def provision_demo(settings: Settings) -> tuple[Strategy, bool]:
-    """Create the stream, buckets and demo records on ``settings.nats_url``."""
+async def provision_demo(settings: Settings) -> tuple[Strategy, bool, str]:
+    """Create the stream, buckets and demo records on ``settings.nats_url``; returns
+    the demo strategy, whether it is new, and the admin key (made with the demo,
+    else the one saved in demo.json)."""
     bus = await connect(settings.nats_url, name="tradehooks-provision")
     try:
         await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
         registry = await open_registry(bus, settings, create_key=True)
-        return await ensure_demo(bus, registry, SystemClock())
+        strategy, created = await ensure_demo(bus, registry, SystemClock())
+        admin_key = _saved_admin_key(settings.data_dir)
+        if created or not admin_key:
+            _, admin_key = await ApiKeys(registry.kv).create("admin")
+        return strategy, created, admin_key
     finally:
         await bus.close()
 
 
+def _saved_admin_key(data_dir: Path) -> str:
+    path = data_dir / "demo.json"
+    if not path.exists():
+        return ""
+    return str(json.loads(path.read_text()).get("admin_key", ""))
+
+
 async def demo(settings: Settings) -> int:
     """``tradehooks demo``: provision the demo on a running cluster and print it."""
-    strategy, created = await provision_demo(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    info = demo_info(strategy, settings.api_url, settings.nats_url)
+    strategy, created, admin_key = await provision_demo(settings)
+    info = {**demo_info(strategy, settings.api_url, settings.nats_url), "admin_key": admin_key}
     path = write_demo_file(settings.data_dir, info)
     print(f"demo strategy {'created' if created else 'already provisioned'}; "
           f"details (with the secret) saved in {path}")
@@ -110,7 +125,7 @@ async def up(settings: Settings, explicit_nats: bool) -> int:
         loop.add_signal_handler(sig, stop.set)
     supervisor: Supervisor | None = None
     try:
-        strategy, created = await provision_demo(settings)
+        strategy, created, admin_key = await provision_demo(settings)
         metrics_dir = data_dir / "metrics"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir()
@@ -128,7 +143,8 @@ async def up(settings: Settings, explicit_nats: bool) -> int:
         await supervisor.start()
         if not await _wait_ready(settings.api_url):
             log.error("ingress did not become ready; see the logs above")
-        info = demo_info(strategy, settings.api_url, settings.nats_url)
+        info = {**demo_info(strategy, settings.api_url, settings.nats_url),
+                "admin_key": admin_key}
         _print_demo(info, write_demo_file(data_dir, info), created)
         await stop.wait()
         print("stopping…", flush=True)

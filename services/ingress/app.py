@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from services.ingress import commands, health, prices, queries, webhooks
+from services.ingress import admin, commands, health, prices, queries, webhooks
 from services.ingress.context import IngressContext
 from services.ingress.problems import Problem
 from services.runtime import metrics
@@ -58,6 +58,7 @@ def build_app(ctx: IngressContext) -> web.Application:
     app.router.add_get("/api/v1/signals/{signal_id}", queries.get_signal)
     app.router.add_get("/api/v1/accounts/{account_id}", queries.get_account)
     app.router.add_post("/api/v1/accounts/{account_id}/resume", queries.resume_account_route)
+    admin.add_routes(app)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics_endpoint)

@@ -16,6 +16,7 @@ from services.ingress.auth_alerts import AuthFailureAlerts
 from services.ingress.client_ip import networks
 from services.ingress.context import IngressContext
 from services.ingress.ratelimit import RateLimiter, ScopeLimits
+from services.registry.api_keys import ApiKeys
 from services.registry.store import StrategyCache, open_registry
 from services.runtime.bus import ensure_topology
 from services.runtime.clock import SystemClock
@@ -52,7 +53,8 @@ async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
                          limiter=limiter, scope_limits=ScopeLimits(registry),
                          trusted_proxies=networks(settings.trusted_proxies.split(",")),
                          auth_alerts=AuthFailureAlerts(bus, limiter, clock,
-                                                       settings.auth_alert_threshold))
+                                                       settings.auth_alert_threshold),
+                         api_keys=ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)))
     # No access log: tokens may ride in query strings and must never be logged.
     runner = web.AppRunner(build_app(ctx), access_log=None)
     await runner.setup()

@@ -11,6 +11,7 @@ from projections.store import EventStore
 from services.ingress.auth_alerts import AuthFailureAlerts
 from services.ingress.client_ip import Network
 from services.ingress.ratelimit import RateLimiter, ScopeLimits
+from services.registry.api_keys import ApiKeys
 from services.registry.store import StrategyCache
 from services.runtime.bus import Bus
 from services.runtime.clock import Clock
@@ -32,3 +33,4 @@ class IngressContext:
     scope_limits: ScopeLimits
     trusted_proxies: list[Network]
     auth_alerts: AuthFailureAlerts
+    api_keys: ApiKeys

@@ -165,6 +165,16 @@ class Strategy(BaseModel):
 _SLUG_BREAK = re.compile(r"[^a-z0-9]+")
 
 
+_CAMEL = re.compile(r"^([A-Z][a-z0-9]+)([A-Z][A-Za-z0-9]*)$")
+
+
 def slugify(name: str) -> str:
-    """URL slug from a strategy name: lower case, dashes between words."""
+    """URL slug from a strategy name: lower case, dashes between words.
+
+    A single CamelCase word splits after its first part, as the product's
+    registration examples do: ``DynamicGoldBreakout`` → ``dynamic-goldbreakout``.
+    """
+    camel = _CAMEL.match(name.strip())
+    if camel:
+        return f"{camel.group(1)}-{camel.group(2)}".lower()
     return _SLUG_BREAK.sub("-", name.lower()).strip("-") or "strategy"

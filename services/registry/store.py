@@ -127,6 +127,10 @@ class Registry:
         """One strategy, or None."""
         return await self._get(f"strategy.{strategy_id}", Strategy)
 
+    async def tenants(self) -> list[Tenant]:
+        """Every tenant."""
+        return await self._all("tenant.", Tenant)
+
     async def accounts(self) -> list[Account]:
         """Every account of every tenant."""
         return await self._all("account.", Account)

@@ -38,7 +38,7 @@ async def test_register_creates_an_alpaca_account_and_a_strategy(
 
     first = await asyncio.to_thread(run_register, nats_server, file)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "/webhook/dynamicgoldbreakout" in first.stdout
+    assert "/webhook/dynamic-goldbreakout" in first.stdout
     assert "secret (shown once): whsec_" in first.stdout
 
     registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
@@ -46,7 +46,7 @@ async def test_register_creates_an_alpaca_account_and_a_strategy(
     account = await registry.account("acme-alpaca")
     assert strategy is not None and account is not None
     assert (strategy.slug, strategy.symbol, account.broker) == (
-        "dynamicgoldbreakout", "GLD", "alpaca")
+        "dynamic-goldbreakout", "GLD", "alpaca")
 
     # Registering again keeps the secret (and does not show it again).
     again = await asyncio.to_thread(run_register, nats_server, file)

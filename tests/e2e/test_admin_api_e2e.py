@@ -1,0 +1,117 @@
+"""The admin API: provisioning that works at once, roles, and tenant isolation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+from e2e.helpers import post_json, tv_alert
+from harness import EventTap, System
+
+from contracts import streams
+from contracts.events import TradeExecuted
+from services.registry.api_keys import ApiKeys
+from services.runtime.bus import Bus
+
+pytestmark = pytest.mark.e2e
+
+
+async def call(http: aiohttp.ClientSession, method: str, url: str, key: str | None,
+               body: Any = None) -> tuple[int, Any]:
+    headers = {"X-API-Key": key} if key else {}
+    async with http.request(method, url, json=body, headers=headers) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_provision_and_trade_through_the_admin_api(system: System, bus: Bus,
+                                                         tap: EventTap) -> None:
+    keys = ApiKeys(await bus.kv(streams.BUCKET_REGISTRY))
+    _, root = await keys.create("admin")
+    api = f"{system.api_url}/api/v1"
+    async with aiohttp.ClientSession() as http:
+        status, tenant = await call(http, "POST", f"{api}/tenants", root,
+                                    {"name": "Acme Capital"})
+        assert (status, tenant["id"]) == (201, "acme-capital")
+        _, acme_admin = await keys.create("admin", "acme-capital")
+        status, account = await call(http, "POST", f"{api}/accounts", acme_admin,
+                                     {"tenant_id": "acme-capital", "name": "Paper"})
+        assert status == 201
+        body = {"tenant_id": "acme-capital", "account_id": account["id"],
+                "name": "DynamicGoldBreakout", "sizing_mode": "alert_contracts"}
+        status, created = await call(http, "POST", f"{api}/strategies", acme_admin, body)
+        assert status == 201, created
+        assert created["webhook_url"].endswith("/webhook/dynamic-goldbreakout")
+        assert created["tradingview_message"]["token"] == created["secret"]
+        assert "secret" not in created["strategy"]
+        # A second strategy with the same name gets a collision-safe slug.
+        status, twin = await call(http, "POST", f"{api}/strategies", acme_admin, body)
+        assert twin["strategy"]["slug"] == "dynamic-goldbreakout-2"
+
+        # The URL works at once.
+        url = f"{created['webhook_url']}?token={created['secret']}"
+        status, accepted = await post_json(http, url, tv_alert(price="10"))
+        assert status == 202, accepted
+        assert isinstance(await tap.wait_terminal(accepted["signal_id"]), TradeExecuted)
+
+        # Disabling works at once too.
+        sid = created["strategy"]["id"]
+        status, _ = await call(http, "POST", f"{api}/strategies/{sid}/disable", acme_admin)
+        assert status == 200
+        status, refused = await post_json(http, url, tv_alert(price="11"))
+        assert (status, refused["error"]) == (403, "strategy_disabled")
+
+        status, listed = await call(http, "GET", f"{api}/strategies", acme_admin)
+        assert {s["slug"] for s in listed} == {"dynamic-goldbreakout", "dynamic-goldbreakout-2"}
+        assert all("secret" not in s for s in listed)
+
+
+async def test_roles_and_tenant_isolation_on_every_admin_route(system: System,
+                                                               bus: Bus) -> None:
+    keys = ApiKeys(await bus.kv(streams.BUCKET_REGISTRY))
+    _, root = await keys.create("admin")
+    api = f"{system.api_url}/api/v1"
+    async with aiohttp.ClientSession() as http:
+        for name in ("Alpha", "Beta"):
+            assert (await call(http, "POST", f"{api}/tenants", root, {"name": name}))[0] == 201
+        _, alpha = await keys.create("admin", "alpha")
+        _, beta = await keys.create("admin", "beta")
+        _, beta_viewer = await keys.create("viewer", "beta")
+        _, account = await call(http, "POST", f"{api}/accounts", alpha,
+                                {"tenant_id": "alpha", "name": "A"})
+        _, made = await call(http, "POST", f"{api}/strategies", alpha,
+                             {"tenant_id": "alpha", "account_id": account["id"], "name": "S"})
+        sid = made["strategy"]["id"]
+        secret = made["secret"]
+
+        # Another tenant's key: every read and write path says "not found".
+        attempts = [
+            ("GET", f"{api}/tenants/alpha", None),
+            ("GET", f"{api}/strategies/{sid}", None),
+            ("PATCH", f"{api}/strategies/{sid}", {"enabled": False}),
+            ("POST", f"{api}/strategies/{sid}/disable", None),
+            ("POST", f"{api}/strategies/{sid}/rotate", {"overlap_s": 0}),
+            ("POST", f"{api}/accounts", {"tenant_id": "alpha", "name": "X"}),
+            ("POST", f"{api}/strategies",
+             {"tenant_id": "alpha", "account_id": account["id"], "name": "X"}),
+        ]
+        for method, url, body in attempts:
+            status, answer = await call(http, method, url, beta, body)
+            assert status == 404, (method, url, status, answer)
+            assert secret not in str(answer) and account["id"] not in str(answer)
+        for path in ("tenants", "accounts", "strategies"):
+            status, listed = await call(http, "GET", f"{api}/{path}", beta)
+            assert status == 200
+            assert "alpha" not in str(listed)
+
+        # Viewers read but never write; no key, or a wrong one, gets 401.
+        assert (await call(http, "GET", f"{api}/strategies", beta_viewer))[0] == 200
+        status, answer = await call(http, "POST", f"{api}/accounts", beta_viewer,
+                                    {"tenant_id": "beta", "name": "V"})
+        assert (status, answer["error"]) == (403, "forbidden")
+        assert (await call(http, "POST", f"{api}/tenants", beta, {"name": "Gamma"}))[0] == 403
+        assert (await call(http, "GET", f"{api}/strategies", None))[0] == 401
+        assert (await call(http, "GET", f"{api}/strategies", "thk_abc_wrong"))[0] == 401
+        status, answer = await call(http, "PATCH", f"{api}/strategies/{sid}", alpha,
+                                    {"secret": "whsec_mine"})
+        assert (status, answer["field"]) == (422, "secret")
