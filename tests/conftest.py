@@ -17,6 +17,8 @@ from harness import (
     running_nats,
 )
 
+from contracts import streams
+from services.registry.api_keys import ApiKeys
 from services.runtime.bus import Bus
 from services.runtime.embedded_nats import EmbeddedNats, free_port
 
@@ -84,6 +86,7 @@ async def system(nats_server: EmbeddedNats, bus: Bus, tmp_path: Path,
         sut.start(service)
     try:
         await sut.wait_ready()
+        _, sut.admin_key = await ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)).create("admin")
         yield sut
     except BaseException:
         print(sut.logs())

@@ -158,6 +158,12 @@ class System:
     database_url: str
     http_port: int
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    admin_key: str = ""
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """Headers of a global admin key, for the operator API."""
+        return {"X-API-Key": self.admin_key}
 
     @property
     def api_url(self) -> str:

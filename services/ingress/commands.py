@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from services.ingress.admin_auth import require_key
 from services.ingress.context import IngressContext
 from services.ingress.problems import Problem, unavailable
 from services.sltp_monitor.commands import CLEANUP_SUBJECT, STATUS_SUBJECT
@@ -27,14 +28,19 @@ async def _ask(ctx: IngressContext, subject: str, payload: dict[str, Any]) -> di
 
 
 async def post_cleanup(request: web.Request) -> web.Response:
-    """Cancel every open SL/TP leg whose symbol has no position, now."""
+    """Cancel every open SL/TP leg whose symbol has no position, now (global admins)."""
+    key = await require_key(request, write=True)
+    if key.tenant_id:
+        raise Problem(403, "forbidden", "only a global admin key runs the cleanup")
     return web.json_response(await _ask(request.app["ctx"], CLEANUP_SUBJECT, {}))
 
 
 async def get_status(request: web.Request) -> web.Response:
     """Positions, open orders and bot state of every account (``?account_id=`` for one)."""
+    key = await require_key(request)
     account_id = request.query.get("account_id")
     body = await _ask(request.app["ctx"], STATUS_SUBJECT, {"account_id": account_id})
+    body["accounts"] = [a for a in body["accounts"] if key.sees(a["tenant_id"])]
     if account_id is not None and not body["accounts"]:
         raise Problem(404, "not_found", f"no account {account_id}")
     return web.json_response(body)

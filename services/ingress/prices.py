@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.market import PriceTick, encode_tick
 from contracts.subjects import price_subject
+from services.ingress.admin_auth import require_key
 from services.ingress.context import IngressContext
 from services.ingress.problems import Problem, unavailable
 from services.validator.assets import normalise_symbol
@@ -47,6 +48,9 @@ def _parse(raw: bytes) -> list[PriceIn]:
 
 async def post_prices(request: web.Request) -> web.Response:
     """Publish each price on ``market.price.<symbol>``; resting paper orders react."""
+    key = await require_key(request, write=True)
+    if key.tenant_id:  # prices move every tenant's paper accounts
+        raise Problem(403, "forbidden", "only a global admin key posts market prices")
     ctx: IngressContext = request.app["ctx"]
     if request.content_type != "application/json":
         raise Problem(415, "unsupported_media_type", "send application/json")

@@ -10,6 +10,7 @@ from aiohttp import web
 from contracts.events import TERMINAL_TYPES
 from projections.accounts import decode_view, view_to_api
 from projections.projector import ACCOUNTS
+from services.ingress.admin_auth import require_key
 from services.ingress.context import IngressContext
 from services.ingress.problems import Problem
 from services.registry.operations import resume_account
@@ -30,10 +31,11 @@ def trail_status(entries: list[dict[str, Any]]) -> str:
 
 async def get_signal(request: web.Request) -> web.Response:
     """``GET /api/v1/signals/{signal_id}``: every stored event of the signal, in order."""
+    key = await require_key(request)
     ctx: IngressContext = request.app["ctx"]
     signal_id = request.match_info["signal_id"]
     entries = await asyncio.to_thread(ctx.store.trail, signal_id)
-    if entries is None:
+    if entries is None or not all(key.sees(str(e.get("tenant_id", ""))) for e in entries):
         raise Problem(404, "not_found", f"no signal {signal_id} in the event store")
     return web.json_response({
         "signal_id": signal_id,
@@ -45,19 +47,26 @@ async def get_signal(request: web.Request) -> web.Response:
 
 async def get_account(request: web.Request) -> web.Response:
     """``GET /api/v1/accounts/{account_id}``: cash, equity and positions."""
+    key = await require_key(request)
     ctx: IngressContext = request.app["ctx"]
     account_id = request.match_info["account_id"]
     body = await asyncio.to_thread(ctx.read_model.get, ACCOUNTS, account_id)
-    if body is None:
+    view = decode_view(body) if body is not None else None
+    if view is None or not key.sees(view.tenant_id):
         raise Problem(404, "not_found", f"no account {account_id}")
-    return web.json_response(view_to_api(decode_view(body)))
+    return web.json_response(view_to_api(view))
 
 
 async def resume_account_route(request: web.Request) -> web.Response:
     """``POST /api/v1/accounts/{account_id}/resume``: an operator resumes trading."""
+    key = await require_key(request, write=True)
     ctx: IngressContext = request.app["ctx"]
     account_id = request.match_info["account_id"]
-    resumed = await resume_account(ctx.bus, ctx.strategies.registry, account_id, ctx.clock)
+    account = await ctx.strategies.registry.account(account_id)
+    if account is None or not key.sees(account.tenant_id):
+        raise Problem(404, "not_found", f"no account {account_id}")
+    resumed = await resume_account(ctx.bus, ctx.strategies.registry, account_id, ctx.clock,
+                                   by=f"api key {key.id}")
     if resumed is None:
         raise Problem(404, "not_found", f"no account {account_id}")
     return web.json_response({"account_id": account_id, "paused": resumed.paused})

@@ -37,3 +37,11 @@ def signed_headers(secret: str, body: bytes, webhook_id: str,
     return {"webhook-id": webhook_id, "webhook-timestamp": str(ts),
             "webhook-signature": sign(secret, webhook_id, ts, body),
             "Content-Type": "application/json"}
+
+
+async def post_prices(session: aiohttp.ClientSession, api_url: str, body: Any,
+                      admin_key: str) -> int:
+    """``POST /api/v1/prices`` with a global admin key; returns the status."""
+    async with session.post(f"{api_url}/api/v1/prices", json=body,
+                            headers={"X-API-Key": admin_key}) as resp:
+        return resp.status

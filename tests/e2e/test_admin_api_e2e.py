@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
-from harness import EventTap, System
+from harness import EventTap, System, provision, wait_until
 
 from contracts import streams
 from contracts.events import TradeExecuted
@@ -115,3 +115,37 @@ async def test_roles_and_tenant_isolation_on_every_admin_route(system: System,
         status, answer = await call(http, "PATCH", f"{api}/strategies/{sid}", alpha,
                                     {"secret": "whsec_mine"})
         assert (status, answer["field"]) == (422, "secret")
+
+
+async def test_operational_routes_are_keyed_and_tenant_scoped(system: System, bus: Bus,
+                                                             tap: EventTap) -> None:
+    keys = ApiKeys(await bus.kv(streams.BUCKET_REGISTRY))
+    t = await provision(bus)
+    _, own = await keys.create("viewer", t.tenant.id)
+    _, other = await keys.create("admin", "someone-else")
+    api = f"{system.api_url}/api/v1"
+    async with aiohttp.ClientSession() as http:
+        url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+        _, accepted = await post_json(http, url, tv_alert(price="10"))
+        await tap.wait_terminal(accepted["signal_id"])
+        reads = [f"{api}/signals/{accepted['signal_id']}", f"{api}/accounts/{t.account.id}",
+                 f"{api}/status?account_id={t.account.id}"]
+        for read in reads:
+            assert (await call(http, "GET", read, None))[0] == 401, read
+            status, answer = await call(http, "GET", read, other)
+            assert status == 404, read
+            assert t.account.id not in str(answer) or "no account" in answer["message"]
+        # The tenant's own viewer key reads its signal once the auditor stored it.
+
+        async def own_trail() -> bool:
+            return (await call(http, "GET", reads[0], own))[0] == 200
+
+        await wait_until(own_trail, message="the tenant's own key to read its trail")
+        assert (await call(http, "POST", f"{api}/accounts/{t.account.id}/resume", other))[
+            0] == 404
+        assert (await call(http, "POST", f"{api}/accounts/{t.account.id}/resume", own))[
+            0] == 403  # a viewer
+        assert (await call(http, "POST", f"{api}/prices", other,
+                           {"symbol": "AAPL", "price": "1"}))[0] == 403
+        assert (await call(http, "POST", f"{api}/cleanup", other))[0] == 403
+        assert (await call(http, "POST", f"{api}/cleanup", None))[0] == 401

@@ -31,7 +31,7 @@ async def test_stop_loss_breaker_liquidates_pauses_and_resumes(system: System, b
         assert isinstance(await tap.wait_terminal(entry["signal_id"]), TradeExecuted)
         # ACME falls to 80: equity about 92,000, below 95% of 100,000.
         await post_json(http, f"{system.api_url}/api/v1/prices",
-                        {"symbol": "ACME", "price": "80"})
+                        {"symbol": "ACME", "price": "80"}, headers=system.admin_headers)
         trips = await tap.wait_for(lambda evs: [
             e for e in evs if isinstance(e, BreakerTripped) and e.account_id == t.account.id])
         trip = trips[0]
@@ -56,7 +56,8 @@ async def test_stop_loss_breaker_liquidates_pauses_and_resumes(system: System, b
                              t.account.id],
             env=system.env(), cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stdout + result.stderr
-        async with http.post(f"{system.api_url}/api/v1/accounts/nope/resume") as resp:
+        async with http.post(f"{system.api_url}/api/v1/accounts/nope/resume",
+                             headers=system.admin_headers) as resp:
             assert resp.status == 404
         _, after = await post_json(http, url, tv_alert(symbol="ACME", price="81"))
         resumed = await tap.wait_terminal(after["signal_id"])
@@ -68,7 +69,8 @@ async def test_stop_loss_breaker_liquidates_pauses_and_resumes(system: System, b
     # Liquidation fills went through the store: a rebuild gives the live state.
     async def projected() -> bool:
         async with aiohttp.ClientSession() as http, \
-                http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}") as resp:
+                http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}",
+                         headers=system.admin_headers) as resp:
             return (await resp.json())["fills"] == 3  # entry, liquidation, new entry
 
     await wait_until(projected, message="three fills in the projection")

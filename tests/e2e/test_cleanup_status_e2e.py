@@ -42,7 +42,7 @@ async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
         request=leg))
 
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{system.api_url}/api/v1/status",
+        async with http.get(f"{system.api_url}/api/v1/status", headers=system.admin_headers,
                             params={"account_id": t.account.id}) as resp:
             assert resp.status == 200
             status = (await resp.json())["accounts"][0]
@@ -52,12 +52,13 @@ async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
                                          "enabled": True}]
         assert status["paused"] is False
 
-        async with http.post(f"{system.api_url}/api/v1/cleanup") as resp:
+        async with http.post(f"{system.api_url}/api/v1/cleanup",
+                             headers=system.admin_headers) as resp:
             assert resp.status == 200
             canceled = (await resp.json())["canceled"]
         assert {"account_id": t.account.id, "symbol": "GONE",
                 "client_order_id": "old-entry-sl"} in canceled
-        async with http.get(f"{system.api_url}/api/v1/status",
+        async with http.get(f"{system.api_url}/api/v1/status", headers=system.admin_headers,
                             params={"account_id": "nope"}) as resp:
             assert resp.status == 404
 

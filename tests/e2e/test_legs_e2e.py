@@ -43,7 +43,7 @@ async def test_take_profit_fills_and_cancels_the_stop(system: System, bus: Bus,
         assert legs["sl"].order.quantity == legs["tp"].order.quantity == Decimal(10)
 
         await post_json(http, f"{system.api_url}/api/v1/prices",
-                        {"symbol": "ACME", "price": "106"})
+                        {"symbol": "ACME", "price": "106"}, headers=system.admin_headers)
         filled = await tap.wait_for(lambda _: of(tap, LegFilled, signal_id))
         canceled = await tap.wait_for(lambda _: of(tap, LegCanceled, signal_id))
     assert filled[0].leg == "tp"  # type: ignore[union-attr]
@@ -54,7 +54,8 @@ async def test_take_profit_fills_and_cancels_the_stop(system: System, bus: Bus,
 
     async def flat_in_projection() -> bool:
         async with aiohttp.ClientSession() as http, \
-                http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}") as resp:
+                http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}",
+                         headers=system.admin_headers) as resp:
             account = await resp.json()
         return account["fills"] == 2 and account["positions"] == []
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import aiohttp
 import pytest
-from e2e.helpers import post_json, tv_alert
+from e2e.helpers import post_json, post_prices, tv_alert
 from harness import EventTap, System, provision
 
 from contracts.events import OrderPlaced, TradeExecuted, WebhookFailed
@@ -23,8 +23,9 @@ async def test_limit_order_rests_then_fills_when_the_price_crosses(
              "orderType": "limit", "price": "95"}
     async with aiohttp.ClientSession() as http:
         # The market is at 100: a buy limit at 95 must rest.
-        assert (await post_json(http, f"{system.api_url}/api/v1/prices",
-                                {"symbol": "AAPL", "price": "100"}))[0] == 202
+        prices = (http, system.api_url)
+        key = system.admin_key
+        assert await post_prices(*prices, {"symbol": "AAPL", "price": "100"}, key) == 202
         _, body = await post_json(http, url, alert)
         signal_id = body["signal_id"]
         placed = await tap.wait_for(lambda _: tap.of_type("order.placed", signal_id))
@@ -34,11 +35,10 @@ async def test_limit_order_rests_then_fills_when_the_price_crosses(
         assert tap.terminal(signal_id) == []
 
         # A price above the limit changes nothing; one at or below fills it.
-        assert (await post_json(http, f"{system.api_url}/api/v1/prices",
-                                {"prices": [{"symbol": "AAPL", "price": "96"},
-                                            {"symbol": "MSFT", "price": "90"}]}))[0] == 202
-        assert (await post_json(http, f"{system.api_url}/api/v1/prices",
-                                {"symbol": "AAPL", "price": "94.5"}))[0] == 202
+        assert await post_prices(*prices, {"prices": [{"symbol": "AAPL", "price": "96"},
+                                                      {"symbol": "MSFT", "price": "90"}]},
+                                 key) == 202
+        assert await post_prices(*prices, {"symbol": "AAPL", "price": "94.5"}, key) == 202
         done = await tap.wait_terminal(signal_id)
     assert isinstance(done, TradeExecuted)
     assert (done.fill.quantity, done.fill.average_price) == (Decimal("4"), Decimal("94.5"))

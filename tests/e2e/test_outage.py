@@ -42,7 +42,8 @@ async def test_nats_restart_gives_503_then_the_pipeline_resumes(system: System,
 
     async def executed() -> bool:
         async with aiohttp.ClientSession() as http, \
-                http.get(f"{system.api_url}/api/v1/signals/{body['signal_id']}") as r:
+                http.get(f"{system.api_url}/api/v1/signals/{body['signal_id']}",
+                         headers=system.admin_headers) as r:
             return r.status == 200 and (await r.json())["status"] == "executed"
 
     # Every consumer (and the auditor) must have re-attached after the restart.

@@ -37,7 +37,8 @@ async def test_alert_becomes_paper_fill_with_audit_trail(system: System, bus: Bu
         assert terminal.fill.client_order_id.startswith(f"{t.strategy.slug}-")
 
         async def trail() -> dict | None:
-            async with http.get(f"{system.api_url}/api/v1/signals/{signal_id}") as resp:
+            async with http.get(f"{system.api_url}/api/v1/signals/{signal_id}",
+                                headers=system.admin_headers) as resp:
                 data = await resp.json()
                 return data if resp.status == 200 and data["terminal"] else None
 
@@ -52,7 +53,8 @@ async def test_alert_becomes_paper_fill_with_audit_trail(system: System, bus: Bu
         assert t.strategy.secret not in json.dumps(found)
 
         async def account() -> dict | None:
-            async with http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}") as resp:
+            async with http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}",
+                                headers=system.admin_headers) as resp:
                 data = await resp.json()
                 return data if resp.status == 200 and data["fills"] == 1 else None
 

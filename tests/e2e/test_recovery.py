@@ -53,7 +53,8 @@ async def test_killing_the_auditor_mid_stream_loses_no_event(system: System, bus
     assert len(set(stored)) == len(stored)
 
     async with (aiohttp.ClientSession() as http,
-                http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}") as resp):
+                http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}",
+                         headers=system.admin_headers) as resp):
         account = await resp.json()
     assert account["fills"] == 40
     assert account["positions"][0]["quantity"] == "40"
@@ -71,7 +72,8 @@ async def test_replay_rebuilds_the_same_projection(system: System, bus: Bus,
             await tap.wait_terminal(body["signal_id"])
 
         async def account() -> dict | None:
-            async with http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}") as resp:
+            async with http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}",
+                                headers=system.admin_headers) as resp:
                 data = await resp.json()
                 return data if data.get("fills") == 3 else None
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import aiohttp
 import pytest
-from e2e.helpers import post_json, tv_alert
+from e2e.helpers import post_json, post_prices, tv_alert
 from harness import EventTap, System, provision, wait_until
 
 from contracts.events import TradeExecuted, WebhookFailed
@@ -64,8 +64,8 @@ async def test_drawdown_from_the_days_starting_equity_stops_new_entries(
         _, entry = await post_json(http, url, tv_alert(symbol="ACME", price="100"))
         await tap.wait_terminal(entry["signal_id"])
         # ACME falls 20%: 400 shares lose 8,000, 8% of the day's 100,000.
-        await post_json(http, f"{system.api_url}/api/v1/prices",
-                        {"symbol": "ACME", "price": "80"})
+        await post_prices(http, system.api_url, {"symbol": "ACME", "price": "80"},
+                          system.admin_key)
 
         probes = iter(range(100))
 

@@ -68,11 +68,13 @@ async def test_up_provisions_the_demo_and_fills_the_printed_alert(tmp_path: Path
                 signal_id = (await resp.json())["signal_id"]
 
             async def executed() -> bool:
-                async with http.get(f"{demo['api_url']}/api/v1/signals/{signal_id}") as r:
+                async with http.get(f"{demo['api_url']}/api/v1/signals/{signal_id}",
+                                    headers={"X-API-Key": demo["admin_key"]}) as r:
                     return r.status == 200 and (await r.json())["status"] == "executed"
 
             await wait_until(executed, timeout=30, message="the demo alert to fill")
-            async with http.get(f"{demo['api_url']}/api/v1/accounts/{demo['account_id']}") as r:
+            async with http.get(f"{demo['api_url']}/api/v1/accounts/{demo['account_id']}",
+                                headers={"X-API-Key": demo["admin_key"]}) as r:
                 account = await r.json()
             assert account["fills"] == 1
             async with http.get(f"{demo['api_url']}/metrics") as r:

@@ -51,10 +51,3 @@ def test_the_environment_key_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert not (tmp_path / "master.key").exists()
     assert SecretBox(key).open(box.seal("y")) == "y"
 
-
-def test_slugs_follow_the_registration_examples() -> None:
-    from services.registry.models import slugify
-
-    assert slugify("DynamicGoldBreakout") == "dynamic-goldbreakout"
-    assert slugify("BTC Scalper v2") == "btc-scalper-v2"
-    assert slugify("  ") == "strategy"
