@@ -26,7 +26,8 @@ from services.registry.provisioning import (
 from services.registry.secrets import new_secret
 
 MASK = "********"
-READ_ONLY = frozenset({"id", "tenant_id", "secret", "previous_secret", "previous_valid_until"})
+READ_ONLY = frozenset({"id", "tenant_id", "slug", "secret", "previous_secret",
+                       "previous_valid_until"})
 
 
 class TenantIn(BaseModel):
@@ -203,11 +204,16 @@ async def update_strategy(request: web.Request) -> web.Response:
     if fixed:
         name = sorted(fixed)[0]
         raise Problem(422, "invalid_field", f"{name}: cannot be changed", field=name)
+    ctx = _ctx(request)
+    if "account_id" in body:  # never bind a strategy to another tenant's account
+        account = await ctx.strategies.registry.account(str(body["account_id"]))
+        if account is None or account.tenant_id != strategy.tenant_id:
+            raise Problem(422, "invalid_field", f"account_id: no account {body['account_id']} "
+                          f"in tenant {strategy.tenant_id}", field="account_id")
     try:
         updated = Strategy.model_validate({**strategy.model_dump(), **body})
     except ValidationError as exc:
         raise _invalid(exc) from exc
-    ctx = _ctx(request)
     await ctx.strategies.registry.put(updated)
     return web.json_response(strategy_view(updated))
 

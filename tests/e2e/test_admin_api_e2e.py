@@ -115,6 +115,15 @@ async def test_roles_and_tenant_isolation_on_every_admin_route(system: System,
         status, answer = await call(http, "PATCH", f"{api}/strategies/{sid}", alpha,
                                     {"secret": "whsec_mine"})
         assert (status, answer["field"]) == (422, "secret")
+        # A strategy can never be pointed at another tenant's account.
+        _, beta_account = await call(http, "POST", f"{api}/accounts", beta,
+                                     {"tenant_id": "beta", "name": "B"})
+        status, answer = await call(http, "PATCH", f"{api}/strategies/{sid}", alpha,
+                                    {"account_id": beta_account["id"]})
+        assert (status, answer["field"]) == (422, "account_id")
+        status, answer = await call(http, "PATCH", f"{api}/strategies/{sid}", alpha,
+                                    {"percent_of_equity": "3"})
+        assert (status, answer["percent_of_equity"]) == (200, "3")
 
 
 async def test_operational_routes_are_keyed_and_tenant_scoped(system: System, bus: Bus,
