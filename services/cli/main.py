@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from services.cli import admin_client
 from services.runtime.config import Settings, load_settings
 from services.runtime.logs import setup_logging
 
@@ -51,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     apikey.add_argument("--role", choices=["admin", "viewer"], default="admin")
     apikey.add_argument("--tenant", default="", help="limit the key to one tenant")
     apikey.add_argument("--data-dir", help="data dir of 'tradehooks up' (finds its NATS)")
+    admin_client.add_parsers(sub)
     replay = sub.add_parser("replay", help="rebuild the projections from the event store")
     replay.add_argument("--data-dir", help="data dir of the default SQLite store")
     return parser
@@ -110,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging("apikey", settings.log_level)
         return asyncio.run(create_api_key(settings, args.role, args.tenant,
                                           explicit_nats="NATS_URL" in os.environ))
+    if args.command in admin_client.RESOURCES:
+        return asyncio.run(admin_client.run(settings, args.command, args))
     if args.command == "replay":
         from services.cli.replay import replay
 

@@ -158,3 +158,37 @@ async def test_operational_routes_are_keyed_and_tenant_scoped(system: System, bu
                            {"symbol": "AAPL", "price": "1"}))[0] == 403
         assert (await call(http, "POST", f"{api}/cleanup", other))[0] == 403
         assert (await call(http, "POST", f"{api}/cleanup", None))[0] == 401
+
+
+async def test_the_cli_drives_the_admin_api(system: System, bus: Bus) -> None:
+    import asyncio
+    import json
+    import subprocess
+    import sys
+
+    from harness import ROOT
+
+    def cli(*args: str) -> tuple[int, object]:
+        env = {**system.env(), "TRADEHOOKS_ADMIN_KEY": system.admin_key,
+               "TRADEHOOKS_PUBLIC_URL": system.api_url}
+        done = subprocess.run([sys.executable, "-m", "services.cli.main", *args], env=env,
+                              cwd=ROOT, capture_output=True, text=True, timeout=60,
+                              check=False)
+        return done.returncode, json.loads(done.stdout) if done.stdout.strip() else None
+
+    code, tenant = await asyncio.to_thread(cli, "tenant", "create", "name=Cli Tenant")
+    assert code == 0 and tenant["id"] == "cli-tenant"  # type: ignore[index]
+    code, account = await asyncio.to_thread(cli, "account", "create", "tenant_id=cli-tenant",
+                                            "name=Paper", "starting_cash=5000")
+    assert code == 0
+    code, made = await asyncio.to_thread(
+        cli, "strategy", "create", "tenant_id=cli-tenant",
+        f"account_id={account['id']}", "name=GoldBot")  # type: ignore[index]
+    assert code == 0 and made["secret"].startswith("whsec_")  # type: ignore[index]
+    sid = made["strategy"]["id"]  # type: ignore[index]
+    code, updated = await asyncio.to_thread(cli, "strategy", "update", sid, "tp_pct=4")
+    assert code == 0 and updated["tp_pct"] == "4"  # type: ignore[index]
+    code, disabled = await asyncio.to_thread(cli, "strategy", "disable", sid)
+    assert code == 0 and disabled["enabled"] is False  # type: ignore[index]
+    code, missing = await asyncio.to_thread(cli, "strategy", "get", "strat-nope")
+    assert code == 1 and missing["error"] == "not_found"  # type: ignore[index]
