@@ -174,6 +174,15 @@ class StrategySecretRotated(Event, tag="registry.strategy_secret_rotated", kw_on
     previous_valid_until: datetime
 
 
+class StrategyUpdated(Event, tag="registry.strategy_updated", kw_only=True, frozen=True):
+    """An operator changed a strategy's settings (``changes``: field → new value;
+    secrets never appear here)."""
+
+    strategy_id: str
+    changes: dict[str, Any]
+    by: str = ""
+
+
 class AuthFailuresAlert(Event, tag="security.auth_failures", kw_only=True, frozen=True):
     """Operator alert: failed authentications for a strategy passed the threshold in
     one window (one alert per strategy and window, whatever the number of senders)."""
@@ -200,6 +209,7 @@ AnyEvent = (
     | AccountOpened
     | StrategyRegistered
     | StrategySecretRotated
+    | StrategyUpdated
     | AuthFailuresAlert
 )
 

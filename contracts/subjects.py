@@ -30,6 +30,7 @@ from contracts.events import (
     OrderRequested,
     StrategyRegistered,
     StrategySecretRotated,
+    StrategyUpdated,
     TenantCreated,
     TradeExecuted,
     WebhookFailed,
@@ -94,6 +95,8 @@ def subject_for(event: Event) -> str:
             return f"registry.strategy_registered.{tenant}"
         case StrategySecretRotated():
             return f"registry.strategy_secret_rotated.{tenant}"
+        case StrategyUpdated():
+            return f"registry.strategy_updated.{tenant}"
         case AuthFailuresAlert():
             return f"security.auth_failures.{tenant}"
     raise TypeError(f"no subject for {type(event).__name__}")

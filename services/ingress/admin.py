@@ -12,9 +12,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from contracts import streams
+from contracts.events import StrategyUpdated
 from services.ingress.admin_auth import require_key, require_visible
 from services.ingress.context import IngressContext
 from services.ingress.problems import Problem
+from services.registry.api_keys import ApiKey
 from services.registry.models import Account, Strategy, Tenant, slugify
 from services.registry.operations import rotate_secret
 from services.registry.provisioning import (
@@ -24,6 +27,7 @@ from services.registry.provisioning import (
     tradingview_message,
 )
 from services.registry.secrets import new_secret
+from services.runtime.ids import derived_event_id
 
 MASK = "********"
 READ_ONLY = frozenset({"id", "tenant_id", "slug", "secret", "previous_secret",
@@ -174,7 +178,7 @@ async def create_strategy(request: web.Request) -> web.Response:
     }, status=201)
 
 
-async def _visible_strategy(request: web.Request, write: bool) -> tuple[Strategy, Any]:
+async def _visible_strategy(request: web.Request, write: bool) -> tuple[Strategy, ApiKey]:
     key = await require_key(request, write=write)
     strategy_id = request.match_info["strategy_id"]
     strategy = await _ctx(request).strategies.registry.strategy(strategy_id)
@@ -198,7 +202,7 @@ async def get_strategy(request: web.Request) -> web.Response:
 
 async def update_strategy(request: web.Request) -> web.Response:
     """``PATCH /api/v1/strategies/{id}``: change settings (not its id, tenant or secret)."""
-    strategy, _ = await _visible_strategy(request, write=True)
+    strategy, key = await _visible_strategy(request, write=True)
     body = await _body(request)
     fixed = READ_ONLY & body.keys()
     if fixed:
@@ -214,15 +218,33 @@ async def update_strategy(request: web.Request) -> web.Response:
         updated = Strategy.model_validate({**strategy.model_dump(), **body})
     except ValidationError as exc:
         raise _invalid(exc) from exc
-    await ctx.strategies.registry.put(updated)
+    await _save_change(ctx, strategy, updated, key)
     return web.json_response(strategy_view(updated))
+
+
+async def _save_change(ctx: IngressContext, before: Strategy, after: Strategy,
+                       key: ApiKey) -> None:
+    """Store the new settings and record what changed, by whom, as an event."""
+    await ctx.strategies.registry.put(after)
+    old, new = strategy_view(before), strategy_view(after)
+    changes = {name: value for name, value in new.items() if old.get(name) != value}
+    if not changes:
+        return
+    now = ctx.clock.now()
+    correlation = f"strategy:{after.id}"
+    stage = f"updated:{int(now.timestamp() * 1000)}"
+    event = StrategyUpdated(
+        event_id=derived_event_id(correlation, stage), signal_id=correlation,
+        tenant_id=after.tenant_id, occurred_at=now, strategy_id=after.id, changes=changes,
+        by=f"api key {key.id}")
+    await ctx.bus.publish_event(event, streams.message_id(correlation, stage))
 
 
 async def disable_strategy(request: web.Request) -> web.Response:
     """``POST /api/v1/strategies/{id}/disable``: its webhooks are refused at once."""
-    strategy, _ = await _visible_strategy(request, write=True)
+    strategy, key = await _visible_strategy(request, write=True)
     disabled = strategy.model_copy(update={"enabled": False})
-    await _ctx(request).strategies.registry.put(disabled)
+    await _save_change(_ctx(request), strategy, disabled, key)
     return web.json_response(strategy_view(disabled))
 
 

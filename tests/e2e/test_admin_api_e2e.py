@@ -61,6 +61,9 @@ async def test_provision_and_trade_through_the_admin_api(system: System, bus: Bu
         status, refused = await post_json(http, url, tv_alert(price="11"))
         assert (status, refused["error"]) == (403, "strategy_disabled")
 
+        updates = await tap.wait_for(lambda _: tap.of_type("registry.strategy_updated"))
+        assert updates[0].changes == {"enabled": False}  # type: ignore[union-attr]
+        assert created["secret"] not in str(updates)
         status, listed = await call(http, "GET", f"{api}/strategies", acme_admin)
         assert {s["slug"] for s in listed} == {"dynamic-goldbreakout", "dynamic-goldbreakout-2"}
         assert all("secret" not in s for s in listed)
