@@ -181,6 +181,8 @@ class System:
             "TRADEHOOKS_ALPACA_RETRY_BASE_S": "0.05",
             "TRADEHOOKS_ORDER_SYNC_INTERVAL_S": "0.2",
             "TRADEHOOKS_BREAKER_INTERVAL_S": "0.2",
+            # The test process is their supervisor: if it dies, they stop too.
+            "TRADEHOOKS_SUPERVISED": "1",
         })
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         if self.database_url:
