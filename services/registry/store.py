@@ -197,13 +197,14 @@ class StrategyCache:
     async def fetch_missing(self, slug: str | None, token: str | None,
                             name: str | None) -> bool:
         """A lookup missed: a strategy registered a moment ago may not have reached the
-        watch yet. Read the candidates through the indexes; True if any was new."""
+        watch yet. Read the candidates through the indexes; True if any was found (the
+        watch may have delivered it meanwhile, so the caller should look again)."""
         fresh = await self.registry.strategies_for(slug, token, name)
-        new = [s for s in fresh if self.by_id.get(s.id) != s]
-        for strategy in new:
+        for strategy in fresh:
             self.by_id[strategy.id] = strategy
-        self._changed()
-        return bool(new)
+        if fresh:
+            self._changed()
+        return bool(fresh)
 
     async def _follow(self) -> None:
         while True:
