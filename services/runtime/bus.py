@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +54,12 @@ class Bus:
             await self.nc.flush(timeout=2)
         except Exception as exc:
             log.warning("flush before close failed: %r", exc)
-        await self.nc.close()
+        # While NATS is unreachable close() can wait on the reconnect loop: bound it,
+        # so SIGTERM always ends the process.
+        try:
+            await asyncio.wait_for(self.nc.close(), timeout=5)
+        except Exception as exc:
+            log.warning("closing the NATS connection did not finish: %r", exc)
 
 
 async def connect(url: str | list[str], name: str, **callbacks: Any) -> Bus:
