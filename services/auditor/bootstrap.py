@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-from contracts import streams
 from projections.persistence import parse_store_url
 from projections.projector import AccountsProjector
 from projections.readmodel import open_read_model
@@ -25,11 +24,7 @@ async def main(settings: Settings) -> None:
     await asyncio.to_thread(projector.catch_up)
 
     async def build(bus: Bus) -> list[Runnable]:
-        async def _unused(_: object) -> list[object]:
-            return []
-
-        return [AuditConsumer(bus, streams.AUDITOR, _unused, store=store, projector=projector,
-                              batch=256)]
+        return [AuditConsumer(bus, store, projector)]
 
     try:
         await run_consumers("auditor", settings, build)

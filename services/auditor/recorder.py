@@ -12,21 +12,27 @@ import logging
 import msgspec
 from nats.aio.msg import Msg
 
+from contracts import streams
 from contracts.events import AnyEvent, decode_event, event_type
 from projections.projector import AccountsProjector
 from projections.store import EventStore
 from services.runtime import metrics
-from services.runtime.consumer import Consumer
+from services.runtime.bus import Bus
+from services.runtime.consumer import Consumer, Outgoing
 
 log = logging.getLogger(__name__)
+
+
+async def _store_in_batches(_: AnyEvent) -> list[Outgoing]:
+    raise NotImplementedError("the auditor handles whole batches in process_batch")
 
 
 class AuditConsumer(Consumer):
     """A consumer that stores whole batches instead of dispatching one by one."""
 
-    def __init__(self, *args: object, store: EventStore, projector: AccountsProjector,
-                 **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, bus: Bus, store: EventStore, projector: AccountsProjector,
+                 batch: int = 256) -> None:
+        super().__init__(bus, streams.AUDITOR, _store_in_batches, batch=batch)
         self.store = store
         self.projector = projector
 

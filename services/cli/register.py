@@ -33,17 +33,12 @@ async def register(settings: Settings, file: str, explicit_nats: bool) -> int:
     except (OSError, ValidationError) as exc:
         print(f"cannot use {file}: {exc}")
         return 2
-    bus = await connect(_nats_url(settings, explicit_nats), name="tradehooks-register")
-    try:
-        await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
-        registry = await open_registry(bus, settings, create_key=True)
+    async with _registry(settings, explicit_nats, "register") as (bus, registry):
         try:
             results = await apply_registry_file(bus, registry, data, SystemClock())
         except ValueError as exc:
             print(f"not registered: {exc}")
             return 2
-    finally:
-        await bus.close()
     print(f"registered {len(data.tenants)} tenant(s), {len(data.accounts)} account(s), "
           f"{len(results)} strategy(ies)")
     for strategy, fresh in results:
@@ -59,6 +54,7 @@ async def _registry(settings: Settings, explicit_nats: bool,
     """A connection to the running system's NATS and its registry, closed after."""
     bus = await connect(_nats_url(settings, explicit_nats), name=f"tradehooks-{name}")
     try:
+        await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
         yield bus, await open_registry(bus, settings, create_key=True)
     finally:
         await bus.close()

@@ -5,7 +5,6 @@ signals of resting orders that filled or ended at the broker."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 
@@ -30,6 +29,7 @@ from services.runtime.clock import Clock
 from services.runtime.consumer import Outgoing
 from services.runtime.failures import failure
 from services.runtime.ids import derived_event_id
+from services.runtime.timers import run_every
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +71,7 @@ class Executor:
                                                 account.broker)]
             return [*out, failure(event, "execute", exc.code, exc.reason, self.clock,
                                   {"client_order_id": order.client_order_id})]
-        context = OpenOrder(client_order_id=order.client_order_id, signal_id=event.signal_id,
-                            tenant_id=event.tenant_id, strategy_id=event.strategy_id,
-                            account_id=event.account_id, broker=account.broker,
-                            symbol=order.symbol, request=order)
+        context = order_context(event, account.broker)
         if result.status == "open":
             await self.open_orders.remember(context)
         return [*out, *self.outcome(context, result)]
@@ -88,11 +85,7 @@ class Executor:
             side=order.side, quantity=order.quantity, order_type=order.order_type,
             status="rejected", submitted_at=self.clock.now(), leg=order.leg,
             oco_group=order.oco_group, reason=reason)
-        ctx = OpenOrder(client_order_id=order.client_order_id, signal_id=event.signal_id,
-                        tenant_id=event.tenant_id, strategy_id=event.strategy_id,
-                        account_id=event.account_id, broker=broker, symbol=order.symbol,
-                        request=order)
-        return self.outcome(ctx, refused)
+        return self.outcome(order_context(event, broker), refused)
 
     def on_exhausted(self, event: AnyEvent, reason: str) -> list[Outgoing]:
         """After the last retry: a leg ends as cancelled, anything else fails its signal."""
@@ -195,6 +188,15 @@ class Executor:
         return ended
 
 
+def order_context(event: OrderRequested, broker: str) -> OpenOrder:
+    """What is remembered with an order to end its signal later."""
+    order = event.order
+    return OpenOrder(client_order_id=order.client_order_id, signal_id=event.signal_id,
+                     tenant_id=event.tenant_id, strategy_id=event.strategy_id,
+                     account_id=event.account_id, broker=broker, symbol=order.symbol,
+                     request=order)
+
+
 async def _publish(bus: Bus, outgoing: Iterable[Outgoing]) -> None:
     for item in outgoing:
         await bus.publish_event(item.event, item.msg_id)
@@ -210,10 +212,5 @@ class OrderSync:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sync every ``interval_s`` until ``stop``."""
-        while not stop.is_set():
-            try:
-                await self.executor.sync_open_orders(self.bus)
-            except Exception:
-                log.exception("open-order sync failed; will retry")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval_s)
+        await run_every(stop, self.interval_s, lambda: self.executor.sync_open_orders(self.bus),
+                        "open-order sync")

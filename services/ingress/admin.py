@@ -16,7 +16,7 @@ from contracts import streams
 from contracts.events import StrategyUpdated
 from services.ingress.admin_auth import require_key, require_visible
 from services.ingress.context import IngressContext
-from services.ingress.problems import Problem
+from services.ingress.problems import Problem, invalid
 from services.registry.api_keys import ApiKey
 from services.registry.models import Account, Strategy, Tenant, slugify
 from services.registry.operations import rotate_secret
@@ -57,12 +57,6 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def _invalid(exc: ValidationError) -> Problem:
-    first = exc.errors()[0]
-    field = ".".join(str(part) for part in first["loc"])
-    return Problem(422, "invalid_field", f"{field}: {first['msg']}", field=field)
-
-
 def strategy_view(strategy: Strategy) -> dict[str, Any]:
     """A strategy as the API shows it: everything but its secrets."""
     return strategy.model_dump(mode="json", exclude={"secret", "previous_secret"})
@@ -84,7 +78,7 @@ async def create_tenant(request: web.Request) -> web.Response:
     try:
         body = TenantIn.model_validate(await _body(request))
     except ValidationError as exc:
-        raise _invalid(exc) from exc
+        raise invalid(exc) from exc
     ctx = _ctx(request)
     tenant = Tenant(id=body.id or slugify(body.name), name=body.name)
     if await ctx.strategies.registry.tenant(tenant.id) is not None:
@@ -120,7 +114,7 @@ async def create_account(request: web.Request) -> web.Response:
     try:
         account = Account.model_validate(body)
     except ValidationError as exc:
-        raise _invalid(exc) from exc
+        raise invalid(exc) from exc
     ctx = _ctx(request)
     require_visible(key, account.tenant_id, f"tenant {account.tenant_id}")
     if await ctx.strategies.registry.tenant(account.tenant_id) is None:
@@ -168,7 +162,7 @@ async def create_strategy(request: web.Request) -> web.Response:
     try:
         strategy = Strategy.model_validate(fields)
     except ValidationError as exc:
-        raise _invalid(exc) from exc
+        raise invalid(exc) from exc
     await register_strategy(ctx.bus, ctx.strategies.registry, strategy, ctx.clock)
     return web.json_response({
         "strategy": strategy_view(strategy),
@@ -217,7 +211,7 @@ async def update_strategy(request: web.Request) -> web.Response:
     try:
         updated = Strategy.model_validate({**strategy.model_dump(), **body})
     except ValidationError as exc:
-        raise _invalid(exc) from exc
+        raise invalid(exc) from exc
     await _save_change(ctx, strategy, updated, key)
     return web.json_response(strategy_view(updated))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -42,6 +43,12 @@ def client_address(peer: str, forwarded_for: str | None, trusted: list[Network])
     return peer
 
 
+@functools.lru_cache(maxsize=1024)
+def _parsed(allowlist: tuple[str, ...]) -> list[Network]:
+    return networks(allowlist)
+
+
 def allowed(address: str, allowlist: list[str]) -> bool:
-    """True when there is no allowlist, or the address is on it."""
-    return not allowlist or _within(address, networks(allowlist))
+    """True when there is no allowlist, or the address is on it (each distinct list is
+    parsed once, not on every request)."""
+    return not allowlist or _within(address, _parsed(tuple(allowlist)))

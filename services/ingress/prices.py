@@ -12,7 +12,8 @@ from contracts.market import PriceTick, encode_tick
 from contracts.subjects import price_subject
 from services.ingress.admin_auth import require_key
 from services.ingress.context import IngressContext
-from services.ingress.problems import Problem, unavailable
+from services.ingress.problems import Problem, invalid, unavailable
+from services.runtime.bus import is_bus_error
 from services.validator.assets import normalise_symbol
 
 
@@ -41,9 +42,7 @@ def _parse(raw: bytes) -> list[PriceIn]:
             return PricesIn.model_validate(data).prices
         return [PriceIn.model_validate(data)]
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise Problem(422, "invalid_field", f"{field}: {first['msg']}", field=field) from exc
+        raise invalid(exc) from exc
 
 
 async def post_prices(request: web.Request) -> web.Response:
@@ -62,7 +61,7 @@ async def post_prices(request: web.Request) -> web.Response:
             tick = PriceTick(symbol=symbol, price=item.price, observed_at=now)
             await ctx.bus.js.publish(price_subject(symbol), encode_tick(tick), timeout=2.0)
     except Exception as exc:
-        if type(exc).__module__.startswith("nats") or isinstance(exc, TimeoutError):
+        if is_bus_error(exc):
             raise unavailable("the event bus is unavailable; retry") from exc
         raise
     return web.json_response({"accepted": len(prices)}, status=202)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 
 class Problem(Exception):
@@ -22,6 +23,13 @@ class Problem(Exception):
         """The aiohttp response for this problem."""
         body = {"error": self.code, "message": self.message, **self.extra}
         return web.json_response(body, status=self.status, headers=self.headers)
+
+
+def invalid(exc: ValidationError) -> Problem:
+    """422 naming the first field a pydantic model refused."""
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    return Problem(422, "invalid_field", f"{field}: {first['msg']}", field=field)
 
 
 def unavailable(message: str, retry_after_s: int = 2) -> Problem:

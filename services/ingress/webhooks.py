@@ -28,6 +28,7 @@ from services.ingress.problems import Problem, unavailable
 from services.ingress.routing import authenticate
 from services.registry.models import Strategy
 from services.runtime import metrics
+from services.runtime.bus import is_bus_error
 from services.runtime.clock import new_id
 from services.runtime.ids import derived_event_id
 
@@ -69,13 +70,11 @@ async def receive_webhook(request: web.Request) -> web.Response:
             await _check_rate(ctx, strategy)
             signal_id, duplicate = await _store_received(
                 ctx, strategy, auth_mode, alert.dialect, clean, content_type, source, key)
-    except (TimeoutError, ConnectionError) as exc:
-        raise unavailable("the event bus is unavailable; retry") from exc
     except Problem:
         raise
     except Exception as exc:
-        if type(exc).__module__.startswith("nats"):
-            raise unavailable("the event bus refused the alert; retry") from exc
+        if is_bus_error(exc):
+            raise unavailable("the event bus is unavailable; retry") from exc
         raise
     if duplicate:
         return web.json_response({"signal_id": signal_id, "status": "duplicate"}, status=200)

@@ -21,6 +21,12 @@ from contracts.subjects import subject_for
 log = logging.getLogger(__name__)
 
 
+def is_bus_error(exc: BaseException) -> bool:
+    """A failure of NATS itself (unreachable, timed out, refused) — not of our code."""
+    return isinstance(exc, TimeoutError | ConnectionError) or \
+        type(exc).__module__.split(".")[0] == "nats"
+
+
 @dataclass
 class Bus:
     """A connected NATS client with its JetStream context."""

@@ -10,10 +10,11 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from services.runtime.bus import Bus, connect, ensure_topology
+from services.runtime.bus import Bus, connect, ensure_topology, is_bus_error
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
 from services.runtime.probe import start_probe_server
+from services.runtime.timers import stopped_within
 
 log = logging.getLogger(__name__)
 SUPERVISED_ENV = "TRADEHOOKS_SUPERVISED"
@@ -43,21 +44,11 @@ _watchdogs: set[asyncio.Task[None]] = set()
 async def _stop_when_orphaned(stop: asyncio.Event, parent: int) -> None:
     """A supervised service stops when its supervisor is gone (killed with -9, say),
     instead of running on unattended."""
-    while not stop.is_set():
-        if os.getppid() != parent:
-            log.warning("supervisor %d is gone; stopping", parent)
-            stop.set()
+    while os.getppid() == parent:
+        if await stopped_within(stop, 1.0):
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 1.0)
-
-
-async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        return False
-    return True
+    log.warning("supervisor %d is gone; stopping", parent)
+    stop.set()
 
 
 async def connect_when_available(settings: Settings, name: str, stop: asyncio.Event,
@@ -71,7 +62,7 @@ async def connect_when_available(settings: Settings, name: str, stop: asyncio.Ev
             return await connect(settings.nats_url, name=f"tradehooks-{name}", **callbacks)
         except Exception as exc:
             log.warning("%s cannot reach NATS at %s yet (%r)", name, settings.nats_url, exc)
-        if await _stopped_within(stop, 1.0):
+        if await stopped_within(stop, 1.0):
             return None
 
 
@@ -107,12 +98,11 @@ async def run_consumers(
                 consumers.extend(await build(bus))
                 break
             except Exception as exc:
-                if type(exc).__module__.split(".")[0] != "nats" and \
-                        not isinstance(exc, TimeoutError):
+                if not is_bus_error(exc):
                     raise
                 log.warning("%s could not start yet (%r); retrying", name, exc)
                 consumers.clear()
-                if await _stopped_within(stop, 1.0):
+                if await stopped_within(stop, 1.0):
                     return
         if settings.metrics_port:
             probe = await start_probe_server(settings.http_host, settings.metrics_port)

@@ -9,7 +9,6 @@ liquidate when configured.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from decimal import Decimal
 
@@ -27,6 +26,7 @@ from services.registry.store import Registry
 from services.runtime.bus import Bus
 from services.runtime.clock import Clock
 from services.runtime.ids import derived_event_id
+from services.runtime.timers import run_every
 from services.sltp_monitor.breaker import BreakerState, decide, threshold
 
 log = logging.getLogger(__name__)
@@ -47,13 +47,7 @@ class BreakerLoop:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Check every ``interval_s`` until ``stop``."""
-        while not stop.is_set():
-            try:
-                await self.check_all()
-            except Exception:
-                log.exception("breaker check failed; will retry")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval_s)
+        await run_every(stop, self.interval_s, self.check_all, "breaker check")
 
     async def check_all(self) -> list[BreakerTripped]:
         """One round over every account with a breaker; returns the trips."""

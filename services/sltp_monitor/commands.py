@@ -15,6 +15,7 @@ import orjson
 from nats.aio.msg import Msg
 
 from services.runtime.bus import Bus
+from services.runtime.timers import run_every
 from services.sltp_monitor.handlers import SlTpMonitor
 
 log = logging.getLogger(__name__)
@@ -47,15 +48,8 @@ class Commands:
         subs = [await self.bus.nc.subscribe(subject, queue="sltp_monitor", cb=self._answer)
                 for subject in (CLEANUP_SUBJECT, STATUS_SUBJECT)]
         try:
-            while not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.cleanup_interval_s)
-                if stop.is_set():
-                    break
-                try:
-                    await self.monitor.cleanup()
-                except Exception:
-                    log.exception("orphan cleanup failed; will retry")
+            await run_every(stop, self.cleanup_interval_s, self.monitor.cleanup,
+                            "orphan cleanup", wait_first=True)
         finally:
             for sub in subs:
                 with contextlib.suppress(Exception):

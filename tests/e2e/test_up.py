@@ -20,15 +20,17 @@ from services.runtime.embedded_nats import free_port
 pytestmark = pytest.mark.e2e
 
 
-async def test_up_provisions_the_demo_and_fills_the_printed_alert(tmp_path: Path) -> None:
-    data_dir = tmp_path / "var"
-    port = free_port()
+async def start_up(data_dir: Path) -> tuple[asyncio.subprocess.Process, bytearray,
+                                            asyncio.Task[None]]:
+    """``tradehooks up`` on a fresh data dir, as a user starts it: no NATS_URL, no
+    database URL, no master key. Returns the process, its growing output and the
+    task reading it."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("NATS_URL", "TRADEHOOKS_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR",
                         "TRADEHOOKS_MASTER_KEY")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli.main", "up", "--data-dir", str(data_dir),
-        "--port", str(port), env=env, cwd=ROOT,
+        "--port", str(free_port()), env=env, cwd=ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,  # its own process group, like a terminal session
     )
@@ -39,7 +41,12 @@ async def test_up_provisions_the_demo_and_fills_the_printed_alert(tmp_path: Path
         while chunk := await proc.stdout.read(4096):
             output.extend(chunk)
 
-    reader = asyncio.create_task(_drain())
+    return proc, output, asyncio.create_task(_drain())
+
+
+async def test_up_provisions_the_demo_and_fills_the_printed_alert(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    proc, output, reader = await start_up(data_dir)
     try:
         await wait_until(lambda: b"Press Ctrl-C to stop" in output, timeout=60,
                          message="the demo banner")
@@ -97,22 +104,7 @@ async def test_up_provisions_the_demo_and_fills_the_printed_alert(tmp_path: Path
 
 
 async def test_nothing_outlives_a_killed_up(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NATS_URL", "TRADEHOOKS_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli.main", "up", "--data-dir", str(tmp_path / "var"),
-        "--port", str(free_port()), env=env, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-    )
-    output = bytearray()
-
-    async def _drain() -> None:
-        assert proc.stdout is not None
-        while chunk := await proc.stdout.read(4096):
-            output.extend(chunk)
-
-    reader = asyncio.create_task(_drain())
+    proc, output, reader = await start_up(tmp_path / "var")
     await wait_until(lambda: b"Press Ctrl-C to stop" in output, timeout=60,
                      message="the demo banner")
     children = [int(pid) for pid in re.findall(rb"started [\w-]+ \(pid (\d+)\)", bytes(output))]

@@ -1,0 +1,33 @@
+"""Periodic work inside a service: one loop for every timer (sync, breaker, cleanup)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+
+async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to ``seconds``; True as soon as ``stop`` is set."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def run_every(stop: asyncio.Event, interval_s: float, tick: Callable[[], Awaitable[object]],
+                    what: str, wait_first: bool = False) -> None:
+    """Call ``tick`` every ``interval_s`` until ``stop``; a failing tick is logged and
+    the next one runs on time. ``wait_first`` skips the tick at start."""
+    if wait_first and await stopped_within(stop, interval_s):
+        return
+    while not stop.is_set():
+        try:
+            await tick()
+        except Exception:
+            log.exception("%s failed; will retry", what)
+        if await stopped_within(stop, interval_s):
+            return
