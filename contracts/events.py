@@ -129,22 +129,39 @@ class BreakerTripped(Event, tag="account.breaker_tripped", kw_only=True, frozen=
     liquidating: list[str] = []
     canceled_orders: list[str] = []
     paused: bool = False
+    # Why the account is paused (its ``paused_reason`` from now on), when paused.
+    reason: str = ""
 
 
-class AccountResumed(Event, tag="account.resumed", kw_only=True, frozen=True):
+class RegistryChange(Event, frozen=True, kw_only=True):
+    """A change of a tenant, account or strategy. ``record`` is the record after the
+    change as the registry stores it (secrets sealed with the master key, never
+    plain), so the registry can be rebuilt from the event store alone."""
+
+    record: dict[str, Any] = {}
+
+
+class AccountResumed(RegistryChange, tag="account.resumed", kw_only=True, frozen=True):
     """An operator resumed a paused account; the breaker is re-armed."""
 
     account_id: str
     by: str = "operator"
 
 
-class TenantCreated(Event, tag="registry.tenant_created", kw_only=True, frozen=True):
+class TenantCreated(RegistryChange, tag="registry.tenant_created", kw_only=True, frozen=True):
     """An operator (or the demo provisioning) created a tenant."""
 
     name: str
 
 
-class AccountOpened(Event, tag="registry.account_opened", kw_only=True, frozen=True):
+class TenantUpdated(RegistryChange, tag="registry.tenant_updated", kw_only=True, frozen=True):
+    """An operator changed a tenant (``changes``: field → new value), e.g. disabled it."""
+
+    changes: dict[str, Any]
+    by: str = ""
+
+
+class AccountOpened(RegistryChange, tag="registry.account_opened", kw_only=True, frozen=True):
     """A broker account was registered with its starting balance."""
 
     account_id: str
@@ -154,7 +171,17 @@ class AccountOpened(Event, tag="registry.account_opened", kw_only=True, frozen=T
     starting_cash: Decimal
 
 
-class StrategyRegistered(Event, tag="registry.strategy_registered", kw_only=True, frozen=True):
+class AccountUpdated(RegistryChange, tag="registry.account_updated", kw_only=True, frozen=True):
+    """An operator changed an account's settings (``changes``: field → new value;
+    broker keys appear masked)."""
+
+    account_id: str
+    changes: dict[str, Any]
+    by: str = ""
+
+
+class StrategyRegistered(RegistryChange, tag="registry.strategy_registered", kw_only=True,
+                         frozen=True):
     """A strategy (bot) was bound to an account; its secret is never in the event."""
 
     strategy_id: str
@@ -164,7 +191,7 @@ class StrategyRegistered(Event, tag="registry.strategy_registered", kw_only=True
     secret_fingerprint: str
 
 
-class StrategySecretRotated(Event, tag="registry.strategy_secret_rotated", kw_only=True,
+class StrategySecretRotated(RegistryChange, tag="registry.strategy_secret_rotated", kw_only=True,
                             frozen=True):
     """A strategy got a new secret; the old one works until ``previous_valid_until``."""
 
@@ -174,7 +201,7 @@ class StrategySecretRotated(Event, tag="registry.strategy_secret_rotated", kw_on
     previous_valid_until: datetime
 
 
-class StrategyUpdated(Event, tag="registry.strategy_updated", kw_only=True, frozen=True):
+class StrategyUpdated(RegistryChange, tag="registry.strategy_updated", kw_only=True, frozen=True):
     """An operator changed a strategy's settings (``changes``: field → new value;
     secrets never appear here)."""
 
@@ -206,7 +233,9 @@ AnyEvent = (
     | BreakerTripped
     | AccountResumed
     | TenantCreated
+    | TenantUpdated
     | AccountOpened
+    | AccountUpdated
     | StrategyRegistered
     | StrategySecretRotated
     | StrategyUpdated
@@ -226,7 +255,7 @@ def encode_event(event: Event) -> bytes:
 
 def decode_event(data: bytes) -> AnyEvent:
     """Parse wire bytes into the matching event class (raises msgspec.DecodeError)."""
-    return cast(AnyEvent, _decoder.decode(data))
+    return _decoder.decode(data)
 
 
 def event_type(event: Event) -> str:

@@ -21,6 +21,7 @@ import re
 from contracts.events import (
     AccountOpened,
     AccountResumed,
+    AccountUpdated,
     AuthFailuresAlert,
     BreakerTripped,
     Event,
@@ -32,6 +33,7 @@ from contracts.events import (
     StrategySecretRotated,
     StrategyUpdated,
     TenantCreated,
+    TenantUpdated,
     TradeExecuted,
     WebhookFailed,
     WebhookReceived,
@@ -89,8 +91,12 @@ def subject_for(event: Event) -> str:
             return f"account.resumed.{tenant}.{token(event.account_id)}"
         case TenantCreated():
             return f"registry.tenant_created.{tenant}"
+        case TenantUpdated():
+            return f"registry.tenant_updated.{tenant}"
         case AccountOpened():
             return f"registry.account_opened.{tenant}"
+        case AccountUpdated():
+            return f"registry.account_updated.{tenant}"
         case StrategyRegistered():
             return f"registry.strategy_registered.{tenant}"
         case StrategySecretRotated():

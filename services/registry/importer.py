@@ -1,7 +1,8 @@
 """Register tenants, accounts and strategies from a JSON file (until the admin API).
 
-Records are created or replaced by id. A strategy without a ``secret`` keeps the one
-it has, or gets a new one that is shown once.
+Records are created or replaced by id (a replaced one is recorded as an update). A
+strategy without a ``secret`` keeps the one it has, or gets a new one that is shown
+once.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from services.registry.changes import save_change
 from services.registry.models import Account, Strategy, Tenant, slugify
 from services.registry.provisioning import register_account, register_strategy, register_tenant
 from services.registry.secrets import new_secret
 from services.registry.store import Registry
 from services.runtime.bus import Bus
 from services.runtime.clock import Clock
+
+# Who the registry events name as the author of a change made from a file.
+BY = "registry file"
 
 
 class RegistryFile(BaseModel):
@@ -38,9 +43,15 @@ async def apply_registry_file(bus: Bus, registry: Registry, data: RegistryFile,
     """Store every record and publish its registry event; returns each strategy and
     whether its secret is new (so it must be shown to the operator now)."""
     for tenant in data.tenants:
-        await register_tenant(bus, registry, tenant, clock)
+        if (known_tenant := await registry.tenant(tenant.id)) is not None:
+            await save_change(bus, registry, known_tenant, tenant, clock, BY)
+        else:
+            await register_tenant(bus, registry, tenant, clock)
     for account in data.accounts:
-        await register_account(bus, registry, account, clock)
+        if (known_account := await registry.account(account.id)) is not None:
+            await save_change(bus, registry, known_account, account, clock, BY)
+        else:
+            await register_account(bus, registry, account, clock)
     out: list[tuple[Strategy, bool]] = []
     for raw in data.strategies:
         fields = dict(raw)
@@ -56,6 +67,9 @@ async def apply_registry_file(bus: Bus, registry: Registry, data: RegistryFile,
         strategy = Strategy.model_validate(fields)
         if await registry.account(strategy.account_id) is None:
             raise ValueError(f"strategy {strategy.id}: account {strategy.account_id} is unknown")
-        await register_strategy(bus, registry, strategy, clock)
+        if existing is not None:
+            await save_change(bus, registry, existing, strategy, clock, BY)
+        else:
+            await register_strategy(bus, registry, strategy, clock)
         out.append((strategy, new_secret_made))
     return out

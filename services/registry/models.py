@@ -29,6 +29,8 @@ class Tenant(BaseModel):
     id: str
     name: str
     rate_limits: RateLimits | None = None
+    # A disabled tenant's webhooks are refused and its queued signals fail.
+    active: bool = True
 
 
 class AlpacaConfig(BaseModel):

@@ -28,7 +28,8 @@ async def resume_account(bus: Bus, registry: Registry, account_id: str, clock: C
     correlation = f"resume:{account_id}:{new_id()}"
     event = AccountResumed(event_id=new_id(), signal_id=correlation,
                            tenant_id=account.tenant_id, occurred_at=clock.now(),
-                           account_id=account_id, by=by)
+                           account_id=account_id, by=by,
+                           record=registry.stored_form(resumed))
     await bus.publish_event(event, streams.message_id(correlation, "resumed"))
     return resumed
 
@@ -54,6 +55,7 @@ async def rotate_secret(bus: Bus, registry: Registry, strategy_id: str, overlap_
     event = StrategySecretRotated(
         event_id=new_id(), signal_id=correlation, tenant_id=strategy.tenant_id,
         occurred_at=now, strategy_id=strategy_id, secret_fingerprint=fingerprint(rotated.secret),
-        previous_fingerprint=fingerprint(strategy.secret), previous_valid_until=until)
+        previous_fingerprint=fingerprint(strategy.secret), previous_valid_until=until,
+        record=registry.stored_form(rotated))
     await bus.publish_event(event, streams.message_id(correlation, stage))
     return rotated

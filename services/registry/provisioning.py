@@ -25,7 +25,8 @@ async def register_tenant(bus: Bus, registry: Registry, tenant: Tenant, clock: C
     await registry.put(tenant)
     corr = f"tenant:{tenant.id}"
     event = TenantCreated(event_id=derived_event_id(corr, "created"), signal_id=corr,
-                          tenant_id=tenant.id, occurred_at=clock.now(), name=tenant.name)
+                          tenant_id=tenant.id, occurred_at=clock.now(), name=tenant.name,
+                          record=registry.stored_form(tenant))
     await bus.publish_event(event, streams.message_id(corr, "created"))
 
 
@@ -37,6 +38,7 @@ async def register_account(bus: Bus, registry: Registry, account: Account, clock
         event_id=derived_event_id(corr, "opened"), signal_id=corr, tenant_id=account.tenant_id,
         occurred_at=clock.now(), account_id=account.id, name=account.name,
         broker=account.broker, currency=account.currency, starting_cash=account.starting_cash,
+        record=registry.stored_form(account),
     )
     await bus.publish_event(event, streams.message_id(corr, "opened"))
 
@@ -50,7 +52,7 @@ async def register_strategy(bus: Bus, registry: Registry, strategy: Strategy,
         event_id=derived_event_id(corr, "registered"), signal_id=corr,
         tenant_id=strategy.tenant_id, occurred_at=clock.now(), strategy_id=strategy.id,
         account_id=strategy.account_id, name=strategy.name, slug=strategy.slug,
-        secret_fingerprint=fingerprint(strategy.secret),
+        secret_fingerprint=fingerprint(strategy.secret), record=registry.stored_form(strategy),
     )
     await bus.publish_event(event, streams.message_id(corr, "registered"))
 

@@ -58,12 +58,16 @@ class Registry:
         self.kv = kv
         self.box = box
 
-    def encode(self, record: Tenant | Account | Strategy) -> bytes:
-        """The stored form of a record, its secrets sealed."""
+    def stored_form(self, record: Tenant | Account | Strategy) -> dict[str, Any]:
+        """A record as stored (and carried by registry events): its secrets sealed."""
         data: dict[str, Any] = record.model_dump(mode="json")
         for path in _SECRET_FIELDS:
             _transform(data, path, self.box.seal)
-        return orjson.dumps(data)
+        return data
+
+    def encode(self, record: Tenant | Account | Strategy) -> bytes:
+        """The stored bytes of a record, its secrets sealed."""
+        return orjson.dumps(self.stored_form(record))
 
     def decode(self, raw: bytes, model: type[M]) -> M:
         """A record from its stored form, its secrets opened."""

@@ -85,11 +85,10 @@ class BreakerLoop:
                 canceled.append(order.client_order_id)
             for symbol, quantity in snapshot.positions.items():
                 await self._liquidate(account, trip_id, symbol, quantity)
+        reason = f"stop-loss breaker tripped at equity {snapshot.equity:.2f}"
         if kind == "sl":
             await self.registry.put(account.model_copy(update={
-                "paused": True,
-                "paused_reason": f"stop-loss breaker tripped at equity {snapshot.equity:.2f}",
-            }))
+                "paused": True, "paused_reason": reason}))
         level = threshold(account.breaker, kind)
         event = BreakerTripped(
             event_id=derived_event_id(trip_id, "tripped"), signal_id=trip_id,
@@ -98,6 +97,7 @@ class BreakerLoop:
             base_equity=account.breaker.base_equity,
             liquidating=sorted(snapshot.positions) if liquidate else [],
             canceled_orders=canceled, paused=kind == "sl",
+            reason=reason if kind == "sl" else "",
         )
         await self.bus.publish_event(event, streams.message_id(trip_id, "tripped"))
         # Saved last: a crash before this re-trips next round, which is idempotent
