@@ -43,12 +43,16 @@ class ConsumerSpec:
     filter_subjects: tuple[str, ...]
     stage: str
     stream: str = STREAM
+    # Attempts before a message is given up (webhook.failed, then dead letter);
+    # deliveries after a crash count too. -1: never give up.
     max_deliver: int = 5
     # How long a crashed instance's in-flight messages wait before redelivery.
     # Handlers take milliseconds; slow ones report progress to extend it.
     ack_wait_s: float = 10.0
     # Delays between in-place retries after a handler error (seconds); the last
-    # one repeats. The message blocks its consumer meanwhile: order over speed.
+    # one repeats. Meanwhile only the messages of the same account wait behind it
+    # (order over speed there); other accounts' messages go past. With the defaults
+    # a poison message is parked on ``deadletter.<durable>`` after ~14 s.
     backoff_s: tuple[float, ...] = (0.2, 1.0, 3.0, 10.0)
 
 

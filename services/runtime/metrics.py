@@ -13,6 +13,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -49,6 +50,16 @@ AUTH_ALERTS = Counter(
 )
 DEAD_LETTERS = Counter(
     "tradehooks_dead_letters_total", "Messages parked on a dead-letter subject", ["consumer"]
+)
+HANDLER_ERRORS = Counter(
+    "tradehooks_handler_errors_total", "Handler attempts that raised (each retry counts)",
+    ["consumer"]
+)
+# livesum: under ``tradehooks up`` the processes' values add up, and a stopped
+# process's value drops out instead of lingering.
+RETRYING = Gauge(
+    "tradehooks_messages_retrying", "Messages waiting to be retried after a handler error",
+    ["consumer"], multiprocess_mode="livesum",
 )
 
 
