@@ -48,11 +48,20 @@ def _parser() -> argparse.ArgumentParser:
     rotate.add_argument("--overlap-s", type=float, default=3600.0,
                         help="how long the old secret keeps working (default 3600)")
     rotate.add_argument("--data-dir", help="data dir of 'tradehooks up' (finds its NATS)")
-    apikey = sub.add_parser("apikey", help="create an admin API key")
+    apikey = sub.add_parser("apikey", help="create, list or revoke admin API keys")
+    apikey.add_argument("action", nargs="?", choices=["create", "list", "revoke"],
+                        default="create")
+    apikey.add_argument("key_id", nargs="?", help="the key to revoke")
     apikey.add_argument("--role", choices=["admin", "viewer"], default="admin")
     apikey.add_argument("--tenant", default="", help="limit the key to one tenant")
     apikey.add_argument("--data-dir", help="data dir of 'tradehooks up' (finds its NATS)")
     admin_client.add_parsers(sub)
+    rebuild = sub.add_parser("rebuild-registry",
+                             help="rebuild tenants, accounts and strategies from the event "
+                             "store and compare them with the live registry")
+    rebuild.add_argument("--apply", action="store_true",
+                         help="write rebuilt records that differ or are missing")
+    rebuild.add_argument("--data-dir", help="data dir of 'tradehooks up'")
     replay = sub.add_parser("replay", help="rebuild the projections from the event store")
     replay.add_argument("--data-dir", help="data dir of the default SQLite store")
     return parser
@@ -107,11 +116,16 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_rotate(settings, args.strategy_id, args.overlap_s,
                                       explicit_nats="NATS_URL" in os.environ))
     if args.command == "apikey":
-        from services.cli.register import create_api_key
+        from services.cli.register import manage_api_keys
 
         setup_logging("apikey", settings.log_level)
-        return asyncio.run(create_api_key(settings, args.role, args.tenant,
-                                          explicit_nats="NATS_URL" in os.environ))
+        return asyncio.run(manage_api_keys(settings, args, explicit_nats="NATS_URL" in os.environ))
+    if args.command == "rebuild-registry":
+        from services.cli.rebuild_registry import rebuild_registry
+
+        setup_logging("rebuild-registry", settings.log_level)
+        return asyncio.run(rebuild_registry(settings, args.apply,
+                                            explicit_nats="NATS_URL" in os.environ))
     if args.command in admin_client.RESOURCES:
         return asyncio.run(admin_client.run(settings, args.command, args))
     if args.command == "replay":

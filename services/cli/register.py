@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -33,7 +34,7 @@ async def register(settings: Settings, file: str, explicit_nats: bool) -> int:
     except (OSError, ValidationError) as exc:
         print(f"cannot use {file}: {exc}")
         return 2
-    async with _registry(settings, explicit_nats, "register") as (bus, registry):
+    async with registry_connection(settings, explicit_nats, "register") as (bus, registry):
         try:
             results = await apply_registry_file(bus, registry, data, SystemClock())
         except ValueError as exc:
@@ -49,8 +50,8 @@ async def register(settings: Settings, file: str, explicit_nats: bool) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _registry(settings: Settings, explicit_nats: bool,
-                    name: str) -> AsyncIterator[tuple[Bus, Registry]]:
+async def registry_connection(settings: Settings, explicit_nats: bool,
+                              name: str) -> AsyncIterator[tuple[Bus, Registry]]:
     """A connection to the running system's NATS and its registry, closed after."""
     bus = await connect(_nats_url(settings, explicit_nats), name=f"tradehooks-{name}")
     try:
@@ -62,7 +63,7 @@ async def _registry(settings: Settings, explicit_nats: bool,
 
 async def resume(settings: Settings, account_id: str, explicit_nats: bool) -> int:
     """Resume a paused account; exit 2 if it does not exist."""
-    async with _registry(settings, explicit_nats, "resume") as (bus, registry):
+    async with registry_connection(settings, explicit_nats, "resume") as (bus, registry):
         resumed = await resume_account(bus, registry, account_id, SystemClock(), by="cli")
     if resumed is None:
         print(f"no account {account_id}")
@@ -74,7 +75,7 @@ async def resume(settings: Settings, account_id: str, explicit_nats: bool) -> in
 async def rotate(settings: Settings, strategy_id: str, overlap_s: float,
                  explicit_nats: bool) -> int:
     """Rotate a strategy's secret and print the new one once."""
-    async with _registry(settings, explicit_nats, "rotate") as (bus, registry):
+    async with registry_connection(settings, explicit_nats, "rotate") as (bus, registry):
         rotated = await rotate_secret(bus, registry, strategy_id, overlap_s, SystemClock())
     if rotated is None:
         print(f"no strategy {strategy_id}")
@@ -84,12 +85,26 @@ async def rotate(settings: Settings, strategy_id: str, overlap_s: float,
     return 0
 
 
-async def create_api_key(settings: Settings, role: str, tenant_id: str,
-                         explicit_nats: bool) -> int:
-    """Create an admin API key and print it once."""
-    async with _registry(settings, explicit_nats, "apikey") as (_, registry):
-        record, key = await ApiKeys(registry.kv).create(
-            "viewer" if role == "viewer" else "admin", tenant_id)
-    scope = f"tenant {tenant_id}" if tenant_id else "every tenant"
+async def manage_api_keys(settings: Settings, args: argparse.Namespace,
+                          explicit_nats: bool) -> int:
+    """``apikey [create]``: print a new key once; ``apikey list``; ``apikey revoke ID``."""
+    async with registry_connection(settings, explicit_nats, "apikey") as (_, registry):
+        keys = ApiKeys(registry.kv)
+        if args.action == "list":
+            for record in await keys.all():
+                print(f"{record.id}  {record.role:<6}  {record.tenant_id or '(every tenant)'}")
+            return 0
+        if args.action == "revoke":
+            if not args.key_id:
+                print("apikey revoke needs the key's id (see 'tradehooks apikey list')")
+                return 2
+            if not await keys.revoke(args.key_id):
+                print(f"no API key {args.key_id}")
+                return 2
+            print(f"key {args.key_id} revoked")
+            return 0
+        record, key = await keys.create(
+            "viewer" if args.role == "viewer" else "admin", args.tenant)
+    scope = f"tenant {args.tenant}" if args.tenant else "every tenant"
     print(f"{record.role} key for {scope} (shown once): {key}")
     return 0

@@ -1,10 +1,12 @@
-"""Who may call the admin API: an ``X-API-Key`` / Bearer admin key with a role."""
+"""Who may call the admin API: an admin key (``X-API-Key`` / Bearer) or, when
+configured, an admin JWT as the bearer; each grants a role and a tenant scope."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from services.ingress.bearer import header_credential
+from services.ingress.admin_jwt import AdminJwtError, admin_jwt_enabled, principal_from_jwt
+from services.ingress.bearer import header_credential, looks_like_jwt
 from services.ingress.context import IngressContext
 from services.ingress.problems import Problem
 from services.registry.api_keys import ApiKey
@@ -15,9 +17,17 @@ async def require_key(request: web.Request, write: bool = False) -> ApiKey:
     ctx: IngressContext = request.app["ctx"]
     presented = header_credential(request.headers.get("Authorization"),
                                   request.headers.get("X-API-Key"))
-    key = await ctx.api_keys.verify(presented) if presented else None
+    key: ApiKey | None = None
+    if presented and looks_like_jwt(presented) and admin_jwt_enabled(ctx.settings):
+        try:
+            key = principal_from_jwt(presented, ctx.settings)
+        except AdminJwtError as exc:
+            raise Problem(401, "unauthorized", str(exc)) from exc
+    elif presented:
+        key = await ctx.api_keys.verify(presented)
     if key is None:
-        raise Problem(401, "unauthorized", "an admin API key is required (X-API-Key)")
+        raise Problem(401, "unauthorized",
+                      "an admin API key (X-API-Key) or admin JWT (Bearer) is required")
     if write and not key.may_write():
         raise Problem(403, "forbidden", "viewer keys can only read")
     return key

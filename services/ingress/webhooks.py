@@ -53,6 +53,8 @@ async def receive_webhook(request: web.Request) -> web.Response:
         raise
     if not strategy.enabled:
         raise Problem(403, "strategy_disabled", f"strategy {strategy.slug} is disabled")
+    if not ctx.strategies.tenant_active(strategy.tenant_id):
+        raise Problem(403, "tenant_disabled", "the strategy's tenant is disabled")
     if not allowed(source, strategy.ip_allowlist):
         raise Problem(403, "ip_not_allowed",
                       f"source address {source} is not allowed for this strategy")

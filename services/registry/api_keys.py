@@ -60,11 +60,41 @@ class ApiKeys:
         if not presented.startswith(PREFIX) or presented.count("_") < 2:
             return None
         key_id, _, secret = presented.removeprefix(PREFIX).partition("_")
+        record = await self.get(key_id)
+        if record is None:
+            return None
+        return record if hmac.compare_digest(record.key_hash, _hash(secret)) else None
+
+    async def all(self) -> list[ApiKey]:
+        """Every stored key (their hashes, never the keys), by id."""
+        try:
+            names = await self.kv.keys(filters=["apikey.*"])
+        except Exception:  # nats-py raises NoKeysError when there is none
+            return []
+        out = []
+        for name in names:
+            try:
+                entry = await self.kv.get(name)
+            except KeyNotFoundError:
+                continue
+            if entry.value:
+                out.append(ApiKey.model_validate_json(entry.value))
+        return sorted(out, key=lambda k: k.id)
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        """One stored key by id, or None."""
         if not key_id.isalnum():
             return None
         try:
             entry = await self.kv.get(f"apikey.{key_id}")
         except KeyNotFoundError:
             return None
-        record = ApiKey.model_validate_json(entry.value or b"{}")
-        return record if hmac.compare_digest(record.key_hash, _hash(secret)) else None
+        return ApiKey.model_validate_json(entry.value) if entry.value else None
+
+    async def revoke(self, key_id: str) -> bool:
+        """Delete a key; it stops working on every ingress at once (keys are read on
+        every request, never cached). False when there was no such key."""
+        if await self.get(key_id) is None:
+            return False
+        await self.kv.delete(f"apikey.{key_id}")
+        return True

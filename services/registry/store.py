@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -70,8 +71,12 @@ class Registry:
         return orjson.dumps(self.stored_form(record))
 
     def decode(self, raw: bytes, model: type[M]) -> M:
-        """A record from its stored form, its secrets opened."""
-        data: dict[str, Any] = orjson.loads(raw)
+        """A record from its stored bytes, its secrets opened."""
+        return self.from_stored_form(orjson.loads(raw), model)
+
+    def from_stored_form(self, stored: dict[str, Any], model: type[M]) -> M:
+        """A record from its stored form (as registry events carry it), secrets opened."""
+        data = copy.deepcopy(stored)
         for path in _SECRET_FIELDS:
             _transform(data, path, self.box.open)
         return model.model_validate(data)
@@ -158,12 +163,14 @@ class Registry:
 
 
 class StrategyCache:
-    """In-memory strategies for ingress, kept fresh by a KV watch."""
+    """In-memory strategies (and suspended tenants) for ingress, kept fresh by KV
+    watches, so a change is seen on every instance without a restart."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.by_id: dict[str, Strategy] = {}
-        self._task: asyncio.Task[None] | None = None
+        self.disabled_tenants: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
         self._token_index: dict[str, Strategy] | None = None
 
     @property
@@ -188,14 +195,20 @@ class StrategyCache:
         """Strategies whose name, slug or id matches ``name``."""
         return [s for s in self.by_id.values() if name in (s.name, s.slug, s.id)]
 
+    def tenant_active(self, tenant_id: str) -> bool:
+        """False once an operator disabled the tenant."""
+        return tenant_id not in self.disabled_tenants
+
     async def start(self) -> None:
-        """Load every strategy and follow changes."""
+        """Load every strategy and tenant, and follow changes."""
         await self.reload()
-        self._task = asyncio.create_task(self._follow())
+        self._tasks = [asyncio.create_task(self._follow("strategy.*", self._on_strategy)),
+                       asyncio.create_task(self._follow("tenant.*", self._on_tenant))]
 
     async def reload(self) -> None:
-        """Read every strategy from the bucket now."""
+        """Read every strategy and tenant from the bucket now."""
         self.by_id = {s.id: s for s in await self.registry.strategies()}
+        self.disabled_tenants = {t.id for t in await self.registry.tenants() if not t.active}
         self._changed()
 
     async def fetch_missing(self, slug: str | None, token: str | None,
@@ -210,32 +223,43 @@ class StrategyCache:
             self._changed()
         return bool(fresh)
 
-    async def _follow(self) -> None:
+    def _on_strategy(self, key: str, value: bytes | None) -> None:
+        sid = key.removeprefix("strategy.")
+        if value is None:
+            self.by_id.pop(sid, None)
+        else:
+            self.by_id[sid] = self.registry.decode(value, Strategy)
+        self._changed()
+
+    def _on_tenant(self, key: str, value: bytes | None) -> None:
+        tenant_id = key.removeprefix("tenant.")
+        if value is None or self.registry.decode(value, Tenant).active:
+            self.disabled_tenants.discard(tenant_id)
+        else:
+            self.disabled_tenants.add(tenant_id)
+
+    async def _follow(self, pattern: str, apply: Callable[[str, bytes | None], None]) -> None:
         while True:
             try:
-                watcher = await self.registry.kv.watch("strategy.*", include_history=False)
+                watcher = await self.registry.kv.watch(pattern, include_history=False)
                 async for entry in watcher:
                     if entry is None:
                         continue
-                    sid = entry.key.removeprefix("strategy.")
-                    if entry.operation is not None or not entry.value:
-                        self.by_id.pop(sid, None)
-                        self._changed()
-                        continue
-                    self.by_id[sid] = self.registry.decode(entry.value, Strategy)
-                    self._changed()
+                    deleted = entry.operation is not None or not entry.value
+                    apply(entry.key, None if deleted else entry.value)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("registry watch restarted: %r", exc)
+                log.warning("registry watch of %s restarted: %r", pattern, exc)
                 await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
         """Stop following changes."""
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
 
 async def open_registry(bus: Bus, settings: Settings, create_key: bool = False) -> Registry:

@@ -47,6 +47,10 @@ class RiskService:
         if strategy is None or account is None:
             return [failure(event, "risk", "unknown_route",
                             "strategy or account was removed", self.clock)]
+        tenant = await self.registry.tenant(event.tenant_id)
+        if tenant is not None and not tenant.active:
+            return [failure(event, "risk", "tenant_disabled",
+                            f"tenant {tenant.name} is disabled", self.clock)]
         if not strategy.enabled:
             return [failure(event, "risk", "strategy_paused",
                             f"strategy {strategy.name} is paused", self.clock)]

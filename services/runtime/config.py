@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class Settings(BaseModel):
@@ -35,6 +35,18 @@ class Settings(BaseModel):
     cleanup_interval_s: float = 30.0
     nats_replicas: int = 1
     metrics_port: int = 0
+    # Admin API JWTs (off unless one of the two keys is set): see ingress/admin_jwt.py.
+    admin_jwt_secret: str = Field(default="", repr=False)
+    admin_jwt_public_key: str = ""
+    admin_jwt_audience: str = "tradehooks-admin"
+
+    @field_validator("admin_jwt_secret")
+    @classmethod
+    def _strong_jwt_secret(cls, secret: str) -> str:
+        # HS256 with a short secret can be brute-forced offline from one token.
+        if secret and len(secret.encode()) < 32:
+            raise ValueError("TRADEHOOKS_ADMIN_JWT_SECRET must be at least 32 bytes")
+        return secret
 
     @property
     def api_url(self) -> str:
@@ -75,6 +87,9 @@ _ENV = {
     "cleanup_interval_s": "TRADEHOOKS_CLEANUP_INTERVAL_S",
     "nats_replicas": "TRADEHOOKS_NATS_REPLICAS",
     "metrics_port": "TRADEHOOKS_METRICS_PORT",
+    "admin_jwt_secret": "TRADEHOOKS_ADMIN_JWT_SECRET",
+    "admin_jwt_public_key": "TRADEHOOKS_ADMIN_JWT_PUBLIC_KEY",
+    "admin_jwt_audience": "TRADEHOOKS_ADMIN_JWT_AUDIENCE",
 }
 
 

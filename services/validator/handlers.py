@@ -32,7 +32,8 @@ class Validator:
             return []
         strategy = await self.registry.strategy(event.strategy_id)
         account = await self.registry.account(event.account_id)
-        refusal = check_route(strategy, account, event.tenant_id)
+        tenant = await self.registry.tenant(event.tenant_id)
+        refusal = check_route(strategy, account, event.tenant_id, tenant)
         if refusal is None and account is not None:
             try:
                 alert = parse_alert(event.payload)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from contracts.dialects import ParsedAlert
 from contracts.signals import Signal
-from services.registry.models import Account, Strategy
+from services.registry.models import Account, Strategy, Tenant
 from services.validator.assets import classify_symbol, normalise_symbol
 
 
@@ -50,8 +50,10 @@ def build_signal(alert: ParsedAlert, broker: str, default_symbol: str = "") -> S
 
 
 def check_route(strategy: Strategy | None, account: Account | None,
-                tenant_id: str) -> Refusal | None:
+                tenant_id: str, tenant: Tenant | None = None) -> Refusal | None:
     """The strategy and account exist, belong to the tenant and may trade."""
+    if tenant is not None and not tenant.active:
+        return Refusal("tenant_disabled", f"tenant {tenant.name} is disabled")
     if strategy is None:
         return Refusal("unknown_strategy", "the strategy no longer exists")
     if strategy.tenant_id != tenant_id:

@@ -1,0 +1,106 @@
+"""Admin API: broker accounts (their configuration; ``GET /api/v1/accounts/{id}`` is
+the account's trading state, served by the read API)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from services.ingress.admin_auth import require_key, require_visible
+from services.ingress.admin_common import (
+    author,
+    context,
+    json_body,
+    patched,
+    registry,
+    validated,
+)
+from services.ingress.problems import Problem
+from services.registry.changes import save_change
+from services.registry.models import Account
+from services.registry.provisioning import register_account
+from services.registry.views import MASK, account_view
+
+# Fixed once opened: the ledger and the projection are kept in this broker and
+# currency from this starting cash; pausing belongs to the breaker and resume.
+FIXED = frozenset({"id", "tenant_id", "broker", "currency", "starting_cash", "paused",
+                   "paused_reason"})
+
+
+async def _visible_account(request: web.Request, write: bool) -> tuple[Account, str]:
+    key = await require_key(request, write=write)
+    account_id = request.match_info["account_id"]
+    account = await registry(request).account(account_id)
+    if account is None or not key.sees(account.tenant_id):
+        raise Problem(404, "not_found", f"no account {account_id}")
+    return account, author(key)
+
+
+def _keep_broker_secret(account: Account, body: dict[str, Any]) -> dict[str, Any]:
+    """A PATCH that sends the masked (or no) Alpaca secret keeps the stored one."""
+    alpaca = body.get("alpaca")
+    if isinstance(alpaca, dict) and account.alpaca is not None and \
+            alpaca.get("secret_key") in (None, "", MASK):
+        return {**body, "alpaca": {**alpaca, "secret_key": account.alpaca.secret_key}}
+    return body
+
+
+async def create_account(request: web.Request) -> web.Response:
+    """``POST /api/v1/accounts``: a broker account of a tenant the key may change."""
+    key = await require_key(request, write=True)
+    body = await json_body(request)
+    body.setdefault("id", f"acct-{uuid.uuid4().hex[:10]}")
+    account = validated(Account, body)
+    require_visible(key, account.tenant_id, f"tenant {account.tenant_id}")
+    ctx = context(request)
+    if await ctx.strategies.registry.tenant(account.tenant_id) is None:
+        raise Problem(422, "invalid_field", f"tenant_id: no tenant {account.tenant_id}",
+                      field="tenant_id")
+    if await ctx.strategies.registry.account(account.id) is not None:
+        raise Problem(409, "exists", f"account {account.id} exists")
+    await register_account(ctx.bus, ctx.strategies.registry, account, ctx.clock)
+    return web.json_response(account_view(account), status=201)
+
+
+async def list_accounts(request: web.Request) -> web.Response:
+    """``GET /api/v1/accounts``: the account configurations the key sees."""
+    key = await require_key(request)
+    accounts = await registry(request).accounts()
+    return web.json_response([account_view(a) for a in accounts if key.sees(a.tenant_id)])
+
+
+async def get_account_config(request: web.Request) -> web.Response:
+    """``GET /api/v1/accounts/{id}/config``: the account's settings (keys masked)."""
+    account, _ = await _visible_account(request, write=False)
+    return web.json_response(account_view(account))
+
+
+async def update_account(request: web.Request) -> web.Response:
+    """``PATCH /api/v1/accounts/{id}``: risk, breaker, fees, rate limits, broker keys."""
+    account, by = await _visible_account(request, write=True)
+    body = _keep_broker_secret(account, await json_body(request))
+    updated = patched(account, body, FIXED)
+    ctx = context(request)
+    await save_change(ctx.bus, ctx.strategies.registry, account, updated, ctx.clock, by)
+    return web.json_response(account_view(updated))
+
+
+async def disable_account(request: web.Request) -> web.Response:
+    """``POST /api/v1/accounts/{id}/disable``: its signals fail from now on
+    (``PATCH {"active": true}`` re-enables it)."""
+    account, by = await _visible_account(request, write=True)
+    disabled = account.model_copy(update={"active": False})
+    ctx = context(request)
+    await save_change(ctx.bus, ctx.strategies.registry, account, disabled, ctx.clock, by)
+    return web.json_response(account_view(disabled))
+
+
+def add_routes(app: web.Application) -> None:
+    """Mount the account configuration routes."""
+    app.router.add_post("/api/v1/accounts", create_account)
+    app.router.add_get("/api/v1/accounts", list_accounts)
+    app.router.add_get("/api/v1/accounts/{account_id}/config", get_account_config)
+    app.router.add_patch("/api/v1/accounts/{account_id}", update_account)
+    app.router.add_post("/api/v1/accounts/{account_id}/disable", disable_account)

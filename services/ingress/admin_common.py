@@ -1,0 +1,76 @@
+"""Pieces every admin route shares: the context, the JSON body, patching a record."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from services.ingress.admin_auth import require_key
+from services.ingress.context import IngressContext
+from services.ingress.problems import Problem, invalid
+from services.registry.api_keys import ApiKey
+from services.registry.store import Registry
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def context(request: web.Request) -> IngressContext:
+    """The ingress context of the app serving ``request``."""
+    ctx: IngressContext = request.app["ctx"]
+    return ctx
+
+
+def registry(request: web.Request) -> Registry:
+    """The registry behind the admin API."""
+    return context(request).strategies.registry
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, or a 400 that says what is wrong with it."""
+    try:
+        data = await request.json()
+    except ValueError as exc:
+        raise Problem(400, "malformed_json", "the body is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise Problem(400, "not_an_object", "the body must be a JSON object")
+    return data
+
+
+async def optional_body(request: web.Request) -> dict[str, Any]:
+    """The JSON object of a request whose body may be empty."""
+    return await json_body(request) if request.can_read_body else {}
+
+
+def patched(record: M, body: dict[str, Any], fixed: frozenset[str]) -> M:
+    """``record`` with ``body``'s fields applied; 422 for a fixed or invalid field."""
+    refused = sorted(fixed & body.keys())
+    if refused:
+        raise Problem(422, "invalid_field", f"{refused[0]}: cannot be changed",
+                      field=refused[0])
+    try:
+        return type(record).model_validate({**record.model_dump(), **body})
+    except ValidationError as exc:
+        raise invalid(exc) from exc
+
+
+def validated(model: type[M], fields: dict[str, Any]) -> M:
+    """A new record from ``fields``, or a 422 naming the first bad field."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise invalid(exc) from exc
+
+
+async def global_admin(request: web.Request) -> ApiKey:
+    """The caller's key when it is a global admin key; 403 otherwise."""
+    key = await require_key(request, write=True)
+    if key.tenant_id:
+        raise Problem(403, "forbidden", "only a global admin key may do this")
+    return key
+
+
+def author(key: ApiKey) -> str:
+    """How registry events name the key that made a change."""
+    return f"api key {key.id}"
