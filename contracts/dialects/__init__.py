@@ -5,12 +5,19 @@ turns TradingView's ``text/plain`` bodies into a dict for it. Both are pure.
 """
 
 from contracts.dialects.detect import detect_dialect, parse_alert, parse_text_message
-from contracts.dialects.model import AlertError, AlertIntent, Dialect, ParsedAlert
+from contracts.dialects.model import (
+    AlertError,
+    AlertIntent,
+    Dialect,
+    DuplicateFieldError,
+    ParsedAlert,
+)
 
 __all__ = [
     "AlertError",
     "AlertIntent",
     "Dialect",
+    "DuplicateFieldError",
     "ParsedAlert",
     "detect_dialect",
     "parse_alert",

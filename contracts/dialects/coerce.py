@@ -10,6 +10,7 @@ caller prefixes the field name.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -20,6 +21,15 @@ T = TypeVar("T")
 # Seconds since 1970 stay below 1e11 until the year 5138; larger means milliseconds.
 _MILLIS_THRESHOLD = Decimal(10) ** 11
 _SHOWN_CHARS = 60
+# Plain ASCII decimal notation only. Decimal() would also read "1_000", "١٢٣" or
+# full-width digits: no alert template renders those, and they hide what was sent.
+_NUMERIC_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NON_FINITE_TEXT = frozenset({"nan", "snan", "inf", "infinity"})
+# Sizes, prices and unix milliseconds all live well inside 1e-18 .. 1e15; outside it
+# Decimal arithmetic downstream (sizing, time conversion) would overflow or trap
+# instead of refusing, and no real order needs such a number.
+_MAX_ADJUSTED_EXPONENT = 14
+_MIN_ADJUSTED_EXPONENT = -18
 
 
 def show(value: Any) -> str:
@@ -55,17 +65,30 @@ def number(value: Any) -> Decimal:
             raise ValueError(f"expected a finite number, got {show(value)}")
         result = Decimal(repr(value))  # repr keeps 0.1 as 0.1, not its binary expansion
     elif isinstance(value, str):
-        if not value.strip():
-            raise ValueError("expected a number, got an empty text")
-        try:
-            result = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError(f"expected a number, got {show(value)}") from None
+        result = _numeric_text(value)
     else:
         raise ValueError(f"expected a number, got {show(value)}")
     if not result.is_finite():
         raise ValueError(f"expected a finite number, got {show(value)}")
+    # adjusted() is the exponent of the leading digit; unlike abs() or a comparison
+    # it never rounds, so it cannot itself overflow on 1e999999999.
+    if result and not _MIN_ADJUSTED_EXPONENT <= result.adjusted() <= _MAX_ADJUSTED_EXPONENT:
+        raise ValueError(f"out of range (1e-18 to 1e15), got {show(value)}")
     return result
+
+
+def _numeric_text(value: str) -> Decimal:
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError("expected a number, got an empty text")
+    if stripped.lstrip("+-").lower() in _NON_FINITE_TEXT:
+        raise ValueError(f"expected a finite number, got {show(value)}")
+    if not _NUMERIC_TEXT.fullmatch(stripped):
+        raise ValueError(f"expected a number, got {show(value)}")
+    try:
+        return Decimal(stripped)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only valid text
+        raise ValueError(f"expected a number, got {show(value)}") from None
 
 
 def positive(value: Any) -> Decimal:
@@ -102,6 +125,27 @@ def required_text(value: Any) -> str:
     return result
 
 
+# Venue tickers are ASCII (NASDAQ:AAPL, BINANCE:BTCUSDT.P, CME_MINI:ES1!, OANDA:EUR_USD).
+# Anything else is refused rather than traded: a Cyrillic A (U+0410) in "AAPL" or an RTL
+# override would show as AAPL in a log or audit view while being another symbol.
+_SYMBOL = re.compile(r"[!-~]{1,40}")
+
+
+def symbol(value: Any) -> str:
+    """A ticker: 1-40 visible ASCII characters, no spaces."""
+    result = required_text(value)
+    if not _SYMBOL.fullmatch(result):
+        raise ValueError(
+            f"expected a ticker of at most 40 visible ASCII characters, got {show(value)}")
+    return result
+
+
+def optional_symbol(value: Any) -> str:
+    """A ticker, "" when null or blank (the strategy's configured symbol is used)."""
+    return "" if value is None or (isinstance(value, str) and not value.strip()) \
+        else symbol(value)
+
+
 def optional_text(value: Any) -> str:
     """Stripped text, "" when null."""
     return "" if value is None else text(value)
@@ -130,11 +174,9 @@ def alert_time(value: Any) -> datetime:
 
 
 def _looks_numeric(value: str) -> bool:
-    try:
-        Decimal(value.strip())
-    except InvalidOperation:
-        return False
-    return True
+    stripped = value.strip()
+    return bool(_NUMERIC_TEXT.fullmatch(stripped)) or (
+        stripped.lstrip("+-").lower() in _NON_FINITE_TEXT)
 
 
 def choice(accepted: Mapping[str, T], hint: str = "") -> Callable[[Any], T]:

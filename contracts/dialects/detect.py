@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from contracts.dialects import exchange, propfirm, routed, tradingview
+from contracts.dialects.coerce import show
 from contracts.dialects.fields import without_credentials
-from contracts.dialects.model import AlertError, ParsedAlert
+from contracts.dialects.model import AlertError, DuplicateFieldError, ParsedAlert
 
 _EXPECTED = (
     "unrecognised alert format; expected one of: "
@@ -61,14 +62,18 @@ def parse_alert(payload: dict[str, Any]) -> ParsedAlert:
 def parse_text_message(text: str) -> dict[str, Any]:
     """Read a ``text/plain`` alert as ``key=value`` / ``key: value`` pairs.
 
-    Pairs are separated by newlines or ";"; pieces without a separator are skipped
-    and a repeated key keeps its last value. Values stay text (the dialect models
-    coerce them). Raises AlertError when no pair can be read.
+    Pairs are separated by newlines or ";"; pieces without a separator are skipped.
+    Values stay text (the dialect models coerce them). Raises DuplicateFieldError
+    for a key sent twice (as JSON bodies do: neither value is guessed at) and
+    AlertError when no pair can be read.
     """
     pairs: dict[str, Any] = {}
     for piece in _PAIR_SEPARATOR.split(text):
         key, sep, value = _split_pair(piece)
         if sep and key:
+            if key in pairs:
+                raise DuplicateFieldError(key, f"{show(key)} is sent more than once; "
+                                               "send each field once")
             pairs[key] = value
     if not pairs:
         # The text is not echoed: it may hold the body secret.

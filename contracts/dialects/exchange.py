@@ -13,6 +13,7 @@ from contracts.dialects.fields import (
     OptionalPositive,
     OrderType,
     RequiredText,
+    Symbol,
     extras_of,
     require_price_for,
     validate,
@@ -27,7 +28,7 @@ class ExchangeAlert(BaseModel):
 
     alert_id: RequiredText = Field(alias="alertId")
     action: Action
-    symbol: RequiredText
+    symbol: Symbol
     price: OptionalPositive = None
     quantity: OptionalPositive = None
     order_type: OrderType = Field("market", alias="orderType")

@@ -14,10 +14,12 @@ from contracts.dialects.coerce import (
     alert_time,
     choice,
     optional,
+    optional_symbol,
     optional_text,
     order_type,
     positive,
     required_text,
+    symbol,
     unit_interval,
 )
 from contracts.dialects.model import AlertError
@@ -37,6 +39,8 @@ PositiveNumber = Annotated[Decimal, PlainValidator(positive)]
 OptionalPositive = Annotated[Decimal | None, PlainValidator(optional(positive))]
 RequiredText = Annotated[str, PlainValidator(required_text)]
 OptionalText = Annotated[str, PlainValidator(optional_text)]
+Symbol = Annotated[str, PlainValidator(symbol)]
+OptionalSymbol = Annotated[str, PlainValidator(optional_symbol)]
 AlertTime = Annotated[datetime | None, PlainValidator(optional(alert_time))]
 Confidence = Annotated[float | None, PlainValidator(optional(unit_interval))]
 OrderType = Annotated[str, PlainValidator(order_type)]

@@ -27,6 +27,10 @@ class AlertError(Exception):
         self.message = message
 
 
+class DuplicateFieldError(AlertError):
+    """A field sent twice in one message: which value was meant cannot be known."""
+
+
 @dataclass(frozen=True)
 class ParsedAlert:
     """An alert in any dialect, validated and reduced to the fields tradehooks uses.

@@ -13,7 +13,7 @@ from contracts.dialects.fields import (
     OptionalPositive,
     OptionalText,
     OrderType,
-    RequiredText,
+    Symbol,
     extras_of,
     require_price_for,
     validate,
@@ -28,7 +28,7 @@ class PropFirmAlert(BaseModel):
 
     tenant_id: OptionalText = Field("", alias="tenantId")
     account_id: OptionalText = Field("", alias="accountId")
-    symbol: RequiredText
+    symbol: Symbol
     action: Action
     quantity: OptionalPositive = None
     order_type: OrderType = Field("market", alias="orderType")

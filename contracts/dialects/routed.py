@@ -15,7 +15,7 @@ from contracts.dialects.fields import (
     MODEL_CONFIG,
     Confidence,
     OptionalPositive,
-    OptionalText,
+    OptionalSymbol,
     RequiredText,
     extras_of,
     validate,
@@ -33,7 +33,7 @@ class RoutedAlert(BaseModel):
     strategy: RequiredText
     signal: Annotated[str, PlainValidator(_SIGNAL)]
     confidence: Confidence = None
-    symbol: OptionalText = ""
+    symbol: OptionalSymbol = ""
     quantity: OptionalPositive = None
     price: OptionalPositive = None
 

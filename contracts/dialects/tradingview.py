@@ -13,7 +13,7 @@ from contracts.dialects.fields import (
     AlertTime,
     OptionalPositive,
     OptionalText,
-    RequiredText,
+    Symbol,
     check_value,
     extras_of,
     validate,
@@ -41,7 +41,7 @@ class TradingViewAlert(BaseModel):
 
     model_config = MODEL_CONFIG
 
-    symbol: RequiredText = Field(validation_alias=AliasChoices("symbol", "ticker"))
+    symbol: Symbol = Field(validation_alias=AliasChoices("symbol", "ticker"))
     strategy_order_id: Annotated[str, PlainValidator(_ORDER_ID)]
     strategy_order_action: Annotated[str, PlainValidator(_SIDE)]
     # Read after the trade type is known: entries need it, exits ignore it.

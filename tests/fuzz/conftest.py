@@ -1,0 +1,73 @@
+"""Hypothesis profiles for the bad-input tests, and a live ingress shared per module.
+
+``ci`` (the default) is derandomized: every run tries the same examples, so a
+failure reproduces and no example database is written. ``HYPOTHESIS_PROFILE=deep``
+searches longer and at random when hunting for new crashes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from harness import EventTap, System, Tenancy, connect_bus, provision, running_nats
+from hypothesis import HealthCheck, settings
+
+from services.runtime.bus import Bus
+from services.runtime.embedded_nats import free_port
+
+settings.register_profile(
+    "ci", max_examples=150, deadline=None, derandomize=True, database=None,
+    print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "deep", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# Ingress answers every bad body itself; the validator turns an accepted but
+# untradeable alert into webhook.failed. Nothing downstream is needed.
+LIVE_SERVICES = ("validator", "ingress")
+
+
+class Live:
+    """A running ingress + validator, a bus, an event tap and one provisioned strategy."""
+
+    def __init__(self, system: System, bus: Bus, tap: EventTap, tenancy: Tenancy) -> None:
+        self.system = system
+        self.bus = bus
+        self.tap = tap
+        self.tenancy = tenancy
+
+    @property
+    def url(self) -> str:
+        """The strategy's webhook URL with its token in the query (what TradingView uses)."""
+        strategy = self.tenancy.strategy
+        return f"{self.system.api_url}/webhook/{strategy.slug}?token={strategy.secret}"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Live]:
+    """One system per test module: starting processes is the slow part."""
+    root: Path = tmp_path_factory.mktemp("live")
+    async with running_nats(root) as server:
+        bus = await connect_bus(server.url)
+        data_dir = root / "data"
+        data_dir.mkdir()
+        system = System(nats=server, data_dir=data_dir, database_url="",
+                        http_port=free_port())
+        tap = EventTap(bus)
+        await tap.start()
+        try:
+            for service in LIVE_SERVICES:
+                system.start(service)
+            await system.wait_ready()
+            yield Live(system, bus, tap, await provision(bus))
+        except BaseException:
+            print(system.logs())
+            raise
+        finally:
+            system.stop_all()
+            await tap.stop()
+            await bus.close()
