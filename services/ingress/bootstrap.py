@@ -56,7 +56,9 @@ async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
                                                        settings.auth_alert_threshold),
                          api_keys=ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)))
     # No access log: tokens may ride in query strings and must never be logged.
-    runner = web.AppRunner(build_app(ctx), access_log=None)
+    # On SIGTERM the listener closes at once (new connections are refused) and
+    # requests in flight get this long to finish their durable publish and answer.
+    runner = web.AppRunner(build_app(ctx), access_log=None, shutdown_timeout=10.0)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()
