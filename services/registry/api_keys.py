@@ -15,6 +15,8 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict
 
+from services.registry.kv_keys import matching_keys
+
 Role = Literal["admin", "viewer"]
 PREFIX = "thk_"
 
@@ -67,12 +69,8 @@ class ApiKeys:
 
     async def all(self) -> list[ApiKey]:
         """Every stored key (their hashes, never the keys), by id."""
-        try:
-            names = await self.kv.keys(filters=["apikey.*"])
-        except Exception:  # nats-py raises NoKeysError when there is none
-            return []
         out = []
-        for name in names:
+        for name in await matching_keys(self.kv, "apikey.*"):
             try:
                 entry = await self.kv.get(name)
             except KeyNotFoundError:

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from contracts import streams
 from contracts.subjects import token as subject_token
+from services.registry.kv_keys import matching_keys
 from services.registry.models import Account, Strategy, Tenant
 from services.registry.secrets import lookup_key
 from services.registry.vault import SecretBox, load_box
@@ -109,10 +110,7 @@ class Registry:
         if name:
             patterns.append(f"idx.name.{subject_token(name)}.*")
         for pattern in patterns:
-            try:
-                keys = await self.kv.keys(filters=[pattern])
-            except Exception:  # NoKeysError: nothing indexed under it
-                keys = []
+            keys = await matching_keys(self.kv, pattern)
             ids.update(key.rsplit(".", 1)[-1] for key in keys)
         if token:
             try:
@@ -149,16 +147,11 @@ class Registry:
         return await self._all("strategy.", Strategy)
 
     async def _all(self, prefix: str, model: type[M]) -> list[M]:
-        try:
-            keys = await self.kv.keys()
-        except Exception:  # nats-py raises NoKeysError on an empty bucket
-            return []
         out: list[M] = []
-        for key in keys:
-            if key.startswith(prefix):
-                found = await self._get(key, model)
-                if found is not None:
-                    out.append(found)
+        for key in await matching_keys(self.kv, f"{prefix}*"):
+            found = await self._get(key, model)
+            if found is not None:
+                out.append(found)
         return out
 
 
