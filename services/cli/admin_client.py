@@ -31,12 +31,11 @@ def add_parsers(sub: Any) -> None:
         create = actions.add_parser("create")
         create.add_argument("fields", nargs="+", metavar="KEY=VALUE",
                             help="e.g. name=Acme; JSON values are kept as JSON")
-        if resource == "strategy":
-            update = actions.add_parser("update")
-            update.add_argument("id")
-            update.add_argument("fields", nargs="+", metavar="KEY=VALUE")
-            for action in ("disable", "rotate"):
-                actions.add_parser(action).add_argument("id")
+        update = actions.add_parser("update")
+        update.add_argument("id")
+        update.add_argument("fields", nargs="+", metavar="KEY=VALUE")
+        for action in ("disable", "rotate") if resource == "strategy" else ("disable",):
+            actions.add_parser(action).add_argument("id")
         parser.add_argument("--data-dir", help="data dir of 'tradehooks up'")
 
 

@@ -193,5 +193,14 @@ async def test_the_cli_drives_the_admin_api(system: System, bus: Bus) -> None:
     assert code == 0 and updated["tp_pct"] == "4"  # type: ignore[index]
     code, disabled = await asyncio.to_thread(cli, "strategy", "disable", sid)
     assert code == 0 and disabled["enabled"] is False  # type: ignore[index]
+    code, changed = await asyncio.to_thread(cli, "account", "update", account["id"],  # type: ignore[index]
+                                            "fee_bps=3")
+    assert code == 0 and changed["fee_bps"] == "3"  # type: ignore[index]
+    code, changed = await asyncio.to_thread(cli, "account", "disable", account["id"])  # type: ignore[index]
+    assert code == 0 and changed["active"] is False  # type: ignore[index]
+    code, changed = await asyncio.to_thread(cli, "tenant", "update", "cli-tenant", "name=Renamed")
+    assert code == 0 and changed["name"] == "Renamed"  # type: ignore[index]
+    code, changed = await asyncio.to_thread(cli, "tenant", "disable", "cli-tenant")
+    assert code == 0 and changed["active"] is False  # type: ignore[index]
     code, missing = await asyncio.to_thread(cli, "strategy", "get", "strat-nope")
     assert code == 1 and missing["error"] == "not_found"  # type: ignore[index]
