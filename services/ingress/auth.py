@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,20 @@ from services.registry.secrets import signing_key
 
 class AuthError(Exception):
     """Credentials missing or wrong; the message never contains a secret."""
+
+
+# Unix seconds as the spec sends them; int() would also take " 1_7e9", Arabic-Indic
+# digits or 400 digits that overflow the float comparison with the clock.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_MAX_WEBHOOK_ID = 256
+
+
+def header_text(value: str) -> str:
+    """A header value safe to encode: aiohttp keeps undecodable bytes as lone
+    surrogates, which ``str.encode()`` refuses. They become U+FFFD (as aiohttp
+    already does in query strings); generated secrets are ASCII, so such a value
+    can never match one."""
+    return value.encode("utf-8", "replace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -31,8 +46,8 @@ class SignedHeaders:
         signature = headers.get("webhook-signature")
         if signature is None:
             return None
-        return cls(headers.get("webhook-id", ""), headers.get("webhook-timestamp", ""),
-                   signature)
+        return cls(header_text(headers.get("webhook-id", "")),
+                   header_text(headers.get("webhook-timestamp", "")), header_text(signature))
 
 
 def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
@@ -47,16 +62,21 @@ def verify_signature(secret: str, signed: SignedHeaders, body: bytes, now_s: flo
     """Check a Standard Webhooks signature on the raw body; raise AuthError if wrong."""
     if not signed.webhook_id:
         raise AuthError("webhook-id header is missing")
-    try:
-        timestamp = int(signed.timestamp)
-    except ValueError as exc:
-        raise AuthError("webhook-timestamp must be integer Unix seconds") from exc
+    # The id keys de-duplication and is signed: printable ASCII as senders make them.
+    if (len(signed.webhook_id) > _MAX_WEBHOOK_ID or not signed.webhook_id.isascii()
+            or not signed.webhook_id.isprintable()):
+        raise AuthError(f"webhook-id must be at most {_MAX_WEBHOOK_ID} printable ASCII "
+                        "characters")
+    if not _TIMESTAMP.fullmatch(signed.timestamp):
+        raise AuthError("webhook-timestamp must be integer Unix seconds")
+    timestamp = int(signed.timestamp)
     if abs(now_s - timestamp) > tolerance_s:
         raise AuthError(f"webhook-timestamp is more than {tolerance_s} s away from now")
     expected = sign(secret, signed.webhook_id, timestamp, body).encode()
     # Several signatures are allowed (key rotation): any match is enough.
+    # A real signature is base64 (ASCII); anything else could not even be encoded.
     for candidate in signed.signature.split():
-        if hmac.compare_digest(candidate.encode(), expected):
+        if candidate.isascii() and hmac.compare_digest(candidate.encode(), expected):
             return
     raise AuthError("signature does not match")
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import jwt
 
-from services.ingress.auth import AuthError
+from services.ingress.auth import AuthError, header_text
 from services.registry.models import Strategy
 from services.registry.store import StrategyCache
 
@@ -23,9 +23,9 @@ ASYMMETRIC = ["RS256", "ES256", "EdDSA"]
 def header_credential(authorization: str | None, api_key: str | None) -> str | None:
     """The credential a bot put in its headers, if any."""
     if api_key:
-        return api_key.strip()
+        return header_text(api_key).strip()
     if authorization and authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip()
+        return header_text(authorization[7:]).strip()
     return None
 
 

@@ -99,7 +99,7 @@ def test_any_value_is_an_alert_or_an_alert_error(payload: Any) -> None:
 
 
 @given(dialect_payloads(ANY_VALUES))
-# Found by hypothesis: 1e999999999 is a finite Decimal, and converting it to a time
+# Crashed before the fix: 1e999999999 is a finite Decimal, and converting it to a time
 # raised decimal.Overflow instead of a field error.
 @example({**{"alertId": "a", "action": "buy", "symbol": "AAPL"},
           "timestamp": "1e999999999", "token": SENTINEL_SECRET})
