@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from harness import EventTap, System, Tenancy, connect_bus, provision, running_nats
+from fuzz.live import LIVE_SERVICES, Live
+from harness import EventTap, System, connect_bus, provision, running_nats
 from hypothesis import HealthCheck, settings
 
-from services.runtime.bus import Bus
 from services.runtime.embedded_nats import free_port
 
 settings.register_profile(
@@ -25,27 +25,6 @@ settings.register_profile(
 settings.register_profile(
     "deep", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-# Ingress answers every bad body itself; the validator turns an accepted but
-# untradeable alert into webhook.failed. Nothing downstream is needed.
-LIVE_SERVICES = ("validator", "ingress")
-
-
-class Live:
-    """A running ingress + validator, a bus, an event tap and one provisioned strategy."""
-
-    def __init__(self, system: System, bus: Bus, tap: EventTap, tenancy: Tenancy) -> None:
-        self.system = system
-        self.bus = bus
-        self.tap = tap
-        self.tenancy = tenancy
-
-    @property
-    def url(self) -> str:
-        """The strategy's webhook URL with its token in the query (what TradingView uses)."""
-        strategy = self.tenancy.strategy
-        return f"{self.system.api_url}/webhook/{strategy.slug}?token={strategy.secret}"
-
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Live]:
