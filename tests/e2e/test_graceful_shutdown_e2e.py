@@ -1,0 +1,132 @@
+"""SIGTERM to any service loses nothing: each one is stopped mid-burst and restarted.
+
+Every 202'd signal still ends in exactly one terminal event, the broker holds
+each order once, the store holds each event once, and every stopped process
+exits 0 within the bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from decimal import Decimal
+
+import aiohttp
+import msgspec
+import pytest
+from e2e.helpers import tv_alert
+from harness import EventTap, System, provision, wait_until
+
+from contracts import streams
+from contracts.events import OrderPlaced, event_type
+from projections.store import open_store
+from services.brokers.paper import PaperAccount
+from services.runtime.bus import Bus
+
+pytestmark = pytest.mark.e2e
+
+PIPELINE = ("validator", "risk", "executor", "auditor", "sl-tp-monitor")
+IN_FLIGHT = 12  # signals the sender keeps between acceptance and their terminal event
+STOP_BOUND_S = 20.0  # a service must exit within this after SIGTERM
+
+
+def starts(system: System, service: str) -> int:
+    """How many times ``service`` has logged that it is running."""
+    log = system.data_dir / f"{service}.log"
+    return log.read_bytes().count(f"{service} running".encode()) if log.exists() else 0
+
+
+def stored_event_ids(system: System) -> list[str]:
+    store = open_store(system.database_url or f"sqlite:///{system.data_dir / 'events.sqlite'}")
+    try:
+        return [ev.event_id for _, ev in store.iter_events()]
+    finally:
+        store.close()
+
+
+def legs_of(tap: EventTap, signal_id: str) -> list[str]:
+    return sorted(e.order.leg for e in tap.of_type("order.placed", signal_id)
+                  if isinstance(e, OrderPlaced) and e.order.leg)
+
+
+class Sender:
+    """Posts alerts one after another, keeping at most IN_FLIGHT signals unfinished:
+    before each post it awaits the terminal event of the signal IN_FLIGHT back."""
+
+    def __init__(self, url: str, tap: EventTap) -> None:
+        self.url = url
+        self.tap = tap
+        self.accepted: list[str] = []
+        self.refused: list[int] = []
+        self.done = asyncio.Event()
+
+    async def run(self, http: aiohttp.ClientSession) -> None:
+        while not self.done.is_set():
+            if len(self.accepted) >= IN_FLIGHT:
+                await self.tap.wait_terminal(self.accepted[-IN_FLIGHT], timeout=40)
+            # A distinct price per alert: identical bodies would be de-duplicated.
+            price = f"{100 + len(self.accepted) / 100:.2f}"
+            async with http.post(self.url, json=tv_alert(price=price)) as resp:
+                body = await resp.json()
+                if resp.status == 202:
+                    self.accepted.append(body["signal_id"])
+                else:
+                    self.refused.append(resp.status)
+
+
+async def test_sigterm_to_each_pipeline_service_mid_burst_loses_nothing(
+        system: System, bus: Bus, tap: EventTap) -> None:
+    t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="1",
+                        attach_sl_tp=True, sl_pct="2", tp_pct="5")
+    sender = Sender(f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}",
+                    tap)
+    stop_times: dict[str, float] = {}
+    async with aiohttp.ClientSession() as http:
+        sending = asyncio.create_task(sender.run(http))
+        for service in PIPELINE:
+            # Stop it while signals are moving through the pipeline.
+            mark = len(sender.accepted) + IN_FLIGHT // 2
+            await wait_until(lambda m=mark: len(sender.accepted) >= m or sending.done(),
+                             timeout=40, message=f"signals in flight before stopping {service}")
+            assert not sending.done(), sending.exception()
+            began = time.monotonic()
+            code = await asyncio.to_thread(system.terminate, service)
+            stop_times[service] = time.monotonic() - began
+            assert code == 0, f"{service} exited {code}"
+            before = starts(system, service)
+            system.start(service)
+            await wait_until(lambda s=service, b=before: starts(system, s) > b, timeout=30,
+                             message=f"{service} to run again")
+        sender.done.set()
+        await asyncio.wait_for(sending, timeout=60)
+
+    accepted = sender.accepted
+    assert sender.refused == []
+    assert len(accepted) >= len(PIPELINE) * IN_FLIGHT // 2
+    assert all(elapsed < STOP_BOUND_S for elapsed in stop_times.values()), stop_times
+    for signal_id in accepted:
+        await tap.wait_terminal(signal_id, timeout=40)
+    # Each signal ended once, and in a trade: a restart is no reason to fail it.
+    outcomes = {sid: [event_type(e) for e in tap.terminal(sid)] for sid in accepted}
+    assert {sid: o for sid, o in outcomes.items() if o != ["webhook.trade_executed"]} == {}
+    # The sl-tp-monitor lost no fill: every entry got its two protective legs.
+    await tap.wait_for(lambda _: all(legs_of(tap, sid) == ["sl", "tp"] for sid in accepted),
+                       timeout=40)
+
+    # The broker filled each entry exactly once: no order was placed twice.
+    entry = await (await bus.kv(streams.BUCKET_PAPER)).get(t.account.id)
+    broker = msgspec.json.decode(entry.value or b"", type=PaperAccount)
+    assert broker.book.fills == len(accepted)
+    assert broker.book.position_quantity("AAPL") == Decimal(len(accepted))
+    # Every entry and both of its legs reached the broker (legs of older entries
+    # are cancelled as newer ones replace them, so count them, not the open ones).
+    kinds = Counter(o.leg or "entry" for o in broker.orders.values())
+    assert kinds == {"entry": len(accepted), "sl": len(accepted), "tp": len(accepted)}
+
+    # The auditor, stopped mid-stream too, stored every event exactly once.
+    published = [e.event_id for e in tap.events]
+    await wait_until(lambda: len(stored_event_ids(system)) >= len(published), timeout=30,
+                     message="the auditor to store every published event")
+    stored = stored_event_ids(system)
+    assert sorted(stored) == sorted(published)
