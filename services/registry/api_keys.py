@@ -81,7 +81,8 @@ class ApiKeys:
 
     async def get(self, key_id: str) -> ApiKey | None:
         """One stored key by id, or None."""
-        if not key_id.isalnum():
+        # ASCII only: other "alphanumeric" characters are not valid KV keys.
+        if not (key_id.isascii() and key_id.isalnum()):
             return None
         try:
             entry = await self.kv.get(f"apikey.{key_id}")
