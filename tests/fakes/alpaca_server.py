@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import random
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -39,6 +40,23 @@ class Fault:
 
     def matches(self, method: str, path: str) -> bool:
         return self.target in (path, f"{method} {path}")
+
+
+@dataclass
+class ChanceFaults:
+    """Fail a seeded-random fraction of the requests to targets starting with ``prefix``."""
+
+    kinds: Sequence[str]
+    probability: float
+    rng: random.Random
+    prefix: str = ""
+
+    def draw(self, method: str, path: str) -> Fault | None:
+        if not f"{method} {path}".startswith(self.prefix) and not path.startswith(self.prefix):
+            return None
+        if self.rng.random() >= self.probability:
+            return None
+        return Fault(f"{method} {path}", self.rng.choice(list(self.kinds)), 1)
 
 
 class AlpacaError(Exception):
@@ -76,6 +94,8 @@ class FakeAlpaca:
         self.by_client_id: dict[str, str] = {}
         self.parent_of: dict[str, str] = {}  # leg id -> parent id
         self.faults: list[Fault] = []
+        self.chance: ChanceFaults | None = None
+        self.injected: list[tuple[str, str]] = []  # ("METHOD /path", kind) of every fault
         self.requests: list[str] = []  # "METHOD /path" of every request received
         self.order_requests: list[dict[str, Any]] = []  # bodies of POST /v2/orders
         self.submitted_client_order_ids: list[str] = []  # every order created
@@ -139,6 +159,18 @@ class FakeAlpaca:
             raise ValueError(f"unknown fault kind {kind!r}")
         self.faults.append(Fault(target, kind, times, message))
 
+    def fail_randomly(self, kinds: Sequence[str], probability: float, seed: int,
+                      prefix: str = "") -> None:
+        """From now on fail each request whose ``"METHOD /path"`` (or path) starts
+        with ``prefix`` with ``probability``, in a kind drawn from ``kinds`` (as in
+        ``fail_next``). Seeded: the n-th matching request always meets the same fate.
+        ``fail_next`` faults go first. ``probability=0`` switches it off."""
+        for kind in kinds:
+            if kind not in FAULT_KINDS and not kind.isdigit():
+                raise ValueError(f"unknown fault kind {kind!r}")
+        self.chance = ChanceFaults(kinds, probability, random.Random(seed), prefix) \
+            if probability > 0 else None
+
     def price(self, symbol: str) -> Decimal:
         return self.prices.get(symbol, Decimal(100))
 
@@ -190,6 +222,13 @@ class FakeAlpaca:
             return error(exc.status, exc.code, exc.message)
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
+        taken = self._queued_fault(method, path) or (
+            self.chance.draw(method, path) if self.chance is not None else None)
+        if taken is not None:
+            self.injected.append((f"{method} {path}", taken.kind))
+        return taken
+
+    def _queued_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:
             if fault.matches(method, path):
                 fault.times -= 1
