@@ -130,3 +130,45 @@ async def test_sigterm_to_each_pipeline_service_mid_burst_loses_nothing(
                      message="the auditor to store every published event")
     stored = stored_event_ids(system)
     assert sorted(stored) == sorted(published)
+
+
+async def test_sigterm_to_ingress_finishes_requests_in_flight_and_accepts_no_more(
+        system: System, bus: Bus, tap: EventTap) -> None:
+    t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="1")
+    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    accepted: list[str] = []
+    refused: list[str] = []
+    other: list[int] = []
+    some_answered = asyncio.Event()
+
+    async def post(n: int, http: aiohttp.ClientSession) -> None:
+        try:
+            async with http.post(url, json=tv_alert(price=f"{100 + n / 100:.2f}")) as resp:
+                status, body = resp.status, await resp.json()
+        except aiohttp.ClientError as exc:  # connection refused or closed unanswered
+            refused.append(type(exc).__name__)
+            return
+        if status == 202:
+            accepted.append(body["signal_id"])
+            if len(accepted) >= 5:
+                some_answered.set()
+        elif status == 503:
+            assert resp.headers.get("Retry-After")
+        else:
+            other.append(status)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=8)) as http:
+        posts = [asyncio.create_task(post(n, http)) for n in range(80)]
+        await asyncio.wait_for(some_answered.wait(), timeout=20)
+        code = await asyncio.to_thread(system.terminate, "ingress")
+        await asyncio.wait_for(asyncio.gather(*posts), timeout=30)
+    assert code == 0
+    assert other == []
+    assert refused, "every request was answered before the stop; nothing was tested"
+    for signal_id in accepted:
+        await tap.wait_terminal(signal_id)
+    # Each request was either answered 202 after its durable publish, or not taken:
+    # nothing reached the stream without its 202.
+    received = {e.signal_id for e in tap.of_type("webhook.received")
+                if getattr(e, "strategy_id", None) == t.strategy.id}
+    assert received == set(accepted)
