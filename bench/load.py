@@ -71,10 +71,26 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def signed_requests(secret: str, count: int) -> list[tuple[bytes, dict[str, str]]]:
+    """``count`` distinct signed alerts, built before the clock starts so the sender
+    spends its CPU on sending (the signatures stay valid for the 5-minute tolerance)."""
+    ts = int(time.time())
+    out = []
+    for _ in range(count):
+        body = orjson.dumps({"alertId": f"b-{uuid.uuid4().hex}", "action": "buy",
+                             "symbol": "AAPL", "price": "100", "quantity": "1"})
+        msg_id = f"msg_{uuid.uuid4().hex}"
+        out.append((body, {"webhook-id": msg_id, "webhook-timestamp": str(ts),
+                           "webhook-signature": sign(secret, msg_id, ts, body),
+                           "Content-Type": "application/json"}))
+    return out
+
+
 async def open_loop(url: str, secret: str, rate: int, seconds: float,
                     session: aiohttp.ClientSession) -> dict[str, Any]:
     """Send ``rate`` signed alerts per second for ``seconds``; measure each answer."""
     total = int(rate * seconds)
+    requests = signed_requests(secret, total)
     start = time.perf_counter() + 0.2
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -85,13 +101,7 @@ async def open_loop(url: str, secret: str, rate: int, seconds: float,
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        body = orjson.dumps({"alertId": f"b-{uuid.uuid4().hex}", "action": "buy",
-                             "symbol": "AAPL", "price": "100", "quantity": "1"})
-        msg_id = f"msg_{uuid.uuid4().hex}"
-        ts = int(time.time())
-        headers = {"webhook-id": msg_id, "webhook-timestamp": str(ts),
-                   "webhook-signature": sign(secret, msg_id, ts, body),
-                   "Content-Type": "application/json"}
+        body, headers = requests[i]
         try:
             async with session.post(url, data=body, headers=headers) as resp:
                 payload = await resp.json()
@@ -121,8 +131,11 @@ async def main(args: argparse.Namespace) -> int:
     data = tmp / "data"
     data.mkdir()
     system = System(nats=nats, data_dir=data, database_url="", http_port=free_port())
+    workers = {"TRADEHOOKS_HTTP_WORKERS": str(args.ingress_workers)}
     for service in ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress"):
-        system.start(service)
+        system.start(service, **workers)
+    for n in range(2, args.ingress_workers + 1):
+        system.start("ingress", f"ingress-{n}", **workers)
     bus = await connect_bus(nats.url)
     tap = EventTap(bus)
     results: dict[str, Any] = {"ingress": [], "end_to_end": [], "rss_mb": {}}
@@ -213,6 +226,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--e2e-rates", type=int, nargs="*", default=[200, 500])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--drain-timeout", type=float, default=600.0)
+    parser.add_argument("--ingress-workers", type=int, default=1,
+                        help="ingress processes sharing the port (TRADEHOOKS_HTTP_WORKERS)")
     return parser.parse_args(argv)
 
 

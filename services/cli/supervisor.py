@@ -16,9 +16,10 @@ SERVICES = ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingres
 
 @dataclass
 class Child:
-    """One supervised service process."""
+    """One supervised service process (``name`` tells copies of a service apart)."""
 
     service: str
+    name: str
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
     task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -27,16 +28,21 @@ class Child:
 class Supervisor:
     """Start, watch and stop the service processes."""
 
-    def __init__(self, env: dict[str, str], services: tuple[str, ...] = SERVICES) -> None:
+    def __init__(self, env: dict[str, str], services: tuple[str, ...] = SERVICES,
+                 copies: dict[str, int] | None = None) -> None:
         self.env = env
-        self.children = {name: Child(name) for name in services}
+        self.children: dict[str, Child] = {}
+        for service in services:
+            for n in range(1, (copies or {}).get(service, 1) + 1):
+                name = service if n == 1 else f"{service}-{n}"
+                self.children[name] = Child(service, name)
         self.stopping = False
 
     async def _spawn(self, child: Child) -> None:
         child.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "services.cli.main", "run", child.service, env=self.env,
         )
-        log.info("started %s (pid %d)", child.service, child.process.pid)
+        log.info("started %s (pid %d)", child.name, child.process.pid)
 
     async def _watch(self, child: Child) -> None:
         while not self.stopping:
@@ -47,7 +53,7 @@ class Supervisor:
                 return
             child.restarts += 1
             delay = min(0.5 * 2 ** min(child.restarts, 5), 10.0)
-            log.warning("%s exited with %s; restarting in %.1f s", child.service, code, delay)
+            log.warning("%s exited with %s; restarting in %.1f s", child.name, code, delay)
             await asyncio.sleep(delay)
 
     async def start(self) -> None:
@@ -68,7 +74,7 @@ class Supervisor:
             try:
                 await asyncio.wait_for(child.process.wait(), timeout)
             except TimeoutError:
-                log.warning("%s did not stop in %.0f s; killing", child.service, timeout)
+                log.warning("%s did not stop in %.0f s; killing", child.name, timeout)
                 child.process.kill()
                 await child.process.wait()
         for child in self.children.values():

@@ -134,12 +134,13 @@ async def up(settings: Settings, explicit_nats: bool) -> int:
             TRADEHOOKS_DATA_DIR=str(data_dir),
             TRADEHOOKS_HTTP_PORT=str(settings.http_port),
             TRADEHOOKS_HTTP_HOST=settings.http_host,
+            TRADEHOOKS_HTTP_WORKERS=str(settings.http_workers),
             PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
             TRADEHOOKS_SUPERVISED="1",
         )
         if settings.database_url:
             env["TRADEHOOKS_DATABASE_URL"] = settings.database_url
-        supervisor = Supervisor(env)
+        supervisor = Supervisor(env, copies={"ingress": settings.http_workers})
         await supervisor.start()
         if not await _wait_ready(settings.api_url):
             log.error("ingress did not become ready; see the logs above")

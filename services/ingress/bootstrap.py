@@ -60,7 +60,9 @@ async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
     # requests in flight get this long to finish their durable publish and answer.
     runner = web.AppRunner(build_app(ctx), access_log=None, shutdown_timeout=10.0)
     await runner.setup()
-    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    # Several ingress processes may share the port: the kernel spreads connections.
+    site = web.TCPSite(runner, settings.http_host, settings.http_port,
+                       reuse_port=settings.http_workers > 1)
     await site.start()
     log.info("ingress listening on http://%s:%d", settings.http_host, settings.http_port)
     try:

@@ -161,10 +161,21 @@ class StrategyCache:
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self.by_id: dict[str, Strategy] = {}
+        self._by_id: dict[str, Strategy] = {}
         self.disabled_tenants: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._token_index: dict[str, Strategy] | None = None
+        self._slug_index: dict[str, list[Strategy]] | None = None
+
+    @property
+    def by_id(self) -> dict[str, Strategy]:
+        """Every known strategy by id; replacing the dict rebuilds the indexes."""
+        return self._by_id
+
+    @by_id.setter
+    def by_id(self, strategies: dict[str, Strategy]) -> None:
+        self._by_id = strategies
+        self._changed()
 
     @property
     def by_token(self) -> dict[str, Strategy]:
@@ -179,10 +190,17 @@ class StrategyCache:
 
     def _changed(self) -> None:
         self._token_index = None
+        self._slug_index = None
 
     def with_slug(self, slug: str) -> list[Strategy]:
-        """Strategies whose slug matches (slugs are unique per tenant, not globally)."""
-        return [s for s in self.by_id.values() if s.slug == slug]
+        """Strategies whose slug matches (slugs are unique per tenant, not globally);
+        an index rebuilt only after a change, not a scan per request."""
+        if self._slug_index is None:
+            index: dict[str, list[Strategy]] = {}
+            for strategy in self.by_id.values():
+                index.setdefault(strategy.slug, []).append(strategy)
+            self._slug_index = index
+        return list(self._slug_index.get(slug, ()))
 
     def with_name(self, name: str) -> list[Strategy]:
         """Strategies whose name, slug or id matches ``name``."""

@@ -16,6 +16,9 @@ class Settings(BaseModel):
     database_url: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # Ingress processes sharing the port (SO_REUSEPORT) under `tradehooks up`; set
+    # the same on every `tradehooks run ingress` that shares a port at scale.
+    http_workers: int = Field(default=1, ge=1, le=64)
     public_url: str = ""
     dedupe_window_s: float = 600.0
     max_body_bytes: int = 64 * 1024
@@ -70,6 +73,7 @@ _ENV = {
     "database_url": "TRADEHOOKS_DATABASE_URL",
     "http_host": "TRADEHOOKS_HTTP_HOST",
     "http_port": "TRADEHOOKS_HTTP_PORT",
+    "http_workers": "TRADEHOOKS_HTTP_WORKERS",
     "public_url": "TRADEHOOKS_PUBLIC_URL",
     "dedupe_window_s": "TRADEHOOKS_DEDUPE_WINDOW_S",
     "max_body_bytes": "TRADEHOOKS_MAX_BODY_BYTES",
