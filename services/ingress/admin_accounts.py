@@ -12,8 +12,10 @@ from services.ingress.admin_auth import require_key, require_visible
 from services.ingress.admin_common import (
     author,
     context,
+    is_record_id,
     json_body,
     patched,
+    path_id,
     registry,
     validated,
 )
@@ -31,11 +33,20 @@ FIXED = frozenset({"id", "tenant_id", "broker", "currency", "starting_cash", "pa
 
 async def _visible_account(request: web.Request, write: bool) -> tuple[Account, str]:
     key = await require_key(request, write=write)
-    account_id = request.match_info["account_id"]
+    account_id = path_id(request, "account_id", "account")
     account = await registry(request).account(account_id)
     if account is None or not key.sees(account.tenant_id):
         raise Problem(404, "not_found", f"no account {account_id}")
     return account, author(key)
+
+
+def _check_broker(account: Account) -> Account:
+    """An Alpaca account needs its keys: without them no service can reach its broker
+    (its signals would fail, and its status and cleanup with them)."""
+    if account.broker == "alpaca" and account.alpaca is None:
+        raise Problem(422, "invalid_field", "alpaca: required for an alpaca account",
+                      field="alpaca")
+    return account
 
 
 def _keep_broker_secret(account: Account, body: dict[str, Any]) -> dict[str, Any]:
@@ -52,10 +63,14 @@ async def create_account(request: web.Request) -> web.Response:
     key = await require_key(request, write=True)
     body = await json_body(request)
     body.setdefault("id", f"acct-{uuid.uuid4().hex[:10]}")
-    account = validated(Account, body)
+    account = _check_broker(validated(Account, body))
+    if not is_record_id(account.id):
+        raise Problem(422, "invalid_field", "id: letters, digits, '-', '_' or '=' only",
+                      field="id")
     require_visible(key, account.tenant_id, f"tenant {account.tenant_id}")
     ctx = context(request)
-    if await ctx.strategies.registry.tenant(account.tenant_id) is None:
+    if not is_record_id(account.tenant_id) or \
+            await ctx.strategies.registry.tenant(account.tenant_id) is None:
         raise Problem(422, "invalid_field", f"tenant_id: no tenant {account.tenant_id}",
                       field="tenant_id")
     if await ctx.strategies.registry.account(account.id) is not None:
@@ -81,7 +96,7 @@ async def update_account(request: web.Request) -> web.Response:
     """``PATCH /api/v1/accounts/{id}``: risk, breaker, fees, rate limits, broker keys."""
     account, by = await _visible_account(request, write=True)
     body = _keep_broker_secret(account, await json_body(request))
-    updated = patched(account, body, FIXED)
+    updated = _check_broker(patched(account, body, FIXED))
     ctx = context(request)
     await save_change(ctx.bus, ctx.strategies.registry, account, updated, ctx.clock, by)
     return web.json_response(account_view(updated))

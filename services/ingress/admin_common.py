@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
@@ -14,6 +16,25 @@ from services.registry.api_keys import ApiKey
 from services.registry.store import Registry
 
 M = TypeVar("M", bound=BaseModel)
+# Registry records live under NATS KV keys (``tenant.<id>``): an id is one key token of
+# these characters. Any other string names no record (and the KV client raises on it).
+RECORD_ID_PATTERN = r"^[A-Za-z0-9_=-]+$"
+# The same, or "" where an id is optional (the server then makes one).
+RECORD_ID_OR_EMPTY = RECORD_ID_PATTERN.replace("+", "*")
+_RECORD_ID = re.compile(RECORD_ID_PATTERN)
+
+
+def is_record_id(value: str) -> bool:
+    """True when ``value`` can be the id of a registry record."""
+    return _RECORD_ID.match(value) is not None
+
+
+def path_id(request: web.Request, name: str, what: str) -> str:
+    """The id in path parameter ``name``; 404 when no record can have it."""
+    value = request.match_info[name]
+    if not is_record_id(value):
+        raise Problem(404, "not_found", f"no {what} {value}")
+    return value
 
 
 def context(request: web.Request) -> IngressContext:
@@ -29,9 +50,11 @@ def registry(request: web.Request) -> Registry:
 
 async def json_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object, or a 400 that says what is wrong with it."""
+    # orjson, as for webhooks: it refuses NaN and lone surrogates (\ud800), which
+    # the stdlib parser lets through to fail later, when the record is stored.
     try:
-        data = await request.json()
-    except ValueError as exc:
+        data = orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
         raise Problem(400, "malformed_json", "the body is not valid JSON") from exc
     if not isinstance(data, dict):
         raise Problem(400, "not_an_object", "the body must be a JSON object")

@@ -6,10 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.ingress.admin_auth import require_key
-from services.ingress.admin_common import context, optional_body, validated
+from services.ingress.admin_common import (
+    RECORD_ID_OR_EMPTY,
+    context,
+    optional_body,
+    path_id,
+    validated,
+)
 from services.ingress.problems import Problem
 from services.registry.api_keys import ApiKey, Role
 
@@ -19,7 +25,7 @@ class ApiKeyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     role: Role = "viewer"
-    tenant_id: str = ""
+    tenant_id: str = Field(default="", pattern=RECORD_ID_OR_EMPTY)
 
 
 def key_view(key: ApiKey) -> dict[str, Any]:
@@ -53,7 +59,7 @@ async def create_key(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     """``DELETE /api/v1/apikeys/{key_id}``: the key stops working at once."""
     caller = await require_key(request, write=True)
-    key_id = request.match_info["key_id"]
+    key_id = path_id(request, "key_id", "API key")
     api_keys = context(request).api_keys
     record = await api_keys.get(key_id)
     if record is None or (caller.tenant_id and record.tenant_id != caller.tenant_id):

@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.ingress.admin_auth import require_key, require_visible
 from services.ingress.admin_common import (
+    RECORD_ID_OR_EMPTY,
     author,
     context,
     global_admin,
     json_body,
     patched,
+    path_id,
     registry,
     validated,
 )
@@ -30,13 +32,13 @@ class TenantIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str
-    id: str = ""
+    id: str = Field(default="", pattern=RECORD_ID_OR_EMPTY)
     rate_limits: RateLimits | None = None
 
 
 async def _visible_tenant(request: web.Request) -> Tenant:
     key = await require_key(request)
-    tenant_id = request.match_info["tenant_id"]
+    tenant_id = path_id(request, "tenant_id", "tenant")
     require_visible(key, tenant_id, f"tenant {tenant_id}")
     tenant = await registry(request).tenant(tenant_id)
     if tenant is None:

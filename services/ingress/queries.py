@@ -11,6 +11,7 @@ from contracts.events import TERMINAL_TYPES
 from projections.accounts import decode_view, view_to_api
 from projections.projector import ACCOUNTS
 from services.ingress.admin_auth import require_key
+from services.ingress.admin_common import path_id
 from services.ingress.context import IngressContext
 from services.ingress.problems import Problem
 from services.registry.operations import resume_account
@@ -61,7 +62,7 @@ async def resume_account_route(request: web.Request) -> web.Response:
     """``POST /api/v1/accounts/{account_id}/resume``: an operator resumes trading."""
     key = await require_key(request, write=True)
     ctx: IngressContext = request.app["ctx"]
-    account_id = request.match_info["account_id"]
+    account_id = path_id(request, "account_id", "account")
     account = await ctx.strategies.registry.account(account_id)
     if account is None or not key.sees(account.tenant_id):
         raise Problem(404, "not_found", f"no account {account_id}")
