@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from services.ingress import admin, commands, health, prices, queries, webhooks
+from services.ingress import admin, commands, health, openapi, prices, queries, webhooks
 from services.ingress.context import IngressContext
 from services.ingress.problems import Problem
 from services.runtime import metrics
@@ -62,4 +62,5 @@ def build_app(ctx: IngressContext) -> web.Application:
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics_endpoint)
+    app.router.add_get("/openapi.json", openapi.openapi_json)
     return app

@@ -1,0 +1,415 @@
+"""The OpenAPI 3.1 document of the whole HTTP API, served at ``GET /openapi.json``.
+
+Bodies come from the models that read and write them: the registry records and the
+admin ``*In`` models (pydantic ``model_json_schema``), the events of a signal's trail
+and the broker orders of ``/status`` (msgspec). Only answers built as plain dicts in
+their handlers (webhook acknowledgements, the account state, errors …) are written
+out here. ``tests/fuzz/test_openapi_schemathesis.py`` holds the live server to it.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+import msgspec
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from contracts.events import AnyEvent
+from contracts.orders import BrokerOrder
+from services.ingress import admin_accounts, admin_strategies, admin_tenants
+from services.ingress.admin_common import RECORD_ID_PATTERN
+from services.ingress.admin_keys import ApiKeyIn
+from services.ingress.admin_strategies import MAX_OVERLAP_S
+from services.ingress.prices import PriceIn, PricesIn
+from services.registry.models import Account, Strategy, Tenant
+
+Schema = dict[str, Any]
+REF = "#/components/schemas/"
+JSON = "application/json"
+# Answers of the registry models get this suffix: the same model reads differently
+# (decimals accept numbers) than it is answered (decimals are strings, every field set).
+VIEW = "View"
+
+# --- schemas generated from the models --------------------------------------------
+
+
+def _pydantic_inputs() -> dict[str, Schema]:
+    inputs: list[type[BaseModel]] = [Tenant, Account, Strategy, admin_tenants.TenantIn,
+                                     ApiKeyIn, PriceIn, PricesIn]
+    _, defs = models_json_schema([(m, "validation") for m in inputs],
+                                 ref_template=REF + "{model}")
+    schemas: dict[str, Schema] = defs["$defs"]
+    return schemas
+
+
+def _pydantic_views() -> dict[str, Schema]:
+    """Answers are ``model_dump(mode="json")``: every field present and nothing else, so
+    a field gone missing or a secret let into a view breaks the document."""
+    _, defs = models_json_schema([(m, "serialization") for m in (Tenant, Account, Strategy)],
+                                 ref_template=REF + "{model}" + VIEW)
+    views = {}
+    for name, schema in defs["$defs"].items():
+        schema["required"] = list(schema.get("properties", {}))
+        schema["additionalProperties"] = False
+        views[name + VIEW] = schema
+    # Secrets are never answered by a view (only once by create and rotate).
+    strategy = views["Strategy" + VIEW]
+    for secret in ("secret", "previous_secret"):
+        del strategy["properties"][secret]
+        strategy["required"].remove(secret)
+    return views
+
+
+def _msgspec_schemas() -> dict[str, Schema]:
+    (event, order), components = msgspec.json.schema_components(
+        (AnyEvent, BrokerOrder), ref_template=REF + "{name}")
+    return {**components, "Event": event, "BrokerOrder": order}
+
+
+def _without(schema: Schema, fields: frozenset[str], required: tuple[str, ...] = ()) -> Schema:
+    """``schema`` minus ``fields``, requiring only ``required``."""
+    out = copy.deepcopy(schema)
+    out["properties"] = {k: v for k, v in out["properties"].items() if k not in fields}
+    out["required"] = list(required)
+    if not required:
+        del out["required"]
+    return out
+
+
+def _request_schemas(inputs: dict[str, Schema]) -> dict[str, Schema]:
+    """Create and PATCH bodies: the records minus what the server sets or keeps fixed."""
+    account = _without(inputs["Account"], frozenset(), ("tenant_id", "name"))
+    for field in ("id", "tenant_id"):  # the handler's rule: ids are KV key tokens
+        account["properties"][field]["pattern"] = RECORD_ID_PATTERN
+    return {
+        "TenantPatch": _without(inputs["Tenant"], admin_tenants.FIXED),
+        "AccountCreate": account,
+        "AccountPatch": _without(inputs["Account"], admin_accounts.FIXED),
+        "StrategyCreate": _without(inputs["Strategy"], admin_strategies.SERVER_SET,
+                                   ("tenant_id", "account_id", "name")),
+        "StrategyPatch": _without(inputs["Strategy"], admin_strategies.FIXED),
+    }
+
+
+# --- answers written out by hand (their handlers build plain dicts) ----------------
+
+_STR = {"type": "string"}
+_DECIMAL = {"type": "string", "description": "a decimal number as a string"}
+_BOOL = {"type": "boolean"}
+_KEY = {"id": _STR, "role": {"enum": ["admin", "viewer"]}, "tenant_id": _STR}
+
+
+def _obj(required: dict[str, Any], **optional: Any) -> Schema:
+    """An answer object: exactly these properties (a stray one is a schema break)."""
+    return {"type": "object", "properties": {**required, **optional},
+            "required": list(required), "additionalProperties": False}
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": REF + name}
+
+
+HAND_WRITTEN: dict[str, Schema] = {
+    "Error": _obj({"error": _STR, "message": _STR},
+                  field={**_STR, "description": "the offending field, when there is one"}),
+    "WebhookAccepted": _obj({"signal_id": _STR, "status": {"enum": ["accepted"]}}),
+    "WebhookDuplicate": _obj({"signal_id": {**_STR, "description": "the first request's"},
+                              "status": {"enum": ["duplicate"]}}),
+    "SignalTrail": _obj({
+        "signal_id": _STR,
+        "status": {"enum": ["executed", "failed", "order_open", "in_progress"]},
+        "terminal": _BOOL,
+        "events": {"type": "array", "items": _ref("Event")}}),
+    "Position": _obj({"symbol": _STR, "quantity": _DECIMAL, "average_price": _DECIMAL,
+                      "last_price": _DECIMAL, "unrealised_pnl": _DECIMAL}),
+    "AccountState": _obj({
+        "account_id": _STR, "tenant_id": _STR, "name": _STR, "broker": _STR,
+        "currency": _STR, "cash": _DECIMAL, "equity": _DECIMAL, "realised_pnl": _DECIMAL,
+        "unrealised_pnl": _DECIMAL, "buying_power": _DECIMAL, "fees_paid": _DECIMAL,
+        "fills": {"type": "integer", "minimum": 0},
+        "positions": {"type": "array", "items": _ref("Position")}}),
+    "AccountStatus": _obj({
+        "account_id": _STR, "tenant_id": _STR, "broker": _STR, "active": _BOOL,
+        "paused": _BOOL, "paused_reason": _STR, "equity": _DECIMAL, "cash": _DECIMAL,
+        "positions": {"type": "object", "additionalProperties": _DECIMAL,
+                      "description": "symbol → signed quantity"},
+        "open_orders": {"type": "array", "items": _ref("BrokerOrder")},
+        "breaker": {"anyOf": [_ref("BreakerConfig" + VIEW), {"type": "null"}]},
+        "strategies": {"type": "array", "items": _obj(
+            {"id": _STR, "slug": _STR, "enabled": _BOOL})}}),
+    "Status": _obj({"accounts": {"type": "array", "items": _ref("AccountStatus")}}),
+    "Cleanup": _obj({"canceled": {"type": "array", "items": _obj(
+        {"account_id": _STR, "symbol": _STR, "client_order_id": _STR})}}),
+    "Resumed": _obj({"account_id": _STR, "paused": _BOOL}),
+    "PricesAccepted": _obj({"accepted": {"type": "integer", "minimum": 1}}),
+    "ApiKey": _obj(_KEY),
+    "ApiKeyCreated": _obj({**_KEY, "key": {**_STR, "description": "shown once"}}),
+    "ApiKeyRevoked": _obj({**_KEY, "revoked": {"const": True}}),
+    "StrategyCreated": _obj({
+        "strategy": _ref("Strategy" + VIEW),
+        "secret": {**_STR, "description": "shown once"},
+        "webhook_url": {"type": "string", "format": "uri"},
+        "tradingview_message": {"type": "object", "additionalProperties": _STR,
+                                "description": "a ready TradingView alert message"}}),
+    "StrategyRotated": _obj({"strategy": _ref("Strategy" + VIEW),
+                             "secret": {**_STR, "description": "shown once"}}),
+    "Rotate": {"type": "object", "properties": {"overlap_s": {
+        "type": "number", "minimum": 0, "maximum": MAX_OVERLAP_S, "default": 3600,
+        "description": "seconds the old secret keeps working"}}},
+    "Health": _obj({"status": {"enum": ["ok"]}}),
+    "Ready": _obj({"status": {"enum": ["ready", "not_ready"]},
+                   "checks": _obj({"nats": _BOOL, "store": _BOOL})}),
+}
+
+
+# --- responses and operations -------------------------------------------------------
+
+ERRORS = {
+    400: "the body is not valid JSON, not an object, or unreadable",
+    401: "no credential, or a wrong, expired or badly signed one",
+    403: "the credential may not do this (viewer key, tenant key, disabled strategy …)",
+    404: "no such record, or one the key may not see",
+    408: "the body did not arrive within the read deadline",
+    409: "a record with this id exists",
+    413: "the body is larger than the limit",
+    415: "a content type the route does not read",
+    422: "a missing or invalid field, named in ``field``",
+    429: "over a rate limit; retry after ``Retry-After`` seconds",
+    503: "a service or the event bus is unavailable; nothing was accepted, retry",
+}
+_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"},
+                                "description": "seconds to wait before retrying"}}
+
+
+def _json(schema: Schema, description: str) -> Schema:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _answers(ok: dict[int, tuple[str, str]], *errors: int) -> Schema:
+    """``ok``: status → (schema name, description); ``errors``: the error statuses."""
+    out: Schema = {str(s): _json(_ref(name), text) for s, (name, text) in ok.items()}
+    for status in errors:
+        out[str(status)] = _json(_ref("Error"), ERRORS[status])
+        if status in (429, 503):
+            out[str(status)]["headers"] = _RETRY_AFTER
+    return out
+
+
+def _path_param(name: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _body(schema: Schema, required: bool = True) -> Schema:
+    return {"required": required, "content": {JSON: {"schema": schema}}}
+
+
+ADMIN: list[dict[str, list[str]]] = [{"adminKey": []}, {"adminBearer": []}]
+# Read routes: 401 without a key; write routes also 403 for a viewer or tenant key.
+READ = (401,)
+WRITE = (401, 403)
+# Every route that reads a JSON body.
+BODY = (400, 413, 422)
+
+
+def _op(summary: str, answers: Schema, *, tag: str, params: list[Schema] | None = None,
+        body: Schema | None = None, security: list[Any] | None = None) -> Schema:
+    op: Schema = {"summary": summary, "tags": [tag], "responses": answers,
+                  "security": ADMIN if security is None else security}
+    if params:
+        op["parameters"] = params
+    if body is not None:
+        op["requestBody"] = body
+    return op
+
+
+def _webhook(summary: str, slug: bool = False) -> Schema:
+    params = [_path_param("slug")] if slug else []
+    params += [
+        {"name": "token", "in": "query", "schema": _STR,
+         "description": "the strategy secret (what TradingView can send)"},
+        *({"name": h, "in": "header", "schema": _STR, "description": d} for h, d in (
+            ("webhook-id", "Standard Webhooks: the sender's message id (de-duplicates)"),
+            ("webhook-timestamp", "Standard Webhooks: Unix seconds, ±5 minutes"),
+            ("webhook-signature", "Standard Webhooks: v1,<base64 HMAC-SHA256>, "
+                                  "space-separated for several"))),
+    ]
+    body = {"required": True, "content": {
+        JSON: {"schema": {"type": "object", "description":
+                          "an alert in one of the four dialects; may carry `token`"}},
+        "text/plain": {"schema": {"type": "string", "description":
+                                  "TradingView text: JSON, or key=value lines"}}}}
+    answers = _answers({202: ("WebhookAccepted", "stored durably; the pipeline runs"),
+                        200: ("WebhookDuplicate", "a repeat within the dedupe window")},
+                       400, 401, 403, 408, 413, 415, 422, 429, 503)
+    return _op(summary, answers, tag="webhooks", params=params, body=body,
+               security=[{}, {"strategyToken": []}, {"strategyKey": []},
+                         {"strategyBearer": []}])
+
+
+def _paths() -> Schema:
+    tenant, account = [_path_param("tenant_id")], [_path_param("account_id")]
+    strategy, key = [_path_param("strategy_id")], [_path_param("key_id")]
+    return {
+        "/webhook": {"post": _webhook("Universal webhook (routed by its credential)")},
+        "/webhook/{slug}": {"post": _webhook("Webhook of one strategy", slug=True)},
+        "/api/v1/webhooks/signals": {"post": _webhook("Universal webhook (alias)")},
+        "/api/v1/tenants": {
+            "post": _op("Create a tenant (global admin)", _answers(
+                {201: ("Tenant" + VIEW, "created")}, *WRITE, *BODY, 409),
+                tag="tenants", body=_body(_ref("TenantIn"))),
+            "get": _op("Tenants the key sees", {"200": _json(
+                {"type": "array", "items": _ref("Tenant" + VIEW)}, "tenants"),
+                **_answers({}, *READ)}, tag="tenants"),
+        },
+        "/api/v1/tenants/{tenant_id}": {
+            "get": _op("A tenant", _answers({200: ("Tenant" + VIEW, "the tenant")},
+                                            *READ, 404), tag="tenants", params=tenant),
+            "patch": _op("Change a tenant (global admin)", _answers(
+                {200: ("Tenant" + VIEW, "changed")}, *WRITE, 404, *BODY),
+                tag="tenants", params=tenant, body=_body(_ref("TenantPatch"))),
+        },
+        "/api/v1/tenants/{tenant_id}/disable": {
+            "post": _op("Disable a tenant: its webhooks are refused, queued signals fail",
+                        _answers({200: ("Tenant" + VIEW, "disabled")}, *WRITE, 404),
+                        tag="tenants", params=tenant)},
+        "/api/v1/accounts": {
+            "post": _op("Open a broker account", _answers(
+                {201: ("Account" + VIEW, "created (broker secret masked)")},
+                *WRITE, 404, *BODY, 409), tag="accounts", body=_body(_ref("AccountCreate"))),
+            "get": _op("Account configurations the key sees", {"200": _json(
+                {"type": "array", "items": _ref("Account" + VIEW)}, "accounts"),
+                **_answers({}, *READ)}, tag="accounts"),
+        },
+        "/api/v1/accounts/{account_id}": {
+            "get": _op("Cash, equity, P&L and positions (account projection)", _answers(
+                {200: ("AccountState", "the account's state")}, *READ, 404),
+                tag="accounts", params=account),
+            "patch": _op("Change an account's settings", _answers(
+                {200: ("Account" + VIEW, "changed")}, *WRITE, 404, *BODY),
+                tag="accounts", params=account, body=_body(_ref("AccountPatch"))),
+        },
+        "/api/v1/accounts/{account_id}/config": {
+            "get": _op("An account's settings (broker secret masked)", _answers(
+                {200: ("Account" + VIEW, "the settings")}, *READ, 404),
+                tag="accounts", params=account)},
+        "/api/v1/accounts/{account_id}/disable": {
+            "post": _op("Disable an account: its signals fail from now on", _answers(
+                {200: ("Account" + VIEW, "disabled")}, *WRITE, 404),
+                tag="accounts", params=account)},
+        "/api/v1/accounts/{account_id}/resume": {
+            "post": _op("Resume an account the breaker paused", _answers(
+                {200: ("Resumed", "resumed")}, *WRITE, 404), tag="accounts", params=account)},
+        "/api/v1/strategies": {
+            "post": _op("Register a strategy: its webhook URL, secret (once), TradingView "
+                        "message", _answers({201: ("StrategyCreated", "created")},
+                                            *WRITE, 404, *BODY),
+                        tag="strategies", body=_body(_ref("StrategyCreate"))),
+            "get": _op("Strategies the key sees (no secrets)", {"200": _json(
+                {"type": "array", "items": _ref("Strategy" + VIEW)}, "strategies"),
+                **_answers({}, *READ)}, tag="strategies"),
+        },
+        "/api/v1/strategies/{strategy_id}": {
+            "get": _op("A strategy (no secrets)", _answers(
+                {200: ("Strategy" + VIEW, "the strategy")}, *READ, 404),
+                tag="strategies", params=strategy),
+            "patch": _op("Change a strategy (not its id, tenant, slug or secret)", _answers(
+                {200: ("Strategy" + VIEW, "changed")}, *WRITE, 404, *BODY),
+                tag="strategies", params=strategy, body=_body(_ref("StrategyPatch"))),
+        },
+        "/api/v1/strategies/{strategy_id}/disable": {
+            "post": _op("Disable a strategy: its webhooks are refused at once", _answers(
+                {200: ("Strategy" + VIEW, "disabled")}, *WRITE, 404),
+                tag="strategies", params=strategy)},
+        "/api/v1/strategies/{strategy_id}/rotate": {
+            "post": _op("A new secret (answered once); the old one works for the overlap",
+                        _answers({200: ("StrategyRotated", "rotated")}, *WRITE, 404, *BODY),
+                        tag="strategies", params=strategy,
+                        body=_body(_ref("Rotate"), required=False))},
+        "/api/v1/apikeys": {
+            "get": _op("Admin keys the caller may manage (admin role)", {"200": _json(
+                {"type": "array", "items": _ref("ApiKey")}, "keys (never their hash)"),
+                **_answers({}, *WRITE)}, tag="apikeys"),
+            "post": _op("Create an admin key (answered once)", _answers(
+                {201: ("ApiKeyCreated", "created")}, *WRITE, *BODY),
+                tag="apikeys", body=_body(_ref("ApiKeyIn"), required=False)),
+        },
+        "/api/v1/apikeys/{key_id}": {
+            "delete": _op("Revoke an admin key at once", _answers(
+                {200: ("ApiKeyRevoked", "revoked")}, *WRITE, 404), tag="apikeys", params=key)},
+        "/api/v1/signals/{signal_id}": {
+            "get": _op("A signal's audit trail: every stored event in order", _answers(
+                {200: ("SignalTrail", "the trail")}, *READ, 404),
+                tag="signals", params=[_path_param("signal_id")])},
+        "/api/v1/status": {
+            "get": _op("Positions, open orders, breaker and strategies per account", _answers(
+                {200: ("Status", "the accounts the key sees")}, *READ, 404, 503),
+                tag="operations", params=[{"name": "account_id", "in": "query",
+                                           "schema": _STR, "description": "just this one"}])},
+        "/api/v1/cleanup": {
+            "post": _op("Cancel orphan SL/TP legs now (global admin)", _answers(
+                {200: ("Cleanup", "the cancelled legs")}, *WRITE, 503), tag="operations")},
+        "/api/v1/prices": {
+            "post": _op("Market prices for the paper broker (global admin)", _answers(
+                {202: ("PricesAccepted", "published")}, *WRITE, *BODY, 415, 503),
+                tag="operations", body=_body(
+                    {"anyOf": [_ref("PriceIn"), _ref("PricesIn")]}))},
+        "/healthz": {"get": _op("Liveness", _answers({200: ("Health", "alive")}),
+                                tag="health", security=[])},
+        "/readyz": {"get": _op("Readiness: NATS connected and the store answers", _answers(
+            {200: ("Ready", "ready"), 503: ("Ready", "not ready")}), tag="health",
+            security=[])},
+        "/metrics": {"get": _op("Prometheus metrics", {"200": {
+            "description": "Prometheus text exposition",
+            "content": {"text/plain": {"schema": _STR}}}}, tag="health", security=[])},
+        "/openapi.json": {"get": _op("This document", {"200": _json(
+            {"type": "object"}, "the OpenAPI document")}, tag="health", security=[])},
+    }
+
+
+SECURITY_SCHEMES = {
+    "adminKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                 "description": "an admin API key (`thk_…`)"},
+    "adminBearer": {"type": "http", "scheme": "bearer",
+                    "description": "an admin API key or an admin JWT"},
+    "strategyToken": {"type": "apiKey", "in": "query", "name": "token",
+                      "description": "the strategy secret (also accepted as `token` in "
+                                     "the body)"},
+    "strategyKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                    "description": "the strategy secret"},
+    "strategyBearer": {"type": "http", "scheme": "bearer",
+                       "description": "the strategy secret, or a JWT whose `sub` is the "
+                                      "strategy (HS256 with the secret, or RS256/ES256/"
+                                      "EdDSA with its `jwt_public_key`)"},
+}
+
+
+@cache
+def document() -> Schema:
+    """The OpenAPI document (built once per process)."""
+    inputs = _pydantic_inputs()
+    schemas: dict[str, Schema] = {}
+    for part in (inputs, _request_schemas(inputs), _pydantic_views(), _msgspec_schemas(),
+                 HAND_WRITTEN):
+        # Two models of one name would silently replace each other's schema.
+        clash = schemas.keys() & part.keys()
+        if clash:
+            raise ValueError(f"OpenAPI schema names used twice: {sorted(clash)}")
+        schemas.update(part)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "tradehooks", "version": "1",
+                 "description": "Trading-signal webhooks in, broker orders out. Errors are "
+                                "always `{\"error\": code, \"message\": …}` (plus `field` "
+                                "when one field is at fault)."},
+        "paths": _paths(),
+        "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
+    }
+
+
+async def openapi_json(_: web.Request) -> web.Response:
+    """``GET /openapi.json``: this document (no credentials needed)."""
+    return web.json_response(document())
