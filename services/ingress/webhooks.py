@@ -67,6 +67,10 @@ async def receive_webhook(request: web.Request) -> web.Response:
         raise Problem(422, "invalid_field", exc.message, field=exc.field) from exc
     sender_id = request.headers.get("webhook-id", "") if auth_mode == "hmac" else ""
     key = dedupe_key(strategy.id, sender_id or alert.alert_id, raw)
+    if not ctx.bus.nc.is_connected:
+        # NATS is known to be away (restarting, unreachable): refuse at once instead
+        # of holding every request for the whole budget; nothing is claimed yet.
+        raise unavailable("the event bus is unavailable; retry")
     try:
         # TradingView gives up after 3 s: answer 503 (retry is safe: the retry is
         # recognised by its dedupe key) rather than hang while NATS is away.

@@ -68,6 +68,8 @@ class RiskService:
         received_at = event.signal.alert_time or event.occurred_at
         coid = client_order_id(strategy, event.signal_id, received_at)
         decision = await self._decide(event, strategy, snapshot, coid)
+        if decision is None:
+            return []  # decided and ended before: its order.requested went out then
         if isinstance(decision, RiskRefusal):
             return [failure(event, "risk", decision.code, decision.reason, self.clock,
                             decision.details)]
@@ -79,14 +81,28 @@ class RiskService:
         return [Outgoing(requested, streams.message_id(event.signal_id, "order"))]
 
     async def _decide(self, event: WebhookValidated, strategy: Strategy,
-                      snapshot: AccountSnapshot, coid: str) -> OrderRequest | RiskRefusal:
+                      snapshot: AccountSnapshot, coid: str
+                      ) -> OrderRequest | RiskRefusal | None:
         """Decide against the broker's positions plus the orders decided but not yet
         filled (so an exit right behind its entry finds the position), check the
-        limits and reserve the order — atomically, by compare-and-set on the ledger."""
+        limits and reserve the order — atomically, by compare-and-set on the ledger.
+
+        A redelivered signal (its order is in today's ledger) is not decided again:
+        the position has moved since, by its own order perhaps, and an exit would
+        now be refused although its order went out. It gets the order it got then
+        (a repeat publish is dropped by its message id), or None once the order's
+        terminal event released the reservation.
+        """
         day = trading_day(self.clock.now(), strategy.day_timezone)
         while True:
             ledger, revision = await self.ledgers.load(event.account_id)
             ledger.roll(day, snapshot.equity)
+            if coid in ledger.today:
+                reserved = ledger.pending.get(coid)
+                if reserved is None:
+                    return None
+                if reserved.order is not None:
+                    return reserved.order
             exposure = Exposure.of(snapshot, ledger)
             effective = msgspec.structs.replace(snapshot, positions=exposure.positions)
             order = decide_order(event.signal, strategy, effective, coid)
@@ -104,7 +120,7 @@ class RiskService:
             ledger.today[order.client_order_id] = notional
             ledger.pending[order.client_order_id] = Reservation(
                 signal_id=event.signal_id, symbol=order.symbol, signed_quantity=signed,
-                notional=notional)
+                notional=notional, order=order)
             if await self.ledgers.save(event.account_id, ledger, revision):
                 return order
 

@@ -13,6 +13,7 @@ import msgspec
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from contracts.orders import OrderRequest
 from contracts.subjects import token
 
 
@@ -23,6 +24,9 @@ class Reservation(msgspec.Struct, frozen=True, kw_only=True):
     symbol: str
     signed_quantity: Decimal
     notional: Decimal
+    # The decision itself, so a redelivered signal gets the same order again
+    # (None in ledgers written before it was kept).
+    order: OrderRequest | None = None
 
 
 class RiskLedger(msgspec.Struct, kw_only=True):

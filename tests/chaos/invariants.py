@@ -182,14 +182,14 @@ def check_terminals(events: list[AnyEvent], accepted: dict[str, Alert]) -> tuple
     unknown = set(received) - set(accepted)
     assert not unknown, f"{len(unknown)} signal(s) received but never answered 2xx: " \
                         f"{sorted(unknown)[:5]}"
-    terminals: dict[str, list[str]] = {}
+    terminals: dict[str, list[AnyEvent]] = {}
     for event in events:
         if event_type(event) in TERMINAL:
-            terminals.setdefault(event.signal_id, []).append(event_type(event))
+            terminals.setdefault(event.signal_id, []).append(event)
     for signal_id, alert in accepted.items():
         ends = terminals.get(signal_id, [])
         assert len(ends) == 1, f"alert {alert.index} (signal {signal_id}) ended {ends}"
-    kinds = Counter(kind for ends in terminals.values() for kind in ends)
+    kinds = Counter(event_type(end) for ends in terminals.values() for end in ends)
     return kinds["webhook.trade_executed"], kinds["webhook.failed"]
 
 

@@ -1,0 +1,84 @@
+"""A redelivered signal gets the answer it got the first time, however the account moved.
+
+Found by the NATS-restart fault test: risk published an exit's ``order.requested``,
+lost the acknowledgement with the server, and retried after the order had filled;
+deciding again, it found no position and published ``webhook.failed`` too — one
+signal, two terminal events. Here the same redeliveries, step by step, against a
+real KV ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+
+from contracts import streams
+from contracts.events import OrderRequested
+from services.brokers.base import AccountSnapshot
+from services.registry.models import Account, Strategy, Tenant
+from services.risk.handlers import RiskService
+from services.risk.ledger import RiskLedgers
+from services.runtime.bus import Bus
+from services.runtime.clock import SystemClock
+from tests.factories import (
+    make_account,
+    make_signal,
+    make_snapshot,
+    make_strategy,
+    make_trade_executed,
+    make_validated,
+)
+
+pytestmark = pytest.mark.chaos
+
+
+@dataclass
+class OneAccount:
+    """The registry and broker of one paper account, as risk reads them."""
+
+    strategy_: Strategy = field(default_factory=lambda: make_strategy(
+        sizing_mode="alert_contracts"))
+    account_: Account = field(default_factory=make_account)
+    positions: dict[str, Decimal] = field(default_factory=dict)
+
+    async def tenant(self, tenant_id: str) -> Tenant | None:
+        return None
+
+    async def account(self, account_id: str) -> Account | None:
+        return self.account_
+
+    async def strategy(self, strategy_id: str) -> Strategy | None:
+        return self.strategy_
+
+    def for_account(self, account: Account) -> OneAccount:
+        return self
+
+    async def snapshot(self, account: Account) -> AccountSnapshot:
+        return make_snapshot(positions=dict(self.positions),
+                             last_prices={"AAPL": Decimal(150)})
+
+
+async def test_a_redelivered_exit_is_never_refused_after_its_order_went_out(bus: Bus) -> None:
+    world = OneAccount(positions={"AAPL": Decimal(5)})
+    risk = RiskService(world, world, RiskLedgers(await bus.kv(streams.BUCKET_RISK)),  # type: ignore[arg-type]
+                       SystemClock())
+    exit_signal = make_validated(signal=make_signal(intent="exit_long"))
+
+    first = await risk.handle(exit_signal)
+    assert [type(o.event) for o in first] == [OrderRequested]
+    order = first[0].event.order  # type: ignore[attr-defined]
+    assert order.close_position
+
+    # Redelivered before the order filled: its own reservation already "closed"
+    # the position, yet the answer is the same order (a repeat publish is dropped).
+    again = await risk.handle(exit_signal)
+    assert [(type(o.event), o.msg_id) for o in again] == [(OrderRequested, first[0].msg_id)]
+    assert again[0].event.order == order  # type: ignore[attr-defined]
+
+    # Redelivered after it filled and its terminal event released the reservation:
+    # nothing more to say — above all no webhook.failed(no_position).
+    world.positions = {}
+    await risk.release(make_trade_executed(signal_id=exit_signal.signal_id))
+    assert await risk.handle(exit_signal) == []
