@@ -22,7 +22,7 @@ class AccountsProjector:
         self.projection = AccountsProjection(views)
         self.position = read_model.position(ACCOUNTS)
 
-    def catch_up(self, batch: int = 5000) -> int:
+    def catch_up(self, batch: int = 10_000) -> int:
         """Process every notification after the saved position; returns events applied."""
         applied = 0
         while True:
@@ -52,7 +52,7 @@ class ReplayReport:
 
 
 def rebuild_accounts(
-    store: EventStore, batch: int = 5000
+    store: EventStore, batch: int = 10_000
 ) -> tuple[dict[str, AccountView], int, int]:
     """Fold the whole store from the beginning into fresh views (nothing is written).
 

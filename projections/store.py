@@ -7,13 +7,19 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 
 from contracts.events import AnyEvent, event_from_builtins, event_to_builtins, event_type
+from projections.fastread import can_decode_fast, decode_recorded, select_rows
 from projections.persistence import eventsourcing_env, parse_store_url
 from projections.trails import Trail
 
 # The class the @event decorator generated for Trail.record.
 _RECORDED: Any = getattr(Trail, "Recorded")  # noqa: B009 - made at runtime
+RECORDED_TOPIC = get_topic(_RECORDED)
+# Only the body of a Recorded event is read back, never its trail id or version.
+_NO_ID = UUID(int=0)
 
 
 class EventStore(Application[UUID]):
@@ -68,18 +74,24 @@ class EventStore(Application[UUID]):
         Each is paired with its pipeline event, or None for bookkeeping
         notifications (a trail being started) that still advance the position.
         """
-        notifications = self.recorder.select_notifications(
-            start=after, limit=limit, inclusive_of_start=False
-        )
+        fast = can_decode_fast(self.mapper)
         out: list[tuple[int, AnyEvent | None]] = []
-        for notification in notifications:
-            domain_event = self.mapper.to_domain_event(notification)
-            if isinstance(domain_event, _RECORDED):
-                body = domain_event.body
-                out.append((notification.id, event_from_builtins(body)))
-            else:
-                out.append((notification.id, None))
+        for nid, topic, state in select_rows(self.recorder, after, limit):
+            if topic != RECORDED_TOPIC:
+                out.append((nid, None))
+                continue
+            event = decode_recorded(state) if fast else None
+            if event is None:  # the general path (see projections.fastread)
+                event = self._decode_slowly(topic, state)
+            out.append((nid, event))
         return out
+
+    def _decode_slowly(self, topic: str, state: bytes) -> AnyEvent:
+        """The event of one ``Trail.Recorded`` row, decoded by eventsourcing's mapper."""
+        stored = StoredEvent(originator_id=_NO_ID, originator_version=0, topic=topic,
+                             state=state)
+        domain_event: Any = self.mapper.to_domain_event(stored)
+        return event_from_builtins(domain_event.body)
 
     def iter_events(self, after: int = 0, batch: int = 5000) -> Iterator[tuple[int, AnyEvent]]:
         """Every stored pipeline event after ``after``, in store order."""
