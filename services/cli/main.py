@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--data-dir", help="data dir of 'tradehooks up'")
     replay = sub.add_parser("replay", help="rebuild the projections from the event store")
     replay.add_argument("--data-dir", help="data dir of the default SQLite store")
+    replay.add_argument("--progress", action="store_true",
+                        help="show a progress bar on stderr even when it is not a terminal")
     return parser
 
 
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         from services.cli.replay import replay
 
         setup_logging("replay", settings.log_level)
-        return replay(settings)
+        return replay(settings, progress=args.progress)
     return 2
 
 

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import sys
+
 from projections.persistence import parse_store_url
 from projections.projector import replay_accounts
 from projections.readmodel import open_read_model
 from projections.store import open_store
+from services.cli.progress import ProgressBar
 from services.runtime.config import Settings
 
 
-def replay(settings: Settings) -> int:
-    """Rebuild every projection from scratch; prints what changed. Exit 0 on success."""
+def replay(settings: Settings, progress: bool = False) -> int:
+    """Rebuild every projection from scratch; prints what changed. Exit 0 on success.
+
+    A progress bar goes to stderr when it is a terminal, or when ``progress`` is set.
+    """
     location = parse_store_url(settings.store_url)
     read_model = open_read_model(location)
     store = open_store(settings.store_url)
+    bar = None
     try:
-        report = replay_accounts(store, read_model)
+        if progress or sys.stderr.isatty():
+            bar = ProgressBar(store.max_position(), "replay", unit="stored")
+        report = replay_accounts(store, read_model, on_progress=bar.update if bar else None)
     finally:
+        if bar:
+            bar.close()
         store.close()
         read_model.close()
     rate = report.events / report.seconds if report.seconds else 0.0

@@ -43,6 +43,8 @@ from projections.projector import ACCOUNTS, AccountsProjector, rebuild_accounts,
 from projections.readmodel import ReadModel, open_read_model
 from projections.store import RECORDED_TOPIC, EventStore, open_store
 from projections.trails import Trail
+from services.cli.replay import replay
+from services.runtime.config import Settings
 
 pytestmark = pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 
@@ -563,3 +565,22 @@ def test_bulk_fill_stores_the_rows_append_stores(url: str, store: EventStore,
         assert len(rebuilt_bodies(store)) == 5
     finally:
         reference.close()
+
+
+def test_replay_command_shows_progress_on_request_and_reports_identical(
+    url: str, store: EventStore, read_model: ReadModel, capsys: pytest.CaptureFixture[str],
+) -> None:
+    store.append(OPENINGS + FIRST_FILLS)
+    AccountsProjector(store, read_model).catch_up()
+    settings = Settings(database_url=url)
+
+    assert replay(settings, progress=True) == 0
+
+    out, err = capsys.readouterr()
+    assert "replayed 6 events" in out
+    assert "identical to the live projection: yes" in out
+    total = store.max_position()
+    assert f"100%  {total:,}/{total:,} stored  6 events" in err
+
+    assert replay(settings) == 0  # stderr is no terminal here: no bar
+    assert capsys.readouterr().err == ""
