@@ -7,7 +7,7 @@ from contracts.market import PriceTick, decode_tick
 from services.brokers.factory import build_brokers
 from services.executor.handlers import Executor, OrderSync
 from services.executor.open_orders import OpenOrders
-from services.registry.store import open_registry
+from services.registry.cache import open_cached_registry
 from services.runtime.bus import Bus
 from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
@@ -20,7 +20,7 @@ async def main(settings: Settings) -> None:
 
     async def build(bus: Bus) -> list[Runnable]:
         clock = SystemClock()
-        registry = await open_registry(bus, settings)
+        registry = await open_cached_registry(bus, settings)
         executor = Executor(registry, await build_brokers(bus, settings, clock),
                             OpenOrders(await bus.kv(streams.BUCKET_OPEN_ORDERS)), clock)
 
@@ -28,6 +28,7 @@ async def main(settings: Settings) -> None:
             return await executor.on_price(tick)
 
         return [
+            registry,
             Consumer(bus, streams.EXECUTOR, executor.handle, executor.on_exhausted),
             Consumer(bus, streams.EXECUTOR_PRICES, on_tick, decode=decode_tick),
             OrderSync(executor, bus, settings.order_sync_interval_s),

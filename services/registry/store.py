@@ -45,6 +45,12 @@ def _index_keys(strategy: Strategy) -> list[str]:
     return keys
 
 
+def record_key(record: Tenant | Account | Strategy) -> str:
+    """The KV key of a record: ``tenant.<id>``, ``account.<id>`` or ``strategy.<id>``."""
+    kind = {Tenant: "tenant", Account: "account", Strategy: "strategy"}[type(record)]
+    return f"{kind}.{record.id}"
+
+
 def _transform(data: dict[str, Any], path: tuple[str, ...], how: Callable[[str], str]) -> None:
     node: Any = data
     for key in path[:-1]:
@@ -93,8 +99,7 @@ class Registry:
 
     async def put(self, record: Tenant | Account | Strategy) -> None:
         """Create or replace a record (and, for strategies, their lookup indexes)."""
-        kind = {Tenant: "tenant", Account: "account", Strategy: "strategy"}[type(record)]
-        await self.kv.put(f"{kind}.{record.id}", self.encode(record))
+        await self.kv.put(record_key(record), self.encode(record))
         if isinstance(record, Strategy):
             for key in _index_keys(record):
                 await self.kv.put(key, record.id.encode())
@@ -276,3 +281,4 @@ class StrategyCache:
 async def open_registry(bus: Bus, settings: Settings, create_key: bool = False) -> Registry:
     """The registry with the master key of ``settings`` (created only if asked)."""
     return Registry(await bus.kv(streams.BUCKET_REGISTRY), load_box(settings, create_key))
+

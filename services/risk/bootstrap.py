@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contracts import streams
 from services.brokers.factory import build_brokers
-from services.registry.store import open_registry
+from services.registry.cache import open_cached_registry
 from services.risk.handlers import RiskService
 from services.risk.ledger import RiskLedgers
 from services.runtime.bus import Bus
@@ -20,10 +20,10 @@ async def main(settings: Settings) -> None:
 
     async def build(bus: Bus) -> list[Runnable]:
         clock = SystemClock()
-        registry = await open_registry(bus, settings)
+        registry = await open_cached_registry(bus, settings)
         ledgers = RiskLedgers(await bus.kv(streams.BUCKET_RISK))
         risk = RiskService(registry, await build_brokers(bus, settings, clock), ledgers, clock)
-        return [Consumer(bus, streams.RISK, risk.handle, exhausted("risk", clock)),
+        return [registry, Consumer(bus, streams.RISK, risk.handle, exhausted("risk", clock)),
                 Consumer(bus, streams.RISK_RELEASE, risk.release)]
 
     await run_consumers("risk", settings, build)

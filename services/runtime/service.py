@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 from services.runtime.bus import Bus, connect, ensure_topology, is_bus_error
 from services.runtime.config import Settings
-from services.runtime.consumer import Consumer
 from services.runtime.probe import start_probe_server
 from services.runtime.timers import stopped_within
 
@@ -119,9 +118,11 @@ async def run_consumers(
     consumers: list[Runnable] = []
 
     async def _reconnected() -> None:
-        for consumer in consumers:
-            if isinstance(consumer, Consumer):
-                consumer.on_reconnected()
+        # Consumers rebuild their pull subscriptions, caches their watches.
+        for runnable in consumers:
+            hook = getattr(runnable, "on_reconnected", None)
+            if hook is not None:
+                hook()
 
     bus = await connect_when_available(settings, name, stop, reconnected_cb=_reconnected)
     if bus is None:

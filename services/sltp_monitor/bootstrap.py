@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contracts import streams
 from services.brokers.factory import build_brokers
-from services.registry.store import open_registry
+from services.registry.cache import open_cached_registry
 from services.runtime.bus import Bus
 from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
@@ -20,12 +20,12 @@ async def main(settings: Settings) -> None:
 
     async def build(bus: Bus) -> list[Runnable]:
         clock = SystemClock()
-        registry = await open_registry(bus, settings)
+        registry = await open_cached_registry(bus, settings)
         brokers = await build_brokers(bus, settings, clock)
         breaker = BreakerLoop(bus, registry, brokers, await bus.kv(streams.BUCKET_BREAKERS),
                               clock, settings.breaker_interval_s)
         monitor = SlTpMonitor(registry, brokers, clock)
         commands = Commands(bus, monitor, settings.cleanup_interval_s)
-        return [Consumer(bus, streams.SLTP_MONITOR, monitor.handle), breaker, commands]
+        return [registry, Consumer(bus, streams.SLTP_MONITOR, monitor.handle), breaker, commands]
 
     await run_consumers("sl-tp-monitor", settings, build)

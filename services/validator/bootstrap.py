@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contracts import streams
-from services.registry.store import open_registry
+from services.registry.cache import open_cached_registry
 from services.runtime.bus import Bus
 from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
@@ -18,7 +18,9 @@ async def main(settings: Settings) -> None:
 
     async def build(bus: Bus) -> list[Runnable]:
         clock = SystemClock()
-        validator = Validator(await open_registry(bus, settings), clock)
-        return [Consumer(bus, streams.VALIDATOR, validator.handle, exhausted("validate", clock))]
+        registry = await open_cached_registry(bus, settings)
+        validator = Validator(registry, clock)
+        return [registry,
+                Consumer(bus, streams.VALIDATOR, validator.handle, exhausted("validate", clock))]
 
     await run_consumers("validator", settings, build)

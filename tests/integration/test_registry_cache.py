@@ -1,0 +1,92 @@
+"""The pipeline services' registry copy: loaded before consuming, current within
+moments of a change made elsewhere, and rebuilt after a reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from harness import connect_bus, master_box, wait_until
+
+from contracts import streams
+from services.registry.cache import CachedRegistry
+from services.registry.models import Tenant
+from services.registry.store import Registry
+from services.runtime.bus import Bus
+from services.runtime.embedded_nats import EmbeddedNats
+from tests.factories import make_account, make_strategy
+
+
+@pytest.fixture
+async def writer(bus: Bus) -> Registry:
+    """Another process's view: writes straight to the bucket."""
+    return Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
+
+
+@pytest.fixture
+async def cached(nats_server: EmbeddedNats) -> AsyncIterator[CachedRegistry]:
+    connection = await connect_bus(nats_server.url)
+    registry = CachedRegistry(await connection.kv(streams.BUCKET_REGISTRY), master_box())
+    yield registry
+    await connection.close()
+
+
+async def test_changes_made_elsewhere_are_seen_and_reads_need_no_kv(
+        writer: Registry, cached: CachedRegistry) -> None:
+    await writer.put(Tenant(id="acme", name="Acme"))
+    await writer.put(make_account())
+    await cached.load()
+    stop = asyncio.Event()
+    follower = asyncio.create_task(cached.run(stop))
+    try:
+        assert (await cached.tenant("acme")) == Tenant(id="acme", name="Acme")
+        assert [a.id for a in await cached.accounts()] == ["acc-1"]
+
+        strategy = make_strategy()
+        await writer.put(strategy)
+        assert await wait_until(lambda: cached.strategy(strategy.id)) == strategy
+        assert (await cached.strategy(strategy.id)).secret == strategy.secret  # type: ignore[union-attr]
+
+        disabled = strategy.model_copy(update={"enabled": False})
+        await writer.put(disabled)
+
+        async def seen_disabled() -> bool:
+            found = await cached.strategy(strategy.id)
+            return found is not None and not found.enabled
+
+        await wait_until(seen_disabled, message="the cache to see the disable")
+        await writer.kv.delete("account.acc-1")
+        await wait_until(lambda: _gone(cached), message="the cache to drop the account")
+        # Served from memory: with the bucket's connection closed, reads still answer.
+        await cached.kv._js._nc.close()
+        assert (await cached.tenant("acme")) is not None
+    finally:
+        stop.set()
+        await follower
+
+
+async def _gone(cached: CachedRegistry) -> bool:
+    return await cached.account("acc-1") is None and await cached.accounts() == []
+
+
+async def test_a_reconnect_reloads_every_record(writer: Registry,
+                                                cached: CachedRegistry) -> None:
+    await cached.load()
+    stop = asyncio.Event()
+    follower = asyncio.create_task(cached.run(stop))
+    try:
+        await writer.put(Tenant(id="beta", name="Beta"))
+        await wait_until(lambda: cached.tenant("beta"), message="the new tenant")
+        # Pretend the watch went deaf and missed a change; a reconnect repairs it.
+        cached._records.pop("tenant.beta")
+        cached._records["tenant.ghost"] = Tenant(id="ghost", name="Ghost")
+        cached.on_reconnected()
+
+        async def reloaded() -> bool:
+            return [t.id for t in await cached.tenants()] == ["beta"]
+
+        await wait_until(reloaded, message="a full reload after the reconnect")
+    finally:
+        stop.set()
+        await follower
