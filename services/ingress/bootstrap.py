@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -30,7 +31,13 @@ async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Serve HTTP until SIGTERM; in-flight requests finish first."""
     stop = stop or asyncio.Event()
     install_stop_handlers(stop)
-    bus = await connect_when_available(settings, "ingress", stop)
+    reconnect_hooks: list[Callable[[], None]] = []
+
+    async def _reconnected() -> None:
+        for hook in reconnect_hooks:
+            hook()
+
+    bus = await connect_when_available(settings, "ingress", stop, reconnected_cb=_reconnected)
     if bus is None:
         return
     while True:
@@ -45,6 +52,7 @@ async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
     registry = await open_registry(bus, settings)
     strategies = StrategyCache(registry)
     await strategies.start()
+    reconnect_hooks.append(strategies.on_reconnected)
     clock = SystemClock()
     limiter = RateLimiter(await bus.kv(streams.BUCKET_RATE))
     ctx = IngressContext(settings=settings, bus=bus, strategies=strategies,

@@ -218,8 +218,18 @@ class StrategyCache:
     async def start(self) -> None:
         """Load every strategy and tenant, and follow changes."""
         await self.reload()
+        self._watch()
+
+    def _watch(self) -> None:
         self._tasks = [asyncio.create_task(self._follow("strategy.*", self._on_strategy)),
                        asyncio.create_task(self._follow("tenant.*", self._on_tenant))]
+
+    def on_reconnected(self) -> None:
+        """NATS came back: watch again (every current record is delivered anew), in
+        case the old watch went deaf across the reconnect."""
+        for task in self._tasks:
+            task.cancel()
+        self._watch()
 
     async def reload(self) -> None:
         """Read every strategy and tenant from the bucket now."""

@@ -90,3 +90,19 @@ async def test_a_reconnect_reloads_every_record(writer: Registry,
     finally:
         stop.set()
         await follower
+
+
+async def test_ingress_strategy_cache_rewatches_after_a_reconnect(writer: Registry) -> None:
+    from services.registry.store import StrategyCache
+
+    strategy = make_strategy()
+    await writer.put(strategy)
+    cache = StrategyCache(writer)
+    await cache.start()
+    try:
+        cache.by_id = {}  # a watch that went deaf and a cache that forgot
+        cache.on_reconnected()
+        await wait_until(lambda: cache.with_slug(strategy.slug), message="the re-watch")
+        assert cache.by_token  # indexes rebuilt from what the watch delivered
+    finally:
+        await cache.stop()
