@@ -20,6 +20,7 @@ from services.ingress.admin_common import (
     validated,
 )
 from services.ingress.problems import Problem
+from services.registry.api_keys import ApiKey
 from services.registry.changes import save_change
 from services.registry.models import Account
 from services.registry.provisioning import register_account
@@ -31,13 +32,25 @@ FIXED = frozenset({"id", "tenant_id", "broker", "currency", "starting_cash", "pa
                    "paused_reason"})
 
 
-async def _visible_account(request: web.Request, write: bool) -> tuple[Account, str]:
+async def _visible_account(request: web.Request, write: bool) -> tuple[Account, ApiKey]:
     key = await require_key(request, write=write)
     account_id = path_id(request, "account_id", "account")
     account = await registry(request).account(account_id)
     if account is None or not key.sees(account.tenant_id):
         raise Problem(404, "not_found", f"no account {account_id}")
-    return account, author(key)
+    return account, key
+
+
+def _endpoint(account: Account | None) -> str | None:
+    return account.alpaca.url_override if account and account.alpaca else None
+
+
+def _check_endpoint(key: ApiKey, before: Account | None, after: Account) -> None:
+    """Only a global admin may point an account at another broker URL: the services
+    would send the broker keys there (a tenant could aim them at any host)."""
+    if key.tenant_id and _endpoint(after) != _endpoint(before):
+        raise Problem(403, "forbidden",
+                      "alpaca.url_override: only a global admin key may set it")
 
 
 def _check_broker(account: Account) -> Account:
@@ -64,6 +77,7 @@ async def create_account(request: web.Request) -> web.Response:
     body = await json_body(request)
     body.setdefault("id", f"acct-{uuid.uuid4().hex[:10]}")
     account = _check_broker(validated(Account, body))
+    _check_endpoint(key, None, account)
     if not is_record_id(account.id):
         raise Problem(422, "invalid_field", "id: letters, digits, '-', '_' or '=' only",
                       field="id")
@@ -94,18 +108,21 @@ async def get_account_config(request: web.Request) -> web.Response:
 
 async def update_account(request: web.Request) -> web.Response:
     """``PATCH /api/v1/accounts/{id}``: risk, breaker, fees, rate limits, broker keys."""
-    account, by = await _visible_account(request, write=True)
+    account, key = await _visible_account(request, write=True)
     body = _keep_broker_secret(account, await json_body(request))
     updated = _check_broker(patched(account, body, FIXED))
+    _check_endpoint(key, account, updated)
     ctx = context(request)
-    await save_change(ctx.bus, ctx.strategies.registry, account, updated, ctx.clock, by)
+    await save_change(ctx.bus, ctx.strategies.registry, account, updated, ctx.clock,
+                      author(key))
     return web.json_response(account_view(updated))
 
 
 async def disable_account(request: web.Request) -> web.Response:
     """``POST /api/v1/accounts/{id}/disable``: its signals fail from now on
     (``PATCH {"active": true}`` re-enables it)."""
-    account, by = await _visible_account(request, write=True)
+    account, key = await _visible_account(request, write=True)
+    by = author(key)
     disabled = account.model_copy(update={"active": False})
     ctx = context(request)
     await save_change(ctx.bus, ctx.strategies.registry, account, disabled, ctx.clock, by)

@@ -69,6 +69,14 @@ async def test_disabling_a_tenant_or_account_stops_its_signals_at_once(
         acct = f"{api}/accounts/{t.account.id}"
         status, answer = await call(http, "PATCH", acct, tenant_admin, {"broker": "alpaca"})
         assert (status, answer["field"]) == (422, "broker")
+        # Broker keys go wherever url_override points: only a global admin sets it.
+        aimed = {"alpaca": {"key_id": "k", "secret_key": "s",
+                            "url_override": "http://203.0.113.9:8080"}}
+        status, answer = await call(http, "PATCH", acct, tenant_admin, aimed)
+        assert (status, answer["error"]) == (403, "forbidden")
+        status, answer = await call(http, "POST", f"{api}/accounts", tenant_admin,
+                                    {"tenant_id": t.tenant.id, "name": "Aimed", **aimed})
+        assert status == 403
         status, answer = await call(http, "PATCH", acct, tenant_admin, {"fee_bps": "2.5"})
         assert (status, answer["fee_bps"]) == (200, "2.5")
         status, answer = await call(http, "GET", f"{acct}/config", tenant_admin)
