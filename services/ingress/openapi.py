@@ -134,7 +134,12 @@ HAND_WRITTEN: dict[str, Schema] = {
         "positions": {"type": "array", "items": _ref("Position")}}),
     "AccountStatus": _obj({
         "account_id": _STR, "tenant_id": _STR, "broker": _STR, "active": _BOOL,
-        "paused": _BOOL, "paused_reason": _STR, "equity": _DECIMAL, "cash": _DECIMAL,
+        "paused": _BOOL, "paused_reason": _STR,
+        "equity": {"anyOf": [_DECIMAL, {"type": "null"}]},
+        "cash": {"anyOf": [_DECIMAL, {"type": "null"}]},
+        "broker_error": {"anyOf": [_STR, {"type": "null"}],
+                         "description": "why the broker could not be read (then equity, "
+                                        "cash, positions and orders are unknown)"},
         "positions": {"type": "object", "additionalProperties": _DECIMAL,
                       "description": "symbol → signed quantity"},
         "open_orders": {"type": "array", "items": _ref("BrokerOrder")},

@@ -93,14 +93,23 @@ class SlTpMonitor:
             if account_id is not None and account.id != account_id:
                 continue
             broker = self.brokers.for_account(account)
-            snapshot = await broker.snapshot(account)
-            orders = await broker.open_orders(account)
+            # One unreachable broker must not hide every other account's status.
+            error: str | None = None
+            try:
+                snapshot = await broker.snapshot(account)
+                orders = await broker.open_orders(account)
+            except Exception as exc:
+                log.warning("status of account %s: broker unavailable: %r", account.id, exc)
+                snapshot, orders, error = None, [], f"broker unavailable: {type(exc).__name__}"
             out.append({
                 "account_id": account.id, "tenant_id": account.tenant_id,
                 "broker": account.broker, "active": account.active,
                 "paused": account.paused, "paused_reason": account.paused_reason,
-                "equity": str(snapshot.equity), "cash": str(snapshot.cash),
-                "positions": {s: str(q) for s, q in sorted(snapshot.positions.items())},
+                "equity": str(snapshot.equity) if snapshot else None,
+                "cash": str(snapshot.cash) if snapshot else None,
+                "broker_error": error,
+                "positions": {s: str(q) for s, q in sorted(snapshot.positions.items())}
+                if snapshot else {},
                 "open_orders": [msgspec.to_builtins(o) for o in orders],
                 "breaker": account.breaker.model_dump(mode="json") if account.breaker else None,
                 "strategies": [{"id": s.id, "slug": s.slug, "enabled": s.enabled}

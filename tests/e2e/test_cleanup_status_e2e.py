@@ -66,3 +66,24 @@ async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
         e for e in evs if isinstance(e, LegCanceled) and e.signal_id == "old-signal"])
     assert recorded[0].leg == "sl"
     assert recorded[0].reason == "orphan: no position in GONE"
+
+
+async def test_an_unreachable_broker_does_not_hide_the_other_accounts(system: System,
+                                                                      bus: Bus) -> None:
+    from services.runtime.embedded_nats import free_port
+
+    paper = await provision(bus)
+    # Nothing listens on this port: every Alpaca call of the account fails fast.
+    dead = await provision(bus, account_fields={
+        "broker": "alpaca", "alpaca": {"key_id": "PK", "secret_key": "sk",
+                                       "url_override": f"http://127.0.0.1:{free_port()}"}})
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{system.api_url}/api/v1/status", headers=system.admin_headers) as resp:
+        assert resp.status == 200
+        accounts = {a["account_id"]: a for a in (await resp.json())["accounts"]}
+    assert accounts[paper.account.id]["broker_error"] is None
+    assert accounts[paper.account.id]["equity"] == "100000"
+    broken = accounts[dead.account.id]
+    assert broken["broker_error"].startswith("broker unavailable")
+    assert (broken["equity"], broken["positions"], broken["open_orders"]) == (None, {}, [])
+    assert "sk" not in str(broken)
