@@ -18,6 +18,7 @@ Waits poll a condition or await events with a deadline; nothing sleeps to sync.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from contracts.events import (
     event_type,
 )
 from projections.accounts import AccountView
-from projections.ledger import Position
+from projections.ledger import Book, Position
 from projections.projector import rebuild_accounts
 from projections.store import open_store
 from services.brokers.paper import PaperAccount
@@ -217,29 +218,60 @@ def executed_ids(events: list[AnyEvent], account_ids: set[str]) -> set[str]:
             if isinstance(e, TradeExecuted) and e.account_id in account_ids}
 
 
+async def paper_books(bus: Bus, system: System, tenancies: Sequence[Tenancy]
+                      ) -> list[tuple[str, PaperAccount, Book]]:
+    """Per paper account: the simulator's state, and the book the store rebuilds."""
+    kv = await bus.kv(streams.BUCKET_PAPER)
+    views = await asyncio.to_thread(_rebuilt_views, system)
+    out = []
+    for tenancy in tenancies:
+        entry = await kv.get(tenancy.account.id)
+        state = _paper_state.decode(entry.value or b"")
+        out.append((tenancy.account.id, state, views[tenancy.account.id].book))
+    return out
+
+
 async def check_paper_accounts(bus: Bus, system: System, tenancies: Sequence[Tenancy],
                                events: list[AnyEvent]) -> None:
     """The simulator's state equals what the stored events say, account by account:
-    the same orders filled (each once), the same cash, positions and fill count."""
-    kv = await bus.kv(streams.BUCKET_PAPER)
-    views = await asyncio.to_thread(_rebuilt_views, system)
-    for tenancy in tenancies:
-        account_id = tenancy.account.id
-        entry = await kv.get(account_id)
-        state = _paper_state.decode(entry.value or b"")
+    the same orders filled (each once), the same cash, fees, fill count and
+    position sizes. (Realised P&L and average prices also depend on the order of
+    the fills: see :func:`check_fill_order`.)"""
+    for account_id, state, view in await paper_books(bus, system, tenancies):
         filled = {c for c, o in state.orders.items() if o.status == "filled" and not o.leg}
         reported = executed_ids(events, {account_id})
         assert filled == reported, (
             f"paper {account_id}: filled at the broker but not executed: "
             f"{sorted(filled - reported)[:3]}; executed but not filled: "
             f"{sorted(reported - filled)[:3]}")
-        view = views[account_id].book
+        ours = (view.cash, view.fills, view.fees_paid)
+        theirs = (state.book.cash, state.book.fills, state.book.fees_paid)
+        assert ours == theirs, \
+            f"paper {account_id}: the store's account differs from the broker's: {ours} != {theirs}"
+        assert _sizes(view.positions) == _sizes(state.book.positions), \
+            f"paper {account_id}: position sizes differ"
+
+
+async def check_fill_order(bus: Bus, system: System, tenancies: Sequence[Tenancy],
+                           events: list[AnyEvent]) -> None:
+    """One account's fills reach the stream in the order the broker made them, so
+    the store folds them into the same realised P&L and average prices."""
+    for account_id, state, view in await paper_books(bus, system, tenancies):
+        on_stream = [e.fill for e in events
+                     if isinstance(e, TradeExecuted) and e.account_id == account_id]
+        overtaken = [(a.client_order_id, b.client_order_id)
+                     for a, b in itertools.pairwise(on_stream)
+                     if b.filled_at < a.filled_at]
+        assert not overtaken, f"paper {account_id}: fills published out of broker order " \
+                              f"(later, earlier): {overtaken[:3]}"
         book = state.book
-        assert (view.cash, view.fills, view.realised_pnl, view.fees_paid) == \
-            (book.cash, book.fills, book.realised_pnl, book.fees_paid), \
-            f"paper {account_id}: the store's account differs from the broker's"
-        assert _positions(view.positions) == _positions(book.positions), \
-            f"paper {account_id}: positions differ"
+        assert (view.realised_pnl, _positions(view.positions)) == \
+            (book.realised_pnl, _positions(book.positions)), \
+            f"paper {account_id}: realised P&L or average prices differ from the broker's"
+
+
+def _sizes(positions: dict[str, Position]) -> dict[str, object]:
+    return {s: p.quantity for s, p in positions.items() if p.quantity != 0}
 
 
 def _positions(positions: dict[str, Position]) -> dict[str, tuple[object, object]]:
