@@ -91,3 +91,15 @@ class BrokerOrder(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
     fill: Fill | None = None
 
+
+
+LEG_SUFFIXES = ("-sl", "-tp")
+
+
+def entry_order_id(client_order_id: str) -> str:
+    """The entry a protective leg protects: ``abc-sl`` / ``abc-tp`` → ``abc`` (any
+    other id is its own entry)."""
+    for suffix in LEG_SUFFIXES:
+        if client_order_id.endswith(suffix):
+            return client_order_id.removesuffix(suffix)
+    return client_order_id

@@ -18,8 +18,8 @@ from contracts.events import (
     TradeExecuted,
 )
 from contracts.market import PriceTick
-from contracts.orders import BrokerOrder
-from services.brokers.base import BrokerRejected
+from contracts.orders import BrokerOrder, OrderRequest, entry_order_id
+from services.brokers.base import Broker, BrokerRejected
 from services.brokers.factory import Brokers
 from services.executor.open_orders import OpenOrder, OpenOrders
 from services.registry.models import Account
@@ -32,6 +32,25 @@ from services.runtime.ids import derived_event_id
 from services.runtime.timers import run_every
 
 log = logging.getLogger(__name__)
+
+
+async def replace_older_legs(broker: Broker, account: Account, leg: OrderRequest) -> list[str]:
+    """Cancel the open legs of earlier entries on the leg's symbol; their ids.
+
+    Legs always cover the whole position, so a newer entry's legs replace older ones.
+    The monitor asks for legs in fill order and the executor places an account's
+    orders in that order, so doing it here holds even when the executor lags behind
+    several fills (the monitor's own cancel finds nothing placed yet then).
+    """
+    entry = entry_order_id(leg.client_order_id)
+    replaced = []
+    for order in await broker.open_orders(account):
+        if order.leg and order.symbol == leg.symbol and \
+                entry_order_id(order.client_order_id) != entry:
+            await broker.cancel_order(account, order.client_order_id,
+                                      "replaced by the legs of a newer entry")
+            replaced.append(order.client_order_id)
+    return replaced
 
 
 class Executor:
@@ -61,6 +80,8 @@ class Executor:
                                                  observed_at=self.clock.now(), source="alert"))
         try:
             broker = self.brokers.for_account(account)
+            if order.leg:
+                await replace_older_legs(broker, account, order)
             # submit() returns the earlier result for a known client order id, so a
             # redelivered request never trades twice. BrokerUnavailable propagates:
             # the message is redelivered with backoff and looked up again.
