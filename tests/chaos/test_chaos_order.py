@@ -17,12 +17,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(90)]
 SEED = 6_005
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "per-account order is lost across a crash: the order.requested the dead executor "
-    "held is redelivered only after ack_wait (10 s), so the account's later orders are "
-    "executed and published first; the store folds the fills in another order than "
-    "the broker made them and realised P&L / average prices differ (cash, sizes and "
-    "fill counts agree). Needs order-preserving redelivery per account."))
 async def test_an_accounts_fills_keep_broker_order_across_an_executor_crash(
         system: System, bus: Bus) -> None:
     rng = random.Random(SEED)
