@@ -71,26 +71,32 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def signed_requests(secret: str, count: int) -> list[tuple[bytes, dict[str, str]]]:
-    """``count`` distinct signed alerts, built before the clock starts so the sender
-    spends its CPU on sending (the signatures stay valid for the 5-minute tolerance)."""
+Target = tuple[str, str]  # webhook URL and the strategy's secret
+
+
+def signed_requests(targets: list[Target],
+                    count: int) -> list[tuple[str, bytes, dict[str, str]]]:
+    """``count`` distinct signed alerts spread round-robin over ``targets``, built
+    before the clock starts so the sender spends its CPU on sending (the signatures
+    stay valid for the 5-minute tolerance)."""
     ts = int(time.time())
     out = []
-    for _ in range(count):
+    for n in range(count):
+        url, secret = targets[n % len(targets)]
         body = orjson.dumps({"alertId": f"b-{uuid.uuid4().hex}", "action": "buy",
                              "symbol": "AAPL", "price": "100", "quantity": "1"})
         msg_id = f"msg_{uuid.uuid4().hex}"
-        out.append((body, {"webhook-id": msg_id, "webhook-timestamp": str(ts),
+        out.append((url, body, {"webhook-id": msg_id, "webhook-timestamp": str(ts),
                            "webhook-signature": sign(secret, msg_id, ts, body),
                            "Content-Type": "application/json"}))
     return out
 
 
-async def open_loop(url: str, secret: str, rate: int, seconds: float,
+async def open_loop(targets: list[Target], rate: int, seconds: float,
                     session: aiohttp.ClientSession) -> dict[str, Any]:
     """Send ``rate`` signed alerts per second for ``seconds``; measure each answer."""
     total = int(rate * seconds)
-    requests = signed_requests(secret, total)
+    requests = signed_requests(targets, total)
     start = time.perf_counter() + 0.2
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -101,7 +107,7 @@ async def open_loop(url: str, secret: str, rate: int, seconds: float,
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        body, headers = requests[i]
+        url, body, headers = requests[i]
         try:
             async with session.post(url, data=body, headers=headers) as resp:
                 payload = await resp.json()
@@ -123,6 +129,15 @@ async def open_loop(url: str, secret: str, rate: int, seconds: float,
             "_accepted": accepted}
 
 
+async def bench_targets(bus: Any, api_url: str, accounts: int) -> list[Target]:
+    """Fresh tenants, each with a paper account and a strategy sized by the alert."""
+    out = []
+    for _ in range(accounts):
+        t = await provision(bus, sizing_mode="alert_contracts", max_order_notional=None)
+        out.append((f"{api_url}/webhook/{t.strategy.slug}", t.strategy.secret))
+    return out
+
+
 async def main(args: argparse.Namespace) -> int:
     os.environ.setdefault("TRADEHOOKS_MASTER_KEY", TEST_MASTER_KEY)
     tmp = Path(tempfile.mkdtemp(prefix="tradehooks-bench-"))
@@ -138,7 +153,10 @@ async def main(args: argparse.Namespace) -> int:
         system.start("ingress", f"ingress-{n}", **workers)
     bus = await connect_bus(nats.url)
     tap = EventTap(bus)
-    results: dict[str, Any] = {"ingress": [], "end_to_end": [], "rss_mb": {}}
+    results: dict[str, Any] = {"ingress": [], "end_to_end": [], "rss_mb": {},
+                               "settings": {"accounts": args.accounts,
+                                            "ingress_workers": args.ingress_workers,
+                                            "seconds": args.seconds, "cores": os.cpu_count()}}
     try:
         await system.wait_ready()
         await tap.start()
@@ -146,9 +164,8 @@ async def main(args: argparse.Namespace) -> int:
         async with aiohttp.ClientSession(connector=connector) as session:
             backlog: set[str] = set()
             for rate in args.rates:
-                t = await provision(bus, sizing_mode="alert_contracts", max_order_notional=None)
-                url = f"{system.api_url}/webhook/{t.strategy.slug}"
-                row = await open_loop(url, t.strategy.secret, rate, args.seconds, session)
+                targets = await bench_targets(bus, system.api_url, args.accounts)
+                row = await open_loop(targets, rate, args.seconds, session)
                 backlog.update(row.pop("_accepted"))
                 results["ingress"].append(row)
             if backlog and args.e2e_rates:
@@ -163,9 +180,8 @@ async def main(args: argparse.Namespace) -> int:
                                     "unfinished": len([s for s in backlog
                                                        if not tap.terminal(s)])}
             for rate in args.e2e_rates:
-                t = await provision(bus, sizing_mode="alert_contracts", max_order_notional=None)
-                url = f"{system.api_url}/webhook/{t.strategy.slug}"
-                row = await open_loop(url, t.strategy.secret, rate, args.seconds, session)
+                targets = await bench_targets(bus, system.api_url, args.accounts)
+                row = await open_loop(targets, rate, args.seconds, session)
                 accepted = row.pop("_accepted")
                 with contextlib.suppress(AssertionError):  # report what arrived
                     await tap.wait_for(
@@ -200,6 +216,7 @@ async def main(args: argparse.Namespace) -> int:
 
 def print_table(results: dict[str, Any]) -> None:
     """Human-readable summary."""
+    print(f"\nsettings: {results['settings']}")
     print("\ningress (HMAC auth, durable publish, open loop)")
     print(f"{'rate/s':>8} {'sent':>6} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'p99.9 ms':>9}  statuses")
@@ -226,6 +243,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--e2e-rates", type=int, nargs="*", default=[200, 500])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--drain-timeout", type=float, default=600.0)
+    parser.add_argument("--accounts", type=int, default=10,
+                        help="accounts the alerts are spread over (each its own strategy; "
+                        "one account's signals are handled in order, different "
+                        "accounts in parallel)")
     parser.add_argument("--ingress-workers", type=int, default=1,
                         help="ingress processes sharing the port (TRADEHOOKS_HTTP_WORKERS)")
     return parser.parse_args(argv)
