@@ -49,9 +49,6 @@ async def tap(bus: Bus) -> AsyncIterator[EventTap]:
     await event_tap.stop()
 
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Remember each phase's outcome so fixtures can print logs after a failure."""

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 import psycopg
+import pytest
 from nats.js.api import DeliverPolicy
 
 from contracts import streams
@@ -42,6 +43,10 @@ TEST_MASTER_KEY = "dHJhZGVob29rcy10ZXN0LW1hc3Rlci1rZXktb25seSE="  # 32 bytes, te
 def master_box() -> SecretBox:
     """The SecretBox of :data:`TEST_MASTER_KEY`."""
     return SecretBox(TEST_MASTER_KEY.encode())
+# The event-store backends a test runs on: ``@pytest.mark.parametrize("store_url",
+# BACKENDS, indirect=True)``. (Here, not in conftest.py: test folders have their own
+# conftest modules, and the name would resolve to whichever was imported first.)
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 POSTGRES_URL = os.environ.get("TRADEHOOKS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 

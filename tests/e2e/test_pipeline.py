@@ -8,9 +8,8 @@ from decimal import Decimal
 
 import aiohttp
 import pytest
-from conftest import BACKENDS
 from e2e.helpers import post_json, tv_alert
-from harness import EventTap, System, provision, wait_until
+from harness import BACKENDS, EventTap, System, provision, wait_until
 
 from contracts.events import TradeExecuted, WebhookFailed
 from services.runtime.bus import Bus

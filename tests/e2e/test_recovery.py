@@ -8,9 +8,8 @@ import sys
 
 import aiohttp
 import pytest
-from conftest import BACKENDS
 from e2e.helpers import post_json, tv_alert
-from harness import ROOT, EventTap, System, provision, wait_until
+from harness import BACKENDS, ROOT, EventTap, System, provision, wait_until
 
 from contracts.events import event_type
 from projections.store import open_store

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BACKENDS
 from eventsourcing.persistence import IntegrityError
 from factories import (
     NOW,
@@ -26,6 +25,7 @@ from factories import (
     make_trade_executed,
     make_validated,
 )
+from harness import BACKENDS
 
 from bench.replay_fill import History, fill_stores, waves
 from contracts.events import (
