@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean install
+.PHONY: run test lint bench bench-load bench-replay clean install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,17 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
+# Every number, one after the other: the load bench, then replay of 1,000,000 events.
 bench: $(STAMP)
 	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.replay $(BENCH_REPLAY_ARGS)
+
+bench-load: $(STAMP)
+	$(BIN)/python -m bench.load
+
+# BENCH_REPLAY_ARGS="--events 100000 --backends sqlite" for a quick run.
+bench-replay: $(STAMP)
+	$(BIN)/python -m bench.replay $(BENCH_REPLAY_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check contracts services projections tests bench

@@ -24,6 +24,10 @@ class AccountView(msgspec.Struct, kw_only=True):
 class AccountsProjection:
     """Folds events into per-account views; remembers which accounts changed."""
 
+    # The only event types apply() looks at: replay decodes no others.
+    TYPES = frozenset(str(cls.__struct_config__.tag)
+                      for cls in (AccountOpened, TradeExecuted, LegFilled))
+
     def __init__(self, views: dict[str, AccountView] | None = None) -> None:
         self.views: dict[str, AccountView] = views or {}
         self.changed: set[str] = set()

@@ -41,8 +41,17 @@ class _RecordedState(msgspec.Struct):
     body: AnyEvent
 
 
+class _Envelope(msgspec.Struct):
+    """A ``Trail.Recorded`` state with its body left undecoded."""
+
+    event_type: str
+    body: msgspec.Raw
+
+
 # strict=False: the general path converts bodies with msgspec.convert(strict=False).
 _state_decoder = msgspec.json.Decoder(_RecordedState, strict=False)
+_body_decoder = msgspec.json.Decoder(AnyEvent, strict=False)
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
 
 
 def can_decode_fast(mapper: Mapper[Any]) -> bool:
@@ -58,6 +67,29 @@ def decode_recorded(state: bytes) -> AnyEvent | None:
     try:
         return _state_decoder.decode(state).body
     except msgspec.DecodeError:  # e.g. NaN, which only the stdlib decoder reads
+        return None
+
+
+def peek_recorded(state: bytes) -> tuple[str, bytes] | None:
+    """The event type and raw JSON body of a ``Trail.Recorded`` state (None: slow path).
+
+    Scanning past a body is cheaper than decoding it, so a projection that needs
+    few types decodes only those (with :func:`decode_body`).
+    """
+    try:
+        envelope = _envelope_decoder.decode(state)
+    except msgspec.DecodeError:
+        return None
+    return envelope.event_type, bytes(envelope.body)
+
+
+def decode_body(body: bytes) -> AnyEvent | None:
+    """The event of a raw body from :func:`peek_recorded`, or None to take the slow path."""
+    if _TAG in body:  # the state's only tag, its timestamp, is outside the body
+        return None
+    try:
+        return _body_decoder.decode(body)
+    except msgspec.DecodeError:
         return None
 
 

@@ -29,7 +29,7 @@ class AccountsProjector:
         self._stale = False
 
     def catch_up(self, batch: int = 10_000) -> int:
-        """Process every notification after the saved position; returns events applied.
+        """Process every notification after the saved position; returns events read.
 
         If a save fails, the views in memory hold events the saved position does
         not: they are dropped and reloaded before the next try, or the retry would
@@ -44,20 +44,17 @@ class AccountsProjector:
             raise
 
     def _catch_up(self, batch: int) -> int:
-        applied = 0
-        while True:
-            chunk = self.store.read_events(self.position, batch)
-            if not chunk:
-                return applied
-            for _, event in chunk:
-                if event is not None:
-                    self.projection.apply(event)
-                    applied += 1
-            position = chunk[-1][0]
+        read = 0
+        while (page := self.store.read_page(self.position, batch, AccountsProjection.TYPES)
+               ).notifications:
+            for event in page.events:
+                self.projection.apply(event)
+            read += page.recorded
             changed = self.projection.take_changed()
             self.read_model.save(ACCOUNTS, {k: encode_view(v).decode() for k, v in changed.items()},
-                                 position)
-            self.position = position
+                                 page.position)
+            self.position = page.position
+        return read
 
 
 @dataclass(frozen=True)
@@ -80,18 +77,18 @@ def rebuild_accounts(
 ) -> tuple[dict[str, AccountView], int, int]:
     """Fold the whole store from the beginning into fresh views (nothing is written).
 
-    Returns the views, the position they were built up to and the events applied.
+    Returns the views, the position they were built up to and the pipeline events
+    read (only the types the projection uses are decoded and applied).
     """
     projection = AccountsProjection()
     apply = projection.apply  # bound once: this loop runs once per stored event
     position = 0
     events = 0
-    while chunk := store.read_events(position, batch):
-        for _, event in chunk:
-            if event is not None:
-                apply(event)
-                events += 1
-        position = chunk[-1][0]
+    while (page := store.read_page(position, batch, AccountsProjection.TYPES)).notifications:
+        for event in page.events:
+            apply(event)
+        events += page.recorded
+        position = page.position
         if on_progress:
             on_progress(position, events)
     return projection.views, position, events

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +12,13 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from contracts.events import AnyEvent, event_from_builtins, event_to_builtins, event_type
-from projections.fastread import can_decode_fast, decode_recorded, select_rows
+from projections.fastread import (
+    can_decode_fast,
+    decode_body,
+    decode_recorded,
+    peek_recorded,
+    select_rows,
+)
 from projections.persistence import eventsourcing_env, parse_store_url
 from projections.trails import Trail
 
@@ -20,6 +27,16 @@ _RECORDED: Any = getattr(Trail, "Recorded")  # noqa: B009 - made at runtime
 RECORDED_TOPIC = get_topic(_RECORDED)
 # Only the body of a Recorded event is read back, never its trail id or version.
 _NO_ID = UUID(int=0)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the notification log, as :meth:`EventStore.read_page` reads it."""
+
+    position: int  # of its last notification (``after`` when empty)
+    notifications: int  # rows read, bookkeeping included; 0 at the end of the log
+    recorded: int  # pipeline events among them, of any type
+    events: list[AnyEvent]  # those of the requested types, in order
 
 
 class EventStore(Application[UUID]):
@@ -85,6 +102,30 @@ class EventStore(Application[UUID]):
                 event = self._decode_slowly(topic, state)
             out.append((nid, event))
         return out
+
+    def read_page(self, after: int, limit: int,
+                  types: Collection[str] | None = None) -> Page:
+        """Up to ``limit`` notifications after ``after``: the pipeline events among them
+        whose type is in ``types`` (every one when None), decoding only those."""
+        fast = can_decode_fast(self.mapper)
+        rows = select_rows(self.recorder, after, limit)
+        events: list[AnyEvent] = []
+        recorded = 0
+        for _, topic, state in rows:
+            if topic != RECORDED_TOPIC:
+                continue
+            recorded += 1
+            peeked = peek_recorded(state) if fast else None
+            if peeked is not None and types is not None and peeked[0] not in types:
+                continue
+            event = decode_body(peeked[1]) if peeked is not None else None
+            if event is None:  # the general path (see projections.fastread)
+                event = self._decode_slowly(topic, state)
+            if types is None or event_type(event) in types:
+                events.append(event)
+        position = rows[-1][0] if rows else after
+        return Page(position=position, notifications=len(rows), recorded=recorded,
+                    events=events)
 
     def _decode_slowly(self, topic: str, state: bytes) -> AnyEvent:
         """The event of one ``Trail.Recorded`` row, decoded by eventsourcing's mapper."""

@@ -36,7 +36,7 @@ from contracts.events import (
     event_from_builtins,
     event_type,
 )
-from projections.accounts import encode_view
+from projections.accounts import AccountsProjection, encode_view
 from projections.fastread import can_decode_fast, decode_recorded, select_rows
 from projections.persistence import eventsourcing_env, parse_store_url
 from projections.projector import ACCOUNTS, AccountsProjector, rebuild_accounts, replay_accounts
@@ -584,3 +584,20 @@ def test_replay_command_shows_progress_on_request_and_reports_identical(
 
     assert replay(settings) == 0  # stderr is no terminal here: no bar
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("types", [None, AccountsProjection.TYPES, {"webhook.received"}],
+                         ids=["all", "accounts", "received"])
+def test_read_page_decodes_only_the_requested_types_and_equals_read_events(
+    store: EventStore, types: set[str] | None,
+) -> None:
+    store.append(variety())
+    everything = [ev for _, ev in store.read_events(0, 10_000) if ev is not None]
+    last = store.max_position()
+
+    page = store.read_page(0, 10_000, types)
+
+    assert page.events == [ev for ev in everything if types is None or event_type(ev) in types]
+    assert (page.position, page.notifications, page.recorded) == (last, last, len(everything))
+    end = store.read_page(last, 10, types)
+    assert (end.position, end.notifications, end.recorded, end.events) == (last, 0, 0, [])
