@@ -35,7 +35,8 @@ def log_size(system: System, service: str) -> int:
 async def wait_restarted(system: System, service: str, offset: int,
                          timeout: float = 30.0) -> None:
     """Until the service logs, after ``offset``, that it is running again."""
-    marker = b"listening on" if service == "ingress" else f"{service} running".encode()
+    kind = service.rsplit("-", 1)[0] if service.rsplit("-", 1)[-1].isdigit() else service
+    marker = b"listening on" if kind == "ingress" else f"{kind} running".encode()
     path = system.data_dir / f"{service}.log"
 
     def running() -> bool:
@@ -96,26 +97,30 @@ async def nats_outage(system: System, rng: random.Random, after_s: tuple[float, 
     return loop.time() - stopped
 
 
-async def kill_executor_between_submit_and_ack(system: System, bus: Bus,
-                                               tenancies: list[Tenancy],
-                                               tries: int = 60,
-                                               timeout: float = 30.0) -> str:
-    """SIGKILL the executor after the paper broker recorded a fill and before the
-    executor acknowledged its ``order.requested``; returns that client order id.
+def fill_subject(tenancy: Tenancy) -> str:
+    """The subject of the account's ``webhook.trade_executed`` events."""
+    return (f"webhook.trade_executed.{token(tenancy.tenant.id)}."
+            f"{token(tenancy.account.id)}.{token(tenancy.strategy.id)}")
+
+
+async def freeze_executor_after_submit(system: System, bus: Bus, tenancies: list[Tenancy],
+                                       tries: int = 60, timeout: float = 30.0
+                                       ) -> tuple[str, Tenancy]:
+    """SIGSTOP the executor after the paper broker recorded a fill and before the
+    executor acknowledged its ``order.requested``; returns that client order id and
+    the tenancy it belongs to. The executor stays frozen.
 
     The paper broker has no fault hook, so the moment is caught from outside: each
-    change of a paper account in KV (a submit just saved) freezes the executor
-    (SIGSTOP) and the stream is asked whether the fill's ``webhook.trade_executed``
-    exists. While it does not, the executor cannot have acked (it acks after its
-    publish is acknowledged), so it is killed there; otherwise it is resumed and
-    the next change is tried. The executor is started again afterwards.
+    change of a paper account in KV (a submit just saved) freezes the executor and
+    the stream is asked whether the fill's ``webhook.trade_executed`` exists. While
+    it does not, the executor cannot have acked (it acks after its publish is
+    acknowledged); otherwise it is resumed and the next change is tried.
     """
-    subjects = {t.account.id: f"webhook.trade_executed.{token(t.tenant.id)}."
-                f"{token(t.account.id)}.{token(t.strategy.id)}" for t in tenancies}
+    by_account = {t.account.id: t for t in tenancies}
     kv = await bus.kv(streams.BUCKET_PAPER)
     watcher = await kv.watchall()
     seen: dict[str, set[str]] = {}
-    process = system.processes["executor"]
+    pid = system.processes["executor"].pid
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     try:
@@ -124,7 +129,7 @@ async def kill_executor_between_submit_and_ack(system: System, bus: Bus,
                 entry = await watcher.updates(timeout=max(deadline - loop.time(), 0.1))
             except TimeoutError:
                 break  # the load is over: no more submits to catch
-            if entry is None or entry.key not in subjects or not entry.value:
+            if entry is None or entry.key not in by_account or not entry.value:
                 continue  # the end of the initial values, or another account
             filled = {c for c, o in _paper_state.decode(entry.value).orders.items()
                       if o.status == "filled" and not o.leg}
@@ -133,28 +138,36 @@ async def kill_executor_between_submit_and_ack(system: System, bus: Bus,
             if len(new) != 1:
                 continue
             client_order_id = new.pop()
-            os.kill(process.pid, signal.SIGSTOP)
-            if await _executed_on_stream(bus, subjects[entry.key], client_order_id):
-                os.kill(process.pid, signal.SIGCONT)
-                continue
-            offset = log_size(system, "executor")
-            system.kill("executor")  # SIGKILL works on a stopped process
-            system.start("executor")
-            await wait_restarted(system, "executor", offset)
-            return client_order_id
+            tenancy = by_account[entry.key]
+            os.kill(pid, signal.SIGSTOP)
+            if await last_fill_id(bus, tenancy) != client_order_id:
+                return client_order_id, tenancy
+            os.kill(pid, signal.SIGCONT)
     finally:
         await watcher.stop()
     raise AssertionError(f"never caught the executor between submit and ack in {tries} tries")
 
 
-async def _executed_on_stream(bus: Bus, subject: str, client_order_id: str) -> bool:
-    """Is the newest fill event of the account the one of ``client_order_id``?
+async def kill_executor_between_submit_and_ack(system: System, bus: Bus,
+                                               tenancies: list[Tenancy]) -> str:
+    """:func:`freeze_executor_after_submit`, then SIGKILL it there and start it again;
+    returns the client order id it died holding."""
+    client_order_id, _ = await freeze_executor_after_submit(system, bus, tenancies)
+    offset = log_size(system, "executor")
+    system.kill("executor")  # SIGKILL works on a stopped process
+    system.start("executor")
+    await wait_restarted(system, "executor", offset)
+    return client_order_id
 
-    One account's orders are executed in order, so its fill would be the newest.
+
+async def last_fill_id(bus: Bus, tenancy: Tenancy) -> str | None:
+    """Client order id of the account's newest fill event on the stream, if any.
+
+    One account's orders are executed in order, so a new fill would be the newest.
     """
     try:
-        raw = await bus.js.get_last_msg(streams.STREAM, subject)
+        raw = await bus.js.get_last_msg(streams.STREAM, fill_subject(tenancy))
     except NotFoundError:
-        return False
+        return None
     event = decode_event(raw.data or b"")
-    return isinstance(event, TradeExecuted) and event.fill.client_order_id == client_order_id
+    return event.fill.client_order_id if isinstance(event, TradeExecuted) else None
