@@ -51,11 +51,10 @@ from services.runtime.bus import Bus
 from services.runtime.clock import SystemClock
 from services.runtime.dead_letters import park
 from services.runtime.lanes import Lanes
+from services.runtime.restart import first_batch
 from services.runtime.timers import stopped_within
 
 log = logging.getLogger(__name__)
-# Slack after the ack wait for the server's redelivery timer to fire.
-REDELIVERY_MARGIN_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,8 @@ class Consumer:
         """Consume until ``stop`` is set, then finish (or give back) what is in hand."""
         self._stop = stop
         sub: JetStreamContext.PullSubscription | None = await self._subscribe()
-        await self._let_held_messages_come_back(stop)
+        assert sub is not None
+        await self.process_batch(await first_batch(self.bus, self.spec, sub, stop))
         keep_alive = asyncio.create_task(self._keep_alive())
         try:
             while sub is not None and not stop.is_set():
@@ -166,24 +166,6 @@ class Consumer:
             if sub is not None:
                 with contextlib.suppress(Exception):  # closing anyway
                     await sub.unsubscribe()
-
-    async def _let_held_messages_come_back(self, stop: asyncio.Event) -> None:
-        """Messages a crashed instance held come back only after the ack wait, but
-        new messages would be delivered at once, overtaking them: an account's order
-        could then reach the broker before the close it sent first, or its fills be
-        recorded out of broker order. So when the consumer has messages out that no
-        one acked, wait one ack wait before fetching: JetStream then hands the
-        redeliveries out first. (A clean stop leaves none out: no delay.)"""
-        try:
-            info = await self.bus.js.consumer_info(self.spec.stream, self.spec.durable)
-        except Exception as exc:  # NATS trouble: the fetch loop copes with it
-            log.warning("%s: consumer info failed: %r", self.spec.durable, exc)
-            return
-        if info.num_ack_pending:
-            log.info("%s: %d message(s) were held by a stopped instance; letting them "
-                     "come back first (%.0f s)", self.spec.durable, info.num_ack_pending,
-                     self.spec.ack_wait_s)
-            await stopped_within(stop, self.spec.ack_wait_s + REDELIVERY_MARGIN_S)
 
     async def process_batch(self, msgs: list[Msg]) -> None:
         """Queue fetched messages on their lanes; returns before they are handled."""
