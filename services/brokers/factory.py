@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from contracts import streams
@@ -14,17 +15,30 @@ from services.runtime.config import Settings
 
 
 class Brokers:
-    """Hands out the adapter an account trades through."""
+    """Hands out the adapter an account trades through.
 
-    def __init__(self, paper: PaperBroker, alpaca: Broker | None = None) -> None:
+    The Alpaca adapter may be given as a factory: alpaca-py costs ~50 MB of memory
+    in every service that imports it, so it is loaded only once an Alpaca account
+    trades.
+    """
+
+    def __init__(self, paper: PaperBroker,
+                 alpaca: Broker | Callable[[], Broker] | None = None) -> None:
         self.paper = paper
-        self.alpaca = alpaca
+        self._alpaca = alpaca
+
+    @property
+    def alpaca(self) -> Broker | None:
+        """The Alpaca adapter (built on first use), or None when there is none."""
+        if callable(self._alpaca) and not hasattr(self._alpaca, "submit"):
+            self._alpaca = self._alpaca()
+        return self._alpaca  # type: ignore[return-value]
 
     def for_account(self, account: Account) -> Broker:
         """The adapter of ``account``; BrokerRejected if it is not configured."""
         if account.broker == "paper":
             return self.paper
-        if account.broker == "alpaca" and self.alpaca is not None and account.alpaca:
+        if account.broker == "alpaca" and account.alpaca and self.alpaca is not None:
             return self.alpaca
         raise BrokerRejected("broker_not_configured",
                              f"account {account.id} has no usable {account.broker} settings")
@@ -32,15 +46,18 @@ class Brokers:
 
 async def build_brokers(bus: Bus, settings: Settings, clock: Clock) -> Brokers:
     """Adapters for every broker this build supports."""
-    from services.brokers.alpaca import AlpacaBroker
-
     paper = PaperBroker(
         await bus.kv(streams.BUCKET_PAPER), clock,
         slippage_bps=Decimal(str(settings.paper_slippage_bps)),
         fee_bps=Decimal(str(settings.paper_fee_bps)),
         prices=await bus.kv(streams.BUCKET_PRICES),
     )
-    alpaca = AlpacaBroker(clock, timeout=settings.alpaca_timeout_s,
-                          attempts=settings.alpaca_attempts,
-                          base_wait=settings.alpaca_retry_base_s)
+
+    def alpaca() -> Broker:
+        from services.brokers.alpaca import AlpacaBroker
+
+        return AlpacaBroker(clock, timeout=settings.alpaca_timeout_s,
+                            attempts=settings.alpaca_attempts,
+                            base_wait=settings.alpaca_retry_base_s)
+
     return Brokers(paper, alpaca)

@@ -129,10 +129,21 @@ async def ensure_topology(
 
 async def _ensure_bucket(bus: Bus, name: str, history: int, ttl: float | None,
                          replicas: int) -> None:
+    """Create the bucket, or turn on direct gets on one made before they were used.
+
+    Direct gets answer a key with the raw message; without them every KV read is a
+    JSON API call whose value and headers come base64-encoded (a third of the risk
+    service's CPU went there).
+    """
     try:
-        await bus.js.key_value(name)
+        kv = await bus.js.key_value(name)
     except BucketNotFoundError:
         await bus.js.create_key_value(KeyValueConfig(
             bucket=name, history=history, ttl=ttl, storage=StorageType.FILE,
-            replicas=replicas,
+            replicas=replicas, direct=True,
         ))
+        return
+    if not kv._direct:
+        info = await bus.js.stream_info(f"KV_{name}")
+        info.config.allow_direct = True
+        await bus.js.update_stream(info.config)
