@@ -6,10 +6,16 @@ later price crosses them. Each account is one KV entry updated with
 compare-and-set, so several executor instances never lose an update, and it
 remembers every client order id it saw, so a redelivered request returns the
 first result instead of trading again.
+
+The entry keeps the open orders and the latest closed ones; older closed orders move
+to a key of their own (``<account>.order.<hash>``), written before they leave the
+entry, so an order is always findable and the entry — read on every order, fill
+and risk check — stays small however long the account trades.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from uuid import NAMESPACE_OID, uuid5
@@ -31,10 +37,29 @@ ZERO = Decimal(0)
 
 
 class PaperAccount(msgspec.Struct, kw_only=True):
-    """The simulator's whole state for one account."""
+    """The simulator's state for one account (older closed orders aside)."""
 
     book: Book
     orders: dict[str, BrokerOrder] = {}
+    # How many closed orders were moved to keys of their own.
+    archived: int = 0
+
+
+# Closed orders kept in the account's entry; past twice this many, the oldest move out.
+KEEP_CLOSED = 200
+_order_decoder = msgspec.json.Decoder(BrokerOrder)
+
+
+def archive_key(account_id: str, client_order_id: str) -> str:
+    """The KV key of a closed order moved out of its account's entry."""
+    return f"{account_id}.order.{hashlib.sha256(client_order_id.encode()).hexdigest()[:32]}"
+
+
+def orders_to_archive(state: PaperAccount, keep: int = KEEP_CLOSED) -> list[BrokerOrder]:
+    """The oldest closed orders once more than ``2 * keep`` are held (in batches, so
+    not every save moves some)."""
+    closed = [o for o in state.orders.values() if o.status != "open"]
+    return closed[:len(closed) - keep] if len(closed) > 2 * keep else []
 
 
 _encoder = msgspec.json.Encoder(decimal_format="string")
@@ -230,8 +255,10 @@ class PaperBroker:
     name = "paper"
 
     def __init__(self, kv: KeyValue, clock: Clock, slippage_bps: Decimal,
-                 fee_bps: Decimal, prices: KeyValue | None = None) -> None:
+                 fee_bps: Decimal, prices: KeyValue | None = None,
+                 keep_closed: int = KEEP_CLOSED) -> None:
         self.kv = kv
+        self.keep_closed = keep_closed
         self.prices = prices
         self.clock = clock
         self.slippage_bps = slippage_bps
@@ -251,6 +278,13 @@ class PaperBroker:
         return _decoder.decode(entry.value or b""), entry.revision
 
     async def _save(self, account: Account, state: PaperAccount, revision: int | None) -> bool:
+        old = orders_to_archive(state, self.keep_closed)
+        for order in old:  # first their own keys, then out of the entry: never lost
+            await self.kv.put(archive_key(account.id, order.client_order_id),
+                              _encoder.encode(order))
+        for order in old:
+            del state.orders[order.client_order_id]
+        state.archived += len(old)
         data = _encoder.encode(state)
         try:
             if revision is None:
@@ -282,7 +316,19 @@ class PaperBroker:
     async def find_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
         """The order recorded for ``client_order_id``, if it was placed."""
         state, _ = await self._load(account)
-        return state.orders.get(client_order_id)
+        return await self._known(account, state, client_order_id)
+
+    async def _known(self, account: Account, state: PaperAccount,
+                     client_order_id: str) -> BrokerOrder | None:
+        """The order in the entry, else among the moved-out ones (none moved: no read)."""
+        order = state.orders.get(client_order_id)
+        if order is not None or not state.archived:
+            return order
+        try:
+            entry = await self.kv.get(archive_key(account.id, client_order_id))
+        except KeyNotFoundError:
+            return None
+        return _order_decoder.decode(entry.value) if entry.value else None
 
     async def record_price(self, symbol: str, price: Decimal) -> None:
         """Remember the market's last price of ``symbol`` for every account."""
@@ -305,7 +351,7 @@ class PaperBroker:
         market = await self.market_price(order.symbol)
         while True:
             state, revision = await self._load(account)
-            existing = state.orders.get(order.client_order_id)
+            existing = await self._known(account, state, order.client_order_id)
             if existing is not None:
                 return existing
             result = execute(state, order, slippage, fee_bps, self.clock.now(), market)
@@ -318,7 +364,9 @@ class PaperBroker:
         while True:
             state, revision = await self._load(account)
             order = state.orders.get(client_order_id)
-            if order is None or order.status != "open":
+            if order is None:
+                return await self._known(account, state, client_order_id)
+            if order.status != "open":
                 return order
             canceled = msgspec.structs.replace(order, status="canceled", reason=reason)
             state.orders[client_order_id] = canceled

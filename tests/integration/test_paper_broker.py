@@ -384,3 +384,26 @@ async def test_cancel_leaves_filled_and_unknown_orders_alone(
     assert await broker.cancel_order(account, done.client_order_id) == done
     assert await broker.cancel_order(account, "never-sent") is None
     assert await revision(kv, account) == rev
+
+
+async def test_old_closed_orders_move_out_of_the_entry_and_stay_findable(kv: KeyValue) -> None:
+    broker = PaperBroker(kv, TickingClock(), slippage_bps=ZERO, fee_bps=ZERO, keep_closed=2)
+    account = make_account()
+    placed = []
+    for n in range(7):
+        order = make_order(client_order_id=f"bot-{n}", quantity=D(1), reference_price=D(100))
+        placed.append(await broker.submit(account, order))
+    entry = await kv.get(account.id)
+    from services.brokers.paper import _decoder as state_decoder
+    state = state_decoder.decode(entry.value or b"")
+    # Past 2 * keep closed orders, the oldest moved out, leaving the newest `keep`.
+    assert len(state.orders) <= 4 and state.archived >= 3
+    assert "bot-6" in state.orders and "bot-0" not in state.orders
+    for first in placed:
+        # Every order is still found, and a repeat never trades again.
+        assert await broker.find_order(account, first.client_order_id) == first
+        again = make_order(client_order_id=first.client_order_id, quantity=D(1),
+                           reference_price=D(100))
+        assert await broker.submit(account, again) == first
+    assert await broker.cancel_order(account, "bot-0") == placed[0]
+    assert (await broker.snapshot(account)).positions == {"AAPL": D(7)}
