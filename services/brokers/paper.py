@@ -46,8 +46,17 @@ class PaperAccount(msgspec.Struct, kw_only=True):
 
 
 # Closed orders kept in the account's entry; past twice this many, the oldest move out.
-KEEP_CLOSED = 200
+KEEP_CLOSED = 50
 _order_decoder = msgspec.json.Decoder(BrokerOrder)
+
+
+class _BookOnly(msgspec.Struct):
+    """An account entry read for its book alone: the orders are skipped, not built."""
+
+    book: Book
+
+
+_book_decoder = msgspec.json.Decoder(_BookOnly)
 
 
 def archive_key(account_id: str, client_order_id: str) -> str:
@@ -277,6 +286,13 @@ class PaperBroker:
                                           cash=account.starting_cash)), None
         return _decoder.decode(entry.value or b""), entry.revision
 
+    async def _load_book(self, account: Account) -> Book:
+        try:
+            entry = await self.kv.get(account.id)
+        except KeyNotFoundError:
+            return Book(currency=account.currency, cash=account.starting_cash)
+        return _book_decoder.decode(entry.value or b"").book
+
     async def _save(self, account: Account, state: PaperAccount, revision: int | None) -> bool:
         old = orders_to_archive(state, self.keep_closed)
         for order in old:  # first their own keys, then out of the entry: never lost
@@ -298,8 +314,7 @@ class PaperBroker:
     async def snapshot(self, account: Account) -> AccountSnapshot:
         """Cash, equity, positions and last prices of the simulated account; positions
         are marked at the market's last price when one was recorded."""
-        state, _ = await self._load(account)
-        book = state.book
+        book = await self._load_book(account)
         prices = dict(book.last_prices)
         for symbol in book.positions:
             market = await self.market_price(symbol)
