@@ -292,3 +292,21 @@ async def run_replay(system: System) -> str:
         check=False)
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+async def paper_orders(bus: Bus, account_id: str) -> dict[str, Any]:
+    """Every order the paper broker holds for an account, client order id → BrokerOrder:
+    the account entry's and the older closed ones moved to keys of their own."""
+    import msgspec
+
+    from contracts.orders import BrokerOrder
+    from services.brokers.paper import PaperAccount
+    from services.registry.kv_keys import matching_keys
+
+    kv = await bus.kv(streams.BUCKET_PAPER)
+    state = msgspec.json.decode((await kv.get(account_id)).value or b"", type=PaperAccount)
+    orders: dict[str, Any] = dict(state.orders)
+    for key in await matching_keys(kv, f"{account_id}.order.*"):
+        order = msgspec.json.decode((await kv.get(key)).value or b"", type=BrokerOrder)
+        orders.setdefault(order.client_order_id, order)
+    return orders

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import msgspec
 from chaos.load import Alert, Attempt
 from fakes.alpaca_server import FakeAlpaca
-from harness import EventTap, System, Tenancy, run_replay, wait_until
+from harness import EventTap, System, Tenancy, paper_orders, run_replay, wait_until
 
 from contracts import streams
 from contracts.events import (
@@ -37,20 +37,17 @@ from contracts.events import (
     decode_event,
     event_type,
 )
-from contracts.orders import BrokerOrder
 from projections.accounts import AccountView
 from projections.ledger import Book, Position
 from projections.projector import rebuild_accounts
 from projections.store import open_store
 from services.brokers.paper import PaperAccount
-from services.registry.kv_keys import matching_keys
 from services.runtime.bus import Bus
 
 HANG_LIMIT_S = 3.0  # TradingView cancels a webhook request after 3 s
 TERMINAL = ("webhook.trade_executed", "webhook.failed")
 CLOSING_SUFFIX = "-close"  # the Alpaca adapter's first half of a flip
 _paper_state = msgspec.json.Decoder(PaperAccount)
-_paper_order = msgspec.json.Decoder(BrokerOrder)
 
 
 @dataclass
@@ -231,9 +228,7 @@ async def paper_books(bus: Bus, system: System, tenancies: Sequence[Tenancy]
         entry = await kv.get(tenancy.account.id)
         state = _paper_state.decode(entry.value or b"")
         # Older closed orders live under keys of their own: count them too.
-        for key in await matching_keys(kv, f"{tenancy.account.id}.order.*"):
-            order = _paper_order.decode((await kv.get(key)).value or b"")
-            state.orders.setdefault(order.client_order_id, order)
+        state.orders = await paper_orders(bus, tenancy.account.id)
         out.append((tenancy.account.id, state, views[tenancy.account.id].book))
     return out
 

@@ -16,7 +16,7 @@ import aiohttp
 import msgspec
 import pytest
 from e2e.helpers import tv_alert
-from harness import EventTap, System, provision, wait_until
+from harness import EventTap, System, paper_orders, provision, wait_until
 
 from contracts import streams
 from contracts.events import OrderPlaced, event_type
@@ -121,7 +121,7 @@ async def test_sigterm_to_each_pipeline_service_mid_burst_loses_nothing(
     assert broker.book.position_quantity("AAPL") == Decimal(len(accepted))
     # Every entry and both of its legs reached the broker (legs of older entries
     # are cancelled as newer ones replace them, so count them, not the open ones).
-    kinds = Counter(o.leg or "entry" for o in broker.orders.values())
+    kinds = Counter(o.leg or "entry" for o in (await paper_orders(bus, t.account.id)).values())
     assert kinds == {"entry": len(accepted), "sl": len(accepted), "tp": len(accepted)}
 
     # The auditor, stopped mid-stream too, stored every event exactly once.
