@@ -10,6 +10,7 @@ from aiohttp import web
 
 from services.ingress.admin_auth import require_key, require_visible
 from services.ingress.admin_common import (
+    answer_change,
     author,
     context,
     is_record_id,
@@ -21,7 +22,6 @@ from services.ingress.admin_common import (
 )
 from services.ingress.problems import Problem
 from services.registry.api_keys import ApiKey
-from services.registry.changes import save_change
 from services.registry.models import Account
 from services.registry.provisioning import register_account
 from services.registry.views import MASK, account_view
@@ -112,21 +112,15 @@ async def update_account(request: web.Request) -> web.Response:
     body = _keep_broker_secret(account, await json_body(request))
     updated = _check_broker(patched(account, body, FIXED))
     _check_endpoint(key, account, updated)
-    ctx = context(request)
-    await save_change(ctx.bus, ctx.strategies.registry, account, updated, ctx.clock,
-                      author(key))
-    return web.json_response(account_view(updated))
+    return await answer_change(request, account, updated, author(key))
 
 
 async def disable_account(request: web.Request) -> web.Response:
     """``POST /api/v1/accounts/{id}/disable``: its signals fail from now on
     (``PATCH {"active": true}`` re-enables it)."""
     account, key = await _visible_account(request, write=True)
-    by = author(key)
-    disabled = account.model_copy(update={"active": False})
-    ctx = context(request)
-    await save_change(ctx.bus, ctx.strategies.registry, account, disabled, ctx.clock, by)
-    return web.json_response(account_view(disabled))
+    return await answer_change(request, account,
+                               account.model_copy(update={"active": False}), author(key))
 
 
 def add_routes(app: web.Application) -> None:

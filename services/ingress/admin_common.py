@@ -13,7 +13,9 @@ from services.ingress.admin_auth import require_key
 from services.ingress.context import IngressContext
 from services.ingress.problems import Problem, invalid
 from services.registry.api_keys import ApiKey
+from services.registry.changes import Record, save_change
 from services.registry.store import Registry
+from services.registry.views import record_view
 
 M = TypeVar("M", bound=BaseModel)
 # Registry records live under NATS KV keys (``tenant.<id>``): an id is one key token of
@@ -97,3 +99,11 @@ async def global_admin(request: web.Request) -> ApiKey:
 def author(key: ApiKey) -> str:
     """How registry events name the key that made a change."""
     return f"api key {key.id}"
+
+
+async def answer_change(request: web.Request, before: Record, after: Record,
+                        by: str) -> web.Response:
+    """Store ``after``, record what changed (by whom) as an event, answer its view."""
+    ctx = context(request)
+    await save_change(ctx.bus, ctx.strategies.registry, before, after, ctx.clock, by)
+    return web.json_response(record_view(after))

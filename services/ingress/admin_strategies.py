@@ -9,6 +9,7 @@ from aiohttp import web
 
 from services.ingress.admin_auth import require_key, require_visible
 from services.ingress.admin_common import (
+    answer_change,
     author,
     context,
     is_record_id,
@@ -20,7 +21,6 @@ from services.ingress.admin_common import (
     validated,
 )
 from services.ingress.problems import Problem
-from services.registry.changes import save_change
 from services.registry.models import Strategy, slugify
 from services.registry.operations import rotate_secret
 from services.registry.provisioning import register_strategy, tradingview_message
@@ -111,18 +111,14 @@ async def update_strategy(request: web.Request) -> web.Response:
     if "account_id" in body:
         await _check_account(ctx.strategies.registry, str(body["account_id"]),
                              strategy.tenant_id)
-    updated = patched(strategy, body, FIXED)
-    await save_change(ctx.bus, ctx.strategies.registry, strategy, updated, ctx.clock, by)
-    return web.json_response(strategy_view(updated))
+    return await answer_change(request, strategy, patched(strategy, body, FIXED), by)
 
 
 async def disable_strategy(request: web.Request) -> web.Response:
     """``POST /api/v1/strategies/{id}/disable``: its webhooks are refused at once."""
     strategy, by = await _visible_strategy(request, write=True)
-    disabled = strategy.model_copy(update={"enabled": False})
-    ctx = context(request)
-    await save_change(ctx.bus, ctx.strategies.registry, strategy, disabled, ctx.clock, by)
-    return web.json_response(strategy_view(disabled))
+    return await answer_change(request, strategy,
+                               strategy.model_copy(update={"enabled": False}), by)
 
 
 async def rotate_strategy(request: web.Request) -> web.Response:

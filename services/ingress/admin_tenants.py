@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.ingress.admin_auth import require_key, require_visible
 from services.ingress.admin_common import (
     RECORD_ID_OR_EMPTY,
+    answer_change,
     author,
     context,
     global_admin,
@@ -19,7 +20,6 @@ from services.ingress.admin_common import (
     validated,
 )
 from services.ingress.problems import Problem
-from services.registry.changes import save_change
 from services.registry.models import RateLimits, Tenant, slugify
 from services.registry.provisioning import register_tenant
 from services.registry.views import tenant_view
@@ -76,9 +76,7 @@ async def update_tenant(request: web.Request) -> web.Response:
     key = await global_admin(request)
     tenant = await _visible_tenant(request)
     updated = patched(tenant, await json_body(request), FIXED)
-    ctx = context(request)
-    await save_change(ctx.bus, ctx.strategies.registry, tenant, updated, ctx.clock, author(key))
-    return web.json_response(tenant_view(updated))
+    return await answer_change(request, tenant, updated, author(key))
 
 
 async def disable_tenant(request: web.Request) -> web.Response:
@@ -86,11 +84,8 @@ async def disable_tenant(request: web.Request) -> web.Response:
     at once and its queued signals fail; ``PATCH {"active": true}`` undoes it."""
     key = await global_admin(request)
     tenant = await _visible_tenant(request)
-    disabled = tenant.model_copy(update={"active": False})
-    ctx = context(request)
-    await save_change(ctx.bus, ctx.strategies.registry, tenant, disabled, ctx.clock,
-                      author(key))
-    return web.json_response(tenant_view(disabled))
+    return await answer_change(request, tenant, tenant.model_copy(update={"active": False}),
+                               author(key))
 
 
 def add_routes(app: web.Application) -> None:
