@@ -15,8 +15,9 @@ STREAM_SUBJECTS = [
     "security.>",
     "deadletter.>",
 ]
-# JetStream drops a repeated Nats-Msg-Id inside this window; ingress keeps its
-# dedupe keys in KV for the same time so the two agree.
+# JetStream drops a repeated Nats-Msg-Id inside this window: repeated stage outputs,
+# and repeated alerts (ingress publishes webhook.received with the alert's key as
+# its message id). TRADEHOOKS_DEDUPE_WINDOW_S sets it.
 DUPLICATE_WINDOW_S = 600.0
 
 # Prices are high-volume inputs, kept briefly in their own stream and not audited.
@@ -31,7 +32,6 @@ BUCKET_RISK = "th_risk_ledgers"
 BUCKET_BREAKERS = "th_breakers"
 BUCKET_RATE = "th_rate_limits"
 RATE_WINDOW_KEEP_S = 90_000.0  # a day and a bit: the longest window, then dropped
-BUCKET_DEDUPE = "th_dedupe"
 BUCKET_PAPER = "th_paper_accounts"
 
 

@@ -56,7 +56,7 @@ async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
     clock = SystemClock()
     limiter = RateLimiter(await bus.kv(streams.BUCKET_RATE))
     ctx = IngressContext(settings=settings, bus=bus, strategies=strategies,
-                         dedupe=await bus.kv(streams.BUCKET_DEDUPE), store=store,
+                         store=store,
                          read_model=read_model, clock=clock,
                          limiter=limiter, scope_limits=ScopeLimits(registry),
                          trusted_proxies=networks(settings.trusted_proxies.split(",")),

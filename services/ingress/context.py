@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nats.js.kv import KeyValue
-
 from projections.readmodel import ReadModel
 from projections.store import EventStore
 from services.ingress.auth_alerts import AuthFailureAlerts
@@ -25,7 +23,6 @@ class IngressContext:
     settings: Settings
     bus: Bus
     strategies: StrategyCache
-    dedupe: KeyValue
     store: EventStore
     read_model: ReadModel
     clock: Clock

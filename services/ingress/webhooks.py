@@ -9,7 +9,6 @@ from typing import Any
 
 from aiohttp import web
 
-from contracts import streams
 from contracts.dialects import AlertError, parse_alert
 from contracts.events import WebhookReceived
 from services.ingress.auth import AuthError, SignedHeaders
@@ -23,7 +22,7 @@ from services.ingress.body import (
 )
 from services.ingress.client_ip import allowed, client_address
 from services.ingress.context import IngressContext
-from services.ingress.dedupe import claim_signal_id, dedupe_key
+from services.ingress.dedupe import dedupe_key, first_signal_id, received_msg_id
 from services.ingress.problems import Problem, unavailable
 from services.ingress.routing import authenticate
 from services.registry.models import Strategy
@@ -144,11 +143,11 @@ async def _store_received(
     ctx: IngressContext, strategy: Strategy, auth_mode: str, dialect: str,
     payload: dict[str, Any], content_type: str, source_ip: str, key: str,
 ) -> tuple[str, bool]:
-    """Claim the signal id for ``key`` and publish ``webhook.received`` durably.
+    """Publish ``webhook.received`` durably, de-duplicated by the alert's ``key``.
 
-    Returns the signal id and whether JetStream already had the event.
+    Returns the signal id (the first one's, for a repeat) and whether it was a repeat.
     """
-    signal_id = await claim_signal_id(ctx.dedupe, key, new_id())
+    signal_id = new_id()
     event = WebhookReceived(
         event_id=derived_event_id(signal_id, "received"), signal_id=signal_id,
         tenant_id=strategy.tenant_id, occurred_at=ctx.clock.now(),
@@ -156,5 +155,7 @@ async def _store_received(
         payload=payload, content_type=content_type or "text/plain",
         auth_mode=auth_mode, source_ip=source_ip,
     )
-    duplicate = await ctx.bus.publish_event(event, streams.message_id(signal_id, "received"))
-    return signal_id, duplicate
+    duplicate, seq = await ctx.bus.publish_first(event, received_msg_id(key))
+    if duplicate:
+        return await first_signal_id(ctx.bus, seq), True
+    return signal_id, False

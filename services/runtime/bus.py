@@ -44,6 +44,17 @@ class Bus:
         )
         return bool(ack.duplicate)
 
+    async def publish_first(self, event: Event, msg_id: str) -> tuple[bool, int]:
+        """Publish durably with a Nats-Msg-Id: whether JetStream had that id already,
+        and the stream sequence of the message it keeps (the first one)."""
+        ack = await self.js.publish(
+            subject_for(event),
+            encode_event(event),
+            stream=streams.STREAM,
+            headers={"Nats-Msg-Id": msg_id},
+        )
+        return bool(ack.duplicate), int(ack.seq)
+
     async def kv(self, bucket: str) -> KeyValue:
         """An existing KV bucket."""
         return await self.js.key_value(bucket)
@@ -89,13 +100,15 @@ async def connect(url: str | list[str], name: str, **callbacks: Any) -> Bus:
     return Bus(nc=nc, js=nc.jetstream(timeout=5))
 
 
-def stream_config(replicas: int = 1) -> StreamConfig:
-    """The one stream that holds every event (R3 on a cluster: ``replicas=3``)."""
+def stream_config(replicas: int = 1,
+                  duplicate_window_s: float = streams.DUPLICATE_WINDOW_S) -> StreamConfig:
+    """The one stream that holds every event (R3 on a cluster: ``replicas=3``). Its
+    duplicate window is the alerts' de-duplication window."""
     return StreamConfig(
         name=streams.STREAM,
         subjects=list(streams.STREAM_SUBJECTS),
         storage=StorageType.FILE,
-        duplicate_window=streams.DUPLICATE_WINDOW_S,
+        duplicate_window=duplicate_window_s,
         num_replicas=replicas,
     )
 
@@ -104,7 +117,7 @@ async def ensure_topology(
     bus: Bus, dedupe_window_s: float = streams.DUPLICATE_WINDOW_S, replicas: int = 1
 ) -> None:
     """Create or update the stream and KV buckets (idempotent, safe on every start)."""
-    config = stream_config(replicas)
+    config = stream_config(replicas, dedupe_window_s)
     try:
         await bus.js.add_stream(config)
     except BadRequestError:
@@ -124,7 +137,6 @@ async def ensure_topology(
     await _ensure_bucket(bus, streams.BUCKET_BREAKERS, 1, None, replicas)
     await _ensure_bucket(bus, streams.BUCKET_RATE, 1, streams.RATE_WINDOW_KEEP_S, replicas)
     await _ensure_bucket(bus, streams.BUCKET_PAPER, 1, None, replicas)
-    await _ensure_bucket(bus, streams.BUCKET_DEDUPE, 1, dedupe_window_s, replicas)
 
 
 async def _ensure_bucket(bus: Bus, name: str, history: int, ttl: float | None,

@@ -11,7 +11,7 @@ from services.runtime.bus import Bus, ensure_topology
 
 async def test_every_bucket_serves_direct_gets(bus: Bus) -> None:
     for bucket in (streams.BUCKET_REGISTRY, streams.BUCKET_PAPER, streams.BUCKET_RISK,
-                   streams.BUCKET_DEDUPE):
+                   streams.BUCKET_RATE):
         kv = await bus.kv(bucket)
         assert kv._direct, bucket
         await kv.put("probe", b"1")
