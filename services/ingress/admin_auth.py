@@ -7,14 +7,14 @@ from aiohttp import web
 
 from services.ingress.admin_jwt import AdminJwtError, admin_jwt_enabled, principal_from_jwt
 from services.ingress.bearer import header_credential, looks_like_jwt
-from services.ingress.context import IngressContext
+from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem
 from services.registry.api_keys import ApiKey
 
 
 async def require_key(request: web.Request, write: bool = False) -> ApiKey:
     """The caller's admin key, or 401; 403 when a viewer key tries to write."""
-    ctx: IngressContext = request.app["ctx"]
+    ctx: IngressContext = request.app[CONTEXT]
     presented = header_credential(request.headers.get("Authorization"),
                                   request.headers.get("X-API-Key"))
     key: ApiKey | None = None

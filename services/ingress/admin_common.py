@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from services.ingress.admin_auth import require_key
-from services.ingress.context import IngressContext
+from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem, invalid
 from services.registry.api_keys import ApiKey
 from services.registry.changes import Record, save_change
@@ -41,7 +41,7 @@ def path_id(request: web.Request, name: str, what: str) -> str:
 
 def context(request: web.Request) -> IngressContext:
     """The ingress context of the app serving ``request``."""
-    ctx: IngressContext = request.app["ctx"]
+    ctx: IngressContext = request.app[CONTEXT]
     return ctx
 
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from services.ingress import admin, commands, health, openapi, prices, queries, webhooks
-from services.ingress.context import IngressContext
+from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem
 from services.runtime import metrics
 
@@ -48,7 +48,7 @@ def build_app(ctx: IngressContext) -> web.Application:
     # client_max_size is above our own limit so that read_body answers a clean 413.
     app = web.Application(middlewares=[problems_middleware],
                           client_max_size=ctx.settings.max_body_bytes * 2)
-    app["ctx"] = ctx
+    app[CONTEXT] = ctx
     app.router.add_post("/webhook", webhooks.receive_webhook)
     app.router.add_post("/webhook/{slug}", webhooks.receive_webhook)
     app.router.add_post("/api/v1/webhooks/signals", webhooks.receive_webhook)

@@ -8,7 +8,7 @@ import orjson
 from aiohttp import web
 
 from services.ingress.admin_auth import require_key
-from services.ingress.context import IngressContext
+from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem, unavailable
 from services.sltp_monitor.commands import CLEANUP_SUBJECT, STATUS_SUBJECT
 
@@ -32,14 +32,14 @@ async def post_cleanup(request: web.Request) -> web.Response:
     key = await require_key(request, write=True)
     if key.tenant_id:
         raise Problem(403, "forbidden", "only a global admin key runs the cleanup")
-    return web.json_response(await _ask(request.app["ctx"], CLEANUP_SUBJECT, {}))
+    return web.json_response(await _ask(request.app[CONTEXT], CLEANUP_SUBJECT, {}))
 
 
 async def get_status(request: web.Request) -> web.Response:
     """Positions, open orders and bot state of every account (``?account_id=`` for one)."""
     key = await require_key(request)
     account_id = request.query.get("account_id")
-    body = await _ask(request.app["ctx"], STATUS_SUBJECT, {"account_id": account_id})
+    body = await _ask(request.app[CONTEXT], STATUS_SUBJECT, {"account_id": account_id})
     body["accounts"] = [a for a in body["accounts"] if key.sees(a["tenant_id"])]
     if account_id is not None and not body["accounts"]:
         raise Problem(404, "not_found", f"no account {account_id}")

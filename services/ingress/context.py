@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aiohttp import web
+
 from projections.readmodel import ReadModel
 from projections.store import EventStore
 from services.ingress.auth_alerts import AuthFailureAlerts
@@ -31,3 +33,7 @@ class IngressContext:
     trusted_proxies: list[Network]
     auth_alerts: AuthFailureAlerts
     api_keys: ApiKeys
+
+
+# The key of the context in the aiohttp application (typed, unlike a plain string).
+CONTEXT: web.AppKey[IngressContext] = web.AppKey("ctx", IngressContext)

@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from services.ingress.context import IngressContext
+from services.ingress.context import CONTEXT, IngressContext
 from services.runtime.metrics import render_metrics
 
 
@@ -17,7 +17,7 @@ async def healthz(_: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready when NATS is connected and the event store answers."""
-    ctx: IngressContext = request.app["ctx"]
+    ctx: IngressContext = request.app[CONTEXT]
     checks = {"nats": ctx.bus.nc.is_connected, "store": False}
     try:
         await asyncio.wait_for(asyncio.to_thread(ctx.store.max_position), timeout=2)

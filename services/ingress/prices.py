@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from contracts.market import PriceTick, encode_tick
 from contracts.subjects import price_subject
 from services.ingress.admin_auth import require_key
-from services.ingress.context import IngressContext
+from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem, invalid, unavailable
 from services.runtime.bus import is_bus_error
 from services.validator.assets import normalise_symbol
@@ -50,7 +50,7 @@ async def post_prices(request: web.Request) -> web.Response:
     key = await require_key(request, write=True)
     if key.tenant_id:  # prices move every tenant's paper accounts
         raise Problem(403, "forbidden", "only a global admin key posts market prices")
-    ctx: IngressContext = request.app["ctx"]
+    ctx: IngressContext = request.app[CONTEXT]
     if request.content_type != "application/json":
         raise Problem(415, "unsupported_media_type", "send application/json")
     prices = _parse(await request.read())

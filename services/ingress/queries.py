@@ -12,7 +12,7 @@ from projections.accounts import decode_view, view_to_api
 from projections.projector import ACCOUNTS
 from services.ingress.admin_auth import require_key
 from services.ingress.admin_common import path_id
-from services.ingress.context import IngressContext
+from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem
 from services.registry.operations import resume_account
 
@@ -33,7 +33,7 @@ def trail_status(entries: list[dict[str, Any]]) -> str:
 async def get_signal(request: web.Request) -> web.Response:
     """``GET /api/v1/signals/{signal_id}``: every stored event of the signal, in order."""
     key = await require_key(request)
-    ctx: IngressContext = request.app["ctx"]
+    ctx: IngressContext = request.app[CONTEXT]
     signal_id = request.match_info["signal_id"]
     entries = await asyncio.to_thread(ctx.store.trail, signal_id)
     if entries is None or not all(key.sees(str(e.get("tenant_id", ""))) for e in entries):
@@ -49,7 +49,7 @@ async def get_signal(request: web.Request) -> web.Response:
 async def get_account(request: web.Request) -> web.Response:
     """``GET /api/v1/accounts/{account_id}``: cash, equity and positions."""
     key = await require_key(request)
-    ctx: IngressContext = request.app["ctx"]
+    ctx: IngressContext = request.app[CONTEXT]
     account_id = request.match_info["account_id"]
     body = await asyncio.to_thread(ctx.read_model.get, ACCOUNTS, account_id)
     view = decode_view(body) if body is not None else None
@@ -61,7 +61,7 @@ async def get_account(request: web.Request) -> web.Response:
 async def resume_account_route(request: web.Request) -> web.Response:
     """``POST /api/v1/accounts/{account_id}/resume``: an operator resumes trading."""
     key = await require_key(request, write=True)
-    ctx: IngressContext = request.app["ctx"]
+    ctx: IngressContext = request.app[CONTEXT]
     account_id = path_id(request, "account_id", "account")
     account = await ctx.strategies.registry.account(account_id)
     if account is None or not key.sees(account.tenant_id):

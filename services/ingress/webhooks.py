@@ -21,7 +21,7 @@ from services.ingress.body import (
     without_credentials,
 )
 from services.ingress.client_ip import allowed, client_address
-from services.ingress.context import IngressContext
+from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.dedupe import dedupe_key, first_signal_id, received_msg_id
 from services.ingress.problems import Problem, unavailable
 from services.ingress.routing import authenticate
@@ -38,7 +38,7 @@ ACCEPT_BUDGET_S = 2.5
 
 async def receive_webhook(request: web.Request) -> web.Response:
     """Accept one alert; 202 only once JetStream has stored ``webhook.received``."""
-    ctx: IngressContext = request.app["ctx"]
+    ctx: IngressContext = request.app[CONTEXT]
     deadline = asyncio.get_running_loop().time() + ACCEPT_BUDGET_S
     raw = await read_body(request, ctx.settings.max_body_bytes)
     content_type = declared_content_type(request)
