@@ -42,7 +42,9 @@ async def get_signal(request: web.Request) -> web.Response:
         "signal_id": signal_id,
         "status": trail_status(entries),
         "terminal": any(e.get("type") in TERMINAL_TYPES for e in entries),
-        "events": entries,
+        # A registry event's record holds sealed secrets: it is for rebuilding the
+        # registry from the store, not for reading through the API.
+        "events": [{k: v for k, v in e.items() if k != "record"} for e in entries],
     })
 
 

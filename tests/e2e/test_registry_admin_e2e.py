@@ -204,6 +204,8 @@ async def test_the_registry_is_rebuilt_from_the_event_store(system: System, bus:
             return status == 200 and len(body["events"]) >= count
 
         await wait_until(lambda: stored(f"strategy:{sid}", 3), message="strategy trail")
+        _, trail = await call(http, "GET", f"{api}/signals/strategy:{sid}", root)
+        assert all("record" not in e for e in trail["events"])  # sealed secrets stay in the store
         await wait_until(lambda: stored(f"account:{account['id']}", 2), message="account trail")
 
         done = await asyncio.to_thread(_rebuild, system)
