@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import json
 import os
 import statistics
 import sys
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from harness import TEST_MASTER_KEY, EventTap, System, connect_bus, provision  # noqa: E402
 
+from bench.results_file import save_results  # noqa: E402
 from contracts.events import TradeExecuted  # noqa: E402
 from services.ingress.auth import sign  # noqa: E402
 from services.runtime.embedded_nats import EmbeddedNats, free_port  # noqa: E402
@@ -205,11 +205,7 @@ async def main(args: argparse.Namespace) -> int:
         system.stop_all()
         nats.stop()
     print_table(results)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    path = out / f"load-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(results, indent=2))
-    print(f"\nsaved {path}")
+    save_results("load", results)
     return 0
 
 

@@ -14,7 +14,6 @@ must find it identical. Prints a table and saves JSON under ``bench/results/``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import resource
@@ -29,6 +28,7 @@ from typing import Any
 import psycopg
 
 from bench.replay_fill import stored_batches, write_rows
+from bench.results_file import save_results
 from projections.store import EventStore, open_store
 from services.cli.progress import ProgressBar
 
@@ -133,11 +133,7 @@ def main(args: argparse.Namespace) -> int:
             if schema:
                 drop_schema(args.postgres, schema)
     print_table(results)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    path = out / f"replay-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(results, indent=2))
-    print(f"\nsaved {path}")
+    save_results("replay", results)
     return 0
 
 

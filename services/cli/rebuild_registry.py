@@ -16,12 +16,9 @@ from pydantic import BaseModel
 from projections.registry import RegistryFold, fold_registry
 from projections.store import open_store
 from services.cli.register import registry_connection
-from services.registry.models import Account, Strategy, Tenant
-from services.registry.store import Registry
+from services.registry.models import RECORD_MODELS, Account, Record, Strategy, Tenant
+from services.registry.store import Registry, record_key
 from services.runtime.config import Settings
-
-_MODELS: dict[str, type[Tenant] | type[Account] | type[Strategy]] = {
-    "tenant": Tenant, "account": Account, "strategy": Strategy}
 
 
 @dataclass(frozen=True)
@@ -44,19 +41,15 @@ def _fold(store_url: str) -> RegistryFold:
 
 def rebuilt_records(fold: RegistryFold, registry: Registry) -> dict[str, BaseModel]:
     """The folded stored forms opened into records (secrets decrypted)."""
-    return {key: registry.from_stored_form(data, _MODELS[key.split(".", 1)[0]])
+    return {key: registry.from_stored_form(data, RECORD_MODELS[key.split(".", 1)[0]])
             for key, data in fold.records.items()}
 
 
 async def compare(registry: Registry, rebuilt: dict[str, BaseModel]) -> RegistryDiff:
     """Record by record, the rebuilt registry against the live one."""
-    live: dict[str, BaseModel] = {}
-    for tenant in await registry.tenants():
-        live[f"tenant.{tenant.id}"] = tenant
-    for account in await registry.accounts():
-        live[f"account.{account.id}"] = account
-    for strategy in await registry.strategies():
-        live[f"strategy.{strategy.id}"] = strategy
+    records: list[Record] = [*await registry.tenants(), *await registry.accounts(),
+                             *await registry.strategies()]
+    live: dict[str, BaseModel] = {record_key(r): r for r in records}
     same = sorted(k for k, r in rebuilt.items() if k in live and live[k] == r)
     differ = sorted(k for k, r in rebuilt.items() if k in live and live[k] != r)
     missing = sorted(k for k in rebuilt if k not in live)

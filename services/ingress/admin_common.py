@@ -13,7 +13,8 @@ from services.ingress.admin_auth import require_key
 from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem, invalid
 from services.registry.api_keys import ApiKey
-from services.registry.changes import Record, save_change
+from services.registry.changes import save_change
+from services.registry.models import Record
 from services.registry.store import Registry
 from services.registry.views import record_view
 

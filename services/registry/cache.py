@@ -21,7 +21,7 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel
 
 from contracts import streams
-from services.registry.models import Account, Strategy, Tenant
+from services.registry.models import RECORD_MODELS, Account, Strategy, Tenant
 from services.registry.store import M, Registry, record_key
 from services.registry.vault import SecretBox, load_box
 from services.runtime.bus import Bus
@@ -29,8 +29,6 @@ from services.runtime.config import Settings
 from services.runtime.timers import stopped_within
 
 log = logging.getLogger(__name__)
-_MODELS: dict[str, type[BaseModel]] = {"tenant": Tenant, "account": Account,
-                                       "strategy": Strategy}
 # How long the first load may take before the service gives up starting.
 LOAD_TIMEOUT_S = 30.0
 
@@ -61,7 +59,7 @@ class CachedRegistry(Registry):
 
     def _apply(self, records: dict[str, BaseModel], key: str, value: bytes | None,
                operation: Any) -> None:
-        model = _MODELS.get(key.split(".", 1)[0])
+        model = RECORD_MODELS.get(key.split(".", 1)[0])
         if model is None:  # lookup indexes and admin keys are not cached
             return
         if operation is not None or not value:

@@ -10,21 +10,12 @@ from typing import Any
 
 from contracts import streams
 from contracts.events import AccountUpdated, RegistryChange, StrategyUpdated, TenantUpdated
-from services.registry.models import Account, Strategy, Tenant
+from services.registry.models import Account, Record, Strategy, Tenant, kind_of
 from services.registry.store import Registry
 from services.registry.views import changed_fields
 from services.runtime.bus import Bus
 from services.runtime.clock import Clock, new_id
 from services.runtime.ids import derived_event_id
-
-Record = Tenant | Account | Strategy
-
-
-def kind_of(record: Record) -> str:
-    """``tenant``, ``account`` or ``strategy``: the record's key prefix and trail name."""
-    if isinstance(record, Strategy):
-        return "strategy"
-    return "account" if isinstance(record, Account) else "tenant"
 
 
 def tenant_of(record: Record) -> str:

@@ -164,6 +164,17 @@ class Strategy(BaseModel):
         return self.order_type
 
 
+Record = Tenant | Account | Strategy
+# A record's kind is its KV key prefix (``tenant.<id>``) and the name of its trail.
+RECORD_MODELS: dict[str, type[Tenant] | type[Account] | type[Strategy]] = {
+    "tenant": Tenant, "account": Account, "strategy": Strategy}
+
+
+def kind_of(record: Record) -> str:
+    """``tenant``, ``account`` or ``strategy``."""
+    return {Tenant: "tenant", Account: "account", Strategy: "strategy"}[type(record)]
+
+
 _SLUG_BREAK = re.compile(r"[^a-z0-9]+")
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from contracts import streams
 from contracts.subjects import token as subject_token
 from services.registry.kv_keys import matching_keys
-from services.registry.models import Account, Strategy, Tenant
+from services.registry.models import Account, Record, Strategy, Tenant, kind_of
 from services.registry.secrets import lookup_key
 from services.registry.vault import SecretBox, load_box
 from services.runtime.bus import Bus
@@ -45,10 +45,9 @@ def _index_keys(strategy: Strategy) -> list[str]:
     return keys
 
 
-def record_key(record: Tenant | Account | Strategy) -> str:
+def record_key(record: Record) -> str:
     """The KV key of a record: ``tenant.<id>``, ``account.<id>`` or ``strategy.<id>``."""
-    kind = {Tenant: "tenant", Account: "account", Strategy: "strategy"}[type(record)]
-    return f"{kind}.{record.id}"
+    return f"{kind_of(record)}.{record.id}"
 
 
 def _transform(data: dict[str, Any], path: tuple[str, ...], how: Callable[[str], str]) -> None:
