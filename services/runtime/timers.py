@@ -6,6 +6,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from services.runtime.bus import is_bus_error
+
 log = logging.getLogger(__name__)
 
 
@@ -20,14 +22,19 @@ async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
 
 async def run_every(stop: asyncio.Event, interval_s: float, tick: Callable[[], Awaitable[object]],
                     what: str, wait_first: bool = False) -> None:
-    """Call ``tick`` every ``interval_s`` until ``stop``; a failing tick is logged and
-    the next one runs on time. ``wait_first`` skips the tick at start."""
+    """Call ``tick`` every ``interval_s`` until ``stop``; a failing tick is logged (with
+    its traceback unless NATS itself failed) and the next one runs on time.
+    ``wait_first`` skips the tick at start."""
     if wait_first and await stopped_within(stop, interval_s):
         return
     while not stop.is_set():
         try:
             await tick()
-        except Exception:
-            log.exception("%s failed; will retry", what)
+        except Exception as exc:
+            if is_bus_error(exc):  # NATS away (restarting, shutting down): expected
+                log.warning("%s failed, the event bus is unavailable (%r); will retry",
+                            what, exc)
+            else:
+                log.exception("%s failed; will retry", what)
         if await stopped_within(stop, interval_s):
             return
