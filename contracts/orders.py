@@ -37,6 +37,9 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     notional: Decimal | None = None
     time_in_force: TimeInForce = "day"
     close_position: bool = False
+    # A partial exit: never more than the position held at execution, never across
+    # zero (clamped to the position; refused when flat).
+    reduce_only: bool = False
     # Part of ``quantity`` that closes an opposite position first (a flip: short
     # entry while long). Adapters that cannot cross zero in one order split it.
     close_quantity: Decimal = Decimal(0)

@@ -9,8 +9,11 @@ from typing import Any, Literal
 import msgspec
 
 Intent = Literal[
-    "enter_long", "exit_long", "enter_short", "exit_short", "buy", "sell", "close"
+    "enter_long", "exit_long", "enter_short", "exit_short", "buy", "sell", "close",
+    "close_all", "cancel_all",
 ]
+# What ``close_all`` / ``cancel_all`` apply to: the signal's symbol, or the whole account.
+Scope = Literal["symbol", "account"]
 AssetClass = Literal["crypto", "equity", "forex", "unknown"]
 OrderType = Literal["market", "limit", "stop"]
 
@@ -36,6 +39,7 @@ class Signal(msgspec.Struct, frozen=True, kw_only=True):
     alert_time: datetime | None = None
     alert_id: str = ""
     metadata: dict[str, Any] = {}
+    scope: Scope = "symbol"
 
     @property
     def is_exit(self) -> bool:

@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 Dialect = Literal["tradingview", "exchange", "propfirm", "routed"]
 AlertIntent = Literal[
-    "enter_long", "exit_long", "enter_short", "exit_short", "buy", "sell", "close"
+    "enter_long", "exit_long", "enter_short", "exit_short", "buy", "sell", "close",
+    "close_all", "cancel_all",
 ]
 
 
