@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from contracts.market import MAX_PRICE
+
 T = TypeVar("T")
 
 # Seconds since 1970 stay below 1e11 until the year 5138; larger means milliseconds.
@@ -96,6 +98,14 @@ def positive(value: Any) -> Decimal:
     result = number(value)
     if result <= 0:
         raise ValueError(f"must be greater than 0, got {show(value)}")
+    return result
+
+
+def price(value: Any) -> Decimal:
+    """A price: greater than zero and below 10^12 (a larger one poisons equity)."""
+    result = positive(value)
+    if result >= MAX_PRICE:
+        raise ValueError(f"must be below 10^12, got {show(value)}")
     return result
 
 

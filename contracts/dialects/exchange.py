@@ -11,6 +11,7 @@ from contracts.dialects.fields import (
     Action,
     AlertTime,
     OptionalPositive,
+    OptionalPrice,
     OrderType,
     RequiredText,
     Symbol,
@@ -29,11 +30,11 @@ class ExchangeAlert(BaseModel):
     alert_id: RequiredText = Field(alias="alertId")
     action: Action
     symbol: Symbol
-    price: OptionalPositive = None
+    price: OptionalPrice = None
     quantity: OptionalPositive = None
     order_type: OrderType = Field("market", alias="orderType")
-    stop_loss: OptionalPositive = Field(None, alias="stopLoss")
-    take_profit: OptionalPositive = Field(None, alias="takeProfit")
+    stop_loss: OptionalPrice = Field(None, alias="stopLoss")
+    take_profit: OptionalPrice = Field(None, alias="takeProfit")
     timestamp: AlertTime = None
 
 

@@ -18,6 +18,7 @@ from contracts.dialects.coerce import (
     optional_text,
     order_type,
     positive,
+    price,
     required_text,
     symbol,
     unit_interval,
@@ -37,6 +38,7 @@ MODEL_CONFIG = ConfigDict(extra="ignore", frozen=True, strict=False, hide_input_
 # clear message comes out instead of one per union member.
 PositiveNumber = Annotated[Decimal, PlainValidator(positive)]
 OptionalPositive = Annotated[Decimal | None, PlainValidator(optional(positive))]
+OptionalPrice = Annotated[Decimal | None, PlainValidator(optional(price))]
 RequiredText = Annotated[str, PlainValidator(required_text)]
 OptionalText = Annotated[str, PlainValidator(optional_text)]
 Symbol = Annotated[str, PlainValidator(symbol)]

@@ -11,6 +11,7 @@ from contracts.dialects.fields import (
     Action,
     AlertTime,
     OptionalPositive,
+    OptionalPrice,
     OptionalText,
     OrderType,
     Symbol,
@@ -32,9 +33,9 @@ class PropFirmAlert(BaseModel):
     action: Action
     quantity: OptionalPositive = None
     order_type: OrderType = Field("market", alias="orderType")
-    price: OptionalPositive = None
-    stop_loss: OptionalPositive = Field(None, alias="stopLoss")
-    take_profit: OptionalPositive = Field(None, alias="takeProfit")
+    price: OptionalPrice = None
+    stop_loss: OptionalPrice = Field(None, alias="stopLoss")
+    take_profit: OptionalPrice = Field(None, alias="takeProfit")
     bot_id: OptionalText = Field("", alias="botId")
     strategy_name: OptionalText = Field("", alias="strategyName")
     signal_id: OptionalText = Field("", alias="signalId")

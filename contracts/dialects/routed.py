@@ -15,6 +15,7 @@ from contracts.dialects.fields import (
     MODEL_CONFIG,
     Confidence,
     OptionalPositive,
+    OptionalPrice,
     OptionalSymbol,
     RequiredText,
     extras_of,
@@ -35,7 +36,7 @@ class RoutedAlert(BaseModel):
     confidence: Confidence = None
     symbol: OptionalSymbol = ""
     quantity: OptionalPositive = None
-    price: OptionalPositive = None
+    price: OptionalPrice = None
 
 
 def parse(payload: dict[str, Any]) -> ParsedAlert:

@@ -11,7 +11,7 @@ from contracts.dialects.coerce import choice, optional, positive
 from contracts.dialects.fields import (
     MODEL_CONFIG,
     AlertTime,
-    OptionalPositive,
+    OptionalPrice,
     OptionalText,
     Symbol,
     check_value,
@@ -46,7 +46,7 @@ class TradingViewAlert(BaseModel):
     strategy_order_action: Annotated[str, PlainValidator(_SIDE)]
     # Read after the trade type is known: entries need it, exits ignore it.
     strategy_order_contracts: Any = None
-    strategy_order_price: OptionalPositive = None
+    strategy_order_price: OptionalPrice = None
     strategy_order_comment: OptionalText = ""
     time: AlertTime = None
 

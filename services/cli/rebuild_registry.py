@@ -3,7 +3,9 @@
 Compares every record the store's events describe with the live registry (NATS KV)
 and reports the differences; ``--apply`` writes the rebuilt records (and their
 lookup indexes) back, e.g. after the KV bucket was lost. Records that exist only
-in KV are reported, never deleted. API keys are not events and are not rebuilt.
+in KV are reported, never deleted. Records written under older rules (breaker
+fractions) are opened under today's, as the live registry does, and each such
+migration is printed. API keys are not events and are not rebuilt.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from projections.store import open_store
 from services.cli.register import registry_connection
 from services.registry.models import RECORD_MODELS, Account, Record, Strategy, Tenant
 from services.registry.store import Registry, record_key
+from services.registry.upcast import upcast_record
 from services.runtime.config import Settings
 
 
@@ -67,6 +70,9 @@ async def rebuild_registry(settings: Settings, apply: bool, explicit_nats: bool)
               f"{len(diff.same)} same, {len(diff.differ)} differ, "
               f"{len(diff.missing)} missing from the live registry, "
               f"{len(diff.only_live)} only in the live registry")
+        for key, data in fold.records.items():
+            for note in upcast_record(key.split(".", 1)[0], data)[1]:
+                print(f"  migrated as read (older rule): {note}")
         if fold.without_record:
             print(f"{fold.without_record} older registry event(s) carry no record "
                   "and were skipped")

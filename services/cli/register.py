@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from services.registry.api_keys import ApiKeys
-from services.registry.importer import apply_registry_file, read_registry_file
+from services.registry.importer import apply_registry_file, problems_of, read_registry_file
 from services.registry.operations import resume_account, rotate_secret
 from services.registry.store import Registry, open_registry
 from services.runtime.bus import Bus, connect, ensure_topology
@@ -31,8 +31,11 @@ async def register(settings: Settings, file: str, explicit_nats: bool) -> int:
     """Apply the file; prints each strategy's webhook URL and any new secret once."""
     try:
         data = read_registry_file(Path(file))
-    except (OSError, ValidationError) as exc:
+    except OSError as exc:
         print(f"cannot use {file}: {exc}")
+        return 2
+    except ValidationError as exc:
+        print(f"cannot use {file}: " + "; ".join(problems_of(exc)))
         return 2
     async with registry_connection(settings, explicit_nats, "register") as (bus, registry):
         try:

@@ -13,6 +13,7 @@ import aiohttp
 
 from services.cli.supervisor import Supervisor, child_env
 from services.registry.api_keys import ApiKeys
+from services.registry.migrations import RegistryMigrationError, migrate_registry
 from services.registry.models import Strategy
 from services.registry.provisioning import demo_info, ensure_demo, write_demo_file
 from services.registry.store import open_registry
@@ -74,11 +75,15 @@ Press Ctrl-C to stop.
 async def provision_demo(settings: Settings) -> tuple[Strategy, bool, str]:
     """Create the stream, buckets and demo records on ``settings.nats_url``; returns
     the demo strategy, whether it is new, and the admin key (made with the demo,
-    else the one saved in demo.json)."""
+    else the one saved in demo.json).
+
+    Stored records written under older rules are migrated first; raises
+    RegistryMigrationError when one cannot be (nothing may start on it)."""
     bus = await connect(settings.nats_url, name="tradehooks-provision")
     try:
         await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
         registry = await open_registry(bus, settings, create_key=True)
+        await migrate_registry(bus, registry, SystemClock())
         strategy, created = await ensure_demo(bus, registry, SystemClock())
         admin_key = _saved_admin_key(settings.data_dir)
         if created or not admin_key:
@@ -98,7 +103,11 @@ def _saved_admin_key(data_dir: Path) -> str:
 async def demo(settings: Settings) -> int:
     """``tradehooks demo``: provision the demo on a running cluster and print it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    strategy, created, admin_key = await provision_demo(settings)
+    try:
+        strategy, created, admin_key = await provision_demo(settings)
+    except RegistryMigrationError as exc:
+        print(f"not started: {exc}")
+        return 1
     info = {**demo_info(strategy, settings.api_url, settings.nats_url), "admin_key": admin_key}
     path = write_demo_file(settings.data_dir, info)
     print(f"demo strategy {'created' if created else 'already provisioned'}; "
@@ -125,7 +134,11 @@ async def up(settings: Settings, explicit_nats: bool) -> int:
         loop.add_signal_handler(sig, stop.set)
     supervisor: Supervisor | None = None
     try:
-        strategy, created, admin_key = await provision_demo(settings)
+        try:
+            strategy, created, admin_key = await provision_demo(settings)
+        except RegistryMigrationError as exc:
+            print(f"not started: {exc}", flush=True)
+            return 1
         metrics_dir = data_dir / "metrics"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir()

@@ -8,7 +8,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from contracts.market import PriceTick, encode_tick
+from contracts.market import MAX_PRICE, PriceTick, encode_tick
 from contracts.subjects import price_subject
 from services.ingress.admin_auth import require_key
 from services.ingress.context import CONTEXT, IngressContext
@@ -22,7 +22,9 @@ class PriceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     symbol: str = Field(min_length=1, max_length=40)
-    price: Decimal = Field(gt=0, allow_inf_nan=False)
+    # Finite, above 0 and below 10^12: "1e400" or "NaN" would poison every account's
+    # equity and the orders sized from it.
+    price: Decimal = Field(gt=0, lt=MAX_PRICE, allow_inf_nan=False)
 
 
 class PricesIn(BaseModel):

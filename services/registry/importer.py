@@ -8,9 +8,8 @@ once.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.registry.changes import save_change
 from services.registry.models import Account, Strategy, Tenant, slugify
@@ -24,18 +23,36 @@ from services.runtime.clock import Clock
 BY = "registry file"
 
 
+class StrategyEntry(Strategy):
+    """A strategy as a file gives it: every setting checked like the admin API's, the
+    secret and slug may be left to the server."""
+
+    secret: str = Field(default="", repr=False)
+    slug: str = ""
+
+
 class RegistryFile(BaseModel):
-    """The file's shape: three lists, each optional."""
+    """The file's shape: three lists, each optional, checked before anything applies."""
 
     model_config = ConfigDict(extra="forbid")
     tenants: list[Tenant] = []
     accounts: list[Account] = []
-    strategies: list[dict[str, Any]] = []
+    strategies: list[StrategyEntry] = []
 
 
 def read_registry_file(path: Path) -> RegistryFile:
     """Parse and validate the file (pydantic errors name the bad field)."""
     return RegistryFile.model_validate_json(path.read_bytes())
+
+
+def problems_of(exc: ValidationError) -> list[str]:
+    """One ``field: why`` line per problem of a registry file."""
+    out = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        out.append(f"{field}: {message}" if field else message)
+    return out
 
 
 async def apply_registry_file(bus: Bus, registry: Registry, data: RegistryFile,
@@ -53,8 +70,8 @@ async def apply_registry_file(bus: Bus, registry: Registry, data: RegistryFile,
         else:
             await register_account(bus, registry, account, clock)
     out: list[tuple[Strategy, bool]] = []
-    for raw in data.strategies:
-        fields = dict(raw)
+    for entry in data.strategies:
+        fields = entry.model_dump(exclude_unset=True)
         existing = await registry.strategy(str(fields.get("id", "")))
         new_secret_made = False
         if not fields.get("secret"):

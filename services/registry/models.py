@@ -10,6 +10,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.registry.units import (
+    BaseEquity,
+    BasisPoints,
+    BreakerStopPercent,
+    BreakerTakeProfitPercent,
+    Cash,
+    CountLimit,
+    EquityPercent,
+    Limit,
+    LossPercent,
+    Positive,
+    StopPercent,
+    TakeProfitPercent,
+)
+
 SizingMode = Literal["percent_equity", "alert_contracts", "fixed_quantity", "notional"]
 
 
@@ -45,14 +60,20 @@ class AlpacaConfig(BaseModel):
 
 
 class BreakerConfig(BaseModel):
-    """Portfolio circuit breaker: equity against ``base_equity`` times the fractions."""
+    """Portfolio circuit breaker: equity against percents of ``base_equity``.
+
+    ``units`` marks records written under the percent rule; stored breakers without
+    it hold the old fractions (0.9 for 90 %) and are migrated when read
+    (``services/registry/migrations.py``), never taken as percents.
+    """
 
     model_config = ConfigDict(frozen=True)
-    base_equity: Decimal
-    global_sl_pct: Decimal | None = None  # e.g. 0.9: trip when equity <= 90% of base
-    global_tp_pct: Decimal | None = None  # e.g. 1.2: trip when equity >= 120% of base
+    base_equity: BaseEquity
+    global_sl_pct: BreakerStopPercent | None = None  # 80: trip when equity <= 80 % of base
+    global_tp_pct: BreakerTakeProfitPercent | None = None  # 120: trip at >= 120 % of base
     liquidate_on_tp: bool = False
     active: bool = True
+    units: Literal["percent"] = "percent"
 
 
 class Account(BaseModel):
@@ -65,9 +86,9 @@ class Account(BaseModel):
     broker: Literal["paper", "alpaca"] = "paper"
     alpaca: AlpacaConfig | None = None
     currency: str = "USD"
-    starting_cash: Decimal = Decimal(100_000)
-    slippage_bps: Decimal | None = None
-    fee_bps: Decimal | None = None
+    starting_cash: Cash = Decimal(100_000)
+    slippage_bps: BasisPoints | None = None
+    fee_bps: BasisPoints | None = None
     active: bool = True
     breaker: BreakerConfig | None = None
     rate_limits: RateLimits | None = None
@@ -98,34 +119,34 @@ class Strategy(BaseModel):
     ip_allowlist: list[str] = []
     enabled: bool = True
     sizing_mode: SizingMode = "percent_equity"
-    percent_of_equity: Decimal = Decimal(2)
-    fixed_quantity: Decimal | None = None
-    notional: Decimal | None = None
+    percent_of_equity: EquityPercent = Decimal(2)
+    fixed_quantity: Positive | None = None
+    notional: Positive | None = None
     # Pre-trade limits (None / empty = no limit). Exits are never limited: they
     # reduce risk. Each refusal says the rule, the limit and the value.
-    max_order_notional: Decimal | None = Decimal(50_000)
-    max_order_quantity: Decimal | None = None
-    min_order_notional: Decimal | None = None
-    min_order_quantity: Decimal | None = None
+    max_order_notional: Limit | None = Decimal(50_000)
+    max_order_quantity: Limit | None = None
+    min_order_notional: Limit | None = None
+    min_order_quantity: Limit | None = None
     allowed_symbols: list[str] = []
-    max_position_quantity: Decimal | None = None
-    max_position_notional: Decimal | None = None
-    daily_notional_limit: Decimal | None = None
-    daily_order_limit: int | None = None
-    max_open_positions: int | None = None
-    max_leverage: Decimal | None = None
+    max_position_quantity: Limit | None = None
+    max_position_notional: Limit | None = None
+    daily_notional_limit: Limit | None = None
+    daily_order_limit: CountLimit | None = None
+    max_open_positions: CountLimit | None = None
+    max_leverage: Limit | None = None
     require_stop_loss: bool = False
-    max_drawdown_pct: Decimal | None = None
+    max_drawdown_pct: LossPercent | None = None
     # Daily counters and the day's starting equity reset at this zone's midnight.
     day_timezone: str = "UTC"
-    quantity_step: Decimal = Decimal("0.0001")
+    quantity_step: Positive = Decimal("0.0001")
     # Order type when the alert does not say (TradingView alerts never do).
     order_type: Literal["market", "limit", "stop"] = "market"
     # Limit/stop price from the alert's price (else the last known price) …
     use_strategy_order_price: bool = True
     # … moved by this many ticks (signed: + is higher).
     limit_offset_ticks: int = 0
-    tick_size: Decimal = Decimal("0.01")
+    tick_size: Positive = Decimal("0.01")
     time_in_force: Literal["day", "gtc", "ioc"] = "day"
     # The instrument of strategy-routed alerts, which name only the strategy.
     symbol: str = ""
@@ -134,11 +155,11 @@ class Strategy(BaseModel):
     # (or the alert's price when ``use_avg_fill_for_sl_tp`` is off). The alert's
     # own stopLoss / takeProfit take precedence.
     attach_sl_tp: bool = False
-    sl_pct: Decimal | None = None
-    tp_pct: Decimal | None = None
+    sl_pct: StopPercent | None = None
+    tp_pct: TakeProfitPercent | None = None
     use_avg_fill_for_sl_tp: bool = True
     # Make the stop-loss leg a trailing stop at this percent (paper broker).
-    trailing_stop_pct: Decimal | None = None
+    trailing_stop_pct: StopPercent | None = None
 
     @field_validator("ip_allowlist")
     @classmethod

@@ -23,6 +23,7 @@ from contracts.subjects import token as subject_token
 from services.registry.kv_keys import matching_keys
 from services.registry.models import Account, Record, Strategy, Tenant, kind_of
 from services.registry.secrets import lookup_key
+from services.registry.upcast import upcast_record
 from services.registry.vault import SecretBox, load_box
 from services.runtime.bus import Bus
 from services.runtime.config import Settings
@@ -83,6 +84,8 @@ class Registry:
     def from_stored_form(self, stored: dict[str, Any], model: type[M]) -> M:
         """A record from its stored form (as registry events carry it), secrets opened."""
         data = copy.deepcopy(stored)
+        if model is Account:  # records written under older rules, read under today's
+            data, _ = upcast_record("account", data)
         for path in _SECRET_FIELDS:
             _transform(data, path, self.box.open)
         return model.model_validate(data)

@@ -1,8 +1,9 @@
 """Pure decisions of the portfolio circuit breaker.
 
-Every check compares equity with ``base_equity * global_sl_pct`` (stop-loss) and
-``base_equity * global_tp_pct`` (take-profit). Each kind trips once per armed
-configuration: editing the configuration re-arms both (the thresholds reset).
+Every check compares equity with ``global_sl_pct`` percent of ``base_equity``
+(stop-loss) and ``global_tp_pct`` percent of it (take-profit): ``80`` is 80 %. Each
+kind trips once per armed configuration: editing the configuration re-arms both (the
+thresholds reset).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import msgspec
 from services.registry.models import BreakerConfig
 
 Kind = Literal["sl", "tp"]
+HUNDRED = Decimal(100)
 
 
 class BreakerState(msgspec.Struct, kw_only=True):
@@ -32,8 +34,8 @@ def fingerprint(config: BreakerConfig) -> str:
 
 def threshold(config: BreakerConfig, kind: Kind) -> Decimal | None:
     """The equity level at which ``kind`` trips (None when not configured)."""
-    fraction = config.global_sl_pct if kind == "sl" else config.global_tp_pct
-    return None if fraction is None else config.base_equity * fraction
+    percent = config.global_sl_pct if kind == "sl" else config.global_tp_pct
+    return None if percent is None else config.base_equity * percent / HUNDRED
 
 
 def decide(config: BreakerConfig, state: BreakerState,

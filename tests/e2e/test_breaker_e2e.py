@@ -21,8 +21,8 @@ pytestmark = pytest.mark.e2e
 
 async def test_stop_loss_breaker_liquidates_pauses_and_resumes(system: System, bus: Bus,
                                                                tap: EventTap) -> None:
-    breaker = BreakerConfig(base_equity=Decimal(100_000), global_sl_pct=Decimal("0.95"),
-                            global_tp_pct=Decimal("1.5"))
+    breaker = BreakerConfig(base_equity=Decimal(100_000), global_sl_pct=Decimal(95),
+                            global_tp_pct=Decimal(150))
     t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="400",
                         max_order_notional=None, account_fields={"breaker": breaker})
     url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"

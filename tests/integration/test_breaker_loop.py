@@ -40,7 +40,7 @@ async def test_breaker_trips_once_per_configuration(bus: Bus, tap: EventTap) -> 
     registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
     paper = PaperBroker(await bus.kv(streams.BUCKET_PAPER), clock, D(0), D(0),
                         prices=await bus.kv(streams.BUCKET_PRICES))
-    config = BreakerConfig(base_equity=D(100_000), global_sl_pct=D("0.95"))
+    config = BreakerConfig(base_equity=D(100_000), global_sl_pct=D(95))
     account = Account(id="brk", tenant_id="t", name="Breaker test", breaker=config)
     await registry.put(account)
     await paper.submit(account, OrderRequest(client_order_id="e1", symbol="ACME", side="buy",
@@ -67,7 +67,7 @@ async def test_breaker_trips_once_per_configuration(bus: Bus, tap: EventTap) -> 
     assert await loop.check_all() == []  # the same configuration never trips twice
 
     # Editing the configuration re-arms it with new thresholds.
-    edited = BreakerConfig(base_equity=D(92_000), global_sl_pct=D("0.95"))
+    edited = BreakerConfig(base_equity=D(92_000), global_sl_pct=D(95))
     await registry.put(paused.model_copy(update={"breaker": edited, "paused": False}))
     clock.advance(10)
     assert await loop.check_all() == []  # 92,000 > 87,400

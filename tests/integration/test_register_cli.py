@@ -76,3 +76,21 @@ async def test_register_refuses_a_strategy_for_an_unknown_account(
     result = await asyncio.to_thread(run_register, nats_server, file)
     assert result.returncode == 2
     assert "account nope is unknown" in result.stdout
+
+
+async def test_register_refuses_settings_out_of_range_naming_each_field(
+        nats_server: EmbeddedNats, bus: Bus, tmp_path: Path) -> None:
+    file = tmp_path / "units.json"
+    file.write_text(json.dumps({
+        "tenants": [{"id": "t", "name": "T"}],
+        "accounts": [{"id": "a", "tenant_id": "t", "name": "A",
+                      "breaker": {"base_equity": "100000", "global_sl_pct": "0.9"}}],
+        "strategies": [{"id": "s", "tenant_id": "t", "account_id": "a", "name": "S",
+                        "sl_pct": "150"}]}))
+    result = await asyncio.to_thread(run_register, nats_server, file)
+    assert result.returncode == 2
+    assert "accounts.0.breaker.global_sl_pct: must be a percent of base_equity" in result.stdout
+    assert "strategies.0.sl_pct: must be a percent above 0 and below 100" in result.stdout
+    # Nothing of the file was applied.
+    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
+    assert await registry.tenant("t") is None

@@ -7,13 +7,15 @@ from decimal import Decimal as D
 from services.registry.models import BreakerConfig
 from services.sltp_monitor.breaker import BreakerState, decide, fingerprint, threshold
 
-CONFIG = BreakerConfig(base_equity=D(100_000), global_sl_pct=D("0.9"), global_tp_pct=D("1.2"))
+CONFIG = BreakerConfig(base_equity=D(100_000), global_sl_pct=D(90), global_tp_pct=D(120))
 
 
-def test_thresholds_are_fractions_of_the_base_equity() -> None:
+def test_thresholds_are_percents_of_the_base_equity() -> None:
     assert threshold(CONFIG, "sl") == D(90_000)
     assert threshold(CONFIG, "tp") == D(120_000)
     assert threshold(CONFIG.model_copy(update={"global_tp_pct": None}), "tp") is None
+    odd = BreakerConfig(base_equity=D("12345.67"), global_sl_pct=D("87.5"))
+    assert threshold(odd, "sl") == D("10802.461250")
 
 
 def test_nothing_trips_between_the_thresholds() -> None:

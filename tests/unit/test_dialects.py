@@ -443,3 +443,22 @@ def test_text_message_feeds_parse_alert() -> None:
     alert = parse_alert(parse_text_message(text))
     assert (alert.dialect, alert.intent, alert.quantity) == ("exchange", "sell", Decimal(2))
     assert alert.extras == {}
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    (tradingview(strategy_order_price="1e12"), "strategy_order_price"),
+    (exchange(price="5e14"), "price"),
+    (exchange(stopLoss="1000000000000"), "stopLoss"),
+    (propfirm(takeProfit=1e13), "takeProfit"),
+    ({"strategy": "S", "signal": "buy", "price": "2e12"}, "price"),
+])
+def test_a_price_of_10_to_the_12_or_more_is_refused_naming_the_field(
+        payload: dict[str, Any], field: str) -> None:
+    with pytest.raises(AlertError) as caught:
+        parse_alert(payload)
+    assert caught.value.field == field
+    assert "must be below 10^12" in caught.value.message
+
+
+def test_a_price_just_below_the_bound_is_accepted() -> None:
+    assert parse_alert(exchange(price="999999999999")).price == Decimal("999999999999")

@@ -67,7 +67,7 @@ def _validator(name: str) -> Any:
 TENANT = Tenant(id="t1", name="Tenant One")
 ACCOUNT = Account(id="a1", tenant_id="t1", name="Paper", fee_bps=Decimal("1.5"),
                   alpaca=AlpacaConfig(key_id="k", secret_key="s"),
-                  breaker=BreakerConfig(base_equity=Decimal(1000), global_sl_pct=Decimal("0.9")))
+                  breaker=BreakerConfig(base_equity=Decimal(1000), global_sl_pct=Decimal(90)))
 STRATEGY = Strategy(id="s1", tenant_id="t1", account_id="a1", name="S", slug="s",
                     secret="whsec_x", ip_allowlist=["tradingview"], sl_pct=Decimal(1))
 
