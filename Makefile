@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/tradehooks up
 
 test: $(STAMP)
-	$(BIN)/ruff check contracts services projections tests bench
+	$(BIN)/ruff check contracts domain services projections tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
@@ -35,7 +35,7 @@ bench-replay: $(STAMP)
 	$(BIN)/python -m bench.replay $(BENCH_REPLAY_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check contracts services projections tests bench
+	$(BIN)/ruff check contracts domain services projections tests bench
 	$(BIN)/mypy
 
 clean:

@@ -94,6 +94,41 @@ class LegCanceled(Event, tag="order.leg_canceled", kw_only=True, frozen=True):
     reason: str
 
 
+class LegResized(Event, tag="order.leg_resized", kw_only=True, frozen=True):
+    """A protective leg was shrunk to the position it protects (a partial exit or
+    another strategy's fill made the position smaller than the leg); ``order`` has
+    the new quantity."""
+
+    strategy_id: str
+    account_id: str
+    broker: str
+    leg: str
+    order: BrokerOrder
+    reason: str
+
+
+class CancelRequested(Event, tag="order.cancel_requested", kw_only=True, frozen=True):
+    """A decision to cancel resting orders, carried out by the executor — the only
+    code that writes to a broker — in the account's order.
+
+    Which orders: every open order of the account, or of ``symbol`` when given;
+    ``legs_only`` narrows it to protective legs. With ``protection`` the executor
+    applies the protection rule instead (legs with no position, on the wrong side or
+    larger than the position are cancelled or shrunk, judged when it gets there):
+    the orphan cleanup asks this way. ``client_order_ids`` are the orders the
+    requester saw, for the record. ``signal_id`` is the requester's correlation id
+    (the breaker trip, the cleanup round).
+    """
+
+    account_id: str
+    strategy_id: str = ""
+    symbol: str = ""
+    legs_only: bool = False
+    protection: bool = False
+    reason: str
+    client_order_ids: list[str] = []
+
+
 class TradeExecuted(Event, tag="webhook.trade_executed", kw_only=True, frozen=True):
     """Terminal: the broker filled the order."""
 
@@ -228,6 +263,8 @@ AnyEvent = (
     | OrderPlaced
     | LegFilled
     | LegCanceled
+    | LegResized
+    | CancelRequested
     | TradeExecuted
     | WebhookFailed
     | BreakerTripped

@@ -60,7 +60,10 @@ VALIDATOR = ConsumerSpec("validator", (subjects.RECEIVED,), "validate")
 RISK = ConsumerSpec("risk", (subjects.VALIDATED,), "risk")
 # Frees the risk reservation of a signal once its order filled or ended.
 RISK_RELEASE = ConsumerSpec("risk_release", (subjects.TRADE_EXECUTED, subjects.FAILED), "risk")
-EXECUTOR = ConsumerSpec("executor", (subjects.ORDER_REQUESTED,), "execute")
+# Orders and cancels of one account arrive on one consumer, so the executor carries
+# them out in the order they were decided (a breaker's cancels before its liquidation).
+EXECUTOR = ConsumerSpec("executor", (subjects.ORDER_REQUESTED, subjects.CANCEL_REQUESTED),
+                        "execute")
 EXECUTOR_PRICES = ConsumerSpec("executor_prices", (subjects.PRICES,), "execute",
                                max_deliver=3, stream=MARKET_STREAM)
 SLTP_MONITOR = ConsumerSpec("sltp_monitor", (subjects.TRADE_EXECUTED,), "sltp")

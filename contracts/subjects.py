@@ -6,7 +6,8 @@
 ``webhook.trade_executed.<tenant>.<account>.<strategy>``
 ``webhook.failed.<tenant>.<account>.<strategy>``
 ``order.placed.<tenant>.<account>.<strategy>``
-``order.leg_filled.…`` / ``order.leg_canceled.<tenant>.<account>.<strategy>``
+``order.leg_filled.…`` / ``order.leg_canceled.…`` / ``order.leg_resized.…`` (as above)
+``order.cancel_requested.<tenant>.<account>.<strategy>`` (strategy ``_`` when none)
 ``account.breaker_tripped.<tenant>.<account>``, ``account.resumed.<tenant>.<account>``
 ``registry.<kind>.<tenant>``
 ``market.price.<symbol>`` (stream MARKET: prices are inputs, not audited events)
@@ -24,9 +25,11 @@ from contracts.events import (
     AccountUpdated,
     AuthFailuresAlert,
     BreakerTripped,
+    CancelRequested,
     Event,
     LegCanceled,
     LegFilled,
+    LegResized,
     OrderPlaced,
     OrderRequested,
     StrategyRegistered,
@@ -46,6 +49,7 @@ EMPTY_TOKEN = "_"  # noqa: S105 - a subject token, not a password
 RECEIVED = "webhook.received.>"
 VALIDATED = "webhook.validated.>"
 ORDER_REQUESTED = "order.requested.>"
+CANCEL_REQUESTED = "order.cancel_requested.>"
 TRADE_EXECUTED = "webhook.trade_executed.>"
 FAILED = "webhook.failed.>"
 REGISTRY = "registry.>"
@@ -77,6 +81,12 @@ def subject_for(event: Event) -> str:
                     f"{token(event.strategy_id)}")
         case LegCanceled():
             return (f"order.leg_canceled.{tenant}.{token(event.account_id)}."
+                    f"{token(event.strategy_id)}")
+        case LegResized():
+            return (f"order.leg_resized.{tenant}.{token(event.account_id)}."
+                    f"{token(event.strategy_id)}")
+        case CancelRequested():
+            return (f"order.cancel_requested.{tenant}.{token(event.account_id)}."
                     f"{token(event.strategy_id)}")
         case TradeExecuted():
             return (

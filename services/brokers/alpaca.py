@@ -89,6 +89,7 @@ class AlpacaBroker:
     """Orders on Alpaca (paper by default), one cached TradingClient per account config."""
 
     name = "alpaca"
+    keeps_legs_with_position = False
 
     def __init__(self, clock: Clock, *, timeout: float = 5.0, attempts: int = 4,
                  base_wait: float = 0.5, max_wait: float = 8.0) -> None:
@@ -172,6 +173,12 @@ class AlpacaBroker:
         assert isinstance(current, Order)
         return self._broker_order(current)
 
+    async def resize_order(self, account: Account, client_order_id: str, quantity: Decimal,
+                           reason: str) -> BrokerOrder | None:
+        """Alpaca replaces an order under a new order id, which would break our
+        ``client_order_id`` bookkeeping: a leg larger than the position is cancelled."""
+        return await self.cancel_order(account, client_order_id, reason)
+
     async def open_orders(self, account: Account) -> list[BrokerOrder]:
         """Every order still resting at Alpaca (bracket legs listed on their own)."""
         client = self._client(account)
@@ -225,6 +232,15 @@ class AlpacaBroker:
             side, quantity = ("sell" if held > 0 else "buy"), abs(held)
             order = msgspec.structs.replace(order, order_type="market", notional=None,
                                             take_profit_price=None, stop_loss_price=None)
+        elif order.reduce_only or order.leg:
+            # Partial exits and protective legs only ever reduce the position held.
+            held = await self._held(client, order.symbol, crypto)
+            if held == 0 or (held > 0) != (side == "sell"):
+                wanted = "long" if side == "sell" else "short"
+                what = "protect" if order.leg else "reduce"
+                raise BrokerRejected("no_position",
+                                     f"no {wanted} position in {order.symbol} to {what}")
+            quantity = min(quantity, abs(held))
         elif crypto and side == "sell":
             held = await self._held(client, order.symbol, crypto)
             if held <= 0 or (order.notional is None and quantity > held):

@@ -46,6 +46,10 @@ class Broker(Protocol):
     """
 
     name: str
+    # True when the broker itself keeps protective legs in line with the position in
+    # the same update as every fill (the paper simulator); else the executor does it
+    # right after each fill it sees.
+    keeps_legs_with_position: bool
 
     async def snapshot(self, account: Account) -> AccountSnapshot:
         """Cash, equity, positions and last known prices."""
@@ -68,6 +72,31 @@ class Broker(Protocol):
                            reason: str = "canceled") -> BrokerOrder | None:
         """Cancel an open order; returns it (None if unknown). ``reason`` is recorded
         where the broker keeps one."""
+        ...
+
+    async def open_orders(self, account: Account) -> list[BrokerOrder]:
+        """Orders still resting at the broker."""
+        ...
+
+    async def resize_order(self, account: Account, client_order_id: str, quantity: Decimal,
+                           reason: str) -> BrokerOrder | None:
+        """Shrink a resting order to ``quantity`` (a protective leg larger than the
+        position); returns it as the broker now knows it. A broker that cannot amend
+        an order in place cancels it instead."""
+        ...
+
+
+class BrokerReader(Protocol):
+    """What every service but the executor may do with a broker: read."""
+
+    name: str
+
+    async def snapshot(self, account: Account) -> AccountSnapshot:
+        """Cash, equity, positions and last known prices."""
+        ...
+
+    async def find_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
+        """The order placed earlier with this id, if any."""
         ...
 
     async def open_orders(self, account: Account) -> list[BrokerOrder]:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from contracts import streams
-from services.brokers.base import Broker, BrokerRejected
+from services.brokers.base import Broker, BrokerReader, BrokerRejected
 from services.brokers.paper import PaperBroker
 from services.registry.models import Account
 from services.runtime.bus import Bus
@@ -34,8 +34,14 @@ class Brokers:
             self._alpaca = self._alpaca()
         return self._alpaca  # type: ignore[return-value]
 
+    def reader_for(self, account: Account) -> BrokerReader:
+        """The adapter of ``account`` seen read-only: what every service but the
+        executor uses (only the executor writes to a broker)."""
+        return self.for_account(account)
+
     def for_account(self, account: Account) -> Broker:
-        """The adapter of ``account``; BrokerRejected if it is not configured."""
+        """The adapter of ``account`` for the executor, the one writer of orders;
+        BrokerRejected if it is not configured."""
         if account.broker == "paper":
             return self.paper
         if account.broker == "alpaca" and account.alpaca and self.alpaca is not None:

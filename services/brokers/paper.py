@@ -26,6 +26,7 @@ from nats.js.kv import KeyValue
 
 from contracts.orders import BrokerOrder, Fill, OrderRequest, Side
 from contracts.subjects import token
+from domain.protection import closing_side, leg_fixes
 from projections.ledger import Book, apply_fill
 from services.brokers.base import AccountSnapshot, BrokerRejected
 from services.registry.models import Account
@@ -167,6 +168,13 @@ def execute(
                                          reason="OCO: another leg of the group filled")
         state.orders[order.client_order_id] = result
         return result
+    if (order.reduce_only or order.leg) and not order.close_position:
+        # Partial exits and protective legs only ever reduce the position held now.
+        if closing_side(held) != side:
+            wanted = "long" if side == "sell" else "short"
+            what = "protect" if order.leg else "reduce"
+            raise BrokerRejected("no_position", f"no {wanted} position in {symbol} to {what}")
+        placed = msgspec.structs.replace(placed, quantity=min(quantity, abs(held)))
     if order.order_type == "market":
         if last is None or last <= 0:
             raise BrokerRejected("no_price", f"no price known for {symbol}; send the alert price")
@@ -189,6 +197,8 @@ def execute(
     state.orders[order.client_order_id] = result
     if result.status == "filled":
         _after_fill(state, result)
+    elif result.leg and result.status == "open":
+        apply_fixes(state, symbol)  # a newer entry's legs replace the older ones
     return result
 
 
@@ -221,7 +231,10 @@ def observe_price(state: PaperAccount, symbol: str, price: Decimal, slippage_bps
     order); returns the orders whose state changed."""
     state.book.last_prices[symbol] = price
     changed: list[BrokerOrder] = []
-    for coid, order in list(state.orders.items()):
+    for coid in list(state.orders):
+        # Read the order afresh: a fill earlier in this pass may have cancelled or
+        # shrunk it (its OCO sibling filled, the position moved under it).
+        order = state.orders[coid]
         if order.status != "open" or order.symbol != symbol:
             continue
         order = state.orders[coid] = trail(order, price)
@@ -240,28 +253,41 @@ def observe_price(state: PaperAccount, symbol: str, price: Decimal, slippage_bps
 
 
 def _after_fill(state: PaperAccount, filled: BrokerOrder) -> list[BrokerOrder]:
-    """Cancel, in the same update, what a fill makes pointless: the open siblings of
-    a filled leg (one-cancels-other) and every leg of a position that is now flat."""
-    flat = state.book.position_quantity(filled.symbol) == 0
-    canceled = []
-    for coid, order in list(state.orders.items()):
-        if order.status != "open":
-            continue
-        if filled.oco_group and order.oco_group == filled.oco_group:
-            reason = f"OCO: the {filled.leg or 'other'} leg {filled.client_order_id} filled"
-        elif flat and order.leg and order.symbol == filled.symbol:
-            reason = f"the position in {filled.symbol} is closed"
+    """Make, in the same update, what a fill leaves harmless: the open siblings of a
+    filled leg are cancelled (one-cancels-other), and the symbol's other legs follow
+    the new position (:func:`domain.protection.leg_fixes`: cancelled when flat or on
+    the wrong side, shrunk when larger than the position)."""
+    changed = []
+    if filled.oco_group:
+        for coid, order in list(state.orders.items()):
+            if order.status == "open" and order.oco_group == filled.oco_group:
+                reason = f"OCO: the {filled.leg or 'other'} leg {filled.client_order_id} filled"
+                state.orders[coid] = msgspec.structs.replace(order, status="canceled",
+                                                             reason=reason)
+                changed.append(state.orders[coid])
+    return changed + apply_fixes(state, filled.symbol)
+
+
+def apply_fixes(state: PaperAccount, symbol: str) -> list[BrokerOrder]:
+    """Bring the open legs of ``symbol`` in line with the position; the changed orders."""
+    position = state.book.position_quantity(symbol)
+    changed = []
+    for fix in leg_fixes(symbol, position, state.orders.values()):
+        order = state.orders[fix.client_order_id]
+        if fix.action == "cancel":
+            order = msgspec.structs.replace(order, status="canceled", reason=fix.reason)
         else:
-            continue
-        state.orders[coid] = msgspec.structs.replace(order, status="canceled", reason=reason)
-        canceled.append(state.orders[coid])
-    return canceled
+            order = msgspec.structs.replace(order, quantity=fix.quantity, reason=fix.reason)
+        state.orders[fix.client_order_id] = order
+        changed.append(order)
+    return changed
 
 
 class PaperBroker:
     """The default broker: a simulator whose state lives in a KV bucket."""
 
     name = "paper"
+    keeps_legs_with_position = True
 
     def __init__(self, kv: KeyValue, clock: Clock, slippage_bps: Decimal,
                  fee_bps: Decimal, prices: KeyValue | None = None,
@@ -387,6 +413,21 @@ class PaperBroker:
             state.orders[client_order_id] = canceled
             if await self._save(account, state, revision):
                 return canceled
+
+    async def resize_order(self, account: Account, client_order_id: str, quantity: Decimal,
+                           reason: str) -> BrokerOrder | None:
+        """Shrink a resting order to ``quantity`` (never grows one)."""
+        while True:
+            state, revision = await self._load(account)
+            order = state.orders.get(client_order_id)
+            if order is None:
+                return await self._known(account, state, client_order_id)
+            if order.status != "open" or order.quantity <= quantity:
+                return order
+            resized = msgspec.structs.replace(order, quantity=quantity, reason=reason)
+            state.orders[client_order_id] = resized
+            if await self._save(account, state, revision):
+                return resized
 
     async def open_orders(self, account: Account) -> list[BrokerOrder]:
         """Orders still resting."""

@@ -1,34 +1,34 @@
-"""Executor: ``order.requested`` → broker → ``webhook.trade_executed`` / ``order.placed`` /
-``webhook.failed``; price ticks fill resting paper orders; a sync loop ends the
-signals of resting orders that filled or ended at the broker."""
+"""Executor: the one code that writes to a broker (submit, cancel, shrink).
+
+``order.requested`` → broker → ``webhook.trade_executed`` / ``order.placed`` /
+``webhook.failed``; ``order.cancel_requested`` (the breaker, the orphan cleanup) →
+cancels; price ticks fill resting paper orders. After every fill the symbol's
+protective legs are brought in line with the position (the paper broker does it
+inside the fill's own update; for other brokers the executor does it right after).
+A sync loop reports what happened at the broker to resting orders meanwhile.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
-from contracts import streams
-from contracts.events import (
-    AnyEvent,
-    LegCanceled,
-    LegFilled,
-    OrderPlaced,
-    OrderRequested,
-    TradeExecuted,
-)
+from contracts.events import AnyEvent, CancelRequested, OrderRequested
 from contracts.market import PriceTick
 from contracts.orders import BrokerOrder, OrderRequest, entry_order_id
+from domain.protection import LegFix, is_leg, leg_fixes, violations
 from services.brokers.base import Broker, BrokerRejected
 from services.brokers.factory import Brokers
 from services.executor.open_orders import OpenOrder, OpenOrders
+from services.executor.outcomes import leg_refused, outcome
 from services.registry.models import Account
 from services.registry.store import Registry
 from services.runtime.bus import Bus
 from services.runtime.clock import Clock
 from services.runtime.consumer import Outgoing
 from services.runtime.failures import failure
-from services.runtime.ids import derived_event_id
 from services.runtime.timers import run_every
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,18 @@ async def replace_older_legs(broker: Broker, account: Account, leg: OrderRequest
     return replaced
 
 
+def in_scope(order: BrokerOrder, request: CancelRequested) -> bool:
+    """Does a cancel request cover ``order``?"""
+    if order.status != "open":
+        return False
+    if request.symbol and order.symbol != request.symbol:
+        return False
+    return is_leg(order) or not request.legs_only
+
+
 class Executor:
-    """Places orders with the account's broker, at most once per client order id."""
+    """Places and cancels orders with the account's broker, at most once per client
+    order id, in the order an account's requests were decided."""
 
     def __init__(self, registry: Registry, brokers: Brokers, open_orders: OpenOrders,
                  clock: Clock) -> None:
@@ -62,11 +72,18 @@ class Executor:
         self.brokers = brokers
         self.open_orders = open_orders
         self.clock = clock
+        self.handlers: dict[type[Any], Callable[[Any], Awaitable[list[Outgoing]]]] = {
+            OrderRequested: self.place,
+            CancelRequested: self.cancel,
+        }
 
     async def handle(self, event: AnyEvent) -> list[Outgoing]:
-        """Dispatch one consumed event."""
-        if not isinstance(event, OrderRequested):
-            return []
+        """Dispatch one consumed event by its type."""
+        handler = self.handlers.get(type(event))
+        return [] if handler is None else await handler(event)
+
+    async def place(self, event: OrderRequested) -> list[Outgoing]:
+        """Submit the requested order (once) and say what became of it."""
         account = await self.registry.account(event.account_id)
         if account is None:
             return [failure(event, "execute", "unknown_account",
@@ -78,9 +95,10 @@ class Executor:
             out += await self.on_price(PriceTick(symbol=order.symbol,
                                                  price=order.reference_price,
                                                  observed_at=self.clock.now(), source="alert"))
+        ctx = order_context(event, account.broker)
         try:
             broker = self.brokers.for_account(account)
-            if order.leg:
+            if order.leg and not broker.keeps_legs_with_position:
                 await replace_older_legs(broker, account, order)
             # submit() returns the earlier result for a known client order id, so a
             # redelivered request never trades twice. BrokerUnavailable propagates:
@@ -88,84 +106,69 @@ class Executor:
             result = await broker.submit(account, order)
         except BrokerRejected as exc:
             if order.leg:  # the signal already ended; a refused leg is not a failure of it
-                return [*out, *self.leg_refused(event, f"{exc.code}: {exc.reason}",
-                                                account.broker)]
+                return [*out, *leg_refused(ctx, f"{exc.code}: {exc.reason}", self.clock)]
             return [*out, failure(event, "execute", exc.code, exc.reason, self.clock,
                                   {"client_order_id": order.client_order_id})]
-        context = order_context(event, account.broker)
         if result.status == "open":
-            await self.open_orders.remember(context)
-        return [*out, *self.outcome(context, result)]
+            await self.open_orders.remember(ctx)
+        out += outcome(ctx, result, self.clock)
+        if result.status == "filled" and not broker.keeps_legs_with_position:
+            out += await self.protect(account, broker, result.symbol)
+        return out
 
-    def leg_refused(self, event: OrderRequested, reason: str,
-                    broker: str = "") -> list[Outgoing]:
-        """``order.leg_canceled`` for a protective leg that could not be placed."""
-        order = event.order
-        refused = BrokerOrder(
-            order_id="", client_order_id=order.client_order_id, symbol=order.symbol,
-            side=order.side, quantity=order.quantity, order_type=order.order_type,
-            status="rejected", submitted_at=self.clock.now(), leg=order.leg,
-            oco_group=order.oco_group, reason=reason)
-        return self.outcome(order_context(event, broker), refused)
+    async def cancel(self, event: CancelRequested) -> list[Outgoing]:
+        """Carry out a cancel request: every open order it covers, or, with
+        ``protection``, only the legs that break the protection rule by now."""
+        account = await self.registry.account(event.account_id)
+        if account is None:
+            return []
+        broker = self.brokers.for_account(account)
+        orders = [o for o in await broker.open_orders(account) if in_scope(o, event)]
+        if event.protection:
+            positions = (await broker.snapshot(account)).positions
+            fixes = [LegFix(fix.client_order_id, fix.action, f"{event.reason}: {fix.reason}",
+                            fix.quantity) for _, fix in violations(positions, orders)]
+        else:
+            fixes = [LegFix(o.client_order_id, "cancel", event.reason) for o in orders]
+        return await self.apply(account, broker, fixes)
+
+    async def protect(self, account: Account, broker: Broker, symbol: str) -> list[Outgoing]:
+        """Bring the legs of ``symbol`` in line with the position after a fill."""
+        position = (await broker.snapshot(account)).position(symbol)
+        fixes = leg_fixes(symbol, position, await broker.open_orders(account))
+        return await self.apply(account, broker, fixes)
+
+    async def apply(self, account: Account, broker: Broker,
+                    fixes: Iterable[LegFix]) -> list[Outgoing]:
+        """Cancel or shrink each order; the events of those that ended.
+
+        Shrunk legs are reported by the order sync, which then remembers their new
+        size (a report here could not be followed by that update once published).
+        """
+        out: list[Outgoing] = []
+        for fix in fixes:
+            if fix.action == "cancel":
+                order = await broker.cancel_order(account, fix.client_order_id, fix.reason)
+            else:
+                order = await broker.resize_order(account, fix.client_order_id,
+                                                  fix.quantity, fix.reason)
+            if order is not None and order.status != "open":
+                ctx = await self.open_orders.get(account.id, order.client_order_id)
+                if ctx is not None:
+                    out += outcome(ctx, order, self.clock)
+        return out
 
     def on_exhausted(self, event: AnyEvent, reason: str) -> list[Outgoing]:
-        """After the last retry: a leg ends as cancelled, anything else fails its signal."""
+        """After the last retry: a leg ends as cancelled, a cancel request is dropped
+        (the next cleanup asks again), anything else fails its signal."""
         if isinstance(event, OrderRequested) and event.order.leg:
-            return self.leg_refused(event, f"gave up after repeated errors: {reason}")
+            return leg_refused(order_context(event, ""),
+                               f"gave up after repeated errors: {reason}", self.clock)
+        if isinstance(event, CancelRequested):
+            log.error("gave up on cancel request %s: %s", event.event_id, reason)
+            return []
         return [failure(event, "execute", "internal_error",
                         f"gave up after repeated errors: {reason}", self.clock)]
-
-    def outcome(self, ctx: OpenOrder, order: BrokerOrder) -> list[Outgoing]:
-        """The event an order's current state means for its signal."""
-        if ctx.leg:
-            return self._leg_outcome(ctx, order)
-        if order.status == "filled" and order.fill is not None:
-            executed = TradeExecuted(
-                event_id=derived_event_id(ctx.signal_id, "executed"), signal_id=ctx.signal_id,
-                tenant_id=ctx.tenant_id, occurred_at=self.clock.now(),
-                strategy_id=ctx.strategy_id, account_id=ctx.account_id, broker=ctx.broker,
-                fill=order.fill, request=ctx.request,
-            )
-            return [Outgoing(executed, streams.message_id(ctx.signal_id, "executed"))]
-        if order.status == "open":
-            placed = OrderPlaced(
-                event_id=derived_event_id(ctx.signal_id, "placed"), signal_id=ctx.signal_id,
-                tenant_id=ctx.tenant_id, occurred_at=self.clock.now(),
-                strategy_id=ctx.strategy_id, account_id=ctx.account_id, broker=ctx.broker,
-                order=order,
-            )
-            return [Outgoing(placed, streams.message_id(ctx.signal_id, "placed"))]
-        reason = order.reason or f"the broker reports the order {order.status}"
-        return [failure(ctx, "execute", f"order_{order.status}", reason, self.clock,
-                        {"client_order_id": order.client_order_id})]
-
-    def _leg_outcome(self, ctx: OpenOrder, order: BrokerOrder) -> list[Outgoing]:
-        """Legs follow a signal that already ended: their events are not terminal.
-
-        A broker's OCO order says which of its legs filled (``order.leg``)."""
-        leg = order.leg or ctx.leg
-        stage = f"leg-{leg}-{order.status}"
-        event_id = derived_event_id(ctx.signal_id, stage)
-        msg_id = streams.message_id(ctx.signal_id, stage)
-        now = self.clock.now()
-        if order.status == "filled" and order.fill is not None:
-            filled = LegFilled(
-                event_id=event_id, signal_id=ctx.signal_id, tenant_id=ctx.tenant_id,
-                occurred_at=now, strategy_id=ctx.strategy_id, account_id=ctx.account_id,
-                broker=ctx.broker, leg=leg, order=order, fill=order.fill)
-            return [Outgoing(filled, msg_id)]
-        if order.status == "open":
-            placed = OrderPlaced(
-                event_id=event_id, signal_id=ctx.signal_id, tenant_id=ctx.tenant_id,
-                occurred_at=now, strategy_id=ctx.strategy_id, account_id=ctx.account_id,
-                broker=ctx.broker, order=order)
-            return [Outgoing(placed, msg_id)]
-        canceled = LegCanceled(
-            event_id=event_id, signal_id=ctx.signal_id, tenant_id=ctx.tenant_id,
-            occurred_at=now, strategy_id=ctx.strategy_id, account_id=ctx.account_id,
-            broker=ctx.broker, leg=leg, order=order,
-            reason=order.reason or f"the broker reports the leg {order.status}")
-        return [Outgoing(canceled, msg_id)]
 
     async def on_price(self, tick: PriceTick) -> list[Outgoing]:
         """Record the price and fill resting paper orders that ``tick`` crosses."""
@@ -181,15 +184,16 @@ class Executor:
             by_id = {o.client_order_id: o for o in remembered if o.account_id == account_id}
             for order in changed:
                 ctx = by_id.get(order.client_order_id)
-                if ctx is not None:
-                    out += self.outcome(ctx, order)
+                if ctx is not None and order.status != "open":
+                    out += outcome(ctx, order, self.clock)
         return out
 
     async def sync_open_orders(self, bus: Bus) -> int:
-        """Ask the broker about every remembered order; end the finished ones.
+        """Ask the broker about every remembered order; report what changed.
 
-        The terminal event is published (a repeat is dropped by its message id)
-        before the order is forgotten, so a crash in between loses nothing.
+        An ended order's event is published (a repeat is dropped by its message id)
+        before the order is forgotten; a shrunk leg's before its new size is
+        remembered. A crash in between loses nothing. Returns how many ended.
         """
         ended = 0
         accounts: dict[str, Account | None] = {}
@@ -201,9 +205,14 @@ class Executor:
                 continue
             order = await self.brokers.for_account(account).find_order(
                 account, ctx.client_order_id)
-            if order is None or order.status == "open":
+            if order is None:
                 continue
-            await _publish(bus, self.outcome(ctx, order))
+            if order.status == "open":
+                if ctx.request is not None and order.quantity < ctx.request.quantity:
+                    await _publish(bus, outcome(ctx, order, self.clock))
+                    await self.open_orders.remember(ctx.resized(order.quantity))
+                continue
+            await _publish(bus, outcome(ctx, order, self.clock))
             await self.open_orders.forget(ctx)
             ended += 1
         return ended
@@ -224,7 +233,7 @@ async def _publish(bus: Bus, outgoing: Iterable[Outgoing]) -> None:
 
 
 class OrderSync:
-    """Background loop: ends signals whose resting orders finished at the broker."""
+    """Background loop: reports what happened to resting orders at the broker."""
 
     def __init__(self, executor: Executor, bus: Bus, interval_s: float = 1.0) -> None:
         self.executor = executor

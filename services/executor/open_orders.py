@@ -7,6 +7,7 @@ end the signal later: who it belongs to and which broker has it.
 from __future__ import annotations
 
 import contextlib
+from decimal import Decimal
 
 import msgspec
 import orjson
@@ -39,6 +40,13 @@ class OpenOrder(msgspec.Struct, frozen=True, kw_only=True):
         """``sl``/``tp`` for a protective leg, else ""."""
         return self.request.leg if self.request is not None else ""
 
+    def resized(self, quantity: Decimal) -> OpenOrder:
+        """The same order remembered at its new (smaller) size."""
+        if self.request is None:
+            return self
+        return msgspec.structs.replace(
+            self, request=msgspec.structs.replace(self.request, quantity=quantity))
+
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(OpenOrder)
@@ -62,6 +70,14 @@ class OpenOrders:
         key = _key(order.account_id, order.client_order_id)
         await self.kv.put(key, _encoder.encode(order))
         await self._index(order.symbol, add=key)
+
+    async def get(self, account_id: str, client_order_id: str) -> OpenOrder | None:
+        """The remembered order, if it is resting."""
+        try:
+            entry = await self.kv.get(_key(account_id, client_order_id))
+        except (KeyNotFoundError, KeyDeletedError):
+            return None
+        return _decoder.decode(entry.value) if entry.value else None
 
     async def forget(self, order: OpenOrder) -> None:
         """Drop an order that has ended."""

@@ -148,7 +148,8 @@ HAND_WRITTEN: dict[str, Schema] = {
             {"id": _STR, "slug": _STR, "enabled": _BOOL})}}),
     "Status": _obj({"accounts": {"type": "array", "items": _ref("AccountStatus")}}),
     "Cleanup": _obj({"canceled": {"type": "array", "items": _obj(
-        {"account_id": _STR, "symbol": _STR, "client_order_id": _STR})}}),
+        {"account_id": _STR, "symbol": _STR, "client_order_id": _STR,
+         "action": {"enum": ["cancel", "resize"]}, "reason": _STR})}}),
     "Resumed": _obj({"account_id": _STR, "paused": _BOOL}),
     "PricesAccepted": _obj({"accepted": {"type": "integer", "minimum": 1}}),
     "ApiKey": _obj(_KEY),

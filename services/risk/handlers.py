@@ -62,7 +62,7 @@ class RiskService:
                             f"account {account.name} is paused: {account.paused_reason}; "
                             "an operator resumes it", self.clock)]
         try:
-            snapshot = await self.brokers.for_account(account).snapshot(account)
+            snapshot = await self.brokers.reader_for(account).snapshot(account)
         except BrokerRejected as exc:
             return [failure(event, "risk", exc.code, exc.reason, self.clock)]
         received_at = event.signal.alert_time or event.occurred_at

@@ -11,6 +11,7 @@ from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
 from services.runtime.service import Runnable, run_consumers
 from services.sltp_monitor.breaker_loop import BreakerLoop
+from services.sltp_monitor.cleanup import OrphanCleanup
 from services.sltp_monitor.commands import Commands
 from services.sltp_monitor.handlers import SlTpMonitor
 
@@ -25,7 +26,8 @@ async def main(settings: Settings) -> None:
         breaker = BreakerLoop(bus, registry, brokers, await bus.kv(streams.BUCKET_BREAKERS),
                               clock, settings.breaker_interval_s)
         monitor = SlTpMonitor(registry, brokers, clock)
-        commands = Commands(bus, monitor, settings.cleanup_interval_s)
+        cleanup = OrphanCleanup(registry, brokers, bus, clock)
+        commands = Commands(bus, cleanup, registry, brokers, settings.cleanup_interval_s)
         return [registry, Consumer(bus, streams.SLTP_MONITOR, monitor.handle), breaker, commands]
 
     await run_consumers("sl-tp-monitor", settings, build)

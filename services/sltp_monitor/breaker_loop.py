@@ -1,7 +1,8 @@
 """The breaker's timer: every interval, check each armed account and act on a trip.
 
-Stop-loss: cancel the account's open orders, liquidate every position (as
-``order.requested`` events the executor places like any other order), pause the
+Stop-loss: ask the executor to cancel the account's open orders
+(``order.cancel_requested``) and to close every position (``order.requested``, placed
+like any other order; the breaker never writes to a broker itself), pause the
 account, publish ``account.breaker_tripped``. Take-profit: publish the event, and
 liquidate when configured.
 """
@@ -17,7 +18,7 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from contracts import streams
-from contracts.events import BreakerTripped, OrderRequested
+from contracts.events import BreakerTripped, CancelRequested, OrderRequested
 from contracts.orders import OrderRequest
 from contracts.subjects import token
 from services.brokers.factory import Brokers
@@ -69,8 +70,8 @@ class BreakerLoop:
     async def check(self, account: Account) -> BreakerTripped | None:
         """Compare the account's equity with its thresholds and act on a trip."""
         assert account.breaker is not None
-        broker = self.brokers.for_account(account)
-        snapshot = await broker.snapshot(account)
+        reader = self.brokers.reader_for(account)
+        snapshot = await reader.snapshot(account)
         kind, state = decide(account.breaker, await self._state(account.id), snapshot.equity)
         if kind is None:
             await self.states.put(token(account.id), msgspec.json.encode(state))
@@ -79,13 +80,13 @@ class BreakerLoop:
         trip_id = f"breaker:{account.id}:{kind}:{int(now.timestamp())}"
         liquidate = kind == "sl" or account.breaker.liquidate_on_tp
         canceled: list[str] = []
+        reason = f"stop-loss breaker tripped at equity {snapshot.equity:.2f}"
         if liquidate:
-            for order in await broker.open_orders(account):
-                await broker.cancel_order(account, order.client_order_id)
-                canceled.append(order.client_order_id)
+            # The executor carries both out, in this order: cancels, then closes.
+            canceled = [o.client_order_id for o in await reader.open_orders(account)]
+            await self._cancel_all(account, trip_id, f"{kind} breaker tripped", canceled)
             for symbol, quantity in snapshot.positions.items():
                 await self._liquidate(account, trip_id, symbol, quantity)
-        reason = f"stop-loss breaker tripped at equity {snapshot.equity:.2f}"
         if kind == "sl":
             await self.registry.put(account.model_copy(update={
                 "paused": True, "paused_reason": reason}))
@@ -106,6 +107,15 @@ class BreakerLoop:
         log.warning("breaker %s tripped on account %s at equity %s", kind, account.id,
                     snapshot.equity)
         return event
+
+    async def _cancel_all(self, account: Account, trip_id: str, reason: str,
+                          seen: list[str]) -> None:
+        """Ask the executor to cancel every open order of the account."""
+        request = CancelRequested(
+            event_id=derived_event_id(trip_id, "cancel"), signal_id=trip_id,
+            tenant_id=account.tenant_id, occurred_at=self.clock.now(), account_id=account.id,
+            reason=reason, client_order_ids=seen)
+        await self.bus.publish_event(request, streams.message_id(trip_id, "cancel"))
 
     async def _liquidate(self, account: Account, trip_id: str, symbol: str,
                          quantity: Decimal) -> None:

@@ -14,9 +14,12 @@ from typing import Any
 import orjson
 from nats.aio.msg import Msg
 
+from services.brokers.factory import Brokers
+from services.registry.store import Registry
 from services.runtime.bus import Bus
 from services.runtime.timers import run_every
-from services.sltp_monitor.handlers import SlTpMonitor
+from services.sltp_monitor.cleanup import OrphanCleanup
+from services.sltp_monitor.status import account_status
 
 log = logging.getLogger(__name__)
 CLEANUP_SUBJECT = "tradehooks.cmd.cleanup"
@@ -26,18 +29,22 @@ STATUS_SUBJECT = "tradehooks.cmd.status"
 class Commands:
     """Serves the command subjects and runs the periodic orphan cleanup."""
 
-    def __init__(self, bus: Bus, monitor: SlTpMonitor, cleanup_interval_s: float) -> None:
+    def __init__(self, bus: Bus, cleanup: OrphanCleanup, registry: Registry, brokers: Brokers,
+                 cleanup_interval_s: float) -> None:
         self.bus = bus
-        self.monitor = monitor
+        self.cleanup = cleanup
+        self.registry = registry
+        self.brokers = brokers
         self.cleanup_interval_s = cleanup_interval_s
 
     async def _answer(self, msg: Msg) -> None:
         try:
             request: dict[str, Any] = orjson.loads(msg.data) if msg.data else {}
             if msg.subject == CLEANUP_SUBJECT:
-                body: dict[str, Any] = {"canceled": await self.monitor.cleanup()}
+                body: dict[str, Any] = {"canceled": await self.cleanup.run()}
             else:
-                body = {"accounts": await self.monitor.status(request.get("account_id"))}
+                body = {"accounts": await account_status(self.registry, self.brokers,
+                                                         request.get("account_id"))}
         except Exception as exc:
             log.exception("command %s failed", msg.subject)
             body = {"error": "command_failed", "message": type(exc).__name__}
@@ -48,7 +55,7 @@ class Commands:
         subs = [await self.bus.nc.subscribe(subject, queue="sltp_monitor", cb=self._answer)
                 for subject in (CLEANUP_SUBJECT, STATUS_SUBJECT)]
         try:
-            await run_every(stop, self.cleanup_interval_s, self.monitor.cleanup,
+            await run_every(stop, self.cleanup_interval_s, self.cleanup.run,
                             "orphan cleanup", wait_first=True)
         finally:
             for sub in subs:

@@ -14,15 +14,18 @@ def leg_prices(long: bool, base: Decimal, strategy: Strategy,
                alert_sl: Decimal | None, alert_tp: Decimal | None
                ) -> tuple[Decimal | None, Decimal | None]:
     """``(stop_loss, take_profit)`` for a position: the alert's own prices win, else
-    ``sl_pct`` / ``tp_pct`` away from ``base``, rounded to the tick size."""
+    (when the strategy attaches legs) ``sl_pct`` / ``tp_pct`` away from ``base``,
+    rounded to the tick size."""
     def away(pct: Decimal | None, up: bool) -> Decimal | None:
         if pct is None:
             return None
         factor = 1 + pct / HUNDRED if up else 1 - pct / HUNDRED
         return _to_tick(base * factor, strategy.tick_size)
 
-    sl = alert_sl if alert_sl is not None else away(strategy.sl_pct, up=not long)
-    tp = alert_tp if alert_tp is not None else away(strategy.tp_pct, up=long)
+    own = strategy.attach_sl_tp  # the strategy's percentages apply only when it attaches
+    sl = alert_sl if alert_sl is not None else away(strategy.sl_pct if own else None,
+                                                    up=not long)
+    tp = alert_tp if alert_tp is not None else away(strategy.tp_pct if own else None, up=long)
     return sl, tp
 
 
@@ -65,7 +68,7 @@ def protective_legs(entry: OrderRequest, fill: Fill, strategy: Strategy,
             client_order_id=f"{entry.client_order_id}-sl", symbol=fill.symbol, side=side,
             quantity=abs(position), intent="close", order_type="stop", stop_price=sl,
             time_in_force="gtc", leg="sl", oco_group=entry.client_order_id,
-            trail_pct=strategy.trailing_stop_pct))
+            trail_pct=strategy.trailing_stop_pct if strategy.attach_sl_tp else None))
     if tp is not None and tp > 0:
         legs.append(OrderRequest(
             client_order_id=f"{entry.client_order_id}-tp", symbol=fill.symbol, side=side,

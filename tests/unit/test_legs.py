@@ -24,7 +24,7 @@ def fill(position: str, price: str = "100.05") -> Fill:
 
 
 def test_long_legs_sit_below_and_above_the_average_fill() -> None:
-    strategy = make_strategy(sl_pct=D(2), tp_pct=D(5))
+    strategy = make_strategy(attach_sl_tp=True, sl_pct=D(2), tp_pct=D(5))
     sl, tp = protective_legs(ENTRY, fill("10"), strategy)
     assert (sl.client_order_id, sl.order_type, sl.side, sl.stop_price) == (
         "bot-1-abc-sl", "stop", "sell", D("98.05"))
@@ -36,14 +36,15 @@ def test_long_legs_sit_below_and_above_the_average_fill() -> None:
 
 
 def test_short_legs_are_mirrored_and_cover_the_whole_position() -> None:
-    strategy = make_strategy(sl_pct=D(2), tp_pct=D(5))
+    strategy = make_strategy(attach_sl_tp=True, sl_pct=D(2), tp_pct=D(5))
     sl, tp = protective_legs(ENTRY, fill("-25", "200"), strategy)
     assert (sl.side, sl.stop_price, sl.quantity) == ("buy", D("204.00"), D(25))
     assert (tp.side, tp.limit_price) == ("buy", D("190.00"))
 
 
 def test_alert_price_base_and_alert_stop_take_precedence() -> None:
-    strategy = make_strategy(sl_pct=D(2), tp_pct=D(5), use_avg_fill_for_sl_tp=False)
+    strategy = make_strategy(attach_sl_tp=True, sl_pct=D(2), tp_pct=D(5),
+                             use_avg_fill_for_sl_tp=False)
     entry = OrderRequest(client_order_id="x", symbol="ACME", side="buy", quantity=D(1),
                          intent="buy", reference_price=D(100), stop_loss_price=D(90))
     sl, tp = protective_legs(entry, fill("1"), strategy)
@@ -51,9 +52,10 @@ def test_alert_price_base_and_alert_stop_take_precedence() -> None:
 
 
 def test_no_legs_when_flat_or_not_configured() -> None:
-    assert protective_legs(ENTRY, fill("0"), make_strategy(sl_pct=D(2))) == []
+    attached = make_strategy(attach_sl_tp=True, sl_pct=D(2))
+    assert protective_legs(ENTRY, fill("0"), attached) == []
     assert protective_legs(ENTRY, fill("10"), make_strategy()) == []
-    assert leg_prices(True, D(100), make_strategy(tp_pct=D(1)), None, None) == (
+    assert leg_prices(True, D(100), make_strategy(attach_sl_tp=True, tp_pct=D(1)), None, None) == (
         None, D("101.00"))
 
 
@@ -74,8 +76,8 @@ def test_orphans_are_open_legs_without_a_position() -> None:
 def test_paper_oco_cancels_the_sibling_and_closing_cancels_legs() -> None:
     state = PaperAccount(book=Book(cash=D(100_000)))
     execute(state, ENTRY, D(0), D(0), NOW)
-    for leg in protective_legs(ENTRY, fill("10", "100"), make_strategy(sl_pct=D(2),
-                                                                      tp_pct=D(5))):
+    strategy = make_strategy(attach_sl_tp=True, sl_pct=D(2), tp_pct=D(5))
+    for leg in protective_legs(ENTRY, fill("10", "100"), strategy):
         assert execute(state, leg, D(0), D(0), NOW, market_price=D(100)).status == "open"
     changed = observe_price(state, "ACME", D(97), D(0), D(0), NOW)
     assert [(o.client_order_id, o.status) for o in changed] == [
@@ -91,7 +93,7 @@ def test_paper_oco_cancels_the_sibling_and_closing_cancels_legs() -> None:
 def test_trailing_stop_follows_a_rising_market_and_fills_on_the_pullback() -> None:
     state = PaperAccount(book=Book(cash=D(100_000)))
     execute(state, ENTRY, D(0), D(0), NOW)
-    strategy = make_strategy(sl_pct=D(5), trailing_stop_pct=D(5))
+    strategy = make_strategy(attach_sl_tp=True, sl_pct=D(5), trailing_stop_pct=D(5))
     (stop,) = protective_legs(ENTRY, fill("10", "100"), strategy)
     assert (stop.stop_price, stop.trail_pct) == (D("95.00"), D(5))
     execute(state, stop, D(0), D(0), NOW, market_price=D(100))

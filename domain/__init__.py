@@ -1,0 +1,1 @@
+"""Shared trading domain: pure rules more than one service needs."""
