@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 
 from contracts.events import AccountOpened, AnyEvent, LegFilled, TradeExecuted
-from projections.ledger import Book, apply_fill
+from projections.ledger import Book, apply_fill, marked
 
 
 class AccountView(msgspec.Struct, kw_only=True):
@@ -78,9 +79,11 @@ def decode_view(data: bytes | str) -> AccountView:
     return _view_decoder.decode(data)
 
 
-def view_to_api(view: AccountView) -> dict[str, Any]:
-    """The JSON body of ``GET /api/v1/accounts/{id}``."""
-    book = view.book
+def view_to_api(view: AccountView,
+                market: Mapping[str, Decimal] | None = None) -> dict[str, Any]:
+    """The JSON body of ``GET /api/v1/accounts/{id}``: positions marked at the
+    ``market``'s last prices (as the broker snapshot marks them)."""
+    book = marked(view.book, market or {})
     return {
         "account_id": view.account_id,
         "tenant_id": view.tenant_id,

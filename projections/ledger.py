@@ -6,6 +6,7 @@ replays them), so both always agree to the last decimal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Literal
 
@@ -53,6 +54,18 @@ class Book(msgspec.Struct, kw_only=True):
         """Signed quantity held in ``symbol`` (0 when flat)."""
         pos = self.positions.get(symbol)
         return pos.quantity if pos else ZERO
+
+
+def marked(book: Book, market: Mapping[str, Decimal]) -> Book:
+    """``book`` with its positions marked at the market's last prices (the one way
+    every answer about an account values it: the broker snapshot, the account API and
+    the status API agree for the same moment). Symbols without a market price keep
+    the book's own last price (its last fill)."""
+    prices = dict(book.last_prices)
+    prices.update({s: p for s, p in market.items() if s in book.positions and p > 0})
+    return Book(currency=book.currency, cash=book.cash, realised_pnl=book.realised_pnl,
+                fees_paid=book.fees_paid, positions=book.positions, last_prices=prices,
+                fills=book.fills)
 
 
 def apply_fill(

@@ -34,6 +34,10 @@ class Brokers:
             self._alpaca = self._alpaca()
         return self._alpaca  # type: ignore[return-value]
 
+    async def market_price(self, symbol: str) -> Decimal | None:
+        """The last price the system saw for ``symbol`` (ticks, alert prices)."""
+        return await self.paper.market_price(symbol)
+
     def reader_for(self, account: Account) -> BrokerReader:
         """The adapter of ``account`` seen read-only: what every service but the
         executor uses (only the executor writes to a broker)."""

@@ -25,10 +25,10 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from contracts.orders import BrokerOrder, Fill, OrderRequest, Side
-from contracts.subjects import token
 from domain.protection import closing_side, leg_fixes
-from projections.ledger import Book, apply_fill
+from projections.ledger import Book, apply_fill, marked
 from services.brokers.base import AccountSnapshot, BrokerRejected
+from services.brokers.market_prices import MarketPrices
 from services.registry.models import Account
 from services.runtime.clock import Clock
 
@@ -294,7 +294,7 @@ class PaperBroker:
                  keep_closed: int = KEEP_CLOSED) -> None:
         self.kv = kv
         self.keep_closed = keep_closed
-        self.prices = prices
+        self.prices = MarketPrices(prices)
         self.clock = clock
         self.slippage_bps = slippage_bps
         self.fee_bps = fee_bps
@@ -341,17 +341,11 @@ class PaperBroker:
         """Cash, equity, positions and last prices of the simulated account; positions
         are marked at the market's last price when one was recorded."""
         book = await self._load_book(account)
-        prices = dict(book.last_prices)
-        for symbol in book.positions:
-            market = await self.market_price(symbol)
-            if market is not None:
-                prices[symbol] = market
-        marked = Book(currency=book.currency, cash=book.cash, positions=book.positions,
-                      last_prices=prices)
+        book = marked(book, await self.prices.of(book.positions))
         return AccountSnapshot(
-            cash=book.cash, equity=marked.equity(),
+            cash=book.cash, equity=book.equity(),
             positions={s: p.quantity for s, p in book.positions.items()},
-            last_prices=prices,
+            last_prices=dict(book.last_prices),
         )
 
     async def find_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
@@ -373,18 +367,11 @@ class PaperBroker:
 
     async def record_price(self, symbol: str, price: Decimal) -> None:
         """Remember the market's last price of ``symbol`` for every account."""
-        if self.prices is not None:
-            await self.prices.put(token(symbol), str(price).encode())
+        await self.prices.record(symbol, price)
 
     async def market_price(self, symbol: str) -> Decimal | None:
         """The last price recorded for ``symbol``, if any."""
-        if self.prices is None:
-            return None
-        try:
-            entry = await self.prices.get(token(symbol))
-        except KeyNotFoundError:
-            return None
-        return Decimal(entry.value.decode()) if entry.value else None
+        return await self.prices.get(symbol)
 
     async def submit(self, account: Account, order: OrderRequest) -> BrokerOrder:
         """Place the order once; a repeat returns the first result unchanged."""

@@ -90,8 +90,9 @@ class Executor:
                             "the account was removed before the order was placed", self.clock)]
         order = event.order
         out: list[Outgoing] = []
-        if account.broker == "paper" and order.reference_price and order.order_type == "market":
-            # The alert's price is a market observation: resting orders may fill.
+        if order.reference_price and order.order_type == "market":
+            # The alert's price is a market observation: it marks positions, and
+            # resting paper orders may fill.
             out += await self.on_price(PriceTick(symbol=order.symbol,
                                                  price=order.reference_price,
                                                  observed_at=self.clock.now(), source="alert"))

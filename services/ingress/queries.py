@@ -7,9 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
+from contracts import streams
 from contracts.events import TERMINAL_TYPES
 from projections.accounts import decode_view, view_to_api
 from projections.projector import ACCOUNTS
+from services.brokers.market_prices import MarketPrices
 from services.ingress.admin_auth import require_key
 from services.ingress.admin_common import path_id
 from services.ingress.context import CONTEXT, IngressContext
@@ -57,7 +59,8 @@ async def get_account(request: web.Request) -> web.Response:
     view = decode_view(body) if body is not None else None
     if view is None or not key.sees(view.tenant_id):
         raise Problem(404, "not_found", f"no account {account_id}")
-    return web.json_response(view_to_api(view))
+    prices = MarketPrices(await ctx.bus.kv(streams.BUCKET_PRICES))
+    return web.json_response(view_to_api(view, await prices.of(view.book.positions)))
 
 
 async def resume_account_route(request: web.Request) -> web.Response:

@@ -65,6 +65,13 @@ class RiskService:
             snapshot = await self.brokers.reader_for(account).snapshot(account)
         except BrokerRejected as exc:
             return [failure(event, "risk", exc.code, exc.reason, self.clock)]
+        symbol = event.signal.symbol
+        if symbol and event.signal.price is None:
+            # The market's last price (a tick, another alert) sizes a price-less alert.
+            market = await self.brokers.market_price(symbol)
+            if market is not None:
+                snapshot = msgspec.structs.replace(
+                    snapshot, last_prices={**snapshot.last_prices, symbol: market})
         received_at = event.signal.alert_time or event.occurred_at
         coid = client_order_id(strategy, event.signal_id, received_at)
         decision = await self._decide(event, strategy, snapshot, coid)

@@ -74,9 +74,8 @@ def check_limits(signal: Signal, order: OrderRequest, strategy: Strategy, exposu
     if strategy.allowed_symbols and symbol not in {s.upper() for s in strategy.allowed_symbols}:
         return refusal("allowed_symbols", f"{symbol} is not among the strategy's symbols",
                        ",".join(strategy.allowed_symbols), symbol)
-    if strategy.require_stop_loss and signal.stop_loss is None:
-        return refusal("require_stop_loss", "the strategy requires a stop-loss on every entry",
-                       True, None)
+    if (found := _stops(signal, strategy, order, price)) is not None:
+        return found
     if strategy.min_order_quantity is not None and order.quantity < strategy.min_order_quantity:
         return refusal("min_order_quantity",
                        f"order of {order.quantity} is below the minimum of "
@@ -92,6 +91,44 @@ def check_limits(signal: Signal, order: OrderRequest, strategy: Strategy, exposu
     if (found := _drawdown(strategy, ledger, exposure.equity)) is not None:
         return found
     return _exposure(strategy, order, exposure, price, notional)
+
+
+def stop_will_rest(signal: Signal, strategy: Strategy) -> bool:
+    """Will a stop-loss rest after this entry fills? The alert's own ``stopLoss``, or
+    the strategy's stop leg (``attach_sl_tp`` with ``sl_pct``)."""
+    return signal.stop_loss is not None or (strategy.attach_sl_tp and
+                                            strategy.sl_pct is not None)
+
+
+def _stops(signal: Signal, strategy: Strategy, order: OrderRequest,
+           price: Decimal) -> RiskRefusal | None:
+    """``require_stop_loss`` holds only when a stop will really rest after the fill,
+    and an alert's stop-loss / take-profit must sit on the protective side of the
+    price (a stop above a long's price would fill at once)."""
+    if strategy.require_stop_loss and not stop_will_rest(signal, strategy):
+        return refusal("require_stop_loss",
+                       "the strategy requires a stop-loss on every entry: send stopLoss in "
+                       "the alert, or attach the strategy's own (attach_sl_tp with sl_pct)",
+                       True, None)
+    price = signal.price or price  # the alert's own price, where the entry is expected
+    if price <= 0:
+        return None
+    long = order.side == "buy"
+    if signal.stop_loss is not None and (signal.stop_loss >= price if long
+                                         else signal.stop_loss <= price):
+        where = "below" if long else "above"
+        return refusal("invalid_stop_loss",
+                       f"stopLoss {signal.stop_loss} must be {where} the entry price {price} "
+                       f"of a {'long' if long else 'short'} entry",
+                       f"{where} {price}", signal.stop_loss)
+    if signal.take_profit is not None and (signal.take_profit <= price if long
+                                           else signal.take_profit >= price):
+        where = "above" if long else "below"
+        return refusal("invalid_take_profit",
+                       f"takeProfit {signal.take_profit} must be {where} the entry price "
+                       f"{price} of a {'long' if long else 'short'} entry",
+                       f"{where} {price}", signal.take_profit)
+    return None
 
 
 def _daily(strategy: Strategy, ledger: RiskLedger, notional: Decimal) -> RiskRefusal | None:

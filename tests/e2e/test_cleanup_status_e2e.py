@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
-from harness import EventTap, System, provision
+from harness import EventTap, System, paper_orders, provision
 
 from contracts import streams
 from contracts.events import LegCanceled
-from contracts.orders import OrderRequest
-from services.brokers.paper import PaperBroker
+from contracts.orders import BrokerOrder, OrderRequest
+from services.brokers.paper import PaperAccount
 from services.executor.open_orders import OpenOrder, OpenOrders
 from services.runtime.bus import Bus
-from services.runtime.clock import SystemClock
 
 pytestmark = pytest.mark.e2e
+
+
+async def plant_order(bus: Bus, account_id: str, order: BrokerOrder) -> None:
+    """Put ``order`` into a paper account's state as it is, bypassing the broker."""
+    import msgspec
+
+    kv = await bus.kv(streams.BUCKET_PAPER)
+    entry = await kv.get(account_id)
+    state = msgspec.json.decode(entry.value or b"", type=PaperAccount)
+    state.orders[order.client_order_id] = order
+    encoder = msgspec.json.Encoder(decimal_format="string")
+    await kv.update(account_id, encoder.encode(state), last=entry.revision)
 
 
 async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
@@ -28,18 +40,20 @@ async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
         _, entry = await post_json(http, url, tv_alert(symbol="HELD", price="50"))
         await tap.wait_terminal(entry["signal_id"])
 
-    # A stop-loss leg left behind for a symbol the account no longer holds (as a
-    # crash between an exit and its leg cancellation could leave one).
-    paper = PaperBroker(await bus.kv(streams.BUCKET_PAPER), SystemClock(), Decimal(0),
-                        Decimal(0))
-    leg = OrderRequest(client_order_id="old-entry-sl", symbol="GONE", side="sell",
-                       quantity=Decimal(5), intent="close", order_type="stop",
-                       stop_price=Decimal(90), leg="sl", oco_group="old-entry")
-    assert (await paper.submit(t.account, leg)).status == "open"
+    # A stop-loss leg left behind for a symbol the account no longer holds (as an
+    # older version, or a broker without atomic OCO, could leave one): planted in the
+    # paper broker's own state, since the broker refuses to place such a leg today.
+    leg = BrokerOrder(order_id="old", client_order_id="old-entry-sl", symbol="GONE",
+                      side="sell", quantity=Decimal(5), order_type="stop", status="open",
+                      submitted_at=datetime.now(UTC), stop_price=Decimal(90), leg="sl",
+                      oco_group="old-entry")
+    await plant_order(bus, t.account.id, leg)
     await OpenOrders(await bus.kv(streams.BUCKET_OPEN_ORDERS)).remember(OpenOrder(
         client_order_id=leg.client_order_id, signal_id="old-signal", tenant_id=t.tenant.id,
         strategy_id=t.strategy.id, account_id=t.account.id, broker="paper", symbol="GONE",
-        request=leg))
+        request=OrderRequest(client_order_id="old-entry-sl", symbol="GONE", side="sell",
+                             quantity=Decimal(5), intent="close", order_type="stop",
+                             stop_price=Decimal(90), leg="sl", oco_group="old-entry")))
 
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{system.api_url}/api/v1/status", headers=system.admin_headers,
@@ -56,8 +70,14 @@ async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
                              headers=system.admin_headers) as resp:
             assert resp.status == 200
             canceled = (await resp.json())["canceled"]
-        assert {"account_id": t.account.id, "symbol": "GONE",
-                "client_order_id": "old-entry-sl"} in canceled
+        assert canceled == [{"account_id": t.account.id, "symbol": "GONE",
+                             "client_order_id": "old-entry-sl", "action": "cancel",
+                             "reason": "orphan: no position in GONE to protect"}]
+        # The executor carried it out before the answer: the book shows it.
+        async with http.get(f"{system.api_url}/api/v1/status", headers=system.admin_headers,
+                            params={"account_id": t.account.id}) as resp:
+            after = (await resp.json())["accounts"][0]
+        assert (after["positions"], after["open_orders"]) == ({"HELD": "3"}, [])
         async with http.get(f"{system.api_url}/api/v1/status", headers=system.admin_headers,
                             params={"account_id": "nope"}) as resp:
             assert resp.status == 404
@@ -65,7 +85,10 @@ async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
     recorded = await tap.wait_for(lambda evs: [
         e for e in evs if isinstance(e, LegCanceled) and e.signal_id == "old-signal"])
     assert recorded[0].leg == "sl"
-    assert recorded[0].reason == "orphan: no position in GONE"
+    assert recorded[0].reason == "orphan: no position in GONE to protect"
+    orders = await paper_orders(bus, t.account.id)
+    assert (orders["old-entry-sl"].status, orders["old-entry-sl"].quantity) == (
+        "canceled", Decimal(5))
 
 
 async def test_an_unreachable_broker_does_not_hide_the_other_accounts(system: System,
