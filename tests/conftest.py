@@ -15,12 +15,11 @@ from harness import (
     connect_bus,
     new_postgres_schema,
     running_nats,
+    running_system,
 )
 
-from contracts import streams
-from services.registry.api_keys import ApiKeys
 from services.runtime.bus import Bus
-from services.runtime.embedded_nats import EmbeddedNats, free_port
+from services.runtime.embedded_nats import EmbeddedNats
 
 os.environ.setdefault("TRADEHOOKS_MASTER_KEY", TEST_MASTER_KEY)
 
@@ -75,21 +74,8 @@ def store_url(request: pytest.FixtureRequest) -> str:
 async def system(nats_server: EmbeddedNats, bus: Bus, tmp_path: Path,
                  store_url: str, request: pytest.FixtureRequest) -> AsyncIterator[System]:
     """All six services running as processes, ready to take webhooks."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    sut = System(nats=nats_server, data_dir=data_dir, database_url=store_url,
-                 http_port=free_port())
-    for service in ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress"):
-        sut.start(service)
-    try:
-        await sut.wait_ready()
-        _, sut.admin_key = await ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)).create("admin")
+    async with running_system(nats_server, bus, tmp_path / "data", store_url) as sut:
         yield sut
-    except BaseException:
-        print(sut.logs())
-        raise
-    finally:
-        sut.stop_all()
-    report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:
-        print(sut.logs())
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            print(sut.logs())

@@ -25,6 +25,7 @@ from nats.js.api import DeliverPolicy
 
 from contracts import streams
 from contracts.events import AnyEvent, decode_event, event_type
+from services.registry.api_keys import ApiKeys
 from services.registry.models import Account, Strategy, Tenant
 from services.registry.provisioning import register_account, register_strategy, register_tenant
 from services.registry.secrets import new_secret
@@ -164,6 +165,9 @@ class System:
     http_port: int
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     admin_key: str = ""
+    # A service (or instance) that reaches NATS through another URL, e.g. a proxy
+    # that injects faults; kept across restarts.
+    nats_urls: dict[str, str] = field(default_factory=dict)
 
     @property
     def admin_headers(self) -> dict[str, str]:
@@ -201,9 +205,12 @@ class System:
         """Start ``service``; ``instance`` names a second copy (e.g. ``risk-2``)."""
         name = instance or service
         log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - kept open by child
+        env = self.env()
+        if name in self.nats_urls:
+            env["NATS_URL"] = self.nats_urls[name]
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "services.cli.main", "run", service],
-            env={**self.env(), **env_overrides}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env={**env, **env_overrides}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
 
     def kill(self, service: str) -> None:
@@ -253,6 +260,27 @@ class System:
                     return False
 
             await wait_until(_ready, timeout, interval=0.1, message="ingress /readyz")
+
+
+@contextlib.asynccontextmanager
+async def running_system(nats: EmbeddedNats, bus: Bus, data_dir: Path, store_url: str,
+                         nats_urls: dict[str, str] | None = None) -> AsyncIterator[System]:
+    """The six services as processes, ready, with a global admin key; stopped after.
+    Their logs are printed when starting fails or the body raises."""
+    data_dir.mkdir()
+    sut = System(nats=nats, data_dir=data_dir, database_url=store_url,
+                 http_port=free_port(), nats_urls=dict(nats_urls or {}))
+    for service in SERVICES:
+        sut.start(service)
+    try:
+        await sut.wait_ready()
+        _, sut.admin_key = await ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)).create("admin")
+        yield sut
+    except BaseException:
+        print(sut.logs())
+        raise
+    finally:
+        sut.stop_all()
 
 
 def new_postgres_schema() -> tuple[str, Callable[[], None]]:

@@ -8,12 +8,12 @@ from typing import Any
 
 from aiohttp import web
 
+from contracts.identifiers import ACCOUNT_ID
 from services.ingress.admin_auth import require_key, require_visible
 from services.ingress.admin_common import (
     answer_change,
     author,
     context,
-    is_record_id,
     json_body,
     patched,
     path_id,
@@ -34,7 +34,7 @@ FIXED = frozenset({"id", "tenant_id", "broker", "currency", "starting_cash", "pa
 
 async def _visible_account(request: web.Request, write: bool) -> tuple[Account, ApiKey]:
     key = await require_key(request, write=write)
-    account_id = path_id(request, "account_id", "account")
+    account_id = path_id(request, "account_id", ACCOUNT_ID)
     account = await registry(request).account(account_id)
     if account is None or not key.sees(account.tenant_id):
         raise Problem(404, "not_found", f"no account {account_id}")
@@ -71,20 +71,30 @@ def _keep_broker_secret(account: Account, body: dict[str, Any]) -> dict[str, Any
     return body
 
 
+def _check_chosen_id(key: ApiKey, account_id: str) -> None:
+    """Ids are global, so a tenant key's chosen ids live in its tenant's namespace
+    (``<tenant>-…``). Otherwise an id taken by another tenant would answer "exists"
+    and an unused one "created": an oracle of other tenants' ids. This refusal is the
+    same whether or not the id exists anywhere."""
+    if key.tenant_id and not account_id.startswith(f"{key.tenant_id}-"):
+        raise Problem(422, "invalid_field",
+                      f"id: an id chosen with a tenant key begins with '{key.tenant_id}-' "
+                      "(or leave it out and one is made)", field="id")
+
+
 async def create_account(request: web.Request) -> web.Response:
     """``POST /api/v1/accounts``: a broker account of a tenant the key may change."""
     key = await require_key(request, write=True)
     body = await json_body(request)
+    chosen = "id" in body
     body.setdefault("id", f"acct-{uuid.uuid4().hex[:10]}")
     account = _check_broker(validated(Account, body))
     _check_endpoint(key, None, account)
-    if not is_record_id(account.id):
-        raise Problem(422, "invalid_field", "id: letters, digits, '-', '_' or '=' only",
-                      field="id")
     require_visible(key, account.tenant_id, f"tenant {account.tenant_id}")
+    if chosen:
+        _check_chosen_id(key, account.id)
     ctx = context(request)
-    if not is_record_id(account.tenant_id) or \
-            await ctx.strategies.registry.tenant(account.tenant_id) is None:
+    if await ctx.strategies.registry.tenant(account.tenant_id) is None:
         raise Problem(422, "invalid_field", f"tenant_id: no tenant {account.tenant_id}",
                       field="tenant_id")
     if await ctx.strategies.registry.account(account.id) is not None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from contracts.identifiers import Shape
 from services.ingress.admin_auth import require_key
 from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem, invalid
@@ -19,25 +19,24 @@ from services.registry.store import Registry
 from services.registry.views import record_view
 
 M = TypeVar("M", bound=BaseModel)
-# Registry records live under NATS KV keys (``tenant.<id>``): an id is one key token of
-# these characters. Any other string names no record (and the KV client raises on it).
-RECORD_ID_PATTERN = r"^[A-Za-z0-9_=-]+$"
-# The same, or "" where an id is optional (the server then makes one).
-RECORD_ID_OR_EMPTY = RECORD_ID_PATTERN.replace("+", "*")
-_RECORD_ID = re.compile(RECORD_ID_PATTERN)
 
 
-def is_record_id(value: str) -> bool:
-    """True when ``value`` can be the id of a registry record."""
-    return _RECORD_ID.match(value) is not None
-
-
-def path_id(request: web.Request, name: str, what: str) -> str:
-    """The id in path parameter ``name``; 404 when no record can have it."""
+def path_id(request: web.Request, name: str, shape: Shape) -> str:
+    """The id in path parameter ``name``; 404 naming the parameter when no record can
+    have it (checked before any lookup: ids end up in NATS subjects and KV keys)."""
     value = request.match_info[name]
-    if not is_record_id(value):
-        raise Problem(404, "not_found", f"no {what} {value}")
+    problem = shape.problem(value)
+    if problem is not None:
+        raise Problem(404, "not_found", f"no such {shape.name}: {problem}", field=name)
     return value
+
+
+def body_id(value: object, field: str, shape: Shape) -> str:
+    """An id named in a request body; 422 naming the field unless it has ``shape``."""
+    problem = shape.problem(value)
+    if problem is not None:
+        raise Problem(422, "invalid_field", f"{field}: {problem}", field=field)
+    return str(value)
 
 
 def context(request: web.Request) -> IngressContext:

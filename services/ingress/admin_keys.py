@@ -8,9 +8,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.identifiers import API_KEY_ID, TENANT_ID
 from services.ingress.admin_auth import require_key
 from services.ingress.admin_common import (
-    RECORD_ID_OR_EMPTY,
     context,
     optional_body,
     path_id,
@@ -25,7 +25,8 @@ class ApiKeyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     role: Role = "viewer"
-    tenant_id: str = Field(default="", pattern=RECORD_ID_OR_EMPTY)
+    tenant_id: str = Field(default="", max_length=TENANT_ID.max_length,
+                           pattern=TENANT_ID.pattern_or_empty)
 
 
 def key_view(key: ApiKey) -> dict[str, Any]:
@@ -59,7 +60,7 @@ async def create_key(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     """``DELETE /api/v1/apikeys/{key_id}``: the key stops working at once."""
     caller = await require_key(request, write=True)
-    key_id = path_id(request, "key_id", "API key")
+    key_id = path_id(request, "key_id", API_KEY_ID)
     api_keys = context(request).api_keys
     record = await api_keys.get(key_id)
     if record is None or (caller.tenant_id and record.tenant_id != caller.tenant_id):

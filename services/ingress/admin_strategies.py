@@ -7,12 +7,13 @@ import uuid
 
 from aiohttp import web
 
+from contracts.identifiers import ACCOUNT_ID, STRATEGY_ID, TENANT_ID
 from services.ingress.admin_auth import require_key, require_visible
 from services.ingress.admin_common import (
     answer_change,
     author,
+    body_id,
     context,
-    is_record_id,
     json_body,
     optional_body,
     patched,
@@ -47,9 +48,9 @@ async def unique_slug(registry: Registry, tenant_id: str, name: str) -> str:
     return slug
 
 
-async def _check_account(registry: Registry, account_id: str, tenant_id: str) -> None:
+async def _check_account(registry: Registry, account_id: object, tenant_id: str) -> None:
     """Never bind a strategy to an account of another tenant (or none)."""
-    account = await registry.account(account_id) if is_record_id(account_id) else None
+    account = await registry.account(body_id(account_id, "account_id", ACCOUNT_ID))
     if account is None or account.tenant_id != tenant_id:
         raise Problem(422, "invalid_field", f"account_id: no account {account_id} in tenant "
                       f"{tenant_id}", field="account_id")
@@ -57,7 +58,7 @@ async def _check_account(registry: Registry, account_id: str, tenant_id: str) ->
 
 async def _visible_strategy(request: web.Request, write: bool) -> tuple[Strategy, str]:
     key = await require_key(request, write=write)
-    strategy_id = path_id(request, "strategy_id", "strategy")
+    strategy_id = path_id(request, "strategy_id", STRATEGY_ID)
     strategy = await registry(request).strategy(strategy_id)
     if strategy is None or not key.sees(strategy.tenant_id):
         raise Problem(404, "not_found", f"no strategy {strategy_id}")
@@ -70,7 +71,8 @@ async def create_strategy(request: web.Request) -> web.Response:
     body = await json_body(request)
     ctx = context(request)
     reg = ctx.strategies.registry
-    tenant_id, account_id = str(body.get("tenant_id", "")), str(body.get("account_id", ""))
+    tenant_id = body_id(body.get("tenant_id"), "tenant_id", TENANT_ID)
+    account_id = body_id(body.get("account_id"), "account_id", ACCOUNT_ID)
     require_visible(key, tenant_id, f"tenant {tenant_id}")
     await _check_account(reg, account_id, tenant_id)
     planted = sorted({"secret", "previous_secret", "previous_valid_until"} & body.keys())
@@ -109,8 +111,7 @@ async def update_strategy(request: web.Request) -> web.Response:
     body = await json_body(request)
     ctx = context(request)
     if "account_id" in body:
-        await _check_account(ctx.strategies.registry, str(body["account_id"]),
-                             strategy.tenant_id)
+        await _check_account(ctx.strategies.registry, body["account_id"], strategy.tenant_id)
     return await answer_change(request, strategy, patched(strategy, body, FIXED), by)
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.identifiers import TENANT_ID
 from services.ingress.admin_auth import require_key, require_visible
 from services.ingress.admin_common import (
-    RECORD_ID_OR_EMPTY,
     answer_change,
     author,
     context,
@@ -20,7 +20,7 @@ from services.ingress.admin_common import (
     validated,
 )
 from services.ingress.problems import Problem
-from services.registry.models import RateLimits, Tenant, slugify
+from services.registry.models import Name, RateLimits, Tenant, slugify
 from services.registry.provisioning import register_tenant
 from services.registry.views import tenant_view
 
@@ -31,14 +31,15 @@ class TenantIn(BaseModel):
     """Body of ``POST /api/v1/tenants``."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str
-    id: str = Field(default="", pattern=RECORD_ID_OR_EMPTY)
+    name: Name
+    id: str = Field(default="", max_length=TENANT_ID.max_length,
+                    pattern=TENANT_ID.pattern_or_empty)
     rate_limits: RateLimits | None = None
 
 
 async def _visible_tenant(request: web.Request) -> Tenant:
     key = await require_key(request)
-    tenant_id = path_id(request, "tenant_id", "tenant")
+    tenant_id = path_id(request, "tenant_id", TENANT_ID)
     require_visible(key, tenant_id, f"tenant {tenant_id}")
     tenant = await registry(request).tenant(tenant_id)
     if tenant is None:

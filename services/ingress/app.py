@@ -10,8 +10,9 @@ from aiohttp import web
 
 from services.ingress import admin, commands, health, openapi, prices, queries, webhooks
 from services.ingress.context import CONTEXT, IngressContext
-from services.ingress.problems import Problem
+from services.ingress.problems import Problem, unavailable
 from services.runtime import metrics
+from services.runtime.bus import is_bus_error
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -33,11 +34,15 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
                                      status=exc.status, headers={
                                          k: v for k, v in exc.headers.items()
                                          if k.lower() == "allow"})
-    except Exception:
-        log.exception("unexpected error on %s %s", request.method, route)
-        response = web.json_response(
-            {"error": "internal_error", "message": "unexpected error; nothing was accepted"},
-            status=500)
+    except Exception as exc:
+        if is_bus_error(exc):  # NATS away or its connection being replaced: retry
+            log.warning("%s %s: the event bus failed: %r", request.method, route, exc)
+            response = unavailable("the event bus is unavailable; retry").response()
+        else:
+            log.exception("unexpected error on %s %s", request.method, route)
+            response = web.json_response(
+                {"error": "internal_error",
+                 "message": "unexpected error; nothing was accepted"}, status=500)
     metrics.HTTP_REQUESTS.labels(route, str(response.status)).inc()
     metrics.HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
     return response

@@ -1,17 +1,26 @@
-"""Composition root of the ingress service (HTTP)."""
+"""Composition root of the ingress service (HTTP).
+
+The listener stays up for the life of the process. Everything made from the NATS
+connection (the strategy cache and its watches, KV handles, the rate limiter) is
+wired in :func:`_wire`; when the server closes the connection for good, a fresh
+connection is made and all of it is wired again and swapped in. Meanwhile webhooks
+get ``503`` with ``Retry-After`` (nothing is accepted without a durable publish)
+and ``/healthz`` fails.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
-from collections.abc import Callable
 
 from aiohttp import web
 
 from contracts import streams
 from projections.persistence import parse_store_url
-from projections.readmodel import open_read_model
-from projections.store import open_store
+from projections.readmodel import ReadModel, open_read_model
+from projections.store import EventStore, open_store
 from services.ingress.app import build_app
 from services.ingress.auth_alerts import AuthFailureAlerts
 from services.ingress.client_ip import networks
@@ -19,50 +28,69 @@ from services.ingress.context import IngressContext
 from services.ingress.ratelimit import RateLimiter, ScopeLimits
 from services.registry.api_keys import ApiKeys
 from services.registry.store import StrategyCache, open_registry
-from services.runtime.bus import ensure_topology
+from services.runtime.bus import Bus, ensure_topology
 from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
 from services.runtime.service import connect_when_available, install_stop_handlers
+from services.runtime.timers import stopped_within
 
 log = logging.getLogger(__name__)
+
+
+async def _wire(settings: Settings, bus: Bus, store: EventStore,
+                read_model: ReadModel) -> IngressContext:
+    """Everything a request needs, made from one connection."""
+    registry = await open_registry(bus, settings)
+    strategies = StrategyCache(registry)
+    await strategies.start()
+    bus.on_reconnected.append(strategies.on_reconnected)
+    clock = SystemClock()
+    limiter = RateLimiter(await bus.kv(streams.BUCKET_RATE))
+    return IngressContext(settings=settings, bus=bus, strategies=strategies,
+                          store=store,
+                          read_model=read_model, clock=clock,
+                          limiter=limiter, scope_limits=ScopeLimits(registry),
+                          trusted_proxies=networks(settings.trusted_proxies.split(",")),
+                          auth_alerts=AuthFailureAlerts(bus, limiter, clock,
+                                                        settings.auth_alert_threshold),
+                          api_keys=ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)))
+
+
+async def _connect_and_wire(settings: Settings, stop: asyncio.Event, store: EventStore,
+                            read_model: ReadModel) -> IngressContext | None:
+    """A fresh connection and everything made from it; None if ``stop`` came first."""
+    while not stop.is_set():
+        bus = await connect_when_available(settings, "ingress", stop)
+        if bus is None:
+            return None
+        while not bus.closed_for_good:
+            try:
+                await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
+                return await _wire(settings, bus, store, read_model)
+            except Exception as exc:  # NATS went away while starting: keep trying
+                log.warning("ingress could not set up yet (%r); retrying", exc)
+                if await stopped_within(stop, 1.0):
+                    break
+        await bus.close()
+    return None
+
+
+async def _release(ctx: IngressContext) -> None:
+    await ctx.strategies.stop()
+    await ctx.bus.close()
 
 
 async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Serve HTTP until SIGTERM; in-flight requests finish first."""
     stop = stop or asyncio.Event()
     install_stop_handlers(stop)
-    reconnect_hooks: list[Callable[[], None]] = []
-
-    async def _reconnected() -> None:
-        for hook in reconnect_hooks:
-            hook()
-
-    bus = await connect_when_available(settings, "ingress", stop, reconnected_cb=_reconnected)
-    if bus is None:
-        return
-    while True:
-        try:
-            await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
-            break
-        except Exception as exc:  # NATS went away while starting: keep trying
-            log.warning("ingress could not set up streams yet (%r); retrying", exc)
-            await asyncio.sleep(1.0)
     read_model = await asyncio.to_thread(open_read_model, parse_store_url(settings.store_url))
     store = await asyncio.to_thread(open_store, settings.store_url)
-    registry = await open_registry(bus, settings)
-    strategies = StrategyCache(registry)
-    await strategies.start()
-    reconnect_hooks.append(strategies.on_reconnected)
-    clock = SystemClock()
-    limiter = RateLimiter(await bus.kv(streams.BUCKET_RATE))
-    ctx = IngressContext(settings=settings, bus=bus, strategies=strategies,
-                         store=store,
-                         read_model=read_model, clock=clock,
-                         limiter=limiter, scope_limits=ScopeLimits(registry),
-                         trusted_proxies=networks(settings.trusted_proxies.split(",")),
-                         auth_alerts=AuthFailureAlerts(bus, limiter, clock,
-                                                       settings.auth_alert_threshold),
-                         api_keys=ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)))
+    ctx = await _connect_and_wire(settings, stop, store, read_model)
+    if ctx is None:
+        store.close()
+        read_model.close()
+        return
     # No access log: tokens may ride in query strings and must never be logged.
     # On SIGTERM the listener closes at once (new connections are refused) and
     # requests in flight get this long to finish their durable publish and answer.
@@ -74,11 +102,37 @@ async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
     await site.start()
     log.info("ingress listening on http://%s:%d", settings.http_host, settings.http_port)
     try:
-        await stop.wait()
+        await _serve(ctx, settings, stop, store, read_model)
     finally:
         await runner.cleanup()
-        await strategies.stop()
-        await bus.close()
+        await _release(ctx)
         store.close()
         read_model.close()
         log.info("ingress stopped")
+
+
+async def _serve(ctx: IngressContext, settings: Settings, stop: asyncio.Event,
+                 store: EventStore, read_model: ReadModel) -> None:
+    """Until ``stop``: whenever the connection is closed for good, make a fresh one
+    and swap everything made from it into ``ctx``."""
+    while True:
+        stopping = asyncio.ensure_future(stop.wait())
+        lost = asyncio.ensure_future(ctx.bus.wait_lost())
+        try:
+            await asyncio.wait([stopping, lost], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (stopping, lost):
+                waiter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiter
+        if stop.is_set():
+            return
+        log.warning("ingress: making a fresh NATS connection")
+        fresh = await _connect_and_wire(settings, stop, store, read_model)
+        if fresh is None:
+            return
+        old = dataclasses.replace(ctx)
+        ctx.rebind(fresh)
+        await _release(old)
+        log.info("ingress listening on http://%s:%d again with a fresh NATS connection",
+                 settings.http_host, settings.http_port)

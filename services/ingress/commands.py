@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from contracts.identifiers import ACCOUNT_ID
 from services.ingress.admin_auth import require_key
 from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem, unavailable
@@ -39,6 +40,9 @@ async def get_status(request: web.Request) -> web.Response:
     """Positions, open orders and bot state of every account (``?account_id=`` for one)."""
     key = await require_key(request)
     account_id = request.query.get("account_id")
+    if account_id is not None and not ACCOUNT_ID.matches(account_id):
+        raise Problem(404, "not_found", f"no such account id: {ACCOUNT_ID.problem(account_id)}",
+                      field="account_id")
     body = await _ask(request.app[CONTEXT], STATUS_SUBJECT, {"account_id": account_id})
     body["accounts"] = [a for a in body["accounts"] if key.sees(a["tenant_id"])]
     if account_id is not None and not body["accounts"]:

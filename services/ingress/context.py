@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from aiohttp import web
 
@@ -33,6 +34,17 @@ class IngressContext:
     trusted_proxies: list[Network]
     auth_alerts: AuthFailureAlerts
     api_keys: ApiKeys
+
+    # Everything made from one NATS connection: replaced together when the server
+    # closes that connection for good and a fresh one is made.
+    BUS_BOUND: ClassVar[tuple[str, ...]] = ("bus", "strategies", "limiter", "scope_limits",
+                                           "auth_alerts", "api_keys")
+
+    def rebind(self, fresh: IngressContext) -> None:
+        """Take ``fresh``'s connection and everything made from it, in place (the HTTP
+        apps hold this object)."""
+        for name in self.BUS_BOUND:
+            setattr(self, name, getattr(fresh, name))
 
 
 # The key of the context in the aiohttp application (typed, unlike a plain string).

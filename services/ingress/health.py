@@ -10,8 +10,12 @@ from services.ingress.context import CONTEXT, IngressContext
 from services.runtime.metrics import render_metrics
 
 
-async def healthz(_: web.Request) -> web.Response:
-    """The process is alive."""
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: fails while the NATS connection is closed for good (the server ended
+    it) and not yet replaced; an orchestrator restarts a process that stays so."""
+    ctx: IngressContext = request.app[CONTEXT]
+    if ctx.bus.closed_for_good:
+        return web.json_response({"status": "nats_closed"}, status=503)
     return web.json_response({"status": "ok"})
 
 

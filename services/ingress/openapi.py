@@ -19,9 +19,17 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from contracts.events import AnyEvent
+from contracts.identifiers import (
+    ACCOUNT_ID,
+    API_KEY_ID,
+    SIGNAL_ID,
+    SLUG,
+    STRATEGY_ID,
+    TENANT_ID,
+    Shape,
+)
 from contracts.orders import BrokerOrder
 from services.ingress import admin_accounts, admin_strategies, admin_tenants
-from services.ingress.admin_common import RECORD_ID_PATTERN
 from services.ingress.admin_keys import ApiKeyIn
 from services.ingress.admin_strategies import MAX_OVERLAP_S
 from services.ingress.prices import PriceIn, PricesIn
@@ -83,8 +91,6 @@ def _without(schema: Schema, fields: frozenset[str], required: tuple[str, ...] =
 def _request_schemas(inputs: dict[str, Schema]) -> dict[str, Schema]:
     """Create and PATCH bodies: the records minus what the server sets or keeps fixed."""
     account = _without(inputs["Account"], frozenset(), ("tenant_id", "name"))
-    for field in ("id", "tenant_id"):  # the handler's rule: ids are KV key tokens
-        account["properties"][field]["pattern"] = RECORD_ID_PATTERN
     return {
         "TenantPatch": _without(inputs["Tenant"], admin_tenants.FIXED),
         "AccountCreate": account,
@@ -166,7 +172,7 @@ HAND_WRITTEN: dict[str, Schema] = {
     "Rotate": {"type": "object", "properties": {"overlap_s": {
         "type": "number", "minimum": 0, "maximum": MAX_OVERLAP_S, "default": 3600,
         "description": "seconds the old secret keeps working"}}},
-    "Health": _obj({"status": {"enum": ["ok"]}}),
+    "Health": _obj({"status": {"enum": ["ok", "nats_closed"]}}),
     "Ready": _obj({"status": {"enum": ["ready", "not_ready"]},
                    "checks": _obj({"nats": _BOOL, "store": _BOOL})}),
 }
@@ -205,8 +211,13 @@ def _answers(ok: dict[int, tuple[str, str]], *errors: int) -> Schema:
     return out
 
 
-def _path_param(name: str) -> Schema:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+def _id_schema(shape: Shape) -> Schema:
+    return {"type": "string", "minLength": 1, "maxLength": shape.max_length,
+            "pattern": shape.pattern, "description": f"a {shape.name}: {shape.described}"}
+
+
+def _path_param(name: str, shape: Shape) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": _id_schema(shape)}
 
 
 def _body(schema: Schema, required: bool = True) -> Schema:
@@ -233,7 +244,7 @@ def _op(summary: str, answers: Schema, *, tag: str, params: list[Schema] | None 
 
 
 def _webhook(summary: str, slug: bool = False) -> Schema:
-    params = [_path_param("slug")] if slug else []
+    params = [_path_param("slug", SLUG)] if slug else []
     params += [
         {"name": "token", "in": "query", "schema": _STR,
          "description": "the strategy secret (what TradingView can send)"},
@@ -250,15 +261,18 @@ def _webhook(summary: str, slug: bool = False) -> Schema:
                                   "TradingView text: JSON, or key=value lines"}}}}
     answers = _answers({202: ("WebhookAccepted", "stored durably; the pipeline runs"),
                         200: ("WebhookDuplicate", "a repeat within the dedupe window")},
-                       400, 401, 403, 408, 413, 415, 422, 429, 503)
+                       400, 401, 403, *((404,) if slug else ()), 408, 413, 415, 422, 429,
+                       503)
     return _op(summary, answers, tag="webhooks", params=params, body=body,
                security=[{}, {"strategyToken": []}, {"strategyKey": []},
                          {"strategyBearer": []}])
 
 
 def _paths() -> Schema:
-    tenant, account = [_path_param("tenant_id")], [_path_param("account_id")]
-    strategy, key = [_path_param("strategy_id")], [_path_param("key_id")]
+    tenant = [_path_param("tenant_id", TENANT_ID)]
+    account = [_path_param("account_id", ACCOUNT_ID)]
+    strategy = [_path_param("strategy_id", STRATEGY_ID)]
+    key = [_path_param("key_id", API_KEY_ID)]
     return {
         "/webhook": {"post": _webhook("Universal webhook (routed by its credential)")},
         "/webhook/{slug}": {"post": _webhook("Webhook of one strategy", slug=True)},
@@ -349,12 +363,13 @@ def _paths() -> Schema:
         "/api/v1/signals/{signal_id}": {
             "get": _op("A signal's audit trail: every stored event in order", _answers(
                 {200: ("SignalTrail", "the trail")}, *READ, 404),
-                tag="signals", params=[_path_param("signal_id")])},
+                tag="signals", params=[_path_param("signal_id", SIGNAL_ID)])},
         "/api/v1/status": {
             "get": _op("Positions, open orders, breaker and strategies per account", _answers(
                 {200: ("Status", "the accounts the key sees")}, *READ, 404, 503),
                 tag="operations", params=[{"name": "account_id", "in": "query",
-                                           "schema": _STR, "description": "just this one"}])},
+                                           "schema": _id_schema(ACCOUNT_ID),
+                                           "description": "just this one"}])},
         "/api/v1/cleanup": {
             "post": _op("Cancel orphan SL/TP legs now (global admin)", _answers(
                 {200: ("Cleanup", "the cancelled legs")}, *WRITE, 503), tag="operations")},
@@ -363,7 +378,10 @@ def _paths() -> Schema:
                 {202: ("PricesAccepted", "published")}, *WRITE, *BODY, 415, 503),
                 tag="operations", body=_body(
                     {"anyOf": [_ref("PriceIn"), _ref("PricesIn")]}))},
-        "/healthz": {"get": _op("Liveness", _answers({200: ("Health", "alive")}),
+        "/healthz": {"get": _op("Liveness: fails while the NATS connection is closed for "
+                                "good and not yet replaced", _answers(
+                                    {200: ("Health", "alive"),
+                                     503: ("Health", "the NATS connection is closed")}),
                                 tag="health", security=[])},
         "/readyz": {"get": _op("Readiness: NATS connected and the store answers", _answers(
             {200: ("Ready", "ready"), 503: ("Ready", "not ready")}), tag="health",

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from contracts import streams
 from contracts.events import TERMINAL_TYPES
+from contracts.identifiers import ACCOUNT_ID, SIGNAL_ID
 from projections.accounts import decode_view, view_to_api
 from projections.projector import ACCOUNTS
 from services.brokers.market_prices import MarketPrices
@@ -36,7 +37,7 @@ async def get_signal(request: web.Request) -> web.Response:
     """``GET /api/v1/signals/{signal_id}``: every stored event of the signal, in order."""
     key = await require_key(request)
     ctx: IngressContext = request.app[CONTEXT]
-    signal_id = request.match_info["signal_id"]
+    signal_id = path_id(request, "signal_id", SIGNAL_ID)
     entries = await asyncio.to_thread(ctx.store.trail, signal_id)
     if entries is None or not all(key.sees(str(e.get("tenant_id", ""))) for e in entries):
         raise Problem(404, "not_found", f"no signal {signal_id} in the event store")
@@ -54,7 +55,7 @@ async def get_account(request: web.Request) -> web.Response:
     """``GET /api/v1/accounts/{account_id}``: cash, equity and positions."""
     key = await require_key(request)
     ctx: IngressContext = request.app[CONTEXT]
-    account_id = request.match_info["account_id"]
+    account_id = path_id(request, "account_id", ACCOUNT_ID)
     body = await asyncio.to_thread(ctx.read_model.get, ACCOUNTS, account_id)
     view = decode_view(body) if body is not None else None
     if view is None or not key.sees(view.tenant_id):
@@ -67,7 +68,7 @@ async def resume_account_route(request: web.Request) -> web.Response:
     """``POST /api/v1/accounts/{account_id}/resume``: an operator resumes trading."""
     key = await require_key(request, write=True)
     ctx: IngressContext = request.app[CONTEXT]
-    account_id = path_id(request, "account_id", "account")
+    account_id = path_id(request, "account_id", ACCOUNT_ID)
     account = await ctx.strategies.registry.account(account_id)
     if account is None or not key.sees(account.tenant_id):
         raise Problem(404, "not_found", f"no account {account_id}")

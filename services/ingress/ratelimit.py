@@ -31,7 +31,7 @@ class Exceeded:
 
 
 def limits_of(limits: RateLimits | None) -> list[tuple[str, int, int]]:
-    """``(window name, seconds, limit)`` for each configured window."""
+    """``(window name, seconds, limit)`` for each configured window (0 = no limit)."""
     if limits is None:
         return []
     configured = {"minute": limits.per_minute, "hour": limits.per_hour,
@@ -39,7 +39,7 @@ def limits_of(limits: RateLimits | None) -> list[tuple[str, int, int]]:
     out: list[tuple[str, int, int]] = []
     for name, seconds in WINDOWS:
         limit = configured[name]
-        if limit is not None:
+        if limit:
             out.append((name, seconds, limit))
     return out
 

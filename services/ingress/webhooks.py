@@ -11,6 +11,7 @@ from aiohttp import web
 
 from contracts.dialects import AlertError, parse_alert
 from contracts.events import WebhookReceived
+from contracts.identifiers import SLUG, TENANT_ID
 from services.ingress.auth import AuthError, SignedHeaders
 from services.ingress.auth_alerts import strategy_hint
 from services.ingress.bearer import header_credential, looks_like_jwt, verify_jwt
@@ -40,6 +41,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     """Accept one alert; 202 only once JetStream has stored ``webhook.received``."""
     ctx: IngressContext = request.app[CONTEXT]
     deadline = asyncio.get_running_loop().time() + ACCEPT_BUDGET_S
+    _check_url_ids(request)
     raw = await read_body(request, ctx.settings.max_body_bytes)
     content_type = declared_content_type(request)
     payload = parse_payload(raw, content_type)
@@ -90,6 +92,15 @@ async def receive_webhook(request: web.Request) -> web.Response:
     # the rest of the request; the event store and metrics already record each one.
     log.debug("accepted signal %s for strategy %s", signal_id, strategy.slug)
     return web.json_response({"signal_id": signal_id, "status": "accepted"}, status=202)
+
+
+def _check_url_ids(request: web.Request) -> None:
+    """404 naming the part of a per-strategy URL that no strategy can have (before
+    any lookup: slugs end up in KV subjects)."""
+    for name, shape in (("tenant", TENANT_ID), ("slug", SLUG)):
+        value = request.match_info.get(name)
+        if value is not None and (problem := shape.problem(value)) is not None:
+            raise Problem(404, "not_found", f"no strategy at this URL: {problem}", field=name)
 
 
 async def _authenticated(ctx: IngressContext, request: web.Request, payload: dict[str, Any],

@@ -15,6 +15,7 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict
 
+from contracts.identifiers import API_KEY_ID, CREDENTIAL
 from services.registry.kv_keys import matching_keys
 
 Role = Literal["admin", "viewer"]
@@ -59,9 +60,11 @@ class ApiKeys:
 
     async def verify(self, presented: str) -> ApiKey | None:
         """The key's record when ``presented`` is valid (constant-time), else None."""
-        if not presented.startswith(PREFIX) or presented.count("_") < 2:
+        if not presented.startswith(PREFIX) or not CREDENTIAL.matches(presented):
             return None
         key_id, _, secret = presented.removeprefix(PREFIX).partition("_")
+        if not secret:
+            return None
         record = await self.get(key_id)
         if record is None:
             return None
@@ -81,8 +84,8 @@ class ApiKeys:
 
     async def get(self, key_id: str) -> ApiKey | None:
         """One stored key by id, or None."""
-        # ASCII only: other "alphanumeric" characters are not valid KV keys.
-        if not (key_id.isascii() and key_id.isalnum()):
+        # Checked before the lookup: the id becomes part of a KV key (a subject).
+        if not API_KEY_ID.matches(key_id):
             return None
         try:
             entry = await self.kv.get(f"apikey.{key_id}")

@@ -6,10 +6,12 @@ import ipaddress
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from contracts import identifiers
+from contracts.identifiers import Shape
 from services.registry.units import (
     BaseEquity,
     BasisPoints,
@@ -28,21 +30,36 @@ from services.registry.units import (
 SizingMode = Literal["percent_equity", "alert_contracts", "fixed_quantity", "notional"]
 
 
+def _id(shape: Shape) -> object:
+    """The pydantic constraints of an identifier shape (``contracts/identifiers.py``)."""
+    return Field(min_length=1, max_length=shape.max_length, pattern=shape.pattern)
+
+
+TenantId = Annotated[str, _id(identifiers.TENANT_ID)]
+AccountId = Annotated[str, _id(identifiers.ACCOUNT_ID)]
+StrategyId = Annotated[str, _id(identifiers.STRATEGY_ID)]
+Slug = Annotated[str, _id(identifiers.SLUG)]
+Name = Annotated[str, Field(min_length=1, max_length=identifiers.NAME.max_length)]
+# Requests per window: whole numbers, 0 = no limit; the bounds are far above any real
+# sender (a minute's limit of 100,000 is already ~1,700 alerts a second).
+_Rate = Annotated[int, Field(strict=True, ge=0)]
+
+
 class RateLimits(BaseModel):
-    """Requests accepted per window (None: no limit for that window)."""
+    """Requests accepted per window (None or 0: no limit for that window)."""
 
     model_config = ConfigDict(frozen=True)
-    per_minute: int | None = None
-    per_hour: int | None = None
-    per_day: int | None = None
+    per_minute: Annotated[_Rate, Field(le=100_000)] | None = None
+    per_hour: Annotated[_Rate, Field(le=6_000_000)] | None = None
+    per_day: Annotated[_Rate, Field(le=144_000_000)] | None = None
 
 
 class Tenant(BaseModel):
     """An organisation whose accounts and strategies are isolated from others."""
 
     model_config = ConfigDict(frozen=True)
-    id: str
-    name: str
+    id: TenantId
+    name: Name
     rate_limits: RateLimits | None = None
     # A disabled tenant's webhooks are refused and its queued signals fail.
     active: bool = True
@@ -80,9 +97,9 @@ class Account(BaseModel):
     """A broker account that strategies trade on."""
 
     model_config = ConfigDict(frozen=True)
-    id: str
-    tenant_id: str
-    name: str
+    id: AccountId
+    tenant_id: TenantId
+    name: Name
     broker: Literal["paper", "alpaca"] = "paper"
     alpaca: AlpacaConfig | None = None
     currency: str = "USD"
@@ -101,11 +118,11 @@ class Strategy(BaseModel):
     """A signal source (bot / TradingView strategy) bound to one account."""
 
     model_config = ConfigDict(frozen=True)
-    id: str
-    tenant_id: str
-    account_id: str
-    name: str
-    slug: str
+    id: StrategyId
+    tenant_id: TenantId
+    account_id: AccountId
+    name: Name
+    slug: Slug
     rate_limits: RateLimits | None = None
     # The secret is kept only in the registry bucket (sealed); never in events or logs.
     secret: str = Field(repr=False)
@@ -197,6 +214,7 @@ def kind_of(record: Record) -> str:
 
 
 _SLUG_BREAK = re.compile(r"[^a-z0-9]+")
+SLUG_BASE_LENGTH = identifiers.SLUG.max_length - 8
 
 
 _CAMEL = re.compile(r"^([A-Z][a-z0-9]+)([A-Z][A-Za-z0-9]*)$")
@@ -210,5 +228,8 @@ def slugify(name: str) -> str:
     """
     camel = _CAMEL.match(name.strip())
     if camel:
-        return f"{camel.group(1)}-{camel.group(2)}".lower()
-    return _SLUG_BREAK.sub("-", name.lower()).strip("-") or "strategy"
+        slug = f"{camel.group(1)}-{camel.group(2)}".lower()
+    else:
+        slug = _SLUG_BREAK.sub("-", name.lower())
+    # Room for a "-NN" suffix within the slug's maximum length.
+    return slug[:SLUG_BASE_LENGTH].strip("-") or "strategy"

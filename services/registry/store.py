@@ -19,6 +19,7 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel
 
 from contracts import streams
+from contracts.identifiers import ACCOUNT_ID, NAME, SLUG, STRATEGY_ID, TENANT_ID
 from contracts.subjects import token as subject_token
 from services.registry.kv_keys import matching_keys
 from services.registry.models import Account, Record, Strategy, Tenant, kind_of
@@ -112,10 +113,11 @@ class Registry:
         however many strategies exist)."""
         ids: set[str] = set()
         patterns = []
-        if slug:
-            patterns.append(f"idx.slug.{subject_token(slug)}.*")
-        if name:
-            patterns.append(f"idx.name.{subject_token(name)}.*")
+        # Only well-formed values are looked up: they become parts of KV subjects.
+        if SLUG.matches(slug):
+            patterns.append(f"idx.slug.{subject_token(str(slug))}.*")
+        if NAME.matches(name):
+            patterns.append(f"idx.name.{subject_token(str(name))}.*")
         for pattern in patterns:
             keys = await matching_keys(self.kv, pattern)
             ids.update(key.rsplit(".", 1)[-1] for key in keys)
@@ -129,16 +131,25 @@ class Registry:
         found = [await self.strategy(sid) for sid in sorted(ids)]
         return [s for s in found if s is not None]
 
+    # Every lookup by id checks the id's shape first: an id becomes part of a KV
+    # subject, and one over the server's line limit would close the connection.
+
     async def tenant(self, tenant_id: str) -> Tenant | None:
         """One tenant, or None."""
+        if not TENANT_ID.matches(tenant_id):
+            return None
         return await self._get(f"tenant.{tenant_id}", Tenant)
 
     async def account(self, account_id: str) -> Account | None:
         """One account, or None."""
+        if not ACCOUNT_ID.matches(account_id):
+            return None
         return await self._get(f"account.{account_id}", Account)
 
     async def strategy(self, strategy_id: str) -> Strategy | None:
         """One strategy, or None."""
+        if not STRATEGY_ID.matches(strategy_id):
+            return None
         return await self._get(f"strategy.{strategy_id}", Strategy)
 
     async def tenants(self) -> list[Tenant]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import nats
@@ -29,10 +31,35 @@ def is_bus_error(exc: BaseException) -> bool:
 
 @dataclass
 class Bus:
-    """A connected NATS client with its JetStream context."""
+    """A connected NATS client with its JetStream context.
+
+    nats-py reconnects by itself after a dropped connection, but closes for good on
+    most ``-ERR`` answers of the server (a subject over its line limit, say): every
+    later call then raises. :attr:`lost` is set when that happens to a connection we
+    did not close ourselves; the service then replaces it with a fresh one (see
+    ``services/runtime/service.py`` and the ingress bootstrap) or exits non-zero.
+    """
 
     nc: Client
     js: JetStreamContext
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+    closing: bool = False
+    # Called after nats-py reconnected by itself (pull subscriptions and watches may
+    # have gone deaf across it: their owners rebuild them).
+    on_reconnected: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def closed_for_good(self) -> bool:
+        """The connection is closed and we did not close it: it will never come back."""
+        return not self.closing and (self.lost.is_set() or self.nc.is_closed)
+
+    async def wait_lost(self, poll_s: float = 0.5) -> None:
+        """Return once the connection is closed for good. The closed callback sets
+        :attr:`lost`; nats-py skips it when the close comes while connecting, so the
+        client's state is looked at too."""
+        while not self.closed_for_good:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.lost.wait(), poll_s)
 
     async def publish_event(self, event: Event, msg_id: str) -> bool:
         """Publish durably with a Nats-Msg-Id; True when JetStream had it already."""
@@ -65,6 +92,7 @@ class Bus:
         Not ``drain()``: with pull subscriptions it waits out its whole 30 s
         timeout, and our handlers have already finished their work by now.
         """
+        self.closing = True
         if self.nc.is_closed:
             return
         try:
@@ -82,11 +110,32 @@ class Bus:
 async def connect(url: str | list[str], name: str, **callbacks: Any) -> Bus:
     """Connect with endless reconnects (a trading system must outlive a NATS restart).
 
-    ``url`` may be a list, or a comma-separated string, of a cluster's servers.
+    ``url`` may be a list, or a comma-separated string, of a cluster's servers. The
+    returned bus's :attr:`Bus.lost` is set if the server closes it for good.
     """
     servers = [u.strip() for u in url.split(",")] if isinstance(url, str) else url
+    lost = asyncio.Event()
+    bus_ref: list[Bus] = []  # the bus is made once connected; the callback needs it
+
     async def _error(exc: Exception) -> None:
         log.warning("nats error: %s", exc)
+
+    user_closed = callbacks.pop("closed_cb", None)
+    user_reconnected = callbacks.pop("reconnected_cb", None)
+
+    async def _reconnected() -> None:
+        log.info("%s: NATS connection re-established", name)
+        for hook in bus_ref[0].on_reconnected if bus_ref else ():
+            hook()
+        if user_reconnected is not None:
+            await user_reconnected()
+
+    async def _closed() -> None:
+        if not (bus_ref and bus_ref[0].closing):
+            log.error("%s: the NATS connection was closed by the server for good", name)
+            lost.set()
+        if user_closed is not None:
+            await user_closed()
 
     callbacks.setdefault("error_cb", _error)
     nc = await nats.connect(
@@ -95,9 +144,13 @@ async def connect(url: str | list[str], name: str, **callbacks: Any) -> Bus:
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=2,
+        closed_cb=_closed,
+        reconnected_cb=_reconnected,
         **callbacks,
     )
-    return Bus(nc=nc, js=nc.jetstream(timeout=5))
+    bus = Bus(nc=nc, js=nc.jetstream(timeout=5), lost=lost)
+    bus_ref.append(bus)
+    return bus
 
 
 def stream_config(replicas: int = 1,

@@ -16,6 +16,11 @@ class Settings(BaseModel):
     database_url: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # The operator side (admin and read API, OpenAPI, metrics): its own listener,
+    # on loopback unless an operator chooses otherwise. Pipeline services serve
+    # their probes (TRADEHOOKS_METRICS_PORT) on this host too.
+    operator_host: str = "127.0.0.1"
+    operator_port: int = 8081
     # Ingress processes sharing the port (SO_REUSEPORT) under `tradehooks up`; set
     # the same on every `tradehooks run ingress` that shares a port at scale.
     http_workers: int = Field(default=1, ge=1, le=64)
@@ -73,6 +78,8 @@ _ENV = {
     "database_url": "TRADEHOOKS_DATABASE_URL",
     "http_host": "TRADEHOOKS_HTTP_HOST",
     "http_port": "TRADEHOOKS_HTTP_PORT",
+    "operator_host": "TRADEHOOKS_OPERATOR_HOST",
+    "operator_port": "TRADEHOOKS_OPERATOR_PORT",
     "http_workers": "TRADEHOOKS_HTTP_WORKERS",
     "public_url": "TRADEHOOKS_PUBLIC_URL",
     "dedupe_window_s": "TRADEHOOKS_DEDUPE_WINDOW_S",

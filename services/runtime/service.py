@@ -84,70 +84,121 @@ class Runnable(Protocol):
 
 
 async def run_until_stopped(runnables: list[Runnable], stop: asyncio.Event,
-                            grace_s: float) -> None:
+                            grace_s: float, bus: Bus | None = None) -> bool:
     """Run every runnable until ``stop``; then give them ``grace_s`` to finish.
 
-    A runnable that raises ends the service with its error, as before.
+    Returns False when ``bus`` was closed for good first: the runnables are then
+    cancelled at once (nothing they hold can be acked on a closed connection; it is
+    redelivered) and the caller starts again on a fresh connection. A runnable that
+    raises ends the service with its error, unless the connection's loss caused it.
     """
     running: asyncio.Future[Any] = asyncio.gather(*(r.run(stop) for r in runnables))
     stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+    lost: asyncio.Future[Any] = asyncio.ensure_future(
+        bus.wait_lost() if bus is not None else asyncio.Event().wait())
     try:
-        await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([running, stopping, lost], return_when=asyncio.FIRST_COMPLETED)
+        if lost.done() or (bus is not None and bus.closed_for_good):
+            await _cancel(running)
+            return False
         if not running.done():
             log.info("stopping: no more fetching; finishing the messages in hand")
             try:
                 await asyncio.wait_for(asyncio.shield(running), grace_s)
             except TimeoutError:
                 log.warning("still busy %.0f s after the stop; cancelling", grace_s)
-                running.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await running
-                return
+                await _cancel(running)
+                return True
         running.result()
+        return True
     finally:
         stopping.cancel()
+        lost.cancel()
+
+
+async def _cancel(running: asyncio.Future[Any]) -> None:
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await running
+
+
+class BusHealth:
+    """What ``/healthz`` and ``/readyz`` say about a service's current connection."""
+
+    def __init__(self) -> None:
+        self.bus: Bus | None = None
+
+    def alive(self) -> bool:
+        """False while the connection is closed for good and not yet replaced."""
+        return self.bus is None or not self.bus.closed_for_good
+
+    def ready(self) -> bool:
+        """Connected now."""
+        return self.bus is not None and self.bus.nc.is_connected
 
 
 async def run_consumers(
     name: str, settings: Settings, build: Callable[[Bus], Awaitable[list[Runnable]]],
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Connect to NATS, build the service's consumers and loops, run them until stopped."""
+    """Connect to NATS, build the service's consumers and loops, run them until stopped.
+
+    If the server closes the connection for good (nats-py does on most ``-ERR``
+    answers), everything built on it is dropped and built again on a fresh
+    connection: consumers, registry watches, KV handles.
+    """
     stop = stop or asyncio.Event()
     install_stop_handlers(stop)
+    health = BusHealth()
+    probe = None
+    if settings.metrics_port:
+        probe = await start_probe_server(settings.operator_host, settings.metrics_port, health)
+    try:
+        while not stop.is_set():
+            bus = await connect_when_available(settings, name, stop)
+            if bus is None:
+                return
+            health.bus = bus
+            try:
+                if await _run_on(name, settings, build, bus, stop):
+                    return
+            finally:
+                await bus.close()
+            log.warning("%s: starting again on a fresh NATS connection", name)
+    finally:
+        if probe is not None:
+            await probe.cleanup()
+        log.info("%s stopped", name)
+
+
+async def _run_on(name: str, settings: Settings,
+                  build: Callable[[Bus], Awaitable[list[Runnable]]], bus: Bus,
+                  stop: asyncio.Event) -> bool:
+    """Build and run the service on ``bus``; False when the connection was lost."""
     consumers: list[Runnable] = []
 
-    async def _reconnected() -> None:
+    def _reconnected() -> None:
         # Consumers rebuild their pull subscriptions, caches their watches.
         for runnable in consumers:
             hook = getattr(runnable, "on_reconnected", None)
             if hook is not None:
                 hook()
 
-    bus = await connect_when_available(settings, name, stop, reconnected_cb=_reconnected)
-    if bus is None:
-        return
-    probe = None
-    try:
-        while True:
-            # NATS may go away while we start: keep trying instead of dying.
-            try:
-                await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
-                consumers.extend(await build(bus))
-                break
-            except Exception as exc:
-                if not is_bus_error(exc):
-                    raise
-                log.warning("%s could not start yet (%r); retrying", name, exc)
-                consumers.clear()
-                if await stopped_within(stop, 1.0):
-                    return
-        if settings.metrics_port:
-            probe = await start_probe_server(settings.http_host, settings.metrics_port)
-        log.info("%s running (%d consumer(s))", name, len(consumers))
-        await run_until_stopped(consumers, stop, STOP_GRACE_S)
-    finally:
-        if probe is not None:
-            await probe.cleanup()
-        await bus.close()
-        log.info("%s stopped", name)
+    bus.on_reconnected.append(_reconnected)
+    while True:
+        # NATS may go away while we start: keep trying instead of dying.
+        try:
+            await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
+            consumers.extend(await build(bus))
+            break
+        except Exception as exc:
+            if not is_bus_error(exc):
+                raise
+            log.warning("%s could not start yet (%r); retrying", name, exc)
+            consumers.clear()
+            if bus.closed_for_good:
+                return False
+            if await stopped_within(stop, 1.0):
+                return True
+    log.info("%s running (%d consumer(s))", name, len(consumers))
+    return await run_until_stopped(consumers, stop, STOP_GRACE_S, bus)
