@@ -16,6 +16,23 @@ Leg = Literal["", "sl", "tp"]
 OrderStatus = Literal["filled", "open", "canceled", "rejected", "expired"]
 
 
+class Sizing(msgspec.Struct, frozen=True, kw_only=True):
+    """How risk reached an order's size, kept with the order for the audit trail.
+
+    ``mode`` is the strategy's sizing mode (``auto``, ``percent_equity``, ...);
+    ``basis`` what the size came from: ``alert_quantity`` (the alert said so),
+    ``percent_equity``, ``fixed_quantity``, ``notional`` for entries; ``position``
+    (all of it), ``alert_quantity`` or ``percent_of_position`` for exits.
+    ``quantity`` is the size reached (without the part of a flip that closes the
+    opposite position); ``detail`` shows the arithmetic.
+    """
+
+    mode: str
+    basis: str
+    quantity: Decimal
+    detail: str = ""
+
+
 class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     """One order the risk service decided to place.
 
@@ -52,6 +69,8 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     oco_group: str = ""
     # A trailing stop: the stop follows the market at this percent distance.
     trail_pct: Decimal | None = None
+    # How the size was reached (risk's orders; None for legs and liquidations).
+    sizing: Sizing | None = None
 
 
 class Fill(msgspec.Struct, frozen=True, kw_only=True):

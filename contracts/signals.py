@@ -21,9 +21,11 @@ OrderType = Literal["market", "limit", "stop"]
 class Signal(msgspec.Struct, frozen=True, kw_only=True):
     """A trading intention, independent of the dialect it arrived in.
 
-    ``quantity`` is what the alert asked for (may be ignored by sizing); exits close
-    the position and ignore it. ``price`` is the alert's price, used for sizing and
-    paper fills when no better price is known.
+    ``quantity`` is what the alert asked for (sizing decides whether an entry uses
+    it); on an exit it is how much to close, ``percent`` the percent of the position
+    to close (risk decides which applies; neither: the whole position). ``price`` is
+    the alert's price, used for sizing and paper fills when no better price is
+    known.
     """
 
     dialect: str
@@ -40,6 +42,7 @@ class Signal(msgspec.Struct, frozen=True, kw_only=True):
     alert_id: str = ""
     metadata: dict[str, Any] = {}
     scope: Scope = "symbol"
+    percent: Decimal | None = None
 
     @property
     def is_exit(self) -> bool:

@@ -39,6 +39,7 @@ def make_strategy(**overrides: Any) -> Strategy:
         "name": "Gold Breakout",
         "slug": "gold-breakout",
         "secret": SECRET,
+        "sizing_mode": "percent_equity",
     }
     return Strategy(**{**fields, **overrides})
 

@@ -135,7 +135,9 @@ async def provision(bus: Bus, *, starting_cash: str = "100000",
                     account_fields: dict[str, Any] | None = None,
                     **strategy_fields: Any) -> Tenancy:
     """Register a fresh tenant, account (paper unless ``account_fields`` say otherwise)
-    and strategy, with unique ids."""
+    and strategy, with unique ids. The strategy sizes at 2 % of equity unless
+    ``sizing_mode`` says otherwise (new strategies default to ``auto``)."""
+    strategy_fields.setdefault("sizing_mode", "percent_equity")
     suffix = uuid.uuid4().hex[:8]
     registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
     clock = SystemClock()

@@ -101,6 +101,22 @@ def positive(value: Any) -> Decimal:
     return result
 
 
+def non_negative(value: Any) -> Decimal:
+    """A number of zero or more (an unsigned position size: 0 when flat)."""
+    result = number(value)
+    if result < 0:
+        raise ValueError(f"must not be negative, got {show(value)}")
+    return result
+
+
+def percent(value: Any) -> Decimal:
+    """A percent above 0 and at most 100 (part of a position)."""
+    result = number(value)
+    if not 0 < result <= 100:
+        raise ValueError(f"must be a percent above 0 and at most 100, got {show(value)}")
+    return result
+
+
 def price(value: Any) -> Decimal:
     """A price: greater than zero and below 10^12 (a larger one poisons equity)."""
     result = positive(value)

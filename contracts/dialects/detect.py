@@ -13,12 +13,17 @@ from contracts.dialects.model import AlertError, DuplicateFieldError, ParsedAler
 
 _EXPECTED = (
     "unrecognised alert format; expected one of: "
-    "TradingView strategy alert (symbol or ticker, strategy_order_id, "
-    "strategy_order_action, strategy_order_contracts); "
-    "exchange style (alertId, action, symbol); "
+    "TradingView strategy alert (symbol or ticker, strategy_order_id or "
+    "strategy_market_position, strategy_order_action, strategy_order_contracts); "
+    "exchange style (action, symbol; alertId optional); "
     "prop-firm style (tenantId or accountId, symbol, action, quantity); "
     "strategy-routed (strategy, signal)"
 )
+# Fields only one dialect sends: any of them says which dialect the sender meant, so a
+# missing field of that dialect is named instead of "unrecognised".
+_TRADINGVIEW_PREFIXES = ("strategy_order_", "strategy_market_position",
+                         "strategy_prev_market_position", "strategy_position_size")
+_PROPFIRM_KEYS = frozenset({"tenantId", "accountId", "signalId", "botId", "strategyName"})
 _SHOWN_KEYS = 10
 # A pair ends at a newline or ";"; the key ends at the first "=" or ":".
 _PAIR_SEPARATOR = re.compile(r"[;\r\n]")
@@ -26,16 +31,25 @@ _KEY_SEPARATOR = re.compile(r"[=:]")
 
 
 def detect_dialect(payload: dict[str, Any]) -> str:
-    """The dialect name for a payload, by the fields that only that dialect sends."""
+    """The dialect name for a payload, by the fields that only that dialect sends.
+
+    In order: any TradingView ``strategy_*`` field; ``alertId``; a prop-firm field
+    (``tenantId``, ``accountId``, ``signalId``, ``botId``, ``strategyName``);
+    ``signal``, or ``strategy`` without ``action`` (strategy-routed); ``action``
+    (exchange style, whose ``alertId`` is optional). The dialect's parser then names
+    any field it still misses.
+    """
     keys = without_credentials(payload).keys()
-    if "strategy_order_action" in keys:
+    if any(key.startswith(_TRADINGVIEW_PREFIXES) for key in keys):
         return "tradingview"
     if "alertId" in keys:
         return "exchange"
-    if "tenantId" in keys or "accountId" in keys:
+    if keys & _PROPFIRM_KEYS:
         return "propfirm"
-    if "signal" in keys and "strategy" in keys:
+    if "signal" in keys or ("strategy" in keys and "action" not in keys):
         return "routed"
+    if "action" in keys:
+        return "exchange"
     received = ", ".join(sorted(keys)[:_SHOWN_KEYS]) or "none"
     raise AlertError("", f"{_EXPECTED}; received fields: {received}")
 

@@ -13,10 +13,13 @@ from pydantic_core import ErrorDetails
 from contracts.dialects.coerce import (
     alert_time,
     choice,
+    non_negative,
+    number,
     optional,
     optional_symbol,
     optional_text,
     order_type,
+    percent,
     positive,
     price,
     required_text,
@@ -46,13 +49,45 @@ OptionalSymbol = Annotated[str, PlainValidator(optional_symbol)]
 AlertTime = Annotated[datetime | None, PlainValidator(optional(alert_time))]
 Confidence = Annotated[float | None, PlainValidator(optional(unit_interval))]
 OrderType = Annotated[str, PlainValidator(order_type)]
-Action = Annotated[str, PlainValidator(choice({"buy": "buy", "sell": "sell", "close": "close"}))]
+OptionalNonNegative = Annotated[Decimal | None, PlainValidator(optional(non_negative))]
+OptionalNumber = Annotated[Decimal | None, PlainValidator(optional(number))]
+# Part of a position an exit closes (50 = half of it).
+OptionalPercent = Annotated[Decimal | None, PlainValidator(optional(percent))]
+ACTIONS = {"buy": "buy", "sell": "sell", "close": "close", "close_all": "close_all",
+           "cancel_all": "cancel_all"}
+Action = Annotated[str, PlainValidator(choice(ACTIONS))]
+# What close_all / cancel_all apply to; unset: the symbol when one is sent, else the account.
+OptionalScope = Annotated[str | None, PlainValidator(optional(choice(
+    {"symbol": "symbol", "account": "account"})))]
+# Intents that name no order size and, with scope account, no symbol.
+SWEEPS = frozenset({"close_all", "cancel_all"})
+EXITS = frozenset({"close", "exit_long", "exit_short"})
 
 
 def require_price_for(kind: str, price: Decimal | None) -> None:
     """Limit and stop orders cannot be priced without the alert's price."""
     if kind != "market" and price is None:
         raise AlertError("price", f"price: required for a {kind} order (orderType is '{kind}')")
+
+
+def sweep_scope(action: str, symbol: str, scope: str | None) -> str:
+    """The scope of an alert: ``close_all`` / ``cancel_all`` apply to ``scope`` when
+    sent, else to the symbol when one is sent, else to the whole account. Every other
+    action needs a symbol (raises AlertError naming it)."""
+    if action not in SWEEPS:
+        if scope is not None:
+            raise AlertError("scope", f"scope: only for close_all and cancel_all, not {action}")
+        if not symbol:
+            raise AlertError("symbol", "symbol: required field is missing")
+        return "symbol"
+    return scope or ("symbol" if symbol else "account")
+
+
+def check_exit_fields(action: str, percent: Decimal | None) -> None:
+    """``percent`` (of the position) belongs to exits only."""
+    if percent is not None and action not in EXITS:
+        raise AlertError("percent", f"percent: only for close (part of the position to "
+                                    f"close), not {action}")
 
 
 def without_credentials(payload: Mapping[str, Any]) -> dict[str, Any]:

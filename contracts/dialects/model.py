@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 Dialect = Literal["tradingview", "exchange", "propfirm", "routed"]
+Scope = Literal["symbol", "account"]
 AlertIntent = Literal[
     "enter_long", "exit_long", "enter_short", "exit_short", "buy", "sell", "close",
     "close_all", "cancel_all",
@@ -37,9 +38,12 @@ class ParsedAlert:
     """An alert in any dialect, validated and reduced to the fields tradehooks uses.
 
     ``intent`` is a trade type (``enter_long`` ...) for TradingView, whose order id
-    says which side a position is on; the other dialects only say ``buy``, ``sell``
-    or ``close`` and leave the mapping to the account's position. ``extras`` keeps
-    every field the dialect does not define, verbatim.
+    or target position says which side a position is on; the other dialects say
+    ``buy``, ``sell``, ``close``, ``close_all`` or ``cancel_all`` and leave the mapping
+    to the account's position. ``quantity`` on an exit closes that much of the
+    position, ``percent`` that percent of it; neither closes it all. ``scope`` says
+    what ``close_all`` / ``cancel_all`` apply to (``account``: ``symbol`` is "").
+    ``extras`` keeps every field the dialect does not define, verbatim.
     """
 
     dialect: str
@@ -58,4 +62,6 @@ class ParsedAlert:
     account_hint: str = ""
     bot_id: str = ""
     confidence: float | None = None
+    percent: Decimal | None = None
+    scope: Scope = "symbol"
     extras: dict[str, Any] = field(default_factory=dict)

@@ -27,7 +27,8 @@ from services.registry.units import (
     TakeProfitPercent,
 )
 
-SizingMode = Literal["percent_equity", "alert_contracts", "fixed_quantity", "notional"]
+# ``auto``: the alert's quantity when it carries one, else ``percent_of_equity``.
+SizingMode = Literal["auto", "percent_equity", "alert_contracts", "fixed_quantity", "notional"]
 
 
 def _id(shape: Shape) -> object:
@@ -135,7 +136,8 @@ class Strategy(BaseModel):
     # empty: any.
     ip_allowlist: list[str] = []
     enabled: bool = True
-    sizing_mode: SizingMode = "percent_equity"
+    # New strategies size ``auto``; stored ones keep the mode they were stored with.
+    sizing_mode: SizingMode = "auto"
     percent_of_equity: EquityPercent = Decimal(2)
     fixed_quantity: Positive | None = None
     notional: Positive | None = None

@@ -58,7 +58,11 @@ async def register_strategy(bus: Bus, registry: Registry, strategy: Strategy,
 
 
 def tradingview_message(strategy: Strategy) -> dict[str, Any]:
-    """A ready-to-paste TradingView strategy alert message for ``strategy``."""
+    """A ready-to-paste TradingView strategy alert message for ``strategy``.
+
+    The target-position form: the trade follows from where the position goes, so
+    any Pine order id works, and partial exits carry the fraction they close.
+    """
     return {
         "token": strategy.secret,
         "symbol": "{{ticker}}",
@@ -67,6 +71,10 @@ def tradingview_message(strategy: Strategy) -> dict[str, Any]:
         "strategy_order_contracts": "{{strategy.order.contracts}}",
         "strategy_order_price": "{{strategy.order.price}}",
         "strategy_order_comment": "{{strategy.order.comment}}",
+        "strategy_market_position": "{{strategy.market_position}}",
+        "strategy_market_position_size": "{{strategy.market_position_size}}",
+        "strategy_prev_market_position": "{{strategy.prev_market_position}}",
+        "strategy_prev_market_position_size": "{{strategy.prev_market_position_size}}",
         "time": "{{timenow}}",
     }
 
@@ -74,11 +82,8 @@ def tradingview_message(strategy: Strategy) -> dict[str, Any]:
 def demo_info(strategy: Strategy, api_url: str, nats_url: str) -> dict[str, Any]:
     """What ``tradehooks up`` prints and saves to ``demo.json``."""
     webhook_url = f"{api_url}/webhook/{strategy.slug}"
-    sample = {
-        "symbol": "AAPL", "strategy_order_id": "long", "strategy_order_action": "buy",
-        "strategy_order_contracts": "1", "strategy_order_price": "190.50",
-        "strategy_order_comment": "demo entry",
-    }
+    # Sized auto, the demo strategy buys what the alert says: 5 AAPL.
+    sample = {"symbol": "AAPL", "action": "buy", "quantity": "5", "price": "190.50"}
     curl = (
         f"curl -sS -X POST '{webhook_url}?token={strategy.secret}' "
         f"-H 'Content-Type: application/json' -d '{json.dumps(sample)}'"

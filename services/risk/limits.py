@@ -66,8 +66,9 @@ def order_notional(order: OrderRequest, price: Decimal) -> Decimal:
 
 def check_limits(signal: Signal, order: OrderRequest, strategy: Strategy, exposure: Exposure,
                  ledger: RiskLedger, price: Decimal) -> RiskRefusal | None:
-    """Every configured limit, cheapest first; exits pass (they reduce risk)."""
-    if order.close_position:
+    """Every configured limit, cheapest first; exits pass (they reduce risk), partial
+    ones (``reduce_only``) too."""
+    if order.close_position or order.reduce_only:
         return None
     symbol = order.symbol
     notional = order_notional(order, price)

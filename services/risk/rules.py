@@ -11,7 +11,7 @@ from contracts.orders import OrderRequest, Side
 from contracts.signals import OrderType, Signal
 from services.brokers.base import AccountSnapshot
 from services.registry.models import Strategy
-from services.risk.sizing import SizingError, entry_quantity
+from services.risk.sizing import SizingError, size_entry, size_exit
 
 ZERO = Decimal(0)
 
@@ -50,35 +50,57 @@ def order_prices(signal: Signal, strategy: Strategy, order_type: OrderType,
     return (price, None) if order_type == "limit" else (None, price)
 
 
+def decide_exit(signal: Signal, strategy: Strategy, held: Decimal,
+                coid: str) -> OrderRequest | RiskRefusal:
+    """Close the position ``held`` in the signal's symbol, or part of it.
+
+    The whole position is one ``close_position`` order (flattened at execution,
+    whatever its size then). A part (the alert's quantity or ``percent``, see
+    ``size_exit``) is a ``reduce_only`` order on the closing side: the broker never
+    lets it cross zero. Refused when there is no position on the side to close.
+    """
+    wanted = {"exit_long": "long", "exit_short": "short", "close": "open"}[signal.intent]
+    if held == 0 or (wanted == "long" and held < 0) or (wanted == "short" and held > 0):
+        return RiskRefusal("no_position", f"no {wanted} position in {signal.symbol} to close",
+                           {"position": str(held)})
+    try:
+        sizing = size_exit(signal, strategy, abs(held))
+    except SizingError as exc:
+        return RiskRefusal(exc.code, exc.reason, {"position": str(held)})
+    whole = sizing.quantity >= abs(held)
+    return OrderRequest(
+        client_order_id=coid, symbol=signal.symbol, side="sell" if held > 0 else "buy",
+        quantity=sizing.quantity, intent=signal.intent, reference_price=signal.price,
+        close_position=whole, reduce_only=not whole, time_in_force=strategy.time_in_force,
+        sizing=sizing,
+    )
+
+
 def decide_order(
     signal: Signal, strategy: Strategy, snapshot: AccountSnapshot, coid: str
 ) -> OrderRequest | RiskRefusal:
     """Size the signal and apply the per-order limits.
 
-    Exits close the held position. An entry against an open opposite position
+    Exits close the held position or part of it (``decide_exit``). An entry
+    against an open opposite position
     (short entry while long) is a flip: one order that closes it and opens the new
     one, so the two can never be separated.
     """
     held = snapshot.position(signal.symbol)
     if signal.intent in ("exit_long", "exit_short", "close"):
-        wanted = {"exit_long": "long", "exit_short": "short", "close": "open"}[signal.intent]
-        if held == 0 or (wanted == "long" and held < 0) or (wanted == "short" and held > 0):
-            return RiskRefusal("no_position",
-                               f"no {wanted} position in {signal.symbol} to close",
-                               {"position": str(held)})
-        return OrderRequest(
-            client_order_id=coid, symbol=signal.symbol, side="sell" if held > 0 else "buy",
-            quantity=abs(held), intent=signal.intent, reference_price=signal.price,
-            close_position=True, time_in_force=strategy.time_in_force,
-        )
+        return decide_exit(signal, strategy, held, coid)
+    if signal.intent in ("close_all", "cancel_all"):
+        # Never an entry: until risk decides sweeps, they are refused.
+        return RiskRefusal("not_supported", f"{signal.intent} is not supported yet")
     last = snapshot.last_prices.get(signal.symbol)
     price = signal.price or last
     if price is None or price <= 0:
         return RiskRefusal("no_price", f"no price for {signal.symbol}: send the alert price")
     try:
-        quantity = entry_quantity(signal, strategy, snapshot.equity, price)
+        sizing = size_entry(signal, strategy, snapshot.equity, price)
     except SizingError as exc:
         return RiskRefusal(exc.code, exc.reason)
+    quantity = sizing.quantity
     limit_q = strategy.max_order_quantity
     if limit_q is not None and quantity > limit_q:
         return RiskRefusal("max_order_quantity",
@@ -110,4 +132,5 @@ def decide_order(
         and strategy.time_in_force == "day" else None,
         time_in_force=strategy.time_in_force,
         take_profit_price=signal.take_profit, stop_loss_price=signal.stop_loss,
+        sizing=sizing,
     )

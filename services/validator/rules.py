@@ -22,20 +22,25 @@ def build_signal(alert: ParsedAlert, broker: str, default_symbol: str = "") -> S
     """Normalise a parsed alert into the internal signal for ``broker``.
 
     ``default_symbol`` (the strategy's instrument) serves alerts that name only
-    the strategy, like strategy-routed ones.
+    the strategy, like strategy-routed ones. A ``close_all`` / ``cancel_all`` of the
+    whole account (scope ``account``) names no symbol.
     """
+    metadata = dict(alert.extras)
+    if alert.confidence is not None:
+        metadata["confidence"] = alert.confidence
+    if alert.scope == "account":
+        return Signal(dialect=alert.dialect, symbol="", asset_class="unknown",
+                      intent=alert.intent,  # type: ignore[arg-type]
+                      scope="account", comment=alert.comment, alert_time=alert.alert_time,
+                      alert_id=alert.alert_id, metadata=metadata)
     symbol = alert.symbol or default_symbol
     if not symbol:
         return Refusal("missing_symbol",
                        "the alert names no symbol and the strategy has no default symbol")
-    asset_class = classify_symbol(symbol)
-    metadata = dict(alert.extras)
-    if alert.confidence is not None:
-        metadata["confidence"] = alert.confidence
     return Signal(
         dialect=alert.dialect,
         symbol=normalise_symbol(symbol, broker),
-        asset_class=asset_class,
+        asset_class=classify_symbol(symbol),
         intent=alert.intent,  # type: ignore[arg-type]
         quantity=alert.quantity,
         price=alert.price,
@@ -46,6 +51,7 @@ def build_signal(alert: ParsedAlert, broker: str, default_symbol: str = "") -> S
         alert_time=alert.alert_time,
         alert_id=alert.alert_id,
         metadata=metadata,
+        percent=alert.percent,
     )
 
 
@@ -96,8 +102,9 @@ def check_broker_rules(signal: Signal, broker: str,
 
     The paper broker trades anything it has a price for. Alpaca trades US equities
     and crypto only, cannot short crypto, and has no plain stop orders for crypto.
+    ``close_all`` / ``cancel_all`` only take risk off, whatever the asset: they pass.
     """
-    if broker != "alpaca":
+    if broker != "alpaca" or signal.intent in ("close_all", "cancel_all"):
         return None
     if signal.asset_class == "forex":
         return Refusal("asset_not_supported",

@@ -355,7 +355,8 @@ def test_missing_required_fields_are_named() -> None:
     error = rejection({"alertId": "a"})
     assert error.field == "action"
     assert "action: required field is missing" in error.message
-    assert "symbol: required field is missing" in error.message
+    error = rejection({"alertId": "a", "action": "buy"})
+    assert (error.field, error.message) == ("symbol", "symbol: required field is missing")
 
 
 def test_propfirm_buy_needs_quantity_but_close_does_not() -> None:
@@ -462,3 +463,96 @@ def test_a_price_of_10_to_the_12_or_more_is_refused_naming_the_field(
 
 def test_a_price_just_below_the_bound_is_accepted() -> None:
     assert parse_alert(exchange(price="999999999999")).price == Decimal("999999999999")
+
+
+# --- exchange alerts without alertId; precise errors for a recognised dialect --------
+
+def test_an_exchange_alert_without_alert_id_is_accepted() -> None:
+    payload = exchange()
+    del payload["alertId"]
+    alert = parse_alert(payload)
+    assert (alert.dialect, alert.alert_id, alert.intent) == ("exchange", "", "buy")
+    assert alert.quantity == Decimal("0.25")
+    ticker = parse_alert({"ticker": "NASDAQ:AAPL", "action": "sell", "quantity": "2"})
+    assert (ticker.dialect, ticker.symbol, ticker.intent) == ("exchange", "NASDAQ:AAPL", "sell")
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    ({"strategy_order_id": "long", "symbol": "AAPL", "strategy_order_contracts": "1"},
+     "strategy_order_action"),
+    ({"strategy_market_position": "long", "symbol": "AAPL"}, "strategy_order_action"),
+    ({"strategy_order_action": "buy", "strategy_order_contracts": "1", "strategy_order_id": "long"},
+     "symbol"),
+    ({"action": "buy", "quantity": "1"}, "symbol"),
+    ({"symbol": "AAPL", "action": "buy", "botId": "b-1", "quantity": "1"}, "tenantId"),
+    ({"symbol": "AAPL", "action": "buy", "signalId": "s-1", "accountId": "a"}, "quantity"),
+    ({"strategy": "Gold"}, "signal"),
+    ({"signal": "BUY", "confidence": 0.5}, "strategy"),
+])
+def test_a_recognised_but_incomplete_alert_names_the_one_missing_field(
+        payload: dict[str, Any], field: str) -> None:
+    error = rejection({**payload, "token": SECRET})
+    assert error.field == field
+    assert error.message.startswith(f"{field}: ")
+    assert "unrecognised" not in error.message
+    assert SECRET not in error.message
+
+
+def test_an_alert_with_no_dialect_field_is_still_unrecognised() -> None:
+    error = rejection({"symbol": "AAPL", "quantity": "1"})
+    assert (error.field, error.message.split(";")[0]) == (
+        "", "unrecognised alert format")
+
+
+# --- close_all / cancel_all and partial exits --------------------------------------
+
+@pytest.mark.parametrize(("payload", "intent", "scope", "symbol"), [
+    ({"action": "close_all", "symbol": "AAPL"}, "close_all", "symbol", "AAPL"),
+    ({"action": "CANCEL_ALL"}, "cancel_all", "account", ""),
+    ({"ticker": "AAPL", "action": "close_all", "scope": "account"}, "close_all", "account",
+     "AAPL"),
+    ({"alertId": "x", "action": "cancel_all", "symbol": "MSFT"}, "cancel_all", "symbol",
+     "MSFT"),
+    ({"accountId": "acc-9", "action": "close_all"}, "close_all", "account", ""),
+    ({"tenantId": "t", "symbol": "AAPL", "action": "cancel_all"}, "cancel_all", "symbol",
+     "AAPL"),
+    ({"strategy": "Gold", "signal": "CLOSE_ALL"}, "close_all", "account", ""),
+    ({"strategy": "Gold", "signal": "cancel_all", "scope": "symbol"}, "cancel_all", "symbol",
+     ""),
+    ({"strategy": "Gold", "signal": "close_all", "symbol": "GLD"}, "close_all", "symbol",
+     "GLD"),
+])
+def test_sweeps_parse_with_their_scope(payload: dict[str, Any], intent: str, scope: str,
+                                       symbol: str) -> None:
+    alert = parse_alert({**payload, "token": SECRET})
+    assert (alert.intent, alert.scope, alert.symbol) == (intent, scope, symbol)
+    assert alert.quantity is None
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    ({"action": "buy", "symbol": "AAPL", "scope": "account"}, "scope"),
+    ({"action": "close_all", "scope": "everything"}, "scope"),
+    ({"strategy": "Gold", "signal": "buy", "scope": "symbol"}, "scope"),
+    ({"action": "buy", "symbol": "AAPL", "quantity": "1", "percent": "50"}, "percent"),
+    ({"action": "close", "symbol": "AAPL", "percent": "0"}, "percent"),
+    ({"action": "close", "symbol": "AAPL", "percent": "120"}, "percent"),
+    ({"accountId": "a", "symbol": "AAPL", "action": "sell", "percent": "10",
+      "quantity": "1"}, "percent"),
+])
+def test_scope_and_percent_only_where_they_mean_something(payload: dict[str, Any],
+                                                          field: str) -> None:
+    assert rejection(payload).field == field
+
+
+@pytest.mark.parametrize("payload", [
+    {"action": "close", "symbol": "AAPL", "quantity": "3"},
+    {"accountId": "a", "symbol": "AAPL", "action": "close", "quantity": "3"},
+    {"strategy": "Gold", "signal": "close", "quantity": "3"},
+])
+def test_a_close_with_a_quantity_keeps_it(payload: dict[str, Any]) -> None:
+    assert parse_alert(payload).quantity == Decimal(3)
+
+
+def test_a_close_with_a_percent_keeps_it() -> None:
+    alert = parse_alert({"action": "close", "symbol": "AAPL", "percent": "50"})
+    assert (alert.intent, alert.percent, alert.quantity) == ("close", Decimal(50), None)

@@ -7,13 +7,15 @@ from decimal import Decimal as D
 
 import pytest
 
-from contracts.orders import OrderRequest, Side
+from contracts.orders import OrderRequest, Side, Sizing
 from contracts.signals import Intent
 from services.risk.rules import RiskRefusal, client_order_id, decide_order, order_prices
 from services.risk.sizing import SizingError, entry_quantity, round_to_step
 from tests.factories import NOW, SIGNAL_ID, make_signal, make_snapshot, make_strategy
 
 COID = "gold-breakout-1714573800-0f1e2d3c"
+TWO_PERCENT = Sizing(mode="percent_equity", basis="percent_equity", quantity=D("13.3333"),
+                     detail="2 % of equity 100000 at 150, rounded down to step 0.0001")
 
 
 def order(result: OrderRequest | RiskRefusal) -> OrderRequest:
@@ -115,6 +117,7 @@ def test_long_entry_becomes_a_market_buy() -> None:
     assert result == OrderRequest(
         client_order_id=COID, symbol="AAPL", side="buy", quantity=D("13.3333"),
         intent="enter_long", order_type="market", reference_price=D(150),
+        sizing=TWO_PERCENT,
     )
     assert result.close_position is False
 
@@ -242,6 +245,9 @@ def test_exits_close_the_held_position(intent: Intent, held: D, side: Side) -> N
     assert result == OrderRequest(
         client_order_id=COID, symbol="AAPL", side=side, quantity=abs(held), intent=intent,
         reference_price=D(150), close_position=True,
+        # More than held: the whole position, never across zero.
+        sizing=Sizing(mode="percent_equity", basis="alert_quantity", quantity=abs(held),
+                      detail=f"the alert's quantity 999 of the position {abs(held)}: all of it"),
     )
 
 
@@ -291,7 +297,7 @@ def test_an_entry_against_the_position_is_one_flip_order(intent: Intent, held: D
 
     assert result == OrderRequest(
         client_order_id=COID, symbol="AAPL", side=side, quantity=D("18.3333"),
-        close_quantity=D(5), intent=intent, reference_price=D(150),
+        close_quantity=D(5), intent=intent, reference_price=D(150), sizing=TWO_PERCENT,
     )
     assert result.close_position is False
 
@@ -479,6 +485,8 @@ def test_exits_stay_market_close_orders_whatever_the_strategy() -> None:
     assert result == OrderRequest(
         client_order_id=COID, symbol="AAPL", side="sell", quantity=D(3), intent="exit_long",
         reference_price=D(150), close_position=True, time_in_force="gtc",
+        sizing=Sizing(mode="notional", basis="position", quantity=D(3),
+                      detail="the whole position"),
     )
     assert result.order_type == "market"
     assert (result.limit_price, result.stop_price, result.notional) == (None, None, None)

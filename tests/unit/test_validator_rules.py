@@ -217,3 +217,28 @@ def test_alpaca_refusals_name_the_symbol() -> None:
 )
 def test_alpaca_takes_equities_and_crypto_it_supports(signal: Signal) -> None:
     assert check_broker_rules(signal, "alpaca") is None
+
+
+def test_an_account_sweep_names_no_symbol_and_passes_broker_rules() -> None:
+    signal = signal_of({"action": "close_all", "token": "x"}, broker="alpaca")
+    assert (signal.intent, signal.scope, signal.symbol) == ("close_all", "account", "")
+    assert check_broker_rules(signal, "alpaca") is None
+
+
+def test_a_symbol_sweep_is_normalised_like_any_symbol() -> None:
+    signal = signal_of({"action": "cancel_all", "symbol": "BINANCE:BTCUSDT"})
+    assert (signal.intent, signal.scope, signal.symbol) == ("cancel_all", "symbol", "BTC/USDT")
+    # Closing a crypto position at Alpaca takes no risk on, so no crypto rule applies.
+    assert check_broker_rules(signal, "alpaca", "stop") is None
+
+
+def test_a_routed_sweep_of_scope_symbol_uses_the_strategys_symbol() -> None:
+    built = build_signal(parse_alert({"strategy": "Gold", "signal": "close_all",
+                                      "scope": "symbol"}), "paper", "GLD")
+    assert isinstance(built, Signal)
+    assert (built.scope, built.symbol) == ("symbol", "GLD")
+
+
+def test_a_partial_exit_carries_its_percent() -> None:
+    signal = signal_of({"action": "close", "symbol": "AAPL", "percent": "25"})
+    assert (signal.intent, signal.percent) == ("close", D(25))
