@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contracts.dialects import AlertError, ParsedAlert, parse_alert, parse_text_message
 
@@ -556,3 +558,42 @@ def test_a_close_with_a_quantity_keeps_it(payload: dict[str, Any]) -> None:
 def test_a_close_with_a_percent_keeps_it() -> None:
     alert = parse_alert({"action": "close", "symbol": "AAPL", "percent": "50"})
     assert (alert.intent, alert.percent, alert.quantity) == ("close", Decimal(50), None)
+
+
+# --- round trips -------------------------------------------------------------------
+
+_QUANTITIES = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(10) ** 6, places=4)
+_PERCENTS = st.decimals(min_value=Decimal("0.01"), max_value=Decimal(100), places=2)
+
+
+@st.composite
+def _orders(draw: st.DrawFn) -> dict[str, Any]:
+    """What an exchange-style sender means: an action and the fields that go with it."""
+    action = draw(st.sampled_from(["buy", "sell", "close", "close_all", "cancel_all"]))
+    meant: dict[str, Any] = {"action": action, "symbol": draw(st.sampled_from(
+        ["AAPL", "BINANCE:BTCUSDT", "EUR/USD", ""] if action in ("close_all", "cancel_all")
+        else ["AAPL", "BINANCE:BTCUSDT", "EUR/USD"]))}
+    if action in ("buy", "sell") or (action == "close" and draw(st.booleans())):
+        meant["quantity"] = draw(_QUANTITIES)
+    elif action == "close" and draw(st.booleans()):
+        meant["percent"] = draw(_PERCENTS)
+    if action in ("close_all", "cancel_all") and draw(st.booleans()):
+        meant["scope"] = draw(st.sampled_from(["symbol", "account"]))
+    return meant
+
+
+@given(meant=_orders(), as_text=st.booleans(), dialect=st.sampled_from(["exchange",
+                                                                         "propfirm"]))
+def test_an_exchange_or_prop_firm_alert_round_trips(meant: dict[str, Any], as_text: bool,
+                                                    dialect: str) -> None:
+    payload = {k: str(v) if as_text else v for k, v in meant.items() if v != ""}
+    if dialect == "propfirm":
+        payload["accountId"] = "acc-9"
+    alert = parse_alert(payload)
+    assert (alert.dialect, alert.intent, alert.symbol) == (dialect, meant["action"],
+                                                           meant["symbol"])
+    assert (alert.quantity, alert.percent) == (meant.get("quantity"), meant.get("percent"))
+    sweep = meant["action"] in ("close_all", "cancel_all")
+    expected_scope = meant.get("scope") or ("symbol" if meant["symbol"] or not sweep
+                                            else "account")
+    assert alert.scope == expected_scope
