@@ -130,15 +130,29 @@ class CancelRequested(Event, tag="order.cancel_requested", kw_only=True, frozen=
 
 
 class TradeExecuted(Event, tag="webhook.trade_executed", kw_only=True, frozen=True):
-    """Terminal: the broker filled the order."""
+    """Terminal: the broker carried out the signal's order.
+
+    ``fill`` is the fill of the signal's one order. A ``close_all`` over an account
+    trades one order per position: then ``fill`` is None and ``fills`` lists each
+    (``skipped`` names a position that could not be closed, with why). A
+    ``cancel_all`` fills nothing: ``canceled`` lists the orders it cancelled.
+    Apply :meth:`all_fills`, never both fields.
+    """
 
     strategy_id: str
     account_id: str
     broker: str
-    fill: Fill
+    fill: Fill | None = None
     # The order that filled, so followers (the SL/TP monitor) know its intent,
     # alert price and requested stop-loss / take-profit.
     request: OrderRequest | None = None
+    fills: list[Fill] = []
+    canceled: list[str] = []
+    skipped: dict[str, str] = {}
+
+    def all_fills(self) -> list[Fill]:
+        """Every fill this signal made, whichever field carries it."""
+        return [self.fill] if self.fill is not None else list(self.fills)
 
 
 class WebhookFailed(Event, tag="webhook.failed", kw_only=True, frozen=True):

@@ -46,14 +46,17 @@ class AccountsProjection:
                 )
                 self.changed.add(event.account_id)
             case TradeExecuted() | LegFilled():
+                fills = event.all_fills() if isinstance(event, TradeExecuted) else [event.fill]
+                if not fills:
+                    return  # a cancel_all: nothing traded
                 view = self.views.get(event.account_id)
                 if view is None:  # a fill for an account we never saw opened
                     view = AccountView(account_id=event.account_id, tenant_id=event.tenant_id,
                                        broker=event.broker)
                     self.views[event.account_id] = view
-                fill = event.fill
-                apply_fill(view.book, fill.symbol, fill.side, fill.quantity,
-                           fill.average_price, fill.fee)
+                for fill in fills:
+                    apply_fill(view.book, fill.symbol, fill.side, fill.quantity,
+                               fill.average_price, fill.fee)
                 self.changed.add(event.account_id)
             case _:
                 return

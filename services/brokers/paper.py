@@ -202,6 +202,16 @@ def execute(
     return result
 
 
+def rejected(order: OrderRequest, refusal: BrokerRejected, now: datetime) -> BrokerOrder:
+    """The record of a refused order (``reason`` says why, with the refusal's code)."""
+    return BrokerOrder(
+        order_id=_order_id(order.client_order_id), client_order_id=order.client_order_id,
+        symbol=order.symbol, side=order.side, quantity=order.quantity,
+        order_type=order.order_type, status="rejected", submitted_at=now,
+        limit_price=order.limit_price, stop_price=order.stop_price, leg=order.leg,
+        oco_group=order.oco_group, reason=f"{refusal.code}: {refusal.reason}")
+
+
 def trail(order: BrokerOrder, price: Decimal) -> BrokerOrder:
     """Move a trailing stop toward the market (never away from it)."""
     if order.trail_pct is None or order.order_type != "stop" or order.stop_price is None:
@@ -374,7 +384,9 @@ class PaperBroker:
         return await self.prices.get(symbol)
 
     async def submit(self, account: Account, order: OrderRequest) -> BrokerOrder:
-        """Place the order once; a repeat returns the first result unchanged."""
+        """Place the order once; a repeat returns the first result unchanged — a
+        refusal too (kept as a ``rejected`` order), so a redelivered request can never
+        trade later what was refused at first."""
         slippage, fee_bps = self._costs(account)
         market = await self.market_price(order.symbol)
         while True:
@@ -382,7 +394,13 @@ class PaperBroker:
             existing = await self._known(account, state, order.client_order_id)
             if existing is not None:
                 return existing
-            result = execute(state, order, slippage, fee_bps, self.clock.now(), market)
+            try:
+                result = execute(state, order, slippage, fee_bps, self.clock.now(), market)
+            except BrokerRejected as refusal:
+                state.orders[order.client_order_id] = rejected(order, refusal, self.clock.now())
+                if await self._save(account, state, revision):
+                    raise
+                continue
             if await self._save(account, state, revision):
                 return result
 
