@@ -3,17 +3,46 @@
 One KV bucket for every service: the paper broker marks positions and fills market
 orders with it, risk sizes price-less alerts with it, the operator API marks the
 account projection with it, so every answer about an account uses the same prices.
+
+Each price is kept with the time it was observed, and an older observation never
+replaces a newer one: a late or redelivered message (an order request carrying its
+alert's price from minutes ago) must not move the market backwards, nor fill or
+trail resting orders at a price that is gone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from nats.js.errors import KeyNotFoundError
+import msgspec
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from contracts.subjects import token
+
+
+class Observation(msgspec.Struct, frozen=True):
+    """A price and when it was seen (None: recorded before times were kept)."""
+
+    price: Decimal
+    at: datetime | None = None
+
+
+_encoder = msgspec.json.Encoder(decimal_format="string")
+_decoder = msgspec.json.Decoder(Observation)
+
+
+def _decode(value: bytes) -> Observation | None:
+    try:
+        return _decoder.decode(value)
+    except msgspec.DecodeError:
+        pass
+    try:  # a plain decimal, as prices were stored before observation times
+        return Observation(Decimal(value.decode()))
+    except (InvalidOperation, UnicodeDecodeError):
+        return None
 
 
 class MarketPrices:
@@ -22,10 +51,31 @@ class MarketPrices:
     def __init__(self, kv: KeyValue | None) -> None:
         self.kv = kv
 
-    async def record(self, symbol: str, price: Decimal) -> None:
-        """Remember the market's last price of ``symbol``."""
-        if self.kv is not None:
-            await self.kv.put(token(symbol), str(price).encode())
+    async def record(self, symbol: str, price: Decimal, at: datetime | None = None) -> bool:
+        """Remember ``price`` as seen ``at``; False (nothing kept) when a newer
+        observation is recorded already."""
+        if self.kv is None:
+            return True
+        key = token(symbol)
+        data = _encoder.encode(Observation(price, at))
+        while True:
+            try:
+                entry = await self.kv.get(key)
+            except KeyNotFoundError:
+                try:
+                    await self.kv.create(key, data)
+                    return True
+                except KeyWrongLastSequenceError:
+                    continue
+            current = _decode(entry.value or b"")
+            if current is not None and current.at is not None and at is not None \
+                    and current.at > at:
+                return False
+            try:
+                await self.kv.update(key, data, last=entry.revision)
+                return True
+            except KeyWrongLastSequenceError:
+                continue
 
     async def get(self, symbol: str) -> Decimal | None:
         """The last price recorded for ``symbol``, if any."""
@@ -35,10 +85,8 @@ class MarketPrices:
             entry = await self.kv.get(token(symbol))
         except KeyNotFoundError:
             return None
-        try:
-            return Decimal(entry.value.decode()) if entry.value else None
-        except InvalidOperation:
-            return None
+        found = _decode(entry.value or b"")
+        return found.price if found is not None else None
 
     async def of(self, symbols: Iterable[str]) -> dict[str, Decimal]:
         """The recorded prices of ``symbols`` (those without one left out)."""

@@ -375,9 +375,11 @@ class PaperBroker:
             return None
         return _order_decoder.decode(entry.value) if entry.value else None
 
-    async def record_price(self, symbol: str, price: Decimal) -> None:
-        """Remember the market's last price of ``symbol`` for every account."""
-        await self.prices.record(symbol, price)
+    async def record_price(self, symbol: str, price: Decimal,
+                           at: datetime | None = None) -> bool:
+        """Remember the market's last price of ``symbol`` for every account; False
+        when a newer price is known already (then ``price`` is history)."""
+        return await self.prices.record(symbol, price, at)
 
     async def market_price(self, symbol: str) -> Decimal | None:
         """The last price recorded for ``symbol``, if any."""

@@ -95,7 +95,8 @@ class Executor:
             # resting paper orders may fill.
             out += await self.on_price(PriceTick(symbol=order.symbol,
                                                  price=order.reference_price,
-                                                 observed_at=self.clock.now(), source="alert"))
+                                                 observed_at=event.occurred_at,
+                                                 source="alert"))
         ctx = order_context(event, account.broker)
         try:
             broker = self.brokers.for_account(account)
@@ -172,8 +173,11 @@ class Executor:
                         f"gave up after repeated errors: {reason}", self.clock)]
 
     async def on_price(self, tick: PriceTick) -> list[Outgoing]:
-        """Record the price and fill resting paper orders that ``tick`` crosses."""
-        await self.brokers.paper.record_price(tick.symbol, tick.price)
+        """Record the price and fill resting paper orders that ``tick`` crosses; a
+        tick older than the last one recorded changes nothing (it is history)."""
+        if not await self.brokers.paper.record_price(tick.symbol, tick.price,
+                                                     tick.observed_at):
+            return []
         remembered = [o for o in await self.open_orders.for_symbol(tick.symbol)
                       if o.broker == "paper"]
         out: list[Outgoing] = []

@@ -17,9 +17,9 @@ from contracts.events import (
 from contracts.orders import OrderRequest
 from services.brokers.base import AccountSnapshot, BrokerRejected
 from services.brokers.factory import Brokers
-from services.registry.models import Strategy
+from services.registry.models import Account, Strategy
 from services.registry.store import Registry
-from services.risk.ledger import Reservation, RiskLedgers
+from services.risk.ledger import Refusal, Reservation, RiskLedgers
 from services.risk.limits import Exposure, check_limits, order_notional, trading_day
 from services.risk.rules import RiskRefusal, client_order_id, decide_order
 from services.runtime.clock import Clock
@@ -47,20 +47,13 @@ class RiskService:
         if strategy is None or account is None:
             return [failure(event, "risk", "unknown_route",
                             "strategy or account was removed", self.clock)]
-        tenant = await self.registry.tenant(event.tenant_id)
-        if tenant is not None and not tenant.active:
-            return [failure(event, "risk", "tenant_disabled",
-                            f"tenant {tenant.name} is disabled", self.clock)]
-        if not strategy.enabled:
-            return [failure(event, "risk", "strategy_paused",
-                            f"strategy {strategy.name} is paused", self.clock)]
-        if not account.active:
-            return [failure(event, "risk", "account_inactive",
-                            f"account {account.name} is not active", self.clock)]
-        if account.paused:
-            return [failure(event, "risk", "paused",
-                            f"account {account.name} is paused: {account.paused_reason}; "
-                            "an operator resumes it", self.clock)]
+        received_at = event.signal.alert_time or event.occurred_at
+        coid = client_order_id(strategy, event.signal_id, received_at)
+        gate = await self._gate(event, strategy, account)
+        if gate is not None:
+            return [self._refused(event, await self.ledgers.refuse(
+                account.id, coid, Refusal(code=gate.code, reason=gate.reason,
+                                          details=gate.details)))]
         try:
             snapshot = await self.brokers.reader_for(account).snapshot(account)
         except BrokerRejected as exc:
@@ -72,14 +65,11 @@ class RiskService:
             if market is not None:
                 snapshot = msgspec.structs.replace(
                     snapshot, last_prices={**snapshot.last_prices, symbol: market})
-        received_at = event.signal.alert_time or event.occurred_at
-        coid = client_order_id(strategy, event.signal_id, received_at)
         decision = await self._decide(event, strategy, snapshot, coid)
         if decision is None:
             return []  # decided and ended before: its order.requested went out then
-        if isinstance(decision, RiskRefusal):
-            return [failure(event, "risk", decision.code, decision.reason, self.clock,
-                            decision.details)]
+        if isinstance(decision, Refusal):
+            return [self._refused(event, decision)]
         requested = OrderRequested(
             event_id=derived_event_id(event.signal_id, "order"), signal_id=event.signal_id,
             tenant_id=event.tenant_id, occurred_at=self.clock.now(),
@@ -87,9 +77,28 @@ class RiskService:
         )
         return [Outgoing(requested, streams.message_id(event.signal_id, "order"))]
 
+    async def _gate(self, event: WebhookValidated, strategy: Strategy,
+                    account: Account) -> RiskRefusal | None:
+        """Is the route allowed to trade at all right now?"""
+        tenant = await self.registry.tenant(event.tenant_id)
+        if tenant is not None and not tenant.active:
+            return RiskRefusal("tenant_disabled", f"tenant {tenant.name} is disabled")
+        if not strategy.enabled:
+            return RiskRefusal("strategy_paused", f"strategy {strategy.name} is paused")
+        if not account.active:
+            return RiskRefusal("account_inactive", f"account {account.name} is not active")
+        if account.paused:
+            return RiskRefusal("paused", f"account {account.name} is paused: "
+                               f"{account.paused_reason}; an operator resumes it")
+        return None
+
+    def _refused(self, event: WebhookValidated, refusal: Refusal) -> Outgoing:
+        return failure(event, "risk", refusal.code, refusal.reason, self.clock,
+                       refusal.details)
+
     async def _decide(self, event: WebhookValidated, strategy: Strategy,
                       snapshot: AccountSnapshot, coid: str
-                      ) -> OrderRequest | RiskRefusal | None:
+                      ) -> OrderRequest | Refusal | None:
         """Decide against the broker's positions plus the orders decided but not yet
         filled (so an exit right behind its entry finds the position), check the
         limits and reserve the order — atomically, by compare-and-set on the ledger.
@@ -104,6 +113,8 @@ class RiskService:
         while True:
             ledger, revision = await self.ledgers.load(event.account_id)
             ledger.roll(day, snapshot.equity)
+            if coid in ledger.refused:
+                return ledger.refused[coid]
             if coid in ledger.today:
                 reserved = ledger.pending.get(coid)
                 if reserved is None:
@@ -113,13 +124,21 @@ class RiskService:
             exposure = Exposure.of(snapshot, ledger)
             effective = msgspec.structs.replace(snapshot, positions=exposure.positions)
             order = decide_order(event.signal, strategy, effective, coid)
-            if isinstance(order, RiskRefusal) or coid in ledger.today:
-                return order  # refused, or decided before (a redelivery): no recount
-            price = (event.signal.price or exposure.prices.get(order.symbol)
-                     or order.reference_price or Decimal(0))
-            refused = check_limits(event.signal, order, strategy, exposure, ledger, price)
-            if refused is not None:
-                return refused
+            price = Decimal(0)
+            if isinstance(order, OrderRequest) and coid not in ledger.today:
+                price = (event.signal.price or exposure.prices.get(order.symbol)
+                         or order.reference_price or Decimal(0))
+                order = check_limits(event.signal, order, strategy, exposure, ledger,
+                                     price) or order
+            if isinstance(order, RiskRefusal):
+                # Remembered with the same compare-and-set: a redelivery gets it again.
+                ledger.refused[coid] = Refusal(code=order.code, reason=order.reason,
+                                               details=order.details)
+                if await self.ledgers.save(event.account_id, ledger, revision):
+                    return ledger.refused[coid]
+                continue
+            if coid in ledger.today:
+                return order  # decided before (a redelivery): no recount
             notional = order_notional(order, price)
             held = effective.position(order.symbol)
             signed = -held if order.close_position else (

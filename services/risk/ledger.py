@@ -8,6 +8,7 @@ two orders that fit a limit alone but not together cannot both pass.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
@@ -29,6 +30,15 @@ class Reservation(msgspec.Struct, frozen=True, kw_only=True):
     order: OrderRequest | None = None
 
 
+class Refusal(msgspec.Struct, frozen=True, kw_only=True):
+    """A signal risk refused: the same answer for a redelivery of it, whatever the
+    account looks like by then (a refused signal ended; it may never trade later)."""
+
+    code: str
+    reason: str
+    details: dict[str, Any] = {}
+
+
 class RiskLedger(msgspec.Struct, kw_only=True):
     """Today's counters and the open reservations of one account."""
 
@@ -37,6 +47,8 @@ class RiskLedger(msgspec.Struct, kw_only=True):
     # Every order decided today: client order id → notional (counts and sums).
     today: dict[str, Decimal] = {}
     pending: dict[str, Reservation] = {}
+    # Signals refused today, by client order id.
+    refused: dict[str, Refusal] = {}
 
     def roll(self, day: str, equity: Decimal) -> None:
         """Start a new day: counters reset, the day's starting equity is ``equity``."""
@@ -44,6 +56,7 @@ class RiskLedger(msgspec.Struct, kw_only=True):
             self.day = day
             self.day_start_equity = equity
             self.today = {}
+            self.refused = {}
 
     def pending_quantity(self, symbol: str) -> Decimal:
         """Signed quantity of ``symbol`` decided but not yet filled."""
@@ -80,6 +93,17 @@ class RiskLedgers:
         except KeyWrongLastSequenceError:
             return False
         return True
+
+    async def refuse(self, account_id: str, client_order_id: str, refusal: Refusal) -> Refusal:
+        """Remember a refusal; the one remembered first when there is one already."""
+        while True:
+            ledger, revision = await self.load(account_id)
+            first = ledger.refused.get(client_order_id)
+            if first is not None:
+                return first
+            ledger.refused[client_order_id] = refusal
+            if await self.save(account_id, ledger, revision):
+                return refusal
 
     async def release(self, account_id: str, signal_id: str) -> bool:
         """Drop the reservation of a signal whose order filled or ended (idempotent);
