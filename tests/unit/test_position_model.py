@@ -296,8 +296,10 @@ class AccountMachine(RuleBasedStateMachine):
         self.pipe.bus.msg_ids.clear()
         run(self.pipe.deliver(event, dedupe=False))
         after = run(self.pipe.state())
-        assert after.book.positions == before.book.positions
-        assert after.book.cash == before.book.cash
+        changed = {c: (before.orders.get(c), o) for c, o in after.orders.items()
+                   if before.orders.get(c) != o}
+        assert after.book.positions == before.book.positions, (event, changed)
+        assert after.book.cash == before.book.cash, (event, changed)
         new = set(after.orders) - set(before.orders)
         assert not new, f"a redelivered {type(event).__name__} placed {new}"
 
