@@ -90,6 +90,7 @@ class AlpacaBroker:
 
     name = "alpaca"
     keeps_legs_with_position = False
+    fills_report_position = False
 
     def __init__(self, clock: Clock, *, timeout: float = 5.0, attempts: int = 4,
                  base_wait: float = 0.5, max_wait: float = 8.0) -> None:

@@ -46,6 +46,7 @@ class Broker(Protocol):
     """
 
     name: str
+    fills_report_position: bool
     # True when the broker itself keeps protective legs in line with the position in
     # the same update as every fill (the paper simulator); else the executor does it
     # right after each fill it sees.
@@ -90,6 +91,9 @@ class BrokerReader(Protocol):
     """What every service but the executor may do with a broker: read."""
 
     name: str
+    # True when a fill says the position it left (``Fill.position_quantity``); else
+    # the position must be read from the broker, as it is by then.
+    fills_report_position: bool
 
     async def snapshot(self, account: Account) -> AccountSnapshot:
         """Cash, equity, positions and last known prices."""

@@ -298,6 +298,7 @@ class PaperBroker:
 
     name = "paper"
     keeps_legs_with_position = True
+    fills_report_position = True
 
     def __init__(self, kv: KeyValue, clock: Clock, slippage_bps: Decimal,
                  fee_bps: Decimal, prices: KeyValue | None = None,

@@ -59,9 +59,14 @@ class SlTpMonitor:
         if account.broker == "alpaca" and bracket:
             return []  # the entry went to Alpaca as a bracket: its legs are there already
         symbol = event.fill.symbol
-        # The broker's position now (paper fills carry it, Alpaca fills do not).
+        # The position this fill left, so the decision is the same whenever the fill
+        # is handled (a redelivery, a monitor behind the executor); brokers whose
+        # fills do not say (Alpaca) are read. Legs protect the entry's own side only.
         reader = self.brokers.reader_for(account)
-        position = (await reader.snapshot(account)).position(symbol)
+        position = event.fill.position_quantity if reader.fills_report_position else \
+            (await reader.snapshot(account)).position(symbol)
+        if position == 0 or (position > 0) != (request.side == "buy"):
+            return []
         out = []
         one_order = account.broker == "alpaca"  # native OCO: both legs in one order
         for leg in protective_legs(request, event.fill, strategy, one_order, position):

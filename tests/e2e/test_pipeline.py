@@ -59,10 +59,13 @@ async def test_alert_becomes_paper_fill_with_audit_trail(system: System, bus: Bu
 
         state = await wait_until(account, message="the account projection")
         assert Decimal(state["cash"]) == Decimal("100000") - Decimal("10") * Decimal("200.1")
+        # Marked at the market's last price, the alert's 200 (as the status API and
+        # the broker mark it): the slippage paid shows as unrealised P&L.
         assert state["positions"] == [{"symbol": "AAPL", "quantity": "10",
                                        "average_price": "200.100000",
-                                       "last_price": "200.100000",
-                                       "unrealised_pnl": "0"}]
+                                       "last_price": "200",
+                                       "unrealised_pnl": "-1"}]
+        assert Decimal(state["equity"]) == Decimal("100000") - Decimal("1")
 
 
 async def test_same_alert_twice_gives_one_order(system: System, bus: Bus,

@@ -30,6 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import msgspec
+import pytest
 from fakes.memory import MemoryBus, MemoryKV, MemoryRegistry, StepClock
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -400,7 +401,8 @@ AccountMachine.TestCase.settings = settings(
     max_examples=int(os.environ.get("MODEL_EXAMPLES", 2000 if PROFILE == "deep" else 300)),
     stateful_step_count=30, deadline=None, derandomize=PROFILE != "deep", database=None,
     print_blob=True, suppress_health_check=[HealthCheck.too_slow])
-TestAccountModel = AccountMachine.TestCase
+# Shrinking a failure can take minutes: let it finish, so the failure is what is shown.
+TestAccountModel = pytest.mark.timeout(900)(AccountMachine.TestCase)
 
 
 def test_the_model_sees_a_leg_that_would_add_exposure() -> None:
