@@ -402,7 +402,7 @@ AccountMachine.TestCase.settings = settings(
     stateful_step_count=30, deadline=None, derandomize=PROFILE != "deep", database=None,
     print_blob=True, suppress_health_check=[HealthCheck.too_slow])
 # Shrinking a failure can take minutes: let it finish, so the failure is what is shown.
-TestAccountModel = pytest.mark.timeout(900)(AccountMachine.TestCase)
+TestAccountModel = pytest.mark.timeout(0 if PROFILE == "deep" else 900)(AccountMachine.TestCase)
 
 
 def test_the_model_sees_a_leg_that_would_add_exposure() -> None:
