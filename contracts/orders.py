@@ -71,6 +71,9 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     trail_pct: Decimal | None = None
     # How the size was reached (risk's orders; None for legs and liquidations).
     sizing: Sizing | None = None
+    # A ``close_all`` of the whole account (``symbol`` ""): the symbols held when risk
+    # decided, each closed by its own order ``<client_order_id>-<symbol hash>``.
+    symbols: list[str] = []
 
 
 class Fill(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,12 +15,14 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from contracts.events import AnyEvent, CancelRequested, OrderRequested
+from contracts import streams
+from contracts.events import AnyEvent, CancelRequested, OrderRequested, TradeExecuted
 from contracts.market import PriceTick
 from contracts.orders import BrokerOrder, OrderRequest, entry_order_id
 from domain.protection import LegFix, is_leg, leg_fixes, violations
 from services.brokers.base import Broker, BrokerRejected
 from services.brokers.factory import Brokers
+from services.executor import sweeps
 from services.executor.open_orders import OpenOrder, OpenOrders
 from services.executor.outcomes import leg_refused, outcome
 from services.registry.models import Account
@@ -29,6 +31,7 @@ from services.runtime.bus import Bus
 from services.runtime.clock import Clock
 from services.runtime.consumer import Outgoing
 from services.runtime.failures import failure
+from services.runtime.ids import derived_event_id
 from services.runtime.timers import run_every
 
 log = logging.getLogger(__name__)
@@ -98,6 +101,8 @@ class Executor:
                                                  observed_at=event.occurred_at,
                                                  source="alert"))
         ctx = order_context(event, account.broker)
+        if order.intent == "cancel_all" or (order.intent == "close_all" and not order.symbol):
+            return [*out, *await self.sweep(event, account)]
         try:
             broker = self.brokers.for_account(account)
             if order.leg and not broker.keeps_legs_with_position:
@@ -116,6 +121,38 @@ class Executor:
         out += outcome(ctx, result, self.clock)
         if result.status == "filled" and not broker.keeps_legs_with_position:
             out += await self.protect(account, broker, result.symbol)
+        return out
+
+    async def sweep(self, event: OrderRequested, account: Account) -> list[Outgoing]:
+        """A ``close_all`` over the account or a ``cancel_all``: its orders, then the
+        signal's one terminal event."""
+        try:
+            broker = self.brokers.for_account(account)
+            if event.order.intent == "cancel_all":
+                result = await sweeps.cancel_all(broker, account, event.order)
+            else:
+                result = await sweeps.close_all(broker, account, event.order)
+        except BrokerRejected as exc:
+            return [failure(event, "execute", exc.code, exc.reason, self.clock)]
+        out: list[Outgoing] = []
+        for canceled in result.canceled:  # the resting orders' own signals end
+            ctx = await self.open_orders.get(account.id, canceled.client_order_id)
+            if ctx is not None:
+                out += outcome(ctx, canceled, self.clock)
+        if event.order.intent == "close_all" and not result.fills:
+            reason = "; ".join(f"{s}: {why}" for s, why in sorted(result.skipped.items()))
+            return [*out, failure(event, "execute", "no_position",
+                                  reason or "no position was closed", self.clock)]
+        executed = TradeExecuted(
+            event_id=derived_event_id(event.signal_id, "executed"), signal_id=event.signal_id,
+            tenant_id=event.tenant_id, occurred_at=self.clock.now(),
+            strategy_id=event.strategy_id, account_id=event.account_id,
+            broker=account.broker, request=event.order, fills=result.fills,
+            canceled=[o.client_order_id for o in result.canceled], skipped=result.skipped)
+        out.append(Outgoing(executed, streams.message_id(event.signal_id, "executed")))
+        if not broker.keeps_legs_with_position:
+            for fill in result.fills:
+                out += await self.protect(account, broker, fill.symbol)
         return out
 
     async def cancel(self, event: CancelRequested) -> list[Outgoing]:

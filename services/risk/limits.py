@@ -21,6 +21,8 @@ from services.risk.rules import RiskRefusal
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
+# Intents that only take risk off, whatever the limits.
+SWEEPS = frozenset({"close_all", "cancel_all"})
 
 
 def trading_day(now: datetime, timezone: str) -> str:
@@ -68,7 +70,7 @@ def check_limits(signal: Signal, order: OrderRequest, strategy: Strategy, exposu
                  ledger: RiskLedger, price: Decimal) -> RiskRefusal | None:
     """Every configured limit, cheapest first; exits pass (they reduce risk), partial
     ones (``reduce_only``) too."""
-    if order.close_position or order.reduce_only:
+    if order.close_position or order.reduce_only or order.intent in SWEEPS:
         return None
     symbol = order.symbol
     notional = order_notional(order, price)

@@ -76,6 +76,35 @@ def decide_exit(signal: Signal, strategy: Strategy, held: Decimal,
     )
 
 
+def decide_sweep(signal: Signal, strategy: Strategy, snapshot: AccountSnapshot,
+                 coid: str) -> OrderRequest | RiskRefusal:
+    """``close_all`` closes the symbol's position, or every position of the account
+    (``scope`` account: one order per symbol, listed in ``symbols``); ``cancel_all``
+    cancels the resting orders of the symbol or the account. Neither is ever an
+    entry, and neither is limited: both only take risk off."""
+    account_wide = signal.scope == "account" or not signal.symbol
+    symbol = "" if account_wide else signal.symbol
+    if signal.intent == "cancel_all":
+        return OrderRequest(client_order_id=coid, symbol=symbol, side="sell", quantity=ZERO,
+                            intent="cancel_all", time_in_force=strategy.time_in_force)
+    held = {s: q for s, q in snapshot.positions.items() if q != 0}
+    if not account_wide:
+        if symbol not in held:
+            return RiskRefusal("no_position", f"no open position in {symbol} to close",
+                               {"position": "0"})
+        quantity = held[symbol]
+        return OrderRequest(client_order_id=coid, symbol=symbol,
+                            side="sell" if quantity > 0 else "buy", quantity=abs(quantity),
+                            intent="close_all", reference_price=signal.price,
+                            close_position=True, time_in_force=strategy.time_in_force)
+    if not held:
+        return RiskRefusal("no_position", "no open position in the account to close",
+                           {"positions": "0"})
+    return OrderRequest(client_order_id=coid, symbol="", side="sell", quantity=ZERO,
+                        intent="close_all", close_position=True, symbols=sorted(held),
+                        time_in_force=strategy.time_in_force)
+
+
 def decide_order(
     signal: Signal, strategy: Strategy, snapshot: AccountSnapshot, coid: str
 ) -> OrderRequest | RiskRefusal:
@@ -90,8 +119,7 @@ def decide_order(
     if signal.intent in ("exit_long", "exit_short", "close"):
         return decide_exit(signal, strategy, held, coid)
     if signal.intent in ("close_all", "cancel_all"):
-        # Never an entry: until risk decides sweeps, they are refused.
-        return RiskRefusal("not_supported", f"{signal.intent} is not supported yet")
+        return decide_sweep(signal, strategy, snapshot, coid)
     last = snapshot.last_prices.get(signal.symbol)
     price = signal.price or last
     if price is None or price <= 0:

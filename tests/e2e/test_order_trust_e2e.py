@@ -187,3 +187,43 @@ async def test_market_prices_size_new_entries_and_both_apis_agree_on_equity(
     assert api["equity"] == status["equity"]
     cash = D(100_000) - D("18.1818") * D("110.055100")
     assert D(api["equity"]) == cash + D("18.1818") * D("120.0001")
+
+
+async def test_cancel_all_then_close_all_sweep_the_whole_account(
+        system: System, bus: Bus, tap: EventTap) -> None:
+    t = await provision(bus, sizing_mode="alert_contracts")
+    url = webhook(system, t.strategy)
+    async with aiohttp.ClientSession() as http:
+        for n, (symbol, action) in enumerate((("AAPL", "buy"), ("MSFT", "sell"))):
+            _, sent = await post_json(http, url, {"alertId": f"in-{n}", "action": action,
+                                                  "symbol": symbol, "price": "100",
+                                                  "quantity": "5"})
+            await tap.wait_terminal(sent["signal_id"])
+        _, resting = await post_json(http, url, {
+            "alertId": "rest", "action": "buy", "symbol": "AAPL", "price": "50",
+            "quantity": "1", "orderType": "limit"})
+        await tap.wait_for(lambda evs: any(isinstance(e, OrderPlaced)
+                                           and e.signal_id == resting["signal_id"]
+                                           for e in evs))
+
+        _, cancel = await post_json(http, url, {"alertId": "cx", "action": "cancel_all"})
+        swept = await tap.wait_terminal(cancel["signal_id"])
+        canceled = await tap.wait_terminal(resting["signal_id"])
+        assert (canceled.stage, canceled.code) == ("execute", "order_canceled")  # type: ignore[union-attr]
+        assert swept.fill is None  # type: ignore[union-attr]
+        assert len(swept.canceled) == 1  # type: ignore[union-attr]
+        status = await status_api(system, http, t.account.id)
+        assert (status["positions"], status["open_orders"]) == (
+            {"AAPL": "5", "MSFT": "-5"}, [])
+
+        _, close = await post_json(http, url, {"alertId": "cl", "action": "close_all"})
+        closed = await tap.wait_terminal(close["signal_id"])
+        assert sorted((f.symbol, f.side, f.quantity) for f in closed.fills) == [  # type: ignore[union-attr]
+            ("AAPL", "sell", D(5)), ("MSFT", "buy", D(5))]
+        assert (await status_api(system, http, t.account.id))["positions"] == {}
+
+        async def flat() -> bool:
+            api = await account_api(system, http, t.account.id)
+            return api["fills"] == 4 and api["positions"] == []
+
+        await wait_until(flat, message="the projection to apply both closing fills")

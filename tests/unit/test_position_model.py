@@ -56,6 +56,7 @@ from services.brokers.factory import Brokers
 from services.brokers.paper import PaperAccount, PaperBroker, crosses
 from services.executor.handlers import Executor
 from services.executor.open_orders import OpenOrders
+from services.executor.sweeps import child_order_id
 from services.registry.models import Account, BreakerConfig, Strategy, Tenant
 from services.risk.handlers import RiskService
 from services.risk.ledger import RiskLedgers
@@ -220,6 +221,49 @@ class AccountMachine(RuleBasedStateMachine):
             self.expect_failed(event.signal_id, "no_position")
             assert self.position(symbol) == before
 
+    @rule(strategy=st.sampled_from(sorted(STRATEGIES)), symbol=st.sampled_from(SYMBOLS),
+          part=st.one_of(st.tuples(st.just("percent"), st.integers(1, 99)),
+                         st.tuples(st.just("quantity"), st.integers(1, 40))))
+    def partial_exit(self, strategy: str, symbol: str, part: tuple[str, int]) -> None:
+        """An exit of part of the position: never more than held, never across zero."""
+        before = self.position(symbol)
+        intent = "exit_long" if before >= 0 else "exit_short"
+        kind, amount = part
+        event = self._signal(strategy, symbol, intent, **{kind: D(amount)})
+        run(self.pipe.deliver(event))
+        if before == 0:
+            self.expect_failed(event.signal_id, "no_position")
+            return
+        closing = abs(before) * amount / 100 if kind == "percent" else D(amount)
+        closing = min(closing.quantize(D("0.0001"), rounding="ROUND_DOWN"), abs(before))
+        remaining = abs(before) - closing if closing > 0 else abs(before)
+        assert self.position(symbol) == (remaining if before > 0 else -remaining)
+
+    @rule(symbol=st.sampled_from(("", *SYMBOLS)),
+          intent=st.sampled_from(["close_all", "cancel_all"]))
+    def sweep(self, symbol: str, intent: str) -> None:
+        """``close_all`` flattens the symbol (or the account); ``cancel_all`` cancels
+        resting orders but leaves positions and their protective legs."""
+        before = {s: self.position(s) for s in SYMBOLS}
+        event = self._signal("bare", symbol or "KO", intent,
+                             scope="account" if not symbol else "symbol")
+        if not symbol:
+            event = msgspec.structs.replace(event, signal=msgspec.structs.replace(
+                event.signal, symbol=""))
+        run(self.pipe.deliver(event))
+        after = {s: self.position(s) for s in SYMBOLS}
+        if intent == "cancel_all":
+            assert after == before
+            ended = [e for e in self.pipe.log if isinstance(e, TradeExecuted)
+                     and e.signal_id == event.signal_id]
+            assert len(ended) == 1 and ended[0].fill is None
+            return
+        closed = [symbol] if symbol else list(SYMBOLS)
+        for s in SYMBOLS:
+            assert after[s] == (0 if s in closed else before[s]), (s, before, after)
+        if all(before[s] == 0 for s in closed):
+            self.expect_failed(event.signal_id, "no_position")
+
     @rule(signals=st.lists(st.tuples(
         st.sampled_from(sorted(STRATEGIES)), st.sampled_from(SYMBOLS),
         st.sampled_from(["enter_long", "enter_short", "exit_long", "exit_short", "close"]),
@@ -375,6 +419,9 @@ class AccountMachine(RuleBasedStateMachine):
         state = run(self.pipe.state())
         requested = {e.order.client_order_id for e in self.pipe.log
                      if isinstance(e, OrderRequested)}
+        requested |= {child_order_id(e.order.client_order_id, symbol)  # close_all's orders
+                      for e in self.pipe.log if isinstance(e, OrderRequested)
+                      for symbol in e.order.symbols}
         entries_filled = {f.client_order_id for e in self.pipe.log
                           if isinstance(e, TradeExecuted) for f in e.all_fills()}
         for coid, order in state.orders.items():
