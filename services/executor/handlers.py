@@ -15,6 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+import msgspec
+
 from contracts import streams
 from contracts.events import AnyEvent, CancelRequested, OrderRequested, TradeExecuted
 from contracts.market import PriceTick
@@ -186,15 +188,17 @@ class Executor:
         """
         out: list[Outgoing] = []
         for fix in fixes:
+            ctx = await self.open_orders.get(account.id, fix.client_order_id)
+            if ctx is not None:  # remembered first: the order sync may report it before us
+                ctx = msgspec.structs.replace(ctx, cancel_reason=fix.reason)
+                await self.open_orders.remember(ctx)
             if fix.action == "cancel":
                 order = await broker.cancel_order(account, fix.client_order_id, fix.reason)
             else:
                 order = await broker.resize_order(account, fix.client_order_id,
                                                   fix.quantity, fix.reason)
-            if order is not None and order.status != "open":
-                ctx = await self.open_orders.get(account.id, order.client_order_id)
-                if ctx is not None:
-                    out += outcome(ctx, order, self.clock)
+            if order is not None and order.status != "open" and ctx is not None:
+                out += outcome(ctx, order, self.clock)
         return out
 
     def on_exhausted(self, event: AnyEvent, reason: str) -> list[Outgoing]:

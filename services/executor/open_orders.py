@@ -34,6 +34,8 @@ class OpenOrder(msgspec.Struct, frozen=True, kw_only=True):
     broker: str
     symbol: str
     request: OrderRequest | None = None
+    # Why the executor is cancelling it, for brokers that do not keep our reason.
+    cancel_reason: str = ""
 
     @property
     def leg(self) -> str:

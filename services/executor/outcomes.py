@@ -38,7 +38,7 @@ def outcome(ctx: OpenOrder, order: BrokerOrder, clock: Clock) -> list[Outgoing]:
             order=order,
         )
         return [Outgoing(placed, streams.message_id(ctx.signal_id, "placed"))]
-    reason = order.reason or f"the broker reports the order {order.status}"
+    reason = _reason(ctx, order) or f"the broker reports the order {order.status}"
     return [failure(ctx, "execute", f"order_{order.status}", reason, clock,
                     {"client_order_id": order.client_order_id})]
 
@@ -77,8 +77,16 @@ def leg_outcome(ctx: OpenOrder, order: BrokerOrder, clock: Clock) -> list[Outgoi
             event_id=event_id, signal_id=ctx.signal_id, tenant_id=ctx.tenant_id,
             occurred_at=now, strategy_id=ctx.strategy_id, account_id=ctx.account_id,
             broker=ctx.broker, leg=leg, order=order,
-            reason=order.reason or f"the broker reports the leg {order.status}")
+            reason=_reason(ctx, order) or f"the broker reports the leg {order.status}")
     return [Outgoing(event, msg_id)]
+
+
+def _reason(ctx: OpenOrder, order: BrokerOrder) -> str:
+    """Why an order ended: ours when we cancelled it (brokers such as Alpaca only say
+    "canceled"), else the broker's."""
+    if order.status == "canceled" and ctx.cancel_reason:
+        return ctx.cancel_reason
+    return order.reason
 
 
 def leg_refused(ctx: OpenOrder, reason: str, clock: Clock) -> list[Outgoing]:

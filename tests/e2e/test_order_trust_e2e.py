@@ -7,18 +7,20 @@ holds and the projection shows afterwards, not only the events.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
+from fakes.alpaca_server import FakeAlpaca
 from harness import EventTap, System, Tenancy, master_box, paper_orders, provision, wait_until
 
 from contracts import streams
 from contracts.events import LegCanceled, LegFilled, OrderPlaced
 from services.brokers.market_prices import MarketPrices
-from services.registry.models import Strategy
+from services.registry.models import AlpacaConfig, Strategy
 from services.registry.provisioning import register_strategy
 from services.registry.secrets import new_secret
 from services.registry.store import Registry
@@ -227,3 +229,43 @@ async def test_cancel_all_then_close_all_sweep_the_whole_account(
             return api["fills"] == 4 and api["positions"] == []
 
         await wait_until(flat, message="the projection to apply both closing fills")
+
+
+@pytest.fixture
+async def fake_alpaca() -> AsyncIterator[FakeAlpaca]:
+    """Asked for before ``system``, so it stops after the services that call it."""
+    fake = FakeAlpaca(key_id="PKFLIP", secret_key="flip-secret")
+    await fake.start()
+    fake.set_price("AAPL", "190")
+    yield fake
+    await fake.stop()
+
+
+async def test_at_alpaca_a_flip_by_another_strategy_cancels_the_oco_leg(
+        fake_alpaca: FakeAlpaca, system: System, bus: Bus, tap: EventTap) -> None:
+    config = AlpacaConfig(key_id="PKFLIP", secret_key="flip-secret",
+                          url_override=fake_alpaca.url)
+    t = await provision(bus, account_fields={"broker": "alpaca", "alpaca": config},
+                        sizing_mode="alert_contracts", attach_sl_tp=True, sl_pct="5",
+                        tp_pct="10")
+    flipper = await second_strategy(bus, t, sizing_mode="alert_contracts")
+    async with aiohttp.ClientSession() as http:
+        _, entry = await post_json(http, webhook(system, t.strategy),
+                                   tv_alert(contracts="4", price="190"))
+        await tap.wait_for(lambda evs: any(
+            isinstance(e, OrderPlaced) and e.signal_id == entry["signal_id"]
+            and e.order.leg for e in evs))
+        _, short = await post_json(http, webhook(system, flipper),
+                                   tv_alert(order_id="sell", action="sell",
+                                            contracts="6", price="190"))
+        await tap.wait_terminal(short["signal_id"])
+        canceled = await tap.wait_for(lambda evs: [
+            e for e in evs if isinstance(e, LegCanceled) and e.signal_id == entry["signal_id"]])
+        # The old sell take-profit at 209 is gone: a rally cannot sell more.
+        fake_alpaca.set_price("AAPL", "215")
+        status = await status_api(system, http, t.account.id)
+    assert status["positions"] == {"AAPL": "-6"}
+    assert status["open_orders"] == []
+    assert canceled[0].reason == (  # type: ignore[union-attr]
+        "the position is now short 6 AAPL: a sell leg would add to it")
+    assert not [e for e in tap.events if isinstance(e, LegFilled)]
