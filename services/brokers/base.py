@@ -23,6 +23,9 @@ class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     equity: Decimal
     positions: dict[str, Decimal]
     last_prices: dict[str, Decimal]
+    # Client order ids of the latest orders the positions already include (brokers
+    # that can say so): risk must not count their reservations a second time.
+    recent_fills: frozenset[str] = frozenset()
 
     def position(self, symbol: str) -> Decimal:
         """Signed quantity held in ``symbol``."""

@@ -44,6 +44,13 @@ class PaperAccount(msgspec.Struct, kw_only=True):
     orders: dict[str, BrokerOrder] = {}
     # How many closed orders were moved to keys of their own.
     archived: int = 0
+    # Client order ids of the latest fills, oldest first (see AccountSnapshot).
+    recent_fills: list[str] = []
+
+
+# Fills remembered for risk: far more than can be decided between a fill and the
+# release of its reservation.
+KEEP_RECENT_FILLS = 200
 
 
 # Closed orders kept in the account's entry; past twice this many, the oldest move out.
@@ -55,6 +62,7 @@ class _BookOnly(msgspec.Struct):
     """An account entry read for its book alone: the orders are skipped, not built."""
 
     book: Book
+    recent_fills: list[str] = []
 
 
 _book_decoder = msgspec.json.Decoder(_BookOnly)
@@ -262,11 +270,17 @@ def observe_price(state: PaperAccount, symbol: str, price: Decimal, slippage_bps
     return changed
 
 
+def _remember_fill(state: PaperAccount, client_order_id: str) -> None:
+    state.recent_fills.append(client_order_id)
+    del state.recent_fills[:-KEEP_RECENT_FILLS]
+
+
 def _after_fill(state: PaperAccount, filled: BrokerOrder) -> list[BrokerOrder]:
     """Make, in the same update, what a fill leaves harmless: the open siblings of a
     filled leg are cancelled (one-cancels-other), and the symbol's other legs follow
     the new position (:func:`domain.protection.leg_fixes`: cancelled when flat or on
     the wrong side, shrunk when larger than the position)."""
+    _remember_fill(state, filled.client_order_id)
     changed = []
     if filled.oco_group:
         for coid, order in list(state.orders.items()):
@@ -323,12 +337,12 @@ class PaperBroker:
                                           cash=account.starting_cash)), None
         return _decoder.decode(entry.value or b""), entry.revision
 
-    async def _load_book(self, account: Account) -> Book:
+    async def _load_book(self, account: Account) -> _BookOnly:
         try:
             entry = await self.kv.get(account.id)
         except KeyNotFoundError:
-            return Book(currency=account.currency, cash=account.starting_cash)
-        return _book_decoder.decode(entry.value or b"").book
+            return _BookOnly(Book(currency=account.currency, cash=account.starting_cash))
+        return _book_decoder.decode(entry.value or b"")
 
     async def _save(self, account: Account, state: PaperAccount, revision: int | None) -> bool:
         old = orders_to_archive(state, self.keep_closed)
@@ -351,12 +365,12 @@ class PaperBroker:
     async def snapshot(self, account: Account) -> AccountSnapshot:
         """Cash, equity, positions and last prices of the simulated account; positions
         are marked at the market's last price when one was recorded."""
-        book = await self._load_book(account)
-        book = marked(book, await self.prices.of(book.positions))
+        entry = await self._load_book(account)
+        book = marked(entry.book, await self.prices.of(entry.book.positions))
         return AccountSnapshot(
             cash=book.cash, equity=book.equity(),
             positions={s: p.quantity for s, p in book.positions.items()},
-            last_prices=dict(book.last_prices),
+            last_prices=dict(book.last_prices), recent_fills=frozenset(entry.recent_fills),
         )
 
     async def find_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:

@@ -48,7 +48,9 @@ class Exposure:
         """Combine the broker's snapshot with the ledger's reservations."""
         positions = dict(snapshot.positions)
         prices = dict(snapshot.last_prices)
-        for reservation in ledger.pending.values():
+        for coid, reservation in ledger.pending.items():
+            if coid in snapshot.recent_fills:
+                continue  # filled: the broker's position has it already
             positions[reservation.symbol] = (positions.get(reservation.symbol, ZERO)
                                              + reservation.signed_quantity)
             if reservation.signed_quantity:

@@ -118,6 +118,8 @@ class Pipeline:
                                    self.clock)
         self.log: list[Event] = []
         self.stored: set[str] = set()
+        self.lagging = False
+        self.unreleased: list[AnyEvent] = []
 
     def consumers(self, event: Event) -> list[Any]:
         """The handlers subscribed to an event's subject, as the consumers are."""
@@ -127,10 +129,24 @@ class Pipeline:
             case OrderRequested() | CancelRequested():
                 return [self.executor.handle]
             case TradeExecuted():
-                return [self.monitor.handle, self.risk.release]
+                return [self.monitor.handle, self._release]
             case WebhookFailed():
-                return [self.risk.release]
+                return [self._release]
         return []
+
+    async def _release(self, event: AnyEvent) -> list[Any]:
+        """Risk's release consumer; while ``lagging`` it falls behind (its events wait)."""
+        if self.lagging:
+            self.unreleased.append(event)
+            return []
+        return await self.risk.release(event)
+
+    async def catch_up(self) -> None:
+        """The lagging release consumer works off what it holds."""
+        self.lagging = False
+        for event in self.unreleased:
+            await self.risk.release(event)
+        self.unreleased = []
 
     async def deliver(self, *events: Event, dedupe: bool = True) -> None:
         """Publish ``events`` and handle everything that follows from them."""
@@ -279,6 +295,24 @@ class AccountMachine(RuleBasedStateMachine):
             ended = [e for e in self.pipe.log if isinstance(e, TradeExecuted | WebhookFailed)
                      and e.signal_id == event.signal_id]
             assert len(ended) == 1, event.signal
+
+    @rule(signals=st.lists(st.tuples(
+        st.sampled_from(sorted(STRATEGIES)), st.sampled_from(SYMBOLS), st.booleans(),
+        st.sampled_from(["enter", "exit", "percent", "quantity"]), st.integers(1, 30)),
+        min_size=2, max_size=4))
+    def while_release_lags(self, signals: list[tuple[str, str, bool, str, int]]) -> None:
+        """Alerts one after the other while risk's release consumer is behind: each
+        is decided on the broker's position plus the orders not yet released, and an
+        order that filled must not count twice."""
+        self.pipe.lagging = True
+        for strategy, symbol, long, kind, quantity in signals:
+            if kind == "enter":
+                self.entry(strategy, symbol, long, quantity)
+            elif kind == "exit":
+                self.exit(strategy, symbol, "exit_long" if long else "exit_short")
+            else:
+                self.partial_exit(strategy, symbol, (kind, quantity))
+        run(self.pipe.catch_up())
 
     @rule(symbol=st.sampled_from(SYMBOLS), move=st.integers(-8, 8))
     def tick(self, symbol: str, move: int) -> None:
