@@ -29,7 +29,7 @@ from services.ingress.ratelimit import RateLimiter, ScopeLimits
 from services.registry.api_keys import ApiKeys
 from services.registry.store import StrategyCache, open_registry
 from services.runtime.bus import Bus, ensure_topology
-from services.runtime.clock import SystemClock
+from services.runtime.clock import clock_for
 from services.runtime.config import Settings
 from services.runtime.service import connect_when_available, install_stop_handlers
 from services.runtime.timers import stopped_within
@@ -44,7 +44,7 @@ async def _wire(settings: Settings, bus: Bus, store: EventStore,
     strategies = StrategyCache(registry)
     await strategies.start()
     bus.on_reconnected.append(strategies.on_reconnected)
-    clock = SystemClock()
+    clock = clock_for(settings.test_clock_file)
     limiter = RateLimiter(await bus.kv(streams.BUCKET_RATE))
     return IngressContext(settings=settings, bus=bus, strategies=strategies,
                           store=store,

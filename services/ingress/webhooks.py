@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from aiohttp import web
@@ -117,10 +116,11 @@ async def _authenticated(ctx: IngressContext, request: web.Request, payload: dic
     tolerance = ctx.settings.signature_tolerance_s
 
     def attempt() -> tuple[Strategy, str]:
+        now_s = ctx.clock.now().timestamp()
         if header_token and looks_like_jwt(header_token):
-            return verify_jwt(header_token, ctx.strategies, time.time(), tolerance), "jwt"
+            return verify_jwt(header_token, ctx.strategies, now_s, tolerance), "jwt"
         return authenticate(ctx.strategies, slug, payload, query_token,
-                            SignedHeaders.from_headers(request.headers), raw, time.time(),
+                            SignedHeaders.from_headers(request.headers), raw, now_s,
                             tolerance, header_token)
 
     try:
@@ -140,7 +140,8 @@ async def _authenticated(ctx: IngressContext, request: web.Request, payload: dic
 
 async def _check_rate(ctx: IngressContext, strategy: Strategy) -> None:
     """429 with Retry-After when the tenant, account or strategy is over a limit."""
-    exceeded = await ctx.limiter.hit(await ctx.scope_limits.scopes(strategy), time.time())
+    exceeded = await ctx.limiter.hit(await ctx.scope_limits.scopes(strategy),
+                                     ctx.clock.now().timestamp())
     if exceeded is None:
         return
     problem = Problem(429, "rate_limited",

@@ -47,6 +47,8 @@ class Settings(BaseModel):
     admin_jwt_secret: str = Field(default="", repr=False)
     admin_jwt_public_key: str = ""
     admin_jwt_audience: str = "tradehooks-admin"
+    # Tests only: ingress reads the time from this file (see runtime/clock.FileClock).
+    test_clock_file: str = ""
 
     @field_validator("admin_jwt_secret")
     @classmethod
@@ -101,6 +103,7 @@ _ENV = {
     "admin_jwt_secret": "TRADEHOOKS_ADMIN_JWT_SECRET",
     "admin_jwt_public_key": "TRADEHOOKS_ADMIN_JWT_PUBLIC_KEY",
     "admin_jwt_audience": "TRADEHOOKS_ADMIN_JWT_AUDIENCE",
+    "test_clock_file": "TRADEHOOKS_TEST_CLOCK_FILE",
 }
 
 

@@ -20,12 +20,17 @@ async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
     return True
 
 
+# How a timer waits between ticks: True when ``stop`` was set meanwhile. Tests pass
+# their own, which lets the time pass at once.
+Wait = Callable[[asyncio.Event, float], Awaitable[bool]]
+
+
 async def run_every(stop: asyncio.Event, interval_s: float, tick: Callable[[], Awaitable[object]],
-                    what: str, wait_first: bool = False) -> None:
+                    what: str, wait_first: bool = False, wait: Wait = stopped_within) -> None:
     """Call ``tick`` every ``interval_s`` until ``stop``; a failing tick is logged (with
     its traceback unless NATS itself failed) and the next one runs on time.
     ``wait_first`` skips the tick at start."""
-    if wait_first and await stopped_within(stop, interval_s):
+    if wait_first and await wait(stop, interval_s):
         return
     while not stop.is_set():
         try:
@@ -36,5 +41,5 @@ async def run_every(stop: asyncio.Event, interval_s: float, tick: Callable[[], A
                             what, exc)
             else:
                 log.exception("%s failed; will retry", what)
-        if await stopped_within(stop, interval_s):
+        if await wait(stop, interval_s):
             return

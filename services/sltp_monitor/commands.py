@@ -17,7 +17,7 @@ from nats.aio.msg import Msg
 from services.brokers.factory import Brokers
 from services.registry.store import Registry
 from services.runtime.bus import Bus
-from services.runtime.timers import run_every
+from services.runtime.timers import Wait, run_every, stopped_within
 from services.sltp_monitor.cleanup import OrphanCleanup
 from services.sltp_monitor.status import account_status
 
@@ -30,12 +30,13 @@ class Commands:
     """Serves the command subjects and runs the periodic orphan cleanup."""
 
     def __init__(self, bus: Bus, cleanup: OrphanCleanup, registry: Registry, brokers: Brokers,
-                 cleanup_interval_s: float) -> None:
+                 cleanup_interval_s: float, wait: Wait = stopped_within) -> None:
         self.bus = bus
         self.cleanup = cleanup
         self.registry = registry
         self.brokers = brokers
         self.cleanup_interval_s = cleanup_interval_s
+        self.wait = wait
 
     async def _answer(self, msg: Msg) -> None:
         try:
@@ -56,7 +57,7 @@ class Commands:
                 for subject in (CLEANUP_SUBJECT, STATUS_SUBJECT)]
         try:
             await run_every(stop, self.cleanup_interval_s, self.cleanup.run,
-                            "orphan cleanup", wait_first=True)
+                            "orphan cleanup", wait_first=True, wait=self.wait)
         finally:
             for sub in subs:
                 with contextlib.suppress(Exception):
