@@ -46,6 +46,7 @@ async def tap(bus: Bus) -> AsyncIterator[EventTap]:
     await event_tap.start()
     yield event_tap
     await event_tap.stop()
+    event_tap.check()  # an unreadable event fails the test even if nothing looked
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -79,3 +80,5 @@ async def system(nats_server: EmbeddedNats, bus: Bus, tmp_path: Path,
         report = getattr(request.node, "report_call", None)
         if report is not None and report.failed:
             print(sut.logs())
+    # Whole logs, shutdown included: a traceback anywhere fails the test.
+    sut.assert_no_tracebacks()

@@ -9,23 +9,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import msgspec
 import psycopg
 import pytest
 from nats.js.api import DeliverPolicy
 
 from contracts import streams
 from contracts.events import AnyEvent, decode_event, event_type
+from contracts.orders import BrokerOrder
+from contracts.subjects import DEAD_LETTER
+from projections.store import open_store
+from services.brokers.paper import PaperAccount
 from services.registry.api_keys import ApiKeys
+from services.registry.kv_keys import matching_keys
 from services.registry.models import Account, Strategy, Tenant
 from services.registry.provisioning import register_account, register_strategy, register_tenant
 from services.registry.secrets import new_secret
@@ -38,6 +46,9 @@ from services.runtime.embedded_nats import EmbeddedNats, free_port
 ROOT = Path(__file__).resolve().parent.parent
 # Every process of a test run shares this master key (conftest puts it in the
 # environment), so the test can read and write the registry the services use.
+TRACEBACK = "Traceback (most recent call last):"
+# Dead letters share the stream with the events; they carry a payload, not an event.
+DEAD_LETTER_PREFIX = DEAD_LETTER.removesuffix(">")
 TEST_MASTER_KEY = "dHJhZGVob29rcy10ZXN0LW1hc3Rlci1rZXktb25seSE="  # 32 bytes, tests only
 
 
@@ -68,20 +79,35 @@ async def wait_until(predicate: Callable[[], Any], timeout: float = 20.0,
 
 
 class EventTap:
-    """Collects every event on the stream, in stream order, via an ordered consumer."""
+    """Collects every event on the stream, in stream order, via an ordered consumer.
+
+    Nothing is dropped: a message that is not a decodable event (dead letters aside)
+    is kept in ``undecodable`` and fails the test at the next look at the events
+    (:meth:`check`, called by every query and by the ``tap`` fixture at the end), so
+    a negative check can never pass because the event it looks for was unreadable.
+    A test that publishes garbage on purpose says so with :meth:`expect_undecodable`.
+    """
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
         self.events: list[AnyEvent] = []
         self.raw: list[tuple[str, bytes]] = []
+        self.dead_letters: list[tuple[str, bytes]] = []
+        self.undecodable: list[tuple[str, bytes, str]] = []  # subject, data, error
+        self._expected_garbage: set[bytes] = set()
         self._changed = asyncio.Condition()
         self._sub: Any = None
 
     async def start(self) -> None:
         async def _on_msg(msg: Any) -> None:
             self.raw.append((msg.subject, msg.data))
-            with contextlib.suppress(Exception):
-                self.events.append(decode_event(msg.data))
+            if msg.subject.startswith(DEAD_LETTER_PREFIX):
+                self.dead_letters.append((msg.subject, msg.data))
+            else:
+                try:
+                    self.events.append(decode_event(msg.data))
+                except msgspec.DecodeError as exc:
+                    self.undecodable.append((msg.subject, msg.data, str(exc)))
             async with self._changed:
                 self._changed.notify_all()
 
@@ -95,11 +121,25 @@ class EventTap:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
 
+    def expect_undecodable(self, data: bytes) -> None:
+        """``data`` is published on purpose as a message that is no event."""
+        self._expected_garbage.add(data)
+
+    def check(self) -> None:
+        """Fail if a message on the stream was not a decodable event (unless expected)."""
+        unexpected = [(subject, error) for subject, data, error in self.undecodable
+                      if data not in self._expected_garbage]
+        if unexpected:
+            raise AssertionError(f"{len(unexpected)} message(s) on the stream are not "
+                                 f"decodable events: {unexpected[:3]}")
+
     def of_type(self, type_: str, signal_id: str | None = None) -> list[AnyEvent]:
+        self.check()
         return [e for e in self.events if event_type(e) == type_
                 and (signal_id is None or e.signal_id == signal_id)]
 
     def terminal(self, signal_id: str) -> list[AnyEvent]:
+        self.check()
         return [e for e in self.events if e.signal_id == signal_id
                 and event_type(e) in ("webhook.trade_executed", "webhook.failed")]
 
@@ -107,9 +147,11 @@ class EventTap:
                        timeout: float = 20.0) -> Any:
         async def _wait() -> Any:
             async with self._changed:
-                while not (result := predicate(self.events)):
+                while True:
+                    self.check()
+                    if result := predicate(self.events):
+                        return result
                     await self._changed.wait()
-                return result
 
         try:
             return await asyncio.wait_for(_wait(), timeout)
@@ -133,6 +175,7 @@ class Tenancy:
 
 async def provision(bus: Bus, *, starting_cash: str = "100000",
                     account_fields: dict[str, Any] | None = None,
+                    tenant_fields: dict[str, Any] | None = None,
                     **strategy_fields: Any) -> Tenancy:
     """Register a fresh tenant, account (paper unless ``account_fields`` say otherwise)
     and strategy, with unique ids. The strategy sizes at 2 % of equity unless
@@ -141,17 +184,40 @@ async def provision(bus: Bus, *, starting_cash: str = "100000",
     suffix = uuid.uuid4().hex[:8]
     registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
     clock = SystemClock()
-    tenant = Tenant(id=f"t{suffix}", name=f"Tenant {suffix}")
+    tenant = Tenant(id=f"t{suffix}", name=f"Tenant {suffix}", **(tenant_fields or {}))
     account = Account(id=f"acct-{suffix}", tenant_id=tenant.id, name="Paper",
                       starting_cash=starting_cash,  # type: ignore[arg-type]
                       **(account_fields or {}))
-    fields = {"name": f"Strategy {suffix}", "slug": f"strategy-{suffix}", **strategy_fields}
-    strategy = Strategy(id=f"strat-{suffix}", tenant_id=tenant.id, account_id=account.id,
-                        secret=new_secret(), **fields)
     await register_tenant(bus, registry, tenant, clock)
     await register_account(bus, registry, account, clock)
-    await register_strategy(bus, registry, strategy, clock)
-    return Tenancy(tenant, account, strategy)
+    return Tenancy(tenant, account, await _new_strategy(bus, account, strategy_fields))
+
+
+async def add_strategy(bus: Bus, tenancy: Tenancy, **strategy_fields: Any) -> Tenancy:
+    """Register one more strategy on the tenancy's account (unique ids); the tenancy
+    of the new strategy."""
+    strategy = await _new_strategy(bus, tenancy.account, strategy_fields)
+    return Tenancy(tenancy.tenant, tenancy.account, strategy)
+
+
+async def add_account(bus: Bus, tenancy: Tenancy, **account_fields: Any) -> Tenancy:
+    """Register another paper account of the tenancy's tenant, with a strategy."""
+    account = Account(id=f"acct-{uuid.uuid4().hex[:8]}", tenant_id=tenancy.tenant.id,
+                      name="Paper", **account_fields)
+    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
+    await register_account(bus, registry, account, SystemClock())
+    return Tenancy(tenancy.tenant, account, await _new_strategy(bus, account, {}))
+
+
+async def _new_strategy(bus: Bus, account: Account, fields: dict[str, Any]) -> Strategy:
+    suffix = uuid.uuid4().hex[:8]
+    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
+    strategy = Strategy(id=f"strat-{suffix}", tenant_id=account.tenant_id,
+                        account_id=account.id, secret=new_secret(),
+                        **{"name": f"Strategy {suffix}", "slug": f"strategy-{suffix}",
+                           **fields})
+    await register_strategy(bus, registry, strategy, SystemClock())
+    return strategy
 
 
 SERVICES = ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress")
@@ -180,6 +246,25 @@ class System:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
+    @property
+    def clock_file(self) -> Path:
+        """Where the services' test clock is read from (absent: the wall clock)."""
+        return self.data_dir / "clock"
+
+    def set_clock(self, instant: datetime | None) -> None:
+        """Freeze ingress's time at ``instant`` (None: back to the wall clock)."""
+        if instant is None:
+            self.clock_file.unlink(missing_ok=True)
+        else:  # whole or not at all: a reader never sees a half-written file
+            staged = self.clock_file.with_suffix(".new")
+            staged.write_text(instant.isoformat())
+            os.replace(staged, self.clock_file)
+
+    @property
+    def store_url(self) -> str:
+        """The event store the services write (SQLite under the data dir by default)."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'events.sqlite'}"
+
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update({
@@ -194,6 +279,8 @@ class System:
             "TRADEHOOKS_BREAKER_INTERVAL_S": "0.2",
             # The test process is their supervisor: if it dies, they stop too.
             "TRADEHOOKS_SUPERVISED": "1",
+            # The wall clock until a test sets the time (see set_clock).
+            "TRADEHOOKS_TEST_CLOCK_FILE": str(self.clock_file),
         })
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         if self.database_url:
@@ -237,11 +324,33 @@ class System:
                 proc.kill()
                 proc.wait()
 
+    def log_offsets(self) -> dict[str, int]:
+        """How many bytes each service's log holds now (see :meth:`tracebacks`)."""
+        return {p.name: p.stat().st_size for p in sorted(self.data_dir.glob("*.log"))}
+
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
-            for p in sorted(self.data_dir.glob("*.log"))
-        )
+        """Every service's whole log (a restart appends to the same file)."""
+        return "\n".join(f"--- {p}\n{p.read_text(errors='replace')}"
+                         for p in sorted(self.data_dir.glob("*.log")))
+
+    def tracebacks(self, since: dict[str, int] | None = None) -> list[str]:
+        """Each traceback any service logged (after the ``since`` offsets), whole logs
+        read: an exception logged with its traceback is a bug, wherever it is."""
+        found = []
+        for path in sorted(self.data_dir.glob("*.log")):
+            with path.open("rb") as log:
+                log.seek((since or {}).get(path.name, 0))
+                text = log.read().decode(errors="replace")
+            for match in re.finditer(re.escape(TRACEBACK), text):
+                start = text.rfind("\n", 0, match.start() - 1) + 1  # the record's line
+                found.append(f"{path.name}: {text[start:match.end() + 1500]}")
+        return found
+
+    def assert_no_tracebacks(self, since: dict[str, int] | None = None) -> None:
+        """Fail, showing them, if any service logged a traceback."""
+        found = self.tracebacks(since)
+        assert not found, f"{len(found)} traceback(s) in the service logs:\n" + \
+            "\n".join(found[:5])
 
     def running(self, service: str) -> bool:
         """The service logged that it is running (consumers attached)."""
@@ -283,6 +392,25 @@ async def running_system(nats: EmbeddedNats, bus: Bus, data_dir: Path, store_url
         raise
     finally:
         sut.stop_all()
+def log_size(system: System, service: str) -> int:
+    """Bytes in the service's log so far (a restart appends to the same file)."""
+    path = system.data_dir / f"{service}.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+async def wait_restarted(system: System, service: str, offset: int,
+                         timeout: float = 30.0) -> None:
+    """Until the service logs, after ``offset``, that it is running again."""
+    kind = service.rsplit("-", 1)[0] if service.rsplit("-", 1)[-1].isdigit() else service
+    marker = b"listening on" if kind == "ingress" else f"{kind} running".encode()
+    path = system.data_dir / f"{service}.log"
+
+    def running() -> bool:
+        with path.open("rb") as log:
+            log.seek(offset)
+            return marker in log.read()
+
+    await wait_until(running, timeout, interval=0.05, message=f"{service} to restart")
 
 
 def new_postgres_schema() -> tuple[str, Callable[[], None]]:
@@ -324,18 +452,37 @@ async def run_replay(system: System) -> str:
     return result.stdout
 
 
-async def paper_orders(bus: Bus, account_id: str) -> dict[str, Any]:
+def stored_event_ids(system: System) -> list[str]:
+    """Every pipeline event id in the system's event store, in store order."""
+    store = open_store(system.store_url)
+    try:
+        return [event.event_id for _, event in store.iter_events()]
+    finally:
+        store.close()
+
+
+async def account_projection(system: System, account_id: str, fills: int,
+                             timeout: float = 20.0) -> dict[str, Any]:
+    """``GET /api/v1/accounts/{id}`` once the projection has applied exactly ``fills``
+    fills (the answer, as JSON)."""
+    async with aiohttp.ClientSession() as http:
+        async def applied() -> dict[str, Any] | None:
+            async with http.get(f"{system.api_url}/api/v1/accounts/{account_id}",
+                                headers=system.admin_headers) as resp:
+                body: dict[str, Any] = await resp.json()
+                return body if resp.status == 200 and body["fills"] == fills else None
+
+        found: dict[str, Any] = await wait_until(
+            applied, timeout, message=f"{fills} fill(s) in the projection of {account_id}")
+        return found
+
+
+async def paper_orders(bus: Bus, account_id: str) -> dict[str, BrokerOrder]:
     """Every order the paper broker holds for an account, client order id → BrokerOrder:
     the account entry's and the older closed ones moved to keys of their own."""
-    import msgspec
-
-    from contracts.orders import BrokerOrder
-    from services.brokers.paper import PaperAccount
-    from services.registry.kv_keys import matching_keys
-
     kv = await bus.kv(streams.BUCKET_PAPER)
     state = msgspec.json.decode((await kv.get(account_id)).value or b"", type=PaperAccount)
-    orders: dict[str, Any] = dict(state.orders)
+    orders: dict[str, BrokerOrder] = dict(state.orders)
     for key in await matching_keys(kv, f"{account_id}.order.*"):
         order = msgspec.json.decode((await kv.get(key)).value or b"", type=BrokerOrder)
         orders.setdefault(order.client_order_id, order)

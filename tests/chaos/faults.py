@@ -14,7 +14,7 @@ import signal
 from dataclasses import dataclass
 
 import msgspec
-from harness import System, Tenancy, wait_until
+from harness import System, Tenancy, log_size, wait_restarted
 from nats.js.errors import NotFoundError
 
 from contracts import streams
@@ -24,27 +24,6 @@ from services.brokers.paper import PaperAccount
 from services.runtime.bus import Bus
 
 _paper_state = msgspec.json.Decoder(PaperAccount)
-
-
-def log_size(system: System, service: str) -> int:
-    """Bytes in the service's log so far (a restart appends to the same file)."""
-    path = system.data_dir / f"{service}.log"
-    return path.stat().st_size if path.exists() else 0
-
-
-async def wait_restarted(system: System, service: str, offset: int,
-                         timeout: float = 30.0) -> None:
-    """Until the service logs, after ``offset``, that it is running again."""
-    kind = service.rsplit("-", 1)[0] if service.rsplit("-", 1)[-1].isdigit() else service
-    marker = b"listening on" if kind == "ingress" else f"{kind} running".encode()
-    path = system.data_dir / f"{service}.log"
-
-    def running() -> bool:
-        with path.open("rb") as log:
-            log.seek(offset)
-            return marker in log.read()
-
-    await wait_until(running, timeout, interval=0.05, message=f"{service} to restart")
 
 
 @dataclass

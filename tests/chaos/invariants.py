@@ -26,7 +26,15 @@ from dataclasses import dataclass, field
 import msgspec
 from chaos.load import Alert, Attempt
 from fakes.alpaca_server import FakeAlpaca
-from harness import EventTap, System, Tenancy, paper_orders, run_replay, wait_until
+from harness import (
+    EventTap,
+    System,
+    Tenancy,
+    paper_orders,
+    run_replay,
+    stored_event_ids,
+    wait_until,
+)
 
 from contracts import streams
 from contracts.events import (
@@ -303,21 +311,8 @@ def check_alpaca_orders(fake: FakeAlpaca, tenancies: Sequence[Tenancy],
 # -- 4. and 5. store and projections ------------------------------------------------------
 
 
-def store_url(system: System) -> str:
-    return system.database_url or f"sqlite:///{system.data_dir / 'events.sqlite'}"
-
-
-def stored_event_ids(system: System) -> list[str]:
-    """Every pipeline event id in the event store, in store order."""
-    store = open_store(store_url(system))
-    try:
-        return [event.event_id for _, event in store.iter_events()]
-    finally:
-        store.close()
-
-
 def _rebuilt_views(system: System) -> dict[str, AccountView]:
-    store = open_store(store_url(system))
+    store = open_store(system.store_url)
     try:
         views, _, _ = rebuild_accounts(store)
     finally:

@@ -36,7 +36,7 @@ async def alpaca() -> AsyncIterator[FakeAlpaca]:
 
 
 async def test_flaky_alpaca_and_a_paper_executor_killed_mid_order_double_nothing(
-        system: System, bus: Bus, alpaca: FakeAlpaca) -> None:
+        alpaca: FakeAlpaca, system: System, bus: Bus) -> None:
     rng = random.Random(SEED)
     config = AlpacaConfig(key_id=KEY_ID, secret_key=SECRET_KEY, url_override=alpaca.url)
     at_alpaca = await provision_many(bus, 2, account_fields={"broker": "alpaca",

@@ -6,10 +6,10 @@ import asyncio
 import random
 
 import pytest
-from chaos.faults import crash_each, wait_restarted
+from chaos.faults import crash_each
 from chaos.invariants import verify_run
 from chaos.load import make_alerts, provision_many, run_load
-from harness import SERVICES, System
+from harness import SERVICES, System, wait_restarted
 
 from services.runtime.bus import Bus
 

@@ -15,11 +15,10 @@ from chaos.faults import (
     freeze_executor_after_submit,
     kill_executor_between_submit_and_ack,
     last_fill_id,
-    wait_restarted,
 )
 from chaos.invariants import check_fill_order, verify_run
 from chaos.load import make_alerts, provision_many, run_load
-from harness import System, Tenancy, wait_until
+from harness import System, Tenancy, wait_restarted, wait_until
 
 from contracts.events import TradeExecuted
 from services.runtime.bus import Bus

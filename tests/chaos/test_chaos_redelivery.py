@@ -9,23 +9,19 @@ real KV ledger.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
 
 from contracts import streams
 from contracts.events import OrderRequested
-from services.brokers.base import AccountSnapshot
-from services.registry.models import Account, Strategy, Tenant
 from services.risk.handlers import RiskService
 from services.risk.ledger import RiskLedgers
 from services.runtime.bus import Bus
-from services.runtime.clock import SystemClock
 from tests.factories import (
-    make_account,
+    ManualClock,
+    OneAccount,
     make_signal,
-    make_snapshot,
     make_strategy,
     make_trade_executed,
     make_validated,
@@ -34,42 +30,11 @@ from tests.factories import (
 pytestmark = pytest.mark.chaos
 
 
-@dataclass
-class OneAccount:
-    """The registry and broker of one paper account, as risk reads them."""
-
-    strategy_: Strategy = field(default_factory=lambda: make_strategy(
-        sizing_mode="alert_contracts"))
-    account_: Account = field(default_factory=make_account)
-    positions: dict[str, Decimal] = field(default_factory=dict)
-
-    async def tenant(self, tenant_id: str) -> Tenant | None:
-        return None
-
-    async def account(self, account_id: str) -> Account | None:
-        return self.account_
-
-    async def strategy(self, strategy_id: str) -> Strategy | None:
-        return self.strategy_
-
-    def for_account(self, account: Account) -> OneAccount:
-        return self
-
-    def reader_for(self, account: Account) -> OneAccount:
-        return self
-
-    async def market_price(self, symbol: str) -> Decimal | None:
-        return None
-
-    async def snapshot(self, account: Account) -> AccountSnapshot:
-        return make_snapshot(positions=dict(self.positions),
-                             last_prices={"AAPL": Decimal(150)})
-
-
 async def test_a_redelivered_exit_is_never_refused_after_its_order_went_out(bus: Bus) -> None:
-    world = OneAccount(positions={"AAPL": Decimal(5)})
+    world = OneAccount(strategy_=make_strategy(sizing_mode="alert_contracts"),
+                       positions={"AAPL": Decimal(5)}, prices={"AAPL": Decimal(150)})
     risk = RiskService(world, world, RiskLedgers(await bus.kv(streams.BUCKET_RISK)),  # type: ignore[arg-type]
-                       SystemClock())
+                       ManualClock())
     exit_signal = make_validated(signal=make_signal(intent="exit_long"))
 
     first = await risk.handle(exit_signal)

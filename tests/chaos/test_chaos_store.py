@@ -11,11 +11,10 @@ import random
 from collections.abc import Iterator
 
 import pytest
-from chaos.faults import log_size
 from chaos.invariants import verify_run
 from chaos.load import make_alerts, provision_many, run_load
 from chaos.pg import own_store, store_outage
-from harness import System
+from harness import System, log_size
 
 from services.runtime.bus import Bus
 

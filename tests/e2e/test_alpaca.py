@@ -20,6 +20,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 async def alpaca() -> AsyncIterator[FakeAlpaca]:
+    """The fake Alpaca; tests ask for it before ``system`` so it outlives the services
+    (stopped first, it is an outage the sl-tp-monitor meets while shutting down)."""
     server = FakeAlpaca(key_id="PKE2E", secret_key="e2e-secret", hang_seconds=2.0)
     await server.start()
     server.set_price("AAPL", "190")
@@ -34,7 +36,7 @@ async def alpaca_strategy(bus: Bus, fake: FakeAlpaca, **fields: object) -> Tenan
 
 
 async def test_alert_becomes_an_alpaca_order_once_even_when_the_answer_is_lost(
-        system: System, bus: Bus, tap: EventTap, alpaca: FakeAlpaca) -> None:
+        alpaca: FakeAlpaca, system: System, bus: Bus, tap: EventTap) -> None:
     t = await alpaca_strategy(bus, alpaca, sizing_mode="alert_contracts")
     url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
     # Alpaca takes the order, then the connection drops before it answers.
@@ -49,7 +51,7 @@ async def test_alert_becomes_an_alpaca_order_once_even_when_the_answer_is_lost(
 
 
 async def test_alpaca_rejection_and_restrictions_end_in_webhook_failed(
-        system: System, bus: Bus, tap: EventTap, alpaca: FakeAlpaca) -> None:
+        alpaca: FakeAlpaca, system: System, bus: Bus, tap: EventTap) -> None:
     t = await alpaca_strategy(bus, alpaca, sizing_mode="alert_contracts")
     url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
     alpaca.fail_next("POST /v2/orders", "reject422", message="asset AAPL is not tradable")
@@ -73,7 +75,7 @@ async def test_alpaca_rejection_and_restrictions_end_in_webhook_failed(
 
 
 async def test_resting_alpaca_limit_order_ends_its_signal_when_it_fills(
-        system: System, bus: Bus, tap: EventTap, alpaca: FakeAlpaca) -> None:
+        alpaca: FakeAlpaca, system: System, bus: Bus, tap: EventTap) -> None:
     t = await alpaca_strategy(bus, alpaca, sizing_mode="alert_contracts")
     url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
     alert = {"alertId": "alp-lim", "action": "buy", "symbol": "AAPL", "quantity": "2",
@@ -91,7 +93,7 @@ async def test_resting_alpaca_limit_order_ends_its_signal_when_it_fills(
 
 
 async def test_alpaca_entry_gets_an_oco_pair_that_ends_with_the_stop(
-        system: System, bus: Bus, tap: EventTap, alpaca: FakeAlpaca) -> None:
+        alpaca: FakeAlpaca, system: System, bus: Bus, tap: EventTap) -> None:
     t = await alpaca_strategy(bus, alpaca, sizing_mode="alert_contracts",
                               attach_sl_tp=True, sl_pct="5", tp_pct="10")
     url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"

@@ -10,7 +10,7 @@ from decimal import Decimal
 import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
-from harness import ROOT, EventTap, System, provision, run_replay, wait_until
+from harness import ROOT, EventTap, System, account_projection, provision, run_replay
 
 from contracts.events import BreakerTripped, TradeExecuted, WebhookFailed
 from services.registry.models import BreakerConfig
@@ -29,15 +29,15 @@ async def test_stop_loss_breaker_liquidates_pauses_and_resumes(system: System, b
     async with aiohttp.ClientSession() as http:
         _, entry = await post_json(http, url, tv_alert(symbol="ACME", price="100"))
         assert isinstance(await tap.wait_terminal(entry["signal_id"]), TradeExecuted)
-        # ACME falls to 80: equity about 92,000, below 95% of 100,000.
+        # ACME falls to 80: 400 bought at 100.05 (5 bps slippage) are worth 32,000
+        # next to 59,980 cash: equity 91,980, below 95% of 100,000.
         await post_json(http, f"{system.api_url}/api/v1/prices",
                         {"symbol": "ACME", "price": "80"}, headers=system.admin_headers)
         trips = await tap.wait_for(lambda evs: [
             e for e in evs if isinstance(e, BreakerTripped) and e.account_id == t.account.id])
         trip = trips[0]
         assert (trip.kind, trip.paused, trip.liquidating) == ("sl", True, ["ACME"])
-        assert trip.threshold == Decimal("95000.00")
-        assert trip.equity < trip.threshold
+        assert (trip.equity, trip.threshold) == (Decimal(91_980), Decimal("95000.00"))
 
         liquidated = await tap.wait_for(lambda evs: [
             e for e in evs if isinstance(e, TradeExecuted) and e.account_id == t.account.id
@@ -67,11 +67,5 @@ async def test_stop_loss_breaker_liquidates_pauses_and_resumes(system: System, b
                 and e.account_id == t.account.id]) == 1
     assert tap.of_type("account.resumed")
     # Liquidation fills went through the store: a rebuild gives the live state.
-    async def projected() -> bool:
-        async with aiohttp.ClientSession() as http, \
-                http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}",
-                         headers=system.admin_headers) as resp:
-            return (await resp.json())["fills"] == 3  # entry, liquidation, new entry
-
-    await wait_until(projected, message="three fills in the projection")
+    await account_projection(system, t.account.id, fills=3)  # entry, liquidation, entry
     assert "identical to the live projection: yes" in await run_replay(system)

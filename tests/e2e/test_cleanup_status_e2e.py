@@ -77,7 +77,8 @@ async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
         async with http.get(f"{system.api_url}/api/v1/status", headers=system.admin_headers,
                             params={"account_id": t.account.id}) as resp:
             after = (await resp.json())["accounts"][0]
-        assert (after["positions"], after["open_orders"]) == ({"HELD": "3"}, [])
+        assert (after["positions"], after["open_orders"], after["cash"]) == (
+            {"HELD": "3"}, [], status["cash"])
         async with http.get(f"{system.api_url}/api/v1/status", headers=system.admin_headers,
                             params={"account_id": "nope"}) as resp:
             assert resp.status == 404
@@ -89,6 +90,8 @@ async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
     orders = await paper_orders(bus, t.account.id)
     assert (orders["old-entry-sl"].status, orders["old-entry-sl"].quantity) == (
         "canceled", Decimal(5))
+    assert [(o.symbol, o.side, o.quantity, o.status) for o in orders.values() if not o.leg] == [
+        ("HELD", "buy", Decimal(3), "filled")]
 
 
 async def test_an_unreachable_broker_does_not_hide_the_other_accounts(system: System,

@@ -34,6 +34,7 @@ DIALECTS: dict[str, Alert] = {
 
 @pytest.fixture
 async def alpaca() -> AsyncIterator[FakeAlpaca]:
+    """Asked for before ``system``, so it outlives the services (see test_alpaca)."""
     server = FakeAlpaca(key_id="PKDIALECT", secret_key="dialect-secret")
     await server.start()
     server.set_price("AAPL", "190")
@@ -42,8 +43,8 @@ async def alpaca() -> AsyncIterator[FakeAlpaca]:
 
 
 @pytest.mark.parametrize("broker", ["paper", "alpaca"])
-async def test_every_dialect_fills(system: System, bus: Bus, tap: EventTap,
-                                   alpaca: FakeAlpaca, broker: str) -> None:
+async def test_every_dialect_fills(alpaca: FakeAlpaca, system: System, bus: Bus,
+                                   tap: EventTap, broker: str) -> None:
     account_fields: dict[str, Any] = {}
     if broker == "alpaca":
         account_fields = {"broker": "alpaca", "alpaca": AlpacaConfig(

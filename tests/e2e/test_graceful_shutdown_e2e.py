@@ -16,11 +16,10 @@ import aiohttp
 import msgspec
 import pytest
 from e2e.helpers import tv_alert
-from harness import EventTap, System, paper_orders, provision, wait_until
+from harness import EventTap, System, paper_orders, provision, stored_event_ids, wait_until
 
 from contracts import streams
 from contracts.events import OrderPlaced, event_type
-from projections.store import open_store
 from services.brokers.paper import PaperAccount
 from services.runtime.bus import Bus
 
@@ -35,14 +34,6 @@ def starts(system: System, service: str) -> int:
     """How many times ``service`` has logged that it is running."""
     log = system.data_dir / f"{service}.log"
     return log.read_bytes().count(f"{service} running".encode()) if log.exists() else 0
-
-
-def stored_event_ids(system: System) -> list[str]:
-    store = open_store(system.database_url or f"sqlite:///{system.data_dir / 'events.sqlite'}")
-    try:
-        return [ev.event_id for _, ev in store.iter_events()]
-    finally:
-        store.close()
 
 
 def legs_of(tap: EventTap, signal_id: str) -> list[str]:

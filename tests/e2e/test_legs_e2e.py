@@ -7,7 +7,7 @@ from decimal import Decimal
 import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
-from harness import EventTap, System, provision, run_replay, wait_until
+from harness import EventTap, System, account_projection, provision, run_replay
 
 from contracts.events import AnyEvent, LegCanceled, LegFilled, OrderPlaced
 from services.runtime.bus import Bus
@@ -52,15 +52,9 @@ async def test_take_profit_fills_and_cancels_the_stop(system: System, bus: Bus,
     assert canceled[0].leg == "sl"  # type: ignore[union-attr]
     assert "OCO" in canceled[0].reason  # type: ignore[union-attr]
 
-    async def flat_in_projection() -> bool:
-        async with aiohttp.ClientSession() as http, \
-                http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}",
-                         headers=system.admin_headers) as resp:
-            account = await resp.json()
-        return account["fills"] == 2 and account["positions"] == []
-
     # The leg's fill reaches the account projection like any other fill.
-    await wait_until(flat_in_projection, message="the projection to apply the leg fill")
+    projected = await account_projection(system, t.account.id, fills=2)
+    assert projected["positions"] == []
     # And the state after legs is exactly what a rebuild from the store gives.
     assert "identical to the live projection: yes" in await run_replay(system)
 

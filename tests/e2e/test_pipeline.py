@@ -9,7 +9,7 @@ from decimal import Decimal
 import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
-from harness import BACKENDS, EventTap, System, provision, wait_until
+from harness import BACKENDS, EventTap, System, account_projection, provision, wait_until
 
 from contracts.events import TradeExecuted, WebhookFailed
 from services.runtime.bus import Bus
@@ -51,13 +51,7 @@ async def test_alert_becomes_paper_fill_with_audit_trail(system: System, bus: Bu
         assert "token" not in received["payload"]
         assert t.strategy.secret not in json.dumps(found)
 
-        async def account() -> dict | None:
-            async with http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}",
-                                headers=system.admin_headers) as resp:
-                data = await resp.json()
-                return data if resp.status == 200 and data["fills"] == 1 else None
-
-        state = await wait_until(account, message="the account projection")
+        state = await account_projection(system, t.account.id, fills=1)
         assert Decimal(state["cash"]) == Decimal("100000") - Decimal("10") * Decimal("200.1")
         # Marked at the market's last price, the alert's 200 (as the status API and
         # the broker mark it): the slippage paid shows as unrealised P&L.

@@ -1,17 +1,34 @@
-"""Rate limits hold across two ingress processes and answer 429 with Retry-After."""
+"""Rate limits per strategy, account and tenant on the running system: shared by two
+ingress processes, 429 with the exact Retry-After, a fresh count in the next window.
+
+Ingress's clock is the test's (``System.set_clock``): every request of a test falls
+in the window the test chose, whatever the wall clock does meanwhile.
+"""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
 from e2e.helpers import tv_alert
-from harness import System, provision, wait_until
+from harness import System, Tenancy, add_account, add_strategy, provision, wait_until
 
 from services.registry.models import RateLimits
 from services.runtime.bus import Bus
 from services.runtime.embedded_nats import free_port
 
 pytestmark = pytest.mark.e2e
+# 20 s into a minute (and into an hour and a day): the minute window ends in 40 s.
+FROZEN = datetime(2031, 3, 4, 5, 0, 20, tzinfo=UTC)
+
+
+async def post(http: aiohttp.ClientSession, base: str, t: Tenancy,
+               n: int) -> tuple[int, dict[str, Any], str | None]:
+    url = f"{base}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    async with http.post(url, json=tv_alert(price=str(100 + n))) as resp:
+        return resp.status, await resp.json(), resp.headers.get("Retry-After")
 
 
 async def test_a_strategy_limit_is_shared_by_two_ingress_processes(system: System,
@@ -19,23 +36,54 @@ async def test_a_strategy_limit_is_shared_by_two_ingress_processes(system: Syste
     second_port = free_port()
     system.start("ingress", instance="ingress-2", TRADEHOOKS_HTTP_PORT=str(second_port))
     await wait_until(lambda: system.running("ingress-2"), message="the second ingress")
-    # Hourly, so a window boundary during the test is very unlikely.
-    t = await provision(bus, rate_limits=RateLimits(per_hour=3))
+    system.set_clock(FROZEN)
+    t = await provision(bus, rate_limits=RateLimits(per_minute=3))
     other = await provision(bus)  # no limit: unaffected
     bases = [system.api_url, f"http://127.0.0.1:{second_port}"]
-    statuses = []
     async with aiohttp.ClientSession() as http:
-        for n in range(5):
-            url = f"{bases[n % 2]}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
-            async with http.post(url, json=tv_alert(price=str(100 + n))) as resp:
-                statuses.append(resp.status)
-                if resp.status == 429:
-                    body = await resp.json()
-                    retry_after = int(resp.headers["Retry-After"])
-        free_url = f"{bases[1]}/webhook/{other.strategy.slug}?token={other.strategy.secret}"
-        async with http.post(free_url, json=tv_alert(price="1")) as resp:
-            assert resp.status == 202
-    assert statuses == [202, 202, 202, 429, 429]
-    assert body["error"] == "rate_limited"
-    assert "strategy limit of 3 per hour" in body["message"]
-    assert 0 < retry_after <= 3600
+        answers = [await post(http, bases[n % 2], t, n) for n in range(5)]
+        assert (await post(http, bases[1], other, 9))[0] == 202
+        # The next minute counts afresh, on either process.
+        system.set_clock(FROZEN + timedelta(seconds=40))
+        assert (await post(http, bases[1], t, 10))[0] == 202
+    assert [status for status, _, _ in answers] == [202, 202, 202, 429, 429]
+    for _, body, retry_after in answers[3:]:
+        assert body == {"error": "rate_limited", "message":
+                        "strategy limit of 3 per minute reached; retry in 40 s"}
+        assert retry_after == "40"
+
+
+async def test_a_tenant_limit_counts_every_strategy_of_the_tenant(system: System,
+                                                                  bus: Bus) -> None:
+    system.set_clock(FROZEN)
+    first = await provision(bus, tenant_fields={"rate_limits": RateLimits(per_hour=3)})
+    # A second account of the same tenant, with its own strategy.
+    second = await add_account(bus, first)
+    outsider = await provision(bus)
+    async with aiohttp.ClientSession() as http:
+        statuses = [(await post(http, system.api_url, t, n))[0]
+                    for n, t in enumerate([first, second, first])]
+        status, body, retry_after = await post(http, system.api_url, second, 3)
+        assert (await post(http, system.api_url, outsider, 4))[0] == 202
+    assert statuses == [202, 202, 202]
+    assert (status, retry_after) == (429, str(3600 - 20))
+    assert body["message"] == "tenant limit of 3 per hour reached; retry in 3580 s"
+
+
+async def test_an_account_limit_counts_every_strategy_on_the_account(system: System,
+                                                                     bus: Bus) -> None:
+    system.set_clock(FROZEN)
+    first = await provision(bus, account_fields={"rate_limits": RateLimits(per_day=2)})
+    second = await add_strategy(bus, first)
+    elsewhere = await add_account(bus, first)  # same tenant, another account
+    async with aiohttp.ClientSession() as http:
+        statuses = [(await post(http, system.api_url, t, n))[0]
+                    for n, t in enumerate([first, second])]
+        status, body, retry_after = await post(http, system.api_url, first, 2)
+        assert (await post(http, system.api_url, elsewhere, 3))[0] == 202
+        system.set_clock(FROZEN + timedelta(days=1))
+        assert (await post(http, system.api_url, second, 4))[0] == 202
+    assert statuses == [202, 202]
+    assert (status, retry_after) == (429, str(86_400 - 5 * 3600 - 20))
+    assert body["message"] == "account limit of 2 per day reached; retry in 68380 s"
+

@@ -5,26 +5,28 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from decimal import Decimal
 
 import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
-from harness import BACKENDS, ROOT, EventTap, System, provision, wait_until
+from harness import (
+    BACKENDS,
+    ROOT,
+    EventTap,
+    System,
+    account_projection,
+    log_size,
+    provision,
+    stored_event_ids,
+    wait_restarted,
+    wait_until,
+)
 
 from contracts.events import event_type
-from projections.store import open_store
 from services.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
-
-
-def stored_event_ids(system: System) -> list[str]:
-    """Every pipeline event id in the event store, in store order."""
-    store = open_store(system.database_url or f"sqlite:///{system.data_dir / 'events.sqlite'}")
-    try:
-        return [ev.event_id for _, ev in store.iter_events()]
-    finally:
-        store.close()
 
 
 @pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
@@ -41,9 +43,13 @@ async def test_killing_the_auditor_mid_stream_loses_no_event(system: System, bus
             if i == 10:
                 system.kill("auditor")  # SIGKILL while events keep flowing
             if i == 25:
+                restarted_after = log_size(system, "auditor")
                 system.start("auditor")
     for signal_id in signal_ids:
         await tap.wait_terminal(signal_id)
+    # Read the store only once the auditor has set it up: PostgreSQL refuses one of
+    # two processes creating the tables at the same moment, and the auditor dies of it.
+    await wait_restarted(system, "auditor", restarted_after)
     published = [e.event_id for e in tap.events]
     await wait_until(lambda: len(stored_event_ids(system)) >= len(published), timeout=30,
                      message="the auditor to store every published event")
@@ -51,12 +57,8 @@ async def test_killing_the_auditor_mid_stream_loses_no_event(system: System, bus
     assert sorted(stored) == sorted(published)  # each exactly once
     assert len(set(stored)) == len(stored)
 
-    async with (aiohttp.ClientSession() as http,
-                http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}",
-                         headers=system.admin_headers) as resp):
-        account = await resp.json()
-    assert account["fills"] == 40
-    assert account["positions"][0]["quantity"] == "40"
+    account = await account_projection(system, t.account.id, fills=40)
+    assert [(p["symbol"], p["quantity"]) for p in account["positions"]] == [("AAPL", "40")]
 
 
 async def test_replay_rebuilds_the_same_projection(system: System, bus: Bus,
@@ -70,23 +72,20 @@ async def test_replay_rebuilds_the_same_projection(system: System, bus: Bus,
                                                           price=price))
             await tap.wait_terminal(body["signal_id"])
 
-        async def account() -> dict | None:
-            async with http.get(f"{system.api_url}/api/v1/accounts/{t.account.id}",
-                                headers=system.admin_headers) as resp:
-                data = await resp.json()
-                return data if data.get("fills") == 3 else None
-
-        before = await wait_until(account, message="three fills in the projection")
-        # Stop the auditor so nothing moves while we rebuild.
-        assert system.terminate("auditor") == 0
-        result = await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "services.cli.main", "replay"],
-            env=system.env(), cwd=ROOT, capture_output=True, text=True, timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
-        assert "identical to the live projection: yes" in result.stdout
-        after = await account()
+    before = await account_projection(system, t.account.id, fills=3)
+    # Stop the auditor so nothing moves while we rebuild.
+    assert system.terminate("auditor") == 0
+    result = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "services.cli.main", "replay"],
+        env=system.env(), cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "identical to the live projection: yes" in result.stdout
+    after = await account_projection(system, t.account.id, fills=3)
     assert after == before
-    assert before["realised_pnl"] != "0"
+    # Bought 5 at 100.05 and 5 at 110.055 (5 bps slippage): average 105.0525; the
+    # exit closes all 10 at 119.94: (119.94 - 105.0525) x 10.
+    assert Decimal(before["realised_pnl"]) == Decimal("148.875")
+    assert before["positions"] == []
     assert [event_type(e) for e in tap.events if e.signal_id.startswith("account:")] == [
         "registry.account_opened"]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
+from decimal import Decimal as D
 
 import aiohttp
 import pytest
 from e2e.helpers import post_json, post_prices, tv_alert
 from harness import EventTap, System, provision, wait_until
 
+from contracts import streams
 from contracts.events import TradeExecuted, WebhookFailed
+from services.brokers.paper import PaperBroker
 from services.runtime.bus import Bus
+from services.runtime.clock import SystemClock
 
 pytestmark = pytest.mark.e2e
 
@@ -63,25 +66,22 @@ async def test_drawdown_from_the_days_starting_equity_stops_new_entries(
     async with aiohttp.ClientSession() as http:
         _, entry = await post_json(http, url, tv_alert(symbol="ACME", price="100"))
         await tap.wait_terminal(entry["signal_id"])
-        # ACME falls 20%: 400 shares lose 8,000, 8% of the day's 100,000.
+        # ACME falls 20%: 400 shares bought at 100.05 (5 bps slippage) lose 8,020,
+        # 8.02% of the day's 100,000.
         await post_prices(http, system.api_url, {"symbol": "ACME", "price": "80"},
                           system.admin_key)
-
-        probes = iter(range(100))
+        # The price reaches the broker asynchronously: wait until it marks the account.
+        paper = PaperBroker(await bus.kv(streams.BUCKET_PAPER), SystemClock(), D(0), D(0),
+                            prices=await bus.kv(streams.BUCKET_PRICES))
 
         async def marked_down() -> bool:
-            # The price reaches the broker asynchronously; probe until it counts.
-            _, body = await post_json(http, url, tv_alert(symbol="ZZZ", price="10",
-                                                          probe=str(next(probes))))
-            signal = await tap.wait_terminal(body["signal_id"])
-            return isinstance(signal, WebhookFailed)
+            return (await paper.snapshot(t.account)).equity == D(91_980)
 
-        await wait_until(marked_down, timeout=20, interval=0.2,
-                         message="the drawdown limit to trip")
-    last = [e for e in tap.of_type("webhook.failed") if e.tenant_id == t.tenant.id][-1]
-    assert last.code == "max_drawdown_pct"  # type: ignore[union-attr]
-    assert last.details["limit"] == "5"  # type: ignore[union-attr]
-    assert Decimal(last.details["value"]) >= Decimal("7.9")  # type: ignore[union-attr]
+        await wait_until(marked_down, message="the broker to mark ACME at 80")
+        _, body = await post_json(http, url, tv_alert(symbol="ZZZ", price="10"))
+    failed = await refused(tap, body["signal_id"])
+    assert failed.details == {"rule": "max_drawdown_pct", "limit": "5", "value": "8.02"}
+    assert failed.code == "max_drawdown_pct"
 
 
 async def test_two_risk_instances_cannot_both_pass_what_only_fits_once(

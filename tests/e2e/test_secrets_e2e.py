@@ -6,12 +6,15 @@ import asyncio
 import re
 import subprocess
 import sys
+from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
 from harness import ROOT, EventTap, System, provision, wait_until
 
+from contracts.events import StrategySecretRotated
 from services.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
@@ -22,34 +25,42 @@ async def test_rotation_keeps_the_old_secret_for_the_overlap_then_refuses_it(
     t = await provision(bus)
     base = f"{system.api_url}/webhook/{t.strategy.slug}"
     old = t.strategy.secret
+    rotated_at = datetime.now(UTC)
     result = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "services.cli.main", "rotate",
-                         t.strategy.id, "--overlap-s", "3"],
+                         t.strategy.id, "--overlap-s", "600"],
         env=system.env(), cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     match = re.search(r"new secret \(shown once\): (whsec_\S+)", result.stdout)
     assert match is not None
     new = match.group(1)
     assert new != old
-    rotated = await tap.wait_for(lambda _: tap.of_type("registry.strategy_secret_rotated"))
+    (rotated,) = await tap.wait_for(lambda _: tap.of_type("registry.strategy_secret_rotated"))
     assert old not in str(rotated) and new not in str(rotated)
+    assert isinstance(rotated, StrategySecretRotated)
+    ends = rotated.previous_valid_until
+    assert rotated_at + timedelta(seconds=600) <= ends <= datetime.now(UTC) + \
+        timedelta(seconds=600)
 
     async with aiohttp.ClientSession() as http:
-        async def accepted(secret: str, price: str) -> bool:
-            status, _ = await post_json(http, f"{base}?token={secret}", tv_alert(price=price))
-            return status == 202
+        async def answer(secret: str, price: str) -> tuple[int, str]:
+            status, body = await post_json(http, f"{base}?token={secret}",
+                                           tv_alert(price=price))
+            return status, body.get("error", "")
 
-        await wait_until(lambda: accepted(new, "101"), message="the new secret to work")
-        assert await accepted(old, "102")  # still inside the overlap
-        # After the overlap only the new secret opens the door.
-        await wait_until(lambda: _refused(http, f"{base}?token={old}"), timeout=10,
-                         interval=0.25, message="the old secret to expire")
-        assert await accepted(new, "104")
+        await wait_until(lambda: _accepted(answer(new, "101")),
+                         message="the new secret to work")
+        # Ingress's clock is the test's: the last moment of the overlap, then the first
+        # after it (the wall clock cannot end the overlap in between).
+        system.set_clock(ends - timedelta(milliseconds=1))
+        assert await answer(old, "102") == (202, "")
+        system.set_clock(ends)
+        assert await answer(old, "103") == (401, "unauthorized")
+        assert await answer(new, "104") == (202, "")
 
 
-async def _refused(http: aiohttp.ClientSession, url: str) -> bool:
-    status, body = await post_json(http, url, tv_alert(price="103"))
-    return status == 401 and body["error"] == "unauthorized"
+async def _accepted(answer: Awaitable[tuple[int, str]]) -> bool:
+    return (await answer)[0] == 202
 
 
 async def test_many_strategies_registered_back_to_back_work_at_once(

@@ -7,8 +7,9 @@ searches longer and at random when hunting for new crashes.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ settings.register_profile(
 settings.register_profile(
     "deep", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Live]:
@@ -47,6 +49,21 @@ async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Live]:
             print(system.logs())
             raise
         finally:
-            system.stop_all()
+            await asyncio.to_thread(system.stop_all)
             await tap.stop()
             await bus.close()
+        system.assert_no_tracebacks()  # shutting down included
+        tap.check()
+
+
+@pytest.fixture(autouse=True)
+def _no_tracebacks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The shared live system's logs, per test: what this test made them say."""
+    if "live" not in request.fixturenames:
+        yield
+        return
+    system: System = request.getfixturevalue("live").system
+    before = system.log_offsets()
+    yield
+    system.assert_no_tracebacks(since=before)
+    request.getfixturevalue("live").tap.check()

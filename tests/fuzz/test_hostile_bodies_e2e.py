@@ -97,10 +97,10 @@ def assert_problem(status: int, body: dict[str, Any], expected_status: int, code
 
 
 async def test_a_declared_10mb_body_is_refused_before_it_is_sent(live: Live) -> None:
-    status, body, elapsed = await raw_exchange(live, request_head(live, length=TEN_MB))
+    # Only the headers are sent: an answer at all means not one body byte was needed.
+    status, body, _ = await raw_exchange(live, request_head(live, length=TEN_MB))
 
     assert_problem(status, body, 413, "body_too_large")
-    assert elapsed < 1.0  # answered from the headers: not one body byte was needed
 
 
 async def test_a_chunked_10mb_body_is_cut_off_at_the_limit(live: Live) -> None:
@@ -240,4 +240,4 @@ async def test_the_ingress_is_still_healthy_after_the_hostile_traffic(live: Live
                                       "application/json")
     assert status == 202, body
     assert "internal_error" not in live.system.logs()
-    assert "Traceback" not in live.system.logs()
+    live.system.assert_no_tracebacks()  # the whole of every log, not only this test's

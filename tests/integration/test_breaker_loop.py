@@ -6,9 +6,10 @@ moments it chooses, so nothing waits for ten seconds to pass.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal as D
 
+from factories import ManualClock
 from harness import EventTap, master_box
 
 from contracts import streams
@@ -22,21 +23,8 @@ from services.runtime.bus import Bus
 from services.sltp_monitor.breaker_loop import BreakerLoop
 
 
-class StepClock:
-    """A clock that moves only when the test says so."""
-
-    def __init__(self) -> None:
-        self.current = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
-
-
 async def test_breaker_trips_once_per_configuration(bus: Bus, tap: EventTap) -> None:
-    clock = StepClock()
+    clock = ManualClock(datetime(2026, 11, 23, 14, 0, tzinfo=UTC))
     registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
     paper = PaperBroker(await bus.kv(streams.BUCKET_PAPER), clock, D(0), D(0),
                         prices=await bus.kv(streams.BUCKET_PRICES))

@@ -89,6 +89,7 @@ async def test_undecodable_message_goes_to_the_dead_letter_subject(bus: Bus,
         done.set()
         return []
 
+    tap.expect_undecodable(b"\x00not json")
     await bus.js.publish("registry.garbage.t", b"\x00not json", stream=streams.STREAM)
     await bus.publish_event(tenant_event(3), "m3")
     await run_until(Consumer(bus, SPEC, record), done)

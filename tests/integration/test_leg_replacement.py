@@ -3,11 +3,9 @@ even when it places several entries' legs in a row (it lagged behind the fills).
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal as D
-from typing import Any
 
-from factories import NOW, make_account, make_order, make_order_requested
+from factories import ManualClock, OneAccount, make_order, make_order_requested
 from nats.js.kv import KeyValue
 
 from contracts.orders import OrderRequest, entry_order_id
@@ -17,21 +15,6 @@ from services.brokers.paper import PaperBroker
 from services.executor.handlers import Executor
 from services.executor.open_orders import OpenOrders
 from services.runtime.bus import Bus
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return NOW
-
-
-class OneAccount:
-    """The registry as far as the executor needs it."""
-
-    def __init__(self) -> None:
-        self.the_account = make_account()
-
-    async def account(self, account_id: str) -> Any:
-        return self.the_account if account_id == self.the_account.id else None
 
 
 def legs(entry: str, stop: str, limit: str, quantity: str) -> list[OrderRequest]:
@@ -44,12 +27,13 @@ def legs(entry: str, stop: str, limit: str, quantity: str) -> list[OrderRequest]
 
 
 async def test_each_entry_s_legs_replace_the_previous_ones(bus: Bus) -> None:
-    paper = PaperBroker(await bus.kv(BUCKET_PAPER), FixedClock(), slippage_bps=D(0),
+    paper = PaperBroker(await bus.kv(BUCKET_PAPER), ManualClock(), slippage_bps=D(0),
                         fee_bps=D(0))
-    registry: Any = OneAccount()
-    account = registry.the_account
+    registry = OneAccount()
+    account = registry.account_
     open_orders: KeyValue = await bus.kv(BUCKET_OPEN_ORDERS)
-    executor = Executor(registry, Brokers(paper), OpenOrders(open_orders), FixedClock())
+    executor = Executor(registry, Brokers(paper), OpenOrders(open_orders),  # type: ignore[arg-type]
+                        ManualClock())
     for n, entry in enumerate(["bot-1-aaaa", "bot-2-bbbb"], start=1):
         await paper.submit(account, make_order(client_order_id=entry, quantity=D(1)))
         for leg in legs(entry, stop="90", limit="120", quantity=str(n)):

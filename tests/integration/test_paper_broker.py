@@ -5,35 +5,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal as D
 
+import msgspec
 import pytest
-from factories import NOW, make_account, make_order
-from harness import connect_bus
+from factories import NOW, ManualClock, make_account, make_order
+from harness import connect_bus, paper_orders
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from contracts.orders import BrokerOrder, Fill
 from contracts.streams import BUCKET_PAPER
 from services.brokers.base import BrokerRejected
-from services.brokers.paper import PaperBroker
+from services.brokers.paper import PaperAccount, PaperBroker
 from services.registry.models import Account
 from services.runtime.bus import Bus
 from services.runtime.embedded_nats import EmbeddedNats
 
 ZERO = D(0)
-
-
-class TickingClock:
-    """Each reading is one second after the previous one."""
-
-    def __init__(self) -> None:
-        self.current = NOW
-
-    def now(self) -> datetime:
-        self.current += timedelta(seconds=1)
-        return self.current
 
 
 @pytest.fixture
@@ -43,7 +33,7 @@ async def kv(bus: Bus) -> KeyValue:
 
 @pytest.fixture
 def broker(kv: KeyValue) -> PaperBroker:
-    return PaperBroker(kv, TickingClock(), slippage_bps=ZERO, fee_bps=ZERO)
+    return PaperBroker(kv, ManualClock(tick_s=1), slippage_bps=ZERO, fee_bps=ZERO)
 
 
 @pytest.fixture
@@ -56,7 +46,7 @@ async def other_bus(nats_server: EmbeddedNats) -> AsyncIterator[Bus]:
 
 @pytest.fixture
 async def other_broker(other_bus: Bus) -> PaperBroker:
-    return PaperBroker(await other_bus.kv(BUCKET_PAPER), TickingClock(),
+    return PaperBroker(await other_bus.kv(BUCKET_PAPER), ManualClock(tick_s=1),
                        slippage_bps=ZERO, fee_bps=ZERO)
 
 
@@ -116,7 +106,7 @@ async def test_a_restarted_broker_returns_the_first_fill(
 
 
 async def test_concurrent_orders_through_two_brokers_lose_nothing(
-    broker: PaperBroker, other_broker: PaperBroker, kv: KeyValue,
+    broker: PaperBroker, other_broker: PaperBroker, bus: Bus,
 ) -> None:
     account = make_account()
     orders = [make_order(client_order_id=f"bot-1714573800-{i:08x}", quantity=D(i),
@@ -143,9 +133,9 @@ async def test_concurrent_orders_through_two_brokers_lose_nothing(
     assert snap.equity == D(100_000)
     for order, result in zip(orders, results, strict=True):
         assert await other_broker.find_order(account, order.client_order_id) == result
-    entry = await kv.get(account.id)
-    assert entry.value is not None
-    assert b'"fills":20' in entry.value
+    held = await paper_orders(bus, account.id)
+    assert sorted(held) == sorted(o.client_order_id for o in orders)
+    assert all(o.status == "filled" for o in held.values())
 
 
 async def test_concurrent_repeats_of_one_order_fill_it_once(
@@ -392,18 +382,17 @@ async def test_cancel_leaves_filled_and_unknown_orders_alone(
 
 
 async def test_old_closed_orders_move_out_of_the_entry_and_stay_findable(kv: KeyValue) -> None:
-    broker = PaperBroker(kv, TickingClock(), slippage_bps=ZERO, fee_bps=ZERO, keep_closed=2)
+    broker = PaperBroker(kv, ManualClock(tick_s=1), slippage_bps=ZERO, fee_bps=ZERO, keep_closed=2)
     account = make_account()
     placed = []
     for n in range(7):
         order = make_order(client_order_id=f"bot-{n}", quantity=D(1), reference_price=D(100))
         placed.append(await broker.submit(account, order))
-    entry = await kv.get(account.id)
-    from services.brokers.paper import _decoder as state_decoder
-    state = state_decoder.decode(entry.value or b"")
-    # Past 2 * keep closed orders, the oldest moved out, leaving the newest `keep`.
-    assert len(state.orders) <= 4 and state.archived >= 3
-    assert "bot-6" in state.orders and "bot-0" not in state.orders
+    state = msgspec.json.decode((await kv.get(account.id)).value or b"", type=PaperAccount)
+    # The 5th closed order passed 2 x keep: the oldest three moved out, leaving the
+    # newest two; two more came since. The entry never held more than four.
+    assert list(state.orders) == ["bot-3", "bot-4", "bot-5", "bot-6"]
+    assert state.archived == 3
     for first in placed:
         # Every order is still found, and a repeat never trades again.
         assert await broker.find_order(account, first.client_order_id) == first

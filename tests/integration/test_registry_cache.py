@@ -25,15 +25,20 @@ async def writer(bus: Bus) -> Registry:
 
 
 @pytest.fixture
-async def cached(nats_server: EmbeddedNats) -> AsyncIterator[CachedRegistry]:
+async def cached_bus(nats_server: EmbeddedNats) -> AsyncIterator[Bus]:
+    """The connection of the service that holds the cached copy."""
     connection = await connect_bus(nats_server.url)
-    registry = CachedRegistry(await connection.kv(streams.BUCKET_REGISTRY), master_box())
-    yield registry
+    yield connection
     await connection.close()
 
 
+@pytest.fixture
+async def cached(cached_bus: Bus) -> CachedRegistry:
+    return CachedRegistry(await cached_bus.kv(streams.BUCKET_REGISTRY), master_box())
+
+
 async def test_changes_made_elsewhere_are_seen_and_reads_need_no_kv(
-        writer: Registry, cached: CachedRegistry) -> None:
+        writer: Registry, cached: CachedRegistry, cached_bus: Bus) -> None:
     await writer.put(Tenant(id="acme", name="Acme"))
     await writer.put(make_account())
     await cached.load()
@@ -59,7 +64,7 @@ async def test_changes_made_elsewhere_are_seen_and_reads_need_no_kv(
         await writer.kv.delete("account.acc-1")
         await wait_until(lambda: _gone(cached), message="the cache to drop the account")
         # Served from memory: with the bucket's connection closed, reads still answer.
-        await cached.kv._js._nc.close()
+        await cached_bus.close()
         assert (await cached.tenant("acme")) is not None
     finally:
         stop.set()

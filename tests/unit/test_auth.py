@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlencode
 
 import pytest
@@ -16,7 +17,7 @@ from services.ingress.auth import (
     verify_signature,
 )
 from services.registry.secrets import fingerprint, lookup_key, new_secret, signing_key
-from tests.factories import SECRET, make_strategy
+from tests.factories import NOW, SECRET, make_strategy
 
 BODY = b'{"alertId":"a-1","action":"buy","symbol":"AAPL"}'
 NOW_S = 1_714_573_800
@@ -216,3 +217,14 @@ def test_lookup_key_differs_from_fingerprint_and_is_deterministic() -> None:
     assert lookup_key(SECRET) != lookup_key(SECRET + "x")
     assert not lookup_key(SECRET).startswith(fingerprint(SECRET))
     assert SECRET not in lookup_key(SECRET)
+
+
+def test_the_previous_secret_works_until_the_overlap_ends_and_not_at_its_end() -> None:
+    ends = NOW + timedelta(hours=1)
+    rotated = make_strategy(secret=new_secret(), previous_secret=SECRET,
+                            previous_valid_until=ends)
+
+    assert token_matches(rotated, SECRET, ends - timedelta(microseconds=1))
+    assert not token_matches(rotated, SECRET, ends)
+    assert token_matches(rotated, rotated.secret, ends + timedelta(days=365))
+    assert not token_matches(make_strategy(previous_valid_until=ends), "", NOW)

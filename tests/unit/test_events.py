@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal as D
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 import pytest
 
 from contracts.events import (
     AccountOpened,
+    AnyEvent,
     Event,
     TradeExecuted,
     WebhookReceived,
@@ -33,6 +34,7 @@ from tests.factories import (
     make_tenant_created,
     make_trade_executed,
     make_validated,
+    sample_of,
 )
 
 
@@ -60,9 +62,22 @@ TYPES = [
     "webhook.failed", "registry.tenant_created", "registry.account_opened",
     "registry.strategy_registered",
 ]
+# The whole catalogue: every type a decoder accepts, each with every field set.
+CATALOGUE = get_args(AnyEvent)
+SAMPLES = [sample_of(cls) for cls in CATALOGUE]
+TAGS = [str(cls.__struct_config__.tag) for cls in CATALOGUE]
 
 
-@pytest.mark.parametrize("event", EVENTS, ids=TYPES)
+def test_the_catalogue_is_every_event_class() -> None:
+    def leaves(cls: type[Event]) -> set[type[Event]]:
+        subs = cls.__subclasses__()
+        return set().union(*(leaves(s) for s in subs)) if subs else {cls}
+
+    assert set(CATALOGUE) == leaves(Event)
+    assert len(set(TAGS)) == len(TAGS)
+
+
+@pytest.mark.parametrize("event", EVENTS + SAMPLES, ids=TYPES + TAGS)
 def test_encode_decode_round_trip(event: Event) -> None:
     decoded = decode_event(encode_event(event))
 
@@ -70,13 +85,14 @@ def test_encode_decode_round_trip(event: Event) -> None:
     assert decoded == event
 
 
-@pytest.mark.parametrize(("event", "name"), list(zip(EVENTS, TYPES, strict=True)), ids=TYPES)
-def test_event_type_is_the_wire_tag(event: Event, name: str) -> None:
+@pytest.mark.parametrize(("event", "name"), list(zip(SAMPLES, TAGS, strict=True)), ids=TAGS)
+def test_event_type_is_the_wire_tag_and_the_subject_s_start(event: Event, name: str) -> None:
     assert event_type(event) == name
     assert json.loads(encode_event(event))["type"] == name
+    assert subject_for(event).startswith(f"{name}.{event.tenant_id}")
 
 
-@pytest.mark.parametrize("event", EVENTS, ids=TYPES)
+@pytest.mark.parametrize("event", EVENTS + SAMPLES, ids=TYPES + TAGS)
 def test_builtins_round_trip(event: Event) -> None:
     data = event_to_builtins(event)
 

@@ -10,18 +10,14 @@ from typing import Any
 from contracts.events import LegCanceled, OrderRequested, WebhookFailed
 from contracts.orders import OrderRequest
 from services.executor.handlers import Executor
+from tests.factories import ManualClock
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-class FixedClock:
-    def now(self) -> datetime:
-        return NOW
-
-
 def executor() -> Executor:
     unused: Any = None  # outcome decisions touch neither registry, brokers nor KV
-    return Executor(unused, unused, unused, FixedClock())
+    return Executor(unused, unused, unused, ManualClock(NOW))
 
 
 def requested(**order: Any) -> OrderRequested:

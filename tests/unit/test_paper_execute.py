@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal as D
-from uuid import NAMESPACE_OID, uuid5
 
 import msgspec
 import pytest
@@ -103,9 +102,15 @@ def test_fill_ids_and_orders_map() -> None:
     result = execute(state, order, ZERO, ZERO, NOW)
     fill = filled(result)
 
-    order_id = str(uuid5(NAMESPACE_OID, "bot-1714573800-abcdef01"))
-    assert (result.client_order_id, result.order_id) == ("bot-1714573800-abcdef01", order_id)
-    assert (fill.client_order_id, fill.order_id) == ("bot-1714573800-abcdef01", order_id)
+    assert result.client_order_id == fill.client_order_id == "bot-1714573800-abcdef01"
+    assert result.order_id and fill.order_id == result.order_id
+    # The broker's id follows from the client order id alone: the same order placed
+    # on another account (or again, after a restart) gets the same id, another order
+    # another id.
+    assert execute(account(), order, ZERO, ZERO, NOW).order_id == result.order_id
+    other = execute(account(), make_order(client_order_id="bot-1714573800-abcdef02"),
+                    ZERO, ZERO, NOW)
+    assert other.order_id != result.order_id
     assert (result.order_type, result.submitted_at, result.reason) == ("market", NOW, "")
     assert state.orders == {"bot-1714573800-abcdef01": result}
 
@@ -367,7 +372,7 @@ def test_a_limit_buy_below_the_market_rests() -> None:
     assert result.fill is None
     assert (result.order_type, result.limit_price, result.stop_price) == ("limit", D(95), None)
     assert (result.quantity, result.submitted_at, result.reason) == (D(10), NOW, "")
-    assert result.order_id == str(uuid5(NAMESPACE_OID, result.client_order_id))
+    assert result.order_id == execute(account(), make_order(), ZERO, ZERO, NOW).order_id
     assert state.orders == {result.client_order_id: result}
     assert state.book.cash == D(100_000)
     assert state.book.positions == {}

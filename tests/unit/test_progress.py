@@ -5,35 +5,28 @@ from __future__ import annotations
 import io
 
 from services.cli.progress import ProgressBar
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.factories import ManualClock
 
 
 def test_bar_shows_done_of_total_percent_and_event_rate() -> None:
-    clock = _Clock()
+    clock = ManualClock()
     bar = ProgressBar(1000, "replay", unit="stored", stream=io.StringIO(), width=10,
-                      clock=clock)
-    clock.now += 2.0
+                      clock=clock.seconds)
+    clock.advance(2.0)
     bar.update(250, 200)
 
-    assert bar.line(clock.now) == (
+    assert bar.line(clock.seconds()) == (
         "replay [##........]  25%  250/1,000 stored  200 events  100 events/s")
 
 
 def test_bar_redraws_at_most_once_per_interval_and_ends_the_line() -> None:
-    clock = _Clock()
+    clock = ManualClock()
     stream = io.StringIO()
-    bar = ProgressBar(10, "replay", stream=stream, interval=1.0, clock=clock)
+    bar = ProgressBar(10, "replay", stream=stream, interval=1.0, clock=clock.seconds)
 
     bar.update(1, 1)
     bar.update(2, 2)  # same instant: not drawn
-    clock.now += 1.0
+    clock.advance(1.0)
     bar.update(3, 3)
     bar.close()
 
@@ -44,5 +37,5 @@ def test_bar_redraws_at_most_once_per_interval_and_ends_the_line() -> None:
 
 
 def test_an_empty_total_counts_as_done() -> None:
-    bar = ProgressBar(0, "replay", stream=io.StringIO(), width=4, clock=_Clock())
+    bar = ProgressBar(0, "replay", stream=io.StringIO(), width=4, clock=ManualClock().seconds)
     assert bar.line(100.0).startswith("replay [####] 100%  0/0")

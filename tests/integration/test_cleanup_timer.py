@@ -1,0 +1,67 @@
+"""The sl-tp-monitor's orphan cleanup runs every 30 s on its own, on a test clock:
+the waits pass at once, and the test looks at the broker's book at each of them."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal as D
+
+from factories import ManualClock, make_account, make_order
+from harness import master_box
+
+from contracts import streams
+from contracts.orders import OrderRequest
+from services.brokers.factory import Brokers
+from services.brokers.paper import PaperBroker
+from services.registry.store import Registry
+from services.runtime.bus import Bus
+from services.runtime.config import Settings
+from services.sltp_monitor.commands import Commands
+from services.sltp_monitor.handlers import SlTpMonitor
+
+
+def stop_leg(client_order_id: str, symbol: str) -> OrderRequest:
+    return OrderRequest(client_order_id=client_order_id, symbol=symbol, side="sell",
+                        quantity=D(3), intent="close", order_type="stop", stop_price=D(40),
+                        time_in_force="gtc", leg="sl",
+                        oco_group=client_order_id.removesuffix("-sl"))
+
+
+async def test_orphan_legs_are_cancelled_every_30_s_without_being_asked(bus: Bus) -> None:
+    clock = ManualClock()
+    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
+    account = make_account()
+    await registry.put(account)
+    paper = PaperBroker(await bus.kv(streams.BUCKET_PAPER), clock, D(0), D(0))
+    await paper.submit(account, make_order(client_order_id="held", symbol="HELD",
+                                           quantity=D(3), reference_price=D(50)))
+    await paper.submit(account, stop_leg("held-sl", "HELD"))  # protects a position
+    await paper.submit(account, stop_leg("gone-sl", "GONE"))  # protects nothing
+
+    async def open_ids() -> list[str]:
+        return sorted(o.client_order_id for o in await paper.open_orders(account))
+
+    waits: list[float] = []
+    seen: list[list[str]] = []
+
+    async def timer(stop: asyncio.Event, seconds: float) -> bool:
+        """The time between ticks passes at once; the test looks before each wait."""
+        waits.append(seconds)
+        seen.append(await open_ids())
+        clock.advance(seconds)
+        if len(waits) == 3:
+            stop.set()
+        return stop.is_set()
+
+    settings = Settings()
+    commands = Commands(bus, SlTpMonitor(registry, Brokers(paper), clock),
+                        settings.cleanup_interval_s, wait=timer)
+    await asyncio.wait_for(commands.run(asyncio.Event()), timeout=20)
+
+    assert waits == [30.0, 30.0, 30.0]
+    # Nothing before the first 30 s; after them the orphan is gone, and stays gone.
+    assert seen == [["gone-sl", "held-sl"], ["held-sl"], ["held-sl"]]
+    orphan = await paper.find_order(account, "gone-sl")
+    assert orphan is not None
+    assert (orphan.status, orphan.reason) == ("canceled", "orphan: no position in GONE")
+    assert (await paper.snapshot(account)).positions == {"HELD": D(3)}
