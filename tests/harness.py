@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from contracts.events import AnyEvent, decode_event, event_type
 from contracts.orders import BrokerOrder
 from contracts.subjects import DEAD_LETTER
 from projections.store import open_store
+from services.brokers.market_prices import MarketPrices
 from services.brokers.paper import PaperAccount
 from services.registry.api_keys import ApiKeys
 from services.registry.kv_keys import matching_keys
@@ -477,6 +479,41 @@ async def account_projection(system: System, account_id: str, fills: int,
         return found
 
 
+async def account_status(system: System, account_id: str) -> dict[str, Any]:
+    """``GET /api/v1/status`` of one account: positions, open orders, cash, equity (read
+    from the broker, unlike the projection)."""
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{system.api_url}/api/v1/status", headers=system.admin_headers,
+            params={"account_id": account_id}) as resp:
+        assert resp.status == 200, await resp.text()
+        found: dict[str, Any] = (await resp.json())["accounts"][0]
+        return found
+
+
+async def tick(system: System, bus: Bus, symbol: str, *prices: str) -> None:
+    """Post market prices one after the other and wait until the executor handled them
+    all: a last marker price, handled after them in order, shows up in the market
+    prices."""
+    marker = str(Decimal(prices[-1]) + Decimal("0.0001"))
+    async with aiohttp.ClientSession() as http:
+        for price in (*prices, marker):
+            async with http.post(f"{system.api_url}/api/v1/prices",
+                                 headers=system.admin_headers,
+                                 json={"symbol": symbol, "price": price}) as resp:
+                assert resp.status == 202, await resp.text()
+    market = MarketPrices(await bus.kv(streams.BUCKET_PRICES))
+
+    async def seen() -> bool:
+        return await market.get(symbol) == Decimal(marker)
+
+    await wait_until(seen, message=f"{symbol} at {marker}")
+
+
+def book_of(orders: dict[str, BrokerOrder]) -> dict[str, tuple[str, str, str]]:
+    """Orders as ``client order id → (side, quantity, status)``, quantities plain."""
+    return {c: (o.side, f"{o.quantity.normalize():f}", o.status) for c, o in orders.items()}
+
+
 async def paper_orders(bus: Bus, account_id: str) -> dict[str, BrokerOrder]:
     """Every order the paper broker holds for an account, client order id → BrokerOrder:
     the account entry's and the older closed ones moved to keys of their own."""
@@ -487,3 +524,15 @@ async def paper_orders(bus: Bus, account_id: str) -> dict[str, BrokerOrder]:
         order = msgspec.json.decode((await kv.get(key)).value or b"", type=BrokerOrder)
         orders.setdefault(order.client_order_id, order)
     return orders
+
+
+async def plant_order(bus: Bus, account_id: str, order: BrokerOrder) -> None:
+    """Put ``order`` into a paper account's state as it is, bypassing the broker (a
+    leg an older version or a crash could have left, which the broker refuses to
+    place today)."""
+    kv = await bus.kv(streams.BUCKET_PAPER)
+    entry = await kv.get(account_id)
+    state = msgspec.json.decode(entry.value or b"", type=PaperAccount)
+    state.orders[order.client_order_id] = order
+    encoder = msgspec.json.Encoder(decimal_format="string")
+    await kv.update(account_id, encoder.encode(state), last=entry.revision)

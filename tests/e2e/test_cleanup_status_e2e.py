@@ -8,28 +8,15 @@ from decimal import Decimal
 import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
-from harness import EventTap, System, paper_orders, provision
+from harness import EventTap, System, paper_orders, plant_order, provision
 
 from contracts import streams
 from contracts.events import LegCanceled
 from contracts.orders import BrokerOrder, OrderRequest
-from services.brokers.paper import PaperAccount
 from services.executor.open_orders import OpenOrder, OpenOrders
 from services.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
-
-
-async def plant_order(bus: Bus, account_id: str, order: BrokerOrder) -> None:
-    """Put ``order`` into a paper account's state as it is, bypassing the broker."""
-    import msgspec
-
-    kv = await bus.kv(streams.BUCKET_PAPER)
-    entry = await kv.get(account_id)
-    state = msgspec.json.decode(entry.value or b"", type=PaperAccount)
-    state.orders[order.client_order_id] = order
-    encoder = msgspec.json.Encoder(decimal_format="string")
-    await kv.update(account_id, encoder.encode(state), last=entry.revision)
 
 
 async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(

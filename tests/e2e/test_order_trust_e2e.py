@@ -6,26 +6,28 @@ holds and the projection shows afterwards, not only the events.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
 from fakes.alpaca_server import FakeAlpaca
-from harness import EventTap, System, Tenancy, master_box, paper_orders, provision, wait_until
+from harness import (
+    EventTap,
+    System,
+    account_projection,
+    account_status,
+    add_strategy,
+    book_of,
+    paper_orders,
+    provision,
+    tick,
+)
 
-from contracts import streams
 from contracts.events import LegCanceled, LegFilled, OrderPlaced
-from services.brokers.market_prices import MarketPrices
 from services.registry.models import AlpacaConfig, Strategy
-from services.registry.provisioning import register_strategy
-from services.registry.secrets import new_secret
-from services.registry.store import Registry
 from services.runtime.bus import Bus
-from services.runtime.clock import SystemClock
 
 pytestmark = pytest.mark.e2e
 D = Decimal
@@ -33,56 +35,6 @@ D = Decimal
 
 def webhook(system: System, strategy: Strategy) -> str:
     return f"{system.api_url}/webhook/{strategy.slug}?token={strategy.secret}"
-
-
-async def second_strategy(bus: Bus, t: Tenancy, **fields: Any) -> Strategy:
-    """Another strategy trading on the same account."""
-    suffix = uuid.uuid4().hex[:8]
-    strategy = Strategy(id=f"strat-{suffix}", tenant_id=t.tenant.id, account_id=t.account.id,
-                        name=f"Other {suffix}", slug=f"other-{suffix}", secret=new_secret(),
-                        **fields)
-    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
-    await register_strategy(bus, registry, strategy, SystemClock())
-    return strategy
-
-
-async def tick(system: System, http: aiohttp.ClientSession, bus: Bus, symbol: str,
-               *prices: str) -> None:
-    """Post prices one after the other and wait until the executor handled them all:
-    a last marker price, handled after them in order, shows up in the market prices."""
-    marker = str(D(prices[-1]) + D("0.0001"))
-    for price in (*prices, marker):
-        async with http.post(f"{system.api_url}/api/v1/prices", headers=system.admin_headers,
-                             json={"symbol": symbol, "price": price}) as resp:
-            assert resp.status == 202
-    market = MarketPrices(await bus.kv(streams.BUCKET_PRICES))
-    await wait_until(lambda: _is(market, symbol, D(marker)), message=f"{symbol} at {marker}")
-
-
-async def _is(market: MarketPrices, symbol: str, price: Decimal) -> bool:
-    return await market.get(symbol) == price
-
-
-def book(orders: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
-    return {c: (o.side, f"{o.quantity.normalize():f}", o.status) for c, o in orders.items()}
-
-
-async def account_api(system: System, http: aiohttp.ClientSession,
-                      account_id: str) -> dict[str, Any]:
-    async with http.get(f"{system.api_url}/api/v1/accounts/{account_id}",
-                        headers=system.admin_headers) as resp:
-        assert resp.status == 200
-        body: dict[str, Any] = await resp.json()
-        return body
-
-
-async def status_api(system: System, http: aiohttp.ClientSession,
-                     account_id: str) -> dict[str, Any]:
-    async with http.get(f"{system.api_url}/api/v1/status", headers=system.admin_headers,
-                        params={"account_id": account_id}) as resp:
-        assert resp.status == 200
-        body: dict[str, Any] = (await resp.json())["accounts"][0]
-        return body
 
 
 async def entry_with_legs(system: System, http: aiohttp.ClientSession, tap: EventTap,
@@ -103,43 +55,40 @@ async def test_a_stop_loss_fill_leaves_no_take_profit_to_fill_later(
                         attach_sl_tp=True, sl_pct="1", tp_pct="2")
     async with aiohttp.ClientSession() as http:
         coid = await entry_with_legs(system, http, tap, t.strategy, "PFE", "30")
-        await tick(system, http, bus, "PFE", "29.50")  # through the stop
-        await tick(system, http, bus, "PFE", "31.00")  # through the old take-profit
+        await tick(system, bus, "PFE", "29.50")  # through the stop
+        await tick(system, bus, "PFE", "31.00")  # through the old take-profit
         await tap.wait_for(lambda evs: any(isinstance(e, LegCanceled) and e.leg == "tp"
                                            for e in evs))
-        orders = book(await paper_orders(bus, t.account.id))
+        orders = book_of(await paper_orders(bus, t.account.id))
         assert orders == {coid: ("buy", "10", "filled"), f"{coid}-sl": ("sell", "10", "filled"),
                           f"{coid}-tp": ("sell", "10", "canceled")}
         assert [e.leg for e in tap.events if isinstance(e, LegFilled)] == ["sl"]
 
-        async def flat() -> bool:
-            api = await account_api(system, http, t.account.id)
-            return api["fills"] == 2 and api["positions"] == []
-
-        await wait_until(flat, message="the projection to show the account flat")
-        assert (await status_api(system, http, t.account.id))["positions"] == {}
+        projected = await account_projection(system, t.account.id, fills=2)
+        assert projected["positions"] == []
+        assert (await account_status(system, t.account.id))["positions"] == {}
 
 
 async def test_a_flip_by_another_strategy_cancels_the_old_legs(
         system: System, bus: Bus, tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="10",
                         attach_sl_tp=True, sl_pct="1", tp_pct="2")
-    flipper = await second_strategy(bus, t, sizing_mode="fixed_quantity",
+    flipper = await add_strategy(bus, t, sizing_mode="fixed_quantity",
                                     fixed_quantity="20")
     async with aiohttp.ClientSession() as http:
         coid = await entry_with_legs(system, http, tap, t.strategy, "KO", "30")
-        _, short = await post_json(http, webhook(system, flipper),
+        _, short = await post_json(http, webhook(system, flipper.strategy),
                                    tv_alert(symbol="KO", order_id="sell", action="sell",
                                             contracts="20", price="30"))
         await tap.wait_terminal(short["signal_id"])
-        await tick(system, http, bus, "KO", "31.00", "29.00")  # through both old legs
+        await tick(system, bus, "KO", "31.00", "29.00")  # through both old legs
         canceled = await tap.wait_for(lambda evs: len(
             found := [e for e in evs if isinstance(e, LegCanceled)]) == 2 and found)
-        orders = book(await paper_orders(bus, t.account.id))
+        orders = book_of(await paper_orders(bus, t.account.id))
         assert orders[f"{coid}-sl"] == orders[f"{coid}-tp"] == ("sell", "10", "canceled")
         assert {e.reason for e in canceled} == {  # type: ignore[union-attr]
             "the position is now short 20 KO: a sell leg would add to it"}
-        assert (await status_api(system, http, t.account.id))["positions"] == {"KO": "-20"}
+        assert (await account_status(system, t.account.id))["positions"] == {"KO": "-20"}
         assert not [e for e in tap.events if isinstance(e, LegFilled)]
 
 
@@ -160,7 +109,7 @@ async def test_an_alert_stop_rests_when_the_strategy_requires_one_without_attach
         await tap.wait_terminal(signal_id)
         await tap.wait_for(lambda evs: any(isinstance(e, OrderPlaced) and e.order.leg == "sl"
                                            and e.signal_id == signal_id for e in evs))
-        status = await status_api(system, http, t.account.id)
+        status = await account_status(system, t.account.id)
     assert status["positions"] == {"ACME": "4"}
     (stop,) = status["open_orders"]
     assert (stop["side"], stop["quantity"], stop["order_type"], stop["stop_price"],
@@ -171,21 +120,17 @@ async def test_market_prices_size_new_entries_and_both_apis_agree_on_equity(
         system: System, bus: Bus, tap: EventTap) -> None:
     t = await provision(bus, symbol="XOM")  # 2 % of equity, strategy-routed alerts
     async with aiohttp.ClientSession() as http:
-        await tick(system, http, bus, "XOM", "110")
+        await tick(system, bus, "XOM", "110")
         _, entry = await post_json(http, webhook(system, t.strategy),
                                    {"strategy": t.strategy.name, "signal": "BUY"})
         executed = await tap.wait_terminal(entry["signal_id"])
         fill = executed.fill  # type: ignore[union-attr]
         # 2 % of 100,000 at the last market price 110.0001, rounded down to 0.0001.
         assert (fill.quantity, fill.average_price) == (D("18.1818"), D("110.055100"))
-        await tick(system, http, bus, "XOM", "120")
+        await tick(system, bus, "XOM", "120")
 
-        async def settled() -> dict[str, Any] | None:
-            api = await account_api(system, http, t.account.id)
-            return api if api["fills"] == 1 else None
-
-        api = await wait_until(settled, message="the projection to apply the fill")
-        status = await status_api(system, http, t.account.id)
+        api = await account_projection(system, t.account.id, fills=1)
+        status = await account_status(system, t.account.id)
     assert api["equity"] == status["equity"]
     cash = D(100_000) - D("18.1818") * D("110.055100")
     assert D(api["equity"]) == cash + D("18.1818") * D("120.0001")
@@ -214,7 +159,7 @@ async def test_cancel_all_then_close_all_sweep_the_whole_account(
         assert (canceled.stage, canceled.code) == ("execute", "order_canceled")  # type: ignore[union-attr]
         assert swept.fill is None  # type: ignore[union-attr]
         assert len(swept.canceled) == 1  # type: ignore[union-attr]
-        status = await status_api(system, http, t.account.id)
+        status = await account_status(system, t.account.id)
         assert (status["positions"], status["open_orders"]) == (
             {"AAPL": "5", "MSFT": "-5"}, [])
 
@@ -222,13 +167,10 @@ async def test_cancel_all_then_close_all_sweep_the_whole_account(
         closed = await tap.wait_terminal(close["signal_id"])
         assert sorted((f.symbol, f.side, f.quantity) for f in closed.fills) == [  # type: ignore[union-attr]
             ("AAPL", "sell", D(5)), ("MSFT", "buy", D(5))]
-        assert (await status_api(system, http, t.account.id))["positions"] == {}
+        assert (await account_status(system, t.account.id))["positions"] == {}
 
-        async def flat() -> bool:
-            api = await account_api(system, http, t.account.id)
-            return api["fills"] == 4 and api["positions"] == []
-
-        await wait_until(flat, message="the projection to apply both closing fills")
+        projected = await account_projection(system, t.account.id, fills=4)
+        assert projected["positions"] == []
 
 
 @pytest.fixture
@@ -248,14 +190,14 @@ async def test_at_alpaca_a_flip_by_another_strategy_cancels_the_oco_leg(
     t = await provision(bus, account_fields={"broker": "alpaca", "alpaca": config},
                         sizing_mode="alert_contracts", attach_sl_tp=True, sl_pct="5",
                         tp_pct="10")
-    flipper = await second_strategy(bus, t, sizing_mode="alert_contracts")
+    flipper = await add_strategy(bus, t, sizing_mode="alert_contracts")
     async with aiohttp.ClientSession() as http:
         _, entry = await post_json(http, webhook(system, t.strategy),
                                    tv_alert(contracts="4", price="190"))
         await tap.wait_for(lambda evs: any(
             isinstance(e, OrderPlaced) and e.signal_id == entry["signal_id"]
             and e.order.leg for e in evs))
-        _, short = await post_json(http, webhook(system, flipper),
+        _, short = await post_json(http, webhook(system, flipper.strategy),
                                    tv_alert(order_id="sell", action="sell",
                                             contracts="6", price="190"))
         await tap.wait_terminal(short["signal_id"])
@@ -263,7 +205,7 @@ async def test_at_alpaca_a_flip_by_another_strategy_cancels_the_oco_leg(
             e for e in evs if isinstance(e, LegCanceled) and e.signal_id == entry["signal_id"]])
         # The old sell take-profit at 209 is gone: a rally cannot sell more.
         fake_alpaca.set_price("AAPL", "215")
-        status = await status_api(system, http, t.account.id)
+        status = await account_status(system, t.account.id)
     assert status["positions"] == {"AAPL": "-6"}
     assert status["open_orders"] == []
     assert canceled[0].reason == (  # type: ignore[union-attr]
