@@ -73,35 +73,131 @@ def test_orphans_are_open_legs_without_a_position() -> None:
     assert [o.client_order_id for o in found] == ["a-sl", "alpaca-entry-tp"]
 
 
-def test_paper_oco_cancels_the_sibling_and_closing_cancels_legs() -> None:
+def held(state: PaperAccount) -> dict[str, tuple[object, ...]]:
+    """What the paper account holds: every order as (side, quantity, status, price it
+    rests or filled at), and the position and cash under the key ``book``."""
+    out: dict[str, tuple[object, ...]] = {}
+    for coid, o in state.orders.items():
+        price = o.fill.average_price if o.fill else (o.stop_price or o.limit_price)
+        out[coid] = (o.side, o.quantity, o.status, price)
+    out["book"] = (state.book.position_quantity("ACME"), state.book.cash)
+    return out
+
+
+def entered(legs: list[OrderRequest], entry: OrderRequest = ENTRY) -> PaperAccount:
+    """An account that filled ``entry`` at 100 and rests ``legs``."""
     state = PaperAccount(book=Book(cash=D(100_000)))
-    execute(state, ENTRY, D(0), D(0), NOW)
-    strategy = make_strategy(attach_sl_tp=True, sl_pct=D(2), tp_pct=D(5))
-    for leg in protective_legs(ENTRY, fill("10", "100"), strategy):
+    execute(state, entry, D(0), D(0), NOW)
+    for leg in legs:
         assert execute(state, leg, D(0), D(0), NOW, market_price=D(100)).status == "open"
-    changed = observe_price(state, "ACME", D(97), D(0), D(0), NOW)
-    assert [(o.client_order_id, o.status) for o in changed] == [
-        ("bot-1-abc-sl", "filled"), ("bot-1-abc-tp", "canceled")]
-    assert state.book.position_quantity("ACME") == 0
+    return state
+
+
+def test_paper_oco_cancels_the_sibling_and_a_late_leg_of_the_group() -> None:
+    state = entered(protective_legs(ENTRY, fill("10", "100"), make_strategy(
+        attach_sl_tp=True, sl_pct=D(2), tp_pct=D(5))))
+    observe_price(state, "ACME", D(97), D(0), D(0), NOW)
     # A leg placed after its sibling already filled is cancelled at once.
     late = OrderRequest(client_order_id="bot-1-abc-tp2", symbol="ACME", side="sell",
                         quantity=D(10), intent="close", order_type="limit",
                         limit_price=D(110), leg="tp", oco_group="bot-1-abc")
-    assert execute(state, late, D(0), D(0), NOW, market_price=D(97)).status == "canceled"
+    execute(state, late, D(0), D(0), NOW, market_price=D(97))
+    assert held(state) == {
+        "bot-1-abc": ("buy", D(10), "filled", D("100")),
+        "bot-1-abc-sl": ("sell", D(10), "filled", D("97.000000")),  # a stop fills at market
+        "bot-1-abc-tp": ("sell", D(10), "canceled", D("105.00")),
+        "bot-1-abc-tp2": ("sell", D(10), "canceled", D("110")),
+        "book": (D(0), D("99970.000000")),
+    }
 
 
 def test_trailing_stop_follows_a_rising_market_and_fills_on_the_pullback() -> None:
-    state = PaperAccount(book=Book(cash=D(100_000)))
-    execute(state, ENTRY, D(0), D(0), NOW)
     strategy = make_strategy(attach_sl_tp=True, sl_pct=D(5), trailing_stop_pct=D(5))
     (stop,) = protective_legs(ENTRY, fill("10", "100"), strategy)
     assert (stop.stop_price, stop.trail_pct) == (D("95.00"), D(5))
-    execute(state, stop, D(0), D(0), NOW, market_price=D(100))
+    state = entered([stop])
 
-    assert observe_price(state, "ACME", D(120), D(0), D(0), NOW) == []
-    assert state.orders[stop.client_order_id].stop_price == D("114.000000")
-    assert observe_price(state, "ACME", D(115), D(0), D(0), NOW) == []  # never lowered
-    assert state.orders[stop.client_order_id].stop_price == D("114.000000")
-    (filled,) = observe_price(state, "ACME", D(113), D(0), D(0), NOW)
-    assert filled.status == "filled"
-    assert state.book.position_quantity("ACME") == 0
+    observe_price(state, "ACME", D(120), D(0), D(0), NOW)
+    assert held(state)["bot-1-abc-sl"] == ("sell", D(10), "open", D("114.000000"))
+    observe_price(state, "ACME", D(115), D(0), D(0), NOW)  # never lowered
+    assert held(state)["bot-1-abc-sl"] == ("sell", D(10), "open", D("114.000000"))
+    observe_price(state, "ACME", D(113), D(0), D(0), NOW)
+    assert held(state) == {"bot-1-abc": ("buy", D(10), "filled", D("100")),
+                           "bot-1-abc-sl": ("sell", D(10), "filled", D("113.000000")),
+                           "book": (D(0), D("100130.000000"))}
+    assert state.book.realised_pnl == D(130)
+
+
+SHORT = OrderRequest(client_order_id="bot-1-abc", symbol="ACME", side="sell",
+                     quantity=D(10), intent="enter_short", reference_price=D(100))
+
+
+def test_a_short_s_trailing_stop_follows_a_falling_market_and_fills_on_the_bounce() -> None:
+    strategy = make_strategy(attach_sl_tp=True, sl_pct=D(5), trailing_stop_pct=D(5))
+    (stop,) = protective_legs(SHORT, fill("-10", "100"), strategy)
+    assert (stop.side, stop.stop_price, stop.trail_pct) == ("buy", D("105.00"), D(5))
+    state = entered([stop], SHORT)
+
+    observe_price(state, "ACME", D(80), D(0), D(0), NOW)
+    assert held(state)["bot-1-abc-sl"] == ("buy", D(10), "open", D("84.000000"))
+    observe_price(state, "ACME", D(83), D(0), D(0), NOW)  # never raised again
+    assert held(state)["bot-1-abc-sl"] == ("buy", D(10), "open", D("84.000000"))
+    observe_price(state, "ACME", D(85), D(0), D(0), NOW)
+    assert held(state) == {"bot-1-abc": ("sell", D(10), "filled", D("100")),
+                           "bot-1-abc-sl": ("buy", D(10), "filled", D("85.000000")),
+                           "book": (D(0), D("100150.000000"))}
+    assert state.book.realised_pnl == D(150)
+
+
+def trailing_with_take_profit() -> PaperAccount:
+    """Long 10 at 100: a 5 % trailing stop and a take-profit 10 % above, trailed up
+    once (to 102.6 by a tick at 108)."""
+    strategy = make_strategy(attach_sl_tp=True, sl_pct=D(5), tp_pct=D(10),
+                             trailing_stop_pct=D(5))
+    stop, take = protective_legs(ENTRY, fill("10", "100"), strategy)
+    assert (stop.trail_pct, take.limit_price, take.trail_pct) == (D(5), D("110.00"), None)
+    state = entered([stop, take])
+    observe_price(state, "ACME", D(108), D(0), D(0), NOW)
+    assert held(state)["bot-1-abc-sl"] == ("sell", D(10), "open", D("102.600000"))
+    return state
+
+
+def test_a_take_profit_fill_cancels_the_trailing_stop() -> None:
+    state = trailing_with_take_profit()
+    observe_price(state, "ACME", D(111), D(0), D(0), NOW)
+    observe_price(state, "ACME", D(90), D(0), D(0), NOW)  # nothing left to fill
+    assert held(state) == {"bot-1-abc": ("buy", D(10), "filled", D("100")),
+                           # trailed once more in the same pass, then cancelled
+                           "bot-1-abc-sl": ("sell", D(10), "canceled", D("105.450000")),
+                           "bot-1-abc-tp": ("sell", D(10), "filled", D("111.000000")),
+                           "book": (D(0), D("100110.000000"))}
+
+
+def test_a_trailing_stop_fill_cancels_the_take_profit_for_good() -> None:
+    state = trailing_with_take_profit()
+    observe_price(state, "ACME", D(102), D(0), D(0), NOW)
+    observe_price(state, "ACME", D(111), D(0), D(0), NOW)  # through the old take-profit
+    assert held(state) == {"bot-1-abc": ("buy", D(10), "filled", D("100")),
+                           "bot-1-abc-sl": ("sell", D(10), "filled", D("102.000000")),
+                           "bot-1-abc-tp": ("sell", D(10), "canceled", D("110.00")),
+                           "book": (D(0), D("100020.000000"))}
+
+
+def test_oco_cancels_the_sibling_even_when_a_position_remains() -> None:
+    """Another strategy added 5 without legs: after the stop sells its 10, 5 are
+    still held, yet the take-profit of the same entry must go (not shrink to 5)."""
+    state = entered(protective_legs(ENTRY, fill("10", "100"), make_strategy(
+        attach_sl_tp=True, sl_pct=D(2), tp_pct=D(5))))
+    execute(state, OrderRequest(client_order_id="other-1", symbol="ACME", side="buy",
+                                quantity=D(5), intent="enter_long", reference_price=D(100)),
+            D(0), D(0), NOW)
+    observe_price(state, "ACME", D(97), D(0), D(0), NOW)
+    observe_price(state, "ACME", D(106), D(0), D(0), NOW)  # through the old take-profit
+    assert held(state) == {
+        "bot-1-abc": ("buy", D(10), "filled", D(100)),
+        "bot-1-abc-sl": ("sell", D(10), "filled", D(97)),
+        "bot-1-abc-tp": ("sell", D(10), "canceled", D(105)),
+        "other-1": ("buy", D(5), "filled", D(100)),
+        "book": (D(5), D(98_500) + D(970)),
+    }
+    assert state.orders["bot-1-abc-tp"].reason.startswith("OCO: ")
