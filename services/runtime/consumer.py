@@ -47,7 +47,7 @@ from nats.js.client import JetStreamContext
 from contracts import streams
 from contracts.events import Event, decode_event, event_type
 from services.runtime import metrics
-from services.runtime.bus import Bus
+from services.runtime.bus import Bus, is_bus_error
 from services.runtime.clock import SystemClock
 from services.runtime.dead_letters import park
 from services.runtime.lanes import Lanes
@@ -219,7 +219,12 @@ class Consumer:
                 break
             except Exception as exc:
                 metrics.HANDLER_ERRORS.labels(durable).inc()
-                log.exception("%s failed on %s (attempt %d)", durable, _describe(event), attempt)
+                if is_bus_error(exc):  # NATS away (restarting, unreachable): expected
+                    log.warning("%s failed on %s (attempt %d), the event bus is unavailable "
+                                "(%r); will retry", durable, _describe(event), attempt, exc)
+                else:
+                    log.exception("%s failed on %s (attempt %d)", durable, _describe(event),
+                                  attempt)
                 if 0 < limit <= attempt:
                     await self._give_up(msg, event, f"{type(exc).__name__}: {exc}", attempt)
                     return True

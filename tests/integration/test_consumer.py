@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 
+import nats.errors
+import pytest
 from harness import EventTap
 
 from contracts import streams
@@ -143,3 +146,27 @@ async def test_a_retried_message_is_not_overtaken_by_the_next(bus: Bus) -> None:
     await bus.publish_event(tenant_event(7), "m7")
     await run_until(Consumer(bus, SPEC, flaky_first), done)
     assert handled == ["e6", "e7"]
+
+
+@pytest.mark.parametrize(("error", "traceback"), [
+    (nats.errors.TimeoutError(), False),  # NATS away: an expected outage, a warning
+    (KeyError("bug"), True),  # anything else is a bug: with its traceback
+])
+async def test_a_failure_of_nats_itself_is_logged_without_a_traceback(
+        bus: Bus, error: Exception, traceback: bool,
+        caplog: pytest.LogCaptureFixture) -> None:
+    failures = [error]
+    done = asyncio.Event()
+
+    async def once_failing(event: AnyEvent) -> list[Outgoing]:
+        if failures:
+            raise failures.pop()
+        done.set()
+        return []
+
+    await bus.publish_event(tenant_event(1), "m1")
+    with caplog.at_level(logging.WARNING, logger="services.runtime.consumer"):
+        await run_until(Consumer(bus, SPEC, once_failing), done)
+    (record,) = [r for r in caplog.records if "failed on" in r.getMessage()]
+    assert (record.exc_info is not None) is traceback
+    assert record.levelno == (logging.ERROR if traceback else logging.WARNING)
