@@ -11,6 +11,10 @@
 4. Store: every event on the stream (dead letters aside; market prices live in
    another stream) is in the event store exactly once.
 5. Projections: a fresh rebuild from the store equals the live projection.
+6. Legs: no resting leg could add exposure, every leg fill reduced the position, and
+   the broker's legs are the leg events' legs (each fill and cancel reported once).
+7. Failures: every failed signal is one the load explains (an exit with no position
+   left, a signal of an account its breaker paused); no entry fails otherwise.
 
 Waits poll a condition or await events with a deadline; nothing sleeps to sync.
 """
@@ -24,13 +28,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
-from chaos.load import Alert, Attempt
+from chaos.load import Alert, Attempt, MovingPrices
 from fakes.alpaca_server import FakeAlpaca
 from harness import (
     EventTap,
     System,
     Tenancy,
     paper_orders,
+    paper_positions,
     run_replay,
     stored_event_ids,
     wait_until,
@@ -39,12 +44,19 @@ from harness import (
 from contracts import streams
 from contracts.events import (
     AnyEvent,
+    BreakerTripped,
+    LegCanceled,
+    LegFilled,
+    OrderPlaced,
     OrderRequested,
     TradeExecuted,
+    WebhookFailed,
     WebhookReceived,
     decode_event,
     event_type,
 )
+from contracts.orders import BrokerOrder
+from domain.protection import violations
 from projections.accounts import AccountView
 from projections.ledger import Book, Position
 from projections.projector import rebuild_accounts
@@ -71,13 +83,18 @@ class RunReport:
     stream_events: int
     executed: int
     failed: int
+    failures: dict[str, int] = field(default_factory=dict)
+    legs: int = 0
+    leg_fills: int = 0
+    trips: int = 0
     events: list[AnyEvent] = field(default_factory=list, repr=False)
 
     def __str__(self) -> str:
         return (f"{self.alerts} alerts, {self.attempts} attempts ({self.refused_503} x 503, "
                 f"{self.unanswered} unanswered), slowest answer {self.max_answer_s:.2f} s; "
                 f"{self.stream_events} events; {self.executed} executed, "
-                f"{self.failed} failed")
+                f"{self.failed} failed {self.failures}; {self.legs} legs "
+                f"({self.leg_fills} filled); {self.trips} breaker trip(s)")
 
 
 # -- 1. answers -----------------------------------------------------------------
@@ -308,6 +325,105 @@ def check_alpaca_orders(fake: FakeAlpaca, tenancies: Sequence[Tenancy],
         assert order is not None and order["status"] == "filled", order
 
 
+# -- 6. protective legs ---------------------------------------------------------------
+
+
+def _leg_mismatches(orders: dict[str, BrokerOrder], events: list[AnyEvent],
+                    account_id: str) -> list[str]:
+    """How the broker's legs and the leg events of one account disagree."""
+    ours = [e for e in events if getattr(e, "account_id", None) == account_id]
+    filled_events = Counter(e.order.client_order_id for e in ours if isinstance(e, LegFilled))
+    canceled_events = {e.order.client_order_id for e in ours
+                       if isinstance(e, LegCanceled) and e.order.status == "canceled"}
+    placed = {e.order.client_order_id for e in ours if isinstance(e, OrderPlaced)}
+    legs = {c: o for c, o in orders.items() if o.leg}
+    filled = {c for c, o in legs.items() if o.status == "filled"}
+    canceled = {c for c, o in legs.items() if o.status == "canceled"}
+    problems = []
+    if filled != set(filled_events):
+        problems.append(f"legs filled at the broker {sorted(filled - set(filled_events))[:3]} "
+                        f"/ in events only {sorted(set(filled_events) - filled)[:3]}")
+    if twice := [c for c, n in filled_events.items() if n > 1]:
+        problems.append(f"legs reported filled twice: {twice[:3]}")
+    if canceled != canceled_events:
+        problems.append(f"legs cancelled at the broker {sorted(canceled - canceled_events)[:3]}"
+                        f" / in events only {sorted(canceled_events - canceled)[:3]}")
+    # (A leg the market had already crossed fills, or is cancelled, when placed: then
+    # its fill or cancel is its only report.)
+    if unplaced := sorted(c for c, o in legs.items() if o.status == "open" and c not in placed):
+        problems.append(f"legs resting at the broker never reported placed: {unplaced[:3]}")
+    return problems
+
+
+async def check_legs(bus: Bus, tenancies: Sequence[Tenancy], timeout: float = 30.0) -> int:
+    """Invariant 6, per paper account: no resting leg could add exposure (each sits on
+    the closing side of the position, at most its size, one entry's legs only); every
+    leg fill reduced the position without crossing zero; and the broker's legs are the
+    events' legs, each filled or cancelled leg reported exactly once (the executor's
+    order sync may report the last ones a moment after the load: waited for).
+    Returns how many legs the accounts held."""
+    mismatches: dict[str, list[str]] = {}
+
+    async def reported() -> bool:
+        events = [event for _, event in await stream_events(bus)]
+        mismatches.clear()
+        for t in tenancies:
+            found = _leg_mismatches(await paper_orders(bus, t.account.id), events,
+                                    t.account.id)
+            if found:
+                mismatches[t.account.id] = found
+        return not mismatches
+
+    try:
+        await wait_until(reported, timeout, interval=0.5, message="every leg reported")
+    except AssertionError:
+        raise AssertionError(f"broker legs and leg events disagree: {mismatches}") from None
+    events = [event for _, event in await stream_events(bus)]
+    legs = 0
+    for t in tenancies:
+        orders = await paper_orders(bus, t.account.id)
+        legs += sum(1 for o in orders.values() if o.leg)
+        positions = await paper_positions(bus, t.account.id)
+        harmful = violations(positions, list(orders.values()))
+        assert not harmful, f"paper {t.account.id}: resting legs could add exposure: " \
+                            f"{[(o.client_order_id, fix.reason) for o, fix in harmful][:3]}"
+    for event in events:
+        if isinstance(event, LegFilled):
+            fill = event.fill
+            after = fill.position_quantity
+            before = after + (fill.quantity if fill.side == "sell" else -fill.quantity)
+            assert before != 0 and abs(after) < abs(before) and after * before >= 0, \
+                f"leg {fill.client_order_id} took the position from {before} to {after}"
+    return legs
+
+
+# -- 7. failures ---------------------------------------------------------------------------
+
+
+def check_failures(events: list[AnyEvent], accepted: dict[str, Alert]) -> Counter[str]:
+    """Every signal that failed is one the load explains, exactly: an exit that found
+    no position (an earlier exit or a leg closed it), or a signal of an account its
+    breaker paused. No entry fails for any other reason, whatever the faults.
+    Returns the failures by code."""
+    tripped = {e.account_id for e in events if isinstance(e, BreakerTripped) and e.paused}
+    codes: Counter[str] = Counter()
+    unexplained = []
+    for event in events:
+        if not isinstance(event, WebhookFailed) or event.signal_id not in accepted:
+            continue
+        alert = accepted[event.signal_id]
+        codes[event.code] += 1
+        if event.code == "no_position" and alert.is_exit:
+            continue
+        if event.code == "paused" and alert.tenancy.account.id in tripped:
+            continue
+        unexplained.append((alert.index, "exit" if alert.is_exit else "entry", event.stage,
+                            event.code, event.reason))
+    assert not unexplained, f"{len(unexplained)} failure(s) the load does not explain: " \
+                            f"{unexplained[:5]}"
+    return codes
+
+
 # -- 4. and 5. store and projections ------------------------------------------------------
 
 
@@ -367,8 +483,13 @@ async def verify_run(system: System, bus: Bus, alerts: list[Alert], *,
     finally:
         await tap.stop()
     await wait_quiet(bus)
+    legs = 0
+    if paper:
+        legs = await check_legs(bus, paper)
+        await wait_quiet(bus)  # the last leg reports are stored too
     events = [event for _, event in await stream_events(bus)]
     executed, failed = check_terminals(events, accepted)
+    failures = check_failures(events, accepted)
     check_one_order_per_signal(events)
     await check_store(system, events)
     if paper:
@@ -382,5 +503,18 @@ async def verify_run(system: System, bus: Bus, alerts: list[Alert], *,
         refused_503=sum(1 for a in attempts if a.status == 503),
         unanswered=sum(1 for a in attempts if a.status is None),
         max_answer_s=max(a.elapsed_s for a in attempts), stream_events=len(events),
-        executed=executed, failed=failed, events=events,
+        executed=executed, failed=failed, failures=dict(failures), legs=legs,
+        leg_fills=sum(1 for e in events if isinstance(e, LegFilled)),
+        trips=sum(1 for e in events if isinstance(e, BreakerTripped)), events=events,
     )
+
+
+def assert_mixed_load_happened(prices: MovingPrices, report: RunReport) -> None:
+    """What a mixed load must have met, or its invariants proved little: legs that
+    filled, and the one stop-loss trip of the breaker account (when it has one)."""
+    assert report.leg_fills > 0, f"no leg ever filled: {prices}; {report}"
+    if prices.crash is None:
+        assert report.trips == 0, report
+        return
+    assert prices.crash.at_s is not None, f"the breaker account never held enough: {prices}"
+    assert report.trips == 1, f"{report.trips} breaker trips: {prices}; {report}"

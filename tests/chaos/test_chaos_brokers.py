@@ -72,4 +72,3 @@ async def test_flaky_alpaca_and_a_paper_executor_killed_mid_order_double_nothing
     fills = [e for e in report.events if isinstance(e, TradeExecuted)
              and e.fill.client_order_id == killed_at]
     assert len(fills) == 1, fills
-    assert report.executed >= 150, report

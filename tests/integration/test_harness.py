@@ -65,3 +65,19 @@ def test_a_traceback_early_in_a_long_log_is_found(tmp_path: Path,
         system.assert_no_tracebacks()
     # Only what was logged after the offsets counts (one test of a shared system).
     assert system.tracebacks(since=system.log_offsets()) == []
+
+
+def test_a_traceback_the_test_expects_is_named_and_no_other_is_let_through(
+        tmp_path: Path, nats_server: EmbeddedNats) -> None:
+    system = System(nats=nats_server, data_dir=tmp_path, database_url="", http_port=0)
+    (tmp_path / "auditor.log").write_text("\n".join([
+        "2026-01-01 auditor ERROR services.auditor: auditor could not store 3 event(s)",
+        "Traceback (most recent call last):", "ConnectionError: gone",
+        "2026-01-01 auditor ERROR services.auditor: projector failed",
+        "Traceback (most recent call last):", "KeyError: 'x'"]) + "\n")
+
+    system.expect_traceback("auditor could not store", "ConnectionError")
+    system.expect_traceback("projector failed", "ValueError")  # not the error it raised
+
+    (found,) = system.tracebacks()
+    assert "projector failed" in found and "KeyError" in found
