@@ -219,12 +219,8 @@ class Consumer:
                 break
             except Exception as exc:
                 metrics.HANDLER_ERRORS.labels(durable).inc()
-                if is_bus_error(exc):  # NATS away (restarting, unreachable): expected
-                    log.warning("%s failed on %s (attempt %d), the event bus is unavailable "
-                                "(%r); will retry", durable, _describe(event), attempt, exc)
-                else:
-                    log.exception("%s failed on %s (attempt %d)", durable, _describe(event),
-                                  attempt)
+                _log_failure(exc, "%s failed on %s (attempt %d)", durable, _describe(event),
+                             attempt)
                 if 0 < limit <= attempt:
                     await self._give_up(msg, event, f"{type(exc).__name__}: {exc}", attempt)
                     return True
@@ -271,9 +267,8 @@ class Consumer:
         if self.on_exhausted is not None and isinstance(event, Event):
             try:
                 await self._publish(self.on_exhausted(event, reason))
-            except Exception:
-                log.exception("%s could not publish the give-up event; will retry",
-                              self.spec.durable)
+            except Exception as exc:
+                _log_failure(exc, "%s could not publish the give-up event", self.spec.durable)
                 await self._nak_later(msg)
                 return
         if await self.dead_letter(msg, reason, deliveries):
@@ -286,8 +281,8 @@ class Consumer:
         count = msg.metadata.num_delivered if deliveries is None else deliveries
         try:
             await park(self.bus, msg, durable, reason, count)
-        except Exception:
-            log.exception("%s could not park a dead letter; will retry", durable)
+        except Exception as exc:
+            _log_failure(exc, "%s could not park a dead letter", durable)
             await self._nak_later(msg)
             return False
         metrics.DEAD_LETTERS.labels(durable).inc()
@@ -300,6 +295,16 @@ class Consumer:
     async def _nak_later(self, msg: Msg) -> None:
         with contextlib.suppress(Exception):
             await msg.nak(delay=self.spec.backoff_s[-1])
+
+
+def _log_failure(exc: Exception, message: str, *args: object) -> None:
+    """Log a failure that will be retried: NATS itself away (restarting, unreachable,
+    the connection closed) is an expected outage, a warning; anything else is a bug,
+    with its traceback."""
+    if is_bus_error(exc):
+        log.warning(message + ", the event bus is unavailable (%r); will retry", *args, exc)
+    else:
+        log.exception(message + "; will retry", *args)
 
 
 def _describe(message: Any) -> str:
