@@ -13,7 +13,7 @@ from factories import ManualClock
 from harness import EventTap, master_box
 
 from contracts import streams
-from contracts.events import BreakerTripped, OrderRequested
+from contracts.events import BreakerTripped, CancelRequested, OrderRequested
 from contracts.orders import OrderRequest
 from services.brokers.factory import Brokers
 from services.brokers.paper import PaperBroker
@@ -43,13 +43,13 @@ async def test_breaker_trips_once_per_configuration(bus: Bus, tap: EventTap) -> 
     (trip,) = await loop.check_all()
     assert (trip.kind, trip.equity, trip.threshold, trip.paused) == (
         "sl", D(92_000), D("95000.00"), True)
-    assert trip.signal_id == f"breaker:brk:sl:{int(clock.now().timestamp())}"
     paused = await registry.account("brk")
     assert paused is not None and paused.paused
     liquidation = await tap.wait_for(lambda evs: [e for e in evs
                                                   if isinstance(e, OrderRequested)])
     assert (liquidation[0].order.symbol, liquidation[0].order.close_position) == ("ACME", True)
-    await tap.wait_for(lambda evs: any(isinstance(e, BreakerTripped) for e in evs))
+    published = await tap.wait_for(lambda evs: [e for e in evs if isinstance(e, BreakerTripped)])
+    assert published == [trip]
 
     clock.advance(10)
     assert await loop.check_all() == []  # the same configuration never trips twice
@@ -65,3 +65,50 @@ async def test_breaker_trips_once_per_configuration(bus: Bus, tap: EventTap) -> 
     clock.advance(10)
     (again,) = await loop.check_all()
     assert (again.kind, again.equity, again.threshold) == ("sl", D(86_000), D("87400.00"))
+
+
+
+async def test_take_profit_liquidates_only_when_configured_and_never_pauses(
+        bus: Bus, tap: EventTap) -> None:
+    clock = ManualClock(datetime(2026, 11, 23, 14, 0, tzinfo=UTC))
+    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
+    paper = PaperBroker(await bus.kv(streams.BUCKET_PAPER), clock, D(0), D(0),
+                        prices=await bus.kv(streams.BUCKET_PRICES))
+    accounts = {}
+    for name, liquidate in (("tp-keep", False), ("tp-sell", True)):
+        config = BreakerConfig(base_equity=D(100_000), global_sl_pct=D(50),
+                               global_tp_pct=D(105), liquidate_on_tp=liquidate)
+        accounts[name] = Account(id=name, tenant_id="t", name=name, breaker=config)
+        await registry.put(accounts[name])
+        await paper.submit(accounts[name], OrderRequest(
+            client_order_id=f"{name}-e1", symbol="TPCO", side="buy", quantity=D(400),
+            intent="enter_long", reference_price=D(100)))
+        await paper.submit(accounts[name], OrderRequest(  # resting, far below
+            client_order_id=f"{name}-bid", symbol="TPCO", side="buy", quantity=D(1),
+            intent="enter_long", order_type="limit", limit_price=D(50)))
+    loop = BreakerLoop(bus, registry, Brokers(paper), await bus.kv(streams.BUCKET_BREAKERS),
+                       clock, interval_s=10)
+
+    await paper.record_price("TPCO", D(115))  # 60,000 cash + 46,000: over 105,000
+    trips = {t.account_id: t for t in await loop.check_all()}
+
+    assert {a: (t.kind, t.equity, t.threshold, t.paused) for a, t in trips.items()} == {
+        "tp-keep": ("tp", D(106_000), D("105000.00"), False),
+        "tp-sell": ("tp", D(106_000), D("105000.00"), False)}
+    assert (trips["tp-keep"].liquidating, trips["tp-keep"].canceled_orders) == ([], [])
+    assert (trips["tp-sell"].liquidating, trips["tp-sell"].canceled_orders) == (
+        ["TPCO"], ["tp-sell-bid"])
+    for name in accounts:
+        stored = await registry.account(name)
+        assert stored is not None and not stored.paused
+    await tap.wait_for(lambda evs: len([e for e in evs if isinstance(e, BreakerTripped)]) == 2)
+    # Only the account that liquidates asks the executor for anything.
+    asked = [(type(e).__name__, e.account_id) for e in tap.events
+             if isinstance(e, OrderRequested | CancelRequested)]
+    assert sorted(asked) == [("CancelRequested", "tp-sell"), ("OrderRequested", "tp-sell")]
+    (close,) = [e for e in tap.events if isinstance(e, OrderRequested)]
+    assert (close.order.symbol, close.order.side, close.order.quantity,
+            close.order.close_position) == ("TPCO", "sell", D(400), True)
+    # Tripped once per configuration, whatever the equity does next.
+    clock.advance(10)
+    assert await loop.check_all() == []

@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 from harness import connect_bus, master_box, wait_until
+from nats_proxy import NatsProxy
 
 from contracts import streams
 from services.registry.cache import CachedRegistry
 from services.registry.models import Tenant
 from services.registry.store import Registry
-from services.runtime.bus import Bus
+from services.runtime.bus import Bus, connect
 from services.runtime.embedded_nats import EmbeddedNats
 from tests.factories import make_account, make_strategy
 
@@ -76,25 +77,35 @@ async def _gone(cached: CachedRegistry) -> bool:
 
 
 async def test_a_reconnect_reloads_every_record(writer: Registry,
-                                                cached: CachedRegistry) -> None:
+                                                nats_server: EmbeddedNats) -> None:
+    # The cache's connection goes through a proxy the test can cut and hold down.
+    proxy = NatsProxy(nats_server.port)
+    await proxy.start()
+    behind = await connect(proxy.url, name="cache-behind-a-proxy")
+    cached = CachedRegistry(await behind.kv(streams.BUCKET_REGISTRY), master_box())
+    behind.on_reconnected.append(cached.on_reconnected)
     await cached.load()
     stop = asyncio.Event()
     follower = asyncio.create_task(cached.run(stop))
     try:
         await writer.put(Tenant(id="beta", name="Beta"))
         await wait_until(lambda: cached.tenant("beta"), message="the new tenant")
-        # Pretend the watch went deaf and missed a change; a reconnect repairs it.
-        cached._records.pop("tenant.beta")
-        cached._records["tenant.ghost"] = Tenant(id="ghost", name="Ghost")
-        cached.on_reconnected()
+        # The connection is cut and stays down while the registry changes elsewhere.
+        await proxy.stop()
+        await writer.kv.delete("tenant.beta")
+        await writer.put(Tenant(id="gamma", name="Gamma"))
+        assert [t.id for t in await cached.tenants()] == ["beta"]  # it cannot know yet
+        await proxy.start()
 
         async def reloaded() -> bool:
-            return [t.id for t in await cached.tenants()] == ["beta"]
+            return [t.id for t in await cached.tenants()] == ["gamma"]
 
         await wait_until(reloaded, message="a full reload after the reconnect")
     finally:
         stop.set()
         await follower
+        await behind.close()
+        await proxy.stop()
 
 
 async def test_ingress_strategy_cache_rewatches_after_a_reconnect(writer: Registry) -> None:

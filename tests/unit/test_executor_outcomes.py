@@ -10,6 +10,7 @@ from typing import Any
 from contracts.events import LegCanceled, OrderRequested, WebhookFailed
 from contracts.orders import OrderRequest
 from services.executor.handlers import Executor
+from services.runtime.failures import failure
 from tests.factories import ManualClock
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -33,11 +34,16 @@ def test_giving_up_on_a_leg_cancels_the_leg_and_does_not_fail_the_signal_again()
     assert isinstance(out.event, LegCanceled)
     assert (out.event.leg, out.event.order.status) == ("sl", "rejected")
     assert "boom" in out.event.reason
-    assert out.msg_id == "sig:leg-sl-rejected"
+    # Giving up again (a redelivery) publishes under the same message id: dropped.
+    (again,) = executor().on_exhausted(requested(leg="sl", oco_group="c-1"), "other")
+    assert again.msg_id == out.msg_id
 
 
 def test_giving_up_on_an_entry_fails_its_signal() -> None:
     (out,) = executor().on_exhausted(requested(), "boom")
     assert isinstance(out.event, WebhookFailed)
     assert (out.event.stage, out.event.code) == ("execute", "internal_error")
-    assert out.msg_id == "sig:failed"
+    # One message id for every failure of a signal: it cannot end twice as failed.
+    other = failure(requested(), "execute", "order_rejected", "refused", ManualClock(NOW))
+    assert out.msg_id == other.msg_id
+    assert out.msg_id != executor().on_exhausted(requested(leg="sl"), "boom")[0].msg_id
