@@ -174,7 +174,8 @@ def make_alerts(tenancies: list[Tenancy], count: int, rng: random.Random,
     """``count`` alerts spread over ``tenancies``: mostly entries, some exits.
 
     ``symbols`` maps a strategy id to the symbol it trades (default AAPL). Exits
-    close the whole position (or fail with no_position): either way a terminal.
+    close their contracts (at most the position; no_position when flat): either way
+    a terminal.
     """
     alerts: list[Alert] = []
     run = rng.randrange(1 << 30)

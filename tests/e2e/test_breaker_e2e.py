@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import aiohttp
 import pytest
-from e2e.helpers import post_json, tv_alert
+from e2e.helpers import post_json, post_prices, tv_alert
 from harness import (
     ROOT,
     EventTap,
@@ -23,7 +23,6 @@ from harness import (
     paper_orders,
     provision,
     run_replay,
-    tick,
 )
 
 from contracts.events import BreakerTripped, OrderPlaced, TradeExecuted, WebhookFailed
@@ -63,7 +62,8 @@ async def test_stop_loss_breaker_cancels_liquidates_pauses_and_resumes(
         coid = tap.of_type("order.requested", entry["signal_id"])[0].order.client_order_id  # type: ignore[union-attr]
         # ACME falls to 80: 400 bought at 100.05 (5 bps slippage) are worth 32,000
         # next to 59,980 cash: equity 91,980, below 95% of 100,000.
-        await tick(system, bus, "ACME", "80")
+        assert await post_prices(http, system.api_url, {"symbol": "ACME", "price": "80"},
+                                 system.admin_key) == 202
         (trip,) = await tap.wait_for(lambda _: trips_of(tap, t.account.id))
         assert (trip.kind, trip.paused, trip.liquidating) == ("sl", True, ["ACME"])
         assert (trip.equity, trip.threshold) == (D(91_980), D("95000.00"))
@@ -131,7 +131,8 @@ async def test_take_profit_breaker_liquidates_only_when_asked_and_never_pauses(
                                        tv_alert(symbol="TPCO", price="100"))
             assert isinstance(await tap.wait_terminal(entry["signal_id"]), TradeExecuted)
         # TPCO rises to 115: 59,980 cash + 46,000 = 105,980, over 105% of 100,000.
-        await tick(system, bus, "TPCO", "115")
+        assert await post_prices(http, system.api_url, {"symbol": "TPCO", "price": "115"},
+                                 system.admin_key) == 202
         (kept,) = await tap.wait_for(lambda _: trips_of(tap, keep.account.id))
         (sold,) = await tap.wait_for(lambda _: trips_of(tap, sell.account.id))
         (liquidation,) = await tap.wait_for(lambda _: sells_of(tap, sell.account.id))
