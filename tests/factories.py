@@ -97,6 +97,12 @@ class OneAccount:
     def for_account(self, account: Account) -> OneAccount:
         return self
 
+    def reader_for(self, account: Account) -> OneAccount:
+        return self
+
+    async def market_price(self, symbol: str) -> Decimal | None:
+        return self.prices.get(symbol)
+
     async def snapshot(self, account: Account) -> AccountSnapshot:
         return make_snapshot(positions=dict(self.positions), last_prices=dict(self.prices))
 
