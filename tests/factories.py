@@ -280,7 +280,9 @@ def _sample(info: mi.Type, name: str) -> Any:
     if isinstance(info, mi.ListType):
         return [_sample(info.item_type, name)]
     if isinstance(info, mi.DictType):
-        return {"desk": "ny", "n": [1, 2], "price": "1.5"}
+        if isinstance(info.value_type, mi.AnyType):
+            return {"desk": "ny", "n": [1, 2], "price": "1.5"}
+        return {f"{name}-key": _sample(info.value_type, name)}
     if isinstance(info, mi.AnyType):
         return {"any": [1, "two"]}
     raise TypeError(f"no sample for {name}: {info}")
