@@ -40,6 +40,9 @@ class WebhookReceived(Event, tag="webhook.received", kw_only=True, frozen=True):
     content_type: str
     auth_mode: str
     source_ip: str = ""
+    # A dry run (``?dry_run=1``): validated and decided like any signal, never sent
+    # to a broker; it ends in a ``webhook.trade_executed`` with ``dry_run`` and no fill.
+    dry_run: bool = False
 
 
 class WebhookValidated(Event, tag="webhook.validated", kw_only=True, frozen=True):
@@ -48,6 +51,7 @@ class WebhookValidated(Event, tag="webhook.validated", kw_only=True, frozen=True
     strategy_id: str
     account_id: str
     signal: Signal
+    dry_run: bool = False
 
 
 class OrderRequested(Event, tag="order.requested", kw_only=True, frozen=True):
@@ -149,6 +153,9 @@ class TradeExecuted(Event, tag="webhook.trade_executed", kw_only=True, frozen=Tr
     fills: list[Fill] = []
     canceled: list[str] = []
     skipped: dict[str, str] = {}
+    # A dry run ended here: ``request`` is the order risk would have sent, nothing
+    # reached a broker and ``fill`` is None.
+    dry_run: bool = False
 
     def all_fills(self) -> list[Fill]:
         """Every fill this signal made, whichever field carries it."""
@@ -164,6 +171,7 @@ class WebhookFailed(Event, tag="webhook.failed", kw_only=True, frozen=True):
     code: str
     reason: str
     details: dict[str, Any] = {}
+    dry_run: bool = False
 
 
 class BreakerTripped(Event, tag="account.breaker_tripped", kw_only=True, frozen=True):

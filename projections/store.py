@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +37,7 @@ class Page:
     notifications: int  # rows read, bookkeeping included; 0 at the end of the log
     recorded: int  # pipeline events among them, of any type
     events: list[AnyEvent]  # those of the requested types, in order
+    positions: list[int] = field(default_factory=list)  # of each of ``events``
 
 
 class EventStore(Application[UUID]):
@@ -110,8 +111,9 @@ class EventStore(Application[UUID]):
         fast = can_decode_fast(self.mapper)
         rows = select_rows(self.recorder, after, limit)
         events: list[AnyEvent] = []
+        positions: list[int] = []
         recorded = 0
-        for _, topic, state in rows:
+        for nid, topic, state in rows:
             if topic != RECORDED_TOPIC:
                 continue
             recorded += 1
@@ -123,9 +125,10 @@ class EventStore(Application[UUID]):
                 event = self._decode_slowly(topic, state)
             if types is None or event_type(event) in types:
                 events.append(event)
+                positions.append(nid)
         position = rows[-1][0] if rows else after
         return Page(position=position, notifications=len(rows), recorded=recorded,
-                    events=events)
+                    events=events, positions=positions)
 
     def _decode_slowly(self, topic: str, state: bytes) -> AnyEvent:
         """The event of one ``Trail.Recorded`` row, decoded by eventsourcing's mapper."""

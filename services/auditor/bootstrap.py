@@ -7,8 +7,10 @@ import asyncio
 from projections.persistence import parse_store_url
 from projections.projector import AccountsProjector
 from projections.readmodel import open_read_model
+from projections.signal_store import open_signal_store
+from projections.signals_projector import SignalsProjector
 from projections.store import open_store
-from services.auditor.recorder import AuditConsumer
+from services.auditor.recorder import AuditConsumer, Projector
 from services.runtime.bus import Bus
 from services.runtime.config import Settings
 from services.runtime.service import Runnable, run_consumers
@@ -19,15 +21,19 @@ async def main(settings: Settings) -> None:
     location = parse_store_url(settings.store_url)
     read_model = await asyncio.to_thread(open_read_model, location)
     store = await asyncio.to_thread(open_store, settings.store_url)
-    projector = await asyncio.to_thread(AccountsProjector, store, read_model)
+    signals = await asyncio.to_thread(open_signal_store, location)
+    projectors: list[Projector] = [await asyncio.to_thread(AccountsProjector, store, read_model),
+                  await asyncio.to_thread(SignalsProjector, store, signals)]
     # Catch up on anything stored before a crash but not yet projected.
-    await asyncio.to_thread(projector.catch_up)
+    for projector in projectors:
+        await asyncio.to_thread(projector.catch_up)
 
     async def build(bus: Bus) -> list[Runnable]:
-        return [AuditConsumer(bus, store, projector)]
+        return [AuditConsumer(bus, store, projectors)]
 
     try:
         await run_consumers("auditor", settings, build)
     finally:
         store.close()
         read_model.close()
+        signals.close()

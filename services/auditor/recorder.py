@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from typing import Protocol
 
 import msgspec
 from nats.aio.msg import Msg
 
 from contracts import streams
 from contracts.events import AnyEvent, decode_event, event_type
-from projections.projector import AccountsProjector
 from projections.store import EventStore
 from services.runtime import metrics
 from services.runtime.bus import Bus
@@ -27,14 +28,21 @@ async def _store_in_batches(_: AnyEvent) -> list[Outgoing]:
     raise NotImplementedError("the auditor handles whole batches in process_batch")
 
 
+class Projector(Protocol):
+    """A read model that catches up with the store (its views and position saved
+    in one transaction)."""
+
+    def catch_up(self) -> int: ...
+
+
 class AuditConsumer(Consumer):
     """A consumer that stores whole batches instead of dispatching one by one."""
 
-    def __init__(self, bus: Bus, store: EventStore, projector: AccountsProjector,
+    def __init__(self, bus: Bus, store: EventStore, projectors: Sequence[Projector],
                  batch: int = 256) -> None:
         super().__init__(bus, streams.AUDITOR, _store_in_batches, batch=batch)
         self.store = store
-        self.projector = projector
+        self.projectors = list(projectors)
 
     async def process_batch(self, msgs: list[Msg]) -> None:
         """Store the decodable events of ``msgs`` atomically, then ack them."""
@@ -50,7 +58,8 @@ class AuditConsumer(Consumer):
             return
         try:
             stored = await asyncio.to_thread(self.store.append, events)
-            await asyncio.to_thread(self.projector.catch_up)
+            for projector in self.projectors:
+                await asyncio.to_thread(projector.catch_up)
         except Exception:
             log.exception("auditor could not store %d event(s); will retry", len(events))
             for msg in good:

@@ -8,7 +8,16 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from services.ingress import admin, commands, health, openapi, prices, queries, webhooks
+from services.ingress import (
+    admin,
+    commands,
+    health,
+    openapi,
+    prices,
+    queries,
+    signal_history,
+    webhooks,
+)
 from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem, unavailable
 from services.runtime import metrics
@@ -64,6 +73,7 @@ def build_app(ctx: IngressContext) -> web.Application:
     app.router.add_get("/api/v1/accounts/{account_id}", queries.get_account)
     app.router.add_post("/api/v1/accounts/{account_id}/resume", queries.resume_account_route)
     admin.add_routes(app)
+    signal_history.add_routes(app)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics_endpoint)
