@@ -12,6 +12,7 @@ from services.ingress import (
     admin,
     commands,
     health,
+    live,
     openapi,
     prices,
     queries,
@@ -74,6 +75,7 @@ def build_app(ctx: IngressContext) -> web.Application:
     app.router.add_post("/api/v1/accounts/{account_id}/resume", queries.resume_account_route)
     admin.add_routes(app)
     signal_history.add_routes(app)
+    live.add_routes(app)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics_endpoint)

@@ -29,7 +29,7 @@ from contracts.identifiers import (
     Shape,
 )
 from contracts.orders import BrokerOrder
-from services.ingress import admin_accounts, admin_strategies, admin_tenants
+from services.ingress import admin_accounts, admin_strategies, admin_tenants, openapi_signals
 from services.ingress.admin_keys import ApiKeyIn
 from services.ingress.admin_strategies import MAX_OVERLAP_S
 from services.ingress.prices import PriceIn, PricesIn
@@ -360,6 +360,16 @@ def _paths() -> Schema:
         "/api/v1/apikeys/{key_id}": {
             "delete": _op("Revoke an admin key at once", _answers(
                 {200: ("ApiKeyRevoked", "revoked")}, *WRITE, 404), tag="apikeys", params=key)},
+        "/api/v1/signals": {
+            "get": _op("The signal history, newest first, a page at a time", _answers(
+                {200: ("SignalPage", "one page and the cursor of the next")}, *READ, 422),
+                tag="signals", params=openapi_signals.list_params())},
+        "/api/v1/stream": {
+            "get": _op("Live signal rows and account changes (server-sent events)", {
+                "200": {"description": openapi_signals.STREAM_DESCRIPTION,
+                        "content": {"text/event-stream": {"schema": _STR}}},
+                **_answers({}, *READ, 422)}, tag="signals",
+                params=openapi_signals.stream_params())},
         "/api/v1/signals/{signal_id}": {
             "get": _op("A signal's audit trail: every stored event in order", _answers(
                 {200: ("SignalTrail", "the trail")}, *READ, 404),
@@ -417,7 +427,7 @@ def document() -> Schema:
     inputs = _pydantic_inputs()
     schemas: dict[str, Schema] = {}
     for part in (inputs, _request_schemas(inputs), _pydantic_views(), _msgspec_schemas(),
-                 HAND_WRITTEN):
+                 HAND_WRITTEN, openapi_signals.schemas()):
         # Two models of one name would silently replace each other's schema.
         clash = schemas.keys() & part.keys()
         if clash:
