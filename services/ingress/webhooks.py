@@ -23,6 +23,7 @@ from services.ingress.body import (
 from services.ingress.client_ip import allowed, client_address
 from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.dedupe import dedupe_key, first_signal_id, received_msg_id
+from services.ingress.dry_run import dry_run_key, dry_run_requested
 from services.ingress.problems import Problem, unavailable
 from services.ingress.routing import authenticate
 from services.registry.models import Strategy
@@ -41,6 +42,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     ctx: IngressContext = request.app[CONTEXT]
     deadline = asyncio.get_running_loop().time() + ACCEPT_BUDGET_S
     _check_url_ids(request)
+    dry_run = dry_run_requested(request.query, request.headers)
     raw = await read_body(request, ctx.settings.max_body_bytes)
     content_type = declared_content_type(request)
     payload = parse_payload(raw, content_type)
@@ -66,7 +68,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     except AlertError as exc:
         raise Problem(422, "invalid_field", exc.message, field=exc.field) from exc
     sender_id = request.headers.get("webhook-id", "") if auth_mode == "hmac" else ""
-    key = dedupe_key(strategy.id, sender_id or alert.alert_id, raw)
+    key = dry_run_key(dedupe_key(strategy.id, sender_id or alert.alert_id, raw), dry_run)
     if not ctx.bus.nc.is_connected:
         # NATS is known to be away (restarting, unreachable): refuse at once instead
         # of holding every request for the whole budget; nothing is claimed yet.
@@ -77,7 +79,8 @@ async def receive_webhook(request: web.Request) -> web.Response:
         async with asyncio.timeout_at(deadline):
             await _check_rate(ctx, strategy)
             signal_id, duplicate = await _store_received(
-                ctx, strategy, auth_mode, alert.dialect, clean, content_type, source, key)
+                ctx, strategy, auth_mode, alert.dialect, clean, content_type, source, key,
+                dry_run)
     except Problem:
         raise
     except Exception as exc:
@@ -154,6 +157,7 @@ async def _check_rate(ctx: IngressContext, strategy: Strategy) -> None:
 async def _store_received(
     ctx: IngressContext, strategy: Strategy, auth_mode: str, dialect: str,
     payload: dict[str, Any], content_type: str, source_ip: str, key: str,
+    dry_run: bool = False,
 ) -> tuple[str, bool]:
     """Publish ``webhook.received`` durably, de-duplicated by the alert's ``key``.
 
@@ -165,7 +169,7 @@ async def _store_received(
         tenant_id=strategy.tenant_id, occurred_at=ctx.clock.now(),
         strategy_id=strategy.id, account_id=strategy.account_id, dialect=dialect,
         payload=payload, content_type=content_type or "text/plain",
-        auth_mode=auth_mode, source_ip=source_ip,
+        auth_mode=auth_mode, source_ip=source_ip, dry_run=dry_run,
     )
     duplicate, seq = await ctx.bus.publish_first(event, received_msg_id(key))
     if duplicate:

@@ -19,6 +19,7 @@ from services.brokers.base import AccountSnapshot, BrokerRejected
 from services.brokers.factory import Brokers
 from services.registry.models import Account, Strategy
 from services.registry.store import Registry
+from services.risk.dry_run import dry_run_outcome, would_order
 from services.risk.ledger import Refusal, Reservation, RiskLedgers
 from services.risk.limits import Exposure, check_limits, order_notional, trading_day
 from services.risk.rules import RiskRefusal, client_order_id, decide_order
@@ -50,6 +51,8 @@ class RiskService:
         received_at = event.signal.alert_time or event.occurred_at
         coid = client_order_id(strategy, event.signal_id, received_at)
         gate = await self._gate(event, strategy, account)
+        if gate is not None and event.dry_run:  # nothing remembered for a dry run
+            return [dry_run_outcome(event, account, gate, self.clock)]
         if gate is not None:
             return [self._refused(event, await self.ledgers.refuse(
                 account.id, coid, Refusal(code=gate.code, reason=gate.reason,
@@ -65,6 +68,10 @@ class RiskService:
             if market is not None:
                 snapshot = msgspec.structs.replace(
                     snapshot, last_prices={**snapshot.last_prices, symbol: market})
+        if event.dry_run:
+            ledger, _ = await self.ledgers.load(event.account_id)
+            decided = would_order(event, strategy, snapshot, ledger, coid, self.clock)
+            return [dry_run_outcome(event, account, decided, self.clock)]
         decision = await self._decide(event, strategy, snapshot, coid)
         if decision is None:
             return []  # decided and ended before: its order.requested went out then
@@ -152,6 +159,7 @@ class RiskService:
 
     async def release(self, event: AnyEvent) -> list[Outgoing]:
         """A terminal event frees the signal's reservation."""
-        if isinstance(event, TradeExecuted | WebhookFailed) and event.account_id:
+        if isinstance(event, TradeExecuted | WebhookFailed) and event.account_id \
+                and not event.dry_run:  # a dry run reserved nothing
             await self.ledgers.release(event.account_id, event.signal_id)
         return []

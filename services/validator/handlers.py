@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from contracts import streams
 from contracts.dialects import AlertError, parse_alert
 from contracts.events import AnyEvent, WebhookReceived, WebhookValidated
@@ -55,8 +57,13 @@ class Validator:
                             signal_id=event.signal_id, tenant_id=event.tenant_id,
                             occurred_at=self.clock.now(), strategy_id=event.strategy_id,
                             account_id=event.account_id, signal=built,
+                            dry_run=event.dry_run,
                         )
                         return [Outgoing(validated,
                                          streams.message_id(event.signal_id, "validated"))]
         assert refusal is not None
-        return [failure(event, "validate", refusal.code, refusal.reason, self.clock)]
+        refused = failure(event, "validate", refusal.code, refusal.reason, self.clock)
+        if event.dry_run:
+            return [Outgoing(msgspec.structs.replace(refused.event, dry_run=True),
+                             refused.msg_id)]
+        return [refused]
