@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-load bench-replay clean install
+.PHONY: run test lint bench bench-load bench-replay bench-signals clean install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,16 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
-# Every number, one after the other: the load bench, then replay of 1,000,000 events.
+# Every number, one after the other: the load bench, replay of 1,000,000 events, then
+# pages of the signal history out of 1,000,000 signals.
 bench: $(STAMP)
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.replay $(BENCH_REPLAY_ARGS)
+	$(BIN)/python -m bench.signals $(BENCH_SIGNALS_ARGS)
+
+# BENCH_SIGNALS_ARGS="--signals 100000 --backends sqlite" for a quick run.
+bench-signals: $(STAMP)
+	$(BIN)/python -m bench.signals $(BENCH_SIGNALS_ARGS)
 
 bench-load: $(STAMP)
 	$(BIN)/python -m bench.load

@@ -86,8 +86,20 @@ class SignalQuery:
     limit: int = 50
 
 
-# Filter column → the index that serves it best when it is the only one given.
 _FILTERS = ("tenant_id", "strategy_id", "account_id", "status", "symbol")
+# The index to walk when several filters are given: the most selective first (a
+# strategy has fewer signals than its account, an account than its tenant …).
+# PostgreSQL's planner chooses by its statistics; SQLite is told, as it has none.
+_INDEX_ORDER = (("strategy_id", "th_signals_strategy"), ("account_id", "th_signals_account"),
+                ("symbol", "th_signals_symbol"), ("tenant_id", "th_signals_tenant"),
+                ("status", "th_signals_status"))
+
+
+def _best_index(query: SignalQuery) -> str:
+    for column, index in _INDEX_ORDER:
+        if getattr(query, column) is not None:
+            return index
+    return "th_signals_time"
 
 
 def _where(query: SignalQuery, alias: str) -> tuple[list[str], list[Any]]:
@@ -109,12 +121,16 @@ def _row_params(row: SignalRow) -> tuple[Any, ...]:
 class _Sql(Protocol):
     """The two backends' common ground: ``?`` placeholders, ``{p}`` table prefix."""
 
+    index_hints: bool
+
     def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
     def write(self) -> Any: ...
     def close(self) -> None: ...
 
 
 class _SQLite:
+    index_hints = True
+
     def __init__(self, path: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(path, timeout=10, check_same_thread=False,
@@ -142,6 +158,8 @@ class _SQLite:
 
 
 class _Postgres:
+    index_hints = False
+
     def __init__(self, location: StoreLocation) -> None:
         self.conninfo = psycopg.conninfo.make_conninfo(
             host=location.host, port=location.port, dbname=location.dbname,
@@ -237,7 +255,8 @@ class SignalStore:
         clauses, params = _where(query, "s")
         clauses, params = self._window(query, "s", clauses, params)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = (f"SELECT s.body FROM {{p}}th_signals s {where}"  # noqa: S608 - fixed columns
+        hint = f"INDEXED BY {_best_index(query)} " if self.sql.index_hints else ""
+        sql = (f"SELECT s.body FROM {{p}}th_signals s {hint}{where}"  # noqa: S608 - fixed
                " ORDER BY s.received_us DESC, s.seq DESC LIMIT ?")
         return [decode_row(b) for (b,) in self.sql.rows(sql, [*params, query.limit])]
 
