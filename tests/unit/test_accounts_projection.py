@@ -145,7 +145,8 @@ def test_view_encode_decode_round_trip() -> None:
 
     assert decoded == view
     assert decode_view(data.decode()) == view
-    assert b'"cash":"1010.190"' in data  # decimals travel as exact strings
+    # Exact decimals, digits and all (a float on the way would lose them).
+    assert str(decoded.book.cash) == str(view.book.cash) == "1010.190"
 
 
 def test_view_to_api_shows_strings_and_sorted_positions() -> None:
