@@ -47,6 +47,7 @@ from contracts.events import (
     BreakerTripped,
     LegCanceled,
     LegFilled,
+    LegResized,
     OrderPlaced,
     OrderRequested,
     TradeExecuted,
@@ -335,7 +336,9 @@ def _leg_mismatches(orders: dict[str, BrokerOrder], events: list[AnyEvent],
     filled_events = Counter(e.order.client_order_id for e in ours if isinstance(e, LegFilled))
     canceled_events = {e.order.client_order_id for e in ours
                        if isinstance(e, LegCanceled) and e.order.status == "canceled"}
-    placed = {e.order.client_order_id for e in ours if isinstance(e, OrderPlaced)}
+    # A leg larger than the position when placed is shrunk at once: its report is
+    # order.leg_resized instead of order.placed.
+    placed = {e.order.client_order_id for e in ours if isinstance(e, OrderPlaced | LegResized)}
     legs = {c: o for c, o in orders.items() if o.leg}
     filled = {c for c, o in legs.items() if o.status == "filled"}
     canceled = {c for c, o in legs.items() if o.status == "canceled"}
