@@ -54,9 +54,7 @@ class RiskService:
         if gate is not None and event.dry_run:  # nothing remembered for a dry run
             return [dry_run_outcome(event, account, gate, self.clock)]
         if gate is not None:
-            return [self._refused(event, await self.ledgers.refuse(
-                account.id, coid, Refusal(code=gate.code, reason=gate.reason,
-                                          details=gate.details)))]
+            return await self._gated(event, coid, gate)
         try:
             snapshot = await self.brokers.reader_for(account).snapshot(account)
         except BrokerRejected as exc:
@@ -77,12 +75,30 @@ class RiskService:
             return []  # decided and ended before: its order.requested went out then
         if isinstance(decision, Refusal):
             return [self._refused(event, decision)]
+        return [self._requested(event, decision)]
+
+    def _requested(self, event: WebhookValidated, order: OrderRequest) -> Outgoing:
         requested = OrderRequested(
             event_id=derived_event_id(event.signal_id, "order"), signal_id=event.signal_id,
             tenant_id=event.tenant_id, occurred_at=self.clock.now(),
-            strategy_id=event.strategy_id, account_id=event.account_id, order=decision,
+            strategy_id=event.strategy_id, account_id=event.account_id, order=order,
         )
-        return [Outgoing(requested, streams.message_id(event.signal_id, "order"))]
+        return Outgoing(requested, streams.message_id(event.signal_id, "order"))
+
+    async def _gated(self, event: WebhookValidated, coid: str,
+                     gate: RiskRefusal) -> list[Outgoing]:
+        """The route may not trade now. A signal decided before it was stopped (a
+        redelivery after the breaker paused the account) keeps its first answer;
+        else it is refused, and that is remembered."""
+        ledger, _ = await self.ledgers.load(event.account_id)
+        if coid in ledger.today:
+            reserved = ledger.pending.get(coid)
+            if reserved is None or reserved.order is None:
+                return []  # its order went out and ended: nothing more to say
+            return [self._requested(event, reserved.order)]
+        return [self._refused(event, await self.ledgers.refuse(
+            event.account_id, coid,
+            Refusal(code=gate.code, reason=gate.reason, details=gate.details)))]
 
     async def _gate(self, event: WebhookValidated, strategy: Strategy,
                     account: Account) -> RiskRefusal | None:

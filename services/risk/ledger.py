@@ -53,10 +53,11 @@ class RiskLedger(msgspec.Struct, kw_only=True):
     def roll(self, day: str, equity: Decimal) -> None:
         """Start a new day: counters reset, the day's starting equity is ``equity``."""
         if self.day != day:
+            if self.day:  # a ledger that never rolled keeps refusals made before it did
+                self.refused = {}
             self.day = day
             self.day_start_equity = equity
             self.today = {}
-            self.refused = {}
 
     def pending_quantity(self, symbol: str) -> Decimal:
         """Signed quantity of ``symbol`` decided but not yet filled."""
