@@ -20,7 +20,7 @@ SEED = 6_001
 async def test_kill_9_of_each_service_in_turn_loses_and_doubles_nothing(
         system: System, bus: Bus) -> None:
     rng = random.Random(SEED)
-    mixed = await provision_mixed(bus)
+    mixed = await provision_mixed(bus, breaker=True)
     alerts = make_alerts(mixed.all, 240, rng, mixed.symbols)
     async with MovingPrices(system, bus, mixed, rng) as prices:
         # 15 s of load; the six crashes (at most 6 x (1.5 + 0.6) s) all fall inside it.

@@ -20,7 +20,7 @@ SEED = 6_002
 async def test_nats_restart_mid_load_refuses_fast_and_retries_are_duplicates(
         system: System, bus: Bus) -> None:
     rng = random.Random(SEED)
-    mixed = await provision_mixed(bus)
+    mixed = await provision_mixed(bus, breaker=True)
     alerts = make_alerts(mixed.all, 240, rng, mixed.symbols)
     async with MovingPrices(system, bus, mixed, rng) as prices:
         load = asyncio.create_task(run_load(system.api_url, alerts, rate_per_s=20))

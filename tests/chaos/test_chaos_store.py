@@ -42,7 +42,7 @@ def store_url(pg_store: tuple[str, str]) -> str:
 async def test_store_outage_mid_load_loses_nothing_and_refuses_nothing(
         system: System, bus: Bus, pg_store: tuple[str, str]) -> None:
     rng = random.Random(SEED)
-    mixed = await provision_mixed(bus)
+    mixed = await provision_mixed(bus, breaker=True)
     alerts = make_alerts(mixed.all, 240, rng, mixed.symbols)
     # The auditor says so, with its traceback, while the store is away: expected here.
     system.expect_traceback("auditor could not store")
