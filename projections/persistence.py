@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import unquote, urlparse
+
+import tenacity
 
 
 @dataclass(frozen=True)
@@ -69,3 +73,26 @@ def eventsourcing_env(location: StoreLocation) -> dict[str, str]:
     if location.schema:
         env["POSTGRES_SCHEMA"] = location.schema
     return env
+
+
+T = TypeVar("T")
+
+
+def created_concurrently(opener: Callable[[], T], attempts: int = 8) -> T:
+    """Open a store whose tables another process may be creating at the same moment.
+
+    PostgreSQL refuses one of two concurrent ``CREATE ... IF NOT EXISTS`` ("tuple
+    concurrently updated", a duplicate ``pg_type`` row): at scale several auditors and
+    operator services start together. The loser tries again, and finds the tables.
+    """
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(_concurrent_ddl), reraise=True,
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_random_exponential(multiplier=0.05, max=1.0))
+    return retrying(opener)
+
+
+def _concurrent_ddl(exc: BaseException) -> bool:
+    text = f"{exc} {exc.__cause__ or ''}"
+    return "concurrently updated" in text or "pg_type_typname_nsp_index" in text or \
+        "already exists" in text

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from projections.persistence import StoreLocation
+from projections.persistence import StoreLocation, created_concurrently
 
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS {p}th_views ("
@@ -167,4 +167,4 @@ def open_read_model(location: StoreLocation) -> ReadModel:
     if location.kind == "sqlite":
         base = Path(location.sqlite_path)
         return SQLiteReadModel(str(base.with_name(base.stem + "-views.sqlite")))
-    return PostgresReadModel(location)
+    return created_concurrently(lambda: PostgresReadModel(location))

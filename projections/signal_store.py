@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from projections.persistence import StoreLocation
+from projections.persistence import StoreLocation, created_concurrently
 from projections.signals import AccountTouch, SignalRow, decode_row, encode_row
 
 PROJECTION = "signals"
@@ -315,4 +315,4 @@ def open_signal_store(location: StoreLocation) -> SignalStore:
     if location.kind == "sqlite":
         base = Path(location.sqlite_path)
         return SignalStore(_SQLite(str(base.with_name(base.stem + "-views.sqlite"))))
-    return SignalStore(_Postgres(location))
+    return created_concurrently(lambda: SignalStore(_Postgres(location)))

@@ -19,7 +19,7 @@ from projections.fastread import (
     peek_recorded,
     select_rows,
 )
-from projections.persistence import eventsourcing_env, parse_store_url
+from projections.persistence import created_concurrently, eventsourcing_env, parse_store_url
 from projections.trails import Trail
 
 # The class the @event decorator generated for Trail.record.
@@ -152,4 +152,5 @@ class EventStore(Application[UUID]):
 
 def open_store(url: str) -> EventStore:
     """Open (and create the tables of) the event store at ``url``."""
-    return EventStore(env=eventsourcing_env(parse_store_url(url)))
+    env = eventsourcing_env(parse_store_url(url))
+    return created_concurrently(lambda: EventStore(env=env))
