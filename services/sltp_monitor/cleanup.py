@@ -18,6 +18,7 @@ from contracts import streams
 from contracts.events import CancelRequested
 from contracts.orders import BrokerOrder
 from domain.protection import is_leg, violations
+from services.brokers.base import BrokerRejected, BrokerUnavailable
 from services.brokers.factory import Brokers
 from services.registry.models import Account
 from services.registry.store import Registry
@@ -55,6 +56,10 @@ class OrphanCleanup:
         for account in await self.registry.accounts():
             try:
                 found = await self._request(account)
+            except (BrokerUnavailable, BrokerRejected) as exc:  # the broker's trouble
+                log.warning("cleanup of account %s skipped: %s; the next round retries",
+                            account.id, exc)
+                continue
             except Exception:
                 log.exception("cleanup of account %s failed; the next round retries",
                               account.id)

@@ -164,10 +164,6 @@ async def _known_records(system: System, bus: Bus) -> Known:
 
 @pytest.mark.timeout(240)
 async def test_the_live_api_keeps_to_its_openapi_document(system: System, bus: Bus) -> None:
-    # The fuzzer registers Alpaca accounts at addresses nobody listens on; the orphan
-    # cleanup logs each failed round with a traceback (noise reported to the monitor's
-    # owner: an unreachable broker is an outage, not a bug).
-    system.expect_traceback("cleanup of account", "BrokerUnavailable")
     async with aiohttp.ClientSession() as http, \
             http.get(f"{system.api_url}/openapi.json") as response:
         assert response.status == 200
