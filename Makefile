@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-load bench-replay bench-signals clean install
+.PHONY: run test lint bench bench-load bench-replay bench-signals clean install console \
+	console-api console-test browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +16,44 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
+	@$(MAKE) --no-print-directory console || echo "console: not built (see above); everything else starts"
 	$(BIN)/tradehooks up
 
-test: $(STAMP)
+# The web console (React + TypeScript, console/) is built into the Python package
+# (services/console/static, served at / of the operator listener, shipped in the
+# wheel). Rebuilt only when its sources changed; without Node it says so and stops.
+CONSOLE_SRC := $(shell find console/src console/index.html console/package.json \
+	console/package-lock.json console/vite.config.ts console/tsconfig.json -type f 2>/dev/null)
+CONSOLE_OUT := services/console/static/index.html
+
+console: $(CONSOLE_OUT)
+
+$(CONSOLE_OUT): $(CONSOLE_SRC)
+	@command -v npm >/dev/null 2>&1 || { echo "console: Node.js 20 and npm are needed to \
+	build the web console (https://nodejs.org, or apt-get install nodejs npm); the API \
+	works without it"; exit 1; }
+	cd console && npm ci --no-audit --no-fund --loglevel=error && npx vite build --logLevel warn
+	@touch $(CONSOLE_OUT)
+
+# Regenerate the console's API types from the OpenAPI document.
+console-api: $(STAMP)
+	$(BIN)/python -m services.console.dump_openapi console/openapi.json
+	cd console && npx openapi-typescript openapi.json -o src/api/schema.d.ts
+
+# Component tests (Vitest) and the console's type check.
+console-test:
+	cd console && (test -d node_modules || npm ci --no-audit --no-fund --loglevel=error) \
+		&& npx tsc -b && npx vitest run
+
+# Debian's Chromium for the browser tests (Playwright's own download cannot work here).
+browser:
+	@test -x /usr/bin/chromium || apt-get install -y chromium >/dev/null \
+		|| echo "browser: could not install chromium; the browser tests will be skipped"
+
+test: $(STAMP) browser
 	$(BIN)/ruff check contracts domain services projections tests bench
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory console console-test
 	$(BIN)/pytest -q
 
 # Every number, one after the other: the load bench, replay of 1,000,000 events, then
@@ -45,4 +79,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache console/node_modules services/console/static

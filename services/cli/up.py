@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 
 from services.cli.supervisor import Supervisor, child_env
+from services.console.assets import built as console_built
 from services.registry.api_keys import ApiKeys
 from services.registry.migrations import RegistryMigrationError, migrate_registry
 from services.registry.models import Strategy
@@ -51,11 +52,18 @@ async def _wait_ready(url: str, timeout: float = 60.0) -> bool:
     return False
 
 
+def _console_note() -> str:
+    if console_built():
+        return ""
+    return "\n                (not built: run `make console`, which needs Node.js 20 and npm)"
+
+
 def _print_demo(info: dict[str, object], path: Path, created: bool) -> None:
     state = "created" if created else "already provisioned"
     print(f"""
 tradehooks is running.  Demo strategy {state}; details saved in {path}
 
+  console     : {info['console_url']}   (sign in with the admin key below){_console_note()}
   webhook URL : {info['webhook_url']}
   secret      : {info['secret']}
   account     : {info['api_url']}/api/v1/accounts/{info['account_id']}

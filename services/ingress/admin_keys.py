@@ -34,6 +34,12 @@ def key_view(key: ApiKey) -> dict[str, Any]:
     return {"id": key.id, "role": key.role, "tenant_id": key.tenant_id}
 
 
+async def whoami(request: web.Request) -> web.Response:
+    """``GET /api/v1/whoami``: the caller's own key (id, role, tenant), so a client
+    such as the console knows whether to offer changes."""
+    return web.json_response(key_view(await require_key(request)))
+
+
 async def list_keys(request: web.Request) -> web.Response:
     """``GET /api/v1/apikeys``: the keys the caller may manage."""
     caller = await require_key(request, write=True)
@@ -71,6 +77,7 @@ async def revoke_key(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Mount the API key routes."""
+    app.router.add_get("/api/v1/whoami", whoami)
     app.router.add_get("/api/v1/apikeys", list_keys)
     app.router.add_post("/api/v1/apikeys", create_key)
     app.router.add_delete("/api/v1/apikeys/{key_id}", revoke_key)

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from services.console import assets as console_assets
 from services.ingress import (
     admin,
     commands,
@@ -76,6 +77,7 @@ def build_app(ctx: IngressContext) -> web.Application:
     admin.add_routes(app)
     signal_history.add_routes(app)
     live.add_routes(app)
+    console_assets.add_routes(app)  # the web console, beside the API it calls
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics_endpoint)

@@ -75,7 +75,11 @@ def _pydantic_views() -> dict[str, Schema]:
 def _msgspec_schemas() -> dict[str, Schema]:
     (event, order), components = msgspec.json.schema_components(
         (AnyEvent, BrokerOrder), ref_template=REF + "{name}")
-    return {**components, "Event": event, "BrokerOrder": order}
+    # msgspec answers a Struct as a $ref to its component: naming that ref
+    # "BrokerOrder" again would make the component point at itself.
+    named = {"Event": event, "BrokerOrder": order}
+    return {**components, **{k: v for k, v in named.items()
+                             if v.get("$ref") != REF + k}}
 
 
 def _without(schema: Schema, fields: frozenset[str], required: tuple[str, ...] = ()) -> Schema:
@@ -268,6 +272,20 @@ def _webhook(summary: str, slug: bool = False) -> Schema:
                          {"strategyBearer": []}])
 
 
+def _console_paths() -> Schema:
+    """The web console's page and its built files (no credentials: the page signs in)."""
+    html = {"description": "the console's page (or how to build it)",
+            "content": {"text/html": {"schema": _STR}}}
+    name = {"name": "name", "in": "path", "required": True,
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,200}$"}}
+    return {
+        "/": {"get": _op("The web console", {"200": html}, tag="console", security=[])},
+        "/assets/{name}": {"get": _op("A built file of the web console", {
+            "200": {"description": "the file", "content": {"*/*": {"schema": _STR}}},
+            **_answers({}, 404)}, tag="console", params=[name], security=[])},
+    }
+
+
 def _paths() -> Schema:
     tenant = [_path_param("tenant_id", TENANT_ID)]
     account = [_path_param("account_id", ACCOUNT_ID)]
@@ -357,6 +375,9 @@ def _paths() -> Schema:
                 {201: ("ApiKeyCreated", "created")}, *WRITE, *BODY),
                 tag="apikeys", body=_body(_ref("ApiKeyIn"), required=False)),
         },
+        "/api/v1/whoami": {
+            "get": _op("The caller's own key: id, role and tenant scope", _answers(
+                {200: ("ApiKey", "the caller")}, *READ), tag="apikeys")},
         "/api/v1/apikeys/{key_id}": {
             "delete": _op("Revoke an admin key at once", _answers(
                 {200: ("ApiKeyRevoked", "revoked")}, *WRITE, 404), tag="apikeys", params=key)},
@@ -399,6 +420,7 @@ def _paths() -> Schema:
         "/metrics": {"get": _op("Prometheus metrics", {"200": {
             "description": "Prometheus text exposition",
             "content": {"text/plain": {"schema": _STR}}}}, tag="health", security=[])},
+        **_console_paths(),
         "/openapi.json": {"get": _op("This document", {"200": _json(
             {"type": "object"}, "the OpenAPI document")}, tag="health", security=[])},
     }

@@ -96,6 +96,8 @@ def demo_info(strategy: Strategy, api_url: str, nats_url: str) -> dict[str, Any]
         "strategy": strategy.slug,
         "strategy_id": strategy.id,
         "api_url": api_url,
+        # The web console is served beside the operator API it calls.
+        "console_url": f"{api_url}/",
         "nats_url": nats_url,
         "tradingview_message": tradingview_message(strategy),
         "curl": curl,

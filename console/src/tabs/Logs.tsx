@@ -1,0 +1,5 @@
+import type { Session } from "../session";
+
+export function Logs(_: { session: Session; signalId: string }) {
+  return <section><h1>Logs</h1></section>;
+}
