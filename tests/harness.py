@@ -34,6 +34,7 @@ from contracts.subjects import DEAD_LETTER
 from projections.store import open_store
 from services.brokers.market_prices import MarketPrices
 from services.brokers.paper import PaperAccount
+from services.ingress.app import serves_publicly
 from services.registry.api_keys import ApiKeys
 from services.registry.kv_keys import matching_keys
 from services.registry.models import Account, Strategy, Tenant
@@ -239,6 +240,9 @@ class System:
     # A service (or instance) that reaches NATS through another URL, e.g. a proxy
     # that injects faults; kept across restarts.
     nats_urls: dict[str, str] = field(default_factory=dict)
+    # The operator listener (admin and read API, metrics, OpenAPI); tests reach it
+    # only through :attr:`operator_url`.
+    operator_port: int = field(default_factory=free_port)
 
     @property
     def admin_headers(self) -> dict[str, str]:
@@ -247,7 +251,17 @@ class System:
 
     @property
     def api_url(self) -> str:
+        """The public listener: the webhook routes and health, nothing else."""
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def operator_url(self) -> str:
+        """The operator listener: ``/api/v1/...``, ``/metrics``, ``/openapi.json``."""
+        return f"http://127.0.0.1:{self.operator_port}"
+
+    def base_for(self, path: str) -> str:
+        """The base URL of the listener that serves ``path`` (public or operator)."""
+        return self.api_url if serves_publicly(path) else self.operator_url
 
     @property
     def clock_file(self) -> Path:
@@ -274,6 +288,7 @@ class System:
             "NATS_URL": self.nats.url,
             "TRADEHOOKS_DATA_DIR": str(self.data_dir),
             "TRADEHOOKS_HTTP_PORT": str(self.http_port),
+            "TRADEHOOKS_OPERATOR_PORT": str(self.operator_port),
             "TRADEHOOKS_LOG_LEVEL": "INFO",
             # Fast broker retries and order sync keep the tests short.
             "TRADEHOOKS_ALPACA_TIMEOUT_S": "1.0",
@@ -488,7 +503,7 @@ async def account_projection(system: System, account_id: str, fills: int,
     fills (the answer, as JSON)."""
     async with aiohttp.ClientSession() as http:
         async def applied() -> dict[str, Any] | None:
-            async with http.get(f"{system.api_url}/api/v1/accounts/{account_id}",
+            async with http.get(f"{system.operator_url}/api/v1/accounts/{account_id}",
                                 headers=system.admin_headers) as resp:
                 body: dict[str, Any] = await resp.json()
                 return body if resp.status == 200 and body["fills"] == fills else None
@@ -502,7 +517,7 @@ async def account_status(system: System, account_id: str) -> dict[str, Any]:
     """``GET /api/v1/status`` of one account: positions, open orders, cash, equity (read
     from the broker, unlike the projection)."""
     async with aiohttp.ClientSession() as http, http.get(
-            f"{system.api_url}/api/v1/status", headers=system.admin_headers,
+            f"{system.operator_url}/api/v1/status", headers=system.admin_headers,
             params={"account_id": account_id}) as resp:
         assert resp.status == 200, await resp.text()
         found: dict[str, Any] = (await resp.json())["accounts"][0]
@@ -516,7 +531,7 @@ async def tick(system: System, bus: Bus, symbol: str, *prices: str) -> None:
     marker = str(Decimal(prices[-1]) + Decimal("0.0001"))
     async with aiohttp.ClientSession() as http:
         for price in (*prices, marker):
-            async with http.post(f"{system.api_url}/api/v1/prices",
+            async with http.post(f"{system.operator_url}/api/v1/prices",
                                  headers=system.admin_headers,
                                  json={"symbol": symbol, "price": price}) as resp:
                 assert resp.status == 202, await resp.text()

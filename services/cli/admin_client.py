@@ -1,8 +1,9 @@
 """``tradehooks tenant|account|strategy …``: the admin API from the command line.
 
-Talks to a running system over HTTP with an admin key: ``TRADEHOOKS_ADMIN_KEY`` (or
-``admin_key`` in the data dir's demo.json) and ``TRADEHOOKS_PUBLIC_URL`` (or the
-``api_url`` in demo.json, else the configured host and port).
+Talks to a running system's operator listener over HTTP with an admin key:
+``TRADEHOOKS_ADMIN_KEY`` (or ``admin_key`` in the data dir's demo.json) at
+``TRADEHOOKS_OPERATOR_URL`` (or the ``api_url`` in demo.json, else the configured
+operator host and port).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _connection(settings: Settings) -> tuple[str, str]:
     demo_path = settings.data_dir / "demo.json"
     demo = json.loads(demo_path.read_text()) if demo_path.exists() else {}
     key = os.environ.get("TRADEHOOKS_ADMIN_KEY") or demo.get("admin_key", "")
-    url = settings.public_url or demo.get("api_url") or settings.api_url
+    url = settings.operator_base_url or demo.get("api_url") or settings.operator_url
     if not key:
         raise SystemExit("no admin key: set TRADEHOOKS_ADMIN_KEY (see 'tradehooks apikey')")
     return url.rstrip("/") + "/api/v1", key

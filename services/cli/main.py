@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tradehooks", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the whole system on this machine")
-    up.add_argument("--port", type=int, help="HTTP port (default 8080)")
+    up.add_argument("--port", type=int, help="public (webhook) HTTP port (default 8080)")
+    up.add_argument("--operator-port", type=int,
+                    help="operator API and metrics port, on loopback (default 8081)")
     up.add_argument("--data-dir", help="where NATS, the event store and demo.json live")
     run = sub.add_parser("run", help="run one service against an existing NATS and store")
     run.add_argument("service", choices=sorted(SERVICE_MODULES))
@@ -74,6 +76,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     updates: dict[str, Any] = {}
     if getattr(args, "port", None):
         updates["http_port"] = args.port
+    if getattr(args, "operator_port", None):
+        updates["operator_port"] = args.operator_port
     if getattr(args, "data_dir", None):
         updates["data_dir"] = args.data_dir
     return Settings.model_validate({**settings.model_dump(), **updates})

@@ -66,7 +66,9 @@ tradehooks is running.  Demo strategy {state}; details saved in {path}
   console     : {info['console_url']}   (sign in with the admin key below){_console_note()}
   webhook URL : {info['webhook_url']}
   secret      : {info['secret']}
+  operator API: {info['api_url']}/api/v1   (loopback unless TRADEHOOKS_OPERATOR_HOST says)
   account     : {info['api_url']}/api/v1/accounts/{info['account_id']}
+  metrics     : {info['metrics_url']}
   NATS        : {info['nats_url']}
   admin key   : {info['admin_key']}   (X-API-Key for /api/v1/tenants|accounts|strategies)
 
@@ -116,7 +118,8 @@ async def demo(settings: Settings) -> int:
     except RegistryMigrationError as exc:
         print(f"not started: {exc}")
         return 1
-    info = {**demo_info(strategy, settings.api_url, settings.nats_url), "admin_key": admin_key}
+    info = {**demo_info(strategy, settings.api_url, settings.operator_url, settings.nats_url),
+            "admin_key": admin_key}
     path = write_demo_file(settings.data_dir, info)
     print(f"demo strategy {'created' if created else 'already provisioned'}; "
           f"details (with the secret) saved in {path}")
@@ -156,6 +159,8 @@ async def up(settings: Settings, explicit_nats: bool) -> int:
             TRADEHOOKS_HTTP_PORT=str(settings.http_port),
             TRADEHOOKS_HTTP_HOST=settings.http_host,
             TRADEHOOKS_HTTP_WORKERS=str(settings.http_workers),
+            TRADEHOOKS_OPERATOR_HOST=settings.operator_host,
+            TRADEHOOKS_OPERATOR_PORT=str(settings.operator_port),
             PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
             TRADEHOOKS_SUPERVISED="1",
         )
@@ -165,7 +170,7 @@ async def up(settings: Settings, explicit_nats: bool) -> int:
         await supervisor.start()
         if not await _wait_ready(settings.api_url):
             log.error("ingress did not become ready; see the logs above")
-        info = {**demo_info(strategy, settings.api_url, settings.nats_url),
+        info = {**demo_info(strategy, settings.api_url, settings.operator_url, settings.nats_url),
                 "admin_key": admin_key}
         _print_demo(info, write_demo_file(data_dir, info), created)
         await stop.wait()

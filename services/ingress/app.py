@@ -59,15 +59,41 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
     return response
 
 
-def build_app(ctx: IngressContext) -> web.Application:
-    """Routes of the ingress process (webhooks, read API, health)."""
+# Paths the public listener serves: the webhook routes and the health probes.
+PUBLIC_PATHS = ("/webhook", "/webhook/{slug}", "/api/v1/webhooks/signals",
+                "/healthz", "/readyz")
+
+
+def serves_publicly(path: str) -> bool:
+    """Whether ``path`` (a route template or a request path) is on the public listener;
+    every other route is on the operator listener only."""
+    return path in PUBLIC_PATHS or path.startswith("/webhook/")
+
+
+def _new_app(ctx: IngressContext) -> web.Application:
     # client_max_size is above our own limit so that read_body answers a clean 413.
     app = web.Application(middlewares=[problems_middleware],
                           client_max_size=ctx.settings.max_body_bytes * 2)
     app[CONTEXT] = ctx
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    return app
+
+
+def build_public_app(ctx: IngressContext) -> web.Application:
+    """The public edge (what the internet may reach): the webhook routes and health.
+    Nothing here reads or changes the registry for a caller, or lists tenants."""
+    app = _new_app(ctx)
     app.router.add_post("/webhook", webhooks.receive_webhook)
     app.router.add_post("/webhook/{slug}", webhooks.receive_webhook)
     app.router.add_post("/api/v1/webhooks/signals", webhooks.receive_webhook)
+    return app
+
+
+def build_operator_app(ctx: IngressContext) -> web.Application:
+    """The operator side (loopback by default): admin and read API, commands, prices,
+    the live stream, metrics, OpenAPI, health, and the web console at ``/``."""
+    app = _new_app(ctx)
     app.router.add_post("/api/v1/prices", prices.post_prices)
     app.router.add_post("/api/v1/cleanup", commands.post_cleanup)
     app.router.add_get("/api/v1/status", commands.get_status)
@@ -77,9 +103,7 @@ def build_app(ctx: IngressContext) -> web.Application:
     admin.add_routes(app)
     signal_history.add_routes(app)
     live.add_routes(app)
-    console_assets.add_routes(app)  # the web console, beside the API it calls
-    app.router.add_get("/healthz", health.healthz)
-    app.router.add_get("/readyz", health.readyz)
+    console_assets.add_routes(app)  # the web console at /, beside the API it calls
     app.router.add_get("/metrics", health.metrics_endpoint)
     app.router.add_get("/openapi.json", openapi.openapi_json)
     return app

@@ -1,6 +1,11 @@
 """Composition root of the ingress service (HTTP).
 
-The listener stays up for the life of the process. Everything made from the NATS
+Two listeners share one context: the public edge (webhook routes and health, on
+``TRADEHOOKS_HTTP_HOST``:``TRADEHOOKS_HTTP_PORT``) and the operator side (admin and
+read API, metrics, OpenAPI, on ``TRADEHOOKS_OPERATOR_HOST``:
+``TRADEHOOKS_OPERATOR_PORT``, loopback by default).
+
+The listeners stay up for the life of the process. Everything made from the NATS
 connection (the strategy cache and its watches, KV handles, the rate limiter) is
 wired in :func:`_wire`; when the server closes the connection for good, a fresh
 connection is made and all of it is wired again and swapped in. Meanwhile webhooks
@@ -21,7 +26,7 @@ from contracts import streams
 from projections.persistence import parse_store_url
 from projections.readmodel import ReadModel, open_read_model
 from projections.store import EventStore, open_store
-from services.ingress.app import build_app
+from services.ingress.app import build_operator_app, build_public_app
 from services.ingress.auth_alerts import AuthFailureAlerts
 from services.ingress.client_ip import networks
 from services.ingress.context import IngressContext
@@ -92,19 +97,26 @@ async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
         read_model.close()
         return
     # No access log: tokens may ride in query strings and must never be logged.
-    # On SIGTERM the listener closes at once (new connections are refused) and
+    # On SIGTERM the listeners close at once (new connections are refused) and
     # requests in flight get this long to finish their durable publish and answer.
-    runner = web.AppRunner(build_app(ctx), access_log=None, shutdown_timeout=10.0)
-    await runner.setup()
-    # Several ingress processes may share the port: the kernel spreads connections.
-    site = web.TCPSite(runner, settings.http_host, settings.http_port,
-                       reuse_port=settings.http_workers > 1)
-    await site.start()
-    log.info("ingress listening on http://%s:%d", settings.http_host, settings.http_port)
+    # Several ingress processes may share the ports: the kernel spreads connections.
+    shared = settings.http_workers > 1
+    runners: list[web.AppRunner] = []
     try:
+        for app, host, port in (
+                (build_operator_app(ctx), settings.operator_host, settings.operator_port),
+                (build_public_app(ctx), settings.http_host, settings.http_port)):
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
+            await runner.setup()
+            runners.append(runner)
+            await web.TCPSite(runner, host, port, reuse_port=shared).start()
+        log.info("ingress operator API on http://%s:%d", settings.operator_host,
+                 settings.operator_port)
+        log.info("ingress listening on http://%s:%d", settings.http_host, settings.http_port)
         await _serve(ctx, settings, stop, store, read_model)
     finally:
-        await runner.cleanup()
+        for runner in runners:
+            await runner.cleanup()
         await _release(ctx)
         store.close()
         read_model.close()

@@ -460,7 +460,11 @@ def document() -> Schema:
         "info": {"title": "tradehooks", "version": "1",
                  "description": "Trading-signal webhooks in, broker orders out. Errors are "
                                 "always `{\"error\": code, \"message\": …}` (plus `field` "
-                                "when one field is at fault)."},
+                                "when one field is at fault). The webhook routes and the "
+                                "health probes are served on the public listener "
+                                "(`TRADEHOOKS_HTTP_PORT`); every other route only on the "
+                                "operator listener (`TRADEHOOKS_OPERATOR_HOST`:"
+                                "`TRADEHOOKS_OPERATOR_PORT`, loopback by default)."},
         "paths": _paths(),
         "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
     }

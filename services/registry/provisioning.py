@@ -79,9 +79,11 @@ def tradingview_message(strategy: Strategy) -> dict[str, Any]:
     }
 
 
-def demo_info(strategy: Strategy, api_url: str, nats_url: str) -> dict[str, Any]:
-    """What ``tradehooks up`` prints and saves to ``demo.json``."""
-    webhook_url = f"{api_url}/webhook/{strategy.slug}"
+def demo_info(strategy: Strategy, public_url: str, operator_url: str,
+              nats_url: str) -> dict[str, Any]:
+    """What ``tradehooks up`` prints and saves to ``demo.json``: the webhook URL on the
+    public listener, the operator API and metrics on the operator listener."""
+    webhook_url = f"{public_url}/webhook/{strategy.slug}"
     # Sized auto, the demo strategy buys what the alert says: 5 AAPL.
     sample = {"symbol": "AAPL", "action": "buy", "quantity": "5", "price": "190.50"}
     curl = (
@@ -95,9 +97,10 @@ def demo_info(strategy: Strategy, api_url: str, nats_url: str) -> dict[str, Any]
         "account_id": strategy.account_id,
         "strategy": strategy.slug,
         "strategy_id": strategy.id,
-        "api_url": api_url,
+        "api_url": operator_url,
+        "metrics_url": f"{operator_url}/metrics",
         # The web console is served beside the operator API it calls.
-        "console_url": f"{api_url}/",
+        "console_url": f"{operator_url}/",
         "nats_url": nats_url,
         "tradingview_message": tradingview_message(strategy),
         "curl": curl,

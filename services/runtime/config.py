@@ -21,6 +21,9 @@ class Settings(BaseModel):
     # their probes (TRADEHOOKS_METRICS_PORT) on this host too.
     operator_host: str = "127.0.0.1"
     operator_port: int = 8081
+    # How operators (and the CLI) reach the operator listener when it sits behind a
+    # proxy or another host; empty: http://<operator_host>:<operator_port>.
+    operator_base_url: str = ""
     # Ingress processes sharing the port (SO_REUSEPORT) under `tradehooks up`; set
     # the same on every `tradehooks run ingress` that shares a port at scale.
     http_workers: int = Field(default=1, ge=1, le=64)
@@ -60,8 +63,19 @@ class Settings(BaseModel):
 
     @property
     def api_url(self) -> str:
-        """Base URL that clients use to reach ingress."""
+        """Base URL of the public listener (the webhook routes) as clients reach it."""
         return self.public_url.rstrip("/") or f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def operator_url(self) -> str:
+        """Base URL of the operator listener (admin API, metrics); a wildcard bind
+        address is reached on loopback."""
+        if self.operator_base_url:
+            return self.operator_base_url.rstrip("/")
+        host = self.operator_host
+        host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.operator_port}"
 
     @property
     def nats_servers(self) -> list[str]:
@@ -82,6 +96,7 @@ _ENV = {
     "http_port": "TRADEHOOKS_HTTP_PORT",
     "operator_host": "TRADEHOOKS_OPERATOR_HOST",
     "operator_port": "TRADEHOOKS_OPERATOR_PORT",
+    "operator_base_url": "TRADEHOOKS_OPERATOR_URL",
     "http_workers": "TRADEHOOKS_HTTP_WORKERS",
     "public_url": "TRADEHOOKS_PUBLIC_URL",
     "dedupe_window_s": "TRADEHOOKS_DEDUPE_WINDOW_S",

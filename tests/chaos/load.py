@@ -276,7 +276,7 @@ class MovingPrices:
             self.crash = Crash(symbol, "1", after_s=5.0,
                                ready=holding(bus, mixed.breaker, symbol, 6))
         self.ticks = 0
-        self._args = (system.api_url, system.admin_key, list(mixed.symbols.values()),
+        self._args = (system.operator_url, system.admin_key, list(mixed.symbols.values()),
                       random.Random(rng.randrange(1 << 30)))
         self._stop = asyncio.Event()
         self._task: asyncio.Task[int] | None = None

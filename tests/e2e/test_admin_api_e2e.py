@@ -28,7 +28,7 @@ async def test_provision_and_trade_through_the_admin_api(system: System, bus: Bu
                                                          tap: EventTap) -> None:
     keys = ApiKeys(await bus.kv(streams.BUCKET_REGISTRY))
     _, root = await keys.create("admin")
-    api = f"{system.api_url}/api/v1"
+    api = f"{system.operator_url}/api/v1"
     async with aiohttp.ClientSession() as http:
         status, tenant = await call(http, "POST", f"{api}/tenants", root,
                                     {"name": "Acme Capital"})
@@ -73,7 +73,7 @@ async def test_roles_and_tenant_isolation_on_every_admin_route(system: System,
                                                                bus: Bus) -> None:
     keys = ApiKeys(await bus.kv(streams.BUCKET_REGISTRY))
     _, root = await keys.create("admin")
-    api = f"{system.api_url}/api/v1"
+    api = f"{system.operator_url}/api/v1"
     async with aiohttp.ClientSession() as http:
         for name in ("Alpha", "Beta"):
             assert (await call(http, "POST", f"{api}/tenants", root, {"name": name}))[0] == 201
@@ -135,7 +135,7 @@ async def test_operational_routes_are_keyed_and_tenant_scoped(system: System, bu
     t = await provision(bus)
     _, own = await keys.create("viewer", t.tenant.id)
     _, other = await keys.create("admin", "someone-else")
-    api = f"{system.api_url}/api/v1"
+    api = f"{system.operator_url}/api/v1"
     async with aiohttp.ClientSession() as http:
         url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
         _, accepted = await post_json(http, url, tv_alert(price="10"))
@@ -173,7 +173,7 @@ async def test_the_cli_drives_the_admin_api(system: System, bus: Bus) -> None:
 
     def cli(*args: str) -> tuple[int, object]:
         env = {**system.env(), "TRADEHOOKS_ADMIN_KEY": system.admin_key,
-               "TRADEHOOKS_PUBLIC_URL": system.api_url}
+               "TRADEHOOKS_OPERATOR_URL": system.operator_url}
         done = subprocess.run([sys.executable, "-m", "services.cli.main", *args], env=env,
                               cwd=ROOT, capture_output=True, text=True, timeout=60,
                               check=False)

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 async def _positions(http: aiohttp.ClientSession, system: System,
                      account_id: str) -> dict[str, Decimal]:
     """The broker's book: positions of the account as ``GET /api/v1/status`` shows them."""
-    async with http.get(f"{system.api_url}/api/v1/status", headers=system.admin_headers,
+    async with http.get(f"{system.operator_url}/api/v1/status", headers=system.admin_headers,
                         params={"account_id": account_id}) as resp:
         assert resp.status == 200
         positions = (await resp.json())["accounts"][0]["positions"]
@@ -70,7 +70,7 @@ def _requested(tap: EventTap, signal_id: str) -> OrderRequested:
 async def test_auto_sizing_buys_what_the_alert_says(system: System, bus: Bus,
                                                     tap: EventTap) -> None:
     t = await provision(bus)
-    api = f"{system.api_url}/api/v1"
+    api = f"{system.operator_url}/api/v1"
     async with aiohttp.ClientSession() as http:
         # A strategy made today sizes auto without being told.
         async with http.post(f"{api}/strategies", headers=system.admin_headers, json={

@@ -84,5 +84,5 @@ async def test_allowlist_behind_a_trusted_proxy_and_the_failure_alert(
     received = await tap.wait_for(
         lambda _: tap.of_type("webhook.received", allowed[1]["signal_id"]))
     assert received[0].source_ip == "52.89.214.238"  # type: ignore[union-attr]
-    async with aiohttp.ClientSession() as http, http.get(f"{system.api_url}/metrics") as r:
+    async with aiohttp.ClientSession() as http, http.get(f"{system.operator_url}/metrics") as r:
         assert f'tradehooks_auth_failures_total{{strategy="{t.strategy.slug}"}}' in await r.text()

@@ -35,7 +35,7 @@ async def test_the_reproductions_are_refused_and_the_edge_stays_up(system: Syste
                                                                    bus: Bus) -> None:
     t = await provision(bus)
     hook = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
-    api = f"{system.api_url}/api/v1"
+    api = f"{system.operator_url}/api/v1"
     long_ids: list[tuple[str, str, dict[str, str], int, str | None]] = [
         ("GET", f"{api}/status", {"X-API-Key": f"thk_{'a' * 4000}_x"}, 401, None),
         ("GET", f"{api}/status", {"Authorization": f"Bearer {'a' * 4000}"}, 401, None),
@@ -63,7 +63,7 @@ async def test_the_reproductions_are_refused_and_the_edge_stays_up(system: Syste
 
 async def test_long_ids_in_bodies_are_422_naming_the_field(system: System, bus: Bus) -> None:
     t = await provision(bus)
-    api = f"{system.api_url}/api/v1"
+    api = f"{system.operator_url}/api/v1"
     bodies = [
         ("/tenants", {"name": "x", "id": "t" * 5000}, "id"),
         ("/tenants", {"name": "n" * 5000}, "name"),

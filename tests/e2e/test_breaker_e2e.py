@@ -62,7 +62,7 @@ async def test_stop_loss_breaker_cancels_liquidates_pauses_and_resumes(
         coid = tap.of_type("order.requested", entry["signal_id"])[0].order.client_order_id  # type: ignore[union-attr]
         # ACME falls to 80: 400 bought at 100.05 (5 bps slippage) are worth 32,000
         # next to 59,980 cash: equity 91,980, below 95% of 100,000.
-        assert await post_prices(http, system.api_url, {"symbol": "ACME", "price": "80"},
+        assert await post_prices(http, system.operator_url, {"symbol": "ACME", "price": "80"},
                                  system.admin_key) == 202
         (trip,) = await tap.wait_for(lambda _: trips_of(tap, t.account.id))
         assert (trip.kind, trip.paused, trip.liquidating) == ("sl", True, ["ACME"])
@@ -94,7 +94,7 @@ async def test_stop_loss_breaker_cancels_liquidates_pauses_and_resumes(
                              t.account.id],
             env=system.env(), cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stdout + result.stderr
-        async with http.post(f"{system.api_url}/api/v1/accounts/nope/resume",
+        async with http.post(f"{system.operator_url}/api/v1/accounts/nope/resume",
                              headers=system.admin_headers) as resp:
             assert resp.status == 404
         _, after = await post_json(http, webhook(system, t),
@@ -131,7 +131,7 @@ async def test_take_profit_breaker_liquidates_only_when_asked_and_never_pauses(
                                        tv_alert(symbol="TPCO", price="100"))
             assert isinstance(await tap.wait_terminal(entry["signal_id"]), TradeExecuted)
         # TPCO rises to 115: 59,980 cash + 46,000 = 105,980, over 105% of 100,000.
-        assert await post_prices(http, system.api_url, {"symbol": "TPCO", "price": "115"},
+        assert await post_prices(http, system.operator_url, {"symbol": "TPCO", "price": "115"},
                                  system.admin_key) == 202
         (kept,) = await tap.wait_for(lambda _: trips_of(tap, keep.account.id))
         (sold,) = await tap.wait_for(lambda _: trips_of(tap, sell.account.id))

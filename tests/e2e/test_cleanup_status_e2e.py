@@ -43,7 +43,7 @@ async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
                              stop_price=Decimal(90), leg="sl", oco_group="old-entry")))
 
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{system.api_url}/api/v1/status", headers=system.admin_headers,
+        async with http.get(f"{system.operator_url}/api/v1/status", headers=system.admin_headers,
                             params={"account_id": t.account.id}) as resp:
             assert resp.status == 200
             status = (await resp.json())["accounts"][0]
@@ -53,7 +53,7 @@ async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
                                          "enabled": True}]
         assert status["paused"] is False
 
-        async with http.post(f"{system.api_url}/api/v1/cleanup",
+        async with http.post(f"{system.operator_url}/api/v1/cleanup",
                              headers=system.admin_headers) as resp:
             assert resp.status == 200
             canceled = (await resp.json())["canceled"]
@@ -61,12 +61,12 @@ async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
                              "client_order_id": "old-entry-sl", "action": "cancel",
                              "reason": "orphan: no position in GONE to protect"}]
         # The executor carried it out before the answer: the book shows it.
-        async with http.get(f"{system.api_url}/api/v1/status", headers=system.admin_headers,
+        async with http.get(f"{system.operator_url}/api/v1/status", headers=system.admin_headers,
                             params={"account_id": t.account.id}) as resp:
             after = (await resp.json())["accounts"][0]
         assert (after["positions"], after["open_orders"], after["cash"]) == (
             {"HELD": "3"}, [], status["cash"])
-        async with http.get(f"{system.api_url}/api/v1/status", headers=system.admin_headers,
+        async with http.get(f"{system.operator_url}/api/v1/status", headers=system.admin_headers,
                             params={"account_id": "nope"}) as resp:
             assert resp.status == 404
 
@@ -91,7 +91,7 @@ async def test_an_unreachable_broker_does_not_hide_the_other_accounts(system: Sy
         "broker": "alpaca", "alpaca": {"key_id": "PK", "secret_key": "sk",
                                        "url_override": f"http://127.0.0.1:{free_port()}"}})
     async with aiohttp.ClientSession() as http, http.get(
-            f"{system.api_url}/api/v1/status", headers=system.admin_headers) as resp:
+            f"{system.operator_url}/api/v1/status", headers=system.admin_headers) as resp:
         assert resp.status == 200
         accounts = {a["account_id"]: a for a in (await resp.json())["accounts"]}
     assert accounts[paper.account.id]["broker_error"] is None

@@ -54,7 +54,7 @@ async def test_each_bad_input_gets_its_status(system: System, bus: Bus) -> None:
                                        {**tv_alert(), "token": "nope"})
         assert status == 401
 
-        status, body = await post_json(http, f"{system.api_url}/api/v1/nowhere", {})
+        status, body = await post_json(http, f"{system.operator_url}/api/v1/nowhere", {})
         assert (status, body["error"]) == (404, "not_found")
         async with http.get(good) as resp:
             assert resp.status == 405

@@ -23,7 +23,7 @@ async def test_limit_order_rests_then_fills_when_the_price_crosses(
              "orderType": "limit", "price": "95"}
     async with aiohttp.ClientSession() as http:
         # The market is at 100: a buy limit at 95 must rest.
-        prices = (http, system.api_url)
+        prices = (http, system.operator_url)
         key = system.admin_key
         assert await post_prices(*prices, {"symbol": "AAPL", "price": "100"}, key) == 202
         _, body = await post_json(http, url, alert)

@@ -42,7 +42,7 @@ async def test_nats_restart_gives_503_then_the_pipeline_resumes(system: System,
 
     async def executed() -> bool:
         async with aiohttp.ClientSession() as http, \
-                http.get(f"{system.api_url}/api/v1/signals/{body['signal_id']}",
+                http.get(f"{system.operator_url}/api/v1/signals/{body['signal_id']}",
                          headers=system.admin_headers) as r:
             return r.status == 200 and (await r.json())["status"] == "executed"
 

@@ -36,7 +36,7 @@ async def test_alert_becomes_paper_fill_with_audit_trail(system: System, bus: Bu
         assert terminal.fill.client_order_id.startswith(f"{t.strategy.slug}-")
 
         async def trail() -> dict | None:
-            async with http.get(f"{system.api_url}/api/v1/signals/{signal_id}",
+            async with http.get(f"{system.operator_url}/api/v1/signals/{signal_id}",
                                 headers=system.admin_headers) as resp:
                 data = await resp.json()
                 return data if resp.status == 200 and data["terminal"] else None

@@ -37,7 +37,7 @@ async def test_disabling_a_tenant_or_account_stops_its_signals_at_once(
     t = await provision(bus)
     keys = ApiKeys(await bus.kv(streams.BUCKET_REGISTRY))
     _, tenant_admin = await keys.create("admin", t.tenant.id)
-    api = f"{system.api_url}/api/v1"
+    api = f"{system.operator_url}/api/v1"
     hook = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
     root = system.admin_key
     async with aiohttp.ClientSession() as http:
@@ -109,7 +109,7 @@ async def test_disabling_a_tenant_or_account_stops_its_signals_at_once(
 async def test_admin_keys_are_listed_without_hashes_and_revoked_at_once(
         system: System, bus: Bus) -> None:
     t = await provision(bus)
-    api = f"{system.api_url}/api/v1"
+    api = f"{system.operator_url}/api/v1"
     async with aiohttp.ClientSession() as http:
         status, made = await call(http, "POST", f"{api}/apikeys", system.admin_key,
                                   {"role": "admin", "tenant_id": t.tenant.id})
@@ -150,7 +150,7 @@ async def test_admin_jwts_carry_role_and_tenant(system: System, bus: Bus) -> Non
                            "exp": int(time.time()) + 120, **claims}, JWT_SECRET,
                           algorithm="HS256")
 
-    api = f"{system.api_url}/api/v1"
+    api = f"{system.operator_url}/api/v1"
     async with aiohttp.ClientSession() as http:
         viewer = token(role="viewer", tenant=t.tenant.id)
         status, listed = await call(http, "GET", f"{api}/strategies", viewer, bearer=True)
@@ -185,7 +185,7 @@ def _rebuild(system: System, *args: str) -> subprocess.CompletedProcess[str]:
 
 async def test_the_registry_is_rebuilt_from_the_event_store(system: System, bus: Bus,
                                                             tap: EventTap) -> None:
-    api = f"{system.api_url}/api/v1"
+    api = f"{system.operator_url}/api/v1"
     root = system.admin_key
     async with aiohttp.ClientSession() as http:
         _, tenant = await call(http, "POST", f"{api}/tenants", root, {"name": "Rebuilt"})

@@ -68,7 +68,7 @@ async def test_drawdown_from_the_days_starting_equity_stops_new_entries(
         await tap.wait_terminal(entry["signal_id"])
         # ACME falls 20%: 400 shares bought at 100.05 (5 bps slippage) lose 8,020,
         # 8.02% of the day's 100,000.
-        await post_prices(http, system.api_url, {"symbol": "ACME", "price": "80"},
+        await post_prices(http, system.operator_url, {"symbol": "ACME", "price": "80"},
                           system.admin_key)
         # The price reaches the broker asynchronously: wait until it marks the account.
         paper = PaperBroker(await bus.kv(streams.BUCKET_PAPER), SystemClock(), D(0), D(0),

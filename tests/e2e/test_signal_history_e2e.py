@@ -66,7 +66,7 @@ async def test_history_stream_and_dry_run(system: System, bus: Bus) -> None:
     t = await provision(bus, sizing_mode="auto")
     other = await provision(bus)
     url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
-    api = f"{system.api_url}/api/v1"
+    api = f"{system.operator_url}/api/v1"
     keys = ApiKeys(await bus.kv(streams.BUCKET_REGISTRY))
     _, viewer = await keys.create("viewer", t.tenant.id)
     _, outsider = await keys.create("admin", other.tenant.id)

@@ -26,7 +26,7 @@ async def _call(http: aiohttp.ClientSession, method: str, url: str, system: Syst
 async def test_breaker_and_strategy_settings_take_percent_and_refuse_the_rest(
         system: System, bus: Bus, tap: EventTap) -> None:
     t = await provision(bus)
-    api = f"{system.api_url}/api/v1"
+    api = f"{system.operator_url}/api/v1"
     account_url, strategy_url = f"{api}/accounts/{t.account.id}", \
         f"{api}/strategies/{t.strategy.id}"
     refused = [
@@ -85,11 +85,11 @@ async def test_breaker_and_strategy_settings_take_percent_and_refuse_the_rest(
 async def test_an_absurd_price_is_refused_naming_the_field(
         system: System, body: dict[str, Any], field: str) -> None:
     async with aiohttp.ClientSession() as http:
-        status, answer = await _call(http, "POST", f"{system.api_url}/api/v1/prices", system,
+        status, answer = await _call(http, "POST", f"{system.operator_url}/api/v1/prices", system,
                                      body)
         assert (status, answer["field"]) == (422, field), answer
         # A JSON number beyond a double is not JSON we read at all.
-        async with http.post(f"{system.api_url}/api/v1/prices",
+        async with http.post(f"{system.operator_url}/api/v1/prices",
                              data=b'{"symbol": "XOM", "price": 1e400}',
                              headers={**system.admin_headers,
                                       "Content-Type": "application/json"}) as resp:

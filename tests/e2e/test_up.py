@@ -30,7 +30,7 @@ async def start_up(data_dir: Path) -> tuple[asyncio.subprocess.Process, bytearra
                         "TRADEHOOKS_MASTER_KEY")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli.main", "up", "--data-dir", str(data_dir),
-        "--port", str(free_port()), env=env, cwd=ROOT,
+        "--port", str(free_port()), "--operator-port", str(free_port()), env=env, cwd=ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,  # its own process group, like a terminal session
     )
@@ -52,7 +52,7 @@ async def test_up_provisions_the_demo_and_fills_the_printed_alert(tmp_path: Path
                          message="the demo banner")
         demo = json.loads((data_dir / "demo.json").read_text())
         for key in ("webhook_url", "secret", "tenant_id", "account_id", "strategy",
-                    "api_url", "nats_url"):
+                    "api_url", "metrics_url", "nats_url"):
             assert demo[key], key
         assert oct((data_dir / "demo.json").stat().st_mode & 0o777) == "0o600"
         # A fresh install makes its master key, readable by its owner only.
@@ -84,8 +84,14 @@ async def test_up_provisions_the_demo_and_fills_the_printed_alert(tmp_path: Path
                                 headers={"X-API-Key": demo["admin_key"]}) as r:
                 account = await r.json()
             assert account["fills"] == 1
-            async with http.get(f"{demo['api_url']}/metrics") as r:
+            async with http.get(demo["metrics_url"]) as r:
                 metrics = await r.text()
+            # The operator side is not on the public (webhook) listener.
+            public = demo["webhook_url"].removesuffix(f"/webhook/{demo['strategy']}")
+            for path in ("/metrics", "/api/v1/tenants", "/openapi.json"):
+                async with http.get(public + path,
+                                    headers={"X-API-Key": demo["admin_key"]}) as r:
+                    assert r.status == 404, path
             # Counters from the other processes show up on ingress's /metrics.
             assert 'tradehooks_events_stored_total{type="webhook.trade_executed"}' in metrics
     finally:

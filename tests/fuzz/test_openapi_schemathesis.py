@@ -104,6 +104,7 @@ def _refer_to_known(case: Any, ids: dict[str, str]) -> Any:
 
 def _fuzz_operation(operation: Any, how: Pass, base_url: str,
                     session: requests.Session) -> str | None:
+    """``base_url``: the listener that serves the operation (public or operator)."""
     """Run one pass of an operation's examples; the first failure (shrunk), or None."""
     cases = operation.as_strategy(generation_mode=how.mode,
                                   path_parameters=how.path_parameters)
@@ -132,7 +133,7 @@ def _fuzz_operation(operation: Any, how: Pass, base_url: str,
     return None
 
 
-def _fuzz_all(schema: Any, base_url: str, known: Known) -> tuple[list[str], list[str]]:
+def _fuzz_all(schema: Any, system: System, known: Known) -> tuple[list[str], list[str]]:
     """Every operation in every pass: what ran, and every failure."""
     ran, failures = [], []
     with requests.Session() as session:
@@ -140,7 +141,8 @@ def _fuzz_all(schema: Any, base_url: str, known: Known) -> tuple[list[str], list
             operation = result.ok()
             for how in _passes(operation, known):
                 ran.append(f"{operation.method.upper()} {operation.path} [{how.name}]")
-                failure = _fuzz_operation(operation, how, base_url, session)
+                failure = _fuzz_operation(operation, how, system.base_for(operation.path),
+                                          session)
                 if failure:
                     failures.append(failure)
     return ran, failures
@@ -165,13 +167,13 @@ async def _known_records(system: System, bus: Bus) -> Known:
 @pytest.mark.timeout(240)
 async def test_the_live_api_keeps_to_its_openapi_document(system: System, bus: Bus) -> None:
     async with aiohttp.ClientSession() as http, \
-            http.get(f"{system.api_url}/openapi.json") as response:
+            http.get(f"{system.operator_url}/openapi.json") as response:
         assert response.status == 200
         document = await response.json()
     schema = schemathesis.openapi.from_dict(document)
     known = await _known_records(system, bus)
     # Requests are blocking: run them off the event loop (the services are processes).
-    ran, failures = await asyncio.to_thread(_fuzz_all, schema, system.api_url, known)
+    ran, failures = await asyncio.to_thread(_fuzz_all, schema, system, known)
     operations = {run.rsplit(" [", 1)[0] for run in ran}
     assert len(operations) == sum(len(item) for item in document["paths"].values())
     assert "PATCH /api/v1/strategies/{strategy_id} [known]" in ran
@@ -182,7 +184,7 @@ async def test_what_schemathesis_found_is_answered_as_client_errors(system: Syst
                                                                     bus: Bus) -> None:
     """The requests that once answered 5xx (or planted a secret), one by one."""
     tenancy = await provision(bus)
-    api, auth = f"{system.api_url}/api/v1", {"X-API-Key": system.admin_key}
+    api, auth = f"{system.operator_url}/api/v1", {"X-API-Key": system.admin_key}
     async with aiohttp.ClientSession(headers=auth) as http:
         async def status(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
             async with http.request(method, f"{api}{path}", **kwargs) as resp:

@@ -9,8 +9,9 @@ from typing import Any, cast
 import jsonschema_rs
 import pytest
 import schemathesis
+from aiohttp import web
 
-from services.ingress.app import build_app
+from services.ingress.app import build_operator_app, build_public_app, serves_publicly
 from services.ingress.context import IngressContext
 from services.ingress.openapi import document
 from services.registry.models import Account, AlpacaConfig, BreakerConfig, Strategy, Tenant
@@ -19,13 +20,21 @@ from services.registry.views import account_view, strategy_view, tenant_view
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 
-def _registered_routes() -> set[tuple[str, str]]:
-    # build_app only keeps the context and reads the body limit from it.
-    ctx = cast(IngressContext, SimpleNamespace(settings=SimpleNamespace(max_body_bytes=65536)))
-    app = build_app(ctx)
+def _routes(app: web.Application) -> set[tuple[str, str]]:
     return {(route.method.lower(), route.resource.canonical)
             for route in app.router.routes()
             if route.resource is not None and route.method.lower() in METHODS}
+
+
+def _apps() -> tuple[web.Application, web.Application]:
+    # The builders only keep the context and read the body limit from it.
+    ctx = cast(IngressContext, SimpleNamespace(settings=SimpleNamespace(max_body_bytes=65536)))
+    return build_public_app(ctx), build_operator_app(ctx)
+
+
+def _registered_routes() -> set[tuple[str, str]]:
+    public, operator = _apps()
+    return _routes(public) | _routes(operator)
 
 
 def _documented_routes() -> set[tuple[str, str]]:
@@ -43,6 +52,19 @@ def test_every_registered_route_is_documented_and_nothing_else() -> None:
     registered = _registered_routes()
     assert ("get", "/openapi.json") in registered
     assert registered == _documented_routes()
+
+
+def test_the_public_listener_serves_only_webhooks_and_health() -> None:
+    public, operator = _apps()
+    assert {path for _, path in _routes(public)} == {
+        "/webhook", "/webhook/{slug}", "/api/v1/webhooks/signals", "/healthz", "/readyz"}
+    operator_paths = {path for _, path in _routes(operator)}
+    assert {"/metrics", "/openapi.json", "/api/v1/accounts", "/api/v1/stream"} <= operator_paths
+    assert not any(path.startswith("/webhook") for path in operator_paths)
+    assert "/" in operator_paths  # the console, beside the API it calls
+    # The fuzz tests and the harness route by this; it agrees with the apps.
+    for _, path in _routes(public) | _routes(operator):
+        assert serves_publicly(path) == (path in {p for _, p in _routes(public)}), path
 
 
 def test_every_operation_documents_its_errors_and_security() -> None:
