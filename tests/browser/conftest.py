@@ -51,8 +51,8 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     log = (data_dir.parent / "up.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.cli.main", "up", "--data-dir", str(data_dir),
-         "--port", str(free_port())], env=env, cwd=ROOT, stdout=log,
-        stderr=subprocess.STDOUT, start_new_session=True)
+         "--port", str(free_port()), "--operator-port", str(free_port())], env=env,
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     output = data_dir.parent / "up.log"
     try:
         deadline = time.monotonic() + 90
