@@ -70,6 +70,12 @@ class SignalRow(msgspec.Struct, kw_only=True):
     fill_quantity: Decimal | None = None
     fills: int = 0
     dry_run: bool = False
+    # For analytics: the alert's price (slippage of the fill against it), the P&L the
+    # signal's fills realised (its protective legs' included), and which leg closed
+    # the position it opened ("sl" / "tp"), if one did.
+    alert_price: Decimal | None = None
+    realised_pnl: Decimal | None = None
+    exit_leg: str = ""
     seq: int
     pos: int
 
@@ -101,7 +107,8 @@ class AccountTouch(msgspec.Struct, kw_only=True):
 
 # Event types that start or change a row, and those that change an account.
 ROW_TYPES = frozenset(_tag(c) for c in (WebhookReceived, WebhookValidated, OrderRequested,
-                                        OrderPlaced, TradeExecuted, WebhookFailed))
+                                        OrderPlaced, TradeExecuted, WebhookFailed,
+                                        LegFilled))
 ACCOUNT_TYPES = frozenset(_tag(c) for c in (AccountOpened, AccountUpdated, AccountResumed,
                                             BreakerTripped, TradeExecuted, LegFilled))
 TYPES = ROW_TYPES | ACCOUNT_TYPES
@@ -175,7 +182,8 @@ class SignalsProjection:
         if row is not None:
             return row
         # A leg's events carry its entry's signal id: they never start a row.
-        if isinstance(event, OrderRequested | OrderPlaced) and event.order.leg:
+        if isinstance(event, LegFilled) or (
+                isinstance(event, OrderRequested | OrderPlaced) and event.order.leg):
             return None
         row = SignalRow(signal_id=event.signal_id, tenant_id=event.tenant_id,
                         received_at=event.occurred_at, seq=position, pos=position)
@@ -184,6 +192,13 @@ class SignalsProjection:
 
     def _apply_row(self, position: int, event: AnyEvent) -> None:
         row = self._row(position, event)
+        if row is not None and isinstance(event, LegFilled):
+            # A leg fills after its entry ended: only what it realised is added.
+            row.exit_leg = row.exit_leg or event.leg
+            row.realised_pnl = (row.realised_pnl or Decimal(0)) + event.fill.realised_pnl
+            row.pos = position
+            self.changed.add(row.signal_id)
+            return
         if row is None or (row.status != "accepted" and not isinstance(event, WebhookReceived)):
             return  # a terminal row is final (a late leg event says nothing about it)
         match event:
@@ -197,6 +212,7 @@ class SignalsProjection:
                 row.strategy_id, row.account_id = event.strategy_id, event.account_id
                 row.symbol, row.intent = signal.symbol, signal.intent
                 row.side = row.side or _side_of(signal.intent)
+                row.alert_price = signal.price
                 row.stage = "validated"
             case OrderRequested():
                 if event.order.leg:
@@ -235,6 +251,8 @@ class SignalsProjection:
             row.quantity = event.request.quantity
         if fills:
             row.order_id = fills[0].order_id if len(fills) == 1 else row.order_id
+            row.realised_pnl = (row.realised_pnl or Decimal(0)) + sum(
+                (f.realised_pnl for f in fills), Decimal(0))
             total = sum((f.quantity for f in fills), Decimal(0))
             row.fill_quantity = total
             if len({f.symbol for f in fills}) == 1 and total:

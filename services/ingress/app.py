@@ -11,7 +11,9 @@ from aiohttp import web
 from services.console import assets as console_assets
 from services.ingress import (
     admin,
+    analytics,
     commands,
+    console_ops,
     health,
     live,
     openapi,
@@ -103,6 +105,8 @@ def build_operator_app(ctx: IngressContext) -> web.Application:
     admin.add_routes(app)
     signal_history.add_routes(app)
     live.add_routes(app)
+    console_ops.add_routes(app)
+    analytics.add_routes(app)
     console_assets.add_routes(app)  # the web console at /, beside the API it calls
     app.router.add_get("/metrics", health.metrics_endpoint)
     app.router.add_get("/openapi.json", openapi.openapi_json)

@@ -272,13 +272,74 @@ def _webhook(summary: str, slug: bool = False) -> Schema:
                          {"strategyBearer": []}])
 
 
+_NUM_OR_NULL = {"type": ["number", "null"]}
+_DEC_OR_NULL = {"anyOf": [_DECIMAL, {"type": "null"}]}
+
+# What the console's own routes read and answer.
+CONSOLE_SCHEMAS: dict[str, Schema] = {
+    "TestAlert": {"type": "object", "additionalProperties": False, "required": ["alert"],
+                  "properties": {
+                      "alert": {"type": "object", "description": "an alert in any dialect "
+                                "(a token in it is ignored: the strategy is the path's)"},
+                      "dry_run": {"type": "boolean", "default": True, "description":
+                                  "false sends it for real (paper accounts only)"}}},
+    "TestAccepted": _obj({"signal_id": _STR, "status": {"enum": ["accepted"]},
+                          "dry_run": _BOOL}),
+    "Paused": _obj({"account_id": _STR, "paused": {"const": True}}),
+    "Analytics": _obj({
+        "signals": {"type": "integer"}, "dry_runs": {"type": "integer"},
+        "executed": {"type": "integer"}, "failed": {"type": "integer"},
+        "in_progress": {"type": "integer"},
+        "success_rate": {**_NUM_OR_NULL, "description": "executed / (executed + failed)"},
+        "latency_p50_ms": _NUM_OR_NULL, "latency_p99_ms": _NUM_OR_NULL,
+        "error_reasons": {"type": "array", "items": _obj(
+            {"code": _STR, "count": {"type": "integer"}, "example": _STR})},
+        "orders": {"type": "integer"}, "filled": {"type": "integer"},
+        "fill_rate": {**_NUM_OR_NULL, "description": "filled / orders (dry runs aside)"},
+        "realised_pnl": _DECIMAL,
+        "slippage_bps_avg": {**_DEC_OR_NULL, "description": "fill against the alert's "
+                             "price, basis points, positive = worse"},
+        "sl_hits": {"type": "integer"}, "leg_exits": {"type": "integer"},
+        "sl_hit_rate": {**_NUM_OR_NULL, "description": "stop-loss exits / leg exits"},
+        "equity_curve": {"type": "array", "items": _obj(
+            {"time": {"type": "integer", "description": "Unix seconds"}, "value": _DECIMAL}),
+            "description": "starting cash (with an account) plus cumulative realised P&L"},
+        "strategies": {"type": "array", "items": _obj({
+            "strategy_id": _STR, "signals": {"type": "integer"},
+            "success_rate": _NUM_OR_NULL, "realised_pnl": _DECIMAL})},
+        "truncated": _BOOL, "since": {"type": "number"}, "until": _NUM_OR_NULL}),
+}
+
+
 def _console_paths() -> Schema:
-    """The web console's page and its built files (no credentials: the page signs in)."""
+    """The web console's page and its built files (no credentials: the page signs in),
+    and the operator actions and figures it uses."""
+    account = [_path_param("account_id", ACCOUNT_ID)]
+    strategy = [_path_param("strategy_id", STRATEGY_ID)]
+    period = [p for p in openapi_signals.list_params()
+              if p["name"] in ("strategy_id", "account_id", "symbol", "since", "until")]
+    actions = {
+        "/api/v1/accounts/{account_id}/pause": {
+            "post": _op("Pause an account: its new signals fail until it is resumed",
+                        _answers({200: ("Paused", "paused")}, *WRITE, 404),
+                        tag="accounts", params=account)},
+        "/api/v1/strategies/{strategy_id}/test": {
+            "post": _op("Send a test alert to a strategy: a dry run, or real on a paper "
+                        "account", _answers({202: ("TestAccepted", "in the pipeline")},
+                                            *WRITE, 404, *BODY, 429, 503),
+                        tag="strategies", params=strategy, body=_body(_ref("TestAlert")))},
+        "/api/v1/analytics": {
+            "get": _op("Signals, success rate, latency, errors, fills, P&L, slippage and "
+                       "an equity curve over a period (last 7 days by default)", _answers(
+                           {200: ("Analytics", "the period's figures")}, *READ, 422),
+                       tag="signals", params=period)},
+    }
     html = {"description": "the console's page (or how to build it)",
             "content": {"text/html": {"schema": _STR}}}
     name = {"name": "name", "in": "path", "required": True,
             "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,200}$"}}
     return {
+        **actions,
         "/": {"get": _op("The web console", {"200": html}, tag="console", security=[])},
         "/assets/{name}": {"get": _op("A built file of the web console", {
             "200": {"description": "the file", "content": {"*/*": {"schema": _STR}}},
@@ -449,7 +510,7 @@ def document() -> Schema:
     inputs = _pydantic_inputs()
     schemas: dict[str, Schema] = {}
     for part in (inputs, _request_schemas(inputs), _pydantic_views(), _msgspec_schemas(),
-                 HAND_WRITTEN, openapi_signals.schemas()):
+                 HAND_WRITTEN, CONSOLE_SCHEMAS, openapi_signals.schemas()):
         # Two models of one name would silently replace each other's schema.
         clash = schemas.keys() & part.keys()
         if clash:

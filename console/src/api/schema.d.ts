@@ -429,6 +429,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/{account_id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause an account: its new signals fail until it is resumed */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    account_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description paused */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Paused"];
+                    };
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the credential may not do this (viewer key, tenant key, disabled strategy …) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no such record, or one the key may not see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/{account_id}/resume": {
         parameters: {
             query?: never;
@@ -488,6 +553,68 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Signals, success rate, latency, errors, fills, P&L, slippage and an equity curve over a period (last 7 days by default) */
+        get: {
+            parameters: {
+                query?: {
+                    strategy_id?: string;
+                    account_id?: string;
+                    symbol?: string;
+                    /** @description received at or after */
+                    since?: string;
+                    /** @description received before */
+                    until?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the period's figures */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Analytics"];
+                    };
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a missing or invalid field, named in ``field`` */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1450,6 +1577,124 @@ export interface paths {
                 /** @description a missing or invalid field, named in ``field`` */
                 422: {
                     headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/strategies/{strategy_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a test alert to a strategy: a dry run, or real on a paper account */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    strategy_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["TestAlert"];
+                };
+            };
+            responses: {
+                /** @description in the pipeline */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TestAccepted"];
+                    };
+                };
+                /** @description the body is not valid JSON, not an object, or unreadable */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the credential may not do this (viewer key, tenant key, disabled strategy …) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no such record, or one the key may not see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the body is larger than the limit */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a missing or invalid field, named in ``field`` */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description over a rate limit; retry after ``Retry-After`` seconds */
+                429: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a service or the event bus is unavailable; nothing was accepted, retry */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2908,6 +3153,51 @@ export interface components {
              */
             url_override: string | null;
         };
+        Analytics: {
+            dry_runs: number;
+            /** @description starting cash (with an account) plus cumulative realised P&L */
+            equity_curve: {
+                /** @description Unix seconds */
+                time: number;
+                /** @description a decimal number as a string */
+                value: string;
+            }[];
+            error_reasons: {
+                code: string;
+                count: number;
+                example: string;
+            }[];
+            executed: number;
+            failed: number;
+            /** @description filled / orders (dry runs aside) */
+            fill_rate: number | null;
+            filled: number;
+            in_progress: number;
+            latency_p50_ms: number | null;
+            latency_p99_ms: number | null;
+            leg_exits: number;
+            orders: number;
+            /** @description a decimal number as a string */
+            realised_pnl: string;
+            signals: number;
+            since: number;
+            /** @description stop-loss exits / leg exits */
+            sl_hit_rate: number | null;
+            sl_hits: number;
+            /** @description fill against the alert's price, basis points, positive = worse */
+            slippage_bps_avg: string | null;
+            strategies: {
+                /** @description a decimal number as a string */
+                realised_pnl: string;
+                signals: number;
+                strategy_id: string;
+                success_rate: number | null;
+            }[];
+            /** @description executed / (executed + failed) */
+            success_rate: number | null;
+            truncated: boolean;
+            until: number | null;
+        };
         ApiKey: {
             id: string;
             /** @enum {unknown} */
@@ -3370,6 +3660,11 @@ export interface components {
             /** @enum {unknown} */
             type: "order.requested";
         };
+        Paused: {
+            account_id: string;
+            /** @constant */
+            paused: true;
+        };
         Position: {
             /** @description a decimal number as a string */
             average_price: string;
@@ -3521,6 +3816,8 @@ export interface components {
         SignalRow: {
             /** @default  */
             account_id: string;
+            /** @default null */
+            alert_price: string | null;
             /** @default  */
             client_order_id: string;
             /** @default  */
@@ -3529,6 +3826,8 @@ export interface components {
             dialect: string;
             /** @default false */
             dry_run: boolean;
+            /** @default  */
+            exit_leg: string;
             /** @default null */
             fill_price: string | null;
             /** @default null */
@@ -3546,6 +3845,8 @@ export interface components {
             pos: number;
             /** @default null */
             quantity: string | null;
+            /** @default null */
+            realised_pnl: string | null;
             /** @default  */
             reason: string;
             received_at: string;
@@ -4522,6 +4823,21 @@ export interface components {
             name: string;
             /** @default null */
             rate_limits: components["schemas"]["RateLimitsView"] | null;
+        };
+        TestAccepted: {
+            dry_run: boolean;
+            signal_id: string;
+            /** @enum {unknown} */
+            status: "accepted";
+        };
+        TestAlert: {
+            /** @description an alert in any dialect (a token in it is ignored: the strategy is the path's) */
+            alert: Record<string, never>;
+            /**
+             * @description false sends it for real (paper accounts only)
+             * @default true
+             */
+            dry_run: boolean;
         };
         /**
          * TradeExecuted
