@@ -22,7 +22,7 @@ async def _json(resp: aiohttp.ClientResponse) -> Any:
 
 async def test_pause_test_alerts_and_analytics(system: System, bus: Bus) -> None:
     t = await provision(bus, sizing_mode="auto")
-    api = f"{system.api_url}/api/v1"
+    api = f"{system.operator_url}/api/v1"
     keys = ApiKeys(await bus.kv(streams.BUCKET_REGISTRY))
     _, admin = await keys.create("admin", t.tenant.id)
     _, viewer = await keys.create("viewer", t.tenant.id)
