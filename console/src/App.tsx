@@ -11,13 +11,14 @@ import { Analytics } from "./tabs/Analytics";
 import { TestTool } from "./tabs/TestTool";
 import { CatalogProvider } from "./catalog";
 
-function Tab({ tab, arg, session }: { tab: TabId; arg: string; session: Session }) {
+function Tab({ tab, arg, session, theme }: { tab: TabId; arg: string; session: Session;
+  theme: string }) {
   switch (tab) {
     case "setup": return <Setup session={session} />;
     case "brokers": return <Brokers session={session} />;
     case "bots": return <Bots session={session} />;
     case "logs": return <Logs session={session} signalId={arg} />;
-    case "analytics": return <Analytics />;
+    case "analytics": return <Analytics theme={theme} />;
     case "test": return <TestTool session={session} strategyId={arg} />;
   }
 }
@@ -69,7 +70,7 @@ export function App() {
           Changes are hidden.</p>
       )}
       <main className="content">
-        <Tab tab={route.tab} arg={route.arg} session={session} />
+        <Tab tab={route.tab} arg={route.arg} session={session} theme={theme} />
       </main>
     </CatalogProvider>
   );

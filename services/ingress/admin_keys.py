@@ -36,8 +36,11 @@ def key_view(key: ApiKey) -> dict[str, Any]:
 
 async def whoami(request: web.Request) -> web.Response:
     """``GET /api/v1/whoami``: the caller's own key (id, role, tenant), so a client
-    such as the console knows whether to offer changes."""
-    return web.json_response(key_view(await require_key(request)))
+    such as the console knows whether to offer changes, and the public base URL of the
+    webhooks (the console runs on the operator listener, not the public one)."""
+    key = await require_key(request)
+    return web.json_response({**key_view(key),
+                              "webhook_base_url": context(request).settings.api_url})
 
 
 async def list_keys(request: web.Request) -> web.Response:

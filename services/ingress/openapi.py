@@ -285,6 +285,8 @@ CONSOLE_SCHEMAS: dict[str, Schema] = {
                                   "false sends it for real (paper accounts only)"}}},
     "TestAccepted": _obj({"signal_id": _STR, "status": {"enum": ["accepted"]},
                           "dry_run": _BOOL}),
+    "Whoami": _obj({**_KEY, "webhook_base_url": {
+        **_STR, "description": "where webhooks are sent: the public listener's URL"}}),
     "Paused": _obj({"account_id": _STR, "paused": {"const": True}}),
     "Analytics": _obj({
         "signals": {"type": "integer"}, "dry_runs": {"type": "integer"},
@@ -438,7 +440,7 @@ def _paths() -> Schema:
         },
         "/api/v1/whoami": {
             "get": _op("The caller's own key: id, role and tenant scope", _answers(
-                {200: ("ApiKey", "the caller")}, *READ), tag="apikeys")},
+                {200: ("Whoami", "the caller")}, *READ), tag="apikeys")},
         "/api/v1/apikeys/{key_id}": {
             "delete": _op("Revoke an admin key at once", _answers(
                 {200: ("ApiKeyRevoked", "revoked")}, *WRITE, 404), tag="apikeys", params=key)},

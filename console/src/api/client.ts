@@ -7,7 +7,7 @@ export type Schemas = components["schemas"];
 export type Strategy = Schemas["StrategyView"];
 export type Account = Schemas["AccountView"];
 export type SignalRow = Schemas["SignalPage"]["signals"][number];
-export type Whoami = Schemas["ApiKey"];
+export type Whoami = Schemas["Whoami"];
 
 let apiKey = "";
 

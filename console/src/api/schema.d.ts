@@ -2265,7 +2265,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ApiKey"];
+                        "application/json": components["schemas"]["Whoami"];
                     };
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
@@ -4955,6 +4955,14 @@ export interface components {
             tenant_id: string;
             /** @enum {unknown} */
             type: "webhook.validated";
+        };
+        Whoami: {
+            id: string;
+            /** @enum {unknown} */
+            role: "admin" | "viewer";
+            tenant_id: string;
+            /** @description where webhooks are sent: the public listener's URL */
+            webhook_base_url: string;
         };
     };
     responses: never;
