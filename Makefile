@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench bench-load bench-replay bench-signals clean install console \
-	console-api console-test browser
+	console-api console-test browser screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ console-api: $(STAMP)
 console-test:
 	cd console && (test -d node_modules || npm ci --no-audit --no-fund --loglevel=error) \
 		&& npx tsc -b && npx vitest run
+
+# Screenshots of every console tab (light, dark, phone) into docs/screenshots.
+screenshots: $(STAMP) browser console
+	TRADEHOOKS_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:randomly \
+		tests/browser/test_console.py -k themes
 
 # Debian's Chromium for the browser tests (Playwright's own download cannot work here).
 browser:

@@ -1,13 +1,31 @@
-"""The web console in a real browser against a running ``tradehooks up``."""
+"""The web console in a real browser (Debian's Chromium) against a running
+``tradehooks up``: what an operator does from the quick start, and what a viewer may not."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
 from browser_helpers import sign_in
+from harness import ROOT
 
 pytestmark = pytest.mark.browser
+
+TABS = ("setup", "brokers", "bots", "logs", "analytics", "test")
+
+
+def _api(up: dict[str, Any], method: str, path: str, body: Any = None) -> Any:
+    request = urllib.request.Request(  # noqa: S310 - the test's own http URL
+        f"{up['api_url']}{path}", method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"X-API-Key": up["admin_key"], "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
+        return json.loads(resp.read())
 
 
 def test_sign_in_with_the_admin_key_and_see_the_demo_strategy(up: dict[str, Any],
@@ -20,3 +38,125 @@ def test_sign_in_with_the_admin_key_and_see_the_demo_strategy(up: dict[str, Any]
     sign_in(page, up["console_url"], up["admin_key"])
     assert page.get_by_test_id("who").inner_text().startswith("admin")
     page.get_by_test_id("strategies").get_by_text("Demo", exact=False).first.wait_for()
+
+
+def test_create_template_test_alerts_live_logs_trail_pause_resume(up: dict[str, Any],
+                                                                   page: Any) -> None:
+    sign_in(page, up["console_url"], up["admin_key"])
+    # Create a strategy: the secret is shown once, and its template carries it.
+    page.get_by_role("button", name="New strategy").click()
+    page.locator("#cs-name").fill("Browser Bot")
+    page.get_by_text("Advanced").click()
+    page.locator("#cs-maxn").fill("100000")
+    page.get_by_role("button", name="Create").click()
+    secret = page.get_by_test_id("secret").inner_text()
+    assert secret.startswith("whsec_")
+    page.get_by_test_id("copy-message").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert json.loads(copied)["token"] == secret
+    assert "{{strategy.market_position}}" in copied
+    page.get_by_test_id("qr").locator("canvas").wait_for()
+    page.get_by_role("button", name="Exchange").click()
+    assert '"alertId"' in page.get_by_test_id("message").inner_text()
+    url = page.get_by_test_id("webhook-url").inner_text()
+    assert url.endswith("/webhook/browser-bot")
+
+    # The Logs tab tails live while a second tab sends the test alerts.
+    page.get_by_role("tab", name="Logs").click()
+    page.get_by_test_id("live").filter(has_text="live tail").wait_for()
+    sender = page.context.new_page()
+    sign_in(sender, up["console_url"], up["admin_key"])
+    sender.get_by_role("tab", name="Test").click()
+    sender.get_by_label("Strategy").select_option(label="Browser Bot")
+    sender.get_by_label(re.compile("^Alert")).fill(json.dumps(
+        {"symbol": "AAPL", "action": "buy", "quantity": "3", "price": "190"}))
+    sender.get_by_role("button", name="Send dry run").click()
+    sender.get_by_role("button", name="Send for real (paper)").click()
+    sent = sender.get_by_test_id("sent").locator("li")
+    sent.nth(1).wait_for()
+    real_id, dry_id = (sent.nth(i).locator("a").inner_text() for i in range(2))
+    sender.close()
+
+    rows = page.get_by_test_id("signals")
+    for signal_id in (dry_id, real_id):
+        row = rows.locator(f'tr[data-signal="{signal_id}"]')
+        row.filter(has_text="executed").wait_for()  # arrived live, and ended
+        assert "Browser Bot" in row.inner_text()  # the strategy's name, not its id
+    assert "dry" in rows.locator(f'tr[data-signal="{dry_id}"]').inner_text()
+
+    # A signal opens its whole trail.
+    rows.locator(f'tr[data-signal="{dry_id}"]').click()
+    trail = page.get_by_test_id("trail")
+    trail.get_by_text("dry run: decided, nothing sent to a broker").wait_for()
+    kinds = [e.locator("strong").inner_text() for e in
+             page.get_by_test_id("trail-event").all()]
+    assert kinds[0] == "webhook.received" and kinds[-1] == "webhook.trade_executed"
+    assert "Browser Bot" in trail.inner_text()
+
+    # Pause and resume the account from the Brokers tab.
+    page.get_by_role("tab", name="Brokers").click()
+    card = page.get_by_test_id(f"account-{up['account_id']}")
+    card.get_by_role("button", name="Pause").click()
+    card.get_by_test_id("paused-reason").wait_for()
+    assert _api(up, "GET", f"/api/v1/accounts/{up['account_id']}/config")["paused"] is True
+    card.get_by_role("button", name="Resume").click()
+    card.get_by_role("button", name="Pause").wait_for()
+    assert _api(up, "GET", f"/api/v1/accounts/{up['account_id']}/config")["paused"] is False
+
+
+def test_a_viewer_sees_everything_and_can_change_nothing(up: dict[str, Any],
+                                                         page: Any) -> None:
+    viewer = _api(up, "POST", "/api/v1/apikeys", {"role": "viewer",
+                                                  "tenant_id": up["tenant_id"]})["key"]
+    sign_in(page, up["console_url"], viewer)
+    page.get_by_test_id("readonly").wait_for()
+    page.get_by_test_id("strategies").get_by_text("Demo", exact=False).first.wait_for()
+    assert page.get_by_role("button", name="New strategy").count() == 0
+    assert page.get_by_role("button", name="Rotate secret").count() == 0
+    page.get_by_role("tab", name="Brokers").click()
+    page.get_by_test_id(f"account-{up['account_id']}").wait_for()
+    assert page.get_by_role("button", name=re.compile("^(Pause|Resume)$")).count() == 0
+    assert page.get_by_role("button", name="Save breaker").count() == 0
+    page.get_by_role("tab", name="Bots").click()
+    settings = page.get_by_test_id("bot-settings")
+    assert settings.locator("#bot-percent_of_equity").is_disabled()
+    assert page.get_by_role("button", name="Save settings").count() == 0
+    page.get_by_role("tab", name="Test").click()
+    page.get_by_text("Viewers cannot send test alerts.").wait_for()
+    # The server refuses anyway: the console only hides what it would refuse.
+    status = page.evaluate("""async ([url, key, account]) => (await fetch(
+        `${url}api/v1/accounts/${account}/pause`, {method: "POST",
+        headers: {"X-API-Key": key}})).status""", [up["console_url"], viewer,
+                                                  up["account_id"]])
+    assert status == 403
+
+
+SHOTS = Path(os.environ.get("TRADEHOOKS_SCREENSHOTS", "")) if os.environ.get(
+    "TRADEHOOKS_SCREENSHOTS") else None
+
+
+def test_every_tab_renders_in_both_themes_and_on_a_phone(up: dict[str, Any], page: Any,
+                                                         tmp_path: Path) -> None:
+    """Screenshots of each tab, light and dark (into docs/screenshots with
+    ``make screenshots``); nothing overflows the window sideways at 1280x800 or 390 wide."""
+    out = SHOTS or tmp_path
+    if SHOTS is not None and not SHOTS.is_absolute():
+        out = ROOT / SHOTS
+    out.mkdir(parents=True, exist_ok=True)
+    sign_in(page, up["console_url"], up["admin_key"])
+    for theme in ("dark", "light"):
+        page.evaluate(f"localStorage.setItem('tradehooks.theme', '{theme}')")
+        page.reload()
+        page.get_by_test_id("who").wait_for()
+        assert page.evaluate("document.documentElement.dataset.theme") == theme
+        for tab in TABS:
+            page.goto(f"{up['console_url']}#/{tab}")
+            page.wait_for_timeout(700)  # let the data, charts and QR codes draw
+            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), tab
+            page.screenshot(path=str(out / f"{tab}-{theme}.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    for tab in ("setup", "logs"):
+        page.goto(f"{up['console_url']}#/{tab}")
+        page.wait_for_timeout(600)
+        assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), tab
+        page.screenshot(path=str(out / f"phone-{tab}-light.png"))
