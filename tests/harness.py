@@ -7,6 +7,7 @@ await events seen on the stream.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import os
 import re
@@ -50,6 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Every process of a test run shares this master key (conftest puts it in the
 # environment), so the test can read and write the registry the services use.
 TRACEBACK = "Traceback (most recent call last):"
+# Where each log record starts: its date (services/runtime/logs.py's format).
+RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d ", re.MULTILINE)
 # Dead letters share the stream with the events; they carry a payload, not an event.
 DEAD_LETTER_PREFIX = DEAD_LETTER.removesuffix(">")
 TEST_MASTER_KEY = "dHJhZGVob29rcy10ZXN0LW1hc3Rlci1rZXktb25seSE="  # 32 bytes, tests only
@@ -366,8 +369,12 @@ class System:
             with path.open("rb") as log:
                 log.seek((since or {}).get(path.name, 0))
                 text = log.read().decode(errors="replace")
+            starts = [m.start() for m in RECORD_START.finditer(text)]
             for match in re.finditer(re.escape(TRACEBACK), text):
-                start = text.rfind("\n", 0, match.start() - 1) + 1  # the record's line
+                # The record's line: the last log record before it (a chained
+                # exception's second traceback follows a blank line, not the record).
+                before = bisect.bisect_left(starts, match.start())
+                start = starts[before - 1] if before else 0
                 shown = text[start:match.end() + 1500]
                 if any(record in text[start:match.start()] and error in shown
                        for record, error in self.expected_tracebacks):

@@ -81,3 +81,23 @@ def test_a_traceback_the_test_expects_is_named_and_no_other_is_let_through(
 
     (found,) = system.tracebacks()
     assert "projector failed" in found and "KeyError" in found
+
+
+def test_a_chained_traceback_belongs_to_the_record_that_logged_it(
+        tmp_path: Path, nats_server: EmbeddedNats) -> None:
+    # "raise X from e" prints two tracebacks, the second after a blank line: both are
+    # the expected record's, and a later unexpected one is still found.
+    system = System(nats=nats_server, data_dir=tmp_path, database_url="", http_port=0)
+    (tmp_path / "auditor.log").write_text("\n".join([
+        "2026-01-01 10:00:00,001 auditor ERROR services.auditor: auditor could not store",
+        "Traceback (most recent call last):", "psycopg_pool.PoolTimeout: no connection",
+        "", "The above exception was the direct cause of the following exception:", "",
+        "Traceback (most recent call last):", "OperationalError: no connection",
+        "2026-01-01 10:00:02,001 auditor ERROR services.auditor: service stopped",
+        "", "Traceback (most recent call last):", "OperationalError: no connection"])
+        + "\n")
+    system.expect_traceback("auditor could not store", "OperationalError")
+
+    (found,) = system.tracebacks()
+    assert found.startswith("auditor.log: 2026-01-01 10:00:02,001 auditor ERROR "
+                            "services.auditor: service stopped")
