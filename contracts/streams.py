@@ -29,6 +29,10 @@ BUCKET_REGISTRY = "th_registry"
 BUCKET_OPEN_ORDERS = "th_open_orders"
 BUCKET_PRICES = "th_market_prices"
 BUCKET_RISK = "th_risk_ledgers"
+# Risk's answer to each signal, one key per signal: a redelivery, even after the risk
+# service was down for days, gets its first answer; dropped after a week.
+BUCKET_RISK_DECISIONS = "th_risk_decisions"
+RISK_DECISIONS_KEEP_S = 7 * 86_400.0
 BUCKET_BREAKERS = "th_breakers"
 BUCKET_RATE = "th_rate_limits"
 RATE_WINDOW_KEEP_S = 90_000.0  # a day and a bit: the longest window, then dropped

@@ -6,7 +6,7 @@ from contracts import streams
 from services.brokers.factory import build_brokers
 from services.registry.cache import open_cached_registry
 from services.risk.handlers import RiskService
-from services.risk.ledger import RiskLedgers
+from services.risk.ledger import RiskDecisions, RiskLedgers
 from services.runtime.bus import Bus
 from services.runtime.clock import SystemClock
 from services.runtime.config import Settings
@@ -22,7 +22,9 @@ async def main(settings: Settings) -> None:
         clock = SystemClock()
         registry = await open_cached_registry(bus, settings)
         ledgers = RiskLedgers(await bus.kv(streams.BUCKET_RISK))
-        risk = RiskService(registry, await build_brokers(bus, settings, clock), ledgers, clock)
+        decisions = RiskDecisions(await bus.kv(streams.BUCKET_RISK_DECISIONS))
+        risk = RiskService(registry, await build_brokers(bus, settings, clock), ledgers,
+                           decisions, clock)
         return [registry, Consumer(bus, streams.RISK, risk.handle, exhausted("risk", clock)),
                 Consumer(bus, streams.RISK_RELEASE, risk.release)]
 

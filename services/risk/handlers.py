@@ -20,7 +20,14 @@ from services.brokers.factory import Brokers
 from services.registry.models import Account, Strategy
 from services.registry.store import Registry
 from services.risk.dry_run import dry_run_outcome, would_order
-from services.risk.ledger import Refusal, Reservation, RiskLedgers
+from services.risk.ledger import (
+    Decision,
+    Refusal,
+    Reservation,
+    RiskDecisions,
+    RiskLedger,
+    RiskLedgers,
+)
 from services.risk.limits import Exposure, check_limits, order_notional, trading_day
 from services.risk.rules import RiskRefusal, client_order_id, decide_order
 from services.runtime.clock import Clock
@@ -33,10 +40,11 @@ class RiskService:
     """Sizes validated signals against the account and applies the limits."""
 
     def __init__(self, registry: Registry, brokers: Brokers, ledgers: RiskLedgers,
-                 clock: Clock) -> None:
+                 decisions: RiskDecisions, clock: Clock) -> None:
         self.registry = registry
         self.brokers = brokers
         self.ledgers = ledgers
+        self.decisions = decisions
         self.clock = clock
 
     async def handle(self, event: AnyEvent) -> list[Outgoing]:
@@ -90,15 +98,30 @@ class RiskService:
         """The route may not trade now. A signal decided before it was stopped (a
         redelivery after the breaker paused the account) keeps its first answer;
         else it is refused, and that is remembered."""
-        ledger, _ = await self.ledgers.load(event.account_id)
-        if coid in ledger.today:
-            reserved = ledger.pending.get(coid)
-            if reserved is None or reserved.order is None:
-                return []  # its order went out and ended: nothing more to say
-            return [self._requested(event, reserved.order)]
-        return [self._refused(event, await self.ledgers.refuse(
-            event.account_id, coid,
-            Refusal(code=gate.code, reason=gate.reason, details=gate.details)))]
+        first = await self._first_answer(event.account_id, coid)
+        if first is None:
+            refused = await self._refuse(coid, Refusal(
+                code=gate.code, reason=gate.reason, details=gate.details))
+            # None: ordered concurrently (another instance), answered by its order.
+            first = refused or await self._first_answer(event.account_id, coid)
+        if isinstance(first, Refusal):
+            return [self._refused(event, first)]
+        if isinstance(first, OrderRequest):
+            return [self._requested(event, first)]
+        return []  # its order went out and ended: nothing more to say
+
+    async def _first_answer(self, account_id: str, coid: str
+                            ) -> OrderRequest | Refusal | Ended | None:
+        """What the signal was answered before: its order, still reserved; its
+        refusal; ``ENDED`` when its order went out and ended; None if undecided."""
+        ledger, _ = await self.ledgers.load(account_id)
+        return _answered(ledger, coid, await self.decisions.get(coid))
+
+    async def _refuse(self, coid: str, refusal: Refusal) -> Refusal | None:
+        """Remember a refusal: the first answer remembered wins (a concurrent
+        redelivery in another instance may have answered already); None when that
+        answer was an order."""
+        return (await self.decisions.remember(coid, Decision(refusal=refusal))).refusal
 
     async def _gate(self, event: WebhookValidated, strategy: Strategy,
                     account: Account) -> RiskRefusal | None:
@@ -126,52 +149,61 @@ class RiskService:
         filled (so an exit right behind its entry finds the position), check the
         limits and reserve the order — atomically, by compare-and-set on the ledger.
 
-        A redelivered signal (its order is in today's ledger) is not decided again:
-        the position has moved since, by its own order perhaps, and an exit would
-        now be refused although its order went out. It gets the order it got then
-        (a repeat publish is dropped by its message id), or None once the order's
+        A redelivered signal is not decided again: the position has moved since, by
+        its own order perhaps, and an exit would now be refused although its order
+        went out. It gets the answer it got then: its order while reserved (a repeat
+        publish is dropped by its message id), its refusal, or None once the order's
         terminal event released the reservation.
         """
         day = trading_day(self.clock.now(), strategy.day_timezone)
+        decided = await self.decisions.get(coid)
         while True:
             ledger, revision = await self.ledgers.load(event.account_id)
             ledger.roll(day, snapshot.equity)
-            if coid in ledger.refused:
-                return ledger.refused[coid]
-            if coid in ledger.today:
-                reserved = ledger.pending.get(coid)
-                if reserved is None:
-                    return None
-                if reserved.order is not None:
-                    return reserved.order
+            first = _answered(ledger, coid, decided)
+            if isinstance(first, Ended):
+                return None
+            if first is not None:
+                if isinstance(first, OrderRequest):
+                    # Reserved but perhaps never remembered (a crash in between).
+                    await self.decisions.remember(coid, Decision(ordered=True))
+                return first
             exposure = Exposure.of(snapshot, ledger)
             effective = msgspec.structs.replace(snapshot, positions=exposure.positions)
             order = decide_order(event.signal, strategy, effective, coid)
             price = Decimal(0)
-            if isinstance(order, OrderRequest) and coid not in ledger.today:
+            if isinstance(order, OrderRequest):
                 price = (event.signal.price or exposure.prices.get(order.symbol)
                          or order.reference_price or Decimal(0))
                 order = check_limits(event.signal, order, strategy, exposure, ledger,
                                      price) or order
             if isinstance(order, RiskRefusal):
-                # Remembered with the same compare-and-set: a redelivery gets it again.
-                ledger.refused[coid] = Refusal(code=order.code, reason=order.reason,
-                                               details=order.details)
-                if await self.ledgers.save(event.account_id, ledger, revision):
-                    return ledger.refused[coid]
+                # Remembered first-wins: a redelivery gets it again.
+                refused = await self._refuse(coid, Refusal(
+                    code=order.code, reason=order.reason, details=order.details))
+                if refused is not None:
+                    return refused
+                decided = Decision(ordered=True)  # ordered concurrently: answer that
                 continue
-            if coid in ledger.today:
-                return order  # decided before (a redelivery): no recount
             notional = order_notional(order, price)
             held = effective.position(order.symbol)
             signed = -held if order.close_position else (
                 order.quantity if order.side == "buy" else -order.quantity)
-            ledger.today[order.client_order_id] = notional
+            ledger.count(notional)
             ledger.pending[order.client_order_id] = Reservation(
                 signal_id=event.signal_id, symbol=order.symbol, signed_quantity=signed,
                 notional=notional, order=order)
-            if await self.ledgers.save(event.account_id, ledger, revision):
-                return order
+            if not await self.ledgers.save(event.account_id, ledger, revision):
+                continue
+            # Reserved first, remembered second: a crash between them leaves the
+            # reservation, which a redelivery finds (above) before deciding again.
+            first_decision = await self.decisions.remember(coid, Decision(ordered=True))
+            if first_decision.refusal is not None:
+                # Refused concurrently (a redelivery in another instance): that answer
+                # stands; the reservation made here goes.
+                await self.ledgers.unreserve(event.account_id, coid, notional)
+                return first_decision.refusal
+            return order
 
     async def release(self, event: AnyEvent) -> list[Outgoing]:
         """A terminal event frees the signal's reservation."""
@@ -179,3 +211,26 @@ class RiskService:
                 and not event.dry_run:  # a dry run reserved nothing
             await self.ledgers.release(event.account_id, event.signal_id)
         return []
+
+
+class Ended:
+    """The answer of a signal whose order went out and has ended."""
+
+
+ENDED = Ended()
+
+
+def _answered(ledger: RiskLedger, coid: str, decided: Decision | None
+              ) -> OrderRequest | Refusal | Ended | None:
+    """A signal's first answer from the ledger (reserved orders, and refusals of
+    ledgers written before decisions were kept apart) and its remembered decision."""
+    reserved = ledger.pending.get(coid)
+    if reserved is not None:
+        return reserved.order if reserved.order is not None else ENDED
+    if coid in ledger.refused:
+        return ledger.refused[coid]
+    if decided is not None:
+        return decided.refusal if decided.refusal is not None else ENDED
+    if coid in ledger.today:
+        return ENDED
+    return None

@@ -2,7 +2,9 @@
 
 Kept in NATS KV and updated with compare-and-set, so two signals decided at the
 same time (by one risk instance or several) each see the other's reservation:
-two orders that fit a limit alone but not together cannot both pass.
+two orders that fit a limit alone but not together cannot both pass. What each
+signal was answered is kept apart (:class:`RiskDecisions`), one key per signal, so
+no read or write of a signal grows with the account's history.
 """
 
 from __future__ import annotations
@@ -40,15 +42,27 @@ class Refusal(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RiskLedger(msgspec.Struct, kw_only=True):
-    """Today's counters and the open reservations of one account."""
+    """Today's counters and the open reservations of one account.
+
+    Its size does not grow with the account's history: the day's orders are two
+    counters, and a reservation leaves when its order ends. Each signal's answer is
+    remembered apart, in :class:`RiskDecisions`.
+    """
 
     day: str = ""
     day_start_equity: Decimal | None = None
-    # Every order decided today: client order id → notional (counts and sums).
-    today: dict[str, Decimal] = {}
+    orders_today: int = 0
+    notional_today: Decimal = Decimal(0)
     pending: dict[str, Reservation] = {}
-    # Signals refused today, by client order id.
+    # Ledgers written before the counters kept every order and refusal of the day
+    # (client order id → notional / refusal): read, never written, gone at the roll.
+    today: dict[str, Decimal] = {}
     refused: dict[str, Refusal] = {}
+
+    def __post_init__(self) -> None:
+        if self.today and not self.orders_today:
+            self.orders_today = len(self.today)
+            self.notional_today = sum(self.today.values(), Decimal(0))
 
     def roll(self, day: str, equity: Decimal) -> None:
         """Start a new day: counters reset, the day's starting equity is ``equity``."""
@@ -57,12 +71,27 @@ class RiskLedger(msgspec.Struct, kw_only=True):
                 self.refused = {}
             self.day = day
             self.day_start_equity = equity
+            self.orders_today = 0
+            self.notional_today = Decimal(0)
             self.today = {}
+
+    def count(self, notional: Decimal) -> None:
+        """One more order today, worth ``notional``."""
+        self.orders_today += 1
+        self.notional_today += notional
 
     def pending_quantity(self, symbol: str) -> Decimal:
         """Signed quantity of ``symbol`` decided but not yet filled."""
         return sum((r.signed_quantity for r in self.pending.values() if r.symbol == symbol),
                    Decimal(0))
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True):
+    """Risk's answer to one signal, remembered so a redelivery gets it again: its
+    order was requested (``ordered``), or it was refused."""
+
+    ordered: bool = False
+    refusal: Refusal | None = None
 
 
 _encoder = msgspec.json.Encoder(decimal_format="string")
@@ -95,16 +124,17 @@ class RiskLedgers:
             return False
         return True
 
-    async def refuse(self, account_id: str, client_order_id: str, refusal: Refusal) -> Refusal:
-        """Remember a refusal; the one remembered first when there is one already."""
+    async def unreserve(self, account_id: str, client_order_id: str,
+                        notional: Decimal) -> None:
+        """Undo a reservation whose signal was answered otherwise (not counted)."""
         while True:
             ledger, revision = await self.load(account_id)
-            first = ledger.refused.get(client_order_id)
-            if first is not None:
-                return first
-            ledger.refused[client_order_id] = refusal
+            if ledger.pending.pop(client_order_id, None) is None:
+                return
+            ledger.orders_today = max(ledger.orders_today - 1, 0)
+            ledger.notional_today = max(ledger.notional_today - notional, Decimal(0))
             if await self.save(account_id, ledger, revision):
-                return refusal
+                return
 
     async def release(self, account_id: str, signal_id: str) -> bool:
         """Drop the reservation of a signal whose order filled or ended (idempotent);
@@ -118,3 +148,34 @@ class RiskLedgers:
                 del ledger.pending[coid]
             if await self.save(account_id, ledger, revision):
                 return True
+
+
+_decision_decoder = msgspec.json.Decoder(Decision)
+
+
+class RiskDecisions:
+    """One key per decided signal (its client order id), kept for
+    ``streams.RISK_DECISIONS_KEEP_S``: far longer than any redelivery of a signal
+    can come, and apart from the ledger so the ledger stays small."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+
+    async def get(self, client_order_id: str) -> Decision | None:
+        """The answer given to the signal, if it was decided."""
+        try:
+            entry = await self.kv.get(token(client_order_id))
+        except KeyNotFoundError:
+            return None
+        return _decision_decoder.decode(entry.value or b"{}")
+
+    async def remember(self, client_order_id: str, decision: Decision) -> Decision:
+        """Remember ``decision``; the one remembered first when there is one already."""
+        try:
+            await self.kv.create(token(client_order_id), _encoder.encode(decision))
+        except KeyWrongLastSequenceError:
+            first = await self.get(client_order_id)
+            if first is not None:
+                return first
+            raise
+        return decision

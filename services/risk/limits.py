@@ -137,12 +137,12 @@ def _stops(signal: Signal, strategy: Strategy, order: OrderRequest,
 
 
 def _daily(strategy: Strategy, ledger: RiskLedger, notional: Decimal) -> RiskRefusal | None:
-    if strategy.daily_order_limit is not None and len(ledger.today) + 1 > \
+    if strategy.daily_order_limit is not None and ledger.orders_today + 1 > \
             strategy.daily_order_limit:
         return refusal("daily_order_limit",
                        f"the daily limit of {strategy.daily_order_limit} orders is reached",
-                       strategy.daily_order_limit, len(ledger.today) + 1)
-    spent = sum(ledger.today.values(), ZERO)
+                       strategy.daily_order_limit, ledger.orders_today + 1)
+    spent = ledger.notional_today
     if strategy.daily_notional_limit is not None and spent + notional > \
             strategy.daily_notional_limit:
         return refusal("daily_notional_limit",

@@ -187,6 +187,8 @@ async def ensure_topology(
     await _ensure_bucket(bus, streams.BUCKET_OPEN_ORDERS, 1, None, replicas)
     await _ensure_bucket(bus, streams.BUCKET_PRICES, 1, None, replicas)
     await _ensure_bucket(bus, streams.BUCKET_RISK, 1, None, replicas)
+    await _ensure_bucket(bus, streams.BUCKET_RISK_DECISIONS, 1,
+                         streams.RISK_DECISIONS_KEEP_S, replicas)
     await _ensure_bucket(bus, streams.BUCKET_BREAKERS, 1, None, replicas)
     await _ensure_bucket(bus, streams.BUCKET_RATE, 1, streams.RATE_WINDOW_KEEP_S, replicas)
     await _ensure_bucket(bus, streams.BUCKET_PAPER, 1, None, replicas)

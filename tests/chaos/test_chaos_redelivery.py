@@ -16,7 +16,7 @@ import pytest
 from contracts import streams
 from contracts.events import OrderRequested
 from services.risk.handlers import RiskService
-from services.risk.ledger import RiskLedgers
+from services.risk.ledger import RiskDecisions, RiskLedgers
 from services.runtime.bus import Bus
 from tests.factories import (
     ManualClock,
@@ -34,6 +34,7 @@ async def test_a_redelivered_exit_is_never_refused_after_its_order_went_out(bus:
     world = OneAccount(strategy_=make_strategy(sizing_mode="alert_contracts"),
                        positions={"AAPL": Decimal(5)}, prices={"AAPL": Decimal(150)})
     risk = RiskService(world, world, RiskLedgers(await bus.kv(streams.BUCKET_RISK)),  # type: ignore[arg-type]
+                       RiskDecisions(await bus.kv(streams.BUCKET_RISK_DECISIONS)),
                        ManualClock())
     exit_signal = make_validated(signal=make_signal(intent="exit_long"))
 

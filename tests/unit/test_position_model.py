@@ -59,7 +59,7 @@ from services.executor.open_orders import OpenOrders
 from services.executor.sweeps import child_order_id
 from services.registry.models import Account, BreakerConfig, Strategy, Tenant
 from services.risk.handlers import RiskService
-from services.risk.ledger import RiskLedgers
+from services.risk.ledger import RiskDecisions, RiskLedgers
 from services.sltp_monitor.breaker_loop import BreakerLoop
 from services.sltp_monitor.cleanup import OrphanCleanup
 from services.sltp_monitor.handlers import SlTpMonitor
@@ -109,7 +109,7 @@ class Pipeline:
         registry: Any = self.registry
         bus: Any = self.bus
         self.risk = RiskService(registry, brokers, RiskLedgers(MemoryKV()),  # type: ignore[arg-type]
-                                self.clock)
+                                RiskDecisions(MemoryKV()), self.clock)  # type: ignore[arg-type]
         self.executor = Executor(registry, brokers, OpenOrders(MemoryKV()),  # type: ignore[arg-type]
                                  self.clock)
         self.monitor = SlTpMonitor(registry, brokers, self.clock)

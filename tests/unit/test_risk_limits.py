@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal as D
 from typing import Any
 
+import msgspec
 import pytest
 
 from contracts.orders import OrderRequest
@@ -33,8 +34,12 @@ def reservation(symbol: str, signed: D | int, notional: D | int,
 
 def ledger_with(*reservations: Reservation, today: dict[str, D] | None = None,
                 start: D | None = None) -> RiskLedger:
-    return RiskLedger(day="2026-11-23", day_start_equity=start, today=dict(today or {}),
-                      pending={f"coid-{i}": r for i, r in enumerate(reservations)})
+    """A ledger of 2026-11-23 with ``today``'s orders (id → notional) counted."""
+    ledger = RiskLedger(day="2026-11-23", day_start_equity=start,
+                        pending={f"coid-{i}": r for i, r in enumerate(reservations)})
+    for notional in (today or {}).values():
+        ledger.count(notional)
+    return ledger
 
 
 def check(*, order: OrderRequest | None = None, signal: Signal | None = None,
@@ -89,31 +94,42 @@ def test_trading_day_is_the_date_in_the_strategy_zone(now: datetime, zone: str,
 def test_roll_on_a_fresh_ledger_starts_the_day() -> None:
     ledger = RiskLedger()
     ledger.roll("2026-11-23", D(100_000))
-    assert (ledger.day, ledger.day_start_equity, ledger.today) == (
-        "2026-11-23", D(100_000), {})
+    assert (ledger.day, ledger.day_start_equity, ledger.orders_today,
+            ledger.notional_today) == ("2026-11-23", D(100_000), 0, D(0))
 
 
 def test_roll_on_the_same_day_keeps_counters_and_start_equity() -> None:
     ledger = ledger_with(today={"a": D(10), "b": D(20)}, start=D(100_000))
     ledger.roll("2026-11-23", D(90_000))
     assert ledger.day_start_equity == D(100_000)
-    assert ledger.today == {"a": D(10), "b": D(20)}
+    assert (ledger.orders_today, ledger.notional_today) == (2, D(30))
 
 
 def test_roll_on_a_new_day_resets_counters_and_start_equity_but_keeps_pending() -> None:
     pending = reservation("AAPL", 5, 500)
     ledger = ledger_with(pending, today={"a": D(10)}, start=D(100_000))
     ledger.roll("2026-11-24", D(90_000))
-    assert (ledger.day, ledger.day_start_equity, ledger.today) == (
-        "2026-11-24", D(90_000), {})
+    assert (ledger.day, ledger.day_start_equity, ledger.orders_today,
+            ledger.notional_today) == ("2026-11-24", D(90_000), 0, D(0))
     assert list(ledger.pending.values()) == [pending]
 
 
 def test_ledgers_do_not_share_their_default_dicts() -> None:
     first, second = RiskLedger(), RiskLedger()
-    first.today["a"] = D(1)
     first.pending["a"] = reservation("AAPL", 1, 100)
-    assert second.today == {} and second.pending == {}
+    assert second.pending == {}
+
+
+def test_a_ledger_written_with_every_order_of_the_day_reads_as_counters() -> None:
+    # Ledgers written before the counters listed each order (and refusal) of the day.
+    old = msgspec.json.encode({"day": "2026-11-23", "day_start_equity": "1000",
+                               "today": {"a": "10", "b": "20.5"},
+                               "refused": {"c": {"code": "paused", "reason": "r"}}})
+    ledger = msgspec.json.decode(old, type=RiskLedger)
+    assert (ledger.orders_today, ledger.notional_today) == (2, D("30.5"))
+    assert ledger.refused["c"].code == "paused"
+    ledger.roll("2026-11-24", D(900))
+    assert (ledger.today, ledger.refused, ledger.orders_today) == ({}, {}, 0)
 
 
 def test_pending_quantity_sums_the_signed_reservations_of_one_symbol() -> None:
