@@ -19,6 +19,7 @@ examples per operation and pass.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,12 +164,16 @@ async def _known_records(system: System, bus: Bus) -> Known:
         status, body = await post_json(
             http, f"{system.api_url}/webhook/{strategy.slug}?token={strategy.secret}",
             tv_alert())
-    assert status == 202, body
+        assert status == 202, body
+        # A file of the console, when it is built (else any name: 404).
+        async with http.get(f"{system.operator_url}/") as page:
+            built = re.search(r"/assets/([A-Za-z0-9_.-]+)", await page.text())
     # A key the fuzzer may revoke: never the admin key it authenticates with.
     spare, _ = await ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)).create("viewer")
     ids = {"tenant_id": tenancy.tenant.id, "account_id": tenancy.account.id,
            "strategy_id": strategy.id, "slug": strategy.slug,
-           "signal_id": body["signal_id"], "key_id": spare.id}
+           "signal_id": body["signal_id"], "key_id": spare.id,
+           "name": built.group(1) if built else "absent.js"}
     return Known(ids, system.admin_key, strategy.secret)
 
 
