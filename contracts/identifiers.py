@@ -79,6 +79,19 @@ NAME = Shape("name", r"\s\S", 128, "any text")
 CREDENTIAL = Shape("credential", _VISIBLE, 8192, "visible ASCII")
 
 
+def namespace_of(record_id: str) -> str:
+    """The tenant namespace a record id is in: everything before its last '-' (an id
+    without one, or ending in one, is in no tenant's namespace: "").
+
+    Record ids are global. A tenant key may choose only ids of its own namespace,
+    ``<tenant>-<name>`` with no '-' in ``<name>``; since the namespace is read up to the
+    *last* '-', tenant ``acme``'s ids (``acme-x``) and tenant ``acme-x``'s ids
+    (``acme-x-y``) can never be the same, so no tenant can find out, by creating a
+    record, which ids another tenant uses."""
+    namespace, sep, name = record_id.rpartition("-")
+    return namespace if sep and namespace and name else ""
+
+
 def tenant_slug(tenant_id: str, slug: str) -> str:
     """The tenant-qualified name of a strategy: ``<tenant>/<slug>`` (unique everywhere,
     unlike a slug alone). A JWT's ``sub`` may name a strategy this way."""

@@ -37,6 +37,8 @@ BUCKET_BREAKERS = "th_breakers"
 BUCKET_RATE = "th_rate_limits"
 RATE_WINDOW_KEEP_S = 90_000.0  # a day and a bit: the longest window, then dropped
 BUCKET_PAPER = "th_paper_accounts"
+# Alerts accepted for strategies under a rate limit (kept for the duplicate window).
+BUCKET_ACCEPTED = "th_accepted_alerts"
 
 
 @dataclass(frozen=True)

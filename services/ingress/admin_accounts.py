@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from contracts.identifiers import ACCOUNT_ID
+from contracts.identifiers import ACCOUNT_ID, namespace_of
 from services.ingress.admin_auth import require_key, require_visible
 from services.ingress.admin_common import (
     answer_change,
@@ -21,6 +21,7 @@ from services.ingress.admin_common import (
     validated,
 )
 from services.ingress.problems import Problem
+from services.ingress.suspension import switched
 from services.registry.api_keys import ApiKey
 from services.registry.models import Account
 from services.registry.provisioning import register_account
@@ -29,7 +30,7 @@ from services.registry.views import MASK, account_view
 # Fixed once opened: the ledger and the projection are kept in this broker and
 # currency from this starting cash; pausing belongs to the breaker and resume.
 FIXED = frozenset({"id", "tenant_id", "broker", "currency", "starting_cash", "paused",
-                   "paused_reason"})
+                   "paused_reason", "suspended"})
 
 
 async def _visible_account(request: web.Request, write: bool) -> tuple[Account, ApiKey]:
@@ -71,15 +72,24 @@ def _keep_broker_secret(account: Account, body: dict[str, Any]) -> dict[str, Any
     return body
 
 
-def _check_chosen_id(key: ApiKey, account_id: str) -> None:
+async def _check_chosen_id(request: web.Request, key: ApiKey, account: Account) -> None:
     """Ids are global, so a tenant key's chosen ids live in its tenant's namespace
-    (``<tenant>-…``). Otherwise an id taken by another tenant would answer "exists"
-    and an unused one "created": an oracle of other tenants' ids. This refusal is the
-    same whether or not the id exists anywhere."""
-    if key.tenant_id and not account_id.startswith(f"{key.tenant_id}-"):
+    (``<tenant>-<name>``, no '-' in the name: :func:`namespace_of`). Otherwise an id
+    taken by another tenant would answer "exists" and an unused one "created": an
+    oracle of other tenants' ids. This refusal is the same whether or not the id
+    exists anywhere. A global admin (who sees every tenant) may choose any id except
+    one in another tenant's namespace, which that tenant's keys may choose."""
+    namespace = namespace_of(account.id)
+    if key.tenant_id:
+        if namespace != key.tenant_id:
+            raise Problem(422, "invalid_field",
+                          f"id: an id chosen with a tenant key is '{key.tenant_id}-' and a "
+                          "name of letters, digits or '_' (or leave it out and one is "
+                          "made)", field="id")
+    elif namespace and namespace != account.tenant_id and \
+            await registry(request).tenant(namespace) is not None:
         raise Problem(422, "invalid_field",
-                      f"id: an id chosen with a tenant key begins with '{key.tenant_id}-' "
-                      "(or leave it out and one is made)", field="id")
+                      f"id: '{namespace}-…' ids belong to tenant {namespace}", field="id")
 
 
 async def create_account(request: web.Request) -> web.Response:
@@ -87,12 +97,14 @@ async def create_account(request: web.Request) -> web.Response:
     key = await require_key(request, write=True)
     body = await json_body(request)
     chosen = "id" in body
+    if "suspended" in body:
+        raise Problem(422, "invalid_field", "suspended: set by the server", field="suspended")
     body.setdefault("id", f"acct-{uuid.uuid4().hex[:10]}")
     account = _check_broker(validated(Account, body))
     _check_endpoint(key, None, account)
     require_visible(key, account.tenant_id, f"tenant {account.tenant_id}")
     if chosen:
-        _check_chosen_id(key, account.id)
+        await _check_chosen_id(request, key, account)
     ctx = context(request)
     if await ctx.strategies.registry.tenant(account.tenant_id) is None:
         raise Problem(422, "invalid_field", f"tenant_id: no tenant {account.tenant_id}",
@@ -120,7 +132,7 @@ async def update_account(request: web.Request) -> web.Response:
     """``PATCH /api/v1/accounts/{id}``: risk, breaker, fees, rate limits, broker keys."""
     account, key = await _visible_account(request, write=True)
     body = _keep_broker_secret(account, await json_body(request))
-    updated = _check_broker(patched(account, body, FIXED))
+    updated = switched(key, account, _check_broker(patched(account, body, FIXED)))
     _check_endpoint(key, account, updated)
     return await answer_change(request, account, updated, author(key))
 
@@ -129,8 +141,9 @@ async def disable_account(request: web.Request) -> web.Response:
     """``POST /api/v1/accounts/{id}/disable``: its signals fail from now on
     (``PATCH {"active": true}`` re-enables it)."""
     account, key = await _visible_account(request, write=True)
-    return await answer_change(request, account,
-                               account.model_copy(update={"active": False}), author(key))
+    return await answer_change(
+        request, account, switched(key, account, account.model_copy(update={"active": False})),
+        author(key))
 
 
 def add_routes(app: web.Application) -> None:

@@ -9,6 +9,7 @@ from services.ingress.admin_jwt import AdminJwtError, admin_jwt_enabled, princip
 from services.ingress.bearer import header_credential, looks_like_jwt
 from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem
+from services.ingress.suspension import READ_METHODS, check_tenant_may_write
 from services.registry.api_keys import ApiKey
 
 
@@ -30,6 +31,10 @@ async def require_key(request: web.Request, write: bool = False) -> ApiKey:
                       "an admin API key (X-API-Key) or admin JWT (Bearer) is required")
     if write and not key.may_write():
         raise Problem(403, "forbidden", "viewer keys can only read")
+    if key.tenant_id and request.method not in READ_METHODS:
+        # Read on every write, not cached: a suspension holds from the next request.
+        check_tenant_may_write(request.method, key,
+                               await ctx.strategies.registry.tenant(key.tenant_id))
     return key
 
 

@@ -26,6 +26,7 @@ from contracts import streams
 from projections.persistence import parse_store_url
 from projections.readmodel import ReadModel, open_read_model
 from projections.store import EventStore, open_store
+from services.ingress.accepted import AcceptedAlerts
 from services.ingress.app import build_operator_app, build_public_app
 from services.ingress.auth_alerts import AuthFailureAlerts
 from services.ingress.client_ip import networks
@@ -58,7 +59,8 @@ async def _wire(settings: Settings, bus: Bus, store: EventStore,
                           trusted_proxies=networks(settings.trusted_proxies.split(",")),
                           auth_alerts=AuthFailureAlerts(bus, limiter, clock,
                                                         settings.auth_alert_threshold),
-                          api_keys=ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)))
+                          api_keys=ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)),
+                          accepted=AcceptedAlerts(await bus.kv(streams.BUCKET_ACCEPTED)))
 
 
 async def _connect_and_wire(settings: Settings, stop: asyncio.Event, store: EventStore,

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from projections.readmodel import ReadModel
 from projections.store import EventStore
+from services.ingress.accepted import AcceptedAlerts
 from services.ingress.auth_alerts import AuthFailureAlerts
 from services.ingress.client_ip import Network
 from services.ingress.ratelimit import RateLimiter, ScopeLimits
@@ -34,11 +35,12 @@ class IngressContext:
     trusted_proxies: list[Network]
     auth_alerts: AuthFailureAlerts
     api_keys: ApiKeys
+    accepted: AcceptedAlerts
 
     # Everything made from one NATS connection: replaced together when the server
     # closes that connection for good and a fresh one is made.
     BUS_BOUND: ClassVar[tuple[str, ...]] = ("bus", "strategies", "limiter", "scope_limits",
-                                           "auth_alerts", "api_keys")
+                                           "auth_alerts", "api_keys", "accepted")
 
     def rebind(self, fresh: IngressContext) -> None:
         """Take ``fresh``'s connection and everything made from it, in place (the HTTP

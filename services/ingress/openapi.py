@@ -94,7 +94,7 @@ def _without(schema: Schema, fields: frozenset[str], required: tuple[str, ...] =
 
 def _request_schemas(inputs: dict[str, Schema]) -> dict[str, Schema]:
     """Create and PATCH bodies: the records minus what the server sets or keeps fixed."""
-    account = _without(inputs["Account"], frozenset(), ("tenant_id", "name"))
+    account = _without(inputs["Account"], frozenset({"suspended"}), ("tenant_id", "name"))
     return {
         "TenantPatch": _without(inputs["Tenant"], admin_tenants.FIXED),
         "AccountCreate": account,

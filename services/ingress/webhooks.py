@@ -25,8 +25,9 @@ from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.dedupe import dedupe_key, first_signal_id, received_msg_id
 from services.ingress.dry_run import dry_run_key, dry_run_requested
 from services.ingress.problems import Problem, unavailable
+from services.ingress.ratelimit import limits_of
 from services.ingress.routing import authenticate
-from services.registry.models import Strategy
+from services.registry.models import RateLimits, Strategy
 from services.runtime import metrics
 from services.runtime.bus import is_bus_error
 from services.runtime.clock import new_id
@@ -77,10 +78,19 @@ async def receive_webhook(request: web.Request) -> web.Response:
         # TradingView gives up after 3 s: answer 503 (retry is safe: the retry is
         # recognised by its dedupe key) rather than hang while NATS is away.
         async with asyncio.timeout_at(deadline):
-            await _check_rate(ctx, strategy)
+            scopes = await ctx.scope_limits.scopes(strategy)
+            limited = any(limits_of(limits) for _, limits in scopes)
+            # A retry of an accepted alert is a duplicate before it is a request over
+            # a limit: it is answered as one and counts against no limit.
+            first = await ctx.accepted.signal_of(key) if limited else None
+            if first is not None:
+                return _duplicate(first)
+            await _check_rate(ctx, scopes)
             signal_id, duplicate = await _store_received(
                 ctx, strategy, auth_mode, alert.dialect, clean, content_type, source, key,
                 dry_run)
+            if limited:
+                await ctx.accepted.remember(key, signal_id)
     except Problem:
         raise
     except Exception as exc:
@@ -88,12 +98,16 @@ async def receive_webhook(request: web.Request) -> web.Response:
             raise unavailable("the event bus is unavailable; retry") from exc
         raise
     if duplicate:
-        return web.json_response({"signal_id": signal_id, "status": "duplicate"}, status=200)
+        return _duplicate(signal_id)
     metrics.EVENTS_PUBLISHED.labels("webhook.received").inc()
     # Debug, not info: at thousands of alerts a second the log line costs more than
     # the rest of the request; the event store and metrics already record each one.
     log.debug("accepted signal %s for strategy %s", signal_id, strategy.slug)
     return web.json_response({"signal_id": signal_id, "status": "accepted"}, status=202)
+
+
+def _duplicate(signal_id: str) -> web.Response:
+    return web.json_response({"signal_id": signal_id, "status": "duplicate"}, status=200)
 
 
 def _check_url_ids(request: web.Request) -> None:
@@ -141,10 +155,9 @@ async def _authenticated(ctx: IngressContext, request: web.Request, payload: dic
         raise Problem(401, "unauthorized", str(exc)) from exc
 
 
-async def _check_rate(ctx: IngressContext, strategy: Strategy) -> None:
+async def _check_rate(ctx: IngressContext, scopes: list[tuple[str, RateLimits | None]]) -> None:
     """429 with Retry-After when the tenant, account or strategy is over a limit."""
-    exceeded = await ctx.limiter.hit(await ctx.scope_limits.scopes(strategy),
-                                     ctx.clock.now().timestamp())
+    exceeded = await ctx.limiter.hit(scopes, ctx.clock.now().timestamp())
     if exceeded is None:
         return
     problem = Problem(429, "rate_limited",

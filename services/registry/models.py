@@ -108,6 +108,8 @@ class Account(BaseModel):
     slippage_bps: BasisPoints | None = None
     fee_bps: BasisPoints | None = None
     active: bool = True
+    # Disabled by a global admin: only a global admin re-enables it (set by the server).
+    suspended: bool = False
     breaker: BreakerConfig | None = None
     rate_limits: RateLimits | None = None
     # Set by the breaker's stop-loss trip; only an operator's resume clears it.
@@ -136,6 +138,8 @@ class Strategy(BaseModel):
     # empty: any.
     ip_allowlist: list[str] = []
     enabled: bool = True
+    # Disabled by a global admin: only a global admin re-enables it (set by the server).
+    suspended: bool = False
     # New strategies size ``auto``; stored ones keep the mode they were stored with.
     sizing_mode: SizingMode = "auto"
     percent_of_equity: EquityPercent = Decimal(2)

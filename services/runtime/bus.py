@@ -192,6 +192,7 @@ async def ensure_topology(
     await _ensure_bucket(bus, streams.BUCKET_BREAKERS, 1, None, replicas)
     await _ensure_bucket(bus, streams.BUCKET_RATE, 1, streams.RATE_WINDOW_KEEP_S, replicas)
     await _ensure_bucket(bus, streams.BUCKET_PAPER, 1, None, replicas)
+    await _ensure_bucket(bus, streams.BUCKET_ACCEPTED, 1, dedupe_window_s, replicas)
 
 
 async def _ensure_bucket(bus: Bus, name: str, history: int, ttl: float | None,

@@ -88,3 +88,29 @@ async def test_an_account_limit_counts_every_strategy_on_the_account(system: Sys
     assert (status, retry_after) == (429, str(86_400 - 5 * 3600 - 20))
     assert body["message"] == "account limit of 2 per day reached; retry in 68380 s"
 
+
+
+async def test_a_retry_of_an_accepted_alert_is_a_duplicate_even_over_the_limit(
+        system: System, bus: Bus) -> None:
+    """TradingView resends an alert it got no answer to: over the limit, the retry is
+    still answered ``200 duplicate`` with the first signal id, and counts against no
+    limit (nor does a retry below it)."""
+    system.set_clock(FROZEN)
+    t = await provision(bus, rate_limits=RateLimits(per_minute=2))
+    async with aiohttp.ClientSession() as http:
+        status, body, _ = await post(http, system.api_url, t, 1)
+        assert status == 202, body
+        signal_id = body["signal_id"]
+        # A retry below the limit: a duplicate that does not use up the second request.
+        assert (await post(http, system.api_url, t, 1))[:2] == (
+            200, {"signal_id": signal_id, "status": "duplicate"})
+        second = await post(http, system.api_url, t, 2)
+        assert second[0] == 202
+        over = await post(http, system.api_url, t, 3)
+        assert (over[0], over[2]) == (429, "40")
+        for n in (1, 2):  # retries of both accepted alerts, over the limit
+            status, body, _ = await post(http, system.api_url, t, n)
+            expected = signal_id if n == 1 else second[1]["signal_id"]
+            assert (status, body) == (200, {"signal_id": expected, "status": "duplicate"})
+        # The refused alert was never accepted: its retry is refused again.
+        assert (await post(http, system.api_url, t, 3))[0] == 429

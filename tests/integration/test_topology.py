@@ -16,7 +16,7 @@ async def direct_gets(bus: Bus, bucket: str) -> bool:
 
 async def test_every_bucket_serves_direct_gets(bus: Bus) -> None:
     for bucket in (streams.BUCKET_REGISTRY, streams.BUCKET_PAPER, streams.BUCKET_RISK,
-                   streams.BUCKET_RATE):
+                   streams.BUCKET_RATE, streams.BUCKET_ACCEPTED):
         kv = await bus.kv(bucket)
         assert await direct_gets(bus, bucket), bucket
         await kv.put("probe", b"1")

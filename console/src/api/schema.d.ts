@@ -2857,6 +2857,11 @@ export interface components {
              * @default 100000
              */
             starting_cash: number | string;
+            /**
+             * Suspended
+             * @default false
+             */
+            suspended: boolean;
             /** Tenant Id */
             tenant_id: string;
         };
@@ -3110,6 +3115,11 @@ export interface components {
              * @default 100000
              */
             starting_cash: string;
+            /**
+             * Suspended
+             * @default false
+             */
+            suspended: boolean;
             /** Tenant Id */
             tenant_id: string;
         };
@@ -4055,6 +4065,11 @@ export interface components {
             /** Slug */
             slug: string;
             /**
+             * Suspended
+             * @default false
+             */
+            suspended: boolean;
+            /**
              * Symbol
              * @default
              */
@@ -4685,6 +4700,11 @@ export interface components {
             sl_pct: string | null;
             /** Slug */
             slug: string;
+            /**
+             * Suspended
+             * @default false
+             */
+            suspended: boolean;
             /**
              * Symbol
              * @default
