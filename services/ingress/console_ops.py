@@ -81,7 +81,7 @@ async def test_alert(request: web.Request) -> web.Response:
     # A test is always a new alert: a second click is a second test, not a repeat.
     dedupe = dry_run_key(dedupe_key(strategy.id, f"test:{new_id()}", raw), dry_run)
     if not dry_run:
-        await _check_rate(ctx, strategy)
+        await _check_rate(ctx, await ctx.scope_limits.scopes(strategy))
     signal_id, _ = await _store_received(ctx, strategy, "operator", alert.dialect, clean,
                                          "application/json", "operator", dedupe, dry_run)
     metrics.EVENTS_PUBLISHED.labels("webhook.received").inc()
