@@ -64,7 +64,7 @@ export function Setup({ session }: { session: Session }) {
       <ErrorLine error={error || actionError} />
       <div className="table-wrap">
         <table className="grid" data-testid="strategies">
-          <thead><tr><th>Strategy</th><th>Account</th><th className="hide-phone">Webhook URL</th>
+          <thead><tr><th>Strategy</th><th className="hide-phone">Account</th><th className="hide-phone">Webhook URL</th>
             <th>Status</th><th>Last signal</th><th /></tr></thead>
           <tbody>
             {strategies.map((s) => {
@@ -72,13 +72,13 @@ export function Setup({ session }: { session: Session }) {
               return (
                 <tr key={s.id} data-testid={`strategy-${s.slug}`}>
                   <td><strong>{s.name}</strong><div className="muted small">{s.slug}</div></td>
-                  <td>{accountName(s.account_id)}</td>
-                  <td className="hide-phone mono small">{webhookUrl(session, s)}</td>
+                  <td className="hide-phone">{accountName(s.account_id)}</td>
+                  <td className="hide-phone mono small url">{webhookUrl(session, s)}</td>
                   <td><Badge value={s.enabled ? "enabled" : "disabled"} /></td>
                   <td className="small">{row ? <>
                     <Badge value={row.status} /> <span className="muted">{fmtTime(row.received_at)}</span>
                   </> : <span className="muted">none yet</span>}</td>
-                  <td className="row">
+                  <td><div className="actions">
                     <button type="button" className="ghost"
                       onClick={() => setOpen(open === s.id ? "" : s.id)}>
                       {open === s.id ? "Hide template" : "Alert template"}</button>
@@ -88,7 +88,7 @@ export function Setup({ session }: { session: Session }) {
                       <button type="button" className="ghost" onClick={() => go("test", s.id)}>
                         Test</button>
                     </>}
-                  </td>
+                  </div></td>
                 </tr>
               );
             })}
