@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-load bench-replay bench-signals clean install console \
+.PHONY: run test lint bench bench-cpu bench-load bench-replay bench-signals clean install console \
 	console-api console-test browser screenshots
 
 $(STAMP): pyproject.toml
@@ -61,12 +61,18 @@ test: $(STAMP) browser
 	$(MAKE) --no-print-directory console console-test
 	$(BIN)/pytest -q
 
-# Every number, one after the other: the load bench, replay of 1,000,000 events, then
-# pages of the signal history out of 1,000,000 signals.
+# Every number, one after the other: the load bench, replay of 1,000,000 events,
+# pages of the signal history out of 1,000,000 signals, then CPU per signal.
 bench: $(STAMP)
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.replay $(BENCH_REPLAY_ARGS)
 	$(BIN)/python -m bench.signals $(BENCH_SIGNALS_ARGS)
+	$(BIN)/python -m bench.cpu $(BENCH_CPU_ARGS)
+
+# CPU ms per signal per process, in windows (flat as an account trades?).
+# BENCH_CPU_ARGS="--windows 3 --window 500" for a quick run.
+bench-cpu: $(STAMP)
+	$(BIN)/python -m bench.cpu $(BENCH_CPU_ARGS)
 
 # BENCH_SIGNALS_ARGS="--signals 100000 --backends sqlite" for a quick run.
 bench-signals: $(STAMP)
