@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 import msgspec
 
@@ -32,6 +31,7 @@ from services.registry.store import Registry
 from services.runtime.bus import Bus
 from services.runtime.clock import Clock
 from services.runtime.consumer import Outgoing
+from services.runtime.dispatch import HandlerTable
 from services.runtime.failures import failure
 from services.runtime.ids import derived_event_id
 from services.runtime.timers import run_every
@@ -77,15 +77,11 @@ class Executor:
         self.brokers = brokers
         self.open_orders = open_orders
         self.clock = clock
-        self.handlers: dict[type[Any], Callable[[Any], Awaitable[list[Outgoing]]]] = {
+        # What the executor consumes (streams.EXECUTOR).
+        self.handle = HandlerTable({
             OrderRequested: self.place,
             CancelRequested: self.cancel,
-        }
-
-    async def handle(self, event: AnyEvent) -> list[Outgoing]:
-        """Dispatch one consumed event by its type."""
-        handler = self.handlers.get(type(event))
-        return [] if handler is None else await handler(event)
+        })
 
     async def place(self, event: OrderRequested) -> list[Outgoing]:
         """Submit the requested order (once) and say what became of it."""

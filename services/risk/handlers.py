@@ -8,7 +8,6 @@ import msgspec
 
 from contracts import streams
 from contracts.events import (
-    AnyEvent,
     OrderRequested,
     TradeExecuted,
     WebhookFailed,
@@ -32,6 +31,7 @@ from services.risk.limits import Exposure, check_limits, order_notional, trading
 from services.risk.rules import RiskRefusal, client_order_id, decide_order
 from services.runtime.clock import Clock
 from services.runtime.consumer import Outgoing
+from services.runtime.dispatch import HandlerTable
 from services.runtime.failures import failure
 from services.runtime.ids import derived_event_id
 
@@ -46,11 +46,12 @@ class RiskService:
         self.ledgers = ledgers
         self.decisions = decisions
         self.clock = clock
+        # What risk consumes: streams.RISK (decide) and streams.RISK_RELEASE (release).
+        self.handle = HandlerTable({WebhookValidated: self.decide})
+        self.release = HandlerTable({TradeExecuted: self.free, WebhookFailed: self.free})
 
-    async def handle(self, event: AnyEvent) -> list[Outgoing]:
-        """Dispatch one consumed event."""
-        if not isinstance(event, WebhookValidated):
-            return []
+    async def decide(self, event: WebhookValidated) -> list[Outgoing]:
+        """Size a validated signal and apply the limits: an order request, or why not."""
         strategy = await self.registry.strategy(event.strategy_id)
         account = await self.registry.account(event.account_id)
         if strategy is None or account is None:
@@ -205,10 +206,9 @@ class RiskService:
                 return first_decision.refusal
             return order
 
-    async def release(self, event: AnyEvent) -> list[Outgoing]:
+    async def free(self, event: TradeExecuted | WebhookFailed) -> list[Outgoing]:
         """A terminal event frees the signal's reservation."""
-        if isinstance(event, TradeExecuted | WebhookFailed) and event.account_id \
-                and not event.dry_run:  # a dry run reserved nothing
+        if event.account_id and not event.dry_run:  # a dry run reserved nothing
             await self.ledgers.release(event.account_id, event.signal_id)
         return []
 

@@ -11,15 +11,14 @@ executor's (and the paper broker's) job, by the rule in ``domain/protection.py``
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from contracts import streams
-from contracts.events import AnyEvent, OrderRequested, TradeExecuted
+from contracts.events import OrderRequested, TradeExecuted
 from services.brokers.factory import Brokers
 from services.registry.store import Registry
 from services.runtime.clock import Clock
 from services.runtime.consumer import Outgoing
+from services.runtime.dispatch import HandlerTable
 from services.runtime.ids import derived_event_id
 from services.sltp_monitor.legs import protective_legs
 
@@ -34,14 +33,8 @@ class SlTpMonitor:
         self.registry = registry
         self.brokers = brokers
         self.clock = clock
-        self.handlers: dict[type[Any], Callable[[Any], Awaitable[list[Outgoing]]]] = {
-            TradeExecuted: self.on_fill,
-        }
-
-    async def handle(self, event: AnyEvent) -> list[Outgoing]:
-        """Dispatch one consumed event by its type."""
-        handler = self.handlers.get(type(event))
-        return [] if handler is None else await handler(event)
+        # What the monitor consumes (streams.SLTP_MONITOR).
+        self.handle = HandlerTable({TradeExecuted: self.on_fill})
 
     async def on_fill(self, event: TradeExecuted) -> list[Outgoing]:
         """The legs an entry's fill calls for, as order requests for the executor."""

@@ -6,10 +6,11 @@ import msgspec
 
 from contracts import streams
 from contracts.dialects import AlertError, parse_alert
-from contracts.events import AnyEvent, WebhookReceived, WebhookValidated
+from contracts.events import WebhookReceived, WebhookValidated
 from services.registry.store import Registry
 from services.runtime.clock import Clock
 from services.runtime.consumer import Outgoing
+from services.runtime.dispatch import HandlerTable
 from services.runtime.failures import failure
 from services.runtime.ids import derived_event_id
 from services.validator.rules import (
@@ -27,11 +28,11 @@ class Validator:
     def __init__(self, registry: Registry, clock: Clock) -> None:
         self.registry = registry
         self.clock = clock
+        # What the validator consumes (streams.VALIDATOR).
+        self.handle = HandlerTable({WebhookReceived: self.validate})
 
-    async def handle(self, event: AnyEvent) -> list[Outgoing]:
-        """Dispatch one consumed event."""
-        if not isinstance(event, WebhookReceived):
-            return []
+    async def validate(self, event: WebhookReceived) -> list[Outgoing]:
+        """Route and parse a received alert: a validated signal, or why not."""
         strategy = await self.registry.strategy(event.strategy_id)
         account = await self.registry.account(event.account_id)
         tenant = await self.registry.tenant(event.tenant_id)
