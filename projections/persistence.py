@@ -56,11 +56,14 @@ def eventsourcing_env(location: StoreLocation) -> dict[str, str]:
     if location.kind == "sqlite":
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "APPLICATION_RECORDER_TOPIC": "projections.chain:ChainedSQLiteRecorder",
             "SQLITE_DBNAME": location.sqlite_path,
             "SQLITE_LOCK_TIMEOUT": "10",
         }
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        # Every insert extends the tamper-evidence chain (projections.chain).
+        "APPLICATION_RECORDER_TOPIC": "projections.chain:ChainedPostgresRecorder",
         "POSTGRES_DBNAME": location.dbname,
         "POSTGRES_HOST": location.host,
         "POSTGRES_PORT": str(location.port),

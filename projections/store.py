@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from contracts.events import AnyEvent, event_from_builtins, event_to_builtins, event_type
+from projections.chain import upgrade_chain
 from projections.fastread import (
     can_decode_fast,
     decode_body,
@@ -21,6 +23,8 @@ from projections.fastread import (
 )
 from projections.persistence import created_concurrently, eventsourcing_env, parse_store_url
 from projections.trails import Trail
+
+log = logging.getLogger(__name__)
 
 # The class the @event decorator generated for Trail.record.
 _RECORDED: Any = getattr(Trail, "Recorded")  # noqa: B009 - made at runtime
@@ -150,7 +154,16 @@ class EventStore(Application[UUID]):
                     yield nid, ev
 
 
-def open_store(url: str) -> EventStore:
-    """Open (and create the tables of) the event store at ``url``."""
+def open_store(url: str, upgrade: bool = True) -> EventStore:
+    """Open (and create the tables of) the event store at ``url``.
+
+    ``upgrade`` links the events a store without a tamper-evidence chain already
+    holds (see projections.chain; a no-op once they are linked).
+    """
     env = eventsourcing_env(parse_store_url(url))
-    return created_concurrently(lambda: EventStore(env=env))
+    store = created_concurrently(lambda: EventStore(env=env))
+    if upgrade:
+        linked = upgrade_chain(store.recorder)
+        if linked:
+            log.info("linked %d stored event(s) into the tamper-evidence chain", linked)
+    return store

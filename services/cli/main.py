@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from services.cli import admin_client
+from services.cli import admin_client, audit
 from services.runtime.config import Settings, load_settings
 from services.runtime.logs import setup_logging
 
@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     apikey.add_argument("--tenant", default="", help="limit the key to one tenant")
     apikey.add_argument("--data-dir", help="data dir of 'tradehooks up' (finds its NATS)")
     admin_client.add_parsers(sub)
+    audit.add_parsers(sub)
     rebuild = sub.add_parser("rebuild-registry",
                              help="rebuild tenants, accounts and strategies from the event "
                              "store and compare them with the live registry")
@@ -132,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging("rebuild-registry", settings.log_level)
         return asyncio.run(rebuild_registry(settings, args.apply,
                                             explicit_nats="NATS_URL" in os.environ))
+    if args.command in audit.COMMANDS:
+        return audit.run(settings, args)
     if args.command in admin_client.RESOURCES:
         return asyncio.run(admin_client.run(settings, args.command, args))
     if args.command == "replay":

@@ -27,6 +27,7 @@ def test_sqlite_env() -> None:
 
     assert env == {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "APPLICATION_RECORDER_TOPIC": "projections.chain:ChainedSQLiteRecorder",
         "SQLITE_DBNAME": "var/events.sqlite",
         "SQLITE_LOCK_TIMEOUT": "10",
     }
@@ -65,6 +66,7 @@ def test_postgres_env_with_schema() -> None:
 
     assert env == {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "projections.chain:ChainedPostgresRecorder",
         "POSTGRES_DBNAME": "d",
         "POSTGRES_HOST": "h",
         "POSTGRES_PORT": "5433",

@@ -1,0 +1,272 @@
+"""Tamper evidence: a hash chain over the event store's notification log.
+
+Every row of eventsourcing's events table (a pipeline event or a trail being started)
+gets a *link* in a table of its own (``<events table>_chain``: position,
+prev_position, hash), written in the same transaction as the row, by the recorder
+below. The hash of the row at position ``p`` is SHA-256 of these canonical bytes::
+
+    b"tradehooks.chain.v1\\x00"
+    prev_hash                      32 bytes (32 zero bytes before the first row)
+    position                       8 bytes, unsigned big-endian (the notification id)
+    originator_id                  16 bytes (the trail's UUID)
+    originator_version             8 bytes, unsigned big-endian
+    len(topic)  topic              4 bytes big-endian, then the topic in UTF-8
+    len(state)  state              8 bytes big-endian, then the stored state bytes
+
+``prev_hash`` is the hash of the previous row in notification order, so editing,
+deleting, inserting or moving any row breaks the chain from that row on. Anyone with
+write access can recompute a whole chain, which is why its head is also signed into
+checkpoints (:mod:`projections.checkpoint`) with a key the store never sees.
+
+Writers are serialised while they extend the chain: on PostgreSQL eventsourcing locks
+the events table (EXCLUSIVE) before inserting, on SQLite the insert holds the write
+lock; the chain is extended after the insert, in the same transaction, from the last
+link to the newest row. A store written before the chain existed (or by an older
+version during an upgrade) is therefore chained by the next write, and
+:func:`upgrade_chain` chains it in batches when the store is opened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from psycopg import Cursor
+from psycopg.rows import DictRow, tuple_row
+from psycopg.sql import SQL, Composed, Identifier
+
+DOMAIN = b"tradehooks.chain.v1\x00"
+GENESIS = bytes(32)
+_U64 = struct.Struct(">Q")
+_U32 = struct.Struct(">I")
+
+# (position, originator_id, originator_version, topic, state) of one events row.
+Row = tuple[int, Any, int, str, bytes]
+# (position, prev_position, hash) of one link.
+Link = tuple[int, int, bytes]
+
+
+def link_hash(prev: bytes, position: int, originator_id: UUID | str, version: int,
+              topic: str, state: bytes) -> bytes:
+    """The chain hash of one events row (the canonical bytes are in the module doc)."""
+    oid = originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+    digest = hashlib.sha256(DOMAIN)
+    digest.update(prev)
+    digest.update(_U64.pack(position))
+    digest.update(oid.bytes)
+    digest.update(_U64.pack(version))
+    encoded = topic.encode()
+    digest.update(_U32.pack(len(encoded)))
+    digest.update(encoded)
+    digest.update(_U64.pack(len(state)))
+    digest.update(state)
+    return digest.digest()
+
+
+def links_for(rows: Sequence[Row], head: Link | None) -> list[Link]:
+    """The links of ``rows`` (in position order) chained after ``head``."""
+    prev_position, prev = (head[0], head[2]) if head else (0, GENESIS)
+    links: list[Link] = []
+    for position, oid, version, topic, state in rows:
+        prev = link_hash(prev, position, oid, version, topic, bytes(state))
+        links.append((position, prev_position, prev))
+        prev_position = position
+    return links
+
+
+class ChainSQL(Protocol):
+    """The statements one backend needs to read and extend the chain."""
+
+    def head(self, cursor: Any) -> Link | None: ...
+    def rows_after(self, cursor: Any, position: int, limit: int | None) -> list[Row]: ...
+    def links_after(self, cursor: Any, position: int, limit: int) -> list[Link]: ...
+    def insert(self, cursor: Any, links: Sequence[Link]) -> None: ...
+
+
+def extend_chain(sql: ChainSQL, cursor: Any, limit: int | None = None) -> int:
+    """Link the rows after the last link (up to ``limit``); returns how many.
+
+    Must run in a transaction that holds the store's write lock.
+    """
+    head = sql.head(cursor)
+    rows = sql.rows_after(cursor, head[0] if head else 0, limit)
+    links = links_for(rows, head)
+    if links:
+        sql.insert(cursor, links)
+    return len(links)
+
+
+class SQLiteChain:
+    """The chain's statements on SQLite (the notification id is the rowid)."""
+
+    def __init__(self, events_table: str) -> None:
+        self.events = events_table
+        self.table = f"{events_table}_chain"
+
+    def create(self) -> str:
+        """The chain table's CREATE statement."""
+        return (f"CREATE TABLE IF NOT EXISTS {self.table} (position INTEGER PRIMARY KEY, "
+                "prev_position INTEGER NOT NULL, hash BLOB NOT NULL)")
+
+    def head(self, cursor: Any) -> Link | None:
+        """The last link, if any."""
+        cursor.execute(f"SELECT position, prev_position, hash FROM {self.table} "  # noqa: S608 - table names from the recorder
+                       "ORDER BY position DESC LIMIT 1")
+        row = cursor.fetchone()
+        return (row[0], row[1], bytes(row[2])) if row else None
+
+    def rows_after(self, cursor: Any, position: int, limit: int | None) -> list[Row]:
+        """Events rows after ``position``, oldest first."""
+        cursor.execute(f"SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
+                       f"FROM {self.events} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                       (position, -1 if limit is None else limit))
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in cursor.fetchall()]
+
+    def links_after(self, cursor: Any, position: int, limit: int) -> list[Link]:
+        """Links after ``position``, oldest first."""
+        cursor.execute(f"SELECT position, prev_position, hash FROM {self.table} "  # noqa: S608
+                       "WHERE position > ? ORDER BY position LIMIT ?", (position, limit))
+        return [(r[0], r[1], bytes(r[2])) for r in cursor.fetchall()]
+
+    def insert(self, cursor: Any, links: Sequence[Link]) -> None:
+        """Store new links."""
+        cursor.executemany(f"INSERT INTO {self.table} (position, prev_position, hash) "  # noqa: S608
+                           "VALUES (?, ?, ?)", links)
+
+    def lock(self, cursor: Any) -> None:
+        """Take the write lock now (a deferred transaction would read a snapshot an
+        inserter may have moved past before it could write)."""
+        cursor.execute(f"DELETE FROM {self.table} WHERE position < 0")  # noqa: S608
+
+
+class PostgresChain:
+    """The chain's statements on PostgreSQL."""
+
+    def __init__(self, schema: str, events_table: str) -> None:
+        self.schema = schema
+        self.events = events_table
+        self.table = f"{events_table}_chain"
+
+    def _q(self, text: str) -> Composed:
+        return SQL(text).format(events=Identifier(self.schema, self.events),
+                                chain=Identifier(self.schema, self.table))
+
+    def create(self) -> Composed:
+        """The chain table's CREATE statement."""
+        return self._q("CREATE TABLE IF NOT EXISTS {chain} (position BIGINT PRIMARY KEY, "
+                       "prev_position BIGINT NOT NULL, hash BYTEA NOT NULL)")
+
+    def head(self, cursor: Any) -> Link | None:
+        """The last link, if any."""
+        cursor.execute(self._q("SELECT position, prev_position, hash FROM {chain} "
+                               "ORDER BY position DESC LIMIT 1"))
+        row = cursor.fetchone()
+        return (row[0], row[1], bytes(row[2])) if row else None
+
+    def rows_after(self, cursor: Any, position: int, limit: int | None) -> list[Row]:
+        """Events rows after ``position``, oldest first."""
+        cursor.execute(self._q("SELECT notification_id, originator_id, originator_version, "
+                               "topic, state FROM {events} WHERE notification_id > %s "
+                               "ORDER BY notification_id LIMIT %s"), (position, limit))
+        return [(r[0], r[1], r[2], r[3], bytes(r[4])) for r in cursor.fetchall()]
+
+    def links_after(self, cursor: Any, position: int, limit: int) -> list[Link]:
+        """Links after ``position``, oldest first."""
+        cursor.execute(self._q("SELECT position, prev_position, hash FROM {chain} "
+                               "WHERE position > %s ORDER BY position LIMIT %s"),
+                       (position, limit))
+        return [(r[0], r[1], bytes(r[2])) for r in cursor.fetchall()]
+
+    def insert(self, cursor: Any, links: Sequence[Link]) -> None:
+        """Store new links."""
+        cursor.executemany(self._q("INSERT INTO {chain} (position, prev_position, hash) "
+                                   "VALUES (%s, %s, %s)"), links)
+
+    def lock(self, cursor: Any) -> None:
+        """The lock eventsourcing takes before inserting events."""
+        cursor.execute(self._q("LOCK TABLE {events} IN EXCLUSIVE MODE"))
+
+
+class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
+    """eventsourcing's SQLite recorder, extending the chain in each insert's transaction."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.chain = SQLiteChain(self.events_table_name)
+        self.create_table_statements.append(self.chain.create())
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        extend_chain(self.chain, c)
+        return ids
+
+
+class ChainedPostgresRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL recorder, extending the chain in each insert's
+    transaction (after the insert, which took the table lock)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.chain = PostgresChain(self.datastore.schema or "public", self.events_table_name)
+        self.sql_create_statements.append(self.chain.create())
+
+    def _fetch_ids_after_insert_events(self, curs: Cursor[DictRow],
+                                       stored_events: Sequence[StoredEvent],
+                                       **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        with curs.connection.cursor(row_factory=tuple_row) as cursor:
+            extend_chain(self.chain, cursor)
+        return ids
+
+
+def chain_of(recorder: Any) -> SQLiteChain | PostgresChain:
+    """The chain statements of a store's recorder."""
+    if isinstance(recorder, ChainedSQLiteRecorder | ChainedPostgresRecorder):
+        return recorder.chain
+    raise TypeError(f"the store's recorder {type(recorder).__name__} keeps no chain")
+
+
+def upgrade_chain(recorder: Any, batch: int = 10_000) -> int:
+    """Link every events row that has no link yet (a store written before the chain
+    existed), ``batch`` rows per transaction; returns how many were linked."""
+    sql = chain_of(recorder)
+    total = 0
+    while True:
+        with write_transaction(recorder) as cursor:
+            sql.lock(cursor)
+            done = extend_chain(sql, cursor, batch)
+        total += done
+        if done < batch:
+            return total
+
+
+def write_transaction(recorder: Any) -> Any:
+    """A cursor in a write transaction of the recorder's database (tuple rows)."""
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        return recorder.datastore.transaction(commit=True)
+    return _pg_transaction(recorder, write=True)
+
+
+def read_transaction(recorder: Any) -> Any:
+    """A cursor in a read-only transaction (one snapshot on PostgreSQL)."""
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        return recorder.datastore.transaction(commit=False)
+    return _pg_transaction(recorder, write=False)
+
+
+@contextmanager
+def _pg_transaction(recorder: PostgresApplicationRecorder, write: bool) -> Iterator[Any]:
+    """A tuple-row cursor in a transaction of the recorder's pool."""
+    with recorder.datastore.get_connection() as conn, conn.transaction():
+        if not write:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        with conn.cursor(row_factory=tuple_row, binary=True) as cursor:
+            yield cursor
