@@ -33,7 +33,14 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from harness import TEST_MASTER_KEY, EventTap, System, connect_bus, provision  # noqa: E402
+from harness import (  # noqa: E402
+    TEST_MASTER_KEY,
+    EventTap,
+    System,
+    connect_bus,
+    provision,
+    strategy_webhook_url,
+)
 
 from bench.results_file import save_results  # noqa: E402
 from contracts.events import TradeExecuted  # noqa: E402
@@ -137,7 +144,8 @@ async def bench_targets(bus: Any, api_url: str, accounts: int) -> list[Target]:
     out = []
     for _ in range(accounts):
         t = await provision(bus, sizing_mode="alert_contracts", max_order_notional=None)
-        out.append((f"{api_url}/webhook/{t.strategy.slug}", t.strategy.secret))
+        out.append((strategy_webhook_url(api_url, t.strategy, token=False),
+                    t.strategy.secret))
     return out
 
 

@@ -70,7 +70,7 @@ async def main(args: argparse.Namespace) -> int:
         system.start("ingress")
         await system.wait_ready()
         t = await provision(bus)
-        url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+        url = system.webhook_url(t.strategy)
         await bus.close()
         nats.stop(kill=True)
         answers = await post_while_down(url, args.alerts, args.rate)

@@ -271,11 +271,13 @@ class AuthFailuresAlert(Event, tag="security.auth_failures", kw_only=True, froze
     """Operator alert: failed authentications for a strategy passed the threshold in
     one window (one alert per strategy and window, whatever the number of senders)."""
 
-    strategy_hint: str
+    strategy_hint: str  # the strategy's slug, or "unknown" (the request named none)
     source_ip: str
     failures: int
     window_s: int
     threshold: int
+    # The strategy's id (slugs repeat across tenants); empty for "unknown".
+    strategy_id: str = ""
 
 
 AnyEvent = (

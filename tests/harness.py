@@ -27,11 +27,13 @@ import msgspec
 import psycopg
 import pytest
 from nats.js.api import DeliverPolicy
+from prometheus_client.parser import text_string_to_metric_families
 
 from contracts import streams
 from contracts.events import AnyEvent, decode_event, event_type
 from contracts.orders import BrokerOrder
 from contracts.subjects import DEAD_LETTER
+from contracts.webhook_urls import LEGACY_ROUTE, webhook_url
 from projections.store import open_store
 from services.brokers.market_prices import MarketPrices
 from services.brokers.paper import PaperAccount
@@ -170,6 +172,17 @@ class EventTap:
         return found[0]
 
 
+def strategy_webhook_url(base_url: str, strategy: Strategy, *, token: bool = True,
+                         legacy: bool = False) -> str:
+    """The one way tests build a webhook URL: the strategy's URL as the API answers it
+    (``/webhook/<tenant>/<slug>``, by the services' own helper) under ``base_url``
+    (``""``: the path alone), with ``?token=<secret>`` unless ``token`` is False;
+    ``legacy``: the old ``/webhook/<slug>`` alias instead."""
+    url = (base_url + LEGACY_ROUTE.format(slug=strategy.slug) if legacy
+           else webhook_url(base_url, strategy.tenant_id, strategy.slug))
+    return f"{url}?token={strategy.secret}" if token else url
+
+
 @dataclass
 class Tenancy:
     """A tenant with one paper account and one strategy, as a test uses them."""
@@ -256,6 +269,11 @@ class System:
     def api_url(self) -> str:
         """The public listener: the webhook routes and health, nothing else."""
         return f"http://127.0.0.1:{self.http_port}"
+
+    def webhook_url(self, strategy: Strategy, *, token: bool = True,
+                    legacy: bool = False) -> str:
+        """:func:`strategy_webhook_url` on this system's public URL."""
+        return strategy_webhook_url(self.api_url, strategy, token=token, legacy=legacy)
 
     @property
     def operator_url(self) -> str:
@@ -433,6 +451,16 @@ async def running_system(nats: EmbeddedNats, bus: Bus, data_dir: Path, store_url
         await asyncio.to_thread(sut.stop_all)
     # Whole logs, shutdown included: a traceback anywhere fails the test.
     sut.assert_no_tracebacks()
+
+
+def metric_value(exposition: str, name: str, **labels: str) -> float | None:
+    """The value of one sample of a Prometheus exposition (whatever the label order),
+    or None when no sample has exactly those labels."""
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return None
 
 
 def log_size(system: System, service: str) -> int:

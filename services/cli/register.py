@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from contracts.webhook_urls import webhook_url
 from services.registry.api_keys import ApiKeys
 from services.registry.importer import apply_registry_file, problems_of, read_registry_file
 from services.registry.operations import resume_account, rotate_secret
@@ -46,7 +47,8 @@ async def register(settings: Settings, file: str, explicit_nats: bool) -> int:
     print(f"registered {len(data.tenants)} tenant(s), {len(data.accounts)} account(s), "
           f"{len(results)} strategy(ies)")
     for strategy, fresh in results:
-        print(f"  {strategy.name}: {settings.api_url}/webhook/{strategy.slug}")
+        print(f"  {strategy.name}: "
+              f"{webhook_url(settings.api_url, strategy.tenant_id, strategy.slug)}")
         if fresh:
             print(f"    secret (shown once): {strategy.secret}")
     return 0

@@ -8,6 +8,7 @@ import uuid
 from aiohttp import web
 
 from contracts.identifiers import ACCOUNT_ID, STRATEGY_ID, TENANT_ID
+from contracts.webhook_urls import webhook_url
 from services.ingress.admin_auth import require_key, require_visible
 from services.ingress.admin_common import (
     answer_change,
@@ -90,7 +91,7 @@ async def create_strategy(request: web.Request) -> web.Response:
     return web.json_response({
         "strategy": strategy_view(strategy),
         "secret": strategy.secret,
-        "webhook_url": f"{ctx.settings.api_url}/webhook/{strategy.slug}",
+        "webhook_url": webhook_url(ctx.settings.api_url, strategy.tenant_id, strategy.slug),
         "tradingview_message": tradingview_message(strategy),
     }, status=201)
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from contracts.webhook_urls import LEGACY_ROUTE, STRATEGY_ROUTE, UNIVERSAL_ROUTE
 from services.console import assets as console_assets
 from services.ingress import (
     admin,
@@ -62,7 +63,7 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
 
 
 # Paths the public listener serves: the webhook routes and the health probes.
-PUBLIC_PATHS = ("/webhook", "/webhook/{slug}", "/api/v1/webhooks/signals",
+PUBLIC_PATHS = (UNIVERSAL_ROUTE, STRATEGY_ROUTE, LEGACY_ROUTE, "/api/v1/webhooks/signals",
                 "/healthz", "/readyz")
 
 
@@ -86,8 +87,9 @@ def build_public_app(ctx: IngressContext) -> web.Application:
     """The public edge (what the internet may reach): the webhook routes and health.
     Nothing here reads or changes the registry for a caller, or lists tenants."""
     app = _new_app(ctx)
-    app.router.add_post("/webhook", webhooks.receive_webhook)
-    app.router.add_post("/webhook/{slug}", webhooks.receive_webhook)
+    app.router.add_post(UNIVERSAL_ROUTE, webhooks.receive_webhook)
+    app.router.add_post(STRATEGY_ROUTE, webhooks.receive_webhook)
+    app.router.add_post(LEGACY_ROUTE, webhooks.receive_webhook)  # while a slug is unique
     app.router.add_post("/api/v1/webhooks/signals", webhooks.receive_webhook)
     return app
 

@@ -1,9 +1,13 @@
 """Counting authentication failures and alerting operators past a threshold.
 
-Failures are counted per strategy (the one the request named, or ``unknown``) and
-minute in the shared KV counters, so the count spans every ingress instance, and
-so unauthenticated traffic can add at most one counter per strategy and minute.
-The alert is one event per strategy and minute (its message id dedupes it).
+A failure is counted against each strategy the request was aimed at — the one its
+URL names (``/webhook/<tenant>/<slug>``, or every strategy of a legacy slug), or
+its JWT's ``sub``, or its signed body's ``strategy`` — under that strategy's
+tenant. A request that names no known strategy (attackers choose the names) is
+counted once as ``unknown``. Counts are kept per strategy id and minute in the
+shared KV counters, so they span every ingress instance, and unauthenticated
+traffic can add at most one counter per strategy and minute. The alert is one event
+per strategy and minute (its message id dedupes it).
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import logging
 
 from contracts import streams
 from contracts.events import AuthFailuresAlert
+from services.ingress.bearer import subject_strategies
 from services.ingress.ratelimit import RateLimiter
+from services.registry.models import Strategy
 from services.registry.store import StrategyCache
 from services.runtime import metrics
 from services.runtime.bus import Bus
@@ -22,16 +28,23 @@ from services.runtime.ids import derived_event_id
 log = logging.getLogger(__name__)
 WINDOW_S = 60
 UNKNOWN = "unknown"
+# Tenants are made by global admins, so few strategies share a name or slug; the
+# bound keeps one request's counting cost small whatever the registry holds.
+MAX_COUNTED = 16
 
 
-def strategy_hint(cache: StrategyCache, slug: str | None, name: object) -> tuple[str, str]:
-    """``(strategy hint, tenant)`` for a failed request: only names of known
-    strategies count, anything else is ``unknown`` (attackers choose the names)."""
-    found = cache.with_slug(slug) if slug else (
-        cache.with_name(name) if isinstance(name, str) and name else [])
-    if len(found) == 1:
-        return found[0].slug, found[0].tenant_id
-    return UNKNOWN, "_"
+def aimed_at(cache: StrategyCache, at_url: list[Strategy] | None, name: object,
+             jwt_subject: str | None) -> list[Strategy]:
+    """The known strategies a failed request was aimed at (empty: none it named)."""
+    if at_url is not None:
+        found = at_url
+    elif jwt_subject is not None:
+        found = subject_strategies(cache, jwt_subject)
+    elif isinstance(name, str) and name:
+        found = cache.with_name(name)
+    else:
+        found = []
+    return sorted(found, key=lambda s: s.id)[:MAX_COUNTED]
 
 
 class AuthFailureAlerts:
@@ -43,27 +56,40 @@ class AuthFailureAlerts:
         self.clock = clock
         self.threshold = threshold
 
-    async def record(self, hint: str, tenant_id: str, source_ip: str) -> bool:
-        """Count one failure; True when it raised the alert. Never raises: counting
-        must not turn a 401 into an error."""
-        metrics.AUTH_FAILURES.labels(hint).inc()
+    async def record(self, aimed: list[Strategy], source_ip: str) -> bool:
+        """Count one failure against each strategy aimed at (or ``unknown``); True
+        when it raised an alert. Never raises: counting must not turn a 401 into an
+        error."""
+        raised = False
+        for strategy in aimed:
+            raised |= await self._count(strategy.tenant_id, strategy.slug, strategy.id,
+                                        source_ip)
+        if not aimed:
+            raised = await self._count(UNKNOWN, UNKNOWN, "", source_ip)
+        return raised
+
+    async def _count(self, tenant_id: str, hint: str, strategy_id: str,
+                     source_ip: str) -> bool:
+        metrics.AUTH_FAILURES.labels(tenant_id, hint).inc()
         now = self.clock.now()
         start = int(now.timestamp()) // WINDOW_S * WINDOW_S
+        # Per strategy id (slugs repeat across tenants); ``none`` for unknown ones.
+        scope = f"id.{strategy_id}" if strategy_id else "none"
         try:
-            count = await self.counters.count(f"authfail_{hint}.minute.{start}")
+            count = await self.counters.count(f"authfail.{scope}.minute.{start}")
             if count != self.threshold + 1:
                 return False
-            correlation = f"security:{hint}:{start}"
+            correlation = f"security:{strategy_id or UNKNOWN}:{start}"
             alert = AuthFailuresAlert(
                 event_id=derived_event_id(correlation, "alert"), signal_id=correlation,
-                tenant_id=tenant_id, occurred_at=now, strategy_hint=hint,
-                source_ip=source_ip, failures=count, window_s=WINDOW_S,
-                threshold=self.threshold)
+                tenant_id=tenant_id if strategy_id else "_", occurred_at=now,
+                strategy_hint=hint, strategy_id=strategy_id, source_ip=source_ip,
+                failures=count, window_s=WINDOW_S, threshold=self.threshold)
             await self.bus.publish_event(alert, streams.message_id(correlation, "alert"))
         except Exception:
             log.exception("could not count an authentication failure")
             return False
-        metrics.AUTH_ALERTS.labels(hint).inc()
-        log.warning("%d failed authentications for strategy %s within %d s (last from %s)",
-                    count, hint, WINDOW_S, source_ip)
+        metrics.AUTH_ALERTS.labels(tenant_id, hint).inc()
+        log.warning("%d failed authentications for strategy %s of tenant %s within %d s "
+                    "(last from %s)", count, hint, tenant_id, WINDOW_S, source_ip)
         return True

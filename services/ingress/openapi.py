@@ -29,6 +29,7 @@ from contracts.identifiers import (
     Shape,
 )
 from contracts.orders import BrokerOrder
+from contracts.webhook_urls import LEGACY_ROUTE, STRATEGY_ROUTE
 from services.ingress import admin_accounts, admin_strategies, admin_tenants, openapi_signals
 from services.ingress.admin_keys import ApiKeyIn
 from services.ingress.admin_strategies import MAX_OVERLAP_S
@@ -247,8 +248,9 @@ def _op(summary: str, answers: Schema, *, tag: str, params: list[Schema] | None 
     return op
 
 
-def _webhook(summary: str, slug: bool = False) -> Schema:
-    params = [_path_param("slug", SLUG)] if slug else []
+def _webhook(summary: str, slug: bool = False, tenant: bool = False) -> Schema:
+    params = [_path_param("tenant", TENANT_ID)] if tenant else []
+    params += [_path_param("slug", SLUG)] if slug else []
     params += [
         {"name": "token", "in": "query", "schema": _STR,
          "description": "the strategy secret (what TradingView can send)"},
@@ -265,11 +267,18 @@ def _webhook(summary: str, slug: bool = False) -> Schema:
                                   "TradingView text: JSON, or key=value lines"}}}}
     answers = _answers({202: ("WebhookAccepted", "stored durably; the pipeline runs"),
                         200: ("WebhookDuplicate", "a repeat within the dedupe window")},
-                       400, 401, 403, *((404,) if slug else ()), 408, 413, 415, 422, 429,
-                       503)
-    return _op(summary, answers, tag="webhooks", params=params, body=body,
-               security=[{}, {"strategyToken": []}, {"strategyKey": []},
-                         {"strategyBearer": []}])
+                       400, 401, 403, *((404,) if slug else ()), 408,
+                       *((409,) if slug and not tenant else ()), 413, 415, 422, 429, 503)
+    if slug and not tenant:
+        answers["409"]["description"] = (
+            "several tenants have a strategy with this slug and the credential matched "
+            "none of them: use /webhook/{tenant}/{slug}")
+    op = _op(summary, answers, tag="webhooks", params=params, body=body,
+             security=[{}, {"strategyToken": []}, {"strategyKey": []},
+                       {"strategyBearer": []}])
+    if slug and not tenant:
+        op["deprecated"] = True
+    return op
 
 
 _NUM_OR_NULL = {"type": ["number", "null"]}
@@ -356,7 +365,11 @@ def _paths() -> Schema:
     key = [_path_param("key_id", API_KEY_ID)]
     return {
         "/webhook": {"post": _webhook("Universal webhook (routed by its credential)")},
-        "/webhook/{slug}": {"post": _webhook("Webhook of one strategy", slug=True)},
+        STRATEGY_ROUTE: {"post": _webhook("Webhook of one strategy", slug=True,
+                                          tenant=True)},
+        LEGACY_ROUTE: {"post": _webhook(
+            "Webhook of one strategy by its slug alone (an alias while the slug is "
+            "unique across tenants)", slug=True)},
         "/api/v1/webhooks/signals": {"post": _webhook("Universal webhook (alias)")},
         "/api/v1/tenants": {
             "post": _op("Create a tenant (global admin)", _answers(

@@ -13,7 +13,7 @@ from services.registry.store import StrategyCache
 
 def authenticate(
     cache: StrategyCache,
-    slug: str | None,
+    at_url: list[Strategy] | None,
     payload: dict[str, Any],
     query_token: str | None,
     signed: SignedHeaders | None,
@@ -24,17 +24,20 @@ def authenticate(
 ) -> tuple[Strategy, str]:
     """Return the strategy and the auth mode used, or raise AuthError.
 
-    Per-strategy URLs route by slug; the universal URL routes by the token, or by
-    the body's ``strategy`` field for signed requests. ``header_token`` is the
-    secret sent by a bot as ``X-API-Key`` / ``Authorization: Bearer``.
+    ``at_url``: the strategies the request's URL can mean (see
+    :mod:`services.ingress.targets`), or None for the universal URL, which routes by
+    the token, or by the body's ``strategy`` field for signed requests. A credential
+    is only checked against those strategies: a secret of another strategy fails.
+    ``header_token`` is the secret sent by a bot as ``X-API-Key`` / ``Authorization:
+    Bearer``.
     """
     body_token = payload.get("token")
     token = header_token or query_token or (body_token if isinstance(body_token, str)
                                             else None)
     mode = "api_key" if header_token else "token"
+    now = datetime.fromtimestamp(now_s, UTC)
     if signed is not None:
-        candidates = _candidates(cache, slug, payload)
-        now = datetime.fromtimestamp(now_s, UTC)
+        candidates = _candidates(cache, at_url, payload)
         for strategy in candidates:
             for secret in strategy.accepted_secrets(now):
                 try:
@@ -51,20 +54,21 @@ def authenticate(
     if not token:
         raise AuthError("missing credentials: send the strategy secret as 'token' in the "
                         "body or ?token=, or sign the request")
-    if slug is not None:
-        for strategy in cache.with_slug(slug):
-            if token_matches(strategy, token, datetime.fromtimestamp(now_s, UTC)):
+    if at_url is not None:
+        # Secrets are unique: at most one strategy of the URL's can match.
+        for strategy in at_url:
+            if token_matches(strategy, token, now):
                 return strategy, mode
         raise AuthError("unknown strategy or wrong token")
     found = cache.by_token.get(lookup_key(token))
-    if found is None or not token_matches(found, token, datetime.fromtimestamp(now_s, UTC)):
+    if found is None or not token_matches(found, token, now):
         raise AuthError("unknown strategy or wrong token")
     return found, mode
 
 
-def _candidates(cache: StrategyCache, slug: str | None,
+def _candidates(cache: StrategyCache, at_url: list[Strategy] | None,
                 payload: dict[str, Any]) -> list[Strategy]:
-    if slug is not None:
-        return cache.with_slug(slug)
+    if at_url is not None:
+        return at_url
     name = payload.get("strategy")
     return cache.with_name(name) if isinstance(name, str) and name else []

@@ -1,4 +1,5 @@
-"""``POST /webhook[/<slug>]``: authenticate, validate, de-duplicate, publish, answer."""
+"""``POST /webhook[/<tenant>/<slug>]`` (and the legacy ``/webhook/<slug>``): authenticate,
+validate, de-duplicate, publish, answer."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from aiohttp import web
 
 from contracts.dialects import AlertError, parse_alert
 from contracts.events import WebhookReceived
-from contracts.identifiers import SLUG, TENANT_ID
+from contracts.identifiers import SLUG, TENANT_ID, split_tenant_slug
 from services.ingress.auth import AuthError, SignedHeaders
-from services.ingress.auth_alerts import strategy_hint
-from services.ingress.bearer import header_credential, looks_like_jwt, verify_jwt
+from services.ingress.auth_alerts import aimed_at
+from services.ingress.bearer import (
+    header_credential,
+    looks_like_jwt,
+    unverified_subject,
+    verify_jwt,
+)
 from services.ingress.body import (
     declared_content_type,
     parse_payload,
@@ -24,9 +30,11 @@ from services.ingress.client_ip import allowed, client_address
 from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.dedupe import dedupe_key, first_signal_id, received_msg_id
 from services.ingress.dry_run import dry_run_key, dry_run_requested
+from services.ingress.jwt_rules import JwtRules
 from services.ingress.problems import Problem, unavailable
 from services.ingress.ratelimit import limits_of
 from services.ingress.routing import authenticate
+from services.ingress.targets import UrlTarget, ambiguous
 from services.registry.models import RateLimits, Strategy
 from services.runtime import metrics
 from services.runtime.bus import is_bus_error
@@ -49,12 +57,18 @@ async def receive_webhook(request: web.Request) -> web.Response:
     payload = parse_payload(raw, content_type)
     source = client_address(request.remote or "", request.headers.get("X-Forwarded-For"),
                             ctx.trusted_proxies)
+    target = UrlTarget.of(request.match_info)
+    header_token = header_credential(request.headers.get("Authorization"),
+                                     request.headers.get("X-API-Key"))
+    jwt_token = header_token if header_token and looks_like_jwt(header_token) else None
     try:
-        strategy, auth_mode = await _authenticated(ctx, request, payload, raw)
+        strategy, auth_mode = await _authenticated(ctx, request, target, payload, raw,
+                                                   header_token)
     except Problem:
-        hint, tenant = strategy_hint(ctx.strategies, request.match_info.get("slug"),
-                                     payload.get("strategy"))
-        await ctx.auth_alerts.record(hint, tenant, source)
+        subject = unverified_subject(jwt_token) if jwt_token else None
+        await ctx.auth_alerts.record(
+            aimed_at(ctx.strategies, target.strategies(ctx.strategies),
+                     payload.get("strategy"), subject), source)
         raise
     if not strategy.enabled:
         raise Problem(403, "strategy_disabled", f"strategy {strategy.slug} is disabled")
@@ -119,24 +133,26 @@ def _check_url_ids(request: web.Request) -> None:
             raise Problem(404, "not_found", f"no strategy at this URL: {problem}", field=name)
 
 
-async def _authenticated(ctx: IngressContext, request: web.Request, payload: dict[str, Any],
-                         raw: bytes) -> tuple[Strategy, str]:
-    """The strategy and auth mode of the request, or 401.
+async def _authenticated(ctx: IngressContext, request: web.Request, target: UrlTarget,
+                         payload: dict[str, Any], raw: bytes,
+                         header_token: str | None) -> tuple[Strategy, str]:
+    """The strategy and auth mode of the request; 401, or 409 for a legacy URL whose
+    slug several tenants use when the credential matched none of them.
 
     On a miss the registry's indexes are asked directly: a strategy registered a
     moment ago may not have reached this instance's cache yet.
     """
-    slug = request.match_info.get("slug")
     query_token = request.query.get("token")
-    header_token = header_credential(request.headers.get("Authorization"),
-                                     request.headers.get("X-API-Key"))
     tolerance = ctx.settings.signature_tolerance_s
+    rules = JwtRules(ctx.settings.jwt_leeway_s, ctx.settings.jwt_max_lifetime_s)
+    is_jwt = bool(header_token and looks_like_jwt(header_token))
 
     def attempt() -> tuple[Strategy, str]:
         now_s = ctx.clock.now().timestamp()
-        if header_token and looks_like_jwt(header_token):
-            return verify_jwt(header_token, ctx.strategies, now_s, tolerance), "jwt"
-        return authenticate(ctx.strategies, slug, payload, query_token,
+        at_url = target.strategies(ctx.strategies)
+        if header_token and is_jwt:
+            return verify_jwt(header_token, ctx.strategies, now_s, rules, at_url), "jwt"
+        return authenticate(ctx.strategies, at_url, payload, query_token,
                             SignedHeaders.from_headers(request.headers), raw, now_s,
                             tolerance, header_token)
 
@@ -145,13 +161,20 @@ async def _authenticated(ctx: IngressContext, request: web.Request, payload: dic
             return attempt()
         except AuthError:
             body_token, name = payload.get("token"), payload.get("strategy")
-            token = header_token or query_token or (
+            token = None if is_jwt else header_token or query_token or (
                 body_token if isinstance(body_token, str) else None)
+            subject = unverified_subject(header_token) if header_token and is_jwt else None
+            qualified = split_tenant_slug(subject) if subject else None
+            slug = target.slug or (qualified[1] if qualified else subject)
             if not await ctx.strategies.fetch_missing(
-                    slug, token, name if isinstance(name, str) else None):
+                    slug, token, name if isinstance(name, str) else None,
+                    strategy_id=subject):
                 raise
             return attempt()
     except AuthError as exc:
+        conflict = ambiguous(target, target.strategies(ctx.strategies))
+        if conflict is not None:
+            raise conflict from exc
         raise Problem(401, "unauthorized", str(exc)) from exc
 
 

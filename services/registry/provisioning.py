@@ -8,6 +8,7 @@ from typing import Any
 
 from contracts import streams
 from contracts.events import AccountOpened, StrategyRegistered, TenantCreated
+from contracts.webhook_urls import webhook_url
 from services.registry.models import Account, Strategy, Tenant
 from services.registry.secrets import fingerprint, new_secret
 from services.registry.store import Registry
@@ -83,15 +84,15 @@ def demo_info(strategy: Strategy, public_url: str, operator_url: str,
               nats_url: str) -> dict[str, Any]:
     """What ``tradehooks up`` prints and saves to ``demo.json``: the webhook URL on the
     public listener, the operator API and metrics on the operator listener."""
-    webhook_url = f"{public_url}/webhook/{strategy.slug}"
+    url = webhook_url(public_url, strategy.tenant_id, strategy.slug)
     # Sized auto, the demo strategy buys what the alert says: 5 AAPL.
     sample = {"symbol": "AAPL", "action": "buy", "quantity": "5", "price": "190.50"}
     curl = (
-        f"curl -sS -X POST '{webhook_url}?token={strategy.secret}' "
+        f"curl -sS -X POST '{url}?token={strategy.secret}' "
         f"-H 'Content-Type: application/json' -d '{json.dumps(sample)}'"
     )
     return {
-        "webhook_url": webhook_url,
+        "webhook_url": url,
         "secret": strategy.secret,
         "tenant_id": strategy.tenant_id,
         "account_id": strategy.account_id,

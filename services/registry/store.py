@@ -220,6 +220,11 @@ class StrategyCache:
             self._slug_index = index
         return list(self._slug_index.get(slug, ()))
 
+    def at(self, tenant_id: str, slug: str) -> Strategy | None:
+        """The strategy of ``/webhook/<tenant>/<slug>``: a slug is unique in its tenant."""
+        found = [s for s in self.with_slug(slug) if s.tenant_id == tenant_id]
+        return found[0] if found else None
+
     def with_name(self, name: str) -> list[Strategy]:
         """Strategies whose name, slug or id matches ``name``."""
         return [s for s in self.by_id.values() if name in (s.name, s.slug, s.id)]
@@ -251,11 +256,15 @@ class StrategyCache:
         self._changed()
 
     async def fetch_missing(self, slug: str | None, token: str | None,
-                            name: str | None) -> bool:
+                            name: str | None, strategy_id: str | None = None) -> bool:
         """A lookup missed: a strategy registered a moment ago may not have reached the
-        watch yet. Read the candidates through the indexes; True if any was found (the
-        watch may have delivered it meanwhile, so the caller should look again)."""
+        watch yet. Read the candidates through the indexes (and by id); True if any was
+        found (the watch may have delivered it meanwhile, so the caller should look
+        again)."""
         fresh = await self.registry.strategies_for(slug, token, name)
+        if strategy_id and strategy_id not in {s.id for s in fresh}:
+            by_id = await self.registry.strategy(strategy_id)
+            fresh += [by_id] if by_id is not None else []
         for strategy in fresh:
             self.by_id[strategy.id] = strategy
         if fresh:

@@ -31,6 +31,10 @@ class Settings(BaseModel):
     dedupe_window_s: float = 600.0
     max_body_bytes: int = 64 * 1024
     signature_tolerance_s: int = 300
+    # Webhook JWTs (see ingress/jwt_rules.py): clock skew forgiven on exp/iat/nbf
+    # (at most 30 s) and the longest life a token may claim (exp - iat, or exp - now).
+    jwt_leeway_s: int = Field(default=30, ge=0, le=30)
+    jwt_max_lifetime_s: int = Field(default=24 * 3600, ge=1, le=366 * 86400)
     paper_slippage_bps: float = 5.0
     paper_fee_bps: float = 0.0
     log_level: str = "INFO"
@@ -102,6 +106,8 @@ _ENV = {
     "dedupe_window_s": "TRADEHOOKS_DEDUPE_WINDOW_S",
     "max_body_bytes": "TRADEHOOKS_MAX_BODY_BYTES",
     "signature_tolerance_s": "TRADEHOOKS_SIGNATURE_TOLERANCE_S",
+    "jwt_leeway_s": "TRADEHOOKS_JWT_LEEWAY_S",
+    "jwt_max_lifetime_s": "TRADEHOOKS_JWT_MAX_LIFETIME_S",
     "paper_slippage_bps": "TRADEHOOKS_PAPER_SLIPPAGE_BPS",
     "paper_fee_bps": "TRADEHOOKS_PAPER_FEE_BPS",
     "log_level": "TRADEHOOKS_LOG_LEVEL",

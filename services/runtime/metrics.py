@@ -43,10 +43,11 @@ EVENTS_STORED = Counter(
 )
 AUTH_FAILURES = Counter(
     "tradehooks_auth_failures_total", "Webhook requests refused for their credentials",
-    ["strategy"]
+    ["tenant", "strategy"]
 )
 AUTH_ALERTS = Counter(
-    "tradehooks_auth_alerts_total", "Auth-failure alerts raised for operators", ["strategy"]
+    "tradehooks_auth_alerts_total", "Auth-failure alerts raised for operators",
+    ["tenant", "strategy"]
 )
 DEAD_LETTERS = Counter(
     "tradehooks_dead_letters_total", "Messages parked on a dead-letter subject", ["consumer"]

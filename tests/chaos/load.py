@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 from e2e.helpers import signed_headers, tv_alert
-from harness import System, Tenancy, paper_positions, provision
+from harness import System, Tenancy, paper_positions, provision, strategy_webhook_url
 
 from services.registry.models import BreakerConfig
 from services.runtime.bus import Bus
@@ -72,7 +72,7 @@ class Alert:
 
     @property
     def url_path(self) -> str:
-        return f"/webhook/{self.tenancy.strategy.slug}"
+        return strategy_webhook_url("", self.tenancy.strategy, token=False)
 
 
 async def provision_many(bus: Bus, count: int, **fields: Any) -> list[Tenancy]:

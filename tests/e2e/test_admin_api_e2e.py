@@ -41,7 +41,7 @@ async def test_provision_and_trade_through_the_admin_api(system: System, bus: Bu
                 "name": "DynamicGoldBreakout", "sizing_mode": "alert_contracts"}
         status, created = await call(http, "POST", f"{api}/strategies", acme_admin, body)
         assert status == 201, created
-        assert created["webhook_url"].endswith("/webhook/dynamic-goldbreakout")
+        assert created["webhook_url"].endswith("/webhook/acme-capital/dynamic-goldbreakout")
         assert created["tradingview_message"]["token"] == created["secret"]
         assert "secret" not in created["strategy"]
         # A second strategy with the same name gets a collision-safe slug.
@@ -137,7 +137,7 @@ async def test_operational_routes_are_keyed_and_tenant_scoped(system: System, bu
     _, other = await keys.create("admin", "someone-else")
     api = f"{system.operator_url}/api/v1"
     async with aiohttp.ClientSession() as http:
-        url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+        url = system.webhook_url(t.strategy)
         _, accepted = await post_json(http, url, tv_alert(price="10"))
         await tap.wait_terminal(accepted["signal_id"])
         reads = [f"{api}/signals/{accepted['signal_id']}", f"{api}/accounts/{t.account.id}",

@@ -119,7 +119,7 @@ def _tv(order_id: str, action: str, contracts: str, after: str, before: str, siz
 async def test_a_pine_long_entry_opens_flips_and_exits_from_the_target_position(
         system: System, bus: Bus, tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="auto")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     async with aiohttp.ClientSession() as http:
         entry = await _executed(http, url, tap, _tv(
             "Long Entry", "buy", "10", "long", "flat", "10", "0", "100", "1"), bus)
@@ -148,9 +148,9 @@ async def test_a_pine_long_entry_opens_flips_and_exits_from_the_target_position(
 async def test_partial_exits_leave_the_right_position(system: System, bus: Bus,
                                                       tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="auto")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     pct = await provision(bus)  # sized at 2 % of equity: not TradingView's units
-    pct_url = f"{system.api_url}/webhook/{pct.strategy.slug}?token={pct.strategy.secret}"
+    pct_url = system.webhook_url(pct.strategy)
     async with aiohttp.ClientSession() as http:
         await _executed(http, url, tap, {"alertId": "p1", "action": "buy", "symbol": "XOM",
                                          "quantity": "10", "price": "110"}, bus)

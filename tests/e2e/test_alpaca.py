@@ -38,7 +38,7 @@ async def alpaca_strategy(bus: Bus, fake: FakeAlpaca, **fields: object) -> Tenan
 async def test_alert_becomes_an_alpaca_order_once_even_when_the_answer_is_lost(
         alpaca: FakeAlpaca, system: System, bus: Bus, tap: EventTap) -> None:
     t = await alpaca_strategy(bus, alpaca, sizing_mode="alert_contracts")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     # Alpaca takes the order, then the connection drops before it answers.
     alpaca.fail_next("POST /v2/orders", "accept_then_drop")
     async with aiohttp.ClientSession() as http:
@@ -53,7 +53,7 @@ async def test_alert_becomes_an_alpaca_order_once_even_when_the_answer_is_lost(
 async def test_alpaca_rejection_and_restrictions_end_in_webhook_failed(
         alpaca: FakeAlpaca, system: System, bus: Bus, tap: EventTap) -> None:
     t = await alpaca_strategy(bus, alpaca, sizing_mode="alert_contracts")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     alpaca.fail_next("POST /v2/orders", "reject422", message="asset AAPL is not tradable")
     async with aiohttp.ClientSession() as http:
         _, rejected = await post_json(http, url, tv_alert(price="190"))
@@ -77,7 +77,7 @@ async def test_alpaca_rejection_and_restrictions_end_in_webhook_failed(
 async def test_resting_alpaca_limit_order_ends_its_signal_when_it_fills(
         alpaca: FakeAlpaca, system: System, bus: Bus, tap: EventTap) -> None:
     t = await alpaca_strategy(bus, alpaca, sizing_mode="alert_contracts")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     alert = {"alertId": "alp-lim", "action": "buy", "symbol": "AAPL", "quantity": "2",
              "orderType": "limit", "price": "180"}
     async with aiohttp.ClientSession() as http:
@@ -96,7 +96,7 @@ async def test_alpaca_entry_gets_an_oco_pair_that_ends_with_the_stop(
         alpaca: FakeAlpaca, system: System, bus: Bus, tap: EventTap) -> None:
     t = await alpaca_strategy(bus, alpaca, sizing_mode="alert_contracts",
                               attach_sl_tp=True, sl_pct="5", tp_pct="10")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     async with aiohttp.ClientSession() as http:
         _, body = await post_json(http, url, tv_alert(contracts="4", price="190"))
     signal_id = body["signal_id"]

@@ -8,7 +8,7 @@ import aiohttp
 import jwt
 import pytest
 from e2e.helpers import post_json, tv_alert
-from harness import EventTap, System, provision
+from harness import EventTap, System, metric_value, provision
 
 from contracts.events import AuthFailuresAlert
 from services.runtime.bus import Bus
@@ -49,14 +49,14 @@ async def test_allowlist_behind_a_trusted_proxy_and_the_failure_alert(
     await restart_ingress(system, TRADEHOOKS_TRUSTED_PROXIES="127.0.0.1/32",
                           TRADEHOOKS_AUTH_ALERT_THRESHOLD="3")
     t = await provision(bus, ip_allowlist=["tradingview"])
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     async with aiohttp.ClientSession() as http:
         # Our proxy (127.0.0.1, trusted) says the caller is TradingView.
         allowed = await post_json(http, url, tv_alert(price="10"),
                                   headers={"X-Forwarded-For": "52.89.214.238"})
         blocked = await post_json(http, url, tv_alert(price="11"),
                                   headers={"X-Forwarded-For": "198.51.100.7"})
-        wrong = f"{system.api_url}/webhook/{t.strategy.slug}?token=whsec_wrong"
+        wrong = system.webhook_url(t.strategy, token=False) + "?token=whsec_wrong"
 
         def alerts() -> list[AuthFailuresAlert]:
             return [e for e in tap.events if isinstance(e, AuthFailuresAlert)]
@@ -79,10 +79,11 @@ async def test_allowlist_behind_a_trusted_proxy_and_the_failure_alert(
     raised = alerts()
     assert len({a.signal_id for a in raised}) == len(raised)  # one per strategy and minute
     first = raised[0]
-    assert (first.strategy_hint, first.tenant_id, first.source_ip, first.failures) == (
-        t.strategy.slug, t.tenant.id, "198.51.100.66", 4)
+    assert (first.strategy_hint, first.strategy_id, first.tenant_id, first.source_ip,
+            first.failures) == (t.strategy.slug, t.strategy.id, t.tenant.id, "198.51.100.66", 4)
     received = await tap.wait_for(
         lambda _: tap.of_type("webhook.received", allowed[1]["signal_id"]))
     assert received[0].source_ip == "52.89.214.238"  # type: ignore[union-attr]
     async with aiohttp.ClientSession() as http, http.get(f"{system.operator_url}/metrics") as r:
-        assert f'tradehooks_auth_failures_total{{strategy="{t.strategy.slug}"}}' in await r.text()
+        assert metric_value(await r.text(), "tradehooks_auth_failures_total",
+                            tenant=t.tenant.id, strategy=t.strategy.slug)

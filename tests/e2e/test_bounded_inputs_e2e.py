@@ -34,7 +34,7 @@ async def _webhook_accepted(http: aiohttp.ClientSession, system: System, url: st
 async def test_the_reproductions_are_refused_and_the_edge_stays_up(system: System,
                                                                    bus: Bus) -> None:
     t = await provision(bus)
-    hook = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    hook = system.webhook_url(t.strategy)
     api = f"{system.operator_url}/api/v1"
     long_ids: list[tuple[str, str, dict[str, str], int, str | None]] = [
         ("GET", f"{api}/status", {"X-API-Key": f"thk_{'a' * 4000}_x"}, 401, None),
@@ -82,7 +82,7 @@ async def test_long_ids_in_bodies_are_422_naming_the_field(system: System, bus: 
             status, answer = await post_json(http, f"{api}{path}", body)
             assert (status, answer.get("field")) == (422, field), (path, answer)
     async with aiohttp.ClientSession() as http:
-        hook = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+        hook = system.webhook_url(t.strategy)
         await _webhook_accepted(http, system, hook)
 
 
@@ -98,5 +98,5 @@ async def test_a_signed_webhook_naming_a_long_strategy_keeps_the_edge_up(
                                              {**tv_alert(), "strategy": name},
                                              headers=headers)
             assert status in (401, 422), answer
-        hook = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+        hook = system.webhook_url(t.strategy)
         await _webhook_accepted(http, system, hook)

@@ -34,7 +34,7 @@ D = Decimal
 
 
 def webhook(system: System, t: Tenancy) -> str:
-    return f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    return system.webhook_url(t.strategy)
 
 
 def trips_of(tap: EventTap, account_id: str) -> list[BreakerTripped]:

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
         system: System, bus: Bus, tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="3")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     async with aiohttp.ClientSession() as http:
         _, entry = await post_json(http, url, tv_alert(symbol="HELD", price="50"))
         await tap.wait_terminal(entry["signal_id"])

@@ -21,7 +21,7 @@ GARBAGE = b'{"type": "webhook.received", "event_id": "half-an-event"'
 async def test_an_unreadable_message_is_parked_and_the_pipeline_goes_on(
         system: System, bus: Bus, tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="alert_contracts")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     # What a broken producer might publish where the validator and auditor read.
     subject = f"webhook.received.{token(t.tenant.id)}.{token(t.strategy.id)}"
     tap.expect_undecodable(GARBAGE)

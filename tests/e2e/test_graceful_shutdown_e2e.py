@@ -76,7 +76,7 @@ async def test_sigterm_to_each_pipeline_service_mid_burst_loses_nothing(
         system: System, bus: Bus, tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="1",
                         attach_sl_tp=True, sl_pct="2", tp_pct="5")
-    sender = Sender(f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}",
+    sender = Sender(system.webhook_url(t.strategy),
                     tap)
     stop_times: dict[str, float] = {}
     async with aiohttp.ClientSession() as http:
@@ -137,7 +137,7 @@ async def test_sigterm_to_each_pipeline_service_mid_burst_loses_nothing(
 async def test_sigterm_to_ingress_finishes_requests_in_flight_and_accepts_no_more(
         system: System, bus: Bus, tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="1")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     accepted: list[str] = []
     refused: list[str] = []
     other: list[int] = []

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 async def test_each_bad_input_gets_its_status(system: System, bus: Bus) -> None:
     t = await provision(bus)
-    base = f"{system.api_url}/webhook/{t.strategy.slug}"
+    base = system.webhook_url(t.strategy, token=False)
     good = f"{base}?token={t.strategy.secret}"
     cases: list[tuple[str, int, str, tuple[bytes, str] | None]] = [
         ("too large", 413, "body_too_large", (b"x" * (64 * 1024 + 1), "text/plain")),
@@ -64,7 +64,7 @@ async def test_each_bad_input_gets_its_status(system: System, bus: Bus) -> None:
 async def test_text_plain_key_value_alert_is_accepted(system: System, bus: Bus,
                                                       tap: EventTap) -> None:
     t = await provision(bus)
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     text = ("symbol=MSFT\nstrategy_order_id=long\nstrategy_order_action=buy\n"
             "strategy_order_contracts=1\nstrategy_order_price=400")
     async with aiohttp.ClientSession() as http:
@@ -87,7 +87,7 @@ async def test_token_in_body_on_universal_endpoints(system: System, bus: Bus,
 
 async def test_standard_webhooks_signature(system: System, bus: Bus, tap: EventTap) -> None:
     t = await provision(bus)
-    url = f"{system.api_url}/webhook/{t.strategy.slug}"
+    url = system.webhook_url(t.strategy, token=False)
     raw = orjson.dumps(tv_alert(price="10"))
     msg_id = f"msg_{uuid.uuid4().hex}"
     async with aiohttp.ClientSession() as http:

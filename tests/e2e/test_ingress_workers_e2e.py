@@ -22,7 +22,7 @@ async def test_two_ingress_processes_share_the_port(system: System, bus: Bus,
     system.start("ingress", "ingress-2", **workers)
     await system.wait_ready()
     t = await provision(bus)
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
 
     system.kill("ingress")  # the first one dies; the second holds the port alone
     signal_ids = []

@@ -40,7 +40,7 @@ async def test_take_profit_fills_and_cancels_the_stop(system: System, bus: Bus,
                                                       tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="10",
                         attach_sl_tp=True, sl_pct="2", tp_pct="5")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     async with aiohttp.ClientSession() as http:
         _, entry = await post_json(http, url, tv_alert(symbol="ACME", price="100"))
     signal_id = entry["signal_id"]
@@ -82,7 +82,7 @@ async def test_alert_prices_win_and_an_exit_cancels_both_legs(system: System, bu
                                                              tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="alert_contracts", attach_sl_tp=True,
                         sl_pct="2", tp_pct="5", use_avg_fill_for_sl_tp=False)
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     async with aiohttp.ClientSession() as http:
         _, entry = await post_json(http, url, {
             "alertId": "legs-1", "action": "buy", "symbol": "ACME", "price": "100",
@@ -116,7 +116,7 @@ async def test_a_short_s_trailing_stop_follows_the_market_down_and_cancels_the_t
         system: System, bus: Bus, tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="10",
                         attach_sl_tp=True, sl_pct="5", tp_pct="20", trailing_stop_pct="5")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     async with aiohttp.ClientSession() as http:
         _, entry = await post_json(http, url, tv_alert(symbol="SHRT", order_id="sell",
                                                        action="sell", price="100"))

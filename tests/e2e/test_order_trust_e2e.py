@@ -34,7 +34,7 @@ D = Decimal
 
 
 def webhook(system: System, strategy: Strategy) -> str:
-    return f"{system.api_url}/webhook/{strategy.slug}?token={strategy.secret}"
+    return system.webhook_url(strategy)
 
 
 async def entry_with_legs(system: System, http: aiohttp.ClientSession, tap: EventTap,

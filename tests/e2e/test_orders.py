@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 async def test_limit_order_rests_then_fills_when_the_price_crosses(
         system: System, bus: Bus, tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="alert_contracts")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     alert = {"alertId": "lim-1", "action": "buy", "symbol": "AAPL", "quantity": "4",
              "orderType": "limit", "price": "95"}
     async with aiohttp.ClientSession() as http:
@@ -49,9 +49,9 @@ async def test_stop_entry_fills_on_the_next_alert_price(system: System, bus: Bus
                                                         tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="2",
                         order_type="stop", limit_offset_ticks=10)
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     other = await provision(bus)  # another strategy whose alerts carry prices
-    other_url = f"{system.api_url}/webhook/{other.strategy.slug}?token={other.strategy.secret}"
+    other_url = system.webhook_url(other.strategy)
     async with aiohttp.ClientSession() as http:
         # Stop at 50 + 10 ticks = 50.10, resting above the market.
         _, stop = await post_json(http, url, tv_alert(symbol="XYZ", price="50"))
@@ -70,7 +70,7 @@ async def test_stop_entry_fills_on_the_next_alert_price(system: System, bus: Bus
 async def test_short_entry_while_long_flips_in_one_decision(system: System, bus: Bus,
                                                             tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="alert_contracts")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     async with aiohttp.ClientSession() as http:
         _, long_ = await post_json(http, url, tv_alert(contracts="3", price="100"))
         await tap.wait_terminal(long_["signal_id"])
@@ -87,10 +87,10 @@ async def test_fractional_and_notional_sizing(system: System, bus: Bus,
                                               tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="notional", notional="1000",
                         quantity_step="0.001")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     tiny = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="0.00001",
                            quantity_step="0.0001")
-    tiny_url = f"{system.api_url}/webhook/{tiny.strategy.slug}?token={tiny.strategy.secret}"
+    tiny_url = system.webhook_url(tiny.strategy)
     async with aiohttp.ClientSession() as http:
         _, body = await post_json(http, url, tv_alert(symbol="BTCUSD", price="60000"))
         _, zero = await post_json(http, tiny_url, tv_alert(price="10"))

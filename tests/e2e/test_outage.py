@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 async def test_nats_restart_gives_503_then_the_pipeline_resumes(system: System,
                                                                 bus: Bus) -> None:
     t = await provision(bus)
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     await bus.close()
     system.nats.stop(kill=True)
     async with aiohttp.ClientSession() as http:

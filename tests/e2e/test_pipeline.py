@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 async def test_alert_becomes_paper_fill_with_audit_trail(system: System, bus: Bus,
                                                          tap: EventTap) -> None:
     t = await provision(bus)
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     async with aiohttp.ClientSession() as http:
         status, body = await post_json(http, url, tv_alert(price="200", my_note="kept"))
         assert status == 202, body
@@ -65,7 +65,7 @@ async def test_alert_becomes_paper_fill_with_audit_trail(system: System, bus: Bu
 async def test_same_alert_twice_gives_one_order(system: System, bus: Bus,
                                                 tap: EventTap) -> None:
     t = await provision(bus)
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     alert = tv_alert(price="50")
     async with aiohttp.ClientSession() as http:
         first = await post_json(http, url, alert)
@@ -93,7 +93,7 @@ async def test_same_alert_twice_gives_one_order(system: System, bus: Bus,
 async def test_entry_then_exit_realises_profit(system: System, bus: Bus,
                                                tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="alert_contracts")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     async with aiohttp.ClientSession() as http:
         _, entry = await post_json(http, url, tv_alert(contracts="3", price="100"))
         await tap.wait_terminal(entry["signal_id"])
@@ -111,7 +111,7 @@ async def test_entry_then_exit_realises_profit(system: System, bus: Bus,
 async def test_refusals_end_in_webhook_failed_with_stage(system: System, bus: Bus,
                                                          tap: EventTap) -> None:
     t = await provision(bus, max_order_notional="1000")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     async with aiohttp.ClientSession() as http:
         _, too_big = await post_json(http, url, tv_alert(price="100"))  # 2% = 2,000 > 1,000
         _, flat_exit = await post_json(http, url, tv_alert(action="sell", price="100"))
@@ -127,7 +127,7 @@ async def test_refusals_end_in_webhook_failed_with_stage(system: System, bus: Bu
 
 async def test_exchange_and_propfirm_dialects(system: System, bus: Bus, tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="alert_contracts")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     exchange = {"alertId": "a-1", "action": "buy", "symbol": "BINANCE:BTCUSDT",
                 "price": "60000", "quantity": "0.01"}
     prop_ok = {"tenantId": t.tenant.id, "accountId": t.account.id, "symbol": "EURUSD",
@@ -154,7 +154,7 @@ async def test_exchange_and_propfirm_dialects(system: System, bus: Bus, tap: Eve
 async def test_exit_right_behind_its_entry_is_not_dropped(system: System, bus: Bus,
                                                           tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="alert_contracts")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     # Hold the executor so risk must decide the exit before the entry has filled.
     assert system.terminate("executor") == 0
     async with aiohttp.ClientSession() as http:

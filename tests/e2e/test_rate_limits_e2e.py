@@ -13,7 +13,15 @@ from typing import Any
 import aiohttp
 import pytest
 from e2e.helpers import tv_alert
-from harness import System, Tenancy, add_account, add_strategy, provision, wait_until
+from harness import (
+    System,
+    Tenancy,
+    add_account,
+    add_strategy,
+    provision,
+    strategy_webhook_url,
+    wait_until,
+)
 
 from services.registry.models import RateLimits
 from services.runtime.bus import Bus
@@ -26,7 +34,7 @@ FROZEN = datetime(2031, 3, 4, 5, 0, 20, tzinfo=UTC)
 
 async def post(http: aiohttp.ClientSession, base: str, t: Tenancy,
                n: int) -> tuple[int, dict[str, Any], str | None]:
-    url = f"{base}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = strategy_webhook_url(base, t.strategy)
     async with http.post(url, json=tv_alert(price=str(100 + n))) as resp:
         return resp.status, await resp.json(), resp.headers.get("Retry-After")
 

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.e2e
 async def test_killing_the_auditor_mid_stream_loses_no_event(system: System, bus: Bus,
                                                              tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="alert_contracts")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     signal_ids: list[str] = []
     async with aiohttp.ClientSession() as http:
         for i in range(40):
@@ -66,7 +66,7 @@ async def test_killing_the_auditor_mid_stream_loses_no_event(system: System, bus
 async def test_replay_rebuilds_the_same_projection(system: System, bus: Bus,
                                                    tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="alert_contracts")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     trades = [("buy", "5", "100"), ("buy", "5", "110"), ("sell", "1", "120")]
     async with aiohttp.ClientSession() as http:
         for action, qty, price in trades:

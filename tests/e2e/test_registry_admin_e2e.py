@@ -38,7 +38,7 @@ async def test_disabling_a_tenant_or_account_stops_its_signals_at_once(
     keys = ApiKeys(await bus.kv(streams.BUCKET_REGISTRY))
     _, tenant_admin = await keys.create("admin", t.tenant.id)
     api = f"{system.operator_url}/api/v1"
-    hook = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    hook = system.webhook_url(t.strategy)
     root = system.admin_key
     async with aiohttp.ClientSession() as http:
         # Only a global admin suspends a tenant (its own admins cannot undo it).
@@ -220,7 +220,7 @@ async def test_the_registry_is_rebuilt_from_the_event_store(system: System, bus:
             if key == f"strategy.{sid}" or key.endswith(f".{sid}") or key.startswith(
                     "idx.token."):
                 await registry_kv.delete(key)
-        hook = f"{system.api_url}/webhook/{made['strategy']['slug']}?token={rotated['secret']}"
+        hook = f"{made['webhook_url']}?token={rotated['secret']}"
 
         async def lost() -> bool:
             return (await post_json(http, hook, tv_alert(price="10")))[0] == 401

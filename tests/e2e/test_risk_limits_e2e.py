@@ -30,7 +30,7 @@ async def test_symbol_daily_count_and_stop_loss_limits(system: System, bus: Bus,
                                                        tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="1",
                         allowed_symbols=["AAPL", "MSFT"], daily_order_limit=2)
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     async with aiohttp.ClientSession() as http:
         _, tsla = await post_json(http, url, tv_alert(symbol="TSLA", price="200"))
         _, first = await post_json(http, url, tv_alert(symbol="AAPL", price="100"))
@@ -48,7 +48,7 @@ async def test_symbol_daily_count_and_stop_loss_limits(system: System, bus: Bus,
     assert isinstance(await tap.wait_terminal(exit_["signal_id"]), TradeExecuted)
 
     sl = await provision(bus, require_stop_loss=True)
-    sl_url = f"{system.api_url}/webhook/{sl.strategy.slug}?token={sl.strategy.secret}"
+    sl_url = system.webhook_url(sl.strategy)
     async with aiohttp.ClientSession() as http:
         _, naked = await post_json(http, sl_url, tv_alert(price="100"))
         _, covered = await post_json(http, sl_url, {
@@ -62,7 +62,7 @@ async def test_drawdown_from_the_days_starting_equity_stops_new_entries(
         system: System, bus: Bus, tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="400",
                         max_order_notional=None, max_drawdown_pct="5")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     async with aiohttp.ClientSession() as http:
         _, entry = await post_json(http, url, tv_alert(symbol="ACME", price="100"))
         await tap.wait_terminal(entry["signal_id"])
@@ -90,7 +90,7 @@ async def test_two_risk_instances_cannot_both_pass_what_only_fits_once(
     await wait_until(lambda: system.running("risk-2"), message="the second risk instance")
     t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="6",
                         daily_notional_limit="1000")
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     async with aiohttp.ClientSession() as http:
         # Each order is worth 600: either fits the 1,000 daily limit, not both.
         answers = await asyncio.gather(*(
@@ -123,7 +123,7 @@ async def test_each_size_and_exposure_limit_trips(system: System, bus: Bus,
     async with aiohttp.ClientSession() as http:
         for settings, price, rule, value in LIMITS:
             t = await provision(bus, sizing_mode="fixed_quantity", **settings)
-            url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+            url = system.webhook_url(t.strategy)
             _, body = await post_json(http, url, tv_alert(price=price))
             failed = await refused(tap, body["signal_id"])
             assert (failed.code, failed.details["rule"], failed.details["value"]) == (
@@ -134,10 +134,9 @@ async def test_open_positions_and_inactive_accounts(system: System, bus: Bus,
                                                     tap: EventTap) -> None:
     t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="1",
                         max_open_positions=1)
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     inactive = await provision(bus, account_fields={"active": False})
-    inactive_url = (f"{system.api_url}/webhook/{inactive.strategy.slug}"
-                    f"?token={inactive.strategy.secret}")
+    inactive_url = system.webhook_url(inactive.strategy)
     async with aiohttp.ClientSession() as http:
         _, first = await post_json(http, url, tv_alert(symbol="AAA", price="10"))
         await tap.wait_terminal(first["signal_id"])

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 async def test_rotation_keeps_the_old_secret_for_the_overlap_then_refuses_it(
         system: System, bus: Bus, tap: EventTap) -> None:
     t = await provision(bus)
-    base = f"{system.api_url}/webhook/{t.strategy.slug}"
+    base = system.webhook_url(t.strategy, token=False)
     old = t.strategy.secret
     rotated_at = datetime.now(UTC)
     result = await asyncio.to_thread(
@@ -68,7 +68,7 @@ async def test_many_strategies_registered_back_to_back_work_at_once(
     async with aiohttp.ClientSession() as http:
         for n in range(8):
             t = await provision(bus)  # no waiting for the registry watch
-            url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+            url = system.webhook_url(t.strategy)
             status, body = await post_json(http, url, tv_alert(price=str(100 + n)))
             assert status == 202, body
             status, body = await post_json(http, f"{system.api_url}/webhook",

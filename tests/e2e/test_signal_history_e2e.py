@@ -65,7 +65,7 @@ class Sse:
 async def test_history_stream_and_dry_run(system: System, bus: Bus) -> None:
     t = await provision(bus, sizing_mode="auto")
     other = await provision(bus)
-    url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+    url = system.webhook_url(t.strategy)
     api = f"{system.operator_url}/api/v1"
     keys = ApiKeys(await bus.kv(streams.BUCKET_REGISTRY))
     _, viewer = await keys.create("viewer", t.tenant.id)

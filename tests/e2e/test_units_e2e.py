@@ -65,7 +65,7 @@ async def test_breaker_and_strategy_settings_take_percent_and_refuse_the_rest(
         assert account["breaker"]["units"] == "percent"
         assert Decimal(account["breaker"]["global_sl_pct"]) == 90
         # ... so the account trades on: 90 % of 100,000 is far below its equity.
-        url = f"{system.api_url}/webhook/{t.strategy.slug}?token={t.strategy.secret}"
+        url = system.webhook_url(t.strategy)
         _, accepted = await post_json(http, url, tv_alert(symbol="KO", price="60"))
         assert isinstance(await tap.wait_terminal(accepted["signal_id"]), TradeExecuted)
         async with http.get(f"{api}/status?account_id={t.account.id}",

@@ -23,5 +23,4 @@ class Live:
     @property
     def url(self) -> str:
         """The strategy's webhook URL with its token in the query (what TradingView uses)."""
-        strategy = self.tenancy.strategy
-        return f"{self.system.api_url}/webhook/{strategy.slug}?token={strategy.secret}"
+        return self.system.webhook_url(self.tenancy.strategy)

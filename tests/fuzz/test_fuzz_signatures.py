@@ -24,6 +24,7 @@ from services.ingress.auth import (
     verify_signature,
 )
 from services.ingress.bearer import header_credential, looks_like_jwt, verify_jwt
+from services.ingress.jwt_rules import JwtRules
 from services.ingress.routing import authenticate
 from services.registry.models import Strategy
 from services.registry.store import StrategyCache
@@ -146,7 +147,8 @@ def test_authentication_with_any_header_token_answers_or_refuses(raw: str) -> No
     cache = cache_of(STRATEGY)
     for slug in (None, STRATEGY.slug, "unknown"):
         try:
-            strategy, mode = authenticate(cache, slug, {}, None, None, b"", NOW_S,
+            at_url = None if slug is None else cache.with_slug(slug)
+            strategy, mode = authenticate(cache, at_url, {}, None, None, b"", NOW_S,
                                           TOLERANCE_S, token)
         except AuthError as exc:
             assert_refusal(exc)
@@ -177,6 +179,7 @@ PUBLIC_PEM = PRIVATE_KEY.public_key().public_bytes(
     serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 EDDSA_STRATEGY = make_strategy(id="strat-2", slug="ed-bot", secret="whsec_" + "e" * 43,
                                jwt_public_key=PUBLIC_PEM)
+RULES = JwtRules(leeway_s=5)
 CLAIM_VALUES = st.one_of(JSON_VALUES, st.floats(), st.sampled_from(
     [NOW_S + 60, NOW_S - 60, 2**63, -(2**63), "tomorrow", [], {}]))
 
@@ -188,7 +191,7 @@ CLAIM_VALUES = st.one_of(JSON_VALUES, st.floats(), st.sampled_from(
 def test_any_bearer_string_is_a_strategy_or_auth_error(credential: str) -> None:
     token = header_credential("Bearer " + credential, None) or ""
     try:
-        verify_jwt(token, cache_of(STRATEGY, EDDSA_STRATEGY), NOW_S, 5)
+        verify_jwt(token, cache_of(STRATEGY, EDDSA_STRATEGY), NOW_S, RULES)
     except AuthError as exc:
         assert_refusal(exc)
     else:
@@ -221,7 +224,7 @@ def test_signed_jwts_with_any_claims_are_a_strategy_or_auth_error(
     assume(token is not None)
     assert token is not None and looks_like_jwt(token)
     try:
-        found = verify_jwt(token, cache_of(STRATEGY, EDDSA_STRATEGY), NOW_S, 5)
+        found = verify_jwt(token, cache_of(STRATEGY, EDDSA_STRATEGY), NOW_S, RULES)
     except AuthError as exc:
         assert_refusal(exc)
     else:

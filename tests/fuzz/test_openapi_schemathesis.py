@@ -162,7 +162,7 @@ async def _known_records(system: System, bus: Bus) -> Known:
     strategy = tenancy.strategy
     async with aiohttp.ClientSession() as http:
         status, body = await post_json(
-            http, f"{system.api_url}/webhook/{strategy.slug}?token={strategy.secret}",
+            http, system.webhook_url(strategy),
             tv_alert())
         assert status == 202, body
         # A file of the console, when it is built (else any name: 404).

@@ -38,7 +38,7 @@ async def test_register_creates_an_alpaca_account_and_a_strategy(
 
     first = await asyncio.to_thread(run_register, nats_server, file)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "/webhook/dynamic-goldbreakout" in first.stdout
+    assert "/webhook/acme/dynamic-goldbreakout" in first.stdout
     assert "secret (shown once): whsec_" in first.stdout
 
     registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())

@@ -57,7 +57,8 @@ def test_every_registered_route_is_documented_and_nothing_else() -> None:
 def test_the_public_listener_serves_only_webhooks_and_health() -> None:
     public, operator = _apps()
     assert {path for _, path in _routes(public)} == {
-        "/webhook", "/webhook/{slug}", "/api/v1/webhooks/signals", "/healthz", "/readyz"}
+        "/webhook", "/webhook/{tenant}/{slug}", "/webhook/{slug}", "/api/v1/webhooks/signals",
+        "/healthz", "/readyz"}
     operator_paths = {path for _, path in _routes(operator)}
     assert {"/metrics", "/openapi.json", "/api/v1/accounts", "/api/v1/stream"} <= operator_paths
     assert not any(path.startswith("/webhook") for path in operator_paths)
