@@ -2650,6 +2650,174 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Webhook of one strategy by its slug alone (an alias while the slug is unique across tenants)
+         * @deprecated
+         */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description the strategy secret (what TradingView can send) */
+                    token?: string;
+                };
+                header?: {
+                    /** @description Standard Webhooks: the sender's message id (de-duplicates) */
+                    "webhook-id"?: string;
+                    /** @description Standard Webhooks: Unix seconds, ±5 minutes */
+                    "webhook-timestamp"?: string;
+                    /** @description Standard Webhooks: v1,<base64 HMAC-SHA256>, space-separated for several */
+                    "webhook-signature"?: string;
+                };
+                path: {
+                    slug: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": Record<string, never>;
+                    "text/plain": string;
+                };
+            };
+            responses: {
+                /** @description a repeat within the dedupe window */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookDuplicate"];
+                    };
+                };
+                /** @description stored durably; the pipeline runs */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookAccepted"];
+                    };
+                };
+                /** @description the body is not valid JSON, not an object, or unreadable */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the credential may not do this (viewer key, tenant key, disabled strategy …) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no such record, or one the key may not see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the body did not arrive within the read deadline */
+                408: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description several tenants have a strategy with this slug and the credential matched none of them: use /webhook/{tenant}/{slug} */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the body is larger than the limit */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a content type the route does not read */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a missing or invalid field, named in ``field`` */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description over a rate limit; retry after ``Retry-After`` seconds */
+                429: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a service or the event bus is unavailable; nothing was accepted, retry */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhook/{tenant}/{slug}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
         /** Webhook of one strategy */
         post: {
             parameters: {
@@ -2666,6 +2834,7 @@ export interface paths {
                     "webhook-signature"?: string;
                 };
                 path: {
+                    tenant: string;
                     slug: string;
                 };
                 cookie?: never;
@@ -3261,6 +3430,8 @@ export interface components {
             signal_id: string;
             source_ip: string;
             strategy_hint: string;
+            /** @default  */
+            strategy_id: string;
             tenant_id: string;
             threshold: number;
             /** @enum {unknown} */
