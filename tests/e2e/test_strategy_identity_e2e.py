@@ -42,7 +42,7 @@ async def test_another_tenant_with_the_same_slug_breaks_no_bot(system: System, b
     name = f"Shared Bot {uuid.uuid4().hex[:6]}"
     ours = await provision(bus, name=name, slug=slugify(name))
     mine = ours.strategy
-    api = f"{system.api_url}/api/v1"
+    api = f"{system.operator_url}/api/v1"
     async with aiohttp.ClientSession() as http:
         # Before: the bot's JWT names its bare slug; it posts to every URL form.
         for url in (f"{system.api_url}/webhook", system.webhook_url(mine, token=False),
@@ -118,7 +118,7 @@ async def test_another_tenant_with_the_same_slug_breaks_no_bot(system: System, b
         assert other_tenant not in body["message"] and mine.tenant_id not in body["message"]
 
         # Failures at their URL are counted under their tenant, never under none.
-        async with http.get(f"{system.api_url}/metrics") as resp:
+        async with http.get(f"{system.operator_url}/metrics") as resp:
             metrics = await resp.text()
     assert metric_value(metrics, "tradehooks_auth_failures_total", tenant=other_tenant,
                         strategy=mine.slug), metrics
