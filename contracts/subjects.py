@@ -11,6 +11,7 @@
 ``account.breaker_tripped.<tenant>.<account>``, ``account.resumed.<tenant>.<account>``
 ``registry.<kind>.<tenant>``
 ``market.price.<symbol>`` (stream MARKET: prices are inputs, not audited events)
+``tradehooks.cmd.cleanup`` / ``tradehooks.cmd.status`` (operator commands, request/reply)
 
 Subscribers filter with wildcards, e.g. ``webhook.*.acme.>`` for one tenant.
 """
@@ -56,6 +57,12 @@ REGISTRY = "registry.>"
 DEAD_LETTER = "deadletter.>"
 MARKET_PREFIX = "market.price"
 PRICES = "market.price.>"
+
+
+# Operator commands, answered over NATS request/reply by one sl-tp-monitor instance
+# (queue group); the operator API asks on them.
+CLEANUP_COMMAND = "tradehooks.cmd.cleanup"
+STATUS_COMMAND = "tradehooks.cmd.status"
 
 
 def token(value: str) -> str:

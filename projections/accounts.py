@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from contracts.events import AccountOpened, AnyEvent, LegFilled, TradeExecuted
-from projections.ledger import Book, apply_fill, marked
+from domain.ledger import Book, apply_fill, marked
 
 
 class AccountView(msgspec.Struct, kw_only=True):

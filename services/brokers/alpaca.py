@@ -44,10 +44,10 @@ from tenacity import (
 
 from contracts.orders import BrokerOrder, Fill, OrderRequest, OrderStatus, Side
 from contracts.signals import AssetClass, OrderType
+from domain.symbols import CRYPTO_QUOTES, classify_symbol
 from services.brokers.base import AccountSnapshot, BrokerRejected, BrokerUnavailable
 from services.registry.models import Account, AlpacaConfig
 from services.runtime.clock import Clock
-from services.validator.assets import CRYPTO_QUOTES, classify_symbol
 
 log = logging.getLogger(__name__)
 CLOSING_SUFFIX = "-close"

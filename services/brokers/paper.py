@@ -25,8 +25,8 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from contracts.orders import BrokerOrder, Fill, OrderRequest, Side
+from domain.ledger import Book, apply_fill, marked
 from domain.protection import closing_side, leg_fixes
-from projections.ledger import Book, apply_fill, marked
 from services.brokers.base import AccountSnapshot, BrokerRejected
 from services.brokers.market_prices import MarketPrices
 from services.registry.models import Account

@@ -7,11 +7,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from contracts import subjects
 from contracts.identifiers import ACCOUNT_ID
 from services.ingress.admin_auth import require_key
 from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem, unavailable
-from services.sltp_monitor.commands import CLEANUP_SUBJECT, STATUS_SUBJECT
 
 COMMAND_TIMEOUT_S = 10.0
 
@@ -33,7 +33,7 @@ async def post_cleanup(request: web.Request) -> web.Response:
     key = await require_key(request, write=True)
     if key.tenant_id:
         raise Problem(403, "forbidden", "only a global admin key runs the cleanup")
-    return web.json_response(await _ask(request.app[CONTEXT], CLEANUP_SUBJECT, {}))
+    return web.json_response(await _ask(request.app[CONTEXT], subjects.CLEANUP_COMMAND, {}))
 
 
 async def get_status(request: web.Request) -> web.Response:
@@ -43,7 +43,7 @@ async def get_status(request: web.Request) -> web.Response:
     if account_id is not None and not ACCOUNT_ID.matches(account_id):
         raise Problem(404, "not_found", f"no such account id: {ACCOUNT_ID.problem(account_id)}",
                       field="account_id")
-    body = await _ask(request.app[CONTEXT], STATUS_SUBJECT, {"account_id": account_id})
+    body = await _ask(request.app[CONTEXT], subjects.STATUS_COMMAND, {"account_id": account_id})
     body["accounts"] = [a for a in body["accounts"] if key.sees(a["tenant_id"])]
     if account_id is not None and not body["accounts"]:
         raise Problem(404, "not_found", f"no account {account_id}")

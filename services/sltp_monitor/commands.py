@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from nats.aio.msg import Msg
 
+from contracts import subjects
 from services.brokers.factory import Brokers
 from services.registry.store import Registry
 from services.runtime.bus import Bus
@@ -22,8 +23,6 @@ from services.sltp_monitor.cleanup import OrphanCleanup
 from services.sltp_monitor.status import account_status
 
 log = logging.getLogger(__name__)
-CLEANUP_SUBJECT = "tradehooks.cmd.cleanup"
-STATUS_SUBJECT = "tradehooks.cmd.status"
 
 
 class Commands:
@@ -41,7 +40,7 @@ class Commands:
     async def _answer(self, msg: Msg) -> None:
         try:
             request: dict[str, Any] = orjson.loads(msg.data) if msg.data else {}
-            if msg.subject == CLEANUP_SUBJECT:
+            if msg.subject == subjects.CLEANUP_COMMAND:
                 body: dict[str, Any] = {"canceled": await self.cleanup.run()}
             else:
                 body = {"accounts": await account_status(self.registry, self.brokers,
@@ -54,7 +53,7 @@ class Commands:
     async def run(self, stop: asyncio.Event) -> None:
         """Answer commands and clean up every ``cleanup_interval_s`` until ``stop``."""
         subs = [await self.bus.nc.subscribe(subject, queue="sltp_monitor", cb=self._answer)
-                for subject in (CLEANUP_SUBJECT, STATUS_SUBJECT)]
+                for subject in (subjects.CLEANUP_COMMAND, subjects.STATUS_COMMAND)]
         try:
             await run_every(stop, self.cleanup_interval_s, self.cleanup.run,
                             "orphan cleanup", wait_first=True, wait=self.wait)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from contracts.dialects import ParsedAlert
 from contracts.signals import Signal
+from domain.symbols import classify_symbol, normalise_symbol
 from services.registry.models import Account, Strategy, Tenant
-from services.validator.assets import classify_symbol, normalise_symbol
 
 
 @dataclass(frozen=True)

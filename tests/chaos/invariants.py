@@ -57,9 +57,9 @@ from contracts.events import (
     event_type,
 )
 from contracts.orders import BrokerOrder
+from domain.ledger import Book, Position
 from domain.protection import violations
 from projections.accounts import AccountView
-from projections.ledger import Book, Position
 from projections.projector import rebuild_accounts
 from projections.store import open_store
 from services.brokers.paper import PaperAccount

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+from domain.ledger import Book
 from projections.accounts import (
     AccountsProjection,
     AccountView,
@@ -11,7 +12,6 @@ from projections.accounts import (
     encode_view,
     view_to_api,
 )
-from projections.ledger import Book
 from tests.factories import (
     ACCOUNT_ID,
     TENANT_ID,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from projections.ledger import Book, Position, apply_fill
+from domain.ledger import Book, Position, apply_fill
 
 
 def test_buy_reduces_cash_and_opens_a_long_at_the_fill_price() -> None:

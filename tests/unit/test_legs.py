@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal as D
 
 from contracts.orders import BrokerOrder, Fill, OrderRequest
-from projections.ledger import Book
+from domain.ledger import Book
 from services.brokers.paper import PaperAccount, execute, observe_price
 from services.sltp_monitor.cleanup import orphans
 from services.sltp_monitor.legs import leg_prices, protective_legs

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from contracts.orders import BrokerOrder, Fill, OrderRequest
-from projections.ledger import Book, apply_fill
+from domain.ledger import Book, apply_fill
 from services.brokers.base import BrokerRejected
 from services.brokers.paper import (
     PaperAccount,

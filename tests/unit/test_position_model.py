@@ -49,9 +49,9 @@ from contracts.events import (
 from contracts.market import PriceTick
 from contracts.orders import BrokerOrder, entry_order_id
 from contracts.signals import Signal
+from domain.ledger import Book
 from domain.protection import closing_side, is_leg
 from projections.accounts import AccountsProjection
-from projections.ledger import Book
 from services.brokers.factory import Brokers
 from services.brokers.paper import PaperAccount, PaperBroker, crosses
 from services.executor.handlers import Executor

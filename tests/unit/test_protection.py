@@ -12,8 +12,8 @@ from decimal import Decimal as D
 import pytest
 
 from contracts.orders import BrokerOrder, OrderRequest
+from domain.ledger import Book
 from domain.protection import LegFix, leg_fixes, violations
-from projections.ledger import Book
 from services.brokers.base import BrokerRejected
 from services.brokers.paper import PaperAccount, execute, observe_price
 

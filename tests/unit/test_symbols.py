@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.validator.assets import classify_symbol, normalise_symbol
+from domain.symbols import classify_symbol, normalise_symbol
 
 
 @pytest.mark.parametrize(
