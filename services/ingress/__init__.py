@@ -1,0 +1,8 @@
+"""Ingress (a deployable service): the public webhook edge and, on a second loopback
+listener, the operator API and console.
+
+Consumes: nothing from the stream (it reads the registry from KV).
+Publishes: ``webhook.received`` (with the alert's de-duplication key as message id),
+``webhook.failed`` for refusals after authentication, ``security.auth_failures``.
+Owns: the webhook rate-limit windows (KV ``th_rate_limits``).
+"""
