@@ -170,7 +170,9 @@ async def _known_records(system: System, bus: Bus) -> Known:
             built = re.search(r"/assets/([A-Za-z0-9_.-]+)", await page.text())
     # A key the fuzzer may revoke: never the admin key it authenticates with.
     spare, _ = await ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)).create("viewer")
-    ids = {"tenant_id": tenancy.tenant.id, "account_id": tenancy.account.id,
+    # "tenant" and "slug": the path of /webhook/{tenant}/{slug}.
+    ids = {"tenant_id": tenancy.tenant.id, "tenant": tenancy.tenant.id,
+           "account_id": tenancy.account.id,
            "strategy_id": strategy.id, "slug": strategy.slug,
            "signal_id": body["signal_id"], "key_id": spare.id,
            "name": built.group(1) if built else "absent.js"}
