@@ -59,7 +59,7 @@ def test_create_template_test_alerts_live_logs_trail_pause_resume(up: dict[str, 
     page.get_by_role("button", name="Exchange").click()
     assert '"alertId"' in page.get_by_test_id("message").inner_text()
     url = page.get_by_test_id("webhook-url").inner_text()
-    assert url.endswith("/webhook/browser-bot")
+    assert url.endswith("/webhook/demo/browser-bot")  # the demo account's tenant
 
     # The Logs tab tails live while a second tab sends the test alerts.
     page.get_by_role("tab", name="Logs").click()

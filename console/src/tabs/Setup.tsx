@@ -11,8 +11,10 @@ import { go } from "../route";
 
 type Revealed = { strategyId: string; secret: string };
 
+/** The strategy's webhook URL: /webhook/<tenant>/<slug>, as contracts/webhook_urls.py
+ * builds it (slugs are unique within a tenant only). */
 function webhookUrl(session: Session, s: Strategy): string {
-  return `${session.who.webhook_base_url}/webhook/${s.slug}`;
+  return `${session.who.webhook_base_url}/webhook/${s.tenant_id}/${s.slug}`;
 }
 
 /** The newest signal of each strategy (one indexed query each). */
