@@ -29,6 +29,7 @@ version during an upgrade) is therefore chained by the next write, and
 from __future__ import annotations
 
 import hashlib
+import itertools
 import struct
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -85,6 +86,7 @@ class ChainSQL(Protocol):
     """The statements one backend needs to read and extend the chain."""
 
     def head(self, cursor: Any) -> Link | None: ...
+    def any_between(self, cursor: Any, after: int, before: int) -> bool: ...
     def rows_after(self, cursor: Any, position: int, limit: int | None) -> list[Row]: ...
     def links_after(self, cursor: Any, position: int, limit: int) -> list[Link]: ...
     def insert(self, cursor: Any, links: Sequence[Link]) -> None: ...
@@ -100,6 +102,24 @@ def extend_chain(sql: ChainSQL, cursor: Any, limit: int | None = None) -> int:
     links = links_for(rows, head)
     if links:
         sql.insert(cursor, links)
+    return len(links)
+
+
+def extend_chain_with(sql: ChainSQL, cursor: Any, ids: Sequence[int] | None,
+                      stored: Sequence[StoredEvent]) -> int:
+    """Link the rows just inserted (``ids``, in the recorder's transaction) from the
+    values in hand, without reading their states back; falls back to
+    :func:`extend_chain` when rows before them are not linked yet (an upgrade)."""
+    head = sql.head(cursor)
+    start = head[0] if head else 0
+    if (not ids or len(ids) != len(stored) or ids[0] <= start
+            or any(a >= b for a, b in itertools.pairwise(ids))
+            or sql.any_between(cursor, start, ids[0])):
+        return extend_chain(sql, cursor)
+    rows = [(i, s.originator_id, s.originator_version, s.topic, s.state)
+            for i, s in zip(ids, stored, strict=True)]
+    links = links_for(rows, head)
+    sql.insert(cursor, links)
     return len(links)
 
 
@@ -121,6 +141,12 @@ class SQLiteChain:
                        "ORDER BY position DESC LIMIT 1")
         row = cursor.fetchone()
         return (row[0], row[1], bytes(row[2])) if row else None
+
+    def any_between(self, cursor: Any, after: int, before: int) -> bool:
+        """True when an events row lies strictly between the two positions."""
+        cursor.execute(f"SELECT 1 FROM {self.events} WHERE rowid > ? AND rowid < ? "  # noqa: S608
+                       "LIMIT 1", (after, before))
+        return cursor.fetchone() is not None
 
     def rows_after(self, cursor: Any, position: int, limit: int | None) -> list[Row]:
         """Events rows after ``position``, oldest first."""
@@ -170,6 +196,12 @@ class PostgresChain:
         row = cursor.fetchone()
         return (row[0], row[1], bytes(row[2])) if row else None
 
+    def any_between(self, cursor: Any, after: int, before: int) -> bool:
+        """True when an events row lies strictly between the two positions."""
+        cursor.execute(self._q("SELECT 1 FROM {events} WHERE notification_id > %s "
+                               "AND notification_id < %s LIMIT 1"), (after, before))
+        return cursor.fetchone() is not None
+
     def rows_after(self, cursor: Any, position: int, limit: int | None) -> list[Row]:
         """Events rows after ``position``, oldest first."""
         cursor.execute(self._q("SELECT notification_id, originator_id, originator_version, "
@@ -205,7 +237,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
-        extend_chain(self.chain, c)
+        extend_chain_with(self.chain, c, ids, stored_events)
         return ids
 
 
@@ -223,7 +255,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                                        **kwargs: Any) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         with curs.connection.cursor(row_factory=tuple_row) as cursor:
-            extend_chain(self.chain, cursor)
+            extend_chain_with(self.chain, cursor, ids, stored_events)
         return ids
 
 

@@ -86,7 +86,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
 
 def _describe(report: VerifyReport, where: str) -> str:
     lines = [f"store: {where}",
-             f"verified: {report.events} event(s), chain head at position "
+             f"verified: {report.events} stored row(s), chain head at position "
              f"{report.head_position} hash {report.head_hash.hex()}"]
     if report.first_break:
         lines.append(f"BROKEN at position {report.first_break.position} "
