@@ -119,3 +119,27 @@ def select_rows(recorder: Any, after: int, limit: int) -> list[Row]:
     notifications = recorder.select_notifications(start=after, limit=limit,
                                                   inclusive_of_start=False)
     return [(n.id, n.topic, n.state) for n in notifications]
+
+
+def select_rows_at(recorder: Any, positions: list[int]) -> list[Row]:
+    """Notification id, topic and state of the rows at ``positions`` (sorted), in order."""
+    out: list[Row] = []
+    for start in range(0, len(positions), 500):
+        chunk = positions[start:start + 500]
+        if isinstance(recorder, SQLiteApplicationRecorder):
+            marks = ",".join("?" * len(chunk))
+            statement = (f"SELECT rowid, topic, state FROM {recorder.events_table_name} "  # noqa: S608 - table name from the recorder
+                         f"WHERE rowid IN ({marks}) ORDER BY rowid")
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(statement, chunk)
+                out.extend((row[0], row[1], row[2]) for row in cursor.fetchall())
+            continue
+        query = SQL("SELECT notification_id, topic, state FROM {schema}.{table} "
+                    "WHERE notification_id = ANY(%s) ORDER BY notification_id").format(
+            schema=Identifier(recorder.datastore.schema),
+            table=Identifier(recorder.events_table_name))
+        with (recorder.datastore.get_connection() as conn,
+              conn.cursor(row_factory=tuple_row, binary=True) as cursor):
+            cursor.execute(query, (chunk,))
+            out.extend((nid, topic, bytes(state)) for nid, topic, state in cursor.fetchall())
+    return out

@@ -20,6 +20,7 @@ from projections.fastread import (
     decode_recorded,
     peek_recorded,
     select_rows,
+    select_rows_at,
 )
 from projections.persistence import created_concurrently, eventsourcing_env, parse_store_url
 from projections.trails import Trail
@@ -133,6 +134,17 @@ class EventStore(Application[UUID]):
         position = rows[-1][0] if rows else after
         return Page(position=position, notifications=len(rows), recorded=recorded,
                     events=events, positions=positions)
+
+    def events_at(self, positions: list[int]) -> list[tuple[int, AnyEvent]]:
+        """The pipeline events stored at ``positions`` (sorted), in store order."""
+        fast = can_decode_fast(self.mapper)
+        out: list[tuple[int, AnyEvent]] = []
+        for nid, topic, state in select_rows_at(self.recorder, positions):
+            if topic != RECORDED_TOPIC:
+                continue
+            event = decode_recorded(state) if fast else None
+            out.append((nid, event if event is not None else self._decode_slowly(topic, state)))
+        return out
 
     def _decode_slowly(self, topic: str, state: bytes) -> AnyEvent:
         """The event of one ``Trail.Recorded`` row, decoded by eventsourcing's mapper."""

@@ -10,6 +10,8 @@ from projections.readmodel import open_read_model
 from projections.signal_store import open_signal_store
 from projections.signals_projector import SignalsProjector
 from projections.store import open_store
+from projections.timeline_projector import TimelineProjector
+from projections.timeline_store import open_timeline
 from services.auditor.recorder import AuditConsumer, Projector
 from services.runtime.bus import Bus
 from services.runtime.config import Settings
@@ -22,8 +24,10 @@ async def main(settings: Settings) -> None:
     read_model = await asyncio.to_thread(open_read_model, location)
     store = await asyncio.to_thread(open_store, settings.store_url)
     signals = await asyncio.to_thread(open_signal_store, location)
+    timeline = await asyncio.to_thread(open_timeline, location)
     projectors: list[Projector] = [await asyncio.to_thread(AccountsProjector, store, read_model),
-                  await asyncio.to_thread(SignalsProjector, store, signals)]
+                  await asyncio.to_thread(SignalsProjector, store, signals),
+                  await asyncio.to_thread(TimelineProjector, store, timeline)]
     # Catch up on anything stored before a crash but not yet projected.
     for projector in projectors:
         await asyncio.to_thread(projector.catch_up)
@@ -37,3 +41,4 @@ async def main(settings: Settings) -> None:
         store.close()
         read_model.close()
         signals.close()
+        timeline.close()

@@ -1,4 +1,4 @@
-"""The auditor's commands: ``verify``, ``checkpoint``, ``checkpoint-key``.
+"""The auditor's commands: ``verify``, ``checkpoint``, ``checkpoint-key``, ``account-at``.
 
 Each reads the event store named by the settings (``TRADEHOOKS_DATABASE_URL`` or the
 SQLite file under the data dir) directly; none needs a running system.
@@ -7,6 +7,7 @@ SQLite file under the data dir) directly; none needs a running system.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -16,12 +17,15 @@ from typing import Any
 import msgspec
 
 from projections import checkpoint as cp
+from projections.as_of import account_as_of, parse_moment
 from projections.persistence import parse_store_url
 from projections.store import open_store
+from projections.timeline_projector import TimelineProjector
+from projections.timeline_store import open_timeline
 from projections.verify import Expected, VerifyReport, verify_chain
 from services.runtime.config import Settings
 
-COMMANDS = ("verify", "checkpoint", "checkpoint-key")
+COMMANDS = ("verify", "checkpoint", "checkpoint-key", "account-at")
 KEY_ENV = "TRADEHOOKS_CHECKPOINT_KEY"
 
 
@@ -39,6 +43,11 @@ def add_parsers(sub: Any) -> None:
                        help=f"private key from 'tradehooks checkpoint-key' (or ${KEY_ENV})")
     check.add_argument("--out", type=Path, help="write the checkpoint here (else stdout)")
     check.add_argument("--data-dir", help="data dir of the default SQLite store")
+    at = sub.add_parser("account-at", help="an account as it was at a time or store "
+                        "position: cash, equity, positions, open orders, settings (JSON)")
+    at.add_argument("account_id")
+    at.add_argument("moment", help="ISO 8601 time (UTC unless it says) or a store position")
+    at.add_argument("--data-dir", help="data dir of the default SQLite store")
     key = sub.add_parser("checkpoint-key", help="make an Ed25519 key for checkpoints; keep "
                          "it away from the store's machine and backups")
     key.add_argument("path", type=Path, help="where the private key goes (PATH.pub: public)")
@@ -55,6 +64,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     if args.command == "checkpoint":
         return _checkpoint(settings, args)
+    if args.command == "account-at":
+        return _account_at(settings, args)
     return _verify(settings, args)
 
 
@@ -130,4 +141,27 @@ def _checkpoint(settings: Settings, args: argparse.Namespace) -> int:
               f"written to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(cp.encode(signed).decode())
+    return 0
+
+
+def _account_at(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        moment = parse_moment(args.moment)
+    except ValueError as exc:
+        print(f"{args.moment!r}: {exc}", file=sys.stderr)
+        return 2
+    location = parse_store_url(settings.store_url)
+    store = open_store(settings.store_url)
+    timeline = open_timeline(location)
+    try:
+        # Index what the auditor has not yet (the same rows it would write).
+        TimelineProjector(store, timeline).catch_up()
+        body = account_as_of(store, timeline, args.account_id, moment, args.moment)
+    finally:
+        timeline.close()
+        store.close()
+    if body is None:
+        print(f"no account {args.account_id} as of {args.moment}", file=sys.stderr)
+        return 1
+    print(json.dumps(body, indent=2))
     return 0

@@ -11,6 +11,7 @@ from aiohttp import web
 from contracts.webhook_urls import LEGACY_ROUTE, STRATEGY_ROUTE, UNIVERSAL_ROUTE
 from services.console import assets as console_assets
 from services.ingress import (
+    account_history,
     admin,
     analytics,
     commands,
@@ -102,7 +103,7 @@ def build_operator_app(ctx: IngressContext) -> web.Application:
     app.router.add_post("/api/v1/cleanup", commands.post_cleanup)
     app.router.add_get("/api/v1/status", commands.get_status)
     app.router.add_get("/api/v1/signals/{signal_id}", queries.get_signal)
-    app.router.add_get("/api/v1/accounts/{account_id}", queries.get_account)
+    app.router.add_get("/api/v1/accounts/{account_id}", account_history.get_account)
     app.router.add_post("/api/v1/accounts/{account_id}/resume", queries.resume_account_route)
     admin.add_routes(app)
     signal_history.add_routes(app)

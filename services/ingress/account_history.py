@@ -1,0 +1,57 @@
+"""``GET /api/v1/accounts/{account_id}?as_of=<ISO time or store position>``: the
+account as it was then — cash, equity, positions, open orders and settings — from the
+event store (projections.as_of). Without ``as_of`` the live account is answered as
+before (services.ingress.queries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from aiohttp import web
+
+from contracts.identifiers import ACCOUNT_ID
+from projections.as_of import account_as_of, parse_moment
+from projections.persistence import parse_store_url
+from projections.timeline_store import TimelineStore, open_timeline
+from services.ingress import queries
+from services.ingress.admin_auth import require_key
+from services.ingress.admin_common import path_id
+from services.ingress.context import CONTEXT, IngressContext
+from services.ingress.problems import Problem
+
+# One timeline connection per store, opened on the first question (the auditor
+# writes it; this process only reads).
+_timelines: dict[str, TimelineStore] = {}
+_lock = threading.Lock()
+
+
+def _timeline(store_url: str) -> TimelineStore:
+    with _lock:
+        if store_url not in _timelines:
+            _timelines[store_url] = open_timeline(parse_store_url(store_url))
+        return _timelines[store_url]
+
+
+async def get_account(request: web.Request) -> web.Response:
+    """The live account, or with ``as_of`` the account as it was then."""
+    raw = request.query.get("as_of")
+    if raw is None:
+        return await queries.get_account(request)
+    key = await require_key(request)
+    ctx: IngressContext = request.app[CONTEXT]
+    account_id = path_id(request, "account_id", ACCOUNT_ID)
+    try:
+        moment = parse_moment(raw)
+    except ValueError as exc:
+        raise Problem(422, "invalid_field", f"as_of: {exc}", field="as_of") from None
+
+    def answer() -> dict[str, object] | None:
+        timeline = _timeline(ctx.settings.store_url)
+        return account_as_of(ctx.store, timeline, account_id, moment, raw)
+
+    body = await asyncio.to_thread(answer)
+    if body is None or not key.sees(str(body["tenant_id"])):
+        raise Problem(404, "not_found", f"no account {account_id} as of {raw}")
+    return web.json_response(body)

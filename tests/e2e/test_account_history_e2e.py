@@ -1,0 +1,58 @@
+"""``GET /api/v1/accounts/{id}?as_of=`` on the running system: the account before and
+after its fills, from the event store, beside the live answer."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+from e2e.helpers import post_json, tv_alert
+from harness import EventTap, System, account_projection, provision
+
+from contracts.events import TradeExecuted
+from services.runtime.bus import Bus
+
+pytestmark = pytest.mark.e2e
+
+
+async def as_of(http: aiohttp.ClientSession, system: System, account: str,
+                moment: str) -> tuple[int, dict[str, Any]]:
+    async with http.get(f"{system.operator_url}/api/v1/accounts/{account}",
+                        params={"as_of": moment}, headers=system.admin_headers) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_an_account_before_and_after_its_fills(system: System, bus: Bus,
+                                                     tap: EventTap) -> None:
+    t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="3")
+    fills: list[TradeExecuted] = []
+    async with aiohttp.ClientSession() as http:
+        for price in ("100.00", "110.00"):
+            _, accepted = await post_json(http, system.webhook_url(t.strategy),
+                                          tv_alert(symbol="HIST", price=price))
+            executed = await tap.wait_terminal(accepted["signal_id"])
+            assert isinstance(executed, TradeExecuted)
+            fills.append(executed)
+        live = await account_projection(system, t.account.id, fills=2)
+
+        status, first = await as_of(http, system, t.account.id,
+                                    fills[0].occurred_at.isoformat())
+        assert status == 200, first
+        assert first["fills"] == 1
+        assert [(p["symbol"], Decimal(p["quantity"])) for p in first["positions"]] == \
+            [("HIST", Decimal(3))]
+        assert Decimal(first["cash"]) == Decimal(100_000) - 3 * fills[0].fill.average_price \
+            - fills[0].fill.fee  # type: ignore[union-attr]
+
+        status, now = await as_of(http, system, t.account.id, "2999-01-01T00:00:00Z")
+        assert status == 200, now
+        assert (now["fills"], now["cash"], now["positions"][0]["quantity"]) == \
+            (live["fills"], live["cash"], live["positions"][0]["quantity"])
+        assert now["open_orders"] == []
+
+        status, body = await as_of(http, system, t.account.id, "2000-01-01T00:00:00Z")
+        assert (status, body["error"]) == (404, "not_found")
+        status, body = await as_of(http, system, t.account.id, "yesterday")
+        assert (status, body["error"], body["field"]) == (422, "invalid_field", "as_of")
