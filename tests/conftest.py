@@ -14,14 +14,30 @@ from harness import (
     System,
     connect_bus,
     new_postgres_schema,
+    remember_secret,
     running_nats,
     running_system,
 )
 
+from services.registry.api_keys import ApiKey, ApiKeys
 from services.runtime.bus import Bus
 from services.runtime.embedded_nats import EmbeddedNats
 
 os.environ.setdefault("TRADEHOOKS_MASTER_KEY", TEST_MASTER_KEY)
+
+
+@pytest.fixture(autouse=True)
+def _remember_api_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every admin API key a test makes is a secret the service logs may not show
+    (see harness.CREATED_SECRETS)."""
+    make = ApiKeys.create
+
+    async def create(self: ApiKeys, *args: Any, **kwargs: Any) -> tuple[ApiKey, str]:
+        record, plain = await make(self, *args, **kwargs)
+        remember_secret(plain)
+        return record, plain
+
+    monkeypatch.setattr(ApiKeys, "create", create)
 
 
 @pytest.fixture

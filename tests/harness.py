@@ -45,7 +45,7 @@ from services.registry.provisioning import register_account, register_strategy, 
 from services.registry.secrets import new_secret
 from services.registry.store import Registry
 from services.registry.vault import SecretBox
-from services.runtime.bus import Bus, connect, ensure_topology
+from services.runtime.bus import Bus, connect, ensure_topology, is_bus_error
 from services.runtime.clock import SystemClock
 from services.runtime.embedded_nats import EmbeddedNats, free_port
 
@@ -63,6 +63,37 @@ TEST_MASTER_KEY = "dHJhZGVob29rcy10ZXN0LW1hc3Rlci1rZXktb25seSE="  # 32 bytes, te
 def master_box() -> SecretBox:
     """The SecretBox of :data:`TEST_MASTER_KEY`."""
     return SecretBox(TEST_MASTER_KEY.encode())
+
+
+# Every secret the test process made or handed to the services: strategy secrets,
+# API keys, JWT signing secrets, Alpaca keys, the master key. No service log may show
+# one (System.assert_no_secrets, run when every system stops). Shorter values are
+# left out: they would match ordinary words.
+CREATED_SECRETS: set[str] = {TEST_MASTER_KEY}
+MIN_SECRET_LENGTH = 8
+# What a secret made by a service itself looks like (an unredacted one in a log).
+SECRET_SHAPE = re.compile(r"\b(?:whsec|thk)_[A-Za-z0-9]")
+
+
+def remember_secret(*values: str | None) -> None:
+    """Record secrets the test made, for the log scan at the end of the test."""
+    CREATED_SECRETS.update(v for v in values if v and len(v) >= MIN_SECRET_LENGTH)
+
+
+def record_secrets(record: Strategy | Account) -> list[str]:
+    """The secrets a registry record holds (strategy secrets, Alpaca keys)."""
+    if isinstance(record, Strategy):
+        return [record.secret, record.previous_secret]
+    return [record.alpaca.key_id, record.alpaca.secret_key] if record.alpaca else []
+
+
+async def registry_secrets(bus: Bus) -> set[str]:
+    """Every secret the registry holds now, made by the test or by a service (an API
+    call, a rotation)."""
+    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
+    records: list[Strategy | Account] = [*await registry.strategies(),
+                                         *await registry.accounts()]
+    return {s for r in records for s in record_secrets(r) if len(s) >= MIN_SECRET_LENGTH}
 # The event-store backends a test runs on: ``@pytest.mark.parametrize("store_url",
 # BACKENDS, indirect=True)``. (Here, not in conftest.py: test folders have their own
 # conftest modules, and the name would resolve to whichever was imported first.)
@@ -208,6 +239,7 @@ async def provision(bus: Bus, *, starting_cash: str = "100000",
                       starting_cash=starting_cash,  # type: ignore[arg-type]
                       **(account_fields or {}))
     await register_tenant(bus, registry, tenant, clock)
+    remember_secret(*record_secrets(account))
     await register_account(bus, registry, account, clock)
     return Tenancy(tenant, account, await _new_strategy(bus, account, strategy_fields))
 
@@ -224,6 +256,7 @@ async def add_account(bus: Bus, tenancy: Tenancy, **account_fields: Any) -> Tena
     account = Account(id=f"acct-{uuid.uuid4().hex[:8]}", tenant_id=tenancy.tenant.id,
                       name="Paper", **account_fields)
     registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
+    remember_secret(*record_secrets(account))
     await register_account(bus, registry, account, SystemClock())
     return Tenancy(tenancy.tenant, account, await _new_strategy(bus, account, {}))
 
@@ -235,6 +268,7 @@ async def _new_strategy(bus: Bus, account: Account, fields: dict[str, Any]) -> S
                         account_id=account.id, secret=new_secret(),
                         **{"name": f"Strategy {suffix}", "slug": f"strategy-{suffix}",
                            **fields})
+    remember_secret(*record_secrets(strategy))
     await register_strategy(bus, registry, strategy, SystemClock())
     return strategy
 
@@ -334,6 +368,9 @@ class System:
         name = instance or service
         log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - kept open by child
         env = self.env()
+        # Signing secrets and keys handed to a service (an admin JWT secret, say).
+        remember_secret(*(value for var, value in env_overrides.items()
+                          if "SECRET" in var or var.endswith("_KEY")))
         if name in self.nats_urls:
             env["NATS_URL"] = self.nats_urls[name]
         self.processes[name] = subprocess.Popen(
@@ -400,6 +437,24 @@ class System:
                 found.append(f"{path.name}: {shown}")
         return found
 
+    def secrets_in_logs(self, secrets: set[str]) -> list[str]:
+        """Where a service log shows one of ``secrets`` or an unredacted secret of a
+        known shape: ``<log>: line <n>: <what>`` (never the secret itself)."""
+        found = []
+        for path in sorted(self.data_dir.glob("*.log")):
+            for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+                if SECRET_SHAPE.search(line):
+                    found.append(f"{path.name}: line {n}: a whsec_/thk_ secret")
+                elif any(secret in line for secret in secrets):
+                    found.append(f"{path.name}: line {n}: a secret the test made")
+        return found
+
+    def assert_no_secrets(self, secrets: set[str]) -> None:
+        """Fail if any service log holds a secret (the test's, or of a known shape)."""
+        found = self.secrets_in_logs(secrets | CREATED_SECRETS)
+        assert not found, f"{len(found)} secret(s) in the service logs:\n" + \
+            "\n".join(found[:10])
+
     def assert_no_tracebacks(self, since: dict[str, int] | None = None) -> None:
         """Fail, showing them, if any service logged a traceback."""
         found = self.tracebacks(since)
@@ -441,6 +496,7 @@ async def running_system(nats: EmbeddedNats, bus: Bus, data_dir: Path, store_url
     try:
         await sut.wait_ready()
         _, sut.admin_key = await ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)).create("admin")
+        remember_secret(sut.admin_key)
         yield sut
     except BaseException:
         print(sut.logs())
@@ -449,8 +505,21 @@ async def running_system(nats: EmbeddedNats, bus: Bus, data_dir: Path, store_url
         # In a thread: fakes served by this event loop (Alpaca) must keep answering
         # the services while they finish their work and stop.
         await asyncio.to_thread(sut.stop_all)
-    # Whole logs, shutdown included: a traceback anywhere fails the test.
+    # Whole logs, shutdown included: a traceback anywhere fails the test, and so does
+    # a secret (every one the test made, and every one in the registry now).
     sut.assert_no_tracebacks()
+    sut.assert_no_secrets(await _registry_secrets_if_reachable(bus))
+
+
+async def _registry_secrets_if_reachable(bus: Bus) -> set[str]:
+    try:
+        async with asyncio.timeout(10):
+            return await registry_secrets(bus)
+    except Exception as exc:  # NATS left down by the test: the recorded ones still count
+        if not is_bus_error(exc):
+            raise
+        print(f"registry not readable for the secret scan ({exc!r}); recorded ones only")
+        return set()
 
 
 def metric_value(exposition: str, name: str, **labels: str) -> float | None:

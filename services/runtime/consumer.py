@@ -131,9 +131,22 @@ class Consumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then finish (or give back) what is in hand."""
         self._stop = stop
-        sub: JetStreamContext.PullSubscription | None = await self._subscribe()
-        assert sub is not None
-        await self.process_batch(await first_batch(self.bus, self.spec, sub, stop))
+        # NATS may be cut (or slow) right as the service starts: retry until it
+        # answers, never let its TimeoutError end the service (its connection comes
+        # back by itself; one closed for good ends this run on its own).
+        sub: JetStreamContext.PullSubscription | None = await self._subscribe_when_possible()
+        if sub is None:
+            return
+        try:
+            first = await first_batch(self.bus, self.spec, sub, stop)
+        except Exception as exc:
+            if not is_bus_error(exc):
+                raise
+            # Anything fetched and not handled is redelivered after the ack wait.
+            log.warning("%s: first fetch failed (%r); fetching as usual",
+                        self.spec.durable, exc)
+            first = []
+        await self.process_batch(first)
         keep_alive = asyncio.create_task(self._keep_alive())
         try:
             while sub is not None and not stop.is_set():
@@ -171,6 +184,19 @@ class Consumer:
         """Queue fetched messages on their lanes; returns before they are handled."""
         for msg in msgs:
             self._lanes.put(ordering_key(msg.subject), msg)
+
+    async def _subscribe_when_possible(self) -> JetStreamContext.PullSubscription | None:
+        """The first subscription, retried while NATS fails; None if ``stop`` came
+        first. An error that is not NATS's own still ends the service."""
+        while True:
+            try:
+                return await self._subscribe()
+            except Exception as exc:
+                if not is_bus_error(exc):
+                    raise
+                log.warning("%s subscribe failed: %r; retrying", self.spec.durable, exc)
+                if await stopped_within(self._stop, 1.0):
+                    return None
 
     async def _resubscribe_safely(
         self, sub: JetStreamContext.PullSubscription

@@ -75,3 +75,43 @@ async def test_many_strategies_registered_back_to_back_work_at_once(
                                            {**tv_alert(price=str(200 + n)),
                                             "token": t.strategy.secret})
             assert status == 202, body
+
+
+async def _raw_request(system: System, request: bytes) -> bytes:
+    """Send bytes to the public listener as they are; the status line answered."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", system.http_port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await reader.readline()
+    finally:
+        writer.close()
+
+
+async def test_a_request_over_8_kib_never_writes_its_credentials_to_a_log(
+        system: System, bus: Bus) -> None:
+    """aiohttp refuses a request line or header over 8 KiB itself, and logs the bytes
+    it read: the URL's token, or the header's value. The log shows neither (nor a
+    traceback: it is a client's bad request, answered 400)."""
+    t = await provision(bus)
+    secret, pad = t.strategy.secret, "a" * 9000
+    line = (f"POST /webhook/{t.strategy.slug}?token={secret}&pad={pad} HTTP/1.1\r\n"
+            "Host: x\r\nContent-Length: 2\r\n\r\n{}").encode()
+    header = (f"POST /webhook/{t.strategy.slug}?token={secret} HTTP/1.1\r\nHost: x\r\n"
+              f"Authorization: Bearer {secret} {pad}\r\n\r\n").encode()
+    key = (f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-API-Key: {system.admin_key} {pad}"
+           "\r\n\r\n").encode()
+    for request in (line, header, key):
+        status = await _raw_request(system, request)
+        assert status.split(b" ")[1] == b"400", status
+    log = system.data_dir / "ingress.log"
+    await wait_until(lambda: log.read_text().count("bad request (400)") == 3,
+                     message="ingress to log the three bad requests")
+    text = log.read_text()
+    assert secret not in text and system.admin_key not in text
+    assert "token=[redacted]" in text and "Got more than 8190 bytes" in text
+    system.assert_no_secrets({secret, system.admin_key})
+    # The next webhook is accepted as ever.
+    async with aiohttp.ClientSession() as http:
+        url = f"{system.api_url}/webhook/{t.strategy.slug}?token={secret}"
+        assert (await post_json(http, url, tv_alert(price="10")))[0] == 202

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from fuzz.live import LIVE_SERVICES, Live
-from harness import EventTap, System, connect_bus, provision, running_nats
+from harness import EventTap, System, connect_bus, provision, registry_secrets, running_nats
 from hypothesis import HealthCheck, settings
 
 from services.runtime.embedded_nats import free_port
@@ -51,8 +51,10 @@ async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Live]:
         finally:
             await asyncio.to_thread(system.stop_all)
             await tap.stop()
+            secrets = await registry_secrets(bus)
             await bus.close()
         system.assert_no_tracebacks()  # shutting down included
+        system.assert_no_secrets(secrets)
         tap.check()
 
 

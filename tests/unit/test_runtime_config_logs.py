@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import sys
+import threading
 from pathlib import Path
 
 import pytest
+from aiohttp.http_exceptions import LineTooLong
 from pydantic import ValidationError
 
 from services.runtime.config import Settings, env_names, load_settings
-from services.runtime.logs import RedactSecrets
+from services.runtime.logs import ClientErrorsInOneLine, RedactSecrets, setup_logging
 
 
 def test_defaults_without_environment() -> None:
@@ -135,3 +138,96 @@ def test_filter_works_on_a_real_logger(caplog: pytest.LogCaptureFixture) -> None
 
     assert caplog.messages == ["rotated [redacted] -> [redacted]"]
     assert "whsec_" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("key thk_ab12cd_s3cr3tPart rejected", "key [redacted] rejected"),
+        ("headers {'Authorization': 'Bearer thk_ab_cd'}",
+         "headers {'Authorization': 'Bearer [redacted]'}"),
+        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln now",
+         "Authorization: Bearer [redacted] now"),
+        ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic [redacted]"),
+        ("b'Bearer opaque-credential aaaa'", "b'Bearer [redacted] aaaa'"),
+        ("X-API-Key: plainvalue123 sent", "X-API-Key: [redacted] sent"),
+        ("{'x-api-key': 'v4lue'}", "{'x-api-key': '[redacted]'}"),
+        ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln seen", "jwt [redacted] seen"),
+        ("AlpacaConfig(key_id='PK1', secret_key='sk-live-123')",
+         "AlpacaConfig(key_id='PK1', secret_key='[redacted]')"),
+        ('{"secret": "abc", "name": "x"}', '{"secret": "[redacted]", "name": "x"}'),
+        ("APCA-API-SECRET-KEY: hunter2 APCA-API-KEY-ID: PKXYZ",
+         "APCA-API-SECRET-KEY: [redacted] APCA-API-KEY-ID: [redacted]"),
+        ("TRADEHOOKS_ADMIN_JWT_SECRET=averylongsecret", "TRADEHOOKS_ADMIN_JWT_SECRET=[redacted]"),
+        ("bytearray(b'/webhook/x?token=s3cret\\r\\n')",
+         "bytearray(b'/webhook/x?token=[redacted]\\r\\n')"),
+    ],
+)
+def test_every_kind_of_secret_is_masked(message: str, expected: str) -> None:
+    assert redacted(message) == expected
+
+
+def test_exception_text_is_masked_and_keeps_its_traceback() -> None:
+    try:
+        raise ValueError("bad credential whsec_inTheException token=alsoHere")
+    except ValueError:
+        rec = logging.LogRecord("t", logging.ERROR, __file__, 1, "failed", None,
+                                sys.exc_info())
+    RedactSecrets().filter(rec)
+    text = logging.Formatter().format(rec)
+    assert "Traceback (most recent call last):" in text
+    assert "whsec_inTheException" not in text and "alsoHere" not in text
+    assert "bad credential [redacted] token=[redacted]" in text
+
+
+def test_stack_info_is_masked() -> None:
+    rec = record("x")
+    rec.stack_info = "Stack (most recent call last):\n  call(token='s3cret')"
+    RedactSecrets().filter(rec)
+    assert rec.stack_info == "Stack (most recent call last):\n  call(token='[redacted]')"
+
+
+def _aiohttp_parser_error() -> logging.LogRecord:
+    """aiohttp's record of a request line over 8 KiB whose URL carries a token."""
+    url = b"/webhook/gold?token=whsec_TopSecret" + b"a" * 100
+    error = LineTooLong(bytearray(url), 8190)  # as aiohttp's parser raises it
+    return logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1,
+                             "Error handling request from %s", ("127.0.0.1",),
+                             (type(error), error, None))
+
+
+def test_aiohttp_parser_errors_are_one_masked_warning_line() -> None:
+    rec = _aiohttp_parser_error()
+    for kept in (ClientErrorsInOneLine(), RedactSecrets()):  # in setup_logging's order
+        assert kept.filter(rec)
+    text = logging.Formatter("%(levelname)s %(message)s").format(rec)
+    assert text.startswith("WARNING Error handling request from 127.0.0.1: bad request "
+                           "(400): Got more than 8190 bytes when reading")
+    assert "token=[redacted]" in text and "TopSecret" not in text
+    assert "Traceback" not in text and "\n" not in text
+
+
+def test_redaction_alone_masks_the_parser_errors_traceback_too() -> None:
+    rec = _aiohttp_parser_error()
+    RedactSecrets().filter(rec)
+    assert "TopSecret" not in logging.Formatter().format(rec)
+
+
+def test_setup_logging_routes_uncaught_exceptions_through_the_filter(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    hooks = sys.excepthook, threading.excepthook
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        setup_logging("test")
+        try:
+            raise RuntimeError("died holding whsec_uncaughtSecret")
+        except RuntimeError as exc:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+    finally:
+        sys.excepthook, threading.excepthook = hooks
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    err = capsys.readouterr().err
+    assert "uncaught exception" in err and "Traceback" in err
+    assert "uncaughtSecret" not in err
