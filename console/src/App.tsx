@@ -33,7 +33,8 @@ export function App() {
     <button type="button" className="ghost" data-testid="theme"
       onClick={() => setTheme(theme === "dark" ? "light" : "dark")}
       aria-label={`Switch to the ${theme === "dark" ? "light" : "dark"} theme`}>
-      {theme === "dark" ? "☀ Light" : "☾ Dark"}
+      {theme === "dark" ? "☀" : "☾"}
+      <span className="theme-label">{theme === "dark" ? " Light" : " Dark"}</span>
     </button>
   );
   if (restoring && !session) return <main className="signin"><p className="muted">…</p></main>;

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+import demo_data
 import pytest
 from browser_helpers import sign_in
 from harness import ROOT
@@ -17,15 +17,6 @@ from harness import ROOT
 pytestmark = pytest.mark.browser
 
 TABS = ("setup", "brokers", "bots", "logs", "analytics", "test")
-
-
-def _api(up: dict[str, Any], method: str, path: str, body: Any = None) -> Any:
-    request = urllib.request.Request(  # noqa: S310 - the test's own http URL
-        f"{up['api_url']}{path}", method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"X-API-Key": up["admin_key"], "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
-        return json.loads(resp.read())
 
 
 def test_sign_in_with_the_admin_key_and_see_the_demo_strategy(up: dict[str, Any],
@@ -98,15 +89,16 @@ def test_create_template_test_alerts_live_logs_trail_pause_resume(up: dict[str, 
     card = page.get_by_test_id(f"account-{up['account_id']}")
     card.get_by_role("button", name="Pause").click()
     card.get_by_test_id("paused-reason").wait_for()
-    assert _api(up, "GET", f"/api/v1/accounts/{up['account_id']}/config")["paused"] is True
+    config = f"/api/v1/accounts/{up['account_id']}/config"
+    assert demo_data.api(up, "GET", config)["paused"] is True
     card.get_by_role("button", name="Resume").click()
     card.get_by_role("button", name="Pause").wait_for()
-    assert _api(up, "GET", f"/api/v1/accounts/{up['account_id']}/config")["paused"] is False
+    assert demo_data.api(up, "GET", config)["paused"] is False
 
 
 def test_a_viewer_sees_everything_and_can_change_nothing(up: dict[str, Any],
                                                          page: Any) -> None:
-    viewer = _api(up, "POST", "/api/v1/apikeys", {"role": "viewer",
+    viewer = demo_data.api(up, "POST", "/api/v1/apikeys", {"role": "viewer",
                                                   "tenant_id": up["tenant_id"]})["key"]
     sign_in(page, up["console_url"], viewer)
     page.get_by_test_id("readonly").wait_for()
@@ -135,28 +127,73 @@ SHOTS = Path(os.environ.get("TRADEHOOKS_SCREENSHOTS", "")) if os.environ.get(
     "TRADEHOOKS_SCREENSHOTS") else None
 
 
+def _ready(up: dict[str, Any], page: Any, tab: str, signals: dict[str, str]) -> None:
+    """Wait until ``tab`` shows its data (not a timer: the system may be slow)."""
+    if tab == "setup":
+        row = page.get_by_test_id("strategy-momentum-aapl")
+        row.locator(".badge-executed").wait_for()
+        page.get_by_test_id("strategy-swing-msft").locator(".badge-executed").wait_for()
+        row.get_by_role("button", name="Alert template").click()
+        page.get_by_test_id("qr").locator("canvas").wait_for()
+    elif tab == "brokers":
+        card = page.get_by_test_id(f"account-{up['account_id']}")
+        card.get_by_test_id("open-orders").locator("tbody tr").nth(1).wait_for()
+        card.get_by_test_id("positions").get_by_text("AAPL").wait_for()
+    elif tab == "bots":
+        page.get_by_test_id("bot-select").select_option(label=demo_data.MOMENTUM)
+        page.locator("#bot-sl_pct[value='2']").wait_for()
+    elif tab == "logs":
+        rows = page.get_by_test_id("signals")
+        for signal_id in signals.values():
+            rows.locator(f'tr[data-signal="{signal_id}"]').wait_for()
+    elif tab == "trail":
+        page.get_by_test_id("trail-event").filter(has_text="webhook.trade_executed").wait_for()
+    elif tab == "analytics":
+        page.get_by_test_id("stat-signals").filter(has_text=re.compile(r"^[1-9]")).wait_for()
+        page.get_by_test_id("equity-chart").locator("canvas").first.wait_for()
+    elif tab == "test":
+        page.get_by_label("Strategy").select_option(label=demo_data.MOMENTUM)
+    page.wait_for_timeout(300)  # the last frame: charts and fonts settle
+
+
+def _shoot(page: Any, path: Path) -> None:
+    """A screenshot, then: nothing wider than the window (no sideways scrolling)."""
+    page.screenshot(path=str(path))
+    wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > innerWidth + 1)
+        .slice(0, 5).map((e) => e.tagName + '.' + e.className)""")
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), (path, wide)
+
+
+SHOTS_OF = (("setup", "setup"), ("brokers", "brokers"), ("bots", "bots"), ("logs", "logs"),
+            ("trail", "logs/{executed}"), ("analytics", "analytics"), ("test", "test"))
+
+
 def test_every_tab_renders_in_both_themes_and_on_a_phone(up: dict[str, Any], page: Any,
                                                          tmp_path: Path) -> None:
-    """Screenshots of each tab, light and dark (into docs/screenshots with
-    ``make screenshots``); nothing overflows the window sideways at 1280x800 or 390 wide."""
+    """Screenshots of each tab with data in it, light and dark (into docs/screenshots
+    with ``make screenshots``); nothing overflows sideways at 1280x800 or 390 wide."""
     out = SHOTS or tmp_path
     if SHOTS is not None and not SHOTS.is_absolute():
         out = ROOT / SHOTS
     out.mkdir(parents=True, exist_ok=True)
+    signals = demo_data.fill(up)
+    if not signals:  # filled by an earlier run on this system: open the newest ones
+        rows = demo_data.api(up, "GET", "/api/v1/signals?limit=200")["signals"]
+        signals = {"executed": next(r["signal_id"] for r in rows
+                                    if r["status"] == "executed" and r["symbol"] == "AAPL")}
     sign_in(page, up["console_url"], up["admin_key"])
     for theme in ("dark", "light"):
         page.evaluate(f"localStorage.setItem('tradehooks.theme', '{theme}')")
         page.reload()
         page.get_by_test_id("who").wait_for()
         assert page.evaluate("document.documentElement.dataset.theme") == theme
-        for tab in TABS:
-            page.goto(f"{up['console_url']}#/{tab}")
-            page.wait_for_timeout(700)  # let the data, charts and QR codes draw
-            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), tab
-            page.screenshot(path=str(out / f"{tab}-{theme}.png"))
+        for name, route in SHOTS_OF:
+            page.goto(f"{up['console_url']}#/{route.format(**signals)}")
+            _ready(up, page, name, signals)
+            _shoot(page, out / f"{name}-{theme}.png")
     page.set_viewport_size({"width": 390, "height": 844})
-    for tab in ("setup", "logs"):
-        page.goto(f"{up['console_url']}#/{tab}")
-        page.wait_for_timeout(600)
-        assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), tab
-        page.screenshot(path=str(out / f"phone-{tab}-light.png"))
+    for name, route in (("setup", "setup"), ("brokers", "brokers"), ("logs", "logs")):
+        page.goto(f"{up['console_url']}#/{route}")
+        _ready(up, page, name, signals)
+        _shoot(page, out / f"phone-{name}-light.png")

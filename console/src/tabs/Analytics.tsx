@@ -60,7 +60,7 @@ export function Analytics({ theme }: { theme: string }) {
           tip="P&L realised by the period's fills, protective legs included. Unit: account currency." />
         <Stat label="Slippage" value={f?.slippage_bps_avg != null ? `${fmtNum(f.slippage_bps_avg)} bps` : "—"}
           tip="Average fill against the alert's price; positive = worse. Unit: basis points." />
-        <Stat label="Stop-loss hit rate" value={pct(f?.sl_hit_rate)}
+        <Stat label="Stop-loss hits" value={pct(f?.sl_hit_rate)}
           tip="Positions closed by their stop-loss leg / closed by any leg." />
       </div>
       <div className="card" style={{ marginBottom: 12 }}>

@@ -12,8 +12,12 @@ type AccountStatus = {
   account_id: string; paused: boolean; paused_reason: string; equity: string | null;
   cash: string | null; broker_error: string | null; positions: Record<string, string>;
   open_orders: { client_order_id: string; symbol: string; side: string; quantity: string;
-    order_type: string; limit_price?: string | null; stop_price?: string | null }[];
+    order_type: string; limit_price?: string | null; stop_price?: string | null;
+    leg?: string }[];
 };
+
+// What a protective leg is, said in words (the order type alone does not tell).
+const LEGS: Record<string, string> = { sl: "stop-loss leg", tp: "take-profit leg" };
 
 export function Brokers({ session }: { session: Session }) {
   const { accounts, reload: reloadCatalog, error: catalogError } = useCatalog();
@@ -28,8 +32,9 @@ export function Brokers({ session }: { session: Session }) {
     <section>
       <div className="spread">
         <h1>Brokers</h1>
-        <span className="row small muted"><span className={`live-dot ${live ? "on" : ""}`} />
-          {live ? "live" : "connecting…"}
+        <span className="row">
+          <span className="small muted"><span className={`live-dot ${live ? "on" : ""}`} />
+            {live ? "live" : "connecting…"}</span>
           {session.canWrite && <button type="button" onClick={() => setConnecting(true)}>
             Connect Alpaca</button>}</span>
       </div>
@@ -75,16 +80,16 @@ function AccountCard({ account: a, status: st, session, onChanged }: { account: 
       {st?.broker_error && <p className="error">{st.broker_error}</p>}
       <h3>Positions</h3>
       {positions.length ? (
-        <table className="grid"><thead><tr><th>Symbol</th><th className="num">Quantity</th></tr></thead>
+        <table className="grid" data-testid="positions"><thead><tr><th>Symbol</th><th className="num">Quantity</th></tr></thead>
           <tbody>{positions.map(([sym, q]) => <tr key={sym}><td>{sym}</td>
             <td className="num">{fmtNum(q, 4)}</td></tr>)}</tbody></table>
       ) : <p className="muted small">None.</p>}
       <h3>Open orders</h3>
       {st?.open_orders.length ? (
-        <table className="grid"><thead><tr><th>Order</th><th>Side</th><th className="num">Qty</th>
+        <table className="grid" data-testid="open-orders"><thead><tr><th>Order</th><th>Side</th><th className="num">Qty</th>
           <th className="num">Price</th></tr></thead>
           <tbody>{st.open_orders.map((o) => <tr key={o.client_order_id}>
-            <td className="mono small">{o.symbol} {o.order_type}</td><td>{o.side}</td>
+            <td className="small">{o.symbol} {LEGS[o.leg ?? ""] ?? o.order_type}</td><td>{o.side}</td>
             <td className="num">{fmtNum(o.quantity, 4)}</td>
             <td className="num">{fmtNum(o.limit_price ?? o.stop_price)}</td></tr>)}</tbody></table>
       ) : <p className="muted small">None.</p>}

@@ -94,7 +94,7 @@ function History(_: { session: Session }) {
       </div>
       <ErrorLine error={error} />
       <div className="table-wrap">
-        <table className="grid" data-testid="signals">
+        <table className="grid stack" data-testid="signals">
           <thead><tr><th>Received</th><th>Strategy</th><th className="hide-phone">Account</th>
             <th>Symbol</th><th>Side</th><th>Status</th><th className="hide-phone">Stage / reason</th>
             <th className="num">Latency</th><th className="num hide-phone">Fill</th></tr></thead>
@@ -108,8 +108,9 @@ function History(_: { session: Session }) {
                 <td className="hide-phone">{accountName(r.account_id)}</td>
                 <td>{r.symbol || "—"}</td><td>{r.side || "—"}</td>
                 <td><Badge value={r.status} />{r.dry_run && <> <Badge value="dry" /></>}</td>
-                <td className="hide-phone wrap small">{r.status === "failed"
-                  ? `${r.stage}: ${r.code}` : r.stage}</td>
+                <td className="hide-phone small reason" title={r.reason ?? undefined}>
+                  {r.status === "failed" ? <><span className="mono">{r.stage}: {r.code}</span>
+                    {r.reason && <span className="muted"> — {r.reason}</span>}</> : r.stage}</td>
                 <td className="num">{r.latency_ms != null ? `${fmtNum(r.latency_ms, 0)} ms` : "—"}</td>
                 <td className="num hide-phone">{r.fill_quantity ? `${fmtNum(r.fill_quantity, 4)} @ ${fmtNum(r.fill_price)}` : "—"}</td>
               </tr>

@@ -65,7 +65,7 @@ export function Setup({ session }: { session: Session }) {
       </div>
       <ErrorLine error={error || actionError} />
       <div className="table-wrap">
-        <table className="grid" data-testid="strategies">
+        <table className="grid stack" data-testid="strategies">
           <thead><tr><th>Strategy</th><th className="hide-phone">Account</th><th className="hide-phone">Webhook URL</th>
             <th>Status</th><th>Last signal</th><th /></tr></thead>
           <tbody>
@@ -77,10 +77,10 @@ export function Setup({ session }: { session: Session }) {
                   <td className="hide-phone">{accountName(s.account_id)}</td>
                   <td className="hide-phone mono small url">{webhookUrl(session, s)}</td>
                   <td><Badge value={s.enabled ? "enabled" : "disabled"} /></td>
-                  <td className="small">{row ? <>
+                  <td className="small last">{row ? <>
                     <Badge value={row.status} /> <span className="muted">{fmtTime(row.received_at)}</span>
                   </> : <span className="muted">none yet</span>}</td>
-                  <td><div className="actions">
+                  <td className="row-actions"><div className="actions">
                     <button type="button" className="ghost"
                       onClick={() => setOpen(open === s.id ? "" : s.id)}>
                       {open === s.id ? "Hide template" : "Alert template"}</button>

@@ -2,7 +2,7 @@ import { api, ok } from "../api/client";
 import { useCatalog } from "../catalog";
 import { useLoad } from "../hooks";
 import { useLiveStream } from "../live";
-import { Badge, ErrorLine, fmtTime } from "../components/Status";
+import { Badge, ErrorLine, fmtNum, fmtTime } from "../components/Status";
 import { go } from "../route";
 
 type Entry = Record<string, unknown> & { type: string; occurred_at: string };
@@ -21,9 +21,9 @@ function summary(e: Entry): string {
         ? ` — size: ${(order.sizing as Record<string, unknown>).detail}` : "") : "";
     case "order.placed": return order ? `resting at the broker: ${order.order_id}` : "";
     case "webhook.trade_executed": return e.dry_run ? "dry run: decided, nothing sent to a broker"
-      : fill ? `filled ${fill.quantity} @ ${fill.average_price}` : "done";
+      : fill ? `filled ${fill.quantity} @ ${fmtNum(String(fill.average_price), 4)}` : "done";
     case "webhook.failed": return `${e.stage}: ${e.code} — ${e.reason}`;
-    case "order.leg_filled": return fill ? `${e.leg} leg filled ${fill.quantity} @ ${fill.average_price}` : "";
+    case "order.leg_filled": return fill ? `${e.leg} leg filled ${fill.quantity} @ ${fmtNum(String(fill.average_price), 4)}` : "";
     default: return "";
   }
 }
