@@ -1,4 +1,5 @@
-"""The auditor's commands: ``verify``, ``checkpoint``, ``checkpoint-key``, ``account-at``.
+"""The auditor's commands: ``verify``, ``checkpoint``, ``checkpoint-key``, ``account-at``,
+``export``.
 
 Each reads the event store named by the settings (``TRADEHOOKS_DATABASE_URL`` or the
 SQLite file under the data dir) directly; none needs a running system.
@@ -23,9 +24,10 @@ from projections.store import open_store
 from projections.timeline_projector import TimelineProjector
 from projections.timeline_store import open_timeline
 from projections.verify import Expected, VerifyReport, verify_chain
+from services.cli import export
 from services.runtime.config import Settings
 
-COMMANDS = ("verify", "checkpoint", "checkpoint-key", "account-at")
+COMMANDS = ("verify", "checkpoint", "checkpoint-key", "account-at", "export")
 KEY_ENV = "TRADEHOOKS_CHECKPOINT_KEY"
 
 
@@ -48,6 +50,7 @@ def add_parsers(sub: Any) -> None:
     at.add_argument("account_id")
     at.add_argument("moment", help="ISO 8601 time (UTC unless it says) or a store position")
     at.add_argument("--data-dir", help="data dir of the default SQLite store")
+    export.add_parser(sub)
     key = sub.add_parser("checkpoint-key", help="make an Ed25519 key for checkpoints; keep "
                          "it away from the store's machine and backups")
     key.add_argument("path", type=Path, help="where the private key goes (PATH.pub: public)")
@@ -64,6 +67,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     if args.command == "checkpoint":
         return _checkpoint(settings, args)
+    if args.command == "export":
+        return export.run(settings, args)
     if args.command == "account-at":
         return _account_at(settings, args)
     return _verify(settings, args)
