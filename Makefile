@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-append bench-as-of bench-cpu bench-load bench-replay bench-signals clean install console \
+.PHONY: run test test-fast lint bench bench-append bench-as-of bench-cpu bench-load bench-replay bench-signals clean install console \
 	console-api console-test browser screenshots
 
 $(STAMP): pyproject.toml
@@ -94,6 +94,11 @@ bench-load: $(STAMP)
 # BENCH_REPLAY_ARGS="--events 100000 --backends sqlite" for a quick run.
 bench-replay: $(STAMP)
 	$(BIN)/python -m bench.replay $(BENCH_REPLAY_ARGS)
+
+# The fast layer: pure decisions and handlers against in-memory fakes (no NATS, no
+# processes); the position model runs fewer examples than in make test.
+test-fast: $(STAMP)
+	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-60} $(BIN)/pytest -q -x tests/unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check contracts domain services projections tests bench
