@@ -89,7 +89,8 @@ class ClientErrorsInOneLine(logging.Filter):
             reason = " ".join(str(error.message).split())
             record.msg, record.args = f"{record.getMessage()}: bad request (400): {reason}", None
             record.exc_info, record.exc_text = None, None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            if record.levelno > logging.WARNING:  # aiohttp's debug records stay debug
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 
