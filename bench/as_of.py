@@ -3,7 +3,7 @@ random past moments (target: under 200 ms an answer), on SQLite and PostgreSQL.
 
 Setup (timed, not the target): the account's history — opened, then fills in and
 out of a few symbols, a resting order now and then — is written in bulk, and the
-timeline is indexed as the auditor would (a snapshot every 1,000 account events).
+timeline is indexed as the auditor would (a snapshot every 250 account events).
 Measured: ``account_as_of`` (the code behind ``GET /api/v1/accounts/{id}?as_of=``
 and ``tradehooks account-at``) for random store positions and random times. Prints
 a table and saves JSON under ``bench/results/``.
@@ -54,7 +54,8 @@ SYMBOLS = ("AAPL", "MSFT", "NVDA", "SPY")
 
 
 def history(events: int, seed: int = 16) -> Iterator[AnyEvent]:
-    """One account's events: opened, then fills (and every 50th a resting order)."""
+    """One account's events: opened, then fills; every 50th signal rests at the broker
+    first (a limit order) and fills with the next event."""
     rng = random.Random(seed)
     base: dict[str, Any] = {"tenant_id": "bench", "strategy_id": "strat-bench",
                             "account_id": ACCOUNT, "broker": "paper"}
@@ -67,7 +68,7 @@ def history(events: int, seed: int = 16) -> Iterator[AnyEvent]:
         symbol = rng.choice(SYMBOLS)
         side = rng.choice(("buy", "sell"))
         price = Decimal(100 + rng.randint(-500, 500)) / 10
-        cid = f"bench-{n}"
+        cid = f"bench-{n - 1}" if n % 50 == 1 else f"bench-{n}"  # fills the resting one
         if n % 50 == 0:
             order = BrokerOrder(order_id=f"o-{n}", client_order_id=cid, symbol=symbol,
                                 side=side, quantity=Decimal(1), order_type="limit",

@@ -20,8 +20,9 @@ and a signed checkpoint of its head.
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
@@ -166,24 +167,40 @@ def stream_rows(store: EventStore, kind: str, filters: Filters, upto: int,
         position = page.position
 
 
-def write_export(store: EventStore, kind: str, fmt: str, filters: Filters, out: IO[str],
-                 upto: int, on_row: Callable[[int], None] | None = None) -> Summary:
-    """Write the export to ``out`` (text); returns how many rows and which positions."""
-    summary = Summary(last_position=upto)
-    writer: Any = None
+def export_lines(store: EventStore, kind: str, fmt: str, filters: Filters, upto: int,
+                 summary: Summary | None = None) -> Iterator[str]:
+    """The export as lines of text (a CSV header first), produced page by page;
+    ``summary`` (when given) counts the rows as they go."""
+    summary = summary if summary is not None else Summary(last_position=upto)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS[kind], extrasaction="ignore",
+                            lineterminator="\n")
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=COLUMNS[kind], extrasaction="ignore",
-                                lineterminator="\n")
         writer.writeheader()
+        yield _drain(buffer)
     for pos, row in stream_rows(store, kind, filters, upto):
         if fmt == "csv":
             writer.writerow({k: _cell(v) for k, v in row.items()})
+            yield _drain(buffer)
         else:
-            out.write(json.dumps(row, separators=(",", ":"), default=str) + "\n")
+            yield json.dumps(row, separators=(",", ":"), default=str) + "\n"
         summary.rows += 1
         summary.first_position = summary.first_position or pos
-        if on_row:
-            on_row(summary.rows)
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def write_export(store: EventStore, kind: str, fmt: str, filters: Filters, out: IO[str],
+                 upto: int) -> Summary:
+    """Write the export to ``out`` (text); returns how many rows and which positions."""
+    summary = Summary(last_position=upto)
+    for line in export_lines(store, kind, fmt, filters, upto, summary):
+        out.write(line)
     return summary
 
 

@@ -31,7 +31,7 @@ from contracts.events import (
 from contracts.orders import BrokerOrder
 from projections.accounts import AccountsProjection, AccountView, view_to_api
 
-SNAPSHOT_EVERY = 1000
+SNAPSHOT_EVERY = 250
 MASK = "********"
 
 _CLASSES = (AccountOpened, AccountUpdated, AccountResumed, BreakerTripped, TradeExecuted,

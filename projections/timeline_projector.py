@@ -106,16 +106,19 @@ def state_at(store: EventStore, timeline: TimelineStore, account: str,
 
 def position_at_time(store: EventStore, timeline: TimelineStore, account: str,
                      instant: str) -> int | None:
-    """Position of the account's last stored event that occurred at or before
-    ``instant`` (see :func:`projections.timeline.instant`), None if none did."""
+    """Position of the account's latest stored event (by the time it occurred, then by
+    position) that occurred at or before ``instant`` (see
+    :func:`projections.timeline.instant`); None if none did."""
     indexed = timeline.position()
     best = timeline.position_at(account, instant)
     cursor = indexed
     while True:  # the tail the timeline has not indexed yet
         page = store.read_page(cursor, 10_000, TYPES)
         if not page.notifications:
-            return best
+            return best[1] if best else None
         for pos, event in zip(page.positions, page.events, strict=True):
-            if account_of(event) == account and at_instant(event.occurred_at) <= instant:
-                best = pos
+            if account_of(event) == account:
+                when = at_instant(event.occurred_at)
+                if when <= instant and (best is None or (when, pos) >= best):
+                    best = (when, pos)
         cursor = page.position

@@ -99,11 +99,14 @@ class TimelineStore:
                           (account, after, at_most))
         return [int(r[0]) for r in rows]
 
-    def position_at(self, account: str, instant: str) -> int | None:
-        """Position of the account's last event that occurred at or before ``instant``."""
-        rows = self._rows("SELECT MAX(position) FROM {p}th_account_events "
-                          "WHERE account_id = ? AND occurred_at <= ?", (account, instant))
-        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+    def position_at(self, account: str, instant: str) -> tuple[str, int] | None:
+        """(occurred_at, position) of the account's latest event that occurred at or
+        before ``instant`` (the latest position among equal times): one index probe."""
+        rows = self._rows("SELECT occurred_at, position FROM {p}th_account_events "
+                          "WHERE account_id = ? AND occurred_at <= ? "
+                          "ORDER BY occurred_at DESC, position DESC LIMIT 1",
+                          (account, instant))
+        return (str(rows[0][0]), int(rows[0][1])) if rows else None
 
     def clear(self) -> None:
         """Forget everything (a rebuild starts from position 0)."""

@@ -16,6 +16,7 @@ from services.ingress import (
     analytics,
     commands,
     console_ops,
+    exports,
     health,
     live,
     openapi,
@@ -109,6 +110,7 @@ def build_operator_app(ctx: IngressContext) -> web.Application:
     signal_history.add_routes(app)
     live.add_routes(app)
     console_ops.add_routes(app)
+    exports.add_routes(app)
     analytics.add_routes(app)
     console_assets.add_routes(app)  # the web console at /, beside the API it calls
     app.router.add_get("/metrics", health.metrics_endpoint)

@@ -30,7 +30,13 @@ from contracts.identifiers import (
 )
 from contracts.orders import BrokerOrder
 from contracts.webhook_urls import LEGACY_ROUTE, STRATEGY_ROUTE
-from services.ingress import admin_accounts, admin_strategies, admin_tenants, openapi_signals
+from services.ingress import (
+    admin_accounts,
+    admin_strategies,
+    admin_tenants,
+    openapi_audit,
+    openapi_signals,
+)
 from services.ingress.admin_keys import ApiKeyIn
 from services.ingress.admin_strategies import MAX_OVERLAP_S
 from services.ingress.prices import PriceIn, PricesIn
@@ -399,9 +405,11 @@ def _paths() -> Schema:
                 **_answers({}, *READ)}, tag="accounts"),
         },
         "/api/v1/accounts/{account_id}": {
-            "get": _op("Cash, equity, P&L and positions (account projection)", _answers(
-                {200: ("AccountState", "the account's state")}, *READ, 404),
-                tag="accounts", params=account),
+            "get": _op("Cash, equity, P&L and positions (account projection); with as_of, "
+                       "as they were, with open orders and settings", {
+                           "200": openapi_audit.account_answer(),
+                           **_answers({}, *READ, 404, 422)},
+                       tag="accounts", params=[*account, openapi_audit.AS_OF]),
             "patch": _op("Change an account's settings", _answers(
                 {200: ("Account" + VIEW, "changed")}, *WRITE, 404, *BODY),
                 tag="accounts", params=account, body=_body(_ref("AccountPatch"))),
@@ -497,6 +505,7 @@ def _paths() -> Schema:
             "description": "Prometheus text exposition",
             "content": {"text/plain": {"schema": _STR}}}}, tag="health", security=[])},
         **_console_paths(),
+        **openapi_audit.paths(_answers({}, *READ, 422), ADMIN),
         "/openapi.json": {"get": _op("This document", {"200": _json(
             {"type": "object"}, "the OpenAPI document")}, tag="health", security=[])},
     }
@@ -525,7 +534,8 @@ def document() -> Schema:
     inputs = _pydantic_inputs()
     schemas: dict[str, Schema] = {}
     for part in (inputs, _request_schemas(inputs), _pydantic_views(), _msgspec_schemas(),
-                 HAND_WRITTEN, CONSOLE_SCHEMAS, openapi_signals.schemas()):
+                 HAND_WRITTEN, CONSOLE_SCHEMAS, openapi_signals.schemas(),
+                 openapi_audit.schemas()):
         # Two models of one name would silently replace each other's schema.
         clash = schemas.keys() & part.keys()
         if clash:

@@ -1,8 +1,11 @@
-"""``GET /api/v1/accounts/{id}?as_of=`` on the running system: the account before and
-after its fills, from the event store, beside the live answer."""
+"""The auditor's routes on the running system: ``GET /api/v1/accounts/{id}?as_of=``
+(the account before and after its fills, from the event store, beside the live
+answer) and ``GET /api/v1/export`` (its fills as CSV, up to a named chain head)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
 from typing import Any
 
@@ -56,3 +59,18 @@ async def test_an_account_before_and_after_its_fills(system: System, bus: Bus,
         assert (status, body["error"]) == (404, "not_found")
         status, body = await as_of(http, system, t.account.id, "yesterday")
         assert (status, body["error"], body["field"]) == (422, "invalid_field", "as_of")
+
+        async with http.get(f"{system.operator_url}/api/v1/export",
+                            params={"kind": "fills", "format": "csv",
+                                    "account": t.account.id},
+                            headers=system.admin_headers) as resp:
+            assert resp.status == 200, await resp.text()
+            assert resp.headers["Content-Type"].startswith("text/csv")
+            assert int(resp.headers["X-Chain-Position"]) > 0
+            assert len(resp.headers["X-Chain-Hash"]) == 64
+            rows = list(csv.DictReader(io.StringIO(await resp.text())))
+        assert [(r["signal_id"], r["symbol"], Decimal(r["quantity"])) for r in rows] == \
+            [(f.signal_id, "HIST", Decimal(3)) for f in fills]
+        async with http.get(f"{system.operator_url}/api/v1/export",
+                            params={"kind": "nope"}, headers=system.admin_headers) as resp:
+            assert (resp.status, (await resp.json())["field"]) == (422, "kind")

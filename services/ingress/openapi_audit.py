@@ -1,0 +1,61 @@
+"""The OpenAPI part of the auditor's routes: the export, and ``as_of`` on an account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.export import FORMATS, KINDS
+
+Schema = dict[str, Any]
+REF = "#/components/schemas/"
+_STR = {"type": "string"}
+_TIME = {"type": "string", "maxLength": 64,
+         "description": "ISO 8601 time (UTC unless it names a zone)"}
+_ID = {"type": "string", "maxLength": 200}
+
+AS_OF = {"name": "as_of", "in": "query", "schema": {"type": "string", "maxLength": 64},
+         "description": "the account as it was then: an ISO 8601 time (UTC unless it "
+                        "names a zone) or a store position (digits)"}
+
+
+def schemas() -> dict[str, Schema]:
+    """``AccountAsOf``: the live account's fields plus what the past adds."""
+    return {"AccountAsOf": {
+        "type": "object",
+        "required": ["account_id", "tenant_id", "cash", "equity", "positions", "as_of",
+                     "open_orders", "settings", "paused"],
+        "properties": {
+            "as_of": {"type": "object", "properties": {
+                "requested": _STR, "position": {"type": "integer"}, "occurred_at": _STR,
+                "events": {"type": "integer"}}},
+            "open_orders": {"type": "array", "items": {"type": "object"}},
+            "settings": {"type": "object"}, "paused": {"type": "boolean"},
+            "positions": {"type": "array", "items": {"$ref": REF + "Position"}}},
+    }}
+
+
+def account_answer() -> Schema:
+    """The 200 answer of ``GET /api/v1/accounts/{id}``, with or without ``as_of``."""
+    return {"description": "the account's state (as it was, with as_of)", "content": {
+        "application/json": {"schema": {"oneOf": [
+            {"$ref": REF + "AccountState"}, {"$ref": REF + "AccountAsOf"}]}}}}
+
+
+def paths(read_errors: Schema, tag_security: list[Any]) -> Schema:
+    """``GET /api/v1/export``."""
+    params = [
+        {"name": "kind", "in": "query", "schema": {"enum": list(KINDS), "default": "events"}},
+        {"name": "format", "in": "query", "schema": {"enum": list(FORMATS),
+                                                      "default": "jsonl"}},
+        *({"name": name, "in": "query", "schema": _ID} for name in
+          ("tenant", "account", "strategy")),
+        {"name": "since", "in": "query", "schema": _TIME, "description": "at or after"},
+        {"name": "until", "in": "query", "schema": _TIME, "description": "before"},
+    ]
+    return {"/api/v1/export": {"get": {
+        "summary": "Events, signals, orders or fills as JSON Lines or CSV, streamed, up to "
+                   "the chain head named by X-Chain-Position / X-Chain-Hash",
+        "tags": ["audit"], "security": tag_security, "parameters": params,
+        "responses": {"200": {"description": "the rows", "content": {
+            "application/x-ndjson": {"schema": _STR}, "text/csv": {"schema": _STR}}},
+            **read_errors}}}}
