@@ -1,4 +1,5 @@
-"""``tradehooks export KIND``: events, signals, orders or fills as JSON Lines or CSV.
+"""``tradehooks export KIND``: events, signals, orders or fills as JSON Lines, CSV or
+Parquet.
 
 Reads the event store directly, streaming. The chain is verified first and the
 export stops at its head; with ``--out DIR`` the rows go to ``DIR/<kind>.<format>``
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from projections import checkpoint as cp
-from projections.export import FORMATS, KINDS, Filters, write_export
+from projections.export import FORMATS, KINDS, Filters, write_export, write_parquet
 from projections.persistence import parse_store_url
 from projections.store import open_store
 from projections.verify import verify_chain
@@ -32,7 +33,9 @@ def add_parser(sub: Any) -> None:
     export = sub.add_parser("export", help="export events, signals, orders or fills "
                             "(JSON Lines or CSV) with the chain head they stand on")
     export.add_argument("kind", choices=KINDS)
-    export.add_argument("--format", choices=FORMATS, default="jsonl")
+    export.add_argument("--format", choices=[*FORMATS, "parquet"], default="jsonl",
+                        help="parquet needs --out and pyarrow (pip install "
+                        "'tradehooks[parquet]')")
     export.add_argument("--tenant", default="")
     export.add_argument("--account", default="")
     export.add_argument("--strategy", default="")
@@ -60,6 +63,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"bad time: {exc}", file=sys.stderr)
         return 2
+    if args.format == "parquet" and args.out is None:
+        print("--format parquet writes a file: give --out DIR", file=sys.stderr)
+        return 2
     key_path = args.key or (Path(os.environ[KEY_ENV]) if os.environ.get(KEY_ENV) else None)
     key = cp.load_key(key_path) if key_path else None
     where = parse_store_url(settings.store_url).describe()
@@ -79,9 +85,13 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         args.out.mkdir(parents=True, exist_ok=True)
         data = args.out / f"{args.kind}.{args.format}"
-        with data.open("w", newline="") as out:
-            summary = write_export(store, args.kind, args.format, filters, out,
-                                   report.head_position)
+        if args.format == "parquet":
+            summary = write_parquet(store, args.kind, filters, str(data),
+                                    report.head_position)
+        else:
+            with data.open("w", newline="") as out:
+                summary = write_export(store, args.kind, args.format, filters, out,
+                                       report.head_position)
     finally:
         store.close()
     manifest: dict[str, Any] = {

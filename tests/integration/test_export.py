@@ -169,3 +169,22 @@ def test_cli_export_refuses_a_broken_chain(url: str, store: EventStore,
                 sql.Identifier(location.schema, "tradehooks_events_chain")))
 
     assert main(["export", "events"]) == 1
+
+
+def test_parquet_has_the_csv_rows(url: str, store: EventStore, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    monkeypatch.setenv("TRADEHOOKS_DATABASE_URL", url)
+    store.append(lifecycles())
+
+    assert main(["export", "fills", "--format", "parquet", "--out", str(tmp_path / "p")]) == 0
+    assert main(["export", "fills", "--format", "csv", "--out", str(tmp_path / "c")]) == 0
+
+    table = pq.read_table(tmp_path / "p" / "fills.parquet")
+    as_csv = list(csv.DictReader((tmp_path / "c" / "fills.csv").open()))
+    assert table.column_names == COLUMNS["fills"]
+    assert table.num_rows == len(as_csv) == 3
+    rows = table.to_pylist()
+    assert [r["position"] for r in rows] == [int(r["position"]) for r in as_csv]
+    assert [{k: str(v) for k, v in r.items()} for r in rows] == as_csv
+    assert main(["export", "fills", "--format", "parquet"]) == 2  # a file needs --out
