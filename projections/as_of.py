@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from projections.store import EventStore
-from projections.timeline import instant, to_api
-from projections.timeline_projector import position_at_time, state_at
+from projections.timeline import instant, strategy_to_api, to_api
+from projections.timeline_projector import position_at_time, state_at, strategy_position
 from projections.timeline_store import TimelineStore
 
 
@@ -46,3 +46,14 @@ def account_as_of(store: EventStore, timeline: TimelineStore, account: str,
         return None
     state = state_at(store, timeline, account, position)
     return to_api(state, requested) if state is not None else None
+
+
+def strategy_as_of(store: EventStore, timeline: TimelineStore, strategy_id: str,
+                   moment: int | str, requested: str) -> dict[str, Any] | None:
+    """The strategy's settings as of ``moment`` (its last registry event by then), or
+    None when it was not registered yet."""
+    position = strategy_position(store, timeline, strategy_id, moment)
+    if position is None:
+        return None
+    ((_, event),) = store.events_at([position])
+    return strategy_to_api(event, position, requested)

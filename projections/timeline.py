@@ -25,8 +25,12 @@ from contracts.events import (
     LegFilled,
     LegResized,
     OrderPlaced,
+    StrategyRegistered,
+    StrategySecretRotated,
+    StrategyUpdated,
     TradeExecuted,
     WebhookFailed,
+    event_type,
 )
 from contracts.orders import BrokerOrder
 from projections.accounts import AccountsProjection, AccountView, view_to_api
@@ -36,8 +40,12 @@ MASK = "********"
 
 _CLASSES = (AccountOpened, AccountUpdated, AccountResumed, BreakerTripped, TradeExecuted,
             LegFilled, LegCanceled, LegResized, OrderPlaced, WebhookFailed)
-# The event types that change an account's state (replay decodes no others).
-TYPES = frozenset(str(cls.__struct_config__.tag) for cls in _CLASSES)
+_STRATEGY_CLASSES = (StrategyRegistered, StrategyUpdated, StrategySecretRotated)
+# The event types that change an account's state or a strategy's settings (replay
+# decodes no others).
+TYPES = frozenset(str(cls.__struct_config__.tag) for cls in (*_CLASSES, *_STRATEGY_CLASSES))
+# Strategies share the index with accounts under this prefix (ids cannot hold a colon).
+STRATEGY_KEY = "strategy:"
 
 
 class AccountAt(msgspec.Struct, kw_only=True):
@@ -63,6 +71,22 @@ def account_of(event: AnyEvent) -> str:
     if isinstance(event, WebhookFailed) and not _failed_order(event):
         return ""
     return event.account_id
+
+
+def strategy_key(event: AnyEvent) -> str:
+    """The index key of a strategy registry event ('' for any other event)."""
+    if isinstance(event, _STRATEGY_CLASSES):
+        return STRATEGY_KEY + event.strategy_id
+    return ""
+
+
+def strategy_to_api(event: AnyEvent, position: int, requested: str) -> dict[str, Any]:
+    """A strategy's settings as a registry event left them (secrets masked)."""
+    assert isinstance(event, _STRATEGY_CLASSES)
+    return {"strategy_id": event.strategy_id, "tenant_id": event.tenant_id,
+            "settings": masked(event.record),
+            "as_of": {"requested": requested, "position": position,
+                      "occurred_at": instant(event.occurred_at), "event": event_type(event)}}
 
 
 def _failed_order(event: WebhookFailed) -> str:

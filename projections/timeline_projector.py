@@ -13,6 +13,7 @@ from __future__ import annotations
 from projections.store import EventStore
 from projections.timeline import (
     SNAPSHOT_EVERY,
+    STRATEGY_KEY,
     TYPES,
     AccountAt,
     account_of,
@@ -20,6 +21,7 @@ from projections.timeline import (
     decode,
     encode,
     new_state,
+    strategy_key,
 )
 from projections.timeline import instant as at_instant
 from projections.timeline_store import IndexRow, Snapshot, TimelineStore
@@ -55,6 +57,10 @@ class TimelineProjector:
             index: list[IndexRow] = []
             snapshots: list[Snapshot] = []
             for position, event in zip(page.positions, page.events, strict=True):
+                strategy = strategy_key(event)
+                if strategy:
+                    index.append((strategy, position, at_instant(event.occurred_at)))
+                    continue
                 account = account_of(event)
                 if not account:
                     continue
@@ -122,3 +128,34 @@ def position_at_time(store: EventStore, timeline: TimelineStore, account: str,
                 if when <= instant and (best is None or (when, pos) >= best):
                     best = (when, pos)
         cursor = page.position
+
+
+def strategy_position(store: EventStore, timeline: TimelineStore, strategy_id: str,
+                      moment: int | str) -> int | None:
+    """Position of the strategy's last registry event at or before ``moment`` (a store
+    position, or a time as :func:`projections.timeline.instant` writes it)."""
+    key = STRATEGY_KEY + strategy_id
+    indexed = timeline.position()
+    if isinstance(moment, int):
+        best: tuple[str, int] | None = None
+        last = timeline.last_position(key, min(moment, indexed))
+        found = last
+    else:
+        best = timeline.position_at(key, moment)
+        found = best[1] if best else None
+    cursor = indexed
+    limit = moment if isinstance(moment, int) else None
+    while limit is None or cursor < limit:  # the tail the timeline has not indexed yet
+        page = store.read_page(cursor, 10_000, TYPES)
+        if not page.notifications:
+            break
+        for pos, event in zip(page.positions, page.events, strict=True):
+            if strategy_key(event) != key or (limit is not None and pos > limit):
+                continue
+            when = at_instant(event.occurred_at)
+            if isinstance(moment, int):
+                found = pos
+            elif when <= moment and (best is None or (when, pos) >= best):
+                best, found = (when, pos), pos
+        cursor = page.position
+    return found

@@ -11,7 +11,7 @@ safe while the auditor runs.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +29,43 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS {p}th_timeline_position (id INTEGER PRIMARY KEY,"
     " position BIGINT NOT NULL)",
 )
-IndexRow = tuple[str, int, str]  # account, position, occurred_at
+IndexRow = tuple[str, int, str]  # account (or strategy key), position, occurred_at
+# Row id 0 of th_timeline_position: what the index holds. A timeline built by an older
+# version (without strategies) is cleared on open and rebuilt by the next catch-up.
+VERSION = 2
 Snapshot = tuple[str, int, str]  # account, position, encoded state
 
 
 class TimelineStore:
     """The timeline's tables over one DB-API connection (SQLite or PostgreSQL)."""
 
-    def __init__(self, conn: Any, prefix: str, postgres: bool) -> None:
-        self.conn = conn
+    def __init__(self, connect: Callable[[], Any], prefix: str, postgres: bool) -> None:
+        self._connect = connect
+        self._conn = connect()
         self.p = prefix
         self.postgres = postgres
         for ddl in _TABLES:
             self.conn.execute(ddl.format(p=prefix))
+        if self._version() < VERSION:
+            self.clear()
+            self.conn.execute(self._sql("INSERT INTO {p}th_timeline_position (id, position) "
+                                        "VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET "
+                                        "position = excluded.position"), (VERSION,))
+
+    def _version(self) -> int:
+        rows = self._rows("SELECT position FROM {p}th_timeline_position WHERE id = 0", ())
+        if rows:
+            return int(rows[0][0])
+        # No version row: an empty timeline is current, an indexed one is version 1.
+        return VERSION if not self._rows("SELECT 1 FROM {p}th_timeline_position", ()) else 1
+
+    @property
+    def conn(self) -> Any:
+        """The connection, made again when the database closed it (a restart, an
+        outage): the auditor keeps projecting once the database is back."""
+        if getattr(self._conn, "closed", False) or getattr(self._conn, "broken", False):
+            self._conn = self._connect()
+        return self._conn
 
     def _sql(self, text: str) -> str:
         text = text.format(p=self.p)
@@ -68,7 +92,8 @@ class TimelineStore:
                  "ON CONFLICT (id) DO UPDATE SET position = excluded.position "
                  "WHERE excluded.position > t.position")
         if self.postgres:
-            with self.conn.transaction(), self.conn.cursor() as cur:
+            conn = self.conn
+            with conn.transaction(), conn.cursor() as cur:
                 for text, rows in statements:
                     if rows:
                         cur.executemany(self._sql(text), rows)
@@ -99,6 +124,12 @@ class TimelineStore:
                           (account, after, at_most))
         return [int(r[0]) for r in rows]
 
+    def last_position(self, key: str, at_most: int) -> int | None:
+        """Position of the key's last indexed event at or before ``at_most``."""
+        rows = self._rows("SELECT MAX(position) FROM {p}th_account_events "
+                          "WHERE account_id = ? AND position <= ?", (key, at_most))
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
     def position_at(self, account: str, instant: str) -> tuple[str, int] | None:
         """(occurred_at, position) of the account's latest event that occurred at or
         before ``instant`` (the latest position among equal times): one index probe."""
@@ -115,7 +146,7 @@ class TimelineStore:
 
     def close(self) -> None:
         """Close the connection."""
-        self.conn.close()
+        self._conn.close()
 
 
 def open_timeline(location: StoreLocation) -> TimelineStore:
@@ -124,19 +155,24 @@ def open_timeline(location: StoreLocation) -> TimelineStore:
         base = Path(location.sqlite_path)
         path = base.with_name(base.stem + "-timeline.sqlite")
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False,
-                               isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        return TimelineStore(conn, "", postgres=False)
 
-    def connect() -> TimelineStore:
-        conninfo = psycopg.conninfo.make_conninfo(
-            host=location.host, port=location.port, dbname=location.dbname,
-            user=location.user, password=location.password or None, connect_timeout=5)
+        def connect_sqlite() -> sqlite3.Connection:
+            conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False,
+                                   isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            return conn
+
+        return TimelineStore(connect_sqlite, "", postgres=False)
+
+    conninfo = psycopg.conninfo.make_conninfo(
+        host=location.host, port=location.port, dbname=location.dbname,
+        user=location.user, password=location.password or None, connect_timeout=5)
+
+    def connect_postgres() -> psycopg.Connection[Any]:
         conn = psycopg.connect(conninfo, autocommit=True)
         if location.schema:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{location.schema}"')
-        prefix = f'"{location.schema}".' if location.schema else ""
-        return TimelineStore(conn, prefix, postgres=True)
+        return conn
 
-    return created_concurrently(connect)
+    prefix = f'"{location.schema}".' if location.schema else ""
+    return created_concurrently(lambda: TimelineStore(connect_postgres, prefix, postgres=True))

@@ -1,5 +1,5 @@
 """The auditor's commands: ``verify``, ``checkpoint``, ``checkpoint-key``, ``account-at``,
-``export``.
+``strategy-at``, ``export``.
 
 Each reads the event store named by the settings (``TRADEHOOKS_DATABASE_URL`` or the
 SQLite file under the data dir) directly; none needs a running system.
@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from projections import checkpoint as cp
-from projections.as_of import account_as_of, parse_moment
+from projections.as_of import account_as_of, parse_moment, strategy_as_of
 from projections.persistence import parse_store_url
 from projections.store import open_store
 from projections.timeline_projector import TimelineProjector
@@ -27,7 +27,7 @@ from projections.verify import Expected, VerifyReport, verify_chain
 from services.cli import export
 from services.runtime.config import Settings
 
-COMMANDS = ("verify", "checkpoint", "checkpoint-key", "account-at", "export")
+COMMANDS = ("verify", "checkpoint", "checkpoint-key", "account-at", "strategy-at", "export")
 KEY_ENV = "TRADEHOOKS_CHECKPOINT_KEY"
 
 
@@ -50,6 +50,12 @@ def add_parsers(sub: Any) -> None:
     at.add_argument("account_id")
     at.add_argument("moment", help="ISO 8601 time (UTC unless it says) or a store position")
     at.add_argument("--data-dir", help="data dir of the default SQLite store")
+    strategy = sub.add_parser("strategy-at", help="a strategy's settings as they were at a "
+                              "time or store position (JSON, secrets masked)")
+    strategy.add_argument("strategy_id")
+    strategy.add_argument("moment", help="ISO 8601 time (UTC unless it says) or a store "
+                          "position")
+    strategy.add_argument("--data-dir", help="data dir of the default SQLite store")
     export.add_parser(sub)
     key = sub.add_parser("checkpoint-key", help="make an Ed25519 key for checkpoints; keep "
                          "it away from the store's machine and backups")
@@ -69,8 +75,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         return _checkpoint(settings, args)
     if args.command == "export":
         return export.run(settings, args)
-    if args.command == "account-at":
-        return _account_at(settings, args)
+    if args.command in ("account-at", "strategy-at"):
+        return _as_of(settings, args)
     return _verify(settings, args)
 
 
@@ -149,7 +155,7 @@ def _checkpoint(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _account_at(settings: Settings, args: argparse.Namespace) -> int:
+def _as_of(settings: Settings, args: argparse.Namespace) -> int:
     try:
         moment = parse_moment(args.moment)
     except ValueError as exc:
@@ -161,12 +167,17 @@ def _account_at(settings: Settings, args: argparse.Namespace) -> int:
     try:
         # Index what the auditor has not yet (the same rows it would write).
         TimelineProjector(store, timeline).catch_up()
-        body = account_as_of(store, timeline, args.account_id, moment, args.moment)
+        if args.command == "account-at":
+            what = f"account {args.account_id}"
+            body = account_as_of(store, timeline, args.account_id, moment, args.moment)
+        else:
+            what = f"strategy {args.strategy_id}"
+            body = strategy_as_of(store, timeline, args.strategy_id, moment, args.moment)
     finally:
         timeline.close()
         store.close()
     if body is None:
-        print(f"no account {args.account_id} as of {args.moment}", file=sys.stderr)
+        print(f"no {what} as of {args.moment}", file=sys.stderr)
         return 1
     print(json.dumps(body, indent=2))
     return 0
