@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import orjson
 from aiohttp import web
@@ -68,8 +68,42 @@ async def optional_body(request: web.Request) -> dict[str, Any]:
     return await json_body(request) if request.can_read_body else {}
 
 
+def unknown_field(model: type[BaseModel], body: dict[str, Any], prefix: str = "") -> str | None:
+    """The first field of ``body`` (or of an object nested in it) that ``model`` does not
+    have: a misspelt setting must be refused, not silently ignored."""
+    for name in sorted(body):
+        field = model.model_fields.get(name)
+        if field is None:
+            return f"{prefix}{name}"
+        nested = _model_of(field.annotation)
+        value = body[name]
+        if nested is not None and isinstance(value, dict):
+            found = unknown_field(nested, value, f"{prefix}{name}.")
+            if found:
+                return found
+    return None
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds (``Model`` or ``Model | None``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _refuse_unknown(model: type[BaseModel], body: dict[str, Any]) -> None:
+    name = unknown_field(model, body)
+    if name is not None:
+        raise Problem(422, "invalid_field", f"{name}: no such field", field=name)
+
+
 def patched(record: M, body: dict[str, Any], fixed: frozenset[str]) -> M:
-    """``record`` with ``body``'s fields applied; 422 for a fixed or invalid field."""
+    """``record`` with ``body``'s fields applied; 422 for a fixed, unknown or invalid
+    field."""
+    _refuse_unknown(type(record), body)
     refused = sorted(fixed & body.keys())
     if refused:
         raise Problem(422, "invalid_field", f"{refused[0]}: cannot be changed",
@@ -81,7 +115,8 @@ def patched(record: M, body: dict[str, Any], fixed: frozenset[str]) -> M:
 
 
 def validated(model: type[M], fields: dict[str, Any]) -> M:
-    """A new record from ``fields``, or a 422 naming the first bad field."""
+    """A new record from ``fields``, or a 422 naming the first bad or unknown field."""
+    _refuse_unknown(model, fields)
     try:
         return model.model_validate(fields)
     except ValidationError as exc:

@@ -58,6 +58,11 @@ def _pydantic_inputs() -> dict[str, Schema]:
     _, defs = models_json_schema([(m, "validation") for m in inputs],
                                  ref_template=REF + "{model}")
     schemas: dict[str, Schema] = defs["$defs"]
+    # Every body the admin API takes refuses a field it does not know (a misspelt
+    # setting is a 422, never silently ignored): nested objects included.
+    for schema in schemas.values():
+        if schema.get("type") == "object":
+            schema["additionalProperties"] = False
     return schemas
 
 
@@ -93,6 +98,7 @@ def _without(schema: Schema, fields: frozenset[str], required: tuple[str, ...] =
     """``schema`` minus ``fields``, requiring only ``required``."""
     out = copy.deepcopy(schema)
     out["properties"] = {k: v for k, v in out["properties"].items() if k not in fields}
+    out["additionalProperties"] = False
     out["required"] = list(required)
     if not required:
         del out["required"]
