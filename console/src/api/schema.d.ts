@@ -179,10 +179,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Cash, equity, P&L and positions (account projection) */
+        /** Cash, equity, P&L and positions (account projection); with as_of, as they were, with open orders and settings */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description the account as it was then: an ISO 8601 time (UTC unless it names a zone) or a store position (digits) */
+                    as_of?: string;
+                };
                 header?: never;
                 path: {
                     account_id: string;
@@ -191,13 +194,13 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description the account's state */
+                /** @description the account's state (as it was, with as_of) */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["AccountState"];
+                        "application/json": components["schemas"]["AccountState"] | components["schemas"]["AccountAsOf"];
                     };
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
@@ -211,6 +214,15 @@ export interface paths {
                 };
                 /** @description no such record, or one the key may not see */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a missing or invalid field, named in ``field`` */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -868,6 +880,71 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Events, signals, orders or fills as JSON Lines or CSV, streamed, up to the chain head named by X-Chain-Position / X-Chain-Hash */
+        get: {
+            parameters: {
+                query?: {
+                    kind?: "events" | "signals" | "orders" | "fills";
+                    format?: "jsonl" | "csv";
+                    tenant?: string;
+                    account?: string;
+                    strategy?: string;
+                    /** @description at or after */
+                    since?: string;
+                    /** @description before */
+                    until?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the rows */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/x-ndjson": string;
+                        "text/csv": string;
+                    };
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a missing or invalid field, named in ``field`` */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3033,6 +3110,18 @@ export interface components {
             suspended: boolean;
             /** Tenant Id */
             tenant_id: string;
+        };
+        AccountAsOf: {
+            as_of: {
+                events?: number;
+                occurred_at?: string;
+                position?: number;
+                requested?: string;
+            };
+            open_orders: Record<string, never>[];
+            paused: boolean;
+            positions: components["schemas"]["Position"][];
+            settings: Record<string, never>;
         };
         /**
          * Account
