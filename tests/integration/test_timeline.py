@@ -271,3 +271,24 @@ def test_a_timeline_of_an_older_version_is_rebuilt(url: str, store: EventStore) 
         assert state_at(store, reopened, "acc-1", store.max_position()) == expected
     finally:
         reopened.close()
+
+
+def test_the_timeline_reconnects_after_its_database_cut_it_off(
+    url: str, store: EventStore, timeline: TimelineStore,
+) -> None:
+    if parse_store_url(url).kind == "sqlite":
+        pytest.skip("a SQLite file has no server to cut the connection")
+    store.append(history(trades=2))
+    TimelineProjector(store, timeline).catch_up()
+    position = timeline.position()
+    import psycopg
+    from harness import POSTGRES_URL
+
+    pid = timeline.conn.info.backend_pid
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(psycopg.OperationalError):
+        timeline.position()  # the cut is noticed on the next use...
+
+    assert timeline.position() == position  # ...and the one after reconnects
+    assert timeline.conn.info.backend_pid != pid
