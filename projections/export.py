@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
+import msgspec
+
 from contracts.events import (
     AnyEvent,
     LegFilled,
@@ -183,9 +185,12 @@ def export_lines(store: EventStore, kind: str, fmt: str, filters: Filters, upto:
             writer.writerow({k: _cell(v) for k, v in row.items()})
             yield _drain(buffer)
         else:
-            yield json.dumps(row, separators=(",", ":"), default=str) + "\n"
+            yield _json_line.encode(row).decode() + "\n"
         summary.rows += 1
         summary.first_position = summary.first_position or pos
+
+
+_json_line = msgspec.json.Encoder(decimal_format="string")
 
 
 def _drain(buffer: io.StringIO) -> str:
