@@ -270,6 +270,10 @@ def upgrade_chain(recorder: Any, batch: int = 10_000) -> int:
     """Link every events row that has no link yet (a store written before the chain
     existed), ``batch`` rows per transaction; returns how many were linked."""
     sql = chain_of(recorder)
+    with read_transaction(recorder) as cursor:
+        head = sql.head(cursor)
+        if not sql.rows_after(cursor, head[0] if head else 0, 1):
+            return 0  # every row is linked: no lock taken (a reader may open the store)
     total = 0
     while True:
         with write_transaction(recorder) as cursor:
