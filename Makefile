@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench bench-append bench-as-of bench-cpu bench-load bench-replay bench-signals clean install console \
+.PHONY: run test test-fast lint bench bench-append bench-as-of bench-whatif bench-cpu bench-load bench-replay bench-signals clean install console \
 	console-api console-test browser screenshots
 
 $(STAMP): pyproject.toml
@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.cpu $(BENCH_CPU_ARGS)
 	$(BIN)/python -m bench.append $(BENCH_APPEND_ARGS)
 	$(BIN)/python -m bench.as_of $(BENCH_AS_OF_ARGS)
+	$(BIN)/python -m bench.whatif $(BENCH_WHATIF_ARGS)
 
 # What the tamper-evidence chain costs a write; BENCH_APPEND_ARGS="--events 20000".
 bench-append: $(STAMP)
@@ -78,6 +79,10 @@ bench-append: $(STAMP)
 # An account of 100,000 events as of random moments; BENCH_AS_OF_ARGS="--events 20000".
 bench-as-of: $(STAMP)
 	$(BIN)/python -m bench.as_of $(BENCH_AS_OF_ARGS)
+
+# 100,000 recorded signals decided again; BENCH_WHATIF_ARGS="--signals 20000".
+bench-whatif: $(STAMP)
+	$(BIN)/python -m bench.whatif $(BENCH_WHATIF_ARGS)
 
 # CPU ms per signal per process, in windows (flat as an account trades?).
 # BENCH_CPU_ARGS="--windows 3 --window 500" for a quick run.

@@ -67,7 +67,7 @@ def history(events: int, seed: int = 16) -> Iterator[AnyEvent]:
         at = START + timedelta(seconds=n)
         symbol = rng.choice(SYMBOLS)
         side = rng.choice(("buy", "sell"))
-        price = Decimal(100 + rng.randint(-500, 500)) / 10
+        price = Decimal(1000 + rng.randint(-500, 500)) / 10
         cid = f"bench-{n - 1}" if n % 50 == 1 else f"bench-{n}"  # fills the resting one
         if n % 50 == 0:
             order = BrokerOrder(order_id=f"o-{n}", client_order_id=cid, symbol=symbol,

@@ -1,5 +1,5 @@
 """The auditor's commands: ``verify``, ``checkpoint``, ``checkpoint-key``, ``account-at``,
-``strategy-at``, ``export``.
+``strategy-at``, ``export``, ``what-if``.
 
 Each reads the event store named by the settings (``TRADEHOOKS_DATABASE_URL`` or the
 SQLite file under the data dir) directly; none needs a running system.
