@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,7 @@ from e2e.helpers import post_json, tv_alert
 from harness import EventTap, System, account_projection, provision
 
 from contracts.events import TradeExecuted
+from services.cli.main import main
 from services.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
@@ -27,8 +29,9 @@ async def as_of(http: aiohttp.ClientSession, system: System, account: str,
         return resp.status, await resp.json()
 
 
-async def test_an_account_before_and_after_its_fills(system: System, bus: Bus,
-                                                     tap: EventTap) -> None:
+async def test_an_account_before_and_after_its_fills(
+        system: System, bus: Bus, tap: EventTap, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="3")
     fills: list[TradeExecuted] = []
     async with aiohttp.ClientSession() as http:
@@ -74,3 +77,15 @@ async def test_an_account_before_and_after_its_fills(system: System, bus: Bus,
         async with http.get(f"{system.operator_url}/api/v1/export",
                             params={"kind": "nope"}, headers=system.admin_headers) as resp:
             assert (resp.status, (await resp.json())["field"]) == (422, "kind")
+
+    # What-if with nothing changed gives back what the real pipeline filled; a
+    # changed size changes both orders.
+    monkeypatch.setenv("TRADEHOOKS_DATABASE_URL", system.store_url)
+    capsys.readouterr()
+    assert main(["what-if", t.account.id, "--json"]) == 0
+    same = json.loads(capsys.readouterr().out)
+    assert (same["signals"], same["changed"]) == (2, [])
+    assert same["replayed"] == same["recorded"]
+    assert main(["what-if", t.account.id, "--json", "--set", "fixed_quantity=7"]) == 0
+    bigger = json.loads(capsys.readouterr().out)
+    assert [c["replayed"][0]["quantity"] for c in bigger["changed"]] == ["7", "7"]
