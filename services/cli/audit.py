@@ -1,5 +1,5 @@
 """The auditor's commands: ``verify``, ``checkpoint``, ``checkpoint-key``, ``account-at``,
-``strategy-at``, ``export``, ``what-if``.
+``strategy-at``, ``export``, ``what-if``, ``signals``.
 
 Each reads the event store named by the settings (``TRADEHOOKS_DATABASE_URL`` or the
 SQLite file under the data dir) directly; none needs a running system.
@@ -24,11 +24,11 @@ from projections.store import open_store
 from projections.timeline_projector import TimelineProjector
 from projections.timeline_store import open_timeline
 from projections.verify import Expected, VerifyReport, verify_chain
-from services.cli import export, whatif
+from services.cli import export, signals, whatif
 from services.runtime.config import Settings
 
 COMMANDS = ("verify", "checkpoint", "checkpoint-key", "account-at", "strategy-at", "export",
-            "what-if")
+            "what-if", "signals")
 KEY_ENV = "TRADEHOOKS_CHECKPOINT_KEY"
 
 
@@ -59,6 +59,7 @@ def add_parsers(sub: Any) -> None:
     strategy.add_argument("--data-dir", help="data dir of the default SQLite store")
     export.add_parser(sub)
     whatif.add_parser(sub)
+    signals.add_parser(sub)
     key = sub.add_parser("checkpoint-key", help="make an Ed25519 key for checkpoints; keep "
                          "it away from the store's machine and backups")
     key.add_argument("path", type=Path, help="where the private key goes (PATH.pub: public)")
@@ -79,6 +80,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         return export.run(settings, args)
     if args.command == "what-if":
         return whatif.run(settings, args)
+    if args.command == "signals":
+        return signals.run(settings, args)
     if args.command in ("account-at", "strategy-at"):
         return _as_of(settings, args)
     return _verify(settings, args)

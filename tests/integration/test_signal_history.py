@@ -3,6 +3,7 @@ search, tenants, atomic catch-up and a replay that rebuilds it identically."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal as D
@@ -221,3 +222,35 @@ def test_every_list_query_walks_an_index(signals: SignalStore, url: str) -> None
     for plan in captured:
         assert "USING INDEX" in plan or "USING PRIMARY KEY" in plan, plan
         assert "TEMP B-TREE" not in plan, plan  # never a sort of everything matched
+
+
+def test_cli_signals_filters_and_pages_to_the_end(
+    url: str, store: EventStore, signals: SignalStore, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from services.cli import signals as signals_cli
+    from services.cli.main import main
+
+    monkeypatch.setenv("TRADEHOOKS_DATABASE_URL", url)
+    monkeypatch.setattr(signals_cli, "_PAGE", 4)  # several pages with few rows
+    events: list[AnyEvent] = []
+    for n in range(12):
+        sid = f"sig-{n:02d}"
+        events += failed(sid, n) if n % 3 == 0 else executed(sid, n, strategy="strat-x")
+    store.append(events)
+    SignalsProjector(store, signals).catch_up()
+    capsys.readouterr()
+
+    assert main(["signals", "--status", "failed", "--all", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["signal_id"] for r in rows] == ["sig-09", "sig-06", "sig-03", "sig-00"]
+
+    assert main(["signals", "--strategy", "strat-x", "--since", "2024-05-01T14:30:05Z",
+                 "--all", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["signal_id"] for r in rows] == [f"sig-{n:02d}" for n in (11, 10, 8, 7, 5)]
+
+    assert main(["signals", "--limit", "2"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert len(table) == 3 and "sig-11" in table[1] and "sig-10" in table[2]
+    assert main(["signals", "--since", "last week"]) == 2
