@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench bench-append bench-as-of bench-whatif bench-cpu bench-load bench-replay bench-signals clean install console \
+.PHONY: run test test-fast docs lint bench bench-append bench-as-of bench-whatif bench-cpu bench-load bench-replay bench-signals clean install console \
 	console-api console-test browser screenshots
 
 $(STAMP): pyproject.toml
@@ -58,7 +58,7 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/ruff check contracts domain services projections tests bench
 	$(BIN)/mypy
-	$(MAKE) --no-print-directory console console-test
+	$(MAKE) --no-print-directory docs console console-test
 	$(BIN)/pytest -q
 
 # Every number, one after the other: the load bench, replay of 1,000,000 events,
@@ -104,6 +104,12 @@ bench-replay: $(STAMP)
 # processes); the position model runs fewer examples than in make test.
 test-fast: $(STAMP)
 	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-60} $(BIN)/pytest -q -x tests/unit
+
+# The docs site (docs/ + mkdocs.yml) into var/site; strict: a broken link or anchor fails
+# (not --quiet: it hides the warnings strict mode counts).
+docs: $(STAMP)
+	@mkdir -p var && NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict > var/mkdocs.log 2>&1 \
+		|| (grep -v '^INFO' var/mkdocs.log; exit 1)
 
 lint: $(STAMP)
 	$(BIN)/ruff check contracts domain services projections tests bench

@@ -129,7 +129,7 @@ _ENV = {
 
 
 def env_names() -> dict[str, str]:
-    """Setting name → environment variable (the README's configuration table)."""
+    """Setting name → environment variable (the configuration table in docs/configuration.md)."""
     return dict(_ENV)
 
 

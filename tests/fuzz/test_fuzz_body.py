@@ -16,7 +16,7 @@ from services.ingress.problems import Problem
 
 CONTENT_TYPES = ["application/json", "text/json", "text/plain", "", "application/xml",
                  "multipart/form-data"]
-# Every answer parse_payload may give, as documented in the README's HTTP API.
+# Every answer parse_payload may give, as documented in docs/http-api.md.
 DOCUMENTED = {
     (400, "empty_body"), (400, "bad_encoding"), (400, "malformed_json"),
     (400, "not_an_object"), (400, "unparsable_body"), (415, "unsupported_media_type"),
