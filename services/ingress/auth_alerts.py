@@ -18,8 +18,8 @@ from contracts import streams
 from contracts.events import AuthFailuresAlert
 from services.ingress.bearer import subject_strategies
 from services.ingress.ratelimit import RateLimiter
+from services.registry.cache import StrategyCache
 from services.registry.models import Strategy
-from services.registry.store import StrategyCache
 from services.runtime import metrics
 from services.runtime.bus import Bus
 from services.runtime.clock import Clock

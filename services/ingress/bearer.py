@@ -26,8 +26,8 @@ import jwt
 from contracts.identifiers import split_tenant_slug
 from services.ingress.auth import AuthError, header_text
 from services.ingress.jwt_rules import JwtRules, time_problem
+from services.registry.cache import StrategyCache
 from services.registry.models import Strategy
-from services.registry.store import StrategyCache
 
 ASYMMETRIC = ["RS256", "ES256", "EdDSA"]
 # Times are judged by jwt_rules on ingress's clock; PyJWT checks the signature and

@@ -33,7 +33,8 @@ from services.ingress.client_ip import networks
 from services.ingress.context import IngressContext
 from services.ingress.ratelimit import RateLimiter, ScopeLimits
 from services.registry.api_keys import ApiKeys
-from services.registry.store import StrategyCache, open_registry
+from services.registry.cache import StrategyCache
+from services.registry.store import open_registry
 from services.runtime.bus import Bus, ensure_topology
 from services.runtime.clock import clock_for
 from services.runtime.config import Settings

@@ -14,7 +14,7 @@ from services.ingress.auth_alerts import AuthFailureAlerts
 from services.ingress.client_ip import Network
 from services.ingress.ratelimit import RateLimiter, ScopeLimits
 from services.registry.api_keys import ApiKeys
-from services.registry.store import StrategyCache
+from services.registry.cache import StrategyCache
 from services.runtime.bus import Bus
 from services.runtime.clock import Clock
 from services.runtime.config import Settings

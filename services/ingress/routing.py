@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.ingress.auth import AuthError, SignedHeaders, token_matches, verify_signature
+from services.registry.cache import StrategyCache
 from services.registry.models import Strategy
 from services.registry.secrets import lookup_key
-from services.registry.store import StrategyCache
 
 
 def authenticate(

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from contracts.webhook_urls import webhook_path
 from services.ingress.problems import Problem
+from services.registry.cache import StrategyCache
 from services.registry.models import Strategy
-from services.registry.store import StrategyCache
 
 
 @dataclass(frozen=True)

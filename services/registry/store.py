@@ -1,13 +1,12 @@
 """The registry in NATS KV: every instance of every service reads the same config.
 
-Keys: ``tenant.<id>``, ``account.<id>``, ``strategy.<id>``. Ingress keeps a cache
-that a KV watch refreshes, so a change is seen everywhere without a restart.
+Keys: ``tenant.<id>``, ``account.<id>``, ``strategy.<id>``. Every service reads it
+through one watched copy in memory (:mod:`services.registry.cache`), so a change is
+seen everywhere without a restart.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copy
 import logging
 from collections.abc import Callable
@@ -171,143 +170,6 @@ class Registry:
             if found is not None:
                 out.append(found)
         return out
-
-
-class StrategyCache:
-    """In-memory strategies (and suspended tenants) for ingress, kept fresh by KV
-    watches, so a change is seen on every instance without a restart."""
-
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
-        self._by_id: dict[str, Strategy] = {}
-        self.disabled_tenants: set[str] = set()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._token_index: dict[str, Strategy] | None = None
-        self._slug_index: dict[str, list[Strategy]] | None = None
-
-    @property
-    def by_id(self) -> dict[str, Strategy]:
-        """Every known strategy by id; replacing the dict rebuilds the indexes."""
-        return self._by_id
-
-    @by_id.setter
-    def by_id(self, strategies: dict[str, Strategy]) -> None:
-        self._by_id = strategies
-        self._changed()
-
-    @property
-    def by_token(self) -> dict[str, Strategy]:
-        """Strategies indexed by the hash of their secrets (previous ones included);
-        rebuilt only after a change."""
-        if self._token_index is None:
-            index = {lookup_key(s.previous_secret): s for s in self.by_id.values()
-                     if s.previous_secret}
-            index.update({lookup_key(s.secret): s for s in self.by_id.values()})
-            self._token_index = index
-        return self._token_index
-
-    def _changed(self) -> None:
-        self._token_index = None
-        self._slug_index = None
-
-    def with_slug(self, slug: str) -> list[Strategy]:
-        """Strategies whose slug matches (slugs are unique per tenant, not globally);
-        an index rebuilt only after a change, not a scan per request."""
-        if self._slug_index is None:
-            index: dict[str, list[Strategy]] = {}
-            for strategy in self.by_id.values():
-                index.setdefault(strategy.slug, []).append(strategy)
-            self._slug_index = index
-        return list(self._slug_index.get(slug, ()))
-
-    def at(self, tenant_id: str, slug: str) -> Strategy | None:
-        """The strategy of ``/webhook/<tenant>/<slug>``: a slug is unique in its tenant."""
-        found = [s for s in self.with_slug(slug) if s.tenant_id == tenant_id]
-        return found[0] if found else None
-
-    def with_name(self, name: str) -> list[Strategy]:
-        """Strategies whose name, slug or id matches ``name``."""
-        return [s for s in self.by_id.values() if name in (s.name, s.slug, s.id)]
-
-    def tenant_active(self, tenant_id: str) -> bool:
-        """False once an operator disabled the tenant."""
-        return tenant_id not in self.disabled_tenants
-
-    async def start(self) -> None:
-        """Load every strategy and tenant, and follow changes."""
-        await self.reload()
-        self._watch()
-
-    def _watch(self) -> None:
-        self._tasks = [asyncio.create_task(self._follow("strategy.*", self._on_strategy)),
-                       asyncio.create_task(self._follow("tenant.*", self._on_tenant))]
-
-    def on_reconnected(self) -> None:
-        """NATS came back: watch again (every current record is delivered anew), in
-        case the old watch went deaf across the reconnect."""
-        for task in self._tasks:
-            task.cancel()
-        self._watch()
-
-    async def reload(self) -> None:
-        """Read every strategy and tenant from the bucket now."""
-        self.by_id = {s.id: s for s in await self.registry.strategies()}
-        self.disabled_tenants = {t.id for t in await self.registry.tenants() if not t.active}
-        self._changed()
-
-    async def fetch_missing(self, slug: str | None, token: str | None,
-                            name: str | None, strategy_id: str | None = None) -> bool:
-        """A lookup missed: a strategy registered a moment ago may not have reached the
-        watch yet. Read the candidates through the indexes (and by id); True if any was
-        found (the watch may have delivered it meanwhile, so the caller should look
-        again)."""
-        fresh = await self.registry.strategies_for(slug, token, name)
-        if strategy_id and strategy_id not in {s.id for s in fresh}:
-            by_id = await self.registry.strategy(strategy_id)
-            fresh += [by_id] if by_id is not None else []
-        for strategy in fresh:
-            self.by_id[strategy.id] = strategy
-        if fresh:
-            self._changed()
-        return bool(fresh)
-
-    def _on_strategy(self, key: str, value: bytes | None) -> None:
-        sid = key.removeprefix("strategy.")
-        if value is None:
-            self.by_id.pop(sid, None)
-        else:
-            self.by_id[sid] = self.registry.decode(value, Strategy)
-        self._changed()
-
-    def _on_tenant(self, key: str, value: bytes | None) -> None:
-        tenant_id = key.removeprefix("tenant.")
-        if value is None or self.registry.decode(value, Tenant).active:
-            self.disabled_tenants.discard(tenant_id)
-        else:
-            self.disabled_tenants.add(tenant_id)
-
-    async def _follow(self, pattern: str, apply: Callable[[str, bytes | None], None]) -> None:
-        while True:
-            try:
-                watcher = await self.registry.kv.watch(pattern, include_history=False)
-                async for entry in watcher:
-                    if entry is None:
-                        continue
-                    deleted = entry.operation is not None or not entry.value
-                    apply(entry.key, None if deleted else entry.value)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("registry watch of %s restarted: %r", pattern, exc)
-                await asyncio.sleep(1.0)
-
-    async def stop(self) -> None:
-        """Stop following changes."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 async def open_registry(bus: Bus, settings: Settings, create_key: bool = False) -> Registry:

@@ -26,8 +26,8 @@ from services.ingress.auth import (
 from services.ingress.bearer import header_credential, looks_like_jwt, verify_jwt
 from services.ingress.jwt_rules import JwtRules
 from services.ingress.routing import authenticate
+from services.registry.cache import StrategyCache
 from services.registry.models import Strategy
-from services.registry.store import StrategyCache
 from tests.factories import make_strategy
 
 NOW_S = 1_714_573_800.0

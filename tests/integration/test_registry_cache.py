@@ -109,7 +109,7 @@ async def test_a_reconnect_reloads_every_record(writer: Registry,
 
 
 async def test_ingress_strategy_cache_rewatches_after_a_reconnect(writer: Registry) -> None:
-    from services.registry.store import StrategyCache
+    from services.registry.cache import StrategyCache
 
     strategy = make_strategy()
     await writer.put(strategy)

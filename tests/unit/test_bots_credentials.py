@@ -14,8 +14,8 @@ from services.ingress.auth import AuthError
 from services.ingress.bearer import header_credential, looks_like_jwt, verify_jwt
 from services.ingress.client_ip import allowed, client_address, networks
 from services.ingress.jwt_rules import JwtRules
+from services.registry.cache import StrategyCache
 from services.registry.models import Strategy
-from services.registry.store import StrategyCache
 from tests.factories import make_strategy
 
 SECRET = "whsec_" + "k" * 43

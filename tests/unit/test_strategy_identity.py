@@ -19,8 +19,8 @@ from services.ingress.bearer import verify_jwt
 from services.ingress.jwt_rules import JwtRules
 from services.ingress.routing import authenticate
 from services.ingress.targets import UrlTarget, ambiguous
+from services.registry.cache import StrategyCache
 from services.registry.models import Strategy
-from services.registry.store import StrategyCache
 from services.runtime.config import load_settings
 from tests.factories import make_strategy
 
