@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,18 +26,6 @@ from projections.verify import Expected, verify_chain
 from services.cli.main import main
 
 pytestmark = pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
-
-
-@pytest.fixture
-def url(store_url: str, tmp_path: Path) -> str:
-    return store_url or f"sqlite:///{tmp_path / 'events.sqlite'}"
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[EventStore]:
-    es = open_store(url)
-    yield es
-    es.close()
 
 
 def signals(prefix: str, count: int) -> list[AnyEvent]:

@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 import sqlite3
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal as D
 from pathlib import Path
@@ -29,22 +28,10 @@ from projections import checkpoint as cp
 from projections.chain import chain_of, read_transaction
 from projections.export import COLUMNS, Filters, stream_rows, write_export
 from projections.persistence import parse_store_url
-from projections.store import EventStore, open_store
+from projections.store import EventStore
 from services.cli.main import main
 
 pytestmark = pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
-
-
-@pytest.fixture
-def url(store_url: str, tmp_path: Path) -> str:
-    return store_url or f"sqlite:///{tmp_path / 'events.sqlite'}"
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[EventStore]:
-    es = open_store(url)
-    yield es
-    es.close()
 
 
 def lifecycles() -> list[AnyEvent]:

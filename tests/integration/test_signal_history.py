@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 from factories import (
@@ -29,21 +28,9 @@ from projections.persistence import parse_store_url
 from projections.signal_store import SignalQuery, SignalStore, open_signal_store
 from projections.signals import to_us
 from projections.signals_projector import SignalsProjector, replay_signals
-from projections.store import EventStore, open_store
+from projections.store import EventStore
 
 pytestmark = pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
-
-
-@pytest.fixture
-def url(store_url: str, tmp_path: Path) -> str:
-    return store_url or f"sqlite:///{tmp_path / 'events.sqlite'}"
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[EventStore]:
-    es = open_store(url)
-    yield es
-    es.close()
 
 
 @pytest.fixture

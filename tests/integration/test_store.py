@@ -53,18 +53,6 @@ SIG_B = "sig-b"
 
 
 @pytest.fixture
-def url(store_url: str, tmp_path: Path) -> str:
-    return store_url or f"sqlite:///{tmp_path / 'events.sqlite'}"
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[EventStore]:
-    es = open_store(url)
-    yield es
-    es.close()
-
-
-@pytest.fixture
 def read_model(url: str) -> Iterator[ReadModel]:
     rm = open_read_model(parse_store_url(url))
     yield rm

@@ -8,7 +8,6 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal as D
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,7 +33,7 @@ from contracts.events import (
 from projections.as_of import parse_moment, strategy_as_of
 from projections.persistence import parse_store_url
 from projections.projector import rebuild_accounts
-from projections.store import EventStore, open_store
+from projections.store import EventStore
 from projections.timeline import AccountAt, account_of, apply, instant, new_state, to_api
 from projections.timeline_projector import TimelineProjector, position_at_time, state_at
 from projections.timeline_store import TimelineStore, open_timeline
@@ -44,18 +43,6 @@ pytestmark = pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 RECORD = {"id": "acc-1", "tenant_id": "acme", "name": "Main", "broker": "alpaca",
           "alpaca": {"api_key": "sealed-a", "secret_key": "sealed-b", "paper": True},
           "risk": {"max_open_positions": 3}}
-
-
-@pytest.fixture
-def url(store_url: str, tmp_path: Path) -> str:
-    return store_url or f"sqlite:///{tmp_path / 'events.sqlite'}"
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[EventStore]:
-    es = open_store(url)
-    yield es
-    es.close()
 
 
 @pytest.fixture

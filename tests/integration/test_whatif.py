@@ -4,10 +4,8 @@ fills exactly, changed ones change the orders, the same inputs give the same rep
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 from factories import (
@@ -23,7 +21,7 @@ from harness import BACKENDS
 from contracts.events import AnyEvent, OrderRequested, TradeExecuted, WebhookValidated
 from contracts.orders import Fill
 from domain.ledger import Book, apply_fill
-from projections.store import EventStore, open_store
+from projections.store import EventStore
 from services.brokers.base import AccountSnapshot
 from services.cli.main import main
 from services.risk.dry_run import would_order
@@ -34,18 +32,6 @@ pytestmark = pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 STRATEGY = make_strategy(sizing_mode="fixed_quantity", fixed_quantity=D(2),
                          max_order_notional=None)
 PRICES = [D(100), D(104), D(98), D(110), D(107), D(95)]
-
-
-@pytest.fixture
-def url(store_url: str, tmp_path: Path) -> str:
-    return store_url or f"sqlite:///{tmp_path / 'events.sqlite'}"
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[EventStore]:
-    es = open_store(url)
-    yield es
-    es.close()
 
 
 def recording() -> list[AnyEvent]:
