@@ -20,11 +20,11 @@ run: $(STAMP)
 	$(BIN)/tradehooks up
 
 # The web console (React + TypeScript, console/) is built into the Python package
-# (services/console/static, served at / of the operator listener, shipped in the
+# (services/api/console/static, served at / of the operator listener, shipped in the
 # wheel). Rebuilt only when its sources changed; without Node it says so and stops.
 CONSOLE_SRC := $(shell find console/src console/index.html console/package.json \
 	console/package-lock.json console/vite.config.ts console/tsconfig.json -type f 2>/dev/null)
-CONSOLE_OUT := services/console/static/index.html
+CONSOLE_OUT := services/api/console/static/index.html
 
 console: $(CONSOLE_OUT)
 
@@ -37,7 +37,7 @@ $(CONSOLE_OUT): $(CONSOLE_SRC)
 
 # Regenerate the console's API types from the OpenAPI document.
 console-api: $(STAMP)
-	$(BIN)/python -m services.console.dump_openapi console/openapi.json
+	$(BIN)/python -m services.api.console.dump_openapi console/openapi.json
 	cd console && npx openapi-typescript openapi.json -o src/api/schema.d.ts
 
 # Component tests (Vitest) and the console's type check.
@@ -56,7 +56,7 @@ browser:
 		|| echo "browser: could not install chromium; the browser tests will be skipped"
 
 test: $(STAMP) browser
-	$(BIN)/ruff check contracts domain services projections tests bench
+	$(BIN)/ruff check contracts domain libs services cli projections tests bench
 	$(BIN)/mypy
 	$(MAKE) --no-print-directory docs console console-test
 	$(BIN)/pytest -q
@@ -112,8 +112,8 @@ docs: $(STAMP)
 		|| (grep -v '^INFO' var/mkdocs.log; exit 1)
 
 lint: $(STAMP)
-	$(BIN)/ruff check contracts domain services projections tests bench
+	$(BIN)/ruff check contracts domain libs services cli projections tests bench
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache console/node_modules services/console/static
+	rm -rf $(VENV) var .pytest_cache .mypy_cache console/node_modules services/api/console/static

@@ -39,9 +39,9 @@ from harness import TEST_MASTER_KEY, System, connect_bus, provision  # noqa: E40
 
 from bench.results_file import save_results  # noqa: E402
 from contracts import subjects  # noqa: E402
+from libs.runtime.bus import Bus  # noqa: E402
+from libs.runtime.embedded_nats import EmbeddedNats, free_port  # noqa: E402
 from services.ingress.auth import sign  # noqa: E402
-from services.runtime.bus import Bus  # noqa: E402
-from services.runtime.embedded_nats import EmbeddedNats, free_port  # noqa: E402
 
 SERVICES = ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress")
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -35,7 +35,7 @@ from harness import TEST_MASTER_KEY, System, connect_bus, provision  # noqa: E40
 
 from bench.load import percentile  # noqa: E402
 from bench.results_file import save_results  # noqa: E402
-from services.runtime.embedded_nats import EmbeddedNats, free_port  # noqa: E402
+from libs.runtime.embedded_nats import EmbeddedNats, free_port  # noqa: E402
 
 
 async def post_while_down(url: str, alerts: int, rate: float) -> list[tuple[int, float]]:

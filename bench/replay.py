@@ -29,8 +29,8 @@ import psycopg
 
 from bench.replay_fill import stored_batches, write_rows
 from bench.results_file import save_results
+from cli.progress import ProgressBar
 from projections.store import EventStore, open_store
-from services.cli.progress import ProgressBar
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 50_000
@@ -64,7 +64,7 @@ def fill(stores: dict[str, EventStore], events: int, accounts: int) -> dict[str,
 def run_replay(url: str) -> dict[str, Any]:
     """One ``tradehooks replay`` against ``url``: its own timing and the wall time."""
     env = {**os.environ, "TRADEHOOKS_DATABASE_URL": url, "TRADEHOOKS_LOG_LEVEL": "WARNING"}
-    command = [sys.executable, "-m", "services.cli.main", "replay"]
+    command = [sys.executable, "-m", "cli.main", "replay"]
     if sys.stderr.isatty():
         command.append("--progress")
     started, cpu_before = time.perf_counter(), _children_cpu()

@@ -30,10 +30,10 @@ from typing import Any
 import psycopg
 
 from bench.results_file import save_results
+from cli.progress import ProgressBar
 from projections.persistence import parse_store_url
 from projections.signal_store import SignalQuery, SignalStore, open_signal_store
 from projections.signals import SignalRow, to_us
-from services.cli.progress import ProgressBar
 
 TARGET_MS = 50.0
 DEFAULT_POSTGRES = os.environ.get("TRADEHOOKS_BENCH_POSTGRES",

@@ -26,6 +26,7 @@ from eventsourcing.persistence import StoredEvent
 
 from bench.replay_fill import write_rows
 from bench.results_file import save_results
+from cli.whatif import _events
 from contracts.events import (
     AccountOpened,
     AnyEvent,
@@ -37,12 +38,11 @@ from contracts.events import (
 )
 from contracts.orders import Fill
 from contracts.signals import Signal
+from libs.registry.models import Strategy
+from libs.whatif.replay import replay
 from projections.store import EventStore, open_store
 from projections.trails import Trail
-from services.cli.whatif import _events
-from services.registry.models import Strategy
 from services.risk.rules import client_order_id
-from services.whatif.replay import replay
 
 TARGET_S = 60.0
 START = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)

@@ -2,13 +2,13 @@
 import { defineConfig } from "vite";
 import react from "@vitejs/plugin-react";
 
-// The build lands in the Python package (services/console/static), which the operator
+// The build lands in the Python package (services/api/console/static), which the operator
 // listener serves at "/" and the wheel ships as package data.
 export default defineConfig({
   plugins: [react()],
   base: "/",
   build: {
-    outDir: "../services/console/static",
+    outDir: "../services/api/console/static",
     emptyOutDir: true,
     chunkSizeWarningLimit: 900,
   },

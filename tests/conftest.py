@@ -19,9 +19,9 @@ from harness import (
     running_system,
 )
 
-from services.registry.api_keys import ApiKey, ApiKeys
-from services.runtime.bus import Bus
-from services.runtime.embedded_nats import EmbeddedNats
+from libs.registry.api_keys import ApiKey, ApiKeys
+from libs.runtime.bus import Bus
+from libs.runtime.embedded_nats import EmbeddedNats
 
 os.environ.setdefault("TRADEHOOKS_MASTER_KEY", TEST_MASTER_KEY)
 

@@ -21,8 +21,8 @@ from contracts.events import (
 )
 from contracts.orders import BrokerOrder, Fill, OrderRequest
 from contracts.signals import Signal
-from services.brokers.base import AccountSnapshot
-from services.registry.models import Account, Strategy, Tenant
+from libs.brokers.base import AccountSnapshot
+from libs.registry.models import Account, Strategy, Tenant
 
 # A fixed instant; tests never read the wall clock.
 NOW = datetime(2024, 5, 1, 14, 30, tzinfo=UTC)

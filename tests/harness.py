@@ -34,26 +34,26 @@ from contracts.events import AnyEvent, decode_event, event_type
 from contracts.orders import BrokerOrder
 from contracts.subjects import DEAD_LETTER
 from contracts.webhook_urls import LEGACY_ROUTE, webhook_url
+from libs.brokers.market_prices import MarketPrices
+from libs.brokers.paper import PaperAccount
+from libs.registry.api_keys import ApiKeys
+from libs.registry.kv_keys import matching_keys
+from libs.registry.models import Account, Strategy, Tenant
+from libs.registry.provisioning import register_account, register_strategy, register_tenant
+from libs.registry.secrets import new_secret
+from libs.registry.store import Registry
+from libs.registry.vault import SecretBox
+from libs.runtime.bus import Bus, connect, ensure_topology, is_bus_error
+from libs.runtime.clock import SystemClock
+from libs.runtime.embedded_nats import EmbeddedNats, free_port
 from projections.store import open_store
-from services.brokers.market_prices import MarketPrices
-from services.brokers.paper import PaperAccount
 from services.ingress.app import serves_publicly
-from services.registry.api_keys import ApiKeys
-from services.registry.kv_keys import matching_keys
-from services.registry.models import Account, Strategy, Tenant
-from services.registry.provisioning import register_account, register_strategy, register_tenant
-from services.registry.secrets import new_secret
-from services.registry.store import Registry
-from services.registry.vault import SecretBox
-from services.runtime.bus import Bus, connect, ensure_topology, is_bus_error
-from services.runtime.clock import SystemClock
-from services.runtime.embedded_nats import EmbeddedNats, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every process of a test run shares this master key (conftest puts it in the
 # environment), so the test can read and write the registry the services use.
 TRACEBACK = "Traceback (most recent call last):"
-# Where each log record starts: its date (services/runtime/logs.py's format).
+# Where each log record starts: its date (libs/runtime/logs.py's format).
 RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d ", re.MULTILINE)
 # Dead letters share the stream with the events; they carry a payload, not an event.
 DEAD_LETTER_PREFIX = DEAD_LETTER.removesuffix(">")
@@ -374,7 +374,7 @@ class System:
         if name in self.nats_urls:
             env["NATS_URL"] = self.nats_urls[name]
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "services.cli.main", "run", service],
+            [sys.executable, "-m", "cli.main", "run", service],
             env={**env, **env_overrides}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
 
@@ -585,7 +585,7 @@ async def connect_bus(url: str) -> Bus:
 async def run_replay(system: System) -> str:
     """Run ``tradehooks replay`` against the system's store; its output (exit 0)."""
     result = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "services.cli.main", "replay"],
+        subprocess.run, [sys.executable, "-m", "cli.main", "replay"],
         env=system.env(), cwd=ROOT, capture_output=True, text=True, timeout=120,
         check=False)
     assert result.returncode == 0, result.stderr

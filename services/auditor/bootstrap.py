@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from libs.runtime.bus import Bus
+from libs.runtime.config import Settings
+from libs.runtime.service import Runnable, run_consumers
 from projections.persistence import parse_store_url
 from projections.projector import AccountsProjector
 from projections.readmodel import open_read_model
@@ -13,9 +16,6 @@ from projections.store import open_store
 from projections.timeline_projector import TimelineProjector
 from projections.timeline_store import open_timeline
 from services.auditor.recorder import AuditConsumer, Projector
-from services.runtime.bus import Bus
-from services.runtime.config import Settings
-from services.runtime.service import Runnable, run_consumers
 
 
 async def main(settings: Settings) -> None:

@@ -16,10 +16,10 @@ from nats.aio.msg import Msg
 
 from contracts import streams
 from contracts.events import AnyEvent, decode_event, event_type
+from libs.runtime import metrics
+from libs.runtime.bus import Bus
+from libs.runtime.consumer import Consumer, Outgoing
 from projections.store import EventStore
-from services.runtime import metrics
-from services.runtime.bus import Bus
-from services.runtime.consumer import Consumer, Outgoing
 
 log = logging.getLogger(__name__)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from contracts import streams
 from contracts.market import PriceTick, decode_tick
-from services.brokers.factory import build_brokers
+from libs.brokers.factory import build_brokers
+from libs.registry.cache import open_cached_registry
+from libs.runtime.bus import Bus
+from libs.runtime.clock import SystemClock
+from libs.runtime.config import Settings
+from libs.runtime.consumer import Consumer, Outgoing
+from libs.runtime.service import Runnable, run_consumers
 from services.executor.handlers import Executor, OrderSync
 from services.executor.open_orders import OpenOrders
-from services.registry.cache import open_cached_registry
-from services.runtime.bus import Bus
-from services.runtime.clock import SystemClock
-from services.runtime.config import Settings
-from services.runtime.consumer import Consumer, Outgoing
-from services.runtime.service import Runnable, run_consumers
 
 
 async def main(settings: Settings) -> None:

@@ -21,20 +21,20 @@ from contracts.events import AnyEvent, CancelRequested, OrderRequested, TradeExe
 from contracts.market import PriceTick
 from contracts.orders import BrokerOrder, OrderRequest, entry_order_id
 from domain.protection import LegFix, is_leg, leg_fixes, violations
-from services.brokers.base import Broker, BrokerRejected
-from services.brokers.factory import Brokers
+from libs.brokers.base import Broker, BrokerRejected
+from libs.brokers.factory import Brokers
+from libs.registry.models import Account
+from libs.registry.store import Registry
+from libs.runtime.bus import Bus
+from libs.runtime.clock import Clock
+from libs.runtime.consumer import Outgoing
+from libs.runtime.dispatch import HandlerTable
+from libs.runtime.failures import failure
+from libs.runtime.ids import derived_event_id
+from libs.runtime.timers import run_every
 from services.executor import sweeps
 from services.executor.open_orders import OpenOrder, OpenOrders
 from services.executor.outcomes import leg_refused, outcome
-from services.registry.models import Account
-from services.registry.store import Registry
-from services.runtime.bus import Bus
-from services.runtime.clock import Clock
-from services.runtime.consumer import Outgoing
-from services.runtime.dispatch import HandlerTable
-from services.runtime.failures import failure
-from services.runtime.ids import derived_event_id
-from services.runtime.timers import run_every
 
 log = logging.getLogger(__name__)
 

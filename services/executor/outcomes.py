@@ -11,11 +11,11 @@ from __future__ import annotations
 from contracts import streams
 from contracts.events import LegCanceled, LegFilled, LegResized, OrderPlaced, TradeExecuted
 from contracts.orders import BrokerOrder
+from libs.runtime.clock import Clock
+from libs.runtime.consumer import Outgoing
+from libs.runtime.failures import failure
+from libs.runtime.ids import derived_event_id
 from services.executor.open_orders import OpenOrder
-from services.runtime.clock import Clock
-from services.runtime.consumer import Outgoing
-from services.runtime.failures import failure
-from services.runtime.ids import derived_event_id
 
 
 def outcome(ctx: OpenOrder, order: BrokerOrder, clock: Clock) -> list[Outgoing]:

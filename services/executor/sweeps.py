@@ -16,8 +16,8 @@ import msgspec
 
 from contracts.orders import BrokerOrder, Fill, OrderRequest
 from domain.protection import is_leg
-from services.brokers.base import Broker, BrokerRejected
-from services.registry.models import Account
+from libs.brokers.base import Broker, BrokerRejected
+from libs.registry.models import Account
 
 
 def child_order_id(client_order_id: str, symbol: str) -> str:

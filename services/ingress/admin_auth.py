@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from libs.registry.api_keys import ApiKey
 from services.ingress.admin_jwt import AdminJwtError, admin_jwt_enabled, principal_from_jwt
 from services.ingress.bearer import header_credential, looks_like_jwt
 from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem
 from services.ingress.suspension import READ_METHODS, check_tenant_may_write
-from services.registry.api_keys import ApiKey
 
 
 async def require_key(request: web.Request, write: bool = False) -> ApiKey:

@@ -9,14 +9,14 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from contracts.identifiers import Shape
+from libs.registry.api_keys import ApiKey
+from libs.registry.changes import save_change
+from libs.registry.models import Record
+from libs.registry.store import Registry
+from libs.registry.views import record_view
 from services.ingress.admin_auth import require_key
 from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem, invalid
-from services.registry.api_keys import ApiKey
-from services.registry.changes import save_change
-from services.registry.models import Record
-from services.registry.store import Registry
-from services.registry.views import record_view
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import jwt
 
-from services.registry.api_keys import ApiKey
-from services.runtime.config import Settings
+from libs.registry.api_keys import ApiKey
+from libs.runtime.config import Settings
 
 ASYMMETRIC = ["RS256", "ES256", "EdDSA"]
 LEEWAY_S = 30

@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.identifiers import API_KEY_ID, TENANT_ID
+from libs.registry.api_keys import ApiKey, Role
 from services.ingress.admin_auth import require_key
 from services.ingress.admin_common import (
     context,
@@ -17,7 +18,6 @@ from services.ingress.admin_common import (
     validated,
 )
 from services.ingress.problems import Problem
-from services.registry.api_keys import ApiKey, Role
 
 
 class ApiKeyIn(BaseModel):

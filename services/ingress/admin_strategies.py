@@ -9,6 +9,13 @@ from aiohttp import web
 
 from contracts.identifiers import ACCOUNT_ID, STRATEGY_ID, TENANT_ID
 from contracts.webhook_urls import webhook_url
+from libs.registry.api_keys import ApiKey
+from libs.registry.models import Strategy, slugify
+from libs.registry.operations import rotate_secret
+from libs.registry.provisioning import register_strategy, tradingview_message
+from libs.registry.secrets import new_secret
+from libs.registry.store import Registry
+from libs.registry.views import strategy_view
 from services.ingress.admin_auth import require_key, require_visible
 from services.ingress.admin_common import (
     answer_change,
@@ -24,13 +31,6 @@ from services.ingress.admin_common import (
 )
 from services.ingress.problems import Problem
 from services.ingress.suspension import switched
-from services.registry.api_keys import ApiKey
-from services.registry.models import Strategy, slugify
-from services.registry.operations import rotate_secret
-from services.registry.provisioning import register_strategy, tradingview_message
-from services.registry.secrets import new_secret
-from services.registry.store import Registry
-from services.registry.views import strategy_view
 
 # Slugs are fixed once made (URLs were handed out); secrets change only by rotation.
 FIXED = frozenset({"id", "tenant_id", "slug", "secret", "previous_secret",

@@ -7,6 +7,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.identifiers import TENANT_ID
+from libs.registry.models import Name, RateLimits, Tenant, slugify
+from libs.registry.provisioning import register_tenant
+from libs.registry.views import tenant_view
 from services.ingress.admin_auth import require_key, require_visible
 from services.ingress.admin_common import (
     answer_change,
@@ -20,9 +23,6 @@ from services.ingress.admin_common import (
     validated,
 )
 from services.ingress.problems import Problem
-from services.registry.models import Name, RateLimits, Tenant, slugify
-from services.registry.provisioning import register_tenant
-from services.registry.views import tenant_view
 
 FIXED = frozenset({"id"})
 

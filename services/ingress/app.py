@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from contracts.webhook_urls import LEGACY_ROUTE, STRATEGY_ROUTE, UNIVERSAL_ROUTE
-from services.console import assets as console_assets
+from libs.runtime import metrics
+from libs.runtime.bus import is_bus_error
+from services.api.console import assets as console_assets
 from services.ingress import (
     account_history,
     admin,
@@ -27,8 +29,6 @@ from services.ingress import (
 )
 from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem, unavailable
-from services.runtime import metrics
-from services.runtime.bus import is_bus_error
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

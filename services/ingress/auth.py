@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from services.registry.models import Strategy
-from services.registry.secrets import signing_key
+from libs.registry.models import Strategy
+from libs.registry.secrets import signing_key
 
 
 class AuthError(Exception):

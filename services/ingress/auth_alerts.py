@@ -16,14 +16,14 @@ import logging
 
 from contracts import streams
 from contracts.events import AuthFailuresAlert
+from libs.registry.cache import StrategyCache
+from libs.registry.models import Strategy
+from libs.runtime import metrics
+from libs.runtime.bus import Bus
+from libs.runtime.clock import Clock
+from libs.runtime.ids import derived_event_id
 from services.ingress.bearer import subject_strategies
 from services.ingress.ratelimit import RateLimiter
-from services.registry.cache import StrategyCache
-from services.registry.models import Strategy
-from services.runtime import metrics
-from services.runtime.bus import Bus
-from services.runtime.clock import Clock
-from services.runtime.ids import derived_event_id
 
 log = logging.getLogger(__name__)
 WINDOW_S = 60

@@ -24,10 +24,10 @@ from typing import Any
 import jwt
 
 from contracts.identifiers import split_tenant_slug
+from libs.registry.cache import StrategyCache
+from libs.registry.models import Strategy
 from services.ingress.auth import AuthError, header_text
 from services.ingress.jwt_rules import JwtRules, time_problem
-from services.registry.cache import StrategyCache
-from services.registry.models import Strategy
 
 ASYMMETRIC = ["RS256", "ES256", "EdDSA"]
 # Times are judged by jwt_rules on ingress's clock; PyJWT checks the signature and

@@ -23,6 +23,14 @@ import logging
 from aiohttp import web
 
 from contracts import streams
+from libs.registry.api_keys import ApiKeys
+from libs.registry.cache import StrategyCache
+from libs.registry.store import open_registry
+from libs.runtime.bus import Bus, ensure_topology
+from libs.runtime.clock import clock_for
+from libs.runtime.config import Settings
+from libs.runtime.service import connect_when_available, install_stop_handlers
+from libs.runtime.timers import stopped_within
 from projections.persistence import parse_store_url
 from projections.readmodel import ReadModel, open_read_model
 from projections.store import EventStore, open_store
@@ -32,14 +40,6 @@ from services.ingress.auth_alerts import AuthFailureAlerts
 from services.ingress.client_ip import networks
 from services.ingress.context import IngressContext
 from services.ingress.ratelimit import RateLimiter, ScopeLimits
-from services.registry.api_keys import ApiKeys
-from services.registry.cache import StrategyCache
-from services.registry.store import open_registry
-from services.runtime.bus import Bus, ensure_topology
-from services.runtime.clock import clock_for
-from services.runtime.config import Settings
-from services.runtime.service import connect_when_available, install_stop_handlers
-from services.runtime.timers import stopped_within
 
 log = logging.getLogger(__name__)
 

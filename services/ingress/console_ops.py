@@ -16,6 +16,9 @@ from aiohttp import web
 
 from contracts.dialects import AlertError, parse_alert
 from contracts.identifiers import ACCOUNT_ID, STRATEGY_ID
+from libs.registry.changes import save_change
+from libs.runtime import metrics
+from libs.runtime.clock import new_id
 from services.ingress.admin_auth import require_key
 from services.ingress.admin_common import author, context, json_body, path_id, registry
 from services.ingress.body import without_credentials
@@ -23,9 +26,6 @@ from services.ingress.dedupe import dedupe_key
 from services.ingress.dry_run import dry_run_key
 from services.ingress.problems import Problem
 from services.ingress.webhooks import _check_rate, _store_received
-from services.registry.changes import save_change
-from services.runtime import metrics
-from services.runtime.clock import new_id
 
 
 async def pause_account(request: web.Request) -> web.Response:

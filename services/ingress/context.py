@@ -7,17 +7,17 @@ from typing import ClassVar
 
 from aiohttp import web
 
+from libs.registry.api_keys import ApiKeys
+from libs.registry.cache import StrategyCache
+from libs.runtime.bus import Bus
+from libs.runtime.clock import Clock
+from libs.runtime.config import Settings
 from projections.readmodel import ReadModel
 from projections.store import EventStore
 from services.ingress.accepted import AcceptedAlerts
 from services.ingress.auth_alerts import AuthFailureAlerts
 from services.ingress.client_ip import Network
 from services.ingress.ratelimit import RateLimiter, ScopeLimits
-from services.registry.api_keys import ApiKeys
-from services.registry.cache import StrategyCache
-from services.runtime.bus import Bus
-from services.runtime.clock import Clock
-from services.runtime.config import Settings
 
 
 @dataclass

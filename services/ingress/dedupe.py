@@ -14,7 +14,7 @@ import hashlib
 
 from contracts import streams
 from contracts.events import decode_event
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 
 def dedupe_key(strategy_id: str, sender_id: str, raw_body: bytes) -> str:

@@ -6,8 +6,8 @@ import asyncio
 
 from aiohttp import web
 
+from libs.runtime.metrics import render_metrics
 from services.ingress.context import CONTEXT, IngressContext
-from services.runtime.metrics import render_metrics
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -27,11 +27,11 @@ import orjson
 from aiohttp import web
 
 from contracts import streams
+from libs.brokers.market_prices import MarketPrices
 from projections.accounts import decode_view, view_to_api
 from projections.projector import ACCOUNTS
 from projections.signal_store import SignalQuery, SignalStore
 from projections.signals import AccountTouch, SignalRow
-from services.brokers.market_prices import MarketPrices
 from services.ingress.admin_auth import require_key
 from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem

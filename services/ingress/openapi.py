@@ -30,6 +30,7 @@ from contracts.identifiers import (
 )
 from contracts.orders import BrokerOrder
 from contracts.webhook_urls import LEGACY_ROUTE, STRATEGY_ROUTE
+from libs.registry.models import Account, Strategy, Tenant
 from services.ingress import (
     admin_accounts,
     admin_strategies,
@@ -40,7 +41,6 @@ from services.ingress import (
 from services.ingress.admin_keys import ApiKeyIn
 from services.ingress.admin_strategies import MAX_OVERLAP_S
 from services.ingress.prices import PriceIn, PricesIn
-from services.registry.models import Account, Strategy, Tenant
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/"

@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from contracts.market import MAX_PRICE, PriceTick, encode_tick
 from contracts.subjects import price_subject
 from domain.symbols import normalise_symbol
+from libs.runtime.bus import is_bus_error
 from services.ingress.admin_auth import require_key
 from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem, invalid, unavailable
-from services.runtime.bus import is_bus_error
 
 
 class PriceIn(BaseModel):

@@ -10,14 +10,14 @@ from aiohttp import web
 from contracts import streams
 from contracts.events import TERMINAL_TYPES
 from contracts.identifiers import ACCOUNT_ID, SIGNAL_ID
+from libs.brokers.market_prices import MarketPrices
+from libs.registry.operations import resume_account
 from projections.accounts import decode_view, view_to_api
 from projections.projector import ACCOUNTS
-from services.brokers.market_prices import MarketPrices
 from services.ingress.admin_auth import require_key
 from services.ingress.admin_common import path_id
 from services.ingress.context import CONTEXT, IngressContext
 from services.ingress.problems import Problem
-from services.registry.operations import resume_account
 
 
 def trail_status(entries: list[dict[str, Any]]) -> str:

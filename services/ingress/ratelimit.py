@@ -14,8 +14,8 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from contracts.subjects import token
-from services.registry.models import RateLimits, Strategy
-from services.registry.store import Registry
+from libs.registry.models import RateLimits, Strategy
+from libs.registry.store import Registry
 
 WINDOWS = (("minute", 60), ("hour", 3600), ("day", 86400))
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from libs.registry.cache import StrategyCache
+from libs.registry.models import Strategy
+from libs.registry.secrets import lookup_key
 from services.ingress.auth import AuthError, SignedHeaders, token_matches, verify_signature
-from services.registry.cache import StrategyCache
-from services.registry.models import Strategy
-from services.registry.secrets import lookup_key
 
 
 def authenticate(

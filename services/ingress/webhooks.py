@@ -12,6 +12,11 @@ from aiohttp import web
 from contracts.dialects import AlertError, parse_alert
 from contracts.events import WebhookReceived
 from contracts.identifiers import SLUG, TENANT_ID, split_tenant_slug
+from libs.registry.models import RateLimits, Strategy
+from libs.runtime import metrics
+from libs.runtime.bus import is_bus_error
+from libs.runtime.clock import new_id
+from libs.runtime.ids import derived_event_id
 from services.ingress.auth import AuthError, SignedHeaders
 from services.ingress.auth_alerts import aimed_at
 from services.ingress.bearer import (
@@ -35,11 +40,6 @@ from services.ingress.problems import Problem, unavailable
 from services.ingress.ratelimit import limits_of
 from services.ingress.routing import authenticate
 from services.ingress.targets import UrlTarget, ambiguous
-from services.registry.models import RateLimits, Strategy
-from services.runtime import metrics
-from services.runtime.bus import is_bus_error
-from services.runtime.clock import new_id
-from services.runtime.ids import derived_event_id
 
 log = logging.getLogger(__name__)
 # From the start of the request (body reading included): TradingView gives up at 3 s.

@@ -17,15 +17,15 @@ import msgspec
 from contracts import streams
 from contracts.events import TradeExecuted, WebhookValidated
 from contracts.orders import OrderRequest
-from services.brokers.base import AccountSnapshot
-from services.registry.models import Account, Strategy
+from libs.brokers.base import AccountSnapshot
+from libs.registry.models import Account, Strategy
+from libs.runtime.clock import Clock
+from libs.runtime.consumer import Outgoing
+from libs.runtime.failures import failure
+from libs.runtime.ids import derived_event_id
 from services.risk.ledger import RiskLedger
 from services.risk.limits import Exposure, check_limits, trading_day
 from services.risk.rules import RiskRefusal, decide_order
-from services.runtime.clock import Clock
-from services.runtime.consumer import Outgoing
-from services.runtime.failures import failure
-from services.runtime.ids import derived_event_id
 
 
 def would_order(event: WebhookValidated, strategy: Strategy, snapshot: AccountSnapshot,

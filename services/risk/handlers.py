@@ -14,10 +14,15 @@ from contracts.events import (
     WebhookValidated,
 )
 from contracts.orders import OrderRequest
-from services.brokers.base import AccountSnapshot, BrokerRejected
-from services.brokers.factory import Brokers
-from services.registry.models import Account, Strategy
-from services.registry.store import Registry
+from libs.brokers.base import AccountSnapshot, BrokerRejected
+from libs.brokers.factory import Brokers
+from libs.registry.models import Account, Strategy
+from libs.registry.store import Registry
+from libs.runtime.clock import Clock
+from libs.runtime.consumer import Outgoing
+from libs.runtime.dispatch import HandlerTable
+from libs.runtime.failures import failure
+from libs.runtime.ids import derived_event_id
 from services.risk.dry_run import dry_run_outcome, would_order
 from services.risk.ledger import (
     Decision,
@@ -29,11 +34,6 @@ from services.risk.ledger import (
 )
 from services.risk.limits import Exposure, check_limits, order_notional, trading_day
 from services.risk.rules import RiskRefusal, client_order_id, decide_order
-from services.runtime.clock import Clock
-from services.runtime.consumer import Outgoing
-from services.runtime.dispatch import HandlerTable
-from services.runtime.failures import failure
-from services.runtime.ids import derived_event_id
 
 
 class RiskService:

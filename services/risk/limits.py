@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from contracts.orders import OrderRequest
 from contracts.signals import Signal
-from services.brokers.base import AccountSnapshot
-from services.registry.models import Strategy
+from libs.brokers.base import AccountSnapshot
+from libs.registry.models import Strategy
 from services.risk.ledger import RiskLedger
 from services.risk.rules import RiskRefusal
 

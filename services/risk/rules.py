@@ -9,8 +9,8 @@ from typing import Any
 
 from contracts.orders import OrderRequest, Side
 from contracts.signals import OrderType, Signal
-from services.brokers.base import AccountSnapshot
-from services.registry.models import Strategy
+from libs.brokers.base import AccountSnapshot
+from libs.registry.models import Strategy
 from services.risk.sizing import SizingError, size_entry, size_exit
 
 ZERO = Decimal(0)

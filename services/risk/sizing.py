@@ -6,7 +6,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from contracts.orders import Sizing
 from contracts.signals import Signal
-from services.registry.models import Strategy
+from libs.registry.models import Strategy
 
 HUNDRED = Decimal(100)
 _SNAP = Decimal("1e-12")

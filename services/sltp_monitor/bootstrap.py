@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from contracts import streams
-from services.brokers.factory import build_brokers
-from services.registry.cache import open_cached_registry
-from services.runtime.bus import Bus
-from services.runtime.clock import SystemClock
-from services.runtime.config import Settings
-from services.runtime.consumer import Consumer
-from services.runtime.service import Runnable, run_consumers
+from libs.brokers.factory import build_brokers
+from libs.registry.cache import open_cached_registry
+from libs.runtime.bus import Bus
+from libs.runtime.clock import SystemClock
+from libs.runtime.config import Settings
+from libs.runtime.consumer import Consumer
+from libs.runtime.service import Runnable, run_consumers
 from services.sltp_monitor.breaker_loop import BreakerLoop
 from services.sltp_monitor.cleanup import OrphanCleanup
 from services.sltp_monitor.commands import Commands

@@ -14,7 +14,7 @@ from typing import Literal
 
 import msgspec
 
-from services.registry.models import BreakerConfig
+from libs.registry.models import BreakerConfig
 
 Kind = Literal["sl", "tp"]
 HUNDRED = Decimal(100)

@@ -21,13 +21,13 @@ from contracts import streams
 from contracts.events import BreakerTripped, CancelRequested, OrderRequested
 from contracts.orders import OrderRequest
 from contracts.subjects import token
-from services.brokers.factory import Brokers
-from services.registry.models import Account
-from services.registry.store import Registry
-from services.runtime.bus import Bus
-from services.runtime.clock import Clock
-from services.runtime.ids import derived_event_id
-from services.runtime.timers import run_every
+from libs.brokers.factory import Brokers
+from libs.registry.models import Account
+from libs.registry.store import Registry
+from libs.runtime.bus import Bus
+from libs.runtime.clock import Clock
+from libs.runtime.ids import derived_event_id
+from libs.runtime.timers import run_every
 from services.sltp_monitor.breaker import BreakerState, decide, threshold
 
 log = logging.getLogger(__name__)

@@ -18,13 +18,13 @@ from contracts import streams
 from contracts.events import CancelRequested
 from contracts.orders import BrokerOrder
 from domain.protection import is_leg, violations
-from services.brokers.base import BrokerRejected, BrokerUnavailable
-from services.brokers.factory import Brokers
-from services.registry.models import Account
-from services.registry.store import Registry
-from services.runtime.bus import Bus
-from services.runtime.clock import Clock
-from services.runtime.ids import derived_event_id
+from libs.brokers.base import BrokerRejected, BrokerUnavailable
+from libs.brokers.factory import Brokers
+from libs.registry.models import Account
+from libs.registry.store import Registry
+from libs.runtime.bus import Bus
+from libs.runtime.clock import Clock
+from libs.runtime.ids import derived_event_id
 
 log = logging.getLogger(__name__)
 # How long an on-demand cleanup waits for the executor to carry out its requests.

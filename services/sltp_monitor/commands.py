@@ -15,10 +15,10 @@ import orjson
 from nats.aio.msg import Msg
 
 from contracts import subjects
-from services.brokers.factory import Brokers
-from services.registry.store import Registry
-from services.runtime.bus import Bus
-from services.runtime.timers import Wait, run_every, stopped_within
+from libs.brokers.factory import Brokers
+from libs.registry.store import Registry
+from libs.runtime.bus import Bus
+from libs.runtime.timers import Wait, run_every, stopped_within
 from services.sltp_monitor.cleanup import OrphanCleanup
 from services.sltp_monitor.status import account_status
 

@@ -14,12 +14,12 @@ import logging
 
 from contracts import streams
 from contracts.events import OrderRequested, TradeExecuted
-from services.brokers.factory import Brokers
-from services.registry.store import Registry
-from services.runtime.clock import Clock
-from services.runtime.consumer import Outgoing
-from services.runtime.dispatch import HandlerTable
-from services.runtime.ids import derived_event_id
+from libs.brokers.factory import Brokers
+from libs.registry.store import Registry
+from libs.runtime.clock import Clock
+from libs.runtime.consumer import Outgoing
+from libs.runtime.dispatch import HandlerTable
+from libs.runtime.ids import derived_event_id
 from services.sltp_monitor.legs import protective_legs
 
 log = logging.getLogger(__name__)

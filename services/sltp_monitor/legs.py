@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from contracts.orders import Fill, OrderRequest, Side
-from services.registry.models import Strategy
+from libs.registry.models import Strategy
 
 HUNDRED = Decimal(100)
 

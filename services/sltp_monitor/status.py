@@ -7,8 +7,8 @@ from typing import Any
 
 import msgspec
 
-from services.brokers.factory import Brokers
-from services.registry.store import Registry
+from libs.brokers.factory import Brokers
+from libs.registry.store import Registry
 
 log = logging.getLogger(__name__)
 

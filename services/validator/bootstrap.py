@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from contracts import streams
-from services.registry.cache import open_cached_registry
-from services.runtime.bus import Bus
-from services.runtime.clock import SystemClock
-from services.runtime.config import Settings
-from services.runtime.consumer import Consumer
-from services.runtime.failures import exhausted
-from services.runtime.service import Runnable, run_consumers
+from libs.registry.cache import open_cached_registry
+from libs.runtime.bus import Bus
+from libs.runtime.clock import SystemClock
+from libs.runtime.config import Settings
+from libs.runtime.consumer import Consumer
+from libs.runtime.failures import exhausted
+from libs.runtime.service import Runnable, run_consumers
 from services.validator.handlers import Validator
 
 

@@ -7,12 +7,12 @@ import msgspec
 from contracts import streams
 from contracts.dialects import AlertError, parse_alert
 from contracts.events import WebhookReceived, WebhookValidated
-from services.registry.store import Registry
-from services.runtime.clock import Clock
-from services.runtime.consumer import Outgoing
-from services.runtime.dispatch import HandlerTable
-from services.runtime.failures import failure
-from services.runtime.ids import derived_event_id
+from libs.registry.store import Registry
+from libs.runtime.clock import Clock
+from libs.runtime.consumer import Outgoing
+from libs.runtime.dispatch import HandlerTable
+from libs.runtime.failures import failure
+from libs.runtime.ids import derived_event_id
 from services.validator.rules import (
     Refusal,
     build_signal,

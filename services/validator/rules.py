@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from contracts.dialects import ParsedAlert
 from contracts.signals import Signal
 from domain.symbols import classify_symbol, normalise_symbol
-from services.registry.models import Account, Strategy, Tenant
+from libs.registry.models import Account, Strategy, Tenant
 
 
 @dataclass(frozen=True)

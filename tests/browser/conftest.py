@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from harness import ROOT
 
-from services.console.assets import built
-from services.runtime.embedded_nats import free_port
+from libs.runtime.embedded_nats import free_port
+from services.api.console.assets import built
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -50,7 +50,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                         "TRADEHOOKS_MASTER_KEY")}
     log = (data_dir.parent / "up.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", "up", "--data-dir", str(data_dir),
+        [sys.executable, "-m", "cli.main", "up", "--data-dir", str(data_dir),
          "--port", str(free_port()), "--operator-port", str(free_port())], env=env,
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     output = data_dir.parent / "up.log"

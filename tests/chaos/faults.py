@@ -20,8 +20,8 @@ from nats.js.errors import NotFoundError
 from contracts import streams
 from contracts.events import TradeExecuted, decode_event
 from contracts.subjects import token
-from services.brokers.paper import PaperAccount
-from services.runtime.bus import Bus
+from libs.brokers.paper import PaperAccount
+from libs.runtime.bus import Bus
 
 _paper_state = msgspec.json.Decoder(PaperAccount)
 

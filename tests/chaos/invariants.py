@@ -59,11 +59,11 @@ from contracts.events import (
 from contracts.orders import BrokerOrder
 from domain.ledger import Book, Position
 from domain.protection import violations
+from libs.brokers.paper import PaperAccount
+from libs.runtime.bus import Bus
 from projections.accounts import AccountView
 from projections.projector import rebuild_accounts
 from projections.store import open_store
-from services.brokers.paper import PaperAccount
-from services.runtime.bus import Bus
 
 HANG_LIMIT_S = 3.0  # TradingView cancels a webhook request after 3 s
 TERMINAL = ("webhook.trade_executed", "webhook.failed")

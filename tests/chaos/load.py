@@ -24,8 +24,8 @@ import aiohttp
 from e2e.helpers import signed_headers, tv_alert
 from harness import System, Tenancy, paper_positions, provision, strategy_webhook_url
 
-from services.registry.models import BreakerConfig
-from services.runtime.bus import Bus
+from libs.registry.models import BreakerConfig
+from libs.runtime.bus import Bus
 
 # A sender gives up waiting for one answer after this long (TradingView: 3 s). The
 # client waits longer than that so that a hang is measured, not cut short.

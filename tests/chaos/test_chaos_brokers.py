@@ -15,8 +15,8 @@ from fakes.alpaca_server import FakeAlpaca
 from harness import System
 
 from contracts.events import TradeExecuted
-from services.registry.models import AlpacaConfig
-from services.runtime.bus import Bus
+from libs.registry.models import AlpacaConfig
+from libs.runtime.bus import Bus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(90)]
 SEED = 6_004

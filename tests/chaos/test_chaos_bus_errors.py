@@ -22,8 +22,8 @@ from chaos.load import make_alerts, provision_many, run_load
 from harness import SERVICES, System, running_system
 from nats_proxy import NatsProxy
 
-from services.runtime.bus import Bus
-from services.runtime.embedded_nats import EmbeddedNats
+from libs.runtime.bus import Bus
+from libs.runtime.embedded_nats import EmbeddedNats
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(150)]
 SEED = 6_010

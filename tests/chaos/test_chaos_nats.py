@@ -11,7 +11,7 @@ from chaos.invariants import assert_duplicates, assert_mixed_load_happened, veri
 from chaos.load import MovingPrices, make_alerts, provision_mixed, resend, run_load
 from harness import System
 
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(90)]
 SEED = 6_002

@@ -21,7 +21,7 @@ from chaos.load import make_alerts, provision_many, run_load
 from harness import System, Tenancy, wait_restarted, wait_until
 
 from contracts.events import TradeExecuted
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(90)]
 SEED = 6_005

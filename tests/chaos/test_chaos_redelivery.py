@@ -15,9 +15,9 @@ import pytest
 
 from contracts import streams
 from contracts.events import OrderRequested
+from libs.runtime.bus import Bus
 from services.risk.handlers import RiskService
 from services.risk.ledger import RiskDecisions, RiskLedgers
-from services.runtime.bus import Bus
 from tests.factories import (
     ManualClock,
     OneAccount,

@@ -16,7 +16,7 @@ from chaos.load import MovingPrices, make_alerts, provision_mixed, run_load
 from chaos.pg import own_store, store_outage
 from harness import System, log_size
 
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.postgres,
               pytest.mark.timeout(90)]

@@ -11,8 +11,8 @@ from harness import EventTap, System, provision, wait_until
 
 from contracts import streams
 from contracts.events import TradeExecuted
-from services.registry.api_keys import ApiKeys
-from services.runtime.bus import Bus
+from libs.registry.api_keys import ApiKeys
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 
@@ -174,7 +174,7 @@ async def test_the_cli_drives_the_admin_api(system: System, bus: Bus) -> None:
     def cli(*args: str) -> tuple[int, object]:
         env = {**system.env(), "TRADEHOOKS_ADMIN_KEY": system.admin_key,
                "TRADEHOOKS_OPERATOR_URL": system.operator_url}
-        done = subprocess.run([sys.executable, "-m", "services.cli.main", *args], env=env,
+        done = subprocess.run([sys.executable, "-m", "cli.main", *args], env=env,
                               cwd=ROOT, capture_output=True, text=True, timeout=60,
                               check=False)
         return done.returncode, json.loads(done.stdout) if done.stdout.strip() else None

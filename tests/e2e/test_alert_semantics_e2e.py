@@ -15,9 +15,9 @@ from harness import EventTap, System, provision, wait_until
 
 from contracts import streams
 from contracts.events import OrderRequested, TradeExecuted, WebhookFailed
+from libs.runtime.bus import Bus
 from services.risk.ledger import RiskLedgers
 from services.risk.sizing import round_to_step
-from services.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ import pytest
 from e2e.helpers import post_json, tv_alert
 from harness import EventTap, System, account_projection, provision
 
+from cli.main import main
 from contracts.events import TradeExecuted
-from services.cli.main import main
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ from e2e.helpers import post_json, tv_alert
 from harness import EventTap, System, metric_value, provision
 
 from contracts.events import AuthFailuresAlert
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,7 @@ from e2e.helpers import post_json, tv_alert
 from harness import System, provision
 
 from contracts import identifiers
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

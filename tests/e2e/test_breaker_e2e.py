@@ -26,8 +26,8 @@ from harness import (
 )
 
 from contracts.events import BreakerTripped, OrderPlaced, TradeExecuted, WebhookFailed
-from services.registry.models import BreakerConfig
-from services.runtime.bus import Bus
+from libs.registry.models import BreakerConfig
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 D = Decimal
@@ -90,7 +90,7 @@ async def test_stop_loss_breaker_cancels_liquidates_pauses_and_resumes(
 
         # Resume from the CLI (the HTTP route does the same).
         result = await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "services.cli.main", "resume",
+            subprocess.run, [sys.executable, "-m", "cli.main", "resume",
                              t.account.id],
             env=system.env(), cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stdout + result.stderr

@@ -13,8 +13,8 @@ from harness import EventTap, System, paper_orders, plant_order, provision
 from contracts import streams
 from contracts.events import LegCanceled
 from contracts.orders import BrokerOrder, OrderRequest
+from libs.runtime.bus import Bus
 from services.executor.open_orders import OpenOrder, OpenOrders
-from services.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 
@@ -83,7 +83,7 @@ async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
 
 async def test_an_unreachable_broker_does_not_hide_the_other_accounts(system: System,
                                                                       bus: Bus) -> None:
-    from services.runtime.embedded_nats import free_port
+    from libs.runtime.embedded_nats import free_port
 
     paper = await provision(bus)
     # Nothing listens on this port: every Alpaca call of the account fails fast.

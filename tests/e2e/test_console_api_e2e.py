@@ -10,8 +10,8 @@ import pytest
 from harness import System, provision, wait_until
 
 from contracts import streams
-from services.registry.api_keys import ApiKeys
-from services.runtime.bus import Bus
+from libs.registry.api_keys import ApiKeys
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ from harness import EventTap, System, provision, stored_event_ids
 from contracts import streams
 from contracts.events import TradeExecuted
 from contracts.subjects import dead_letter_subject, token
-from services.runtime import dead_letters
-from services.runtime.bus import Bus
+from libs.runtime import dead_letters
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 GARBAGE = b'{"type": "webhook.received", "event_id": "half-an-event"'

@@ -13,8 +13,8 @@ from fakes.alpaca_server import FakeAlpaca
 from harness import EventTap, System, Tenancy, provision
 
 from contracts.events import TradeExecuted
-from services.registry.models import AlpacaConfig
-from services.runtime.bus import Bus
+from libs.registry.models import AlpacaConfig
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

@@ -25,7 +25,7 @@ from harness import (
 )
 
 from contracts.events import LegCanceled, LegFilled, OrderPlaced, event_type
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

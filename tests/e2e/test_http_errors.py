@@ -11,7 +11,7 @@ import pytest
 from e2e.helpers import post_json, post_raw, signed_headers, tv_alert
 from harness import EventTap, System, provision
 
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ from e2e.helpers import post_json, tv_alert
 from harness import EventTap, System, provision
 
 from contracts.events import TradeExecuted
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

@@ -21,7 +21,7 @@ from harness import (
 )
 
 from contracts.events import AnyEvent, LegCanceled, LegFilled, OrderPlaced
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 D = Decimal

@@ -26,8 +26,8 @@ from harness import (
 )
 
 from contracts.events import LegCanceled, LegFilled, OrderPlaced
-from services.registry.models import AlpacaConfig, Strategy
-from services.runtime.bus import Bus
+from libs.registry.models import AlpacaConfig, Strategy
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 D = Decimal

@@ -10,7 +10,7 @@ from e2e.helpers import post_json, post_prices, tv_alert
 from harness import EventTap, System, provision
 
 from contracts.events import OrderPlaced, TradeExecuted, WebhookFailed
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

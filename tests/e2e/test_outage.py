@@ -9,7 +9,7 @@ import pytest
 from e2e.helpers import post_json, tv_alert
 from harness import System, provision, wait_until
 
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

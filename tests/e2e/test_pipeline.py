@@ -12,7 +12,7 @@ from e2e.helpers import post_json, tv_alert
 from harness import BACKENDS, EventTap, System, account_projection, provision, wait_until
 
 from contracts.events import TradeExecuted, WebhookFailed
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

@@ -23,9 +23,9 @@ from harness import (
     wait_until,
 )
 
-from services.registry.models import RateLimits
-from services.runtime.bus import Bus
-from services.runtime.embedded_nats import free_port
+from libs.registry.models import RateLimits
+from libs.runtime.bus import Bus
+from libs.runtime.embedded_nats import free_port
 
 pytestmark = pytest.mark.e2e
 # 20 s into a minute (and into an hour and a day): the minute window ends in 40 s.

@@ -24,7 +24,7 @@ from harness import (
 )
 
 from contracts.events import event_type
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +78,7 @@ async def test_replay_rebuilds_the_same_projection(system: System, bus: Bus,
     # Stop the auditor so nothing moves while we rebuild.
     assert system.terminate("auditor") == 0
     result = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "services.cli.main", "replay"],
+        subprocess.run, [sys.executable, "-m", "cli.main", "replay"],
         env=system.env(), cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr

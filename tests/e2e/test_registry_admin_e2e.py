@@ -17,8 +17,8 @@ from harness import ROOT, EventTap, System, provision, wait_until
 
 from contracts import streams
 from contracts.events import TradeExecuted, WebhookFailed
-from services.registry.api_keys import ApiKeys
-from services.runtime.bus import Bus
+from libs.registry.api_keys import ApiKeys
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 JWT_SECRET = "e2e-admin-jwt-secret-that-is-long-enough"
@@ -178,7 +178,7 @@ async def test_admin_jwts_carry_role_and_tenant(system: System, bus: Bus) -> Non
 
 
 def _rebuild(system: System, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services.cli.main", "rebuild-registry",
+    return subprocess.run([sys.executable, "-m", "cli.main", "rebuild-registry",
                            *args], env=system.env(), cwd=ROOT, capture_output=True,
                           text=True, timeout=120, check=False)
 

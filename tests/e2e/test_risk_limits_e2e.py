@@ -12,9 +12,9 @@ from harness import EventTap, System, provision, wait_until
 
 from contracts import streams
 from contracts.events import TradeExecuted, WebhookFailed
-from services.brokers.paper import PaperBroker
-from services.runtime.bus import Bus
-from services.runtime.clock import SystemClock
+from libs.brokers.paper import PaperBroker
+from libs.runtime.bus import Bus
+from libs.runtime.clock import SystemClock
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ from e2e.helpers import post_json, tv_alert
 from harness import ROOT, EventTap, System, provision, wait_until
 
 from contracts.events import StrategySecretRotated
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +27,7 @@ async def test_rotation_keeps_the_old_secret_for_the_overlap_then_refuses_it(
     old = t.strategy.secret
     rotated_at = datetime.now(UTC)
     result = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "services.cli.main", "rotate",
+        subprocess.run, [sys.executable, "-m", "cli.main", "rotate",
                          t.strategy.id, "--overlap-s", "600"],
         env=system.env(), cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

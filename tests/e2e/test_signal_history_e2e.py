@@ -13,8 +13,8 @@ from e2e.helpers import post_json
 from harness import System, paper_orders, provision, run_replay, wait_until
 
 from contracts import streams
-from services.registry.api_keys import ApiKeys
-from services.runtime.bus import Bus
+from libs.registry.api_keys import ApiKeys
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

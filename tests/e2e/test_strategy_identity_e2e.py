@@ -21,8 +21,8 @@ import pytest
 from e2e.helpers import post_json, signed_headers, tv_alert
 from harness import EventTap, System, metric_value, provision
 
-from services.registry.models import slugify
-from services.runtime.bus import Bus
+from libs.registry.models import slugify
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

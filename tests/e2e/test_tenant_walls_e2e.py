@@ -11,8 +11,8 @@ from e2e.helpers import post_json, tv_alert
 from harness import System, provision
 
 from contracts import streams
-from services.registry.api_keys import ApiKeys
-from services.runtime.bus import Bus
+from libs.registry.api_keys import ApiKeys
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ import pytest
 from e2e.helpers import tv_alert
 from harness import ROOT, wait_until
 
-from services.runtime.embedded_nats import free_port
+from libs.runtime.embedded_nats import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ async def start_up(data_dir: Path) -> tuple[asyncio.subprocess.Process, bytearra
            if k not in ("NATS_URL", "TRADEHOOKS_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR",
                         "TRADEHOOKS_MASTER_KEY")}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli.main", "up", "--data-dir", str(data_dir),
+        sys.executable, "-m", "cli.main", "up", "--data-dir", str(data_dir),
         "--port", str(free_port()), "--operator-port", str(free_port()), env=env, cwd=ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,  # its own process group, like a terminal session

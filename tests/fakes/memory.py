@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 
 from contracts.events import Event
-from services.registry.models import Account, Strategy, Tenant
+from libs.registry.models import Account, Strategy, Tenant
 
 
 @dataclass

@@ -18,7 +18,7 @@ from fuzz.live import LIVE_SERVICES, Live
 from harness import EventTap, System, connect_bus, provision, registry_secrets, running_nats
 from hypothesis import HealthCheck, settings
 
-from services.runtime.embedded_nats import free_port
+from libs.runtime.embedded_nats import free_port
 
 settings.register_profile(
     "ci", max_examples=150, deadline=None, derandomize=True, database=None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness import EventTap, System, Tenancy
 
-from services.runtime.bus import Bus
+from libs.runtime.bus import Bus
 
 # Ingress answers every bad body itself; the validator turns an accepted but
 # untradeable alert into webhook.failed. Nothing downstream is needed.

@@ -16,6 +16,8 @@ from fuzz.alerts import JSON_VALUES, SENTINEL_SECRET
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+from libs.registry.cache import StrategyCache
+from libs.registry.models import Strategy
 from services.ingress.auth import (
     AuthError,
     SignedHeaders,
@@ -26,8 +28,6 @@ from services.ingress.auth import (
 from services.ingress.bearer import header_credential, looks_like_jwt, verify_jwt
 from services.ingress.jwt_rules import JwtRules
 from services.ingress.routing import authenticate
-from services.registry.cache import StrategyCache
-from services.registry.models import Strategy
 from tests.factories import make_strategy
 
 NOW_S = 1_714_573_800.0

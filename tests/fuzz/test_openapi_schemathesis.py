@@ -40,8 +40,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from contracts import streams
-from services.registry.api_keys import ApiKeys
-from services.runtime.bus import Bus
+from libs.registry.api_keys import ApiKeys
+from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
 

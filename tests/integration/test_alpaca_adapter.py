@@ -12,9 +12,9 @@ import pytest
 from factories import NOW, ManualClock, make_account, make_order
 from fakes.alpaca_server import FakeAlpaca
 
-from services.brokers.alpaca import AlpacaBroker
-from services.brokers.base import BrokerRejected, BrokerUnavailable
-from services.registry.models import Account, AlpacaConfig
+from libs.brokers.alpaca import AlpacaBroker
+from libs.brokers.base import BrokerRejected, BrokerUnavailable
+from libs.registry.models import Account, AlpacaConfig
 
 KEY_ID = "PKTESTKEYID0001"
 SECRET = "sk-very-secret-alpaca-key-42"
@@ -156,7 +156,7 @@ async def test_fractional_equity_order_is_day_market_and_simple(
 async def test_crypto_is_gtc_and_a_bracket_becomes_a_simple_order(
         broker: AlpacaBroker, account: Account, fake: FakeAlpaca,
         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="services.brokers.alpaca")
+    caplog.set_level(logging.INFO, logger="libs.brokers.alpaca")
     order = await broker.submit(account, make_order(
         symbol="BTC/USD", quantity=D("0.25"), take_profit_price=D(70000),
         stop_loss_price=D(55000)))

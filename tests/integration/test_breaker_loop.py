@@ -15,11 +15,11 @@ from harness import EventTap, master_box
 from contracts import streams
 from contracts.events import BreakerTripped, CancelRequested, OrderRequested
 from contracts.orders import OrderRequest
-from services.brokers.factory import Brokers
-from services.brokers.paper import PaperBroker
-from services.registry.models import Account, BreakerConfig
-from services.registry.store import Registry
-from services.runtime.bus import Bus
+from libs.brokers.factory import Brokers
+from libs.brokers.paper import PaperBroker
+from libs.registry.models import Account, BreakerConfig
+from libs.registry.store import Registry
+from libs.runtime.bus import Bus
 from services.sltp_monitor.breaker_loop import BreakerLoop
 
 

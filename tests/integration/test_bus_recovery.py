@@ -15,11 +15,11 @@ from nats_proxy import NatsProxy
 
 from contracts import streams
 from contracts.events import AnyEvent, TenantCreated
-from services.runtime.bus import Bus, connect
-from services.runtime.config import Settings
-from services.runtime.consumer import Consumer, Outgoing
-from services.runtime.embedded_nats import EmbeddedNats
-from services.runtime.service import Runnable, run_consumers
+from libs.runtime.bus import Bus, connect
+from libs.runtime.config import Settings
+from libs.runtime.consumer import Consumer, Outgoing
+from libs.runtime.embedded_nats import EmbeddedNats
+from libs.runtime.service import Runnable, run_consumers
 
 SPEC = streams.ConsumerSpec("recovery_probe", ("registry.>",), "validate")
 

@@ -17,13 +17,13 @@ from factories import make_received, make_validated
 from harness import BACKENDS
 from psycopg import sql
 
+from cli.main import main
 from contracts.events import AnyEvent
 from projections import checkpoint as cp
 from projections.chain import chain_of, links_for, read_transaction, upgrade_chain
 from projections.persistence import eventsourcing_env, parse_store_url
 from projections.store import EventStore, open_store
 from projections.verify import Expected, verify_chain
-from services.cli.main import main
 
 pytestmark = pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 

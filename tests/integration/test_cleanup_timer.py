@@ -12,14 +12,14 @@ from harness import master_box, plant_order
 
 from contracts import streams
 from contracts.orders import OrderRequest
-from services.brokers.factory import Brokers
-from services.brokers.paper import PaperBroker
+from libs.brokers.factory import Brokers
+from libs.brokers.paper import PaperBroker
+from libs.registry.store import Registry
+from libs.runtime.bus import Bus
+from libs.runtime.config import Settings
+from libs.runtime.consumer import Consumer
 from services.executor.handlers import Executor
 from services.executor.open_orders import OpenOrders
-from services.registry.store import Registry
-from services.runtime.bus import Bus
-from services.runtime.config import Settings
-from services.runtime.consumer import Consumer
 from services.sltp_monitor.cleanup import OrphanCleanup
 from services.sltp_monitor.commands import Commands
 

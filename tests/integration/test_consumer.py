@@ -13,10 +13,10 @@ from harness import EventTap
 
 from contracts import streams
 from contracts.events import AnyEvent, TenantCreated, WebhookFailed
-from services.runtime.bus import Bus
-from services.runtime.clock import SystemClock
-from services.runtime.consumer import Consumer, Outgoing
-from services.runtime.failures import exhausted, failure
+from libs.runtime.bus import Bus
+from libs.runtime.clock import SystemClock
+from libs.runtime.consumer import Consumer, Outgoing
+from libs.runtime.failures import exhausted, failure
 
 SPEC = streams.ConsumerSpec("probe", ("registry.>",), "validate", max_deliver=3,
                             backoff_s=(0.05,))
@@ -165,7 +165,7 @@ async def test_a_failure_of_nats_itself_is_logged_without_a_traceback(
         return []
 
     await bus.publish_event(tenant_event(1), "m1")
-    with caplog.at_level(logging.WARNING, logger="services.runtime.consumer"):
+    with caplog.at_level(logging.WARNING, logger="libs.runtime.consumer"):
         await run_until(Consumer(bus, SPEC, once_failing), done)
     (record,) = [r for r in caplog.records if "failed on" in r.getMessage()]
     assert (record.exc_info is not None) is traceback

@@ -23,13 +23,13 @@ from factories import (
 )
 from harness import BACKENDS
 
+from cli.main import main
 from contracts.events import AnyEvent
 from projections import checkpoint as cp
 from projections.chain import chain_of, read_transaction
 from projections.export import COLUMNS, Filters, stream_rows, write_export
 from projections.persistence import parse_store_url
 from projections.store import EventStore
-from services.cli.main import main
 
 pytestmark = pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 

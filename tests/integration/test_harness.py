@@ -10,8 +10,8 @@ from factories import make_failed
 from harness import EventTap, System
 
 from contracts import streams
-from services.runtime.bus import Bus
-from services.runtime.embedded_nats import EmbeddedNats
+from libs.runtime.bus import Bus
+from libs.runtime.embedded_nats import EmbeddedNats
 
 
 async def test_an_undecodable_event_fails_every_look_at_the_events(bus: Bus) -> None:

@@ -10,11 +10,11 @@ from nats.js.kv import KeyValue
 
 from contracts.orders import OrderRequest, entry_order_id
 from contracts.streams import BUCKET_OPEN_ORDERS, BUCKET_PAPER
-from services.brokers.factory import Brokers
-from services.brokers.paper import PaperBroker
+from libs.brokers.factory import Brokers
+from libs.brokers.paper import PaperBroker
+from libs.runtime.bus import Bus
 from services.executor.handlers import Executor
 from services.executor.open_orders import OpenOrders
-from services.runtime.bus import Bus
 
 
 def legs(entry: str, stop: str, limit: str, quantity: str) -> list[OrderRequest]:

@@ -17,11 +17,11 @@ from nats.js.kv import KeyValue
 
 from contracts.orders import BrokerOrder, Fill
 from contracts.streams import BUCKET_PAPER
-from services.brokers.base import BrokerRejected
-from services.brokers.paper import PaperAccount, PaperBroker
-from services.registry.models import Account
-from services.runtime.bus import Bus
-from services.runtime.embedded_nats import EmbeddedNats
+from libs.brokers.base import BrokerRejected
+from libs.brokers.paper import PaperAccount, PaperBroker
+from libs.registry.models import Account
+from libs.runtime.bus import Bus
+from libs.runtime.embedded_nats import EmbeddedNats
 
 ZERO = D(0)
 

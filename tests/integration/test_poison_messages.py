@@ -14,12 +14,12 @@ from prometheus_client import REGISTRY
 from contracts import streams
 from contracts.events import AnyEvent, WebhookFailed, encode_event, event_type
 from contracts.subjects import dead_letter_subject, subject_for
-from services.runtime import dead_letters
-from services.runtime.bus import Bus
-from services.runtime.clock import SystemClock
-from services.runtime.consumer import Consumer, Outgoing
-from services.runtime.failures import exhausted
-from services.runtime.metrics import render_metrics
+from libs.runtime import dead_letters
+from libs.runtime.bus import Bus
+from libs.runtime.clock import SystemClock
+from libs.runtime.consumer import Consumer, Outgoing
+from libs.runtime.failures import exhausted
+from libs.runtime.metrics import render_metrics
 
 
 def spec(name: str, **overrides: Any) -> streams.ConsumerSpec:

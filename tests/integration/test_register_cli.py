@@ -12,14 +12,14 @@ from pathlib import Path
 from harness import ROOT, EventTap, master_box
 
 from contracts import streams
-from services.registry.store import Registry
-from services.runtime.bus import Bus
-from services.runtime.embedded_nats import EmbeddedNats
+from libs.registry.store import Registry
+from libs.runtime.bus import Bus
+from libs.runtime.embedded_nats import EmbeddedNats
 
 
 def run_register(nats: EmbeddedNats, file: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NATS_URL": nats.url}
-    return subprocess.run([sys.executable, "-m", "services.cli.main", "register", str(file)],
+    return subprocess.run([sys.executable, "-m", "cli.main", "register", str(file)],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
                           check=False)
 

@@ -11,11 +11,11 @@ from harness import connect_bus, master_box, wait_until
 from nats_proxy import NatsProxy
 
 from contracts import streams
-from services.registry.cache import CachedRegistry
-from services.registry.models import Tenant
-from services.registry.store import Registry
-from services.runtime.bus import Bus, connect
-from services.runtime.embedded_nats import EmbeddedNats
+from libs.registry.cache import CachedRegistry
+from libs.registry.models import Tenant
+from libs.registry.store import Registry
+from libs.runtime.bus import Bus, connect
+from libs.runtime.embedded_nats import EmbeddedNats
 from tests.factories import make_account, make_strategy
 
 
@@ -109,7 +109,7 @@ async def test_a_reconnect_reloads_every_record(writer: Registry,
 
 
 async def test_ingress_strategy_cache_rewatches_after_a_reconnect(writer: Registry) -> None:
-    from services.registry.cache import StrategyCache
+    from libs.registry.cache import StrategyCache
 
     strategy = make_strategy()
     await writer.put(strategy)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from harness import master_box
 
 from contracts import streams
-from services.registry.api_keys import ApiKeys
-from services.registry.store import Registry
-from services.runtime.bus import Bus
+from libs.registry.api_keys import ApiKeys
+from libs.registry.store import Registry
+from libs.runtime.bus import Bus
 from tests.factories import make_strategy
 
 

@@ -9,19 +9,19 @@ import orjson
 import pytest
 from harness import EventTap, master_box
 
+from cli.rebuild_registry import rebuilt_records
 from contracts import streams
 from contracts.events import AccountUpdated
-from projections.registry import fold_registry
-from services.cli.rebuild_registry import rebuilt_records
-from services.registry.migrations import (
+from libs.registry.migrations import (
     MIGRATED_BY,
     RegistryMigrationError,
     migrate_registry,
 )
-from services.registry.models import Account
-from services.registry.store import Registry
-from services.runtime.bus import Bus
-from services.runtime.clock import SystemClock
+from libs.registry.models import Account
+from libs.registry.store import Registry
+from libs.runtime.bus import Bus
+from libs.runtime.clock import SystemClock
+from projections.registry import fold_registry
 from tests.factories import make_account, make_strategy
 
 

@@ -215,8 +215,8 @@ def test_cli_signals_filters_and_pages_to_the_end(
     url: str, store: EventStore, signals: SignalStore, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from services.cli import signals as signals_cli
-    from services.cli.main import main
+    from cli import signals as signals_cli
+    from cli.main import main
 
     monkeypatch.setenv("TRADEHOOKS_DATABASE_URL", url)
     monkeypatch.setattr(signals_cli, "_PAGE", 4)  # several pages with few rows

@@ -28,6 +28,7 @@ from factories import (
 from harness import BACKENDS
 
 from bench.replay_fill import History, fill_stores, waves
+from cli.replay import replay
 from contracts.events import (
     AnyEvent,
     LegFilled,
@@ -36,6 +37,7 @@ from contracts.events import (
     event_from_builtins,
     event_type,
 )
+from libs.runtime.config import Settings
 from projections.accounts import AccountsProjection, encode_view
 from projections.fastread import can_decode_fast, decode_recorded, select_rows
 from projections.persistence import eventsourcing_env, parse_store_url
@@ -43,8 +45,6 @@ from projections.projector import ACCOUNTS, AccountsProjector, rebuild_accounts,
 from projections.readmodel import ReadModel, open_read_model
 from projections.store import RECORDED_TOPIC, EventStore, open_store
 from projections.trails import Trail
-from services.cli.replay import replay
-from services.runtime.config import Settings
 
 pytestmark = pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 

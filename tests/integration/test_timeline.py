@@ -23,6 +23,7 @@ from factories import (
 )
 from harness import BACKENDS
 
+from cli.main import main
 from contracts.events import (
     AccountUpdated,
     AnyEvent,
@@ -37,7 +38,6 @@ from projections.store import EventStore
 from projections.timeline import AccountAt, account_of, apply, instant, new_state, to_api
 from projections.timeline_projector import TimelineProjector, position_at_time, state_at
 from projections.timeline_store import TimelineStore, open_timeline
-from services.cli.main import main
 
 pytestmark = pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 RECORD = {"id": "acc-1", "tenant_id": "acme", "name": "Main", "broker": "alpaca",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from nats.js.api import KeyValueConfig, StorageType
 
 from contracts import streams
-from services.runtime.bus import Bus, ensure_topology
+from libs.runtime.bus import Bus, ensure_topology
 
 
 async def direct_gets(bus: Bus, bucket: str) -> bool:

@@ -18,12 +18,12 @@ from factories import (
 )
 from harness import BACKENDS
 
+from cli.main import main
 from contracts.events import AnyEvent, OrderRequested, TradeExecuted, WebhookValidated
 from contracts.orders import Fill
 from domain.ledger import Book, apply_fill
+from libs.brokers.base import AccountSnapshot
 from projections.store import EventStore
-from services.brokers.base import AccountSnapshot
-from services.cli.main import main
 from services.risk.dry_run import would_order
 from services.risk.ledger import RiskLedger
 from services.risk.rules import client_order_id

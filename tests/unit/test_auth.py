@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
+from libs.registry.secrets import fingerprint, lookup_key, new_secret, signing_key
 from services.ingress.auth import (
     AuthError,
     SignedHeaders,
@@ -16,7 +17,6 @@ from services.ingress.auth import (
     token_matches,
     verify_signature,
 )
-from services.registry.secrets import fingerprint, lookup_key, new_secret, signing_key
 from tests.factories import NOW, SECRET, make_strategy
 
 BODY = b'{"alertId":"a-1","action":"buy","symbol":"AAPL"}'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from services.registry.models import BreakerConfig
+from libs.registry.models import BreakerConfig
 from services.sltp_monitor.breaker import BreakerState, decide, fingerprint, threshold
 
 CONFIG = BreakerConfig(base_equity=D(100_000), global_sl_pct=D(90), global_tp_pct=D(120))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.events import WebhookFailed, WebhookReceived
-from services.runtime.consumer import Outgoing
-from services.runtime.dispatch import HandlerTable
-from services.runtime.ids import derived_event_id
+from libs.runtime.consumer import Outgoing
+from libs.runtime.dispatch import HandlerTable
+from libs.runtime.ids import derived_event_id
 from services.validator.handlers import Validator
 from tests.factories import make_failed, make_received
 

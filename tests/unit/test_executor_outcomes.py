@@ -9,8 +9,8 @@ from typing import Any
 
 from contracts.events import LegCanceled, OrderRequested, WebhookFailed
 from contracts.orders import OrderRequest
+from libs.runtime.failures import failure
 from services.executor.handlers import Executor
-from services.runtime.failures import failure
 from tests.factories import ManualClock
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from contracts.subjects import subject_for
-from services.runtime.consumer import ordering_key
-from services.runtime.lanes import Lanes
+from libs.runtime.consumer import ordering_key
+from libs.runtime.lanes import Lanes
 from tests.factories import make_order_requested, make_received, make_validated
 
 

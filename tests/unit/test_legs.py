@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 from contracts.orders import BrokerOrder, Fill, OrderRequest
 from domain.ledger import Book
-from services.brokers.paper import PaperAccount, execute, observe_price
+from libs.brokers.paper import PaperAccount, execute, observe_price
 from services.sltp_monitor.cleanup import orphans
 from services.sltp_monitor.legs import leg_prices, protective_legs
 from tests.factories import make_strategy

@@ -11,11 +11,11 @@ import pytest
 import schemathesis
 from aiohttp import web
 
+from libs.registry.models import Account, AlpacaConfig, BreakerConfig, Strategy, Tenant
+from libs.registry.views import account_view, strategy_view, tenant_view
 from services.ingress.app import build_operator_app, build_public_app, serves_publicly
 from services.ingress.context import IngressContext
 from services.ingress.openapi import document
-from services.registry.models import Account, AlpacaConfig, BreakerConfig, Strategy, Tenant
-from services.registry.views import account_view, strategy_view, tenant_view
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 

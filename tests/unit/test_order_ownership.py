@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 WRITES = frozenset({"submit", "cancel_order", "resize_order", "observe_price", "for_account"})
 # The executor writes; the broker adapters implement the writes (and call each other).
-OWNERS = ("services/executor/", "services/brokers/")
+OWNERS = ("services/executor/", "libs/brokers/")
 
 
 def calls_outside_owners() -> list[str]:

@@ -10,8 +10,8 @@ import pytest
 
 from contracts.orders import BrokerOrder, Fill, OrderRequest
 from domain.ledger import Book, apply_fill
-from services.brokers.base import BrokerRejected
-from services.brokers.paper import (
+from libs.brokers.base import BrokerRejected
+from libs.brokers.paper import (
     PaperAccount,
     _trigger_price,
     crosses,

@@ -51,13 +51,13 @@ from contracts.orders import BrokerOrder, entry_order_id
 from contracts.signals import Signal
 from domain.ledger import Book
 from domain.protection import closing_side, is_leg
+from libs.brokers.factory import Brokers
+from libs.brokers.paper import PaperAccount, PaperBroker, crosses
+from libs.registry.models import Account, BreakerConfig, Strategy, Tenant
 from projections.accounts import AccountsProjection
-from services.brokers.factory import Brokers
-from services.brokers.paper import PaperAccount, PaperBroker, crosses
 from services.executor.handlers import Executor
 from services.executor.open_orders import OpenOrders
 from services.executor.sweeps import child_order_id
-from services.registry.models import Account, BreakerConfig, Strategy, Tenant
 from services.risk.handlers import RiskService
 from services.risk.ledger import RiskDecisions, RiskLedgers
 from services.sltp_monitor.breaker_loop import BreakerLoop

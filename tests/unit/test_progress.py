@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from services.cli.progress import ProgressBar
+from cli.progress import ProgressBar
 from tests.factories import ManualClock
 
 

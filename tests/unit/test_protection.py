@@ -14,8 +14,8 @@ import pytest
 from contracts.orders import BrokerOrder, OrderRequest
 from domain.ledger import Book
 from domain.protection import LegFix, leg_fixes, violations
-from services.brokers.base import BrokerRejected
-from services.brokers.paper import PaperAccount, execute, observe_price
+from libs.brokers.base import BrokerRejected
+from libs.brokers.paper import PaperAccount, execute, observe_price
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ZERO = D(0)

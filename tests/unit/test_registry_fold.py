@@ -14,9 +14,9 @@ from contracts.events import (
     event_from_builtins,
     event_to_builtins,
 )
+from libs.registry.models import AlpacaConfig, Strategy, Tenant
+from libs.registry.store import Registry
 from projections.registry import fold_registry
-from services.registry.models import AlpacaConfig, Strategy, Tenant
-from services.registry.store import Registry
 from tests.factories import (
     NOW,
     make_account,

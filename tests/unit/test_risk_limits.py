@@ -11,7 +11,7 @@ import pytest
 
 from contracts.orders import OrderRequest
 from contracts.signals import Signal
-from services.brokers.base import AccountSnapshot
+from libs.brokers.base import AccountSnapshot
 from services.risk.ledger import Reservation, RiskLedger
 from services.risk.limits import (
     Exposure,

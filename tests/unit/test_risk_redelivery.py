@@ -8,9 +8,9 @@ from typing import Any
 from fakes.memory import MemoryKV
 
 from contracts.events import OrderRequested, WebhookFailed
+from libs.runtime.clock import SystemClock
 from services.risk.handlers import RiskService
 from services.risk.ledger import Decision, Refusal, RiskDecisions, RiskLedgers
-from services.runtime.clock import SystemClock
 from tests.factories import (
     ACCOUNT_ID,
     ManualClock,

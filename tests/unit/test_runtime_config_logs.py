@@ -11,8 +11,8 @@ import pytest
 from aiohttp.http_exceptions import LineTooLong
 from pydantic import ValidationError
 
-from services.runtime.config import Settings, env_names, load_settings
-from services.runtime.logs import ClientErrorsInOneLine, RedactSecrets, setup_logging
+from libs.runtime.config import Settings, env_names, load_settings
+from libs.runtime.logs import ClientErrorsInOneLine, RedactSecrets, setup_logging
 
 
 def test_defaults_without_environment() -> None:

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.orders import OrderRequest, Sizing
-from services.registry.models import Strategy
-from services.registry.store import Registry
+from libs.registry.models import Strategy
+from libs.registry.store import Registry
 from services.risk.rules import decide_order
 from services.risk.sizing import SizingError, size_entry
 from tests.factories import SECRET, make_signal, make_snapshot, make_strategy

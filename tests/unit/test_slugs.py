@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.registry.models import slugify
+from libs.registry.models import slugify
 
 
 def test_slugs_follow_the_registration_examples() -> None:

@@ -13,15 +13,15 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from pydantic import ValidationError
 
 from contracts.webhook_urls import webhook_path, webhook_url
+from libs.registry.cache import StrategyCache
+from libs.registry.models import Strategy
+from libs.runtime.config import load_settings
 from services.ingress.auth import AuthError
 from services.ingress.auth_alerts import aimed_at
 from services.ingress.bearer import verify_jwt
 from services.ingress.jwt_rules import JwtRules
 from services.ingress.routing import authenticate
 from services.ingress.targets import UrlTarget, ambiguous
-from services.registry.cache import StrategyCache
-from services.registry.models import Strategy
-from services.runtime.config import load_settings
 from tests.factories import make_strategy
 
 RULES = JwtRules()

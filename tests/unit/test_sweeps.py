@@ -11,8 +11,8 @@ from fakes.memory import MemoryKV, MemoryRegistry, StepClock
 
 from contracts.events import OrderRequested, TradeExecuted, WebhookFailed
 from contracts.orders import OrderRequest
-from services.brokers.factory import Brokers
-from services.brokers.paper import PaperBroker
+from libs.brokers.factory import Brokers
+from libs.brokers.paper import PaperBroker
 from services.executor.handlers import Executor
 from services.executor.open_orders import OpenOrders
 from services.executor.sweeps import child_order_id

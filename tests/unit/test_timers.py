@@ -9,7 +9,7 @@ import logging
 import nats.errors
 import pytest
 
-from services.runtime.timers import run_every
+from libs.runtime.timers import run_every
 
 
 @pytest.mark.parametrize(("error", "traceback"), [
@@ -29,7 +29,7 @@ async def test_a_failing_tick_is_logged_and_the_loop_goes_on(
             raise error
         stop.set()
 
-    with caplog.at_level(logging.WARNING, logger="services.runtime.timers"):
+    with caplog.at_level(logging.WARNING, logger="libs.runtime.timers"):
         await asyncio.wait_for(run_every(stop, 0.001, tick, "probe"), timeout=5)
     assert ticks == 2
     (record,) = caplog.records

@@ -12,12 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from cli.rebuild_registry import rebuilt_records
 from contracts.market import PriceTick, decode_tick
+from libs.registry.models import Account, BreakerConfig
+from libs.registry.store import Registry
+from libs.registry.upcast import upcast_record
 from projections.registry import fold_registry
-from services.cli.rebuild_registry import rebuilt_records
-from services.registry.models import Account, BreakerConfig
-from services.registry.store import Registry
-from services.registry.upcast import upcast_record
 from services.sltp_monitor.breaker import threshold
 from tests.factories import NOW, make_account, make_account_opened, make_strategy
 

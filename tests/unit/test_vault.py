@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.registry.vault import SecretBox, VaultError, load_box, new_master_key
-from services.runtime.config import Settings
+from libs.registry.vault import SecretBox, VaultError, load_box, new_master_key
+from libs.runtime.config import Settings
 
 
 def test_sealed_secrets_open_only_with_their_key() -> None:

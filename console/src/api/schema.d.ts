@@ -3533,7 +3533,7 @@ export interface components {
          *
          *     ``units`` marks records written under the percent rule; stored breakers without
          *     it hold the old fractions (0.9 for 90 %) and are migrated when read
-         *     (``services/registry/migrations.py``), never taken as percents.
+         *     (``libs/registry/migrations.py``), never taken as percents.
          */
         BreakerConfig: {
             /**
@@ -3571,7 +3571,7 @@ export interface components {
          *
          *     ``units`` marks records written under the percent rule; stored breakers without
          *     it hold the old fractions (0.9 for 90 %) and are migrated when read
-         *     (``services/registry/migrations.py``), never taken as percents.
+         *     (``libs/registry/migrations.py``), never taken as percents.
          */
         BreakerConfigView: {
             /**

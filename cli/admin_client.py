@@ -1,0 +1,85 @@
+"""``tradehooks tenant|account|strategy …``: the admin API from the command line.
+
+Talks to a running system's operator listener over HTTP with an admin key:
+``TRADEHOOKS_ADMIN_KEY`` (or ``admin_key`` in the data dir's demo.json) at
+``TRADEHOOKS_OPERATOR_URL`` (or the ``api_url`` in demo.json, else the configured
+operator host and port).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+import aiohttp
+
+from libs.runtime.config import Settings
+
+RESOURCES = {"tenant": "tenants", "account": "accounts", "strategy": "strategies"}
+
+
+def add_parsers(sub: Any) -> None:
+    """Register the three resource commands on the CLI."""
+    for resource in RESOURCES:
+        parser = sub.add_parser(resource, help=f"manage {RESOURCES[resource]} "
+                                "through the admin API of a running system")
+        actions = parser.add_subparsers(dest="action", required=True)
+        actions.add_parser("list")
+        get = actions.add_parser("get")
+        get.add_argument("id")
+        create = actions.add_parser("create")
+        create.add_argument("fields", nargs="+", metavar="KEY=VALUE",
+                            help="e.g. name=Acme; JSON values are kept as JSON")
+        update = actions.add_parser("update")
+        update.add_argument("id")
+        update.add_argument("fields", nargs="+", metavar="KEY=VALUE")
+        for action in ("disable", "rotate") if resource == "strategy" else ("disable",):
+            actions.add_parser(action).add_argument("id")
+        parser.add_argument("--data-dir", help="data dir of 'tradehooks up'")
+
+
+def parse_fields(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values that parse as JSON (numbers, objects) are kept so."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"expected KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def _connection(settings: Settings) -> tuple[str, str]:
+    demo_path = settings.data_dir / "demo.json"
+    demo = json.loads(demo_path.read_text()) if demo_path.exists() else {}
+    key = os.environ.get("TRADEHOOKS_ADMIN_KEY") or demo.get("admin_key", "")
+    url = settings.operator_base_url or demo.get("api_url") or settings.operator_url
+    if not key:
+        raise SystemExit("no admin key: set TRADEHOOKS_ADMIN_KEY (see 'tradehooks apikey')")
+    return url.rstrip("/") + "/api/v1", key
+
+
+async def run(settings: Settings, resource: str, args: argparse.Namespace) -> int:
+    """Do one admin call and print the JSON answer; exit 1 on an HTTP error."""
+    api, key = _connection(settings)
+    base = f"{api}/{RESOURCES[resource]}"
+    action = args.action
+    method, url, body = "GET", base, None
+    if action == "get":
+        url = f"{base}/{args.id}"
+    elif action == "create":
+        method, body = "POST", parse_fields(args.fields)
+    elif action == "update":
+        method, url, body = "PATCH", f"{base}/{args.id}", parse_fields(args.fields)
+    elif action in ("disable", "rotate"):
+        method, url = "POST", f"{base}/{args.id}/{action}"
+    async with aiohttp.ClientSession() as http, http.request(
+            method, url, json=body, headers={"X-API-Key": key}) as resp:
+        answer = await resp.json()
+    print(json.dumps(answer, indent=2))
+    return 0 if resp.status < 400 else 1

@@ -1,0 +1,241 @@
+"""Tenants, accounts and strategies as configured by operators (pydantic: config)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from contracts import identifiers
+from contracts.identifiers import Shape
+from libs.registry.units import (
+    BaseEquity,
+    BasisPoints,
+    BreakerStopPercent,
+    BreakerTakeProfitPercent,
+    Cash,
+    CountLimit,
+    EquityPercent,
+    Limit,
+    LossPercent,
+    Positive,
+    StopPercent,
+    TakeProfitPercent,
+)
+
+# ``auto``: the alert's quantity when it carries one, else ``percent_of_equity``.
+SizingMode = Literal["auto", "percent_equity", "alert_contracts", "fixed_quantity", "notional"]
+
+
+def _id(shape: Shape) -> object:
+    """The pydantic constraints of an identifier shape (``contracts/identifiers.py``)."""
+    return Field(min_length=1, max_length=shape.max_length, pattern=shape.pattern)
+
+
+TenantId = Annotated[str, _id(identifiers.TENANT_ID)]
+AccountId = Annotated[str, _id(identifiers.ACCOUNT_ID)]
+StrategyId = Annotated[str, _id(identifiers.STRATEGY_ID)]
+Slug = Annotated[str, _id(identifiers.SLUG)]
+Name = Annotated[str, Field(min_length=1, max_length=identifiers.NAME.max_length)]
+# Requests per window: whole numbers, 0 = no limit; the bounds are far above any real
+# sender (a minute's limit of 100,000 is already ~1,700 alerts a second).
+_Rate = Annotated[int, Field(strict=True, ge=0)]
+
+
+class RateLimits(BaseModel):
+    """Requests accepted per window (None or 0: no limit for that window)."""
+
+    model_config = ConfigDict(frozen=True)
+    per_minute: Annotated[_Rate, Field(le=100_000)] | None = None
+    per_hour: Annotated[_Rate, Field(le=6_000_000)] | None = None
+    per_day: Annotated[_Rate, Field(le=144_000_000)] | None = None
+
+
+class Tenant(BaseModel):
+    """An organisation whose accounts and strategies are isolated from others."""
+
+    model_config = ConfigDict(frozen=True)
+    id: TenantId
+    name: Name
+    rate_limits: RateLimits | None = None
+    # A disabled tenant's webhooks are refused and its queued signals fail.
+    active: bool = True
+
+
+class AlpacaConfig(BaseModel):
+    """Credentials and endpoint of an Alpaca account."""
+
+    model_config = ConfigDict(frozen=True)
+    key_id: str
+    secret_key: str = Field(repr=False)
+    paper: bool = True
+    # Base URL without /v2, for tests or a proxy (alpaca-py's url_override).
+    url_override: str | None = None
+
+
+class BreakerConfig(BaseModel):
+    """Portfolio circuit breaker: equity against percents of ``base_equity``.
+
+    ``units`` marks records written under the percent rule; stored breakers without
+    it hold the old fractions (0.9 for 90 %) and are migrated when read
+    (``libs/registry/migrations.py``), never taken as percents.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    base_equity: BaseEquity
+    global_sl_pct: BreakerStopPercent | None = None  # 80: trip when equity <= 80 % of base
+    global_tp_pct: BreakerTakeProfitPercent | None = None  # 120: trip at >= 120 % of base
+    liquidate_on_tp: bool = False
+    active: bool = True
+    units: Literal["percent"] = "percent"
+
+
+class Account(BaseModel):
+    """A broker account that strategies trade on."""
+
+    model_config = ConfigDict(frozen=True)
+    id: AccountId
+    tenant_id: TenantId
+    name: Name
+    broker: Literal["paper", "alpaca"] = "paper"
+    alpaca: AlpacaConfig | None = None
+    currency: str = "USD"
+    starting_cash: Cash = Decimal(100_000)
+    slippage_bps: BasisPoints | None = None
+    fee_bps: BasisPoints | None = None
+    active: bool = True
+    # Disabled by a global admin: only a global admin re-enables it (set by the server).
+    suspended: bool = False
+    breaker: BreakerConfig | None = None
+    rate_limits: RateLimits | None = None
+    # Set by the breaker's stop-loss trip; only an operator's resume clears it.
+    paused: bool = False
+    paused_reason: str = ""
+
+
+class Strategy(BaseModel):
+    """A signal source (bot / TradingView strategy) bound to one account."""
+
+    model_config = ConfigDict(frozen=True)
+    id: StrategyId
+    tenant_id: TenantId
+    account_id: AccountId
+    name: Name
+    slug: Slug
+    rate_limits: RateLimits | None = None
+    # The secret is kept only in the registry bucket (sealed); never in events or logs.
+    secret: str = Field(repr=False)
+    # After a rotation the old secret keeps working until ``previous_valid_until``.
+    previous_secret: str = Field(default="", repr=False)
+    previous_valid_until: datetime | None = None
+    # PEM public key for bots that sign JWTs with RS256/ES256/EdDSA (else HS256).
+    jwt_public_key: str = ""
+    # Source addresses allowed to post (IPs, CIDRs, or the preset "tradingview");
+    # empty: any.
+    ip_allowlist: list[str] = []
+    enabled: bool = True
+    # Disabled by a global admin: only a global admin re-enables it (set by the server).
+    suspended: bool = False
+    # New strategies size ``auto``; stored ones keep the mode they were stored with.
+    sizing_mode: SizingMode = "auto"
+    percent_of_equity: EquityPercent = Decimal(2)
+    fixed_quantity: Positive | None = None
+    notional: Positive | None = None
+    # Pre-trade limits (None / empty = no limit). Exits are never limited: they
+    # reduce risk. Each refusal says the rule, the limit and the value.
+    max_order_notional: Limit | None = Decimal(50_000)
+    max_order_quantity: Limit | None = None
+    min_order_notional: Limit | None = None
+    min_order_quantity: Limit | None = None
+    allowed_symbols: list[str] = []
+    max_position_quantity: Limit | None = None
+    max_position_notional: Limit | None = None
+    daily_notional_limit: Limit | None = None
+    daily_order_limit: CountLimit | None = None
+    max_open_positions: CountLimit | None = None
+    max_leverage: Limit | None = None
+    require_stop_loss: bool = False
+    max_drawdown_pct: LossPercent | None = None
+    # Daily counters and the day's starting equity reset at this zone's midnight.
+    day_timezone: str = "UTC"
+    quantity_step: Positive = Decimal("0.0001")
+    # Order type when the alert does not say (TradingView alerts never do).
+    order_type: Literal["market", "limit", "stop"] = "market"
+    # Limit/stop price from the alert's price (else the last known price) …
+    use_strategy_order_price: bool = True
+    # … moved by this many ticks (signed: + is higher).
+    limit_offset_ticks: int = 0
+    tick_size: Positive = Decimal("0.01")
+    time_in_force: Literal["day", "gtc", "ioc"] = "day"
+    # The instrument of strategy-routed alerts, which name only the strategy.
+    symbol: str = ""
+    # Protective legs after an entry fills: a stop-loss and a take-profit as an
+    # OCO pair, ``sl_pct`` / ``tp_pct`` percent away from the average fill price
+    # (or the alert's price when ``use_avg_fill_for_sl_tp`` is off). The alert's
+    # own stopLoss / takeProfit take precedence.
+    attach_sl_tp: bool = False
+    sl_pct: StopPercent | None = None
+    tp_pct: TakeProfitPercent | None = None
+    use_avg_fill_for_sl_tp: bool = True
+    # Make the stop-loss leg a trailing stop at this percent (paper broker).
+    trailing_stop_pct: StopPercent | None = None
+
+    @field_validator("ip_allowlist")
+    @classmethod
+    def _valid_addresses(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            if entry.strip().lower() != "tradingview":
+                ipaddress.ip_network(entry.strip(), strict=False)  # ValueError names it
+        return entries
+
+    def accepted_secrets(self, now: datetime) -> list[str]:
+        """The secrets a sender may use right now (the previous one during overlap)."""
+        secrets = [self.secret]
+        if self.previous_secret and self.previous_valid_until and now < \
+                self.previous_valid_until:
+            secrets.append(self.previous_secret)
+        return secrets
+
+    def order_type_for(self, requested: str) -> Literal["market", "limit", "stop"]:
+        """The alert's order type, or the strategy's when the alert asks for market
+        (TradingView alerts never name one)."""
+        if requested in ("limit", "stop"):
+            return requested  # type: ignore[return-value]
+        return self.order_type
+
+
+Record = Tenant | Account | Strategy
+# A record's kind is its KV key prefix (``tenant.<id>``) and the name of its trail.
+RECORD_MODELS: dict[str, type[Tenant] | type[Account] | type[Strategy]] = {
+    "tenant": Tenant, "account": Account, "strategy": Strategy}
+
+
+def kind_of(record: Record) -> str:
+    """``tenant``, ``account`` or ``strategy``."""
+    return {Tenant: "tenant", Account: "account", Strategy: "strategy"}[type(record)]
+
+
+_SLUG_BREAK = re.compile(r"[^a-z0-9]+")
+SLUG_BASE_LENGTH = identifiers.SLUG.max_length - 8
+
+
+_CAMEL = re.compile(r"^([A-Z][a-z0-9]+)([A-Z][A-Za-z0-9]*)$")
+
+
+def slugify(name: str) -> str:
+    """URL slug from a strategy name: lower case, dashes between words.
+
+    A single CamelCase word splits after its first part, as the product's
+    registration examples do: ``DynamicGoldBreakout`` → ``dynamic-goldbreakout``.
+    """
+    camel = _CAMEL.match(name.strip())
+    if camel:
+        slug = f"{camel.group(1)}-{camel.group(2)}".lower()
+    else:
+        slug = _SLUG_BREAK.sub("-", name.lower())
+    # Room for a "-NN" suffix within the slug's maximum length.
+    return slug[:SLUG_BASE_LENGTH].strip("-") or "strategy"
