@@ -119,7 +119,8 @@ def main(args: argparse.Namespace) -> int:
             for name, changes in (("unchanged", {}), ("fixed_quantity=3",
                                                       {"fixed_quantity": "3"})):
                 started = time.perf_counter()
-                report = replay(_events(store), STRATEGY.account_id, changes).report()
+                report = replay(lambda types: _events(store, types), STRATEGY.account_id,
+                                changes).report()
                 seconds = time.perf_counter() - started
                 results[name] = {"seconds": round(seconds, 1), "changed": len(report["changed"]),
                                  "replayed_fills": report["replayed"]["fills"]}

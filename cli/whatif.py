@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,24 +15,31 @@ from pydantic import ValidationError
 from cli.export import parse_time
 from contracts.events import AnyEvent
 from libs.runtime.config import Settings
-from libs.whatif.replay import TYPES, replay
+from libs.whatif.offline import Costs
+from libs.whatif.replay import replay
 from projections.store import EventStore, open_store
 
-_ROWS = ("orders", "fills", "refused", "resting", "realised_pnl", "fees", "equity",
-         "max_drawdown")
+_ROWS = ("orders", "fills", "legs_placed", "legs_filled", "breaker_trips", "refused",
+         "rejected", "resting", "realised_pnl", "fees", "equity", "max_drawdown")
 
 
 def add_parser(sub: Any) -> None:
     """Register ``what-if`` on the CLI."""
     parser = sub.add_parser("what-if", help="replay an account's recorded signals with "
-                            "changed strategy settings, offline, beside the recording")
+                            "changed settings (sizing, limits, SL/TP, trailing, breaker), "
+                            "offline, beside the recording")
     parser.add_argument("account_id")
     parser.add_argument("--strategy", default="", help="only this strategy's signals")
     parser.add_argument("--since", help="ISO time (inclusive; UTC unless it says)")
     parser.add_argument("--until", help="ISO time (exclusive)")
     parser.add_argument("--set", dest="changes", action="append", default=[],
-                        metavar="FIELD=VALUE", help="a strategy setting to change, e.g. "
-                        "sizing_mode=fixed_quantity (JSON values kept as JSON); repeatable")
+                        metavar="FIELD=VALUE", help="a setting to change: a strategy's "
+                        "(sizing_mode=fixed_quantity, sl_pct=2, trailing_stop_pct=1, ...), "
+                        "the breaker's (breaker.global_sl_pct=90) or the account's costs "
+                        "(account.slippage_bps=10); JSON values kept as JSON; repeatable")
+    parser.add_argument("--breaker-interval", type=float, default=None, metavar="SECONDS",
+                        help="check the breaker every SECONDS of recorded time (default: "
+                        "TRADEHOOKS_BREAKER_INTERVAL_S, 10; 0: only where it tripped)")
     parser.add_argument("--json", action="store_true", help="the whole report as JSON")
     parser.add_argument("--data-dir", help="data dir of the default SQLite store")
 
@@ -49,9 +57,10 @@ def _changes(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def _events(store: EventStore) -> Iterator[AnyEvent]:
+def _events(store: EventStore, types: frozenset[str]) -> Iterator[AnyEvent]:
+    """The store's events of ``types``, in store order, a page at a time."""
     position = 0
-    while (page := store.read_page(position, 5000, TYPES)).notifications:
+    while (page := store.read_page(position, 5000, types)).notifications:
         yield from page.events
         position = page.position
 
@@ -64,10 +73,14 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
+    costs = Costs(Decimal(str(settings.paper_slippage_bps)), Decimal(str(settings.paper_fee_bps)))
+    interval = settings.breaker_interval_s if args.breaker_interval is None \
+        else args.breaker_interval
     store = open_store(settings.store_url)
     try:
-        result = replay(_events(store), args.account_id, changes, args.strategy, since, until)
-    except ValidationError as exc:
+        result = replay(lambda types: _events(store, types), args.account_id, changes,
+                        args.strategy, since, until, costs, interval)
+    except (ValidationError, ValueError) as exc:
         print(f"--set: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -81,9 +94,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     print(f"{'':<14} {'recorded':>16} {'replayed':>16}")
     for row in _ROWS:
         print(f"{row:<14} {report['recorded'][row]!s:>16} {report['replayed'][row]!s:>16}")
-    if report["legs_not_replayed"]:
-        print(f"(the recording has {report['legs_not_replayed']} protective leg fill(s); "
-              "legs are not replayed)")
+    for name in ("recorded", "replayed"):
+        for trip in report[name]["trips"]:
+            print(f"  {name} breaker trip: {trip['kind']} at {trip['at']} "
+                  f"(equity {trip['equity']})")
     for change in report["changed"][:20]:
         was = ", ".join(_fill_text(f) for f in change["recorded"]) or "no fill"
         now = ", ".join(_fill_text(f) for f in change["replayed"]) or \

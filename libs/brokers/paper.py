@@ -256,18 +256,27 @@ def observe_price(state: PaperAccount, symbol: str, price: Decimal, slippage_bps
         if order.status != "open" or order.symbol != symbol:
             continue
         order = state.orders[coid] = trail(order, price)
-        if not crosses(order, price):
-            continue
-        try:
-            result = _fill(state, order, _trigger_price(order, price, slippage_bps), fee_bps,
-                           now, check_power=True)
-        except BrokerRejected as exc:
-            result = msgspec.structs.replace(order, status="rejected", reason=exc.reason)
-        state.orders[coid] = result
-        changed.append(result)
-        if result.status == "filled":
-            changed += _after_fill(state, result)
+        if crosses(order, price):
+            changed += fill_resting(state, coid, _trigger_price(order, price, slippage_bps),
+                                    fee_bps, now)
     return changed
+
+
+def fill_resting(state: PaperAccount, client_order_id: str, price: Decimal, fee_bps: Decimal,
+                 now: datetime) -> list[BrokerOrder]:
+    """Fill the resting order ``client_order_id`` at ``price`` (as a market crossing it
+    does; the what-if replay also fills an order where the recording's same order
+    filled); returns the orders whose state changed: it, and the legs its fill
+    cancelled or shrank."""
+    order = state.orders[client_order_id]
+    try:
+        result = _fill(state, order, price, fee_bps, now, check_power=True)
+    except BrokerRejected as exc:
+        result = msgspec.structs.replace(order, status="rejected", reason=exc.reason)
+    state.orders[client_order_id] = result
+    if result.status == "filled":
+        return [result, *_after_fill(state, result)]
+    return [result]
 
 
 def _remember_fill(state: PaperAccount, client_order_id: str) -> None:

@@ -33,7 +33,7 @@ from services.risk.ledger import (
     RiskLedgers,
 )
 from services.risk.limits import Exposure, check_limits, order_notional, trading_day
-from services.risk.rules import RiskRefusal, client_order_id, decide_order
+from services.risk.rules import RiskRefusal, client_order_id, decide_order, route_gate
 
 
 class RiskService:
@@ -127,17 +127,7 @@ class RiskService:
     async def _gate(self, event: WebhookValidated, strategy: Strategy,
                     account: Account) -> RiskRefusal | None:
         """Is the route allowed to trade at all right now?"""
-        tenant = await self.registry.tenant(event.tenant_id)
-        if tenant is not None and not tenant.active:
-            return RiskRefusal("tenant_disabled", f"tenant {tenant.name} is disabled")
-        if not strategy.enabled:
-            return RiskRefusal("strategy_paused", f"strategy {strategy.name} is paused")
-        if not account.active:
-            return RiskRefusal("account_inactive", f"account {account.name} is not active")
-        if account.paused:
-            return RiskRefusal("paused", f"account {account.name} is paused: "
-                               f"{account.paused_reason}; an operator resumes it")
-        return None
+        return route_gate(await self.registry.tenant(event.tenant_id), strategy, account)
 
     def _refused(self, event: WebhookValidated, refusal: Refusal) -> Outgoing:
         return failure(event, "risk", refusal.code, refusal.reason, self.clock,

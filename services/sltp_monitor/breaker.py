@@ -9,11 +9,14 @@ thresholds reset).
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
 import msgspec
 
+from contracts.orders import OrderRequest
+from contracts.subjects import token
 from libs.registry.models import BreakerConfig
 
 Kind = Literal["sl", "tp"]
@@ -55,3 +58,16 @@ def decide(config: BreakerConfig, state: BreakerState,
     if kind is None or kind in state.tripped:
         return None, state
     return kind, BreakerState(fingerprint=current, tripped=[*state.tripped, kind])
+
+
+def trip_id(account_id: str, kind: Kind, now: datetime) -> str:
+    """The correlation id of one trip (its events and its liquidation orders)."""
+    return f"breaker:{account_id}:{kind}:{int(now.timestamp())}"
+
+
+def liquidation(account_id: str, symbol: str, quantity: Decimal, now: datetime) -> OrderRequest:
+    """The market order that closes the position ``quantity`` in ``symbol`` on a trip."""
+    coid = f"brk-{int(now.timestamp())}-{token(symbol)}-{account_id}"[:48]
+    return OrderRequest(client_order_id=coid, symbol=symbol,
+                        side="sell" if quantity > 0 else "buy", quantity=abs(quantity),
+                        intent="close", close_position=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from decimal import Decimal
 
 import msgspec
@@ -19,7 +20,6 @@ from nats.js.kv import KeyValue
 
 from contracts import streams
 from contracts.events import BreakerTripped, CancelRequested, OrderRequested
-from contracts.orders import OrderRequest
 from contracts.subjects import token
 from libs.brokers.factory import Brokers
 from libs.registry.models import Account
@@ -28,7 +28,13 @@ from libs.runtime.bus import Bus
 from libs.runtime.clock import Clock
 from libs.runtime.ids import derived_event_id
 from libs.runtime.timers import run_every
-from services.sltp_monitor.breaker import BreakerState, decide, threshold
+from services.sltp_monitor.breaker import (
+    BreakerState,
+    decide,
+    liquidation,
+    threshold,
+    trip_id,
+)
 
 log = logging.getLogger(__name__)
 _decoder = msgspec.json.Decoder(BreakerState)
@@ -77,22 +83,22 @@ class BreakerLoop:
             await self.states.put(token(account.id), msgspec.json.encode(state))
             return None
         now = self.clock.now()
-        trip_id = f"breaker:{account.id}:{kind}:{int(now.timestamp())}"
+        trip = trip_id(account.id, kind, now)
         liquidate = kind == "sl" or account.breaker.liquidate_on_tp
         canceled: list[str] = []
         reason = f"stop-loss breaker tripped at equity {snapshot.equity:.2f}"
         if liquidate:
             # The executor carries both out, in this order: cancels, then closes.
             canceled = [o.client_order_id for o in await reader.open_orders(account)]
-            await self._cancel_all(account, trip_id, f"{kind} breaker tripped", canceled)
+            await self._cancel_all(account, trip, f"{kind} breaker tripped", canceled)
             for symbol, quantity in snapshot.positions.items():
-                await self._liquidate(account, trip_id, symbol, quantity)
+                await self._liquidate(account, trip, symbol, quantity, now)
         if kind == "sl":
             await self.registry.put(account.model_copy(update={
                 "paused": True, "paused_reason": reason}))
         level = threshold(account.breaker, kind)
         event = BreakerTripped(
-            event_id=derived_event_id(trip_id, "tripped"), signal_id=trip_id,
+            event_id=derived_event_id(trip, "tripped"), signal_id=trip,
             tenant_id=account.tenant_id, occurred_at=now, account_id=account.id, kind=kind,
             equity=snapshot.equity, threshold=level if level is not None else snapshot.equity,
             base_equity=account.breaker.base_equity,
@@ -100,7 +106,7 @@ class BreakerLoop:
             canceled_orders=canceled, paused=kind == "sl",
             reason=reason if kind == "sl" else "",
         )
-        await self.bus.publish_event(event, streams.message_id(trip_id, "tripped"))
+        await self.bus.publish_event(event, streams.message_id(trip, "tripped"))
         # Saved last: a crash before this re-trips next round, which is idempotent
         # per trip id within the round's second and harmless after (already flat).
         await self.states.put(token(account.id), msgspec.json.encode(state))
@@ -108,25 +114,22 @@ class BreakerLoop:
                     snapshot.equity)
         return event
 
-    async def _cancel_all(self, account: Account, trip_id: str, reason: str,
+    async def _cancel_all(self, account: Account, trip: str, reason: str,
                           seen: list[str]) -> None:
         """Ask the executor to cancel every open order of the account."""
         request = CancelRequested(
-            event_id=derived_event_id(trip_id, "cancel"), signal_id=trip_id,
+            event_id=derived_event_id(trip, "cancel"), signal_id=trip,
             tenant_id=account.tenant_id, occurred_at=self.clock.now(), account_id=account.id,
             reason=reason, client_order_ids=seen)
-        await self.bus.publish_event(request, streams.message_id(trip_id, "cancel"))
+        await self.bus.publish_event(request, streams.message_id(trip, "cancel"))
 
-    async def _liquidate(self, account: Account, trip_id: str, symbol: str,
-                         quantity: Decimal) -> None:
-        correlation = f"{trip_id}:{symbol}"
-        coid = f"brk-{int(self.clock.now().timestamp())}-{token(symbol)}-{account.id}"[:48]
-        order = OrderRequest(client_order_id=coid, symbol=symbol,
-                             side="sell" if quantity > 0 else "buy", quantity=abs(quantity),
-                             intent="close", close_position=True)
+    async def _liquidate(self, account: Account, trip: str, symbol: str,
+                         quantity: Decimal, tripped_at: datetime) -> None:
+        correlation = f"{trip}:{symbol}"
+        # Named after the trip's moment: the what-if replay names it the same way.
+        order = liquidation(account.id, symbol, quantity, tripped_at)
         event = OrderRequested(
             event_id=derived_event_id(correlation, "order"), signal_id=correlation,
             tenant_id=account.tenant_id, occurred_at=self.clock.now(), strategy_id="",
             account_id=account.id, order=order)
         await self.bus.publish_event(event, streams.message_id(correlation, "order"))
-

@@ -20,10 +20,14 @@ from libs.runtime.clock import Clock
 from libs.runtime.consumer import Outgoing
 from libs.runtime.dispatch import HandlerTable
 from libs.runtime.ids import derived_event_id
-from services.sltp_monitor.legs import protective_legs
+from services.sltp_monitor.legs import (
+    alert_legs,
+    bracket_at_broker,
+    legs_for_fill,
+    may_protect,
+)
 
 log = logging.getLogger(__name__)
-EXITS = ("exit_long", "exit_short", "close", "close_all", "cancel_all")
 
 
 class SlTpMonitor:
@@ -38,31 +42,22 @@ class SlTpMonitor:
 
     async def on_fill(self, event: TradeExecuted) -> list[Outgoing]:
         """The legs an entry's fill calls for, as order requests for the executor."""
-        request = event.request
-        if request is None or event.fill is None or request.leg or \
-                request.intent in EXITS or request.close_position or request.reduce_only:
+        request, fill = event.request, event.fill
+        if request is None or fill is None or not may_protect(request, fill):
             return []
-        alert_legs = request.stop_loss_price is not None or \
-            request.take_profit_price is not None
         strategy = await self.registry.strategy(event.strategy_id)
         account = await self.registry.account(event.account_id)
-        if account is None or strategy is None or not (strategy.attach_sl_tp or alert_legs):
+        if account is None or strategy is None or bracket_at_broker(request, account.broker) \
+                or not (strategy.attach_sl_tp or alert_legs(request)):
             return []
-        bracket = request.stop_loss_price is not None and request.take_profit_price is not None
-        if account.broker == "alpaca" and bracket:
-            return []  # the entry went to Alpaca as a bracket: its legs are there already
-        symbol = event.fill.symbol
         # The position this fill left, so the decision is the same whenever the fill
         # is handled (a redelivery, a monitor behind the executor); brokers whose
-        # fills do not say (Alpaca) are read. Legs protect the entry's own side only.
+        # fills do not say (Alpaca) are read.
         reader = self.brokers.reader_for(account)
-        position = event.fill.position_quantity if reader.fills_report_position else \
-            (await reader.snapshot(account)).position(symbol)
-        if position == 0 or (position > 0) != (request.side == "buy"):
-            return []
+        position = fill.position_quantity if reader.fills_report_position else \
+            (await reader.snapshot(account)).position(fill.symbol)
         out = []
-        one_order = account.broker == "alpaca"  # native OCO: both legs in one order
-        for leg in protective_legs(request, event.fill, strategy, one_order, position):
+        for leg in legs_for_fill(request, fill, strategy, account.broker, position):
             stage = f"order-leg-{leg.leg}"
             placed = OrderRequested(
                 event_id=derived_event_id(event.signal_id, stage), signal_id=event.signal_id,

@@ -8,6 +8,45 @@ from contracts.orders import Fill, OrderRequest, Side
 from libs.registry.models import Strategy
 
 HUNDRED = Decimal(100)
+# Intents whose fills never get legs: they take a position off, not on.
+EXITS = ("exit_long", "exit_short", "close", "close_all", "cancel_all")
+
+
+def may_protect(request: OrderRequest | None, fill: Fill | None) -> bool:
+    """Could this fill call for legs at all? Only an entry's own fill (not a leg's, an
+    exit's, a close or a partial exit)."""
+    return not (request is None or fill is None or request.leg or request.intent in EXITS
+                or request.close_position or request.reduce_only)
+
+
+def alert_legs(request: OrderRequest) -> bool:
+    """Did the alert name its own stop-loss or take-profit?"""
+    return request.stop_loss_price is not None or request.take_profit_price is not None
+
+
+def bracket_at_broker(request: OrderRequest, broker: str) -> bool:
+    """An entry that went to Alpaca as a bracket: its legs are at the broker already."""
+    return broker == "alpaca" and request.stop_loss_price is not None and \
+        request.take_profit_price is not None
+
+
+def legs_for_fill(request: OrderRequest, fill: Fill, strategy: Strategy, broker: str,
+                  position: Decimal) -> list[OrderRequest]:
+    """The legs the SL/TP monitor asks for after an entry's fill, ``position`` being
+    the position the fill left (the live monitor and the what-if replay both decide
+    with this).
+
+    None unless :func:`may_protect`, the strategy attaches legs or the alert named its
+    own; none for an Alpaca bracket entry (its legs are at the broker already); none
+    when the fill left the account flat or on the other side (legs protect the
+    entry's own side only). Alpaca gets both prices in one native OCO order.
+    """
+    if not may_protect(request, fill) or not (strategy.attach_sl_tp or alert_legs(request)) \
+            or bracket_at_broker(request, broker):
+        return []
+    if position == 0 or (position > 0) != (request.side == "buy"):
+        return []
+    return protective_legs(request, fill, strategy, broker == "alpaca", position)
 
 
 def leg_prices(long: bool, base: Decimal, strategy: Strategy,
