@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,9 @@ from contracts.events import Event, encode_event
 from contracts.subjects import subject_for
 
 log = logging.getLogger(__name__)
+# How long pipelined publishes wait for JetStream's acknowledgements (the
+# JetStream context's own request timeout, for single publishes, is the same).
+PUBLISH_TIMEOUT_S = 5.0
 
 
 def is_bus_error(exc: BaseException) -> bool:
@@ -70,6 +73,33 @@ class Bus:
             headers={"Nats-Msg-Id": msg_id},
         )
         return bool(ack.duplicate)
+
+    async def publish_all(self, items: Sequence[tuple[Event, str]],
+                          timeout: float = PUBLISH_TIMEOUT_S) -> list[BaseException | None]:
+        """Publish events durably, each with its Nats-Msg-Id, pipelined: every one is
+        sent before any acknowledgement is awaited, so they leave in one socket write
+        and their acks come back together. Per item: None once JetStream stored it
+        (or had it already), else why not (not acked within ``timeout`` included).
+
+        Sent in one go on one connection, they reach the server in order; a cut
+        connection loses a suffix of them, never one in the middle.
+        """
+        futures: list[asyncio.Future[Any]] = []
+        errors: list[BaseException | None] = []
+        try:
+            for event, msg_id in items:
+                futures.append(await self.js.publish_async(
+                    subject_for(event), encode_event(event), stream=streams.STREAM,
+                    headers={"Nats-Msg-Id": msg_id}))
+        except Exception as exc:  # the connection went away while sending
+            errors = [exc] * (len(items) - len(futures))
+        if futures:
+            _, late = await asyncio.wait(futures, timeout=timeout)
+            for future in late:
+                future.cancel()  # frees its slot among nats-py's pending publishes
+        settled = [TimeoutError("no acknowledgement from JetStream") if f.cancelled()
+                   else f.exception() for f in futures]
+        return settled + errors
 
     async def publish_first(self, event: Event, msg_id: str) -> tuple[bool, int]:
         """Publish durably with a Nats-Msg-Id: whether JetStream had that id already,
@@ -148,7 +178,7 @@ async def connect(url: str | list[str], name: str, **callbacks: Any) -> Bus:
         reconnected_cb=_reconnected,
         **callbacks,
     )
-    bus = Bus(nc=nc, js=nc.jetstream(timeout=5), lost=lost)
+    bus = Bus(nc=nc, js=nc.jetstream(timeout=PUBLISH_TIMEOUT_S), lost=lost)
     bus_ref.append(bus)
     return bus
 

@@ -3,6 +3,17 @@
 A message is acked only after the handler's output events are published (each
 with a Nats-Msg-Id, so a redelivery re-publishes nothing new).
 
+Batches. A lane takes every message queued at its front (up to ``batch``),
+handles them one after the other, then publishes all their outputs at once
+(pipelined: one socket write, the acknowledgements awaited together) and only
+then acks the inputs, in one write too. A handler that fails, an output that
+JetStream did not take: the messages before it are acked, and from it on the
+lane goes one message at a time through the careful path below (handling again
+is safe: every handler is idempotent, and a repeated output is dropped by its
+message id). Outputs sent together reach the stream in order, and a cut
+connection loses a suffix of them, so an account's outputs never overtake
+each other.
+
 Ordering versus not blocking. Order matters per account (close-then-open), so a
 failing message is retried *in place* with backoff (``ConsumerSpec.backoff_s``),
 never nak'd past: a nak would let the same account's next signal overtake it.
@@ -65,6 +76,15 @@ class Outgoing:
     msg_id: str
 
 
+@dataclass(frozen=True)
+class _Handled:
+    """A message its handler answered, and the outputs to publish before its ack."""
+
+    msg: Msg
+    event: Any
+    outgoing: Sequence[Outgoing]
+
+
 Handler = Callable[[Any], Awaitable[Sequence[Outgoing]]]
 OnExhausted = Callable[[Any, str], Sequence[Outgoing]]
 
@@ -103,7 +123,8 @@ class Consumer:
         self._resubscribe = asyncio.Event()
         self._clock = SystemClock()
         self._stop = asyncio.Event()
-        self._lanes: Lanes[Msg] = Lanes(self._process, self._give_back, max_in_flight)
+        self._lanes: Lanes[Msg] = Lanes(self._process, self._give_back, max_in_flight,
+                                        work_many=self._process_many, max_batch=batch)
         self.idle = asyncio.Event()
 
     def on_reconnected(self) -> None:
@@ -222,8 +243,71 @@ class Consumer:
                 with contextlib.suppress(Exception):  # acked meanwhile, or disconnected
                     await msg.in_progress()
 
-    async def _process(self, msg: Msg) -> bool:
-        """Handle one message; False if it was given back (stopping mid-retry)."""
+    async def _process_many(self, msgs: list[Msg]) -> int:
+        """Work through the front of a lane, in order: runs of messages handled
+        without error are published and acked together; anything else takes the
+        careful path. How many were finished (fewer: the next was given back)."""
+        done = 0
+        while done < len(msgs):
+            handled: list[_Handled] = []
+            failure: Exception | None = None
+            for msg in msgs[done:]:
+                outcome = await self._handle_once(msg)
+                if not isinstance(outcome, _Handled):
+                    failure = outcome
+                    break
+                handled.append(outcome)
+            committed = await self._commit(handled)
+            done += committed
+            if committed < len(handled):
+                failure = None  # its output was not taken: start it afresh
+            if done < len(msgs):
+                if not await self._process(msgs[done], failure):
+                    return done
+                done += 1
+        return done
+
+    async def _handle_once(self, msg: Msg) -> _Handled | Exception | None:
+        """Decode and handle a message on its first try here: what it put out; the
+        handler's error; None if it needs the careful path (undecodable, past its
+        attempts)."""
+        try:
+            event = self.decode(msg.data)
+        except msgspec.DecodeError:
+            return None
+        limit = self.spec.max_deliver
+        if 0 < limit < msg.metadata.num_delivered:
+            return None
+        try:
+            return _Handled(msg, event, await self.handle(event))
+        except Exception as exc:
+            return exc
+
+    async def _commit(self, handled: list[_Handled]) -> int:
+        """Publish the outputs of ``handled`` together, then ack the messages whose
+        outputs (and those of every message before them) JetStream took; how many."""
+        if not handled:
+            return 0
+        owners = [n for n, item in enumerate(handled) for _ in item.outgoing]
+        results = await self.bus.publish_all(
+            [(out.event, out.msg_id) for item in handled for out in item.outgoing])
+        committed = len(handled)
+        for owner, error in zip(owners, results, strict=True):
+            if error is not None:
+                committed = owner
+                metrics.HANDLER_ERRORS.labels(self.spec.durable).inc()
+                _log_failure(error, "%s could not publish the output of %s", self.spec.durable,
+                             _describe(handled[owner].event))
+                break
+        for item in handled[:committed]:
+            for out in item.outgoing:
+                metrics.EVENTS_PUBLISHED.labels(event_type(out.event)).inc()
+            await self._ack(item.msg, item.event)
+        return committed
+
+    async def _process(self, msg: Msg, failed: Exception | None = None) -> bool:
+        """Handle one message with retries; False if it was given back (stopping
+        mid-retry). ``failed``: its handler already failed once, just now."""
         durable = self.spec.durable
         try:
             event = self.decode(msg.data)
@@ -240,10 +324,13 @@ class Consumer:
             return True
         while True:
             try:
+                if failed is not None:
+                    raise failed
                 outgoing = await self.handle(event)
                 await self._publish(outgoing)
                 break
             except Exception as exc:
+                failed = None
                 metrics.HANDLER_ERRORS.labels(durable).inc()
                 _log_failure(exc, "%s failed on %s (attempt %d)", durable, _describe(event),
                              attempt)
@@ -255,16 +342,20 @@ class Consumer:
                     await self._give_back(msg)
                     return False
                 attempt += 1
+        await self._ack(msg, event)
+        return True
+
+    async def _ack(self, msg: Msg, event: Any) -> None:
+        """Ack a message whose outputs are published (a fire-and-forget write)."""
         try:
             await msg.ack()
         except Exception as exc:  # redelivered later; the outputs are already published
-            log.warning("%s could not ack: %r", durable, exc)
-        metrics.EVENTS_HANDLED.labels(durable, "ok").inc()
+            log.warning("%s could not ack: %r", self.spec.durable, exc)
+        metrics.EVENTS_HANDLED.labels(self.spec.durable, "ok").inc()
         occurred = getattr(event, "occurred_at", None)
         if occurred is not None:
             elapsed = (self._clock.now() - occurred).total_seconds()
             metrics.STAGE_LATENCY.labels(self.spec.stage).observe(max(elapsed, 0.0))
-        return True
 
     async def _wait_to_retry(self, attempt: int) -> bool:
         """Sleep the backoff for ``attempt``; False if ``stop`` came first."""
@@ -323,14 +414,14 @@ class Consumer:
             await msg.nak(delay=self.spec.backoff_s[-1])
 
 
-def _log_failure(exc: Exception, message: str, *args: object) -> None:
+def _log_failure(exc: BaseException, message: str, *args: object) -> None:
     """Log a failure that will be retried: NATS itself away (restarting, unreachable,
     the connection closed) is an expected outage, a warning; anything else is a bug,
     with its traceback."""
     if is_bus_error(exc):
         log.warning(message + ", the event bus is unavailable (%r); will retry", *args, exc)
     else:
-        log.exception(message + "; will retry", *args)
+        log.error(message + "; will retry", *args, exc_info=exc)
 
 
 def _describe(message: Any) -> str:

@@ -3,13 +3,16 @@
 The consumer puts every fetched message into the lane of its ordering key (the
 tenant and account tokens of its subject). One task per non-empty lane works
 through it front to back, so a message that is being retried holds up only the
-messages of its own key; every other key keeps moving.
+messages of its own key; every other key keeps moving. With ``work_many`` a lane
+hands over everything queued at its front at once (up to ``max_batch``), so the
+consumer can publish their outputs together.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -24,13 +27,20 @@ T = TypeVar("T")
 # in order, instead of letting them overtake the one that was given back.
 Work = Callable[[T], Awaitable[bool]]
 GiveBack = Callable[[T], Awaitable[None]]
+# Works through the front items of a lane in order; returns how many of them it
+# finished. Fewer than it was given: it gave the next one back unfinished itself,
+# and the lane gives back everything queued behind that one too.
+WorkMany = Callable[[list[T]], Awaitable[int]]
 
 
 class Lanes(Generic[T]):
     """At most ``limit`` items held at once, in FIFO lanes keyed by a string."""
 
-    def __init__(self, work: Work[T], give_back: GiveBack[T], limit: int) -> None:
+    def __init__(self, work: Work[T], give_back: GiveBack[T], limit: int,
+                 work_many: WorkMany[T] | None = None, max_batch: int = 64) -> None:
         self._work = work
+        self._work_many = work_many
+        self.max_batch = max_batch
         self._give_back = give_back
         self.limit = limit
         self._lanes: dict[str, deque[T]] = {}
@@ -94,9 +104,15 @@ class Lanes(Generic[T]):
     async def _drain(self, key: str, lane: deque[T]) -> None:
         try:
             while lane:
-                finished = await self._work(lane[0])
-                self._done(lane)
-                if not finished:
+                if self._work_many is None:
+                    taken, finished = 1, int(await self._work(lane[0]))
+                else:
+                    front = list(itertools.islice(lane, self.max_batch))
+                    taken, finished = len(front), await self._work_many(front)
+                for _ in range(finished):
+                    self._done(lane)
+                if finished < taken:  # work gave the next one back: the rest goes too
+                    self._done(lane)
                     while lane:
                         await self._give_back(lane[0])
                         self._done(lane)
