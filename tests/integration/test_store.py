@@ -88,6 +88,38 @@ def test_append_stores_each_event_once(store: EventStore) -> None:
     assert [ev for _, ev in stored(store)] == batch
 
 
+def test_a_signals_later_events_extend_its_kept_trail_without_reading_it_back(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = lifecycle(SIG_A, "a")
+    assert store.append(events[:2]) == 2
+
+    def no_reads(*_: Any, **__: Any) -> None:
+        raise AssertionError("the trail was read back from the store")
+
+    monkeypatch.setattr(store.repository, "get", no_reads)
+    assert store.append(events[1:]) == 2  # a-2 again (a redelivery), a-3, a-4
+    monkeypatch.undo()
+    assert [ev for _, ev in stored(store)] == events
+    trail = store.trail(SIG_A)
+    assert trail is not None and [e["event_id"] for e in trail] == ["a-1", "a-2", "a-3", "a-4"]
+
+
+def test_a_kept_trail_another_instance_extended_is_read_afresh(url: str) -> None:
+    first, second = open_store(url), open_store(url)
+    try:
+        events = lifecycle(SIG_A, "a")
+        assert first.append(events[:2]) == 2  # first keeps the trail at a-2
+        assert second.append(events[:3]) == 1  # second stores a-3
+        # first's kept trail lacks a-3: its save conflicts, it reads the trail
+        # again and stores only a-4, in order.
+        assert first.append(events[2:]) == 1
+        assert [ev for _, ev in stored(first)] == events
+    finally:
+        first.close()
+        second.close()
+
+
 def test_append_skips_duplicates_inside_a_batch_and_stores_only_the_new(
     store: EventStore,
 ) -> None:
