@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import msgspec
@@ -64,10 +65,17 @@ class RiskService:
             return [dry_run_outcome(event, account, gate, self.clock)]
         if gate is not None:
             return await self._gated(event, coid, gate)
+        # The account's snapshot and the signal's earlier answer (if it had one) in
+        # one round trip: both reads leave together.
+        decided = asyncio.ensure_future(self.decisions.get(coid))
         try:
             snapshot = await self.brokers.reader_for(account).snapshot(account)
         except BrokerRejected as exc:
+            await asyncio.gather(decided, return_exceptions=True)
             return [failure(event, "risk", exc.code, exc.reason, self.clock)]
+        except BaseException:
+            await asyncio.gather(decided, return_exceptions=True)
+            raise
         symbol = event.signal.symbol
         if symbol and event.signal.price is None:
             # The market's last price (a tick, another alert) sizes a price-less alert.
@@ -76,10 +84,11 @@ class RiskService:
                 snapshot = msgspec.structs.replace(
                     snapshot, last_prices={**snapshot.last_prices, symbol: market})
         if event.dry_run:
+            await asyncio.gather(decided, return_exceptions=True)
             ledger, _ = await self.ledgers.load(event.account_id)
-            decided = would_order(event, strategy, snapshot, ledger, coid, self.clock)
-            return [dry_run_outcome(event, account, decided, self.clock)]
-        decision = await self._decide(event, strategy, snapshot, coid)
+            would = would_order(event, strategy, snapshot, ledger, coid, self.clock)
+            return [dry_run_outcome(event, account, would, self.clock)]
+        decision = await self._decide(event, strategy, snapshot, coid, await decided)
         if decision is None:
             return []  # decided and ended before: its order.requested went out then
         if isinstance(decision, Refusal):
@@ -134,7 +143,7 @@ class RiskService:
                        refusal.details)
 
     async def _decide(self, event: WebhookValidated, strategy: Strategy,
-                      snapshot: AccountSnapshot, coid: str
+                      snapshot: AccountSnapshot, coid: str, decided: Decision | None
                       ) -> OrderRequest | Refusal | None:
         """Decide against the broker's positions plus the orders decided but not yet
         filled (so an exit right behind its entry finds the position), check the
@@ -144,14 +153,21 @@ class RiskService:
         its own order perhaps, and an exit would now be refused although its order
         went out. It gets the answer it got then: its order while reserved (a repeat
         publish is dropped by its message id), its refusal, or None once the order's
-        terminal event released the reservation.
+        terminal event released the reservation. (``decided``: its remembered answer.)
+
+        The ledger this process saw last is used first: a reservation is written by
+        compare-and-set, which fails on a stale one. Any other answer is given only
+        from a fresh read.
         """
         day = trading_day(self.clock.now(), strategy.day_timezone)
-        decided = await self.decisions.get(coid)
+        fresh = False
         while True:
-            ledger, revision = await self.ledgers.load(event.account_id)
+            ledger, revision = await self.ledgers.load(event.account_id, fresh)
             ledger.roll(day, snapshot.equity)
             first = _answered(ledger, coid, decided)
+            if first is not None and not fresh:
+                fresh = True
+                continue
             if isinstance(first, Ended):
                 return None
             if first is not None:
@@ -169,6 +185,9 @@ class RiskService:
                 order = check_limits(event.signal, order, strategy, exposure, ledger,
                                      price) or order
             if isinstance(order, RiskRefusal):
+                if not fresh:
+                    fresh = True
+                    continue
                 # Remembered first-wins: a redelivery gets it again.
                 refused = await self._refuse(coid, Refusal(
                     code=order.code, reason=order.reason, details=order.details))
@@ -185,6 +204,7 @@ class RiskService:
                 signal_id=event.signal_id, symbol=order.symbol, signed_quantity=signed,
                 notional=notional, order=order)
             if not await self.ledgers.save(event.account_id, ledger, revision):
+                fresh = True
                 continue
             # Reserved first, remembered second: a crash between them leaves the
             # reservation, which a redelivery finds (above) before deciding again.

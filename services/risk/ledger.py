@@ -99,38 +99,66 @@ _decoder = msgspec.json.Decoder(RiskLedger)
 
 
 class RiskLedgers:
-    """Load and save ledgers with compare-and-set."""
+    """Load and save ledgers with compare-and-set.
+
+    The last version of each account's ledger this process read or wrote is kept
+    (as stored, with its revision), so the usual signal costs one KV write instead
+    of a read and a write. A kept ledger may be stale only if another risk instance
+    wrote the account since; a save after it then fails its compare-and-set, the
+    kept version is dropped and the caller decides again on a fresh read. Answers
+    that write nothing (a refusal, a reservation not found) must not rest on a
+    kept version: callers read fresh for those (``fresh=True``).
+    """
 
     def __init__(self, kv: KeyValue) -> None:
         self.kv = kv
+        self._kept: dict[str, tuple[bytes, int]] = {}
 
-    async def load(self, account_id: str) -> tuple[RiskLedger, int | None]:
-        """The ledger and its revision (None when it does not exist yet)."""
+    async def load(self, account_id: str, fresh: bool = True
+                   ) -> tuple[RiskLedger, int | None]:
+        """The ledger and its revision (None when it does not exist yet); with
+        ``fresh=False`` the version this process saw last, when it has one."""
+        kept = None if fresh else self._kept.get(account_id)
+        if kept is not None:
+            return _decoder.decode(kept[0]), kept[1]
         try:
             entry = await self.kv.get(token(account_id))
         except KeyNotFoundError:
+            self._kept.pop(account_id, None)
             return RiskLedger(), None
-        return _decoder.decode(entry.value or b"{}"), entry.revision
+        data = entry.value or b"{}"
+        if entry.revision is not None:
+            self._kept[account_id] = (data, entry.revision)
+        return _decoder.decode(data), entry.revision
 
     async def save(self, account_id: str, ledger: RiskLedger, revision: int | None) -> bool:
         """Write if nobody changed it since ``revision``; False means decide again."""
         data = _encoder.encode(ledger)
         try:
             if revision is None:
-                await self.kv.create(token(account_id), data)
+                written = await self.kv.create(token(account_id), data)
             else:
-                await self.kv.update(token(account_id), data, last=revision)
+                written = await self.kv.update(token(account_id), data, last=revision)
         except KeyWrongLastSequenceError:
+            self._kept.pop(account_id, None)
             return False
+        except BaseException:  # written or not: unknown, so read it next time
+            self._kept.pop(account_id, None)
+            raise
+        self._kept[account_id] = (data, written)
         return True
 
     async def unreserve(self, account_id: str, client_order_id: str,
                         notional: Decimal) -> None:
         """Undo a reservation whose signal was answered otherwise (not counted)."""
+        fresh = False
         while True:
-            ledger, revision = await self.load(account_id)
+            ledger, revision = await self.load(account_id, fresh)
             if ledger.pending.pop(client_order_id, None) is None:
-                return
+                if fresh:
+                    return
+                fresh = True  # not in the kept version: make sure
+                continue
             ledger.orders_today = max(ledger.orders_today - 1, 0)
             ledger.notional_today = max(ledger.notional_today - notional, Decimal(0))
             if await self.save(account_id, ledger, revision):
@@ -139,11 +167,15 @@ class RiskLedgers:
     async def release(self, account_id: str, signal_id: str) -> bool:
         """Drop the reservation of a signal whose order filled or ended (idempotent);
         True if there was one."""
+        fresh = False
         while True:
-            ledger, revision = await self.load(account_id)
+            ledger, revision = await self.load(account_id, fresh)
             held = [coid for coid, r in ledger.pending.items() if r.signal_id == signal_id]
             if not held:
-                return False
+                if fresh:
+                    return False
+                fresh = True  # not in the kept version: make sure
+                continue
             for coid in held:
                 del ledger.pending[coid]
             if await self.save(account_id, ledger, revision):
