@@ -291,15 +291,16 @@ class OfflineAccount:
         if kind is None:
             return False
         liquidate = kind == "sl" or config.liquidate_on_tp
+        held = list(book.positions.items())  # the book changes as they are closed
         if liquidate:
             for coid, order in list(self.state.orders.items()):
                 if order.status == "open":
                     self._cancel(coid, f"{kind} breaker tripped")
-            for symbol, position in book.positions.items():
+            for symbol, position in held:
                 close = liquidation(self.account_id, symbol, position.quantity, at)
                 self.place(close, None, at, seen(close.client_order_id))
         if kind == "sl":
             self.paused = True
         self.trips.append({"at": at.isoformat(), "kind": kind, "equity": f"{equity:.2f}",
-                           "liquidated": str(liquidate and bool(book.positions)).lower()})
+                           "liquidated": str(liquidate and bool(held)).lower()})
         return True
