@@ -1,6 +1,6 @@
 """CPU seconds per signal, per process, and whether it stays flat as an account trades.
 
-A locally started system (private nats-server, the six services, SQLite) takes
+A locally started system (private nats-server, the seven services, SQLite) takes
 signals in windows: each window posts ``--window`` alerts with ``--concurrency``
 keep-alive connections and waits until every one of them ended (a terminal event),
 then reads every process's CPU time from ``/proc`` (user + system, the nats-server

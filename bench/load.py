@@ -3,7 +3,7 @@ end-to-end latency to ``webhook.trade_executed``, peak RSS per service.
 
 Latency is measured from each request's *scheduled* send time (open loop), so a
 slow server cannot hide its queueing by slowing the sender down. Everything runs
-on this machine: a private nats-server, the six services, SQLite under a temp dir.
+on this machine: a private nats-server, the seven services, SQLite under a temp dir.
 End-to-end runs come first; then the pipeline services are stopped and ingress is
 measured alone (accepting means the alert is durably in JetStream; the pipeline
 would otherwise work off the backlog on the same cores meanwhile).

@@ -17,6 +17,7 @@ from libs.runtime.logs import setup_logging
 # Service name (as on the CLI) → module whose ``main(settings)`` runs it.
 SERVICE_MODULES = {
     "ingress": "services.ingress.bootstrap",
+    "api": "services.api.bootstrap",
     "validator": "services.validator.bootstrap",
     "risk": "services.risk.bootstrap",
     "executor": "services.executor.bootstrap",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress")
+SERVICES = ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress", "api")
 
 
 @dataclass

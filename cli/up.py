@@ -168,8 +168,9 @@ async def up(settings: Settings, explicit_nats: bool) -> int:
             env["TRADEHOOKS_DATABASE_URL"] = settings.database_url
         supervisor = Supervisor(env, copies={"ingress": settings.http_workers})
         await supervisor.start()
-        if not await _wait_ready(settings.api_url):
-            log.error("ingress did not become ready; see the logs above")
+        for what, url in (("ingress", settings.api_url), ("api", settings.operator_url)):
+            if not await _wait_ready(url):
+                log.error("%s did not become ready; see the logs above", what)
         info = {**demo_info(strategy, settings.api_url, settings.operator_url, settings.nats_url),
                 "admin_key": admin_key}
         _print_demo(info, write_demo_file(data_dir, info), created)

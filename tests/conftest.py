@@ -90,7 +90,7 @@ def store_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def system(nats_server: EmbeddedNats, bus: Bus, tmp_path: Path,
                  store_url: str, request: pytest.FixtureRequest) -> AsyncIterator[System]:
-    """All six services running as processes, ready to take webhooks."""
+    """All seven services running as processes, ready to take webhooks."""
     async with running_system(nats_server, bus, tmp_path / "data", store_url) as sut:
         yield sut
         report = getattr(request.node, "report_call", None)

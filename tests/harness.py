@@ -273,12 +273,14 @@ async def _new_strategy(bus: Bus, account: Account, fields: dict[str, Any]) -> S
     return strategy
 
 
-SERVICES = ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress")
+SERVICES = ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress", "api")
+# The HTTP services log "… listening on"; the others "<service> running".
+HTTP_SERVICES = ("ingress", "api")
 
 
 @dataclass
 class System:
-    """The six services as real processes against one nats-server and one store."""
+    """The seven services as real processes against one nats-server and one store."""
 
     nats: EmbeddedNats
     data_dir: Path
@@ -355,7 +357,11 @@ class System:
             # The wall clock until a test sets the time (see set_clock).
             "TRADEHOOKS_TEST_CLOCK_FILE": str(self.clock_file),
         })
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        # As under `tradehooks up`: the operator service's /metrics shows every
+        # process's counters (ingress's webhook and auth counters among them).
+        metrics_dir = self.data_dir / "metrics"
+        metrics_dir.mkdir(exist_ok=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         if self.database_url:
             env["TRADEHOOKS_DATABASE_URL"] = self.database_url
         else:
@@ -465,27 +471,32 @@ class System:
         """The service logged that it is running (consumers attached)."""
         log = self.data_dir / f"{service}.log"
         kind = service.split("-")[0] if service.split("-")[-1].isdigit() else service
-        marker = b"listening on" if kind == "ingress" else f"{kind} running".encode()
+        marker = b"listening on" if kind in HTTP_SERVICES else f"{kind} running".encode()
         return log.exists() and marker in log.read_bytes()
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         await wait_until(lambda: all(self.running(s) for s in self.processes), timeout,
                          interval=0.05, message="every service to be running")
+        listeners = {"ingress": self.api_url, "api": self.operator_url}
         async with aiohttp.ClientSession() as session:
-            async def _ready() -> bool:
-                try:
-                    async with session.get(f"{self.api_url}/readyz") as resp:
-                        return resp.status == 200
-                except aiohttp.ClientError:
-                    return False
+            for service, url in listeners.items():
+                if service not in self.processes:
+                    continue
 
-            await wait_until(_ready, timeout, interval=0.1, message="ingress /readyz")
+                async def _ready(url: str = url) -> bool:
+                    try:
+                        async with session.get(f"{url}/readyz") as resp:
+                            return resp.status == 200
+                    except aiohttp.ClientError:
+                        return False
+
+                await wait_until(_ready, timeout, interval=0.1, message=f"{service} /readyz")
 
 
 @contextlib.asynccontextmanager
 async def running_system(nats: EmbeddedNats, bus: Bus, data_dir: Path, store_url: str,
                          nats_urls: dict[str, str] | None = None) -> AsyncIterator[System]:
-    """The six services as processes, ready, with a global admin key; stopped after.
+    """The seven services as processes, ready, with a global admin key; stopped after.
     Their logs are printed when starting fails or the body raises; a traceback in
     them (whole logs, shutdown included) fails the test."""
     data_dir.mkdir()
@@ -542,7 +553,7 @@ async def wait_restarted(system: System, service: str, offset: int,
                          timeout: float = 30.0) -> None:
     """Until the service logs, after ``offset``, that it is running again."""
     kind = service.rsplit("-", 1)[0] if service.rsplit("-", 1)[-1].isdigit() else service
-    marker = b"listening on" if kind == "ingress" else f"{kind} running".encode()
+    marker = b"listening on" if kind in HTTP_SERVICES else f"{kind} running".encode()
     path = system.data_dir / f"{service}.log"
 
     def running() -> bool:

@@ -1,7 +1,7 @@
 """Prometheus metrics shared by all services.
 
 Under ``tradehooks up`` every service is a process; ``PROMETHEUS_MULTIPROC_DIR`` is
-set so ingress's ``/metrics`` shows the counters of all of them.
+set so the operator service's ``/metrics`` shows the counters of all of them.
 """
 
 from __future__ import annotations

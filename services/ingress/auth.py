@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from libs.http.credentials import header_text
 from libs.registry.models import Strategy
 from libs.registry.secrets import signing_key
 
@@ -23,13 +24,6 @@ class AuthError(Exception):
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _MAX_WEBHOOK_ID = 256
 
-
-def header_text(value: str) -> str:
-    """A header value safe to encode: aiohttp keeps undecodable bytes as lone
-    surrogates, which ``str.encode()`` refuses. They become U+FFFD (as aiohttp
-    already does in query strings); generated secrets are ASCII, so such a value
-    can never match one."""
-    return value.encode("utf-8", "replace").decode("utf-8")
 
 
 @dataclass(frozen=True)

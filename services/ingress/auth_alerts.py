@@ -16,6 +16,7 @@ import logging
 
 from contracts import streams
 from contracts.events import AuthFailuresAlert
+from libs.intake.ratelimit import RateLimiter
 from libs.registry.cache import StrategyCache
 from libs.registry.models import Strategy
 from libs.runtime import metrics
@@ -23,7 +24,6 @@ from libs.runtime.bus import Bus
 from libs.runtime.clock import Clock
 from libs.runtime.ids import derived_event_id
 from services.ingress.bearer import subject_strategies
-from services.ingress.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 WINDOW_S = 60

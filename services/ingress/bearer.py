@@ -26,7 +26,7 @@ import jwt
 from contracts.identifiers import split_tenant_slug
 from libs.registry.cache import StrategyCache
 from libs.registry.models import Strategy
-from services.ingress.auth import AuthError, header_text
+from services.ingress.auth import AuthError
 from services.ingress.jwt_rules import JwtRules, time_problem
 
 ASYMMETRIC = ["RS256", "ES256", "EdDSA"]
@@ -35,19 +35,6 @@ ASYMMETRIC = ["RS256", "ES256", "EdDSA"]
 _DECODE_OPTIONS: Any = {"require": ["exp", "sub"], "verify_exp": False,
                         "verify_iat": False, "verify_nbf": False}
 
-
-def header_credential(authorization: str | None, api_key: str | None) -> str | None:
-    """The credential a bot put in its headers, if any."""
-    if api_key:
-        return header_text(api_key).strip()
-    if authorization and authorization[:7].lower() == "bearer ":
-        return header_text(authorization[7:]).strip()
-    return None
-
-
-def looks_like_jwt(credential: str) -> bool:
-    """Three dot-separated parts starting with a JSON header."""
-    return credential.count(".") == 2 and credential.startswith("eyJ")
 
 
 def unverified_subject(credential: str) -> str | None:

@@ -18,13 +18,10 @@ from aiohttp import web
 
 from contracts.dialects import AlertError, DuplicateFieldError, parse_text_message
 from contracts.dialects.coerce import show
-from services.ingress.problems import Problem
+from libs.http.problems import Problem
 
 JSON_TYPES = {"application/json", "text/json"}
 TEXT_TYPES = {"text/plain", ""}
-# Credentials may ride in the body (TradingView cannot set headers); they are
-# removed before the payload is stored anywhere.
-CREDENTIAL_FIELDS = ("token", "secret")
 # TradingView cancels a request after 3 s; a body still arriving after 2 s is a
 # slow client (or slowloris) and would not be answered in time anyway.
 BODY_READ_TIMEOUT_S = 2.0
@@ -128,8 +125,3 @@ def _refuse_duplicate_keys(text: str) -> None:
     except RecursionError:
         # orjson allows 1024 levels, the stdlib parser fewer: no alert nests this deep.
         raise Problem(400, "malformed_json", "the body is nested too deeply") from None
-
-
-def without_credentials(payload: dict[str, Any]) -> dict[str, Any]:
-    """The payload with any credential fields removed."""
-    return {k: v for k, v in payload.items() if k.lower() not in CREDENTIAL_FIELDS}

@@ -1,4 +1,4 @@
-"""Everything an ingress request handler needs, built once in bootstrap."""
+"""Everything a webhook request handler needs, built once in bootstrap."""
 
 from __future__ import annotations
 
@@ -7,17 +7,14 @@ from typing import ClassVar
 
 from aiohttp import web
 
-from libs.registry.api_keys import ApiKeys
+from libs.intake.ratelimit import RateLimiter, ScopeLimits
 from libs.registry.cache import StrategyCache
 from libs.runtime.bus import Bus
 from libs.runtime.clock import Clock
 from libs.runtime.config import Settings
-from projections.readmodel import ReadModel
-from projections.store import EventStore
 from services.ingress.accepted import AcceptedAlerts
 from services.ingress.auth_alerts import AuthFailureAlerts
 from services.ingress.client_ip import Network
-from services.ingress.ratelimit import RateLimiter, ScopeLimits
 
 
 @dataclass
@@ -27,24 +24,21 @@ class IngressContext:
     settings: Settings
     bus: Bus
     strategies: StrategyCache
-    store: EventStore
-    read_model: ReadModel
     clock: Clock
     limiter: RateLimiter
     scope_limits: ScopeLimits
     trusted_proxies: list[Network]
     auth_alerts: AuthFailureAlerts
-    api_keys: ApiKeys
     accepted: AcceptedAlerts
 
     # Everything made from one NATS connection: replaced together when the server
     # closes that connection for good and a fresh one is made.
     BUS_BOUND: ClassVar[tuple[str, ...]] = ("bus", "strategies", "limiter", "scope_limits",
-                                           "auth_alerts", "api_keys", "accepted")
+                                           "auth_alerts", "accepted")
 
     def rebind(self, fresh: IngressContext) -> None:
         """Take ``fresh``'s connection and everything made from it, in place (the HTTP
-        apps hold this object)."""
+        app holds this object)."""
         for name in self.BUS_BOUND:
             setattr(self, name, getattr(fresh, name))
 

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from contracts.webhook_urls import webhook_path
+from libs.http.problems import Problem
 from libs.registry.cache import StrategyCache
 from libs.registry.models import Strategy
-from services.ingress.problems import Problem
 
 
 @dataclass(frozen=True)

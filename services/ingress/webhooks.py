@@ -10,34 +10,24 @@ from typing import Any
 from aiohttp import web
 
 from contracts.dialects import AlertError, parse_alert
-from contracts.events import WebhookReceived
+from contracts.dialects.fields import without_credentials
 from contracts.identifiers import SLUG, TENANT_ID, split_tenant_slug
-from libs.registry.models import RateLimits, Strategy
+from libs.http.credentials import header_credential, looks_like_jwt
+from libs.http.problems import Problem, unavailable
+from libs.intake.dedupe import dedupe_key
+from libs.intake.dry_run import dry_run_key, dry_run_requested
+from libs.intake.publish import check_rate, publish_received
+from libs.intake.ratelimit import limits_of
+from libs.registry.models import Strategy
 from libs.runtime import metrics
 from libs.runtime.bus import is_bus_error
-from libs.runtime.clock import new_id
-from libs.runtime.ids import derived_event_id
 from services.ingress.auth import AuthError, SignedHeaders
 from services.ingress.auth_alerts import aimed_at
-from services.ingress.bearer import (
-    header_credential,
-    looks_like_jwt,
-    unverified_subject,
-    verify_jwt,
-)
-from services.ingress.body import (
-    declared_content_type,
-    parse_payload,
-    read_body,
-    without_credentials,
-)
+from services.ingress.bearer import unverified_subject, verify_jwt
+from services.ingress.body import declared_content_type, parse_payload, read_body
 from services.ingress.client_ip import allowed, client_address
 from services.ingress.context import CONTEXT, IngressContext
-from services.ingress.dedupe import dedupe_key, first_signal_id, received_msg_id
-from services.ingress.dry_run import dry_run_key, dry_run_requested
 from services.ingress.jwt_rules import JwtRules
-from services.ingress.problems import Problem, unavailable
-from services.ingress.ratelimit import limits_of
 from services.ingress.routing import authenticate
 from services.ingress.targets import UrlTarget, ambiguous
 
@@ -99,10 +89,10 @@ async def receive_webhook(request: web.Request) -> web.Response:
             first = await ctx.accepted.signal_of(key) if limited else None
             if first is not None:
                 return _duplicate(first)
-            await _check_rate(ctx, scopes)
-            signal_id, duplicate = await _store_received(
-                ctx, strategy, auth_mode, alert.dialect, clean, content_type, source, key,
-                dry_run)
+            await check_rate(ctx.limiter, scopes, ctx.clock)
+            signal_id, duplicate = await publish_received(
+                ctx.bus, ctx.clock, strategy, auth_mode, alert.dialect, clean, content_type,
+                source, key, dry_run)
             if limited:
                 await ctx.accepted.remember(key, signal_id)
     except Problem:
@@ -176,38 +166,3 @@ async def _authenticated(ctx: IngressContext, request: web.Request, target: UrlT
         if conflict is not None:
             raise conflict from exc
         raise Problem(401, "unauthorized", str(exc)) from exc
-
-
-async def _check_rate(ctx: IngressContext, scopes: list[tuple[str, RateLimits | None]]) -> None:
-    """429 with Retry-After when the tenant, account or strategy is over a limit."""
-    exceeded = await ctx.limiter.hit(scopes, ctx.clock.now().timestamp())
-    if exceeded is None:
-        return
-    problem = Problem(429, "rate_limited",
-                      f"{exceeded.scope.split('_')[0]} limit of {exceeded.limit} per "
-                      f"{exceeded.window} reached; retry in {exceeded.retry_after_s} s")
-    problem.headers["Retry-After"] = str(exceeded.retry_after_s)
-    raise problem
-
-
-async def _store_received(
-    ctx: IngressContext, strategy: Strategy, auth_mode: str, dialect: str,
-    payload: dict[str, Any], content_type: str, source_ip: str, key: str,
-    dry_run: bool = False,
-) -> tuple[str, bool]:
-    """Publish ``webhook.received`` durably, de-duplicated by the alert's ``key``.
-
-    Returns the signal id (the first one's, for a repeat) and whether it was a repeat.
-    """
-    signal_id = new_id()
-    event = WebhookReceived(
-        event_id=derived_event_id(signal_id, "received"), signal_id=signal_id,
-        tenant_id=strategy.tenant_id, occurred_at=ctx.clock.now(),
-        strategy_id=strategy.id, account_id=strategy.account_id, dialect=dialect,
-        payload=payload, content_type=content_type or "text/plain",
-        auth_mode=auth_mode, source_ip=source_ip, dry_run=dry_run,
-    )
-    duplicate, seq = await ctx.bus.publish_first(event, received_msg_id(key))
-    if duplicate:
-        return await first_signal_id(ctx.bus, seq), True
-    return signal_id, False

@@ -42,8 +42,7 @@ async def post(http: aiohttp.ClientSession, base: str, t: Tenancy,
 async def test_a_strategy_limit_is_shared_by_two_ingress_processes(system: System,
                                                                    bus: Bus) -> None:
     second_port = free_port()
-    system.start("ingress", instance="ingress-2", TRADEHOOKS_HTTP_PORT=str(second_port),
-                 TRADEHOOKS_OPERATOR_PORT=str(free_port()))
+    system.start("ingress", instance="ingress-2", TRADEHOOKS_HTTP_PORT=str(second_port))
     await wait_until(lambda: system.running("ingress-2"), message="the second ingress")
     system.set_clock(FROZEN)
     t = await provision(bus, rate_limits=RateLimits(per_minute=3))

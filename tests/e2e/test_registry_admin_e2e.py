@@ -141,8 +141,8 @@ async def test_admin_keys_are_listed_without_hashes_and_revoked_at_once(
 async def test_admin_jwts_carry_role_and_tenant(system: System, bus: Bus) -> None:
     t = await provision(bus)
     other = await provision(bus)
-    system.terminate("ingress")
-    system.start("ingress", TRADEHOOKS_ADMIN_JWT_SECRET=JWT_SECRET)
+    system.terminate("api")
+    system.start("api", TRADEHOOKS_ADMIN_JWT_SECRET=JWT_SECRET)
     await system.wait_ready()
 
     def token(**claims: Any) -> str:

@@ -115,7 +115,7 @@ async def test_nothing_outlives_a_killed_up(tmp_path: Path) -> None:
                      message="the demo banner")
     children = [int(pid) for pid in re.findall(rb"started [\w-]+ \(pid (\d+)\)", bytes(output))]
     nats_port = json.loads((tmp_path / "var" / "demo.json").read_text())["nats_url"]
-    assert len(children) == 6
+    assert len(children) == 7  # the seven services
     proc.kill()  # SIGKILL: no chance to stop anything itself
     await proc.wait()
     await reader

@@ -11,8 +11,8 @@ from fuzz.alerts import JSON_VALUES
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from libs.http.problems import Problem
 from services.ingress.body import parse_payload
-from services.ingress.problems import Problem
 
 CONTENT_TYPES = ["application/json", "text/json", "text/plain", "", "application/xml",
                  "multipart/form-data"]

@@ -16,6 +16,7 @@ from fuzz.alerts import JSON_VALUES, SENTINEL_SECRET
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+from libs.http.credentials import header_credential, looks_like_jwt
 from libs.registry.cache import StrategyCache
 from libs.registry.models import Strategy
 from services.ingress.auth import (
@@ -25,7 +26,7 @@ from services.ingress.auth import (
     token_matches,
     verify_signature,
 )
-from services.ingress.bearer import header_credential, looks_like_jwt, verify_jwt
+from services.ingress.bearer import verify_jwt
 from services.ingress.jwt_rules import JwtRules
 from services.ingress.routing import authenticate
 from tests.factories import make_strategy

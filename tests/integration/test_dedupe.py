@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 from harness import connect_bus
 
+from libs.intake.dedupe import dedupe_key, first_signal_id, received_msg_id
 from libs.runtime.bus import Bus
 from libs.runtime.embedded_nats import EmbeddedNats
-from services.ingress.dedupe import dedupe_key, first_signal_id, received_msg_id
 from tests.factories import make_received
 
 KEY = dedupe_key("strat-1", "alert-42", b"")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from contracts import streams
+from libs.intake.ratelimit import RateLimiter, limits_of
 from libs.registry.models import RateLimits
 from libs.runtime.bus import Bus
-from services.ingress.ratelimit import RateLimiter, limits_of
 
 NOW = 1_800_000_020.0  # a fixed moment, 20 s into its minute
 

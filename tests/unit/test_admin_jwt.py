@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from libs.runtime.config import Settings
-from services.ingress.admin_jwt import AdminJwtError, admin_jwt_enabled, principal_from_jwt
+from services.api.admin_jwt import AdminJwtError, admin_jwt_enabled, principal_from_jwt
 
 SECRET = "an-admin-jwt-secret-of-at-least-32-bytes!"
 HS = Settings(admin_jwt_secret=SECRET)

@@ -9,9 +9,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from libs.http.middleware import problems_middleware
 from services.api.console import assets
 from services.api.console.dump_openapi import dumped
-from services.ingress.app import problems_middleware
 
 ROOT = Path(__file__).resolve().parents[2]
 

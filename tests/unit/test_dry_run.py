@@ -20,8 +20,8 @@ from contracts.events import (
     WebhookValidated,
 )
 from contracts.signals import Signal
-from services.ingress.dry_run import dry_run_key, dry_run_requested
-from services.ingress.problems import Problem
+from libs.http.problems import Problem
+from libs.intake.dry_run import dry_run_key, dry_run_requested
 from services.validator.handlers import Validator
 
 

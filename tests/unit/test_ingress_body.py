@@ -6,9 +6,10 @@ import re
 
 import pytest
 
-from services.ingress.body import parse_payload, without_credentials
-from services.ingress.dedupe import dedupe_key
-from services.ingress.problems import Problem
+from contracts.dialects.fields import without_credentials
+from libs.http.problems import Problem
+from libs.intake.dedupe import dedupe_key
+from services.ingress.body import parse_payload
 
 KV_KEY = re.compile(r"[-/_=.a-zA-Z0-9]+")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from contracts.identifiers import namespace_of
+from libs.http.problems import Problem
 from libs.registry.api_keys import ApiKey
 from libs.registry.models import Account, Strategy, Tenant
-from services.ingress.problems import Problem
-from services.ingress.suspension import check_tenant_may_write, switched
+from services.api.suspension import check_tenant_may_write, switched
 
 ROOT = ApiKey(id="root", role="admin", key_hash="x")
 OWN = ApiKey(id="own", role="admin", tenant_id="acme", key_hash="x")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from libs.http.problems import Problem
 from libs.registry.models import Account, Strategy
-from services.ingress.admin_common import patched, unknown_field, validated
-from services.ingress.problems import Problem
+from services.api.admin_common import patched, unknown_field, validated
 from tests.factories import make_account, make_strategy
 
 

@@ -30,6 +30,13 @@ export interface paths {
                         "text/html": string;
                     };
                 };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
             };
         };
         put?: never;
@@ -65,6 +72,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["AccountView"][];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
@@ -202,6 +216,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["AccountState"] | components["schemas"]["AccountAsOf"];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
@@ -348,6 +369,13 @@ export interface paths {
                         "application/json": components["schemas"]["AccountView"];
                     };
                 };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
                     headers: {
@@ -405,6 +433,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["AccountView"];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
@@ -471,6 +506,13 @@ export interface paths {
                         "application/json": components["schemas"]["Paused"];
                     };
                 };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
                     headers: {
@@ -535,6 +577,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Resumed"];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
@@ -605,6 +654,13 @@ export interface paths {
                         "application/json": components["schemas"]["Analytics"];
                     };
                 };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
                     headers: {
@@ -658,6 +714,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["ApiKey"][];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
@@ -787,6 +850,13 @@ export interface paths {
                         "application/json": components["schemas"]["ApiKeyRevoked"];
                     };
                 };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
                     headers: {
@@ -848,6 +918,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Cleanup"];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
@@ -922,6 +999,13 @@ export interface paths {
                         "application/x-ndjson": string;
                         "text/csv": string;
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
@@ -1096,6 +1180,13 @@ export interface paths {
                         "application/json": components["schemas"]["SignalPage"];
                     };
                 };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
                     headers: {
@@ -1151,6 +1242,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["SignalTrail"];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
@@ -1208,6 +1306,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Status"];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
@@ -1273,6 +1378,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["StrategyView"][];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
@@ -1398,6 +1510,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["StrategyView"];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
@@ -1536,6 +1655,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["StrategyView"];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
@@ -1822,6 +1948,13 @@ export interface paths {
                         "text/event-stream": string;
                     };
                 };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
                     headers: {
@@ -1875,6 +2008,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["TenantView"][];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
@@ -2000,6 +2140,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["TenantView"];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
@@ -2138,6 +2285,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["TenantView"];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
@@ -2345,6 +2499,13 @@ export interface paths {
                         "application/json": components["schemas"]["Whoami"];
                     };
                 };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description no credential, or a wrong, expired or badly signed one */
                 401: {
                     headers: {
@@ -2392,6 +2553,13 @@ export interface paths {
                         "*/*": string;
                     };
                 };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description no such record, or one the key may not see */
                 404: {
                     headers: {
@@ -2436,6 +2604,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Health"];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description the NATS connection is closed */
                 503: {
@@ -2482,6 +2657,13 @@ export interface paths {
                         "text/plain": string;
                     };
                 };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
             };
         };
         put?: never;
@@ -2518,6 +2700,13 @@ export interface paths {
                         "application/json": Record<string, never>;
                     };
                 };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
             };
         };
         put?: never;
@@ -2553,6 +2742,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Ready"];
                     };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description not ready */
                 503: {
@@ -4012,7 +4208,8 @@ export interface components {
         Ready: {
             checks: {
                 nats: boolean;
-                store: boolean;
+                /** @description only where the process reads the store (the operator service) */
+                store?: boolean;
             };
             /** @enum {unknown} */
             status: "ready" | "not_ready";

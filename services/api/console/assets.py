@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.ingress.problems import Problem
+from libs.http.problems import Problem
 
 STATIC = Path(__file__).parent / "static"
 # Vite's output names: letters, digits, '-', '_' and dots; no path separators, so

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from services.ingress.openapi import document
+from services.api.openapi import document
 
 
 def dumped() -> str:

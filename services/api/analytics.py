@@ -11,13 +11,13 @@ from decimal import Decimal
 
 from aiohttp import web
 
+from libs.http.problems import Problem
 from projections.analytics import summarise
 from projections.signals import to_us
-from services.ingress.admin_auth import require_key
-from services.ingress.admin_common import context, registry
-from services.ingress.problems import Problem
-from services.ingress.signal_history import history
-from services.ingress.signal_query import parse_filters, parse_time
+from services.api.admin_auth import require_key
+from services.api.admin_common import context, registry
+from services.api.signal_history import history
+from services.api.signal_query import parse_filters, parse_time
 
 MAX_ROWS = 20_000
 DEFAULT_PERIOD_S = 7 * 86_400

@@ -15,9 +15,9 @@ from aiohttp import web
 
 from projections.persistence import parse_store_url
 from projections.signal_store import SignalStore, open_signal_store
-from services.ingress.admin_auth import require_key
-from services.ingress.context import CONTEXT
-from services.ingress.signal_query import encode_cursor, parse_query
+from services.api.admin_auth import require_key
+from services.api.context import CONTEXT
+from services.api.signal_query import encode_cursor, parse_query
 
 
 @dataclass
@@ -75,6 +75,6 @@ async def list_signals(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    """Mount the history routes (the app holds an :data:`~services.ingress.context.CONTEXT`)."""
+    """Mount the history routes (the app holds an :data:`~services.api.context.CONTEXT`)."""
     app.router.add_get("/api/v1/signals", list_signals)
     app.on_cleanup.append(_close)

@@ -11,13 +11,13 @@ from contracts import streams
 from contracts.events import TERMINAL_TYPES
 from contracts.identifiers import ACCOUNT_ID, SIGNAL_ID
 from libs.brokers.market_prices import MarketPrices
+from libs.http.problems import Problem
 from libs.registry.operations import resume_account
 from projections.accounts import decode_view, view_to_api
 from projections.projector import ACCOUNTS
-from services.ingress.admin_auth import require_key
-from services.ingress.admin_common import path_id
-from services.ingress.context import CONTEXT, IngressContext
-from services.ingress.problems import Problem
+from services.api.admin_auth import require_key
+from services.api.admin_common import path_id
+from services.api.context import CONTEXT, ApiContext
 
 
 def trail_status(entries: list[dict[str, Any]]) -> str:
@@ -36,7 +36,7 @@ def trail_status(entries: list[dict[str, Any]]) -> str:
 async def get_signal(request: web.Request) -> web.Response:
     """``GET /api/v1/signals/{signal_id}``: every stored event of the signal, in order."""
     key = await require_key(request)
-    ctx: IngressContext = request.app[CONTEXT]
+    ctx: ApiContext = request.app[CONTEXT]
     signal_id = path_id(request, "signal_id", SIGNAL_ID)
     entries = await asyncio.to_thread(ctx.store.trail, signal_id)
     if entries is None or not all(key.sees(str(e.get("tenant_id", ""))) for e in entries):
@@ -54,7 +54,7 @@ async def get_signal(request: web.Request) -> web.Response:
 async def get_account(request: web.Request) -> web.Response:
     """``GET /api/v1/accounts/{account_id}``: cash, equity and positions."""
     key = await require_key(request)
-    ctx: IngressContext = request.app[CONTEXT]
+    ctx: ApiContext = request.app[CONTEXT]
     account_id = path_id(request, "account_id", ACCOUNT_ID)
     body = await asyncio.to_thread(ctx.read_model.get, ACCOUNTS, account_id)
     view = decode_view(body) if body is not None else None
@@ -67,7 +67,7 @@ async def get_account(request: web.Request) -> web.Response:
 async def resume_account_route(request: web.Request) -> web.Response:
     """``POST /api/v1/accounts/{account_id}/resume``: an operator resumes trading."""
     key = await require_key(request, write=True)
-    ctx: IngressContext = request.app[CONTEXT]
+    ctx: ApiContext = request.app[CONTEXT]
     account_id = path_id(request, "account_id", ACCOUNT_ID)
     account = await ctx.strategies.registry.account(account_id)
     if account is None or not key.sees(account.tenant_id):

@@ -9,14 +9,14 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from contracts.identifiers import Shape
+from libs.http.problems import Problem, invalid
 from libs.registry.api_keys import ApiKey
 from libs.registry.changes import save_change
 from libs.registry.models import Record
 from libs.registry.store import Registry
 from libs.registry.views import record_view
-from services.ingress.admin_auth import require_key
-from services.ingress.context import CONTEXT, IngressContext
-from services.ingress.problems import Problem, invalid
+from services.api.admin_auth import require_key
+from services.api.context import CONTEXT, ApiContext
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,9 +39,9 @@ def body_id(value: object, field: str, shape: Shape) -> str:
     return str(value)
 
 
-def context(request: web.Request) -> IngressContext:
-    """The ingress context of the app serving ``request``."""
-    ctx: IngressContext = request.app[CONTEXT]
+def context(request: web.Request) -> ApiContext:
+    """The operator service context of the app serving ``request``."""
+    ctx: ApiContext = request.app[CONTEXT]
     return ctx
 
 

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from contracts.identifiers import ACCOUNT_ID, SIGNAL_ID, STRATEGY_ID, SYMBOL, Shape
+from libs.http.problems import Problem
 from projections.signal_store import SignalQuery
 from projections.signals import STATUSES, SignalRow, to_us
-from services.ingress.problems import Problem
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

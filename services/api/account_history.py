@@ -1,7 +1,7 @@
 """``GET /api/v1/accounts/{account_id}?as_of=<ISO time or store position>``: the
 account as it was then — cash, equity, positions, open orders and settings — from the
 event store (projections.as_of). Without ``as_of`` the live account is answered as
-before (services.ingress.queries).
+before (services.api.queries).
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import threading
 from aiohttp import web
 
 from contracts.identifiers import ACCOUNT_ID
+from libs.http.problems import Problem
 from projections.as_of import account_as_of, parse_moment
 from projections.persistence import parse_store_url
 from projections.timeline_store import TimelineStore, open_timeline
-from services.ingress import queries
-from services.ingress.admin_auth import require_key
-from services.ingress.admin_common import path_id
-from services.ingress.context import CONTEXT, IngressContext
-from services.ingress.problems import Problem
+from services.api import queries
+from services.api.admin_auth import require_key
+from services.api.admin_common import path_id
+from services.api.context import CONTEXT, ApiContext
 
 # One timeline connection per store, opened on the first question (the auditor
 # writes it; this process only reads).
@@ -40,7 +40,7 @@ async def get_account(request: web.Request) -> web.Response:
     if raw is None:
         return await queries.get_account(request)
     key = await require_key(request)
-    ctx: IngressContext = request.app[CONTEXT]
+    ctx: ApiContext = request.app[CONTEXT]
     account_id = path_id(request, "account_id", ACCOUNT_ID)
     try:
         moment = parse_moment(raw)

@@ -9,12 +9,13 @@ from typing import Any
 from aiohttp import web
 
 from contracts.identifiers import ACCOUNT_ID, namespace_of
+from libs.http.problems import Problem
 from libs.registry.api_keys import ApiKey
 from libs.registry.models import Account
 from libs.registry.provisioning import register_account
 from libs.registry.views import MASK, account_view
-from services.ingress.admin_auth import require_key, require_visible
-from services.ingress.admin_common import (
+from services.api.admin_auth import require_key, require_visible
+from services.api.admin_common import (
     answer_change,
     author,
     context,
@@ -24,8 +25,7 @@ from services.ingress.admin_common import (
     registry,
     validated,
 )
-from services.ingress.problems import Problem
-from services.ingress.suspension import switched
+from services.api.suspension import switched
 
 # Fixed once opened: the ledger and the projection are kept in this broker and
 # currency from this starting cash; pausing belongs to the breaker and resume.

@@ -9,15 +9,15 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.identifiers import API_KEY_ID, TENANT_ID
+from libs.http.problems import Problem
 from libs.registry.api_keys import ApiKey, Role
-from services.ingress.admin_auth import require_key
-from services.ingress.admin_common import (
+from services.api.admin_auth import require_key
+from services.api.admin_common import (
     context,
     optional_body,
     path_id,
     validated,
 )
-from services.ingress.problems import Problem
 
 
 class ApiKeyIn(BaseModel):

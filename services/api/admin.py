@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.ingress import admin_accounts, admin_keys, admin_strategies, admin_tenants
+from services.api import admin_accounts, admin_keys, admin_strategies, admin_tenants
 
 
 def add_routes(app: web.Application) -> None:

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from contracts.identifiers import ACCOUNT_ID, STRATEGY_ID, TENANT_ID
 from contracts.webhook_urls import webhook_url
+from libs.http.problems import Problem
 from libs.registry.api_keys import ApiKey
 from libs.registry.models import Strategy, slugify
 from libs.registry.operations import rotate_secret
@@ -16,8 +17,8 @@ from libs.registry.provisioning import register_strategy, tradingview_message
 from libs.registry.secrets import new_secret
 from libs.registry.store import Registry
 from libs.registry.views import strategy_view
-from services.ingress.admin_auth import require_key, require_visible
-from services.ingress.admin_common import (
+from services.api.admin_auth import require_key, require_visible
+from services.api.admin_common import (
     answer_change,
     author,
     body_id,
@@ -29,8 +30,7 @@ from services.ingress.admin_common import (
     registry,
     validated,
 )
-from services.ingress.problems import Problem
-from services.ingress.suspension import switched
+from services.api.suspension import switched
 
 # Slugs are fixed once made (URLs were handed out); secrets change only by rotation.
 FIXED = frozenset({"id", "tenant_id", "slug", "secret", "previous_secret",

@@ -31,16 +31,16 @@ from contracts.identifiers import (
 from contracts.orders import BrokerOrder
 from contracts.webhook_urls import LEGACY_ROUTE, STRATEGY_ROUTE
 from libs.registry.models import Account, Strategy, Tenant
-from services.ingress import (
+from services.api import (
     admin_accounts,
     admin_strategies,
     admin_tenants,
     openapi_audit,
     openapi_signals,
 )
-from services.ingress.admin_keys import ApiKeyIn
-from services.ingress.admin_strategies import MAX_OVERLAP_S
-from services.ingress.prices import PriceIn, PricesIn
+from services.api.admin_keys import ApiKeyIn
+from services.api.admin_strategies import MAX_OVERLAP_S
+from services.api.prices import PriceIn, PricesIn
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/"
@@ -191,7 +191,9 @@ HAND_WRITTEN: dict[str, Schema] = {
         "description": "seconds the old secret keeps working"}}},
     "Health": _obj({"status": {"enum": ["ok", "nats_closed"]}}),
     "Ready": _obj({"status": {"enum": ["ready", "not_ready"]},
-                   "checks": _obj({"nats": _BOOL, "store": _BOOL})}),
+                   "checks": _obj({"nats": _BOOL}, store={
+                       **_BOOL, "description": "only where the process reads the store "
+                       "(the operator service)"})}),
 }
 
 
@@ -557,9 +559,23 @@ def document() -> Schema:
                                 "(`TRADEHOOKS_HTTP_PORT`); every other route only on the "
                                 "operator listener (`TRADEHOOKS_OPERATOR_HOST`:"
                                 "`TRADEHOOKS_OPERATOR_PORT`, loopback by default)."},
-        "paths": _paths(),
+        "paths": _with_request_line_limit(_paths()),
         "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
     }
+
+
+# aiohttp refuses a request line or header over 8190 bytes before any route runs
+# (a plain-text 400): every operation can answer it.
+_LINE_TOO_LONG = {"description": "the request line or a header is longer than 8190 bytes "
+                                 "(refused before routing, as plain text)"}
+
+
+def _with_request_line_limit(paths: Schema) -> Schema:
+    """Every operation documents the 400 of an over-long request line."""
+    for item in paths.values():
+        for operation in item.values():
+            operation["responses"].setdefault("400", _LINE_TOO_LONG)
+    return paths
 
 
 async def openapi_json(_: web.Request) -> web.Response:

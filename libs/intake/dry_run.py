@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from services.ingress.problems import Problem
+from libs.http.problems import Problem
 
 HEADER = "X-Dry-Run"
 _YES = frozenset({"1", "true", "yes", "on"})

@@ -8,7 +8,7 @@ import msgspec
 
 from contracts.identifiers import ACCOUNT_ID, SIGNAL_ID, STRATEGY_ID, SYMBOL, Shape
 from projections.signals import STATUSES, SignalRow
-from services.ingress.signal_query import MAX_LIMIT
+from services.api.signal_query import MAX_LIMIT
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/"

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from libs.http.credentials import header_credential, looks_like_jwt
+from libs.http.problems import Problem
 from libs.registry.api_keys import ApiKey
-from services.ingress.admin_jwt import AdminJwtError, admin_jwt_enabled, principal_from_jwt
-from services.ingress.bearer import header_credential, looks_like_jwt
-from services.ingress.context import CONTEXT, IngressContext
-from services.ingress.problems import Problem
-from services.ingress.suspension import READ_METHODS, check_tenant_may_write
+from services.api.admin_jwt import AdminJwtError, admin_jwt_enabled, principal_from_jwt
+from services.api.context import CONTEXT, ApiContext
+from services.api.suspension import READ_METHODS, check_tenant_may_write
 
 
 async def require_key(request: web.Request, write: bool = False) -> ApiKey:
     """The caller's admin key, or 401; 403 when a viewer key tries to write."""
-    ctx: IngressContext = request.app[CONTEXT]
+    ctx: ApiContext = request.app[CONTEXT]
     presented = header_credential(request.headers.get("Authorization"),
                                   request.headers.get("X-API-Key"))
     key: ApiKey | None = None

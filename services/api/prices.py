@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from contracts.market import MAX_PRICE, PriceTick, encode_tick
 from contracts.subjects import price_subject
 from domain.symbols import normalise_symbol
+from libs.http.problems import Problem, invalid, unavailable
 from libs.runtime.bus import is_bus_error
-from services.ingress.admin_auth import require_key
-from services.ingress.context import CONTEXT, IngressContext
-from services.ingress.problems import Problem, invalid, unavailable
+from services.api.admin_auth import require_key
+from services.api.context import CONTEXT, ApiContext
 
 
 class PriceIn(BaseModel):
@@ -52,7 +52,7 @@ async def post_prices(request: web.Request) -> web.Response:
     key = await require_key(request, write=True)
     if key.tenant_id:  # prices move every tenant's paper accounts
         raise Problem(403, "forbidden", "only a global admin key posts market prices")
-    ctx: IngressContext = request.app[CONTEXT]
+    ctx: ApiContext = request.app[CONTEXT]
     if request.content_type != "application/json":
         raise Problem(415, "unsupported_media_type", "send application/json")
     prices = _parse(await request.read())

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from libs.http.problems import Problem
 from libs.registry.api_keys import ApiKey
 from libs.registry.models import Account, Strategy, Tenant
-from services.ingress.problems import Problem
 
 R = TypeVar("R", Account, Strategy)
 # Methods that change nothing: what a disabled tenant's keys may still do.

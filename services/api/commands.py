@@ -9,14 +9,14 @@ from aiohttp import web
 
 from contracts import subjects
 from contracts.identifiers import ACCOUNT_ID
-from services.ingress.admin_auth import require_key
-from services.ingress.context import CONTEXT, IngressContext
-from services.ingress.problems import Problem, unavailable
+from libs.http.problems import Problem, unavailable
+from services.api.admin_auth import require_key
+from services.api.context import CONTEXT, ApiContext
 
 COMMAND_TIMEOUT_S = 10.0
 
 
-async def _ask(ctx: IngressContext, subject: str, payload: dict[str, Any]) -> dict[str, Any]:
+async def _ask(ctx: ApiContext, subject: str, payload: dict[str, Any]) -> dict[str, Any]:
     try:
         reply = await ctx.bus.nc.request(subject, orjson.dumps(payload),
                                          timeout=COMMAND_TIMEOUT_S)

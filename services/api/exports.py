@@ -16,12 +16,12 @@ from itertools import islice
 
 from aiohttp import web
 
+from libs.http.problems import Problem
 from projections.chain import chain_of, read_transaction
 from projections.export import FORMATS, KINDS, Filters, export_lines
 from projections.store import EventStore
-from services.ingress.admin_auth import require_key
-from services.ingress.context import CONTEXT, IngressContext
-from services.ingress.problems import Problem
+from services.api.admin_auth import require_key
+from services.api.context import CONTEXT, ApiContext
 
 _CONTENT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 _CHUNK_ROWS = 2000
@@ -62,7 +62,7 @@ def _head(store: EventStore) -> tuple[int, str]:
 async def get_export(request: web.Request) -> web.StreamResponse:
     """Stream the export; the body is produced a chunk of rows at a time."""
     key = await require_key(request)
-    ctx: IngressContext = request.app[CONTEXT]
+    ctx: ApiContext = request.app[CONTEXT]
     kind = _choice(request, "kind", KINDS, "events")
     fmt = _choice(request, "format", FORMATS, "jsonl")
     tenant = request.query.get("tenant", "")

@@ -15,17 +15,17 @@ import orjson
 from aiohttp import web
 
 from contracts.dialects import AlertError, parse_alert
+from contracts.dialects.fields import without_credentials
 from contracts.identifiers import ACCOUNT_ID, STRATEGY_ID
+from libs.http.problems import Problem
+from libs.intake.dedupe import dedupe_key
+from libs.intake.dry_run import dry_run_key
+from libs.intake.publish import check_rate, publish_received
 from libs.registry.changes import save_change
 from libs.runtime import metrics
 from libs.runtime.clock import new_id
-from services.ingress.admin_auth import require_key
-from services.ingress.admin_common import author, context, json_body, path_id, registry
-from services.ingress.body import without_credentials
-from services.ingress.dedupe import dedupe_key
-from services.ingress.dry_run import dry_run_key
-from services.ingress.problems import Problem
-from services.ingress.webhooks import _check_rate, _store_received
+from services.api.admin_auth import require_key
+from services.api.admin_common import author, context, json_body, path_id, registry
 
 
 async def pause_account(request: web.Request) -> web.Response:
@@ -81,9 +81,10 @@ async def test_alert(request: web.Request) -> web.Response:
     # A test is always a new alert: a second click is a second test, not a repeat.
     dedupe = dry_run_key(dedupe_key(strategy.id, f"test:{new_id()}", raw), dry_run)
     if not dry_run:
-        await _check_rate(ctx, await ctx.scope_limits.scopes(strategy))
-    signal_id, _ = await _store_received(ctx, strategy, "operator", alert.dialect, clean,
-                                         "application/json", "operator", dedupe, dry_run)
+        await check_rate(ctx.limiter, await ctx.scope_limits.scopes(strategy), ctx.clock)
+    signal_id, _ = await publish_received(ctx.bus, ctx.clock, strategy, "operator",
+                                          alert.dialect, clean, "application/json",
+                                          "operator", dedupe, dry_run)
     metrics.EVENTS_PUBLISHED.labels("webhook.received").inc()
     return web.json_response({"signal_id": signal_id, "status": "accepted",
                               "dry_run": dry_run}, status=202)

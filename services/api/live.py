@@ -28,15 +28,15 @@ from aiohttp import web
 
 from contracts import streams
 from libs.brokers.market_prices import MarketPrices
+from libs.http.problems import Problem
 from projections.accounts import decode_view, view_to_api
 from projections.projector import ACCOUNTS
 from projections.signal_store import SignalQuery, SignalStore
 from projections.signals import AccountTouch, SignalRow
-from services.ingress.admin_auth import require_key
-from services.ingress.context import CONTEXT, IngressContext
-from services.ingress.problems import Problem
-from services.ingress.signal_history import history
-from services.ingress.signal_query import parse_filters
+from services.api.admin_auth import require_key
+from services.api.context import CONTEXT, ApiContext
+from services.api.signal_history import history
+from services.api.signal_query import parse_filters
 
 POLL_S = 0.25
 PAGE = 500
@@ -102,7 +102,7 @@ class _Stream:
 
     def __init__(self, request: web.Request, store: SignalStore, query: SignalQuery) -> None:
         self.request = request
-        self.ctx: IngressContext = request.app[CONTEXT]
+        self.ctx: ApiContext = request.app[CONTEXT]
         self.store = store
         self.query = query
 

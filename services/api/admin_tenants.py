@@ -7,11 +7,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.identifiers import TENANT_ID
+from libs.http.problems import Problem
 from libs.registry.models import Name, RateLimits, Tenant, slugify
 from libs.registry.provisioning import register_tenant
 from libs.registry.views import tenant_view
-from services.ingress.admin_auth import require_key, require_visible
-from services.ingress.admin_common import (
+from services.api.admin_auth import require_key, require_visible
+from services.api.admin_common import (
     answer_change,
     author,
     context,
@@ -22,7 +23,6 @@ from services.ingress.admin_common import (
     registry,
     validated,
 )
-from services.ingress.problems import Problem
 
 FIXED = frozenset({"id"})
 
