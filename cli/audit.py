@@ -36,9 +36,13 @@ def add_parsers(sub: Any) -> None:
     """Register the auditor's commands on the CLI."""
     verify = sub.add_parser("verify", help="check the event store's tamper-evidence chain "
                             "(and a signed checkpoint)")
-    verify.add_argument("--checkpoint", type=Path, help="a file from 'tradehooks checkpoint'")
+    verify.add_argument("--checkpoint", type=Path, help="a file from 'tradehooks checkpoint' "
+                        "(default: the newest the auditor wrote to TRADEHOOKS_CHECKPOINT_DIR)")
+    verify.add_argument("--no-checkpoint", action="store_true",
+                        help="check the chain alone, not the newest checkpoint")
     verify.add_argument("--public-key", help="the signer's public key (hex, or a .pub file); "
-                        "without it the checkpoint's own key is used")
+                        "default: TRADEHOOKS_CHECKPOINT_KEY's .pub beside it, else the "
+                        "checkpoint's own key")
     verify.add_argument("--data-dir", help="data dir of the default SQLite store")
     check = sub.add_parser("checkpoint", help="verify the chain and print (or write) its "
                            "head signed with your key")
@@ -89,16 +93,23 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 def _verify(settings: Settings, args: argparse.Namespace) -> int:
     expected = None
+    public = _public_key(args.public_key or _own_public_key(settings))
+    where = parse_store_url(settings.store_url).describe()
+    checkpoint: cp.Checkpoint | None = None
     if args.checkpoint:
         try:
             checkpoint = cp.decode(args.checkpoint.read_bytes())
         except (OSError, msgspec.DecodeError) as exc:
             print(f"cannot read checkpoint {args.checkpoint}: {exc}", file=sys.stderr)
             return 2
-        public = _public_key(args.public_key)
+    elif not args.no_checkpoint and settings.checkpoints.is_dir():
+        checkpoint = cp.newest(settings.checkpoints, where)
+        if checkpoint is not None:
+            print(f"checkpoint: the newest in {settings.checkpoints}")
+    if checkpoint is not None:
         problem = cp.check_signature(checkpoint, public)
         if problem:
-            print(f"checkpoint {args.checkpoint}: {problem}")
+            print(f"checkpoint {args.checkpoint or settings.checkpoints}: {problem}")
             return 1
         signer = "the given key" if public else "its own key (pass --public-key to know who)"
         print(f"checkpoint: position {checkpoint.position} of {checkpoint.created_at}, "
@@ -109,7 +120,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
         report = verify_chain(store.recorder, expected)
     finally:
         store.close()
-    print(_describe(report, parse_store_url(settings.store_url).describe()))
+    print(_describe(report, where))
     return 0 if report.ok else 1
 
 
@@ -125,6 +136,13 @@ def _describe(report: VerifyReport, where: str) -> str:
                  if report.checkpoint_position is not None else "")
         lines.append(f"OK: the chain is intact{cover}")
     return "\n".join(lines)
+
+
+def _own_public_key(settings: Settings) -> str | None:
+    """The public half of the configured checkpoint key (``KEY.pub``), if it is there."""
+    key = settings.checkpoint_key or os.environ.get(KEY_ENV, "")
+    pub = Path(f"{key}.pub") if key else None
+    return str(pub) if pub is not None and pub.is_file() else None
 
 
 def _public_key(value: str | None) -> str | None:

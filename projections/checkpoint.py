@@ -112,3 +112,26 @@ def encode(checkpoint: Checkpoint) -> bytes:
 def decode(data: bytes) -> Checkpoint:
     """Inverse of :func:`encode` (raises msgspec.DecodeError on anything else)."""
     return _decoder.decode(data)
+
+
+PREFIX = "checkpoint-"
+
+
+def checkpoint_path(directory: Path, position: int) -> Path:
+    """The file of the checkpoint at ``position`` (names sort by position)."""
+    return directory / f"{PREFIX}{position:012d}.json"
+
+
+def newest(directory: Path, store: str, public_key: str | None = None) -> Checkpoint | None:
+    """The checkpoint of ``store`` with the highest position in ``directory`` (signed
+    by ``public_key`` when given); files that do not parse are skipped."""
+    best: Checkpoint | None = None
+    for path in sorted(directory.glob(f"{PREFIX}*.json"), reverse=True):
+        try:
+            found = decode(path.read_bytes())
+        except (OSError, msgspec.DecodeError):
+            continue
+        if found.store == store and (public_key is None or found.public_key == public_key) \
+                and (best is None or found.position > best.position):
+            best = found
+    return best

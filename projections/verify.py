@@ -42,8 +42,8 @@ class Expected:
     hash: bytes
 
 
-def _paged(fetch: Callable[[int, int], list[Any]], batch: int) -> Iterator[Any]:
-    position = 0
+def _paged(fetch: Callable[[int, int], list[Any]], batch: int,
+           position: int = 0) -> Iterator[Any]:
     while True:
         page = fetch(position, batch)
         yield from page
@@ -53,8 +53,12 @@ def _paged(fetch: Callable[[int, int], list[Any]], batch: int) -> Iterator[Any]:
 
 
 def verify_chain(recorder: Any, expected: Expected | None = None, batch: int = 5000,
-                 on_progress: Callable[[int], None] | None = None) -> VerifyReport:
+                 on_progress: Callable[[int], None] | None = None,
+                 start: Expected | None = None) -> VerifyReport:
     """Recompute every link from the stored rows, in one read snapshot.
+
+    ``start``: a head already vouched for (the auditor's previous checkpoint): only the
+    rows after it are walked, chained from its hash; ``events`` then counts those.
 
     Reports the first row (by position) where the store and the chain disagree: a
     row whose bytes or place changed (altered), a link without its row (deleted), a
@@ -63,16 +67,20 @@ def verify_chain(recorder: Any, expected: Expected | None = None, batch: int = 5
     not reach or does not match a signed head (truncated / rewritten).
     """
     sql = chain_of(recorder)
+    first = start.position if start else 0
     with read_transaction(recorder) as cursor:
-        rows: Iterator[Row] = _paged(lambda p, n: sql.rows_after(cursor, p, n), batch)
-        links: Iterator[Link] = _paged(lambda p, n: sql.links_after(cursor, p, n), batch)
-        return _walk(rows, links, expected, on_progress)
+        rows: Iterator[Row] = _paged(lambda p, n: sql.rows_after(cursor, p, n), batch, first)
+        links: Iterator[Link] = _paged(lambda p, n: sql.links_after(cursor, p, n), batch,
+                                       first)
+        return _walk(rows, links, expected, on_progress, start)
 
 
 def _walk(rows: Iterator[Row], links: Iterator[Link], expected: Expected | None,
-          on_progress: Callable[[int], None] | None) -> VerifyReport:
+          on_progress: Callable[[int], None] | None,
+          start: Expected | None = None) -> VerifyReport:
     row, link = next(rows, None), next(links, None)
-    prev_position, prev_hash, checked = 0, GENESIS, 0
+    prev_position, prev_hash, checked = (start.position, start.hash, 0) if start else \
+        (0, GENESIS, 0)
 
     def report(broken: ChainBreak | None) -> VerifyReport:
         return VerifyReport(checked, prev_position, prev_hash, broken,

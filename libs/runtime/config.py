@@ -54,6 +54,13 @@ class Settings(BaseModel):
     admin_jwt_secret: str = Field(default="", repr=False)
     admin_jwt_public_key: str = ""
     admin_jwt_audience: str = "tradehooks-admin"
+    # Periodic signed checkpoints of the event store's chain head, by the auditor (on
+    # when a key is set): every so many stored events or seconds, whichever first;
+    # 0 switches that trigger off. Files go to the directory (<data dir>/checkpoints).
+    checkpoint_key: str = ""
+    checkpoint_dir: str = ""
+    checkpoint_every_events: int = Field(default=10_000, ge=0)
+    checkpoint_interval_s: float = Field(default=3600.0, ge=0)
     # Tests only: ingress reads the time from this file (see runtime/clock.FileClock).
     test_clock_file: str = ""
 
@@ -85,6 +92,11 @@ class Settings(BaseModel):
     def nats_servers(self) -> list[str]:
         """``NATS_URL`` may list several servers of a cluster, comma-separated."""
         return [url.strip() for url in self.nats_url.split(",") if url.strip()]
+
+    @property
+    def checkpoints(self) -> Path:
+        """Where the auditor writes its signed checkpoints."""
+        return Path(self.checkpoint_dir) if self.checkpoint_dir else self.data_dir / "checkpoints"
 
     @property
     def store_url(self) -> str:
@@ -124,6 +136,10 @@ _ENV = {
     "admin_jwt_secret": "TRADEHOOKS_ADMIN_JWT_SECRET",
     "admin_jwt_public_key": "TRADEHOOKS_ADMIN_JWT_PUBLIC_KEY",
     "admin_jwt_audience": "TRADEHOOKS_ADMIN_JWT_AUDIENCE",
+    "checkpoint_key": "TRADEHOOKS_CHECKPOINT_KEY",
+    "checkpoint_dir": "TRADEHOOKS_CHECKPOINT_DIR",
+    "checkpoint_every_events": "TRADEHOOKS_CHECKPOINT_EVERY_EVENTS",
+    "checkpoint_interval_s": "TRADEHOOKS_CHECKPOINT_INTERVAL_S",
     "test_clock_file": "TRADEHOOKS_TEST_CLOCK_FILE",
 }
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from libs.runtime.bus import Bus
+from libs.runtime.clock import SystemClock
 from libs.runtime.config import Settings
 from libs.runtime.service import Runnable, run_consumers
+from projections import checkpoint
 from projections.persistence import parse_store_url
 from projections.projector import AccountsProjector
 from projections.readmodel import open_read_model
@@ -15,6 +18,7 @@ from projections.signals_projector import SignalsProjector
 from projections.store import open_store
 from projections.timeline_projector import TimelineProjector
 from projections.timeline_store import open_timeline
+from services.auditor.checkpoints import Checkpointer
 from services.auditor.recorder import AuditConsumer, Projector
 
 
@@ -31,9 +35,18 @@ async def main(settings: Settings) -> None:
     # Catch up on anything stored before a crash but not yet projected.
     for projector in projectors:
         await asyncio.to_thread(projector.catch_up)
+    loops: list[Runnable] = []
+    if settings.checkpoint_key:
+        # After the catch-up above: a first checkpoint walks the whole chain, which
+        # the batches wait for only as long as one checkpoint takes.
+        signer = Checkpointer(store, checkpoint.load_key(Path(settings.checkpoint_key)),
+                              settings.checkpoints, location.describe(), SystemClock(),
+                              settings.checkpoint_every_events, settings.checkpoint_interval_s)
+        projectors.append(signer)
+        loops.append(signer)
 
     async def build(bus: Bus) -> list[Runnable]:
-        return [AuditConsumer(bus, store, projectors)]
+        return [AuditConsumer(bus, store, projectors), *loops]
 
     try:
         await run_consumers("auditor", settings, build)
