@@ -50,6 +50,10 @@ class MarketPrices:
 
     def __init__(self, kv: KeyValue | None) -> None:
         self.kv = kv
+        # The observation this process recorded or read last per key, with its
+        # revision: recording after it is one compare-and-set write (which fails,
+        # and reads again, if another process recorded meanwhile).
+        self._kept: dict[str, tuple[Observation | None, int]] = {}
 
     async def record(self, symbol: str, price: Decimal, at: datetime | None = None) -> bool:
         """Remember ``price`` as seen ``at``; False (nothing kept) when a newer
@@ -57,25 +61,40 @@ class MarketPrices:
         if self.kv is None:
             return True
         key = token(symbol)
-        data = _encoder.encode(Observation(price, at))
+        observation = Observation(price, at)
+        data = _encoder.encode(observation)
+        kept = self._kept.get(key)
         while True:
-            try:
-                entry = await self.kv.get(key)
-            except KeyNotFoundError:
+            if kept is None:
                 try:
-                    await self.kv.create(key, data)
+                    entry = await self.kv.get(key)
+                except KeyNotFoundError:
+                    try:
+                        written = await self.kv.create(key, data)
+                    except KeyWrongLastSequenceError:
+                        continue
+                    self._kept[key] = (observation, written)
                     return True
-                except KeyWrongLastSequenceError:
+                if entry.revision is None:
                     continue
-            current = _decode(entry.value or b"")
+                kept = (_decode(entry.value or b""), entry.revision)
+            current, revision = kept
+            # Observations only get newer, so a kept one newer than ``at`` is too.
             if current is not None and current.at is not None and at is not None \
                     and current.at > at:
+                self._kept[key] = kept
                 return False
             try:
-                await self.kv.update(key, data, last=entry.revision)
-                return True
+                written = await self.kv.update(key, data, last=revision)
             except KeyWrongLastSequenceError:
+                self._kept.pop(key, None)
+                kept = None
                 continue
+            except BaseException:
+                self._kept.pop(key, None)
+                raise
+            self._kept[key] = (observation, written)
+            return True
 
     async def get(self, symbol: str) -> Decimal | None:
         """The last price recorded for ``symbol``, if any."""

@@ -15,6 +15,7 @@ and risk check — stays small however long the account trades.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -317,7 +318,15 @@ def apply_fixes(state: PaperAccount, symbol: str) -> list[BrokerOrder]:
 
 
 class PaperBroker:
-    """The default broker: a simulator whose state lives in a KV bucket."""
+    """The default broker: a simulator whose state lives in a KV bucket.
+
+    The account entries this process wrote or read last are kept (as stored, with
+    their revision), so placing an order costs one compare-and-set write instead of a
+    read and a write. Only changes use a kept entry: a stale one (another executor
+    wrote the account since) fails the compare-and-set and is read again. Answers
+    that write nothing (an order not found, nothing resting to fill) come from a
+    fresh read, as every read-only call does.
+    """
 
     name = "paper"
     keeps_legs_with_position = True
@@ -332,18 +341,28 @@ class PaperBroker:
         self.clock = clock
         self.slippage_bps = slippage_bps
         self.fee_bps = fee_bps
+        self._kept: dict[str, tuple[bytes, int]] = {}
 
     def _costs(self, account: Account) -> tuple[Decimal, Decimal]:
         slippage = account.slippage_bps if account.slippage_bps is not None else self.slippage_bps
         fee = account.fee_bps if account.fee_bps is not None else self.fee_bps
         return slippage, fee
 
-    async def _load(self, account: Account) -> tuple[PaperAccount, int | None]:
+    async def _load(self, account: Account, fresh: bool = True
+                    ) -> tuple[PaperAccount, int | None]:
+        """The account's entry and revision; with ``fresh=False`` the one this process
+        saw last, when it has one (for changes only: see the class)."""
+        kept = None if fresh else self._kept.get(account.id)
+        if kept is not None:
+            return _decoder.decode(kept[0]), kept[1]
         try:
             entry = await self.kv.get(account.id)
         except KeyNotFoundError:
+            self._kept.pop(account.id, None)
             return PaperAccount(book=Book(currency=account.currency,
                                           cash=account.starting_cash)), None
+        if entry.value and entry.revision is not None:
+            self._kept[account.id] = (entry.value, entry.revision)
         return _decoder.decode(entry.value or b""), entry.revision
 
     async def _load_book(self, account: Account) -> _BookOnly:
@@ -364,11 +383,16 @@ class PaperBroker:
         data = _encoder.encode(state)
         try:
             if revision is None:
-                await self.kv.create(account.id, data)
+                written = await self.kv.create(account.id, data)
             else:
-                await self.kv.update(account.id, data, last=revision)
+                written = await self.kv.update(account.id, data, last=revision)
         except KeyWrongLastSequenceError:
+            self._kept.pop(account.id, None)
             return False  # another executor changed the account: decide again
+        except BaseException:  # written or not: unknown, so read it next time
+            self._kept.pop(account.id, None)
+            raise
+        self._kept[account.id] = (data, written)
         return True
 
     async def snapshot(self, account: Account) -> AccountSnapshot:
@@ -414,32 +438,48 @@ class PaperBroker:
         refusal too (kept as a ``rejected`` order), so a redelivered request can never
         trade later what was refused at first."""
         slippage, fee_bps = self._costs(account)
-        market = await self.market_price(order.symbol)
-        while True:
-            state, revision = await self._load(account)
-            existing = await self._known(account, state, order.client_order_id)
-            if existing is not None:
-                return existing
-            try:
-                result = execute(state, order, slippage, fee_bps, self.clock.now(), market)
-            except BrokerRejected as refusal:
-                state.orders[order.client_order_id] = rejected(order, refusal, self.clock.now())
+        # The market price is read while the entry is looked at (one round trip).
+        pricing = asyncio.ensure_future(self.market_price(order.symbol))
+        try:
+            fresh = False
+            while True:
+                state, revision = await self._load(account, fresh)
+                existing = await self._known(account, state, order.client_order_id)
+                if existing is not None:  # orders are never taken back: true if kept
+                    return existing
+                fresh = True  # a second try follows a failed compare-and-set
+                market = await pricing
+                try:
+                    result = execute(state, order, slippage, fee_bps, self.clock.now(),
+                                     market)
+                except BrokerRejected as refusal:
+                    state.orders[order.client_order_id] = rejected(order, refusal,
+                                                                   self.clock.now())
+                    if await self._save(account, state, revision):
+                        raise
+                    continue
                 if await self._save(account, state, revision):
-                    raise
-                continue
-            if await self._save(account, state, revision):
-                return result
+                    return result
+        finally:
+            if not pricing.done():
+                pricing.cancel()
+            await asyncio.gather(pricing, return_exceptions=True)
 
     async def cancel_order(self, account: Account, client_order_id: str,
                            reason: str = "canceled") -> BrokerOrder | None:
         """Cancel a resting order (a filled or unknown one is returned as it is)."""
+        fresh = False
         while True:
-            state, revision = await self._load(account)
+            state, revision = await self._load(account, fresh)
             order = state.orders.get(client_order_id)
+            if order is None and not fresh:
+                fresh = True  # placed by another executor, perhaps: look again
+                continue
             if order is None:
                 return await self._known(account, state, client_order_id)
-            if order.status != "open":
+            if order.status != "open":  # final: a closed order never opens again
                 return order
+            fresh = True
             canceled = msgspec.structs.replace(order, status="canceled", reason=reason)
             state.orders[client_order_id] = canceled
             if await self._save(account, state, revision):
@@ -448,13 +488,19 @@ class PaperBroker:
     async def resize_order(self, account: Account, client_order_id: str, quantity: Decimal,
                            reason: str) -> BrokerOrder | None:
         """Shrink a resting order to ``quantity`` (never grows one)."""
+        fresh = False
         while True:
-            state, revision = await self._load(account)
+            state, revision = await self._load(account, fresh)
             order = state.orders.get(client_order_id)
+            if order is None and not fresh:
+                fresh = True  # placed by another executor, perhaps: look again
+                continue
             if order is None:
                 return await self._known(account, state, client_order_id)
+            # Final either way: orders only close and shrink.
             if order.status != "open" or order.quantity <= quantity:
                 return order
+            fresh = True
             resized = msgspec.structs.replace(order, quantity=quantity, reason=reason)
             state.orders[client_order_id] = resized
             if await self._save(account, state, revision):

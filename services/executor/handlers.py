@@ -212,11 +212,18 @@ class Executor:
     async def on_price(self, tick: PriceTick) -> list[Outgoing]:
         """Record the price and fill resting paper orders that ``tick`` crosses; a
         tick older than the last one recorded changes nothing (it is history)."""
-        if not await self.brokers.paper.record_price(tick.symbol, tick.price,
-                                                     tick.observed_at):
+        # Both reads leave together (one round trip); the orders are used only when
+        # the price is news.
+        recorded, orders = await asyncio.gather(
+            self.brokers.paper.record_price(tick.symbol, tick.price, tick.observed_at),
+            self.open_orders.for_symbol(tick.symbol), return_exceptions=True)
+        if isinstance(recorded, BaseException):
+            raise recorded
+        if isinstance(orders, BaseException):
+            raise orders
+        if not recorded:
             return []
-        remembered = [o for o in await self.open_orders.for_symbol(tick.symbol)
-                      if o.broker == "paper"]
+        remembered = [o for o in orders if o.broker == "paper"]
         out: list[Outgoing] = []
         for account_id in sorted({o.account_id for o in remembered}):
             account = await self.registry.account(account_id)

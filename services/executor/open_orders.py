@@ -6,6 +6,7 @@ end the signal later: who it belongs to and which broker has it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from decimal import Decimal
 
@@ -120,12 +121,15 @@ class OpenOrders:
         return await self._load(orjson.loads(entry.value or b"[]"))
 
     async def _load(self, keys: list[str]) -> list[OpenOrder]:
+        """The orders under ``keys``, read together (one round trip)."""
+        entries = await asyncio.gather(*(self.kv.get(key) for key in keys),
+                                       return_exceptions=True)
         out: list[OpenOrder] = []
-        for key in keys:
-            try:
-                entry = await self.kv.get(key)
-            except (KeyNotFoundError, KeyDeletedError):  # forgotten meanwhile
-                continue
+        for entry in entries:
+            if isinstance(entry, KeyNotFoundError | KeyDeletedError):
+                continue  # forgotten meanwhile
+            if isinstance(entry, BaseException):
+                raise entry
             if entry.value:
                 out.append(_decoder.decode(entry.value))
         return out

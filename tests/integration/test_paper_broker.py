@@ -401,3 +401,59 @@ async def test_old_closed_orders_move_out_of_the_entry_and_stay_findable(kv: Key
         assert await broker.submit(account, again) == first
     assert await broker.cancel_order(account, "bot-0") == placed[0]
     assert (await broker.snapshot(account)).positions == {"AAPL": D(7)}
+
+
+class _CountingKV:
+    """The bucket, counting reads of the account entries."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.kv, name)
+
+    async def get(self, key: str, *args: object, **kwargs: object) -> object:
+        self.reads += 1
+        return await self.kv.get(key, *args, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_orders_in_turn_read_the_entry_once_and_a_stale_one_is_read_again(
+    kv: KeyValue, other_broker: PaperBroker,
+) -> None:
+    counting = _CountingKV(kv)
+    broker = PaperBroker(counting, ManualClock(tick_s=1),  # type: ignore[arg-type]
+                         slippage_bps=ZERO, fee_bps=ZERO)
+    account = make_account()
+    for i in range(3):
+        await broker.submit(account, make_order(client_order_id=f"bot-1-{i}", quantity=D(1),
+                                                reference_price=D(100)))
+    assert counting.reads == 1  # the first order's; the others used the kept entry
+    # Another executor trades the account: the kept entry is stale now.
+    await other_broker.submit(account, make_order(client_order_id="bot-2-0", quantity=D(5),
+                                                  reference_price=D(100)))
+    late = await broker.submit(account, make_order(client_order_id="bot-1-3", quantity=D(1),
+                                                   reference_price=D(100)))
+    assert filled(late).position_quantity == D(9)  # 3 + 5 + 1: nothing lost
+    assert (await broker.snapshot(account)).cash == D(100_000) - D(900)
+    # An order the other executor placed is found and canceled through the kept entry.
+    placed = await other_broker.submit(account, RESTING)
+    canceled = await broker.cancel_order(account, placed.client_order_id)
+    assert canceled is not None and canceled.status == "canceled"
+
+
+async def test_prices_recorded_through_two_processes_keep_the_newest_observation(
+    bus: Bus, other_bus: Bus,
+) -> None:
+    from contracts.streams import BUCKET_PRICES
+    from libs.brokers.market_prices import MarketPrices
+
+    mine = MarketPrices(await bus.kv(BUCKET_PRICES))
+    theirs = MarketPrices(await other_bus.kv(BUCKET_PRICES))
+    assert await mine.record("AAPL", D(101), NOW)  # mine keeps it
+    assert await theirs.record("AAPL", D(103), NOW + timedelta(seconds=3))
+    # Mine still keeps 101 at NOW, older than what is recorded by now.
+    assert not await mine.record("AAPL", D(102), NOW + timedelta(seconds=2))
+    assert await mine.get("AAPL") == D(103)
+    assert await mine.record("AAPL", D(104), NOW + timedelta(seconds=4))
+    assert await theirs.get("AAPL") == D(104)
