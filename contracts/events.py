@@ -14,6 +14,7 @@ from typing import Any, Literal, cast
 
 import msgspec
 
+from contracts.dialects import ParsedAlert, parse_alert
 from contracts.orders import BrokerOrder, Fill, OrderRequest
 from contracts.signals import Signal
 
@@ -43,6 +44,14 @@ class WebhookReceived(Event, tag="webhook.received", kw_only=True, frozen=True):
     # A dry run (``?dry_run=1``): validated and decided like any signal, never sent
     # to a broker; it ends in a ``webhook.trade_executed`` with ``dry_run`` and no fill.
     dry_run: bool = False
+    # The alert as ingress parsed it (absent in events recorded before ingress
+    # carried it: :meth:`parsed` reads those from the payload).
+    alert: ParsedAlert | None = None
+
+    def parsed(self) -> ParsedAlert:
+        """The parsed alert; raises :class:`~contracts.dialects.AlertError` for an
+        old event whose payload no longer parses."""
+        return self.alert if self.alert is not None else parse_alert(self.payload)
 
 
 class WebhookValidated(Event, tag="webhook.validated", kw_only=True, frozen=True):

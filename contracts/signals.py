@@ -18,7 +18,24 @@ AssetClass = Literal["crypto", "equity", "forex", "unknown"]
 OrderType = Literal["market", "limit", "stop"]
 
 
-class Signal(msgspec.Struct, frozen=True, kw_only=True):
+class TradeFields(msgspec.Struct, frozen=True, kw_only=True):
+    """What an alert says about a trade: shared by the parsed alert (as the dialect
+    said it) and the signal (normalised for the account's broker)."""
+
+    dialect: str
+    symbol: str
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    comment: str = ""
+    alert_time: datetime | None = None
+    alert_id: str = ""
+    scope: Scope = "symbol"
+    percent: Decimal | None = None
+
+
+class Signal(TradeFields, frozen=True, kw_only=True):
     """A trading intention, independent of the dialect it arrived in.
 
     ``quantity`` is what the alert asked for (sizing decides whether an entry uses
@@ -28,21 +45,10 @@ class Signal(msgspec.Struct, frozen=True, kw_only=True):
     known.
     """
 
-    dialect: str
-    symbol: str
     asset_class: AssetClass
     intent: Intent
-    quantity: Decimal | None = None
-    price: Decimal | None = None
     order_type: OrderType = "market"
-    stop_loss: Decimal | None = None
-    take_profit: Decimal | None = None
-    comment: str = ""
-    alert_time: datetime | None = None
-    alert_id: str = ""
     metadata: dict[str, Any] = {}
-    scope: Scope = "symbol"
-    percent: Decimal | None = None
 
     @property
     def is_exit(self) -> bool:

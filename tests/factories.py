@@ -273,6 +273,8 @@ def _sample(info: mi.Type, name: str) -> Any:
         return True
     if isinstance(info, mi.IntType):
         return 7
+    if isinstance(info, mi.FloatType):
+        return 0.75
     if isinstance(info, mi.DecimalType):
         return Decimal("12.345")
     if isinstance(info, mi.DateTimeType):

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
 from typing import Any, Literal
 
+from contracts.signals import Intent, Scope, TradeFields
+
 Dialect = Literal["tradingview", "exchange", "propfirm", "routed"]
-Scope = Literal["symbol", "account"]
-AlertIntent = Literal[
-    "enter_long", "exit_long", "enter_short", "exit_short", "buy", "sell", "close",
-    "close_all", "cancel_all",
-]
+# An alert asks for what a signal does (the same words).
+AlertIntent = Intent
+__all__ = ["AlertError", "AlertIntent", "Dialect", "DuplicateFieldError", "ParsedAlert",
+           "Scope"]
 
 
 class AlertError(Exception):
@@ -33,9 +31,11 @@ class DuplicateFieldError(AlertError):
     """A field sent twice in one message: which value was meant cannot be known."""
 
 
-@dataclass(frozen=True)
-class ParsedAlert:
+class ParsedAlert(TradeFields, frozen=True, kw_only=True):
     """An alert in any dialect, validated and reduced to the fields tradehooks uses.
+
+    Ingress parses an alert once and carries this in ``webhook.received``; the
+    validator turns it into a :class:`~contracts.signals.Signal`.
 
     ``intent`` is a trade type (``enter_long`` ...) for TradingView, whose order id
     or target position says which side a position is on; the other dialects say
@@ -46,22 +46,11 @@ class ParsedAlert:
     ``extras`` keeps every field the dialect does not define, verbatim.
     """
 
-    dialect: str
-    symbol: str
     intent: str
-    quantity: Decimal | None = None
-    price: Decimal | None = None
     order_type: str = "market"
-    stop_loss: Decimal | None = None
-    take_profit: Decimal | None = None
-    comment: str = ""
-    alert_time: datetime | None = None
-    alert_id: str = ""
     strategy_name: str = ""
     tenant_hint: str = ""
     account_hint: str = ""
     bot_id: str = ""
     confidence: float | None = None
-    percent: Decimal | None = None
-    scope: Scope = "symbol"
-    extras: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Any] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.dialects import ParsedAlert
 from contracts.events import WebhookReceived
 from libs.http.problems import Problem
 from libs.intake.dedupe import first_signal_id, received_msg_id
@@ -29,11 +30,13 @@ async def check_rate(limiter: RateLimiter, scopes: list[tuple[str, RateLimits | 
 
 
 async def publish_received(
-    bus: Bus, clock: Clock, strategy: Strategy, auth_mode: str, dialect: str,
+    bus: Bus, clock: Clock, strategy: Strategy, auth_mode: str, alert: ParsedAlert,
     payload: dict[str, Any], content_type: str, source_ip: str, key: str,
     dry_run: bool = False,
 ) -> tuple[str, bool]:
-    """Publish ``webhook.received`` durably, de-duplicated by the alert's ``key``.
+    """Publish ``webhook.received`` durably, de-duplicated by the alert's ``key``; it
+    carries the payload as sent (credentials removed) and ``alert`` as parsed here,
+    so nothing downstream parses it again.
 
     Returns the signal id (the first one's, for a repeat) and whether it was a repeat.
     """
@@ -41,9 +44,9 @@ async def publish_received(
     event = WebhookReceived(
         event_id=derived_event_id(signal_id, "received"), signal_id=signal_id,
         tenant_id=strategy.tenant_id, occurred_at=clock.now(),
-        strategy_id=strategy.id, account_id=strategy.account_id, dialect=dialect,
+        strategy_id=strategy.id, account_id=strategy.account_id, dialect=alert.dialect,
         payload=payload, content_type=content_type or "text/plain",
-        auth_mode=auth_mode, source_ip=source_ip, dry_run=dry_run,
+        auth_mode=auth_mode, source_ip=source_ip, dry_run=dry_run, alert=alert,
     )
     duplicate, seq = await bus.publish_first(event, received_msg_id(key))
     if duplicate:

@@ -229,11 +229,10 @@ class StrategyCache:
         """Strategies whose name, slug or id matches ``name``."""
         return [s for s in self.by_id.values() if name in (s.name, s.slug, s.id)]
 
-    def tenant_active(self, tenant_id: str) -> bool:
-        """False once an operator disabled the tenant."""
-        tenant = None if self.copy is None else self.copy.cached_one(f"tenant.{tenant_id}",
-                                                                     Tenant)
-        return tenant is None or tenant.active
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        """The tenant as the cache knows it (None: not known here yet)."""
+        return None if self.copy is None else self.copy.cached_one(f"tenant.{tenant_id}",
+                                                                   Tenant)
 
     async def start(self) -> None:
         """Load the copy and follow changes until :meth:`stop`."""

@@ -22,6 +22,7 @@ from libs.intake.dedupe import dedupe_key
 from libs.intake.dry_run import dry_run_key
 from libs.intake.publish import check_rate, publish_received
 from libs.registry.changes import save_change
+from libs.registry.gate import closed
 from libs.runtime import metrics
 from libs.runtime.clock import new_id
 from services.api.admin_auth import require_key
@@ -30,7 +31,7 @@ from services.api.admin_common import author, context, json_body, path_id, regis
 
 async def pause_account(request: web.Request) -> web.Response:
     """``POST /api/v1/accounts/{account_id}/pause``: new signals of the account fail
-    (``account_paused``) until it is resumed; open positions and legs stay."""
+    (``paused``) until it is resumed; open positions and legs stay."""
     key = await require_key(request, write=True)
     account_id = path_id(request, "account_id", ACCOUNT_ID)
     account = await registry(request).account(account_id)
@@ -64,8 +65,9 @@ async def test_alert(request: web.Request) -> web.Response:
                       field="alert")
     if not isinstance(dry_run, bool):
         raise Problem(422, "invalid_field", "dry_run: true or false", field="dry_run")
-    if not strategy.enabled:
-        raise Problem(403, "strategy_disabled", f"strategy {strategy.slug} is disabled")
+    tenant = await ctx.strategies.registry.tenant(strategy.tenant_id)
+    if (shut := closed(tenant, strategy)) is not None:
+        raise Problem(403, shut.code, shut.reason)
     if not dry_run:
         account = await ctx.strategies.registry.account(strategy.account_id)
         if account is None or account.broker != "paper":
@@ -83,7 +85,7 @@ async def test_alert(request: web.Request) -> web.Response:
     if not dry_run:
         await check_rate(ctx.limiter, await ctx.scope_limits.scopes(strategy), ctx.clock)
     signal_id, _ = await publish_received(ctx.bus, ctx.clock, strategy, "operator",
-                                          alert.dialect, clean, "application/json",
+                                          alert, clean, "application/json",
                                           "operator", dedupe, dry_run)
     metrics.EVENTS_PUBLISHED.labels("webhook.received").inc()
     return web.json_response({"signal_id": signal_id, "status": "accepted",

@@ -18,6 +18,7 @@ from libs.intake.dedupe import dedupe_key
 from libs.intake.dry_run import dry_run_key, dry_run_requested
 from libs.intake.publish import check_rate, publish_received
 from libs.intake.ratelimit import limits_of
+from libs.registry.gate import closed
 from libs.registry.models import Strategy
 from libs.runtime import metrics
 from libs.runtime.bus import is_bus_error
@@ -60,10 +61,8 @@ async def receive_webhook(request: web.Request) -> web.Response:
             aimed_at(ctx.strategies, target.strategies(ctx.strategies),
                      payload.get("strategy"), subject), source)
         raise
-    if not strategy.enabled:
-        raise Problem(403, "strategy_disabled", f"strategy {strategy.slug} is disabled")
-    if not ctx.strategies.tenant_active(strategy.tenant_id):
-        raise Problem(403, "tenant_disabled", "the strategy's tenant is disabled")
+    if (shut := closed(ctx.strategies.tenant(strategy.tenant_id), strategy)) is not None:
+        raise Problem(403, shut.code, shut.reason)
     if not allowed(source, strategy.ip_allowlist):
         raise Problem(403, "ip_not_allowed",
                       f"source address {source} is not allowed for this strategy")
@@ -91,7 +90,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
                 return _duplicate(first)
             await check_rate(ctx.limiter, scopes, ctx.clock)
             signal_id, duplicate = await publish_received(
-                ctx.bus, ctx.clock, strategy, auth_mode, alert.dialect, clean, content_type,
+                ctx.bus, ctx.clock, strategy, auth_mode, alert, clean, content_type,
                 source, key, dry_run)
             if limited:
                 await ctx.accepted.remember(key, signal_id)

@@ -10,6 +10,7 @@ from typing import Any
 from contracts.orders import OrderRequest, Side
 from contracts.signals import OrderType, Signal
 from libs.brokers.base import AccountSnapshot
+from libs.registry.gate import closed
 from libs.registry.models import Account, Strategy, Tenant
 from services.risk.sizing import SizingError, size_entry, size_exit
 
@@ -27,18 +28,10 @@ class RiskRefusal:
 
 def route_gate(tenant: Tenant | None, strategy: Strategy,
                account: Account) -> RiskRefusal | None:
-    """Is the route allowed to trade at all right now? (A disabled tenant, a paused
-    strategy, an inactive or paused account: no.)"""
-    if tenant is not None and not tenant.active:
-        return RiskRefusal("tenant_disabled", f"tenant {tenant.name} is disabled")
-    if not strategy.enabled:
-        return RiskRefusal("strategy_paused", f"strategy {strategy.name} is paused")
-    if not account.active:
-        return RiskRefusal("account_inactive", f"account {account.name} is not active")
-    if account.paused:
-        return RiskRefusal("paused", f"account {account.name} is paused: "
-                           f"{account.paused_reason}; an operator resumes it")
-    return None
+    """Is the route allowed to trade at all right now? (The one gate,
+    :func:`libs.registry.gate.closed`, with the account's pause.)"""
+    shut = closed(tenant, strategy, account, pause=True)
+    return None if shut is None else RiskRefusal(shut.code, shut.reason)
 
 
 def client_order_id(strategy: Strategy, signal_id: str, received_at: datetime) -> str:

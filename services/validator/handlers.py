@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from contracts import streams
-from contracts.dialects import AlertError, parse_alert
+from contracts.dialects import AlertError
 from contracts.events import WebhookReceived, WebhookValidated
 from libs.registry.store import Registry
 from libs.runtime.clock import Clock
@@ -39,7 +39,7 @@ class Validator:
         refusal = check_route(strategy, account, event.tenant_id, tenant)
         if refusal is None and account is not None:
             try:
-                alert = parse_alert(event.payload)
+                alert = event.parsed()
             except AlertError as exc:
                 refusal = Refusal("invalid_alert", exc.message)
             else:

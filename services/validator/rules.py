@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from contracts.dialects import ParsedAlert
 from contracts.signals import Signal
 from domain.symbols import classify_symbol, normalise_symbol
+from libs.registry.gate import Closed, closed
 from libs.registry.models import Account, Strategy, Tenant
 
 
@@ -57,22 +58,25 @@ def build_signal(alert: ParsedAlert, broker: str, default_symbol: str = "") -> S
 
 def check_route(strategy: Strategy | None, account: Account | None,
                 tenant_id: str, tenant: Tenant | None = None) -> Refusal | None:
-    """The strategy and account exist, belong to the tenant and may trade."""
+    """The strategy and account exist, belong to the tenant and may trade (the one
+    gate, :func:`libs.registry.gate.closed`)."""
     if tenant is not None and not tenant.active:
-        return Refusal("tenant_disabled", f"tenant {tenant.name} is disabled")
+        return _refusal(closed(tenant))
     if strategy is None:
         return Refusal("unknown_strategy", "the strategy no longer exists")
     if strategy.tenant_id != tenant_id:
         return Refusal("tenant_mismatch", "the strategy belongs to another tenant")
-    if not strategy.enabled:
-        return Refusal("strategy_disabled", f"strategy {strategy.name} is disabled")
+    if (shut := closed(strategy=strategy)) is not None:
+        return _refusal(shut)
     if account is None:
         return Refusal("unknown_account", "the strategy's account does not exist")
     if account.tenant_id != tenant_id:
         return Refusal("tenant_mismatch", "the account belongs to another tenant")
-    if not account.active:
-        return Refusal("account_inactive", f"account {account.name} is not active")
-    return None
+    return _refusal(closed(account=account))
+
+
+def _refusal(shut: Closed | None) -> Refusal | None:
+    return None if shut is None else Refusal(shut.code, shut.reason)
 
 
 def check_alert_targets(alert: ParsedAlert, account: Account,

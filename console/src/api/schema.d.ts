@@ -4126,6 +4126,61 @@ export interface components {
             /** @enum {unknown} */
             type: "order.requested";
         };
+        /**
+         * ParsedAlert
+         * @description An alert in any dialect, validated and reduced to the fields tradehooks uses.
+         *
+         *     Ingress parses an alert once and carries this in ``webhook.received``; the
+         *     validator turns it into a :class:`~contracts.signals.Signal`.
+         *
+         *     ``intent`` is a trade type (``enter_long`` ...) for TradingView, whose order id
+         *     or target position says which side a position is on; the other dialects say
+         *     ``buy``, ``sell``, ``close``, ``close_all`` or ``cancel_all`` and leave the mapping
+         *     to the account's position. ``quantity`` on an exit closes that much of the
+         *     position, ``percent`` that percent of it; neither closes it all. ``scope`` says
+         *     what ``close_all`` / ``cancel_all`` apply to (``account``: ``symbol`` is "").
+         *     ``extras`` keeps every field the dialect does not define, verbatim.
+         */
+        ParsedAlert: {
+            /** @default  */
+            account_hint: string;
+            /** @default  */
+            alert_id: string;
+            /** @default null */
+            alert_time: string | null;
+            /** @default  */
+            bot_id: string;
+            /** @default  */
+            comment: string;
+            /** @default null */
+            confidence: number | null;
+            dialect: string;
+            /** @default {} */
+            extras: Record<string, never>;
+            intent: string;
+            /** @default market */
+            order_type: string;
+            /** @default null */
+            percent: string | null;
+            /** @default null */
+            price: string | null;
+            /** @default null */
+            quantity: string | null;
+            /**
+             * @default symbol
+             * @enum {unknown}
+             */
+            scope: "account" | "symbol";
+            /** @default null */
+            stop_loss: string | null;
+            /** @default  */
+            strategy_name: string;
+            symbol: string;
+            /** @default null */
+            take_profit: string | null;
+            /** @default  */
+            tenant_hint: string;
+        };
         Paused: {
             account_id: string;
             /** @constant */
@@ -5396,6 +5451,8 @@ export interface components {
          */
         WebhookReceived: {
             account_id: string;
+            /** @default null */
+            alert: components["schemas"]["ParsedAlert"] | null;
             auth_mode: string;
             content_type: string;
             dialect: string;
