@@ -21,10 +21,10 @@ from services.api.admin_common import (
     context,
     json_body,
     patched,
-    path_id,
     registry,
     validated,
 )
+from services.api.admin_records import RecordRoutes
 from services.api.suspension import switched
 
 # Fixed once opened: the ledger and the projection are kept in this broker and
@@ -33,13 +33,11 @@ FIXED = frozenset({"id", "tenant_id", "broker", "currency", "starting_cash", "pa
                    "paused_reason", "suspended"})
 
 
-async def _visible_account(request: web.Request, write: bool) -> tuple[Account, ApiKey]:
-    key = await require_key(request, write=write)
-    account_id = path_id(request, "account_id", ACCOUNT_ID)
-    account = await registry(request).account(account_id)
-    if account is None or not key.sees(account.tenant_id):
-        raise Problem(404, "not_found", f"no account {account_id}")
-    return account, key
+ACCOUNTS: RecordRoutes[Account] = RecordRoutes(
+    what="account", param="account_id", shape=ACCOUNT_ID,
+    load_one=lambda reg, account_id: reg.account(account_id),
+    load_all=lambda reg: reg.accounts(), view=account_view,
+    tenant_of=lambda account: account.tenant_id, switch="active")
 
 
 def _endpoint(account: Account | None) -> str | None:
@@ -115,41 +113,19 @@ async def create_account(request: web.Request) -> web.Response:
     return web.json_response(account_view(account), status=201)
 
 
-async def list_accounts(request: web.Request) -> web.Response:
-    """``GET /api/v1/accounts``: the account configurations the key sees."""
-    key = await require_key(request)
-    accounts = await registry(request).accounts()
-    return web.json_response([account_view(a) for a in accounts if key.sees(a.tenant_id)])
-
-
-async def get_account_config(request: web.Request) -> web.Response:
-    """``GET /api/v1/accounts/{id}/config``: the account's settings (keys masked)."""
-    account, _ = await _visible_account(request, write=False)
-    return web.json_response(account_view(account))
-
-
 async def update_account(request: web.Request) -> web.Response:
     """``PATCH /api/v1/accounts/{id}``: risk, breaker, fees, rate limits, broker keys."""
-    account, key = await _visible_account(request, write=True)
+    account, key = await ACCOUNTS.visible(request, write=True)
     body = _keep_broker_secret(account, await json_body(request))
     updated = switched(key, account, _check_broker(patched(account, body, FIXED)))
     _check_endpoint(key, account, updated)
     return await answer_change(request, account, updated, author(key))
 
 
-async def disable_account(request: web.Request) -> web.Response:
-    """``POST /api/v1/accounts/{id}/disable``: its signals fail from now on
-    (``PATCH {"active": true}`` re-enables it)."""
-    account, key = await _visible_account(request, write=True)
-    return await answer_change(
-        request, account, switched(key, account, account.model_copy(update={"active": False})),
-        author(key))
-
-
 def add_routes(app: web.Application) -> None:
     """Mount the account configuration routes."""
     app.router.add_post("/api/v1/accounts", create_account)
-    app.router.add_get("/api/v1/accounts", list_accounts)
-    app.router.add_get("/api/v1/accounts/{account_id}/config", get_account_config)
+    app.router.add_get("/api/v1/accounts", ACCOUNTS.index)
+    app.router.add_get("/api/v1/accounts/{account_id}/config", ACCOUNTS.show)
     app.router.add_patch("/api/v1/accounts/{account_id}", update_account)
-    app.router.add_post("/api/v1/accounts/{account_id}/disable", disable_account)
+    app.router.add_post("/api/v1/accounts/{account_id}/disable", ACCOUNTS.disable)

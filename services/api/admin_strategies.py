@@ -10,7 +10,6 @@ from aiohttp import web
 from contracts.identifiers import ACCOUNT_ID, STRATEGY_ID, TENANT_ID
 from contracts.webhook_urls import webhook_url
 from libs.http.problems import Problem
-from libs.registry.api_keys import ApiKey
 from libs.registry.models import Strategy, slugify
 from libs.registry.operations import rotate_secret
 from libs.registry.provisioning import register_strategy, tradingview_message
@@ -26,10 +25,9 @@ from services.api.admin_common import (
     json_body,
     optional_body,
     patched,
-    path_id,
-    registry,
     validated,
 )
+from services.api.admin_records import RecordRoutes
 from services.api.suspension import switched
 
 # Slugs are fixed once made (URLs were handed out); secrets change only by rotation.
@@ -61,13 +59,11 @@ async def _check_account(registry: Registry, account_id: object, tenant_id: str)
                       f"{tenant_id}", field="account_id")
 
 
-async def _visible_strategy(request: web.Request, write: bool) -> tuple[Strategy, ApiKey]:
-    key = await require_key(request, write=write)
-    strategy_id = path_id(request, "strategy_id", STRATEGY_ID)
-    strategy = await registry(request).strategy(strategy_id)
-    if strategy is None or not key.sees(strategy.tenant_id):
-        raise Problem(404, "not_found", f"no strategy {strategy_id}")
-    return strategy, key
+STRATEGIES: RecordRoutes[Strategy] = RecordRoutes(
+    what="strategy", param="strategy_id", shape=STRATEGY_ID,
+    load_one=lambda reg, strategy_id: reg.strategy(strategy_id),
+    load_all=lambda reg: reg.strategies(), view=strategy_view,
+    tenant_of=lambda strategy: strategy.tenant_id, switch="enabled")
 
 
 async def create_strategy(request: web.Request) -> web.Response:
@@ -96,23 +92,10 @@ async def create_strategy(request: web.Request) -> web.Response:
     }, status=201)
 
 
-async def list_strategies(request: web.Request) -> web.Response:
-    """``GET /api/v1/strategies``: the strategies the key sees (no secrets)."""
-    key = await require_key(request)
-    strategies = await registry(request).strategies()
-    return web.json_response([strategy_view(s) for s in strategies if key.sees(s.tenant_id)])
-
-
-async def get_strategy(request: web.Request) -> web.Response:
-    """``GET /api/v1/strategies/{id}``."""
-    strategy, _ = await _visible_strategy(request, write=False)
-    return web.json_response(strategy_view(strategy))
-
-
 async def update_strategy(request: web.Request) -> web.Response:
     """``PATCH /api/v1/strategies/{id}``: change settings (not its id, tenant, slug or
     secret)."""
-    strategy, key = await _visible_strategy(request, write=True)
+    strategy, key = await STRATEGIES.visible(request, write=True)
     body = await json_body(request)
     ctx = context(request)
     if "account_id" in body:
@@ -122,18 +105,10 @@ async def update_strategy(request: web.Request) -> web.Response:
                                author(key))
 
 
-async def disable_strategy(request: web.Request) -> web.Response:
-    """``POST /api/v1/strategies/{id}/disable``: its webhooks are refused at once."""
-    strategy, key = await _visible_strategy(request, write=True)
-    disabled = strategy.model_copy(update={"enabled": False})
-    return await answer_change(request, strategy, switched(key, strategy, disabled),
-                               author(key))
-
-
 async def rotate_strategy(request: web.Request) -> web.Response:
     """``POST /api/v1/strategies/{id}/rotate`` ``{"overlap_s": 3600}``: a new secret,
     answered once; the old one works for the overlap."""
-    strategy, _ = await _visible_strategy(request, write=True)
+    strategy, _ = await STRATEGIES.visible(request, write=True)
     overlap = (await optional_body(request)).get("overlap_s", 3600)
     if isinstance(overlap, bool) or not isinstance(overlap, int | float) or \
             not 0 <= overlap <= MAX_OVERLAP_S:  # NaN fails both comparisons
@@ -151,8 +126,8 @@ async def rotate_strategy(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     """Mount the strategy routes."""
     app.router.add_post("/api/v1/strategies", create_strategy)
-    app.router.add_get("/api/v1/strategies", list_strategies)
-    app.router.add_get("/api/v1/strategies/{strategy_id}", get_strategy)
+    app.router.add_get("/api/v1/strategies", STRATEGIES.index)
+    app.router.add_get("/api/v1/strategies/{strategy_id}", STRATEGIES.show)
     app.router.add_patch("/api/v1/strategies/{strategy_id}", update_strategy)
-    app.router.add_post("/api/v1/strategies/{strategy_id}/disable", disable_strategy)
+    app.router.add_post("/api/v1/strategies/{strategy_id}/disable", STRATEGIES.disable)
     app.router.add_post("/api/v1/strategies/{strategy_id}/rotate", rotate_strategy)

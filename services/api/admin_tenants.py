@@ -11,7 +11,6 @@ from libs.http.problems import Problem
 from libs.registry.models import Name, RateLimits, Tenant, slugify
 from libs.registry.provisioning import register_tenant
 from libs.registry.views import tenant_view
-from services.api.admin_auth import require_key, require_visible
 from services.api.admin_common import (
     answer_change,
     author,
@@ -19,10 +18,10 @@ from services.api.admin_common import (
     global_admin,
     json_body,
     patched,
-    path_id,
     registry,
     validated,
 )
+from services.api.admin_records import RecordRoutes
 
 FIXED = frozenset({"id"})
 
@@ -37,14 +36,11 @@ class TenantIn(BaseModel):
     rate_limits: RateLimits | None = None
 
 
-async def _visible_tenant(request: web.Request) -> Tenant:
-    key = await require_key(request)
-    tenant_id = path_id(request, "tenant_id", TENANT_ID)
-    require_visible(key, tenant_id, f"tenant {tenant_id}")
-    tenant = await registry(request).tenant(tenant_id)
-    if tenant is None:
-        raise Problem(404, "not_found", f"no tenant {tenant_id}")
-    return tenant
+TENANTS: RecordRoutes[Tenant] = RecordRoutes(
+    what="tenant", param="tenant_id", shape=TENANT_ID,
+    load_one=lambda reg, tenant_id: reg.tenant(tenant_id), load_all=lambda reg: reg.tenants(),
+    view=tenant_view, tenant_of=lambda tenant: tenant.id, switch="active",
+    global_writes=True)
 
 
 async def create_tenant(request: web.Request) -> web.Response:
@@ -60,39 +56,18 @@ async def create_tenant(request: web.Request) -> web.Response:
     return web.json_response(tenant_view(tenant), status=201)
 
 
-async def list_tenants(request: web.Request) -> web.Response:
-    """``GET /api/v1/tenants``: the tenants the key sees."""
-    key = await require_key(request)
-    tenants = [t for t in await registry(request).tenants() if key.sees(t.id)]
-    return web.json_response([tenant_view(t) for t in tenants])
-
-
-async def get_tenant(request: web.Request) -> web.Response:
-    """``GET /api/v1/tenants/{id}``."""
-    return web.json_response(tenant_view(await _visible_tenant(request)))
-
-
 async def update_tenant(request: web.Request) -> web.Response:
-    """``PATCH /api/v1/tenants/{id}``: name, rate limits, ``active``."""
-    key = await global_admin(request)
-    tenant = await _visible_tenant(request)
+    """``PATCH /api/v1/tenants/{id}``: name, rate limits, ``active``. Disabling one
+    refuses every webhook of the tenant at once and fails its queued signals."""
+    tenant, key = await TENANTS.visible(request, write=True)
     updated = patched(tenant, await json_body(request), FIXED)
     return await answer_change(request, tenant, updated, author(key))
-
-
-async def disable_tenant(request: web.Request) -> web.Response:
-    """``POST /api/v1/tenants/{id}/disable``: every webhook of the tenant is refused
-    at once and its queued signals fail; ``PATCH {"active": true}`` undoes it."""
-    key = await global_admin(request)
-    tenant = await _visible_tenant(request)
-    return await answer_change(request, tenant, tenant.model_copy(update={"active": False}),
-                               author(key))
 
 
 def add_routes(app: web.Application) -> None:
     """Mount the tenant routes."""
     app.router.add_post("/api/v1/tenants", create_tenant)
-    app.router.add_get("/api/v1/tenants", list_tenants)
-    app.router.add_get("/api/v1/tenants/{tenant_id}", get_tenant)
+    app.router.add_get("/api/v1/tenants", TENANTS.index)
+    app.router.add_get("/api/v1/tenants/{tenant_id}", TENANTS.show)
     app.router.add_patch("/api/v1/tenants/{tenant_id}", update_tenant)
-    app.router.add_post("/api/v1/tenants/{tenant_id}/disable", disable_tenant)
+    app.router.add_post("/api/v1/tenants/{tenant_id}/disable", TENANTS.disable)
