@@ -1,9 +1,20 @@
-"""Shared fixtures: a private nats-server per test, and the whole system."""
+"""Shared fixtures: a private nats-server per test, and the whole system.
+
+Starting the seven services is the slow part of an end-to-end test (seconds of CPU),
+so a module whose tests each provision their own tenants and leave the system as
+they found it says ``pytest.mark.shared_system``: its tests then share one system
+(and nats-server), each with its own bus connection and an event tap that starts at
+the test's own moment on the stream. A test of such a module that restarts services,
+changes their settings or needs a store of its own says ``pytest.mark.own_system``.
+Whatever a test makes the services log is checked after it (a traceback fails it);
+the whole logs and every secret are checked when the module's system stops.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +28,10 @@ from harness import (
     remember_secret,
     running_nats,
     running_system,
+    start_system,
+    stop_system,
 )
+from ports import free_port
 
 from libs.registry.api_keys import ApiKey, ApiKeys
 from libs.runtime.bus import Bus
@@ -40,9 +54,66 @@ def _remember_api_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ApiKeys, "create", create)
 
 
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` on a loop of its own (module fixtures outlive every test's loop;
+    nothing bound to this loop is kept)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
+@pytest.fixture(scope="module")
+def module_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """The system the tests of a ``shared_system`` module share (SQLite store)."""
+    root = tmp_path_factory.mktemp("shared")
+    server = EmbeddedNats(root / "nats", port=free_port())
+
+    async def start() -> System:
+        await server.start()
+        bus = await connect_bus(server.url)
+        try:
+            return await start_system(server, bus, root / "data", "")
+        finally:
+            await bus.close()
+
+    async def stop(sut: System) -> None:
+        bus = await connect_bus(server.url)
+        try:  # the logs from the last test's check on (shutdown included)
+            await stop_system(sut, bus, since=sut.checked_offsets)
+        finally:
+            await bus.close()
+
+    try:
+        sut = _run(start())
+        yield sut
+        _run(stop(sut))
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-async def nats_server(tmp_path: Path) -> AsyncIterator[EmbeddedNats]:
-    """A nats-server with JetStream on a free port and a temporary store."""
+def shared_system(request: pytest.FixtureRequest) -> System | None:
+    """The module's shared system when the test runs on it, else None."""
+    if (request.node.get_closest_marker("shared_system") is None
+            or request.node.get_closest_marker("own_system") is not None):
+        return None
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("store_url", "sqlite") != "sqlite":
+        return None  # the shared system's store is SQLite; this test needs another
+    sut: System = request.getfixturevalue("module_system")
+    return sut
+
+
+@pytest.fixture
+async def nats_server(tmp_path: Path, shared_system: System | None
+                      ) -> AsyncIterator[EmbeddedNats]:
+    """A nats-server with JetStream on a free port and a temporary store (the shared
+    system's, for a test on it)."""
+    if shared_system is not None:
+        yield shared_system.nats
+        return
     async with running_nats(tmp_path) as server:
         yield server
 
@@ -56,9 +127,10 @@ async def bus(nats_server: EmbeddedNats) -> AsyncIterator[Bus]:
 
 
 @pytest.fixture
-async def tap(bus: Bus) -> AsyncIterator[EventTap]:
-    """Every event published on the stream, as the test runs."""
-    event_tap = EventTap(bus)
+async def tap(bus: Bus, shared_system: System | None) -> AsyncIterator[EventTap]:
+    """Every event published on the stream, as the test runs (on a shared system:
+    from the test's start on)."""
+    event_tap = EventTap(bus, from_now=shared_system is not None)
     await event_tap.start()
     yield event_tap
     await event_tap.stop()
@@ -89,10 +161,35 @@ def store_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def system(nats_server: EmbeddedNats, bus: Bus, tmp_path: Path,
-                 store_url: str, request: pytest.FixtureRequest) -> AsyncIterator[System]:
+                 store_url: str, request: pytest.FixtureRequest,
+                 shared_system: System | None) -> AsyncIterator[System]:
     """All seven services running as processes, ready to take webhooks."""
+    if shared_system is not None:
+        async for sut in _on_shared(shared_system, request):
+            yield sut
+        return
     async with running_system(nats_server, bus, tmp_path / "data", store_url) as sut:
         yield sut
         report = getattr(request.node, "report_call", None)
         if report is not None and report.failed:
             print(sut.logs())
+
+
+async def _on_shared(sut: System, request: pytest.FixtureRequest) -> AsyncIterator[System]:
+    """A test's turn on the shared system: what the services logged meanwhile is
+    checked (and shown if the test failed), and the system is left as found."""
+    # From where the last test's check ended: what the services logged between two
+    # tests is this one's too.
+    before, expected = dict(sut.checked_offsets), list(sut.expected_tracebacks)
+    yield sut
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        print(sut.logs_since(before))
+    sut.set_clock(None)
+    stopped = [name for name, proc in sut.processes.items() if proc.poll() is not None]
+    assert not stopped, f"a test on the shared system left {stopped} stopped"
+    checked = sut.log_offsets()
+    try:
+        sut.assert_no_tracebacks(since=before)
+    finally:
+        sut.expected_tracebacks, sut.checked_offsets = expected, checked

@@ -26,7 +26,8 @@ import aiohttp
 import msgspec
 import psycopg
 import pytest
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from contracts import streams
@@ -45,7 +46,7 @@ from libs.registry.store import Registry
 from libs.registry.vault import SecretBox
 from libs.runtime.bus import Bus, connect, ensure_topology, is_bus_error
 from libs.runtime.clock import SystemClock
-from libs.runtime.embedded_nats import EmbeddedNats, free_port
+from libs.runtime.embedded_nats import EmbeddedNats
 from projections.store import open_store
 from services.ingress.app import serves_publicly
 
@@ -125,10 +126,15 @@ class EventTap:
     (:meth:`check`, called by every query and by the ``tap`` fixture at the end), so
     a negative check can never pass because the event it looks for was unreadable.
     A test that publishes garbage on purpose says so with :meth:`expect_undecodable`.
+
+    ``from_now``: only what is published after :meth:`start` (a test on a system that
+    earlier tests used sees its own time on the stream, not theirs).
     """
 
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, *, from_now: bool = False) -> None:
         self.bus = bus
+        self.from_now = from_now
+        self.first_sequence = 1
         self.events: list[AnyEvent] = []
         self.raw: list[tuple[str, bytes]] = []
         self.dead_letters: list[tuple[str, bytes]] = []
@@ -138,7 +144,13 @@ class EventTap:
         self._sub: Any = None
 
     async def start(self) -> None:
+        if self.from_now:
+            info = await self.bus.js.stream_info(streams.STREAM)
+            self.first_sequence = info.state.last_seq + 1
+
         async def _on_msg(msg: Any) -> None:
+            if msg.metadata.sequence.stream < self.first_sequence:
+                return  # the ordered consumer restarted from the stream's start
             self.raw.append((msg.subject, msg.data))
             if msg.subject.startswith(DEAD_LETTER_PREFIX):
                 self.dead_letters.append((msg.subject, msg.data))
@@ -152,7 +164,8 @@ class EventTap:
 
         self._sub = await self.bus.js.subscribe(
             ">", stream=streams.STREAM, cb=_on_msg, ordered_consumer=True,
-            deliver_policy=DeliverPolicy.ALL,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                                  opt_start_seq=self.first_sequence),
         )
 
     async def stop(self) -> None:
@@ -295,6 +308,8 @@ class System:
     # The operator listener (admin and read API, metrics, OpenAPI); tests reach it
     # only through :attr:`operator_url`.
     operator_port: int = field(default_factory=free_port)
+    # How far the logs were checked for tracebacks (a system tests share).
+    checked_offsets: dict[str, int] = field(default_factory=dict)
 
     @property
     def admin_headers(self) -> dict[str, str]:
@@ -415,6 +430,15 @@ class System:
         return "\n".join(f"--- {p}\n{p.read_text(errors='replace')}"
                          for p in sorted(self.data_dir.glob("*.log")))
 
+    def logs_since(self, offsets: dict[str, int]) -> str:
+        """What each service logged after ``offsets`` (see :meth:`log_offsets`)."""
+        parts = []
+        for path in sorted(self.data_dir.glob("*.log")):
+            with path.open("rb") as log:
+                log.seek(offsets.get(path.name, 0))
+                parts.append(f"--- {path}\n{log.read().decode(errors='replace')}")
+        return "\n".join(parts)
+
     def expect_traceback(self, record: str, error: str = "") -> None:
         """A test that causes an outage on purpose names the log record (a part of its
         message line), and the error if it likes, that it expects with a traceback;
@@ -499,6 +523,21 @@ async def running_system(nats: EmbeddedNats, bus: Bus, data_dir: Path, store_url
     """The seven services as processes, ready, with a global admin key; stopped after.
     Their logs are printed when starting fails or the body raises; a traceback in
     them (whole logs, shutdown included) fails the test."""
+    sut = await start_system(nats, bus, data_dir, store_url, nats_urls)
+    try:
+        yield sut
+    except BaseException:
+        print(sut.logs())
+        # In a thread: fakes served by this event loop (Alpaca) must keep answering.
+        await asyncio.to_thread(sut.stop_all)
+        raise
+    await stop_system(sut, bus)
+
+
+async def start_system(nats: EmbeddedNats, bus: Bus, data_dir: Path, store_url: str,
+                       nats_urls: dict[str, str] | None = None) -> System:
+    """Start the seven services, wait until they are ready and make a global admin key;
+    their logs are printed (and they are stopped) when starting fails."""
     data_dir.mkdir()
     sut = System(nats=nats, data_dir=data_dir, database_url=store_url,
                  http_port=free_port(), nats_urls=dict(nats_urls or {}))
@@ -508,17 +547,21 @@ async def running_system(nats: EmbeddedNats, bus: Bus, data_dir: Path, store_url
         await sut.wait_ready()
         _, sut.admin_key = await ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)).create("admin")
         remember_secret(sut.admin_key)
-        yield sut
     except BaseException:
         print(sut.logs())
-        raise
-    finally:
-        # In a thread: fakes served by this event loop (Alpaca) must keep answering
-        # the services while they finish their work and stop.
         await asyncio.to_thread(sut.stop_all)
-    # Whole logs, shutdown included: a traceback anywhere fails the test, and so does
-    # a secret (every one the test made, and every one in the registry now).
-    sut.assert_no_tracebacks()
+        raise
+    return sut
+
+
+async def stop_system(sut: System, bus: Bus, since: dict[str, int] | None = None) -> None:
+    """Stop every service, then fail on a traceback anywhere in their whole logs
+    (after ``since``; shutdown included) or a secret in them (every one the tests
+    made, and every one in the registry now)."""
+    # In a thread: fakes served by this event loop (Alpaca) must keep answering
+    # the services while they finish their work and stop.
+    await asyncio.to_thread(sut.stop_all)
+    sut.assert_no_tracebacks(since)
     sut.assert_no_secrets(await _registry_secrets_if_reachable(bus))
 
 

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
-from libs.runtime.embedded_nats import free_port
+from ports import free_port
 
 CONTROL_LINE_ERR = b"-ERR 'Maximum Control Line Exceeded'\r\n"
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from harness import ROOT
+from ports import free_port
 
-from libs.runtime.embedded_nats import free_port
 from services.api.console.assets import built
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -83,7 +83,7 @@ async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
 
 async def test_an_unreachable_broker_does_not_hide_the_other_accounts(system: System,
                                                                       bus: Bus) -> None:
-    from libs.runtime.embedded_nats import free_port
+    from ports import free_port
 
     paper = await provision(bus)
     # Nothing listens on this port: every Alpaca call of the account fails fast.

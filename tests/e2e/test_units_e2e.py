@@ -14,7 +14,7 @@ from harness import EventTap, System, provision
 from contracts.events import TradeExecuted
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
 
 async def _call(http: aiohttp.ClientSession, method: str, url: str, system: System,

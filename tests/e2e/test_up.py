@@ -14,8 +14,7 @@ import aiohttp
 import pytest
 from e2e.helpers import tv_alert
 from harness import ROOT, wait_until
-
-from libs.runtime.embedded_nats import free_port
+from ports import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,7 @@ import pytest_asyncio
 from fuzz.live import LIVE_SERVICES, Live
 from harness import EventTap, System, connect_bus, provision, registry_secrets, running_nats
 from hypothesis import HealthCheck, settings
-
-from libs.runtime.embedded_nats import free_port
+from ports import free_port
 
 settings.register_profile(
     "ci", max_examples=150, deadline=None, derandomize=True, database=None,
