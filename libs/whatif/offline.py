@@ -39,8 +39,8 @@ from libs.brokers.paper import (
 from libs.registry.models import Account, BreakerConfig, Strategy, Tenant
 from services.executor.sweeps import child_order_id
 from services.risk.dry_run import would_order
-from services.risk.ledger import RiskLedger
-from services.risk.limits import order_notional
+from services.risk.ledger import Reservation, RiskLedger
+from services.risk.limits import Exposure, order_notional
 from services.risk.rules import RiskRefusal, client_order_id, route_gate
 from services.sltp_monitor.breaker import BreakerState, decide, liquidation
 from services.sltp_monitor.legs import legs_for_fill
@@ -102,6 +102,7 @@ class OfflineAccount:
         # Resting orders the replay placed: their request and strategy (for legs).
         self.requests: dict[str, tuple[OrderRequest, Strategy | None]] = {}
         self.signal_of: dict[str, str] = {}  # client order id → signal id
+        self.carried_out: set[str] = set()  # reserved orders the executor placed
         self.fills_by_signal: dict[str, list[Fill]] = {}
         self.orders = self.legs_placed = self.legs_filled = 0
         self.refused: dict[str, int] = {}
@@ -125,7 +126,8 @@ class OfflineAccount:
             prices[symbol] = self.market[symbol]
         return AccountSnapshot(cash=book.cash, equity=book.equity(),
                                positions={s: p.quantity for s, p in book.positions.items()},
-                               last_prices=prices)
+                               last_prices=prices,
+                               recent_fills=frozenset(self.state.recent_fills))
 
     def resting(self) -> int:
         """Orders resting now."""
@@ -144,14 +146,28 @@ class OfflineAccount:
             snapshot = self.snapshot(event)
             decided = would_order(event, strategy, snapshot, self.ledger, coid, _At(at))
             if isinstance(decided, OrderRequest):
-                price = (event.signal.price or snapshot.last_prices.get(decided.symbol)
-                         or decided.reference_price or ZERO)
-                self.ledger.count(order_notional(decided, price))
+                self._reserve(event.signal_id, event.signal.price, decided, snapshot)
         if isinstance(decided, RiskRefusal):
             self.refused[decided.code] = self.refused.get(decided.code, 0) + 1
         else:
             self.orders += 1
         return decided
+
+    def _reserve(self, signal_id: str, alert_price: Decimal | None, order: OrderRequest,
+                 snapshot: AccountSnapshot) -> None:
+        """Count the order today and hold it as a reservation until it ends, as risk
+        does: a signal decided before this one is carried out sees it."""
+        exposure = Exposure.of(snapshot, self.ledger)
+        price = alert_price or exposure.prices.get(order.symbol) or order.reference_price \
+            or ZERO
+        notional = order_notional(order, price)
+        held = exposure.positions.get(order.symbol, ZERO)
+        signed = -held if order.close_position else (
+            order.quantity if order.side == "buy" else -order.quantity)
+        self.ledger.count(notional)
+        self.ledger.pending[order.client_order_id] = Reservation(
+            signal_id=signal_id, symbol=order.symbol, signed_quantity=signed,
+            notional=notional, order=order)
 
     # -- the executor and the paper broker --------------------------------------------
 
@@ -159,6 +175,14 @@ class OfflineAccount:
                   seen: Callable[[str], Seen | None]) -> None:
         """Execute a signal's order as the executor does (sweeps included)."""
         self.signal_of[order.client_order_id] = signal_id
+        self.carried_out.add(order.client_order_id)
+        try:
+            self._carry_out(signal_id, order, strategy, at, seen)
+        finally:
+            self._tidy()
+
+    def _carry_out(self, signal_id: str, order: OrderRequest, strategy: Strategy,
+                   at: datetime, seen: Callable[[str], Seen | None]) -> None:
         if order.intent == "cancel_all":
             for coid, resting in list(self.state.orders.items()):
                 if resting.status == "open" and not is_leg(resting) and \
@@ -268,7 +292,13 @@ class OfflineAccount:
             self.place(leg, strategy, at)
 
     def _tidy(self) -> None:
-        """Forget closed orders as the paper broker moves them out of the account."""
+        """Release the reservations of orders that ended; forget closed orders as the
+        paper broker moves them out of the account."""
+        for coid in [c for c in self.ledger.pending if c in self.carried_out]:
+            order = self.state.orders.get(coid)
+            if order is None or order.status != "open":
+                del self.ledger.pending[coid]
+                self.carried_out.discard(coid)
         for old in orders_to_archive(self.state):
             del self.state.orders[old.client_order_id]
             self.carried.discard(old.client_order_id)
@@ -303,4 +333,5 @@ class OfflineAccount:
             self.paused = True
         self.trips.append({"at": at.isoformat(), "kind": kind, "equity": f"{equity:.2f}",
                            "liquidated": str(liquidate and bool(held)).lower()})
+        self._tidy()
         return True

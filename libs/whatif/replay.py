@@ -212,7 +212,12 @@ class _Run:
         self.recorded = Side()
         self.start_fills = 0
         self.signals = 0
-        self.pending: dict[str, WebhookValidated] = {}
+        # Signals the recording's risk has not answered yet, and signals it answered
+        # with an order its executor has not carried out yet (the replay's decision
+        # and order): each is taken where the recording took it.
+        self.awaiting_risk: dict[str, WebhookValidated] = {}
+        self.awaiting_executor: dict[str, tuple[WebhookValidated, OrderRequest,
+                                                Strategy]] = {}
         self.requests: dict[str, OrderRequest] = {}  # the recording's, by client order id
         self.recorded_fills: dict[str, list[Fill]] = {}
         self.trip: _Trip | None = None
@@ -252,11 +257,11 @@ class _Run:
         match event:
             case WebhookValidated():
                 self.signals += 1
-                self.pending[event.signal_id] = event
+                self.awaiting_risk[event.signal_id] = event
             case OrderRequested():
                 self._requested(event)
-            case OrderPlaced() if not event.order.leg and event.signal_id in self.pending:
-                self._decide(self.pending.pop(event.signal_id), None)
+            case OrderPlaced() if not event.order.leg:
+                self._executed(event.signal_id, [])
             case TradeExecuted() | WebhookFailed():
                 self._ended(event)
             case LegFilled():
@@ -279,9 +284,10 @@ class _Run:
         offline = self.offline or self._begin()
         if self.trip is not None:
             self._recorded_trip()
-        for event in list(self.pending.values()):
-            self._decide(event, None)
-        self.pending.clear()
+        for signal in list(self.awaiting_risk):
+            self._decide(signal)
+        for signal in list(self.awaiting_executor):
+            self._execute(signal, {})
         self._mark(offline)
         replayed = Side(orders=offline.orders, legs_placed=offline.legs_placed,
                         legs_filled=offline.legs_filled, refused=dict(offline.refused),
@@ -376,53 +382,68 @@ class _Run:
 
     def _requested(self, event: OrderRequested) -> None:
         self.requests[event.order.client_order_id] = event.order
-        if not self._ours(event):
-            return
         if event.order.leg:
             self.recorded.legs_placed += 1
         elif event.strategy_id:  # a signal's order, not a breaker liquidation
             self.recorded.orders += 1
+            if event.signal_id in self.awaiting_risk:  # the recording's risk answered
+                self._decide(event.signal_id)
 
     def _ended(self, event: TradeExecuted | WebhookFailed) -> None:
-        """A terminal event: the recording's answer to a signal (or to a resting
-        order, or a liquidation)."""
+        """A terminal event: the recording's answer to a signal (risk's refusal, or what
+        its executor did), to a resting order, or to a liquidation."""
+        signal = event.signal_id
         if isinstance(event, WebhookFailed):
             if event.stage == "risk":
                 self.recorded.refused[event.code] = self.recorded.refused.get(event.code, 0) + 1
-            elif event.stage == "execute":
-                if event.signal_id in self.pending:
+                if signal in self.awaiting_risk:  # refused: the replay may still order
+                    self._decide(signal)
+                    self._execute(signal, {})
+                return
+            if event.stage == "execute":
+                if signal in self.awaiting_risk or signal in self.awaiting_executor:
                     self.recorded.rejected += 1
                 self.requests.pop(str(event.details.get("client_order_id", "")), None)
         fills = event.all_fills() if isinstance(event, TradeExecuted) else []
         for fill in fills:
-            self.recorded_fills.setdefault(event.signal_id, []).append(fill)
-        if self.trip is not None and event.signal_id in self.trip.waiting:
+            self.recorded_fills.setdefault(signal, []).append(fill)
+        if self.trip is not None and signal in self.trip.waiting:
             for fill in fills:
                 self.trip.seen[fill.client_order_id] = Seen(
                     self.requests.pop(fill.client_order_id, None), fill)
-            self.trip.waiting.discard(event.signal_id)
+            self.trip.waiting.discard(signal)
             if not self.trip.waiting:
                 self._recorded_trip()
             return
-        pending = self.pending.pop(event.signal_id, None)
-        if pending is not None:
+        if signal in self.awaiting_risk or signal in self.awaiting_executor:
             asked = event.request if isinstance(event, TradeExecuted) else None
-            seen = {f.client_order_id: Seen(self.requests.get(f.client_order_id) or (
-                asked if asked and asked.client_order_id == f.client_order_id else None), f)
-                for f in fills}
-            for fill in fills:  # a price-less alert's fill: the market's price then
-                self._implied(fill, self.requests.get(fill.client_order_id))
-            self._decide(pending, seen)
-            for coid in seen:
-                self.requests.pop(coid, None)
+            self._executed(signal, fills, asked)
             return
         request = event.request if isinstance(event, TradeExecuted) else None
         for fill in fills:  # a resting order the market filled
             self._resting_fill(fill, request.order_type if request else "market",
                                event.occurred_at)
 
-    def _decide(self, event: WebhookValidated, seen: Mapping[str, Seen] | None) -> None:
-        """Risk decides the signal again; the executor carries the order out."""
+    def _executed(self, signal: str, fills: list[Fill],
+                  asked: OrderRequest | None = None) -> None:
+        """The recording's executor carried out the signal's order (``fills``: what
+        the market gave it at once): the replay carries out its own."""
+        if signal in self.awaiting_risk:  # no order.requested stored: decided now
+            self._decide(signal)
+        if signal not in self.awaiting_executor:
+            return
+        seen = {f.client_order_id: Seen(self.requests.get(f.client_order_id) or (
+            asked if asked and asked.client_order_id == f.client_order_id else None), f)
+            for f in fills}
+        for fill in fills:  # a price-less alert's fill: the market's price then
+            self._implied(fill, seen[fill.client_order_id].request)
+        self._execute(signal, seen)
+        for coid in seen:
+            self.requests.pop(coid, None)
+
+    def _decide(self, signal: str) -> None:
+        """Risk decides the signal again, where the recording's risk answered it."""
+        event = self.awaiting_risk.pop(signal)
         offline = self.offline
         strategy = self.strategies.get(event.strategy_id)
         assert offline is not None
@@ -435,11 +456,19 @@ class _Run:
         self.order_of_signals.append(event.signal_id)
         decided = offline.decide(event, strategy, self.account,
                                  self.tenants.get(event.tenant_id))
-        if not isinstance(decided, OrderRequest):
+        if isinstance(decided, OrderRequest):
+            self.awaiting_executor[signal] = (event, decided, strategy)
+        else:
             self.refusals[event.signal_id] = decided.code
+
+    def _execute(self, signal: str, seen: Mapping[str, Seen]) -> None:
+        """The executor carries out the replay's order of the signal (if it has one)."""
+        found = self.awaiting_executor.pop(signal, None)
+        if found is None:
             return
-        offline.carry_out(event.signal_id, decided, strategy, event.occurred_at,
-                          (seen or {}).get)
+        event, order, strategy = found
+        assert self.offline is not None
+        self.offline.carry_out(signal, order, strategy, event.occurred_at, seen.get)
 
     def _resting_fill(self, fill: Fill, order_type: str, at: datetime) -> None:
         """The market filled a resting order of the recording: the replay's same

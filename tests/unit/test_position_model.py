@@ -15,7 +15,9 @@ simple reference model:
   of one entry only; no leg rests on a flat symbol;
 - OCO siblings never both fill; a leg fills only when the market crossed it;
 - no order the signals did not ask for: every order at the broker was requested;
-  every leg belongs to an entry that filled; each signal ended exactly once.
+  every leg belongs to an entry that filled; each signal ended exactly once;
+- what-if with nothing changed gives back every recorded fill, leg and breaker trip
+  from the events alone (the price ticks are not among them, as in the store).
 
 ``HYPOTHESIS_PROFILE=deep`` runs it longer and at random.
 """
@@ -37,11 +39,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from contracts.events import (
+    AccountResumed,
+    AccountUpdated,
     AnyEvent,
     CancelRequested,
     Event,
     LegFilled,
     OrderRequested,
+    StrategyRegistered,
     TradeExecuted,
     WebhookFailed,
     WebhookValidated,
@@ -54,6 +59,8 @@ from domain.protection import closing_side, is_leg
 from libs.brokers.factory import Brokers
 from libs.brokers.paper import PaperAccount, PaperBroker, crosses
 from libs.registry.models import Account, BreakerConfig, Strategy, Tenant
+from libs.whatif.offline import Costs
+from libs.whatif.replay import from_list, replay
 from projections.accounts import AccountsProjection
 from services.executor.handlers import Executor
 from services.executor.open_orders import OpenOrders
@@ -188,6 +195,10 @@ class AccountMachine(RuleBasedStateMachine):
         self.prices = {s: D(100) for s in SYMBOLS}
         self.signals = 0
         self.tick_history: list[tuple[str, Decimal]] = []
+        # Registry events, each with how many pipeline events were stored before it.
+        self.registry_log: list[tuple[int, AnyEvent]] = [(0, _opened(record=True))] + [
+            (0, _registered(strategy)) for strategy in STRATEGIES.values()]
+        self.replayed_up_to = (-1, -1)
 
     def teardown(self) -> None:
         asyncio.get_event_loop_policy().get_event_loop().close()
@@ -343,7 +354,13 @@ class AccountMachine(RuleBasedStateMachine):
         account = run(self.pipe.registry.account(ACCOUNT.id))
         config = BreakerConfig(base_equity=equity.quantize(D("0.01")),
                                global_sl_pct=D(percent))
-        self.pipe.registry.add(account.model_copy(update={"breaker": config}))
+        armed = account.model_copy(update={"breaker": config})
+        self.pipe.registry.add(armed)
+        self.record(AccountUpdated(
+            event_id=f"armed-{len(self.registry_log)}", signal_id=f"account:{ACCOUNT.id}",
+            tenant_id="acme", occurred_at=self.pipe.clock.now(), account_id=ACCOUNT.id,
+            changes={"breaker": config.model_dump(mode="json")},
+            record=armed.model_dump(mode="json")))
 
     @rule()
     def breaker_check(self) -> None:
@@ -361,8 +378,17 @@ class AccountMachine(RuleBasedStateMachine):
     @rule()
     def resume(self) -> None:
         account = run(self.pipe.registry.account(ACCOUNT.id))
-        self.pipe.registry.add(account.model_copy(update={"paused": False,
-                                                          "paused_reason": ""}))
+        resumed = account.model_copy(update={"paused": False, "paused_reason": ""})
+        self.pipe.registry.add(resumed)
+        self.record(AccountResumed(
+            event_id=f"resumed-{len(self.registry_log)}", signal_id=f"resume:{ACCOUNT.id}",
+            tenant_id="acme", occurred_at=self.pipe.clock.now(), account_id=ACCOUNT.id,
+            record=resumed.model_dump(mode="json")))
+
+    def record(self, event: AnyEvent) -> None:
+        """A registry change, stored (as ``save_change`` publishes it) after the pipeline
+        events so far."""
+        self.registry_log.append((len(self.pipe.log), event))
 
     @precondition(lambda self: bool(self.pipe.log))
     @rule(data=st.data())
@@ -435,6 +461,25 @@ class AccountMachine(RuleBasedStateMachine):
         assert snapshot.equity == marked
 
     @invariant()
+    def what_if_with_nothing_changed_gives_back_the_recording(self) -> None:
+        if self.replayed_up_to == (len(self.pipe.log), len(self.registry_log)):
+            return  # nothing stored since the last look
+        self.replayed_up_to = (len(self.pipe.log), len(self.registry_log))
+        stored: list[AnyEvent] = []
+        registry = iter(self.registry_log)
+        pending = next(registry, None)
+        for index, event in enumerate([*self.pipe.log, None]):
+            while pending is not None and pending[0] <= index:
+                stored.append(pending[1])
+                pending = next(registry, None)
+            if event is not None:
+                stored.append(event)  # type: ignore[arg-type]
+        report = replay(from_list(stored), ACCOUNT.id, {}, costs=Costs(ZERO, ZERO),
+                        breaker_interval_s=0).report()
+        assert report["changed"] == [], report["changed"]
+        assert report["replayed"] == report["recorded"]
+
+    @invariant()
     def legs_only_ever_reduce_the_position(self) -> None:
         state = run(self.pipe.state())
         for symbol in SYMBOLS:
@@ -470,12 +515,21 @@ class AccountMachine(RuleBasedStateMachine):
         assert all(n == 1 for n in terminals.values()), terminals
 
 
-def _opened() -> AnyEvent:
+def _opened(record: bool = False) -> AnyEvent:
     from contracts.events import AccountOpened
 
     return AccountOpened(event_id="opened", signal_id="", tenant_id="acme", occurred_at=START,
                          account_id=ACCOUNT.id, name="Paper", broker="paper", currency="USD",
-                         starting_cash=ACCOUNT.starting_cash)
+                         starting_cash=ACCOUNT.starting_cash,
+                         record=ACCOUNT.model_dump(mode="json") if record else {})
+
+
+def _registered(strategy: Strategy) -> AnyEvent:
+    return StrategyRegistered(event_id=f"registered-{strategy.id}", signal_id="",
+                              tenant_id="acme", occurred_at=START, strategy_id=strategy.id,
+                              account_id=ACCOUNT.id, name=strategy.name, slug=strategy.slug,
+                              secret_fingerprint="0" * 12,
+                              record=strategy.model_dump(mode="json"))
 
 
 AccountMachine.TestCase.settings = settings(
