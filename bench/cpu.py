@@ -41,7 +41,7 @@ from bench.results_file import save_results  # noqa: E402
 from contracts import subjects  # noqa: E402
 from libs.runtime.bus import Bus  # noqa: E402
 from libs.runtime.embedded_nats import EmbeddedNats, free_port  # noqa: E402
-from services.ingress.auth import sign  # noqa: E402
+from services.ingress.auth.signatures import sign  # noqa: E402
 
 SERVICES = ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress")
 TICKS = os.sysconf("SC_CLK_TCK")

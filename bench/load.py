@@ -45,7 +45,7 @@ from harness import (  # noqa: E402
 from bench.results_file import save_results  # noqa: E402
 from contracts.events import TradeExecuted  # noqa: E402
 from libs.runtime.embedded_nats import EmbeddedNats, free_port  # noqa: E402
-from services.ingress.auth import sign  # noqa: E402
+from services.ingress.auth.signatures import sign  # noqa: E402
 
 
 def percentile(values: list[float], pct: float) -> float:

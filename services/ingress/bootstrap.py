@@ -24,7 +24,7 @@ from libs.runtime.clock import clock_for
 from libs.runtime.config import Settings
 from services.ingress.accepted import AcceptedAlerts
 from services.ingress.app import build_metrics_app, build_public_app
-from services.ingress.auth_alerts import AuthFailureAlerts
+from services.ingress.auth.failures import AuthFailureAlerts
 from services.ingress.client_ip import networks
 from services.ingress.context import IngressContext
 

@@ -13,7 +13,7 @@ from libs.runtime.bus import Bus
 from libs.runtime.clock import Clock
 from libs.runtime.config import Settings
 from services.ingress.accepted import AcceptedAlerts
-from services.ingress.auth_alerts import AuthFailureAlerts
+from services.ingress.auth.failures import AuthFailureAlerts
 from services.ingress.client_ip import Network
 
 

@@ -5,32 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from aiohttp import web
 
 from contracts.dialects import AlertError, parse_alert
 from contracts.dialects.fields import without_credentials
-from contracts.identifiers import SLUG, TENANT_ID, split_tenant_slug
-from libs.http.credentials import header_credential, looks_like_jwt
+from contracts.identifiers import SLUG, TENANT_ID
 from libs.http.problems import Problem, unavailable
 from libs.intake.dedupe import dedupe_key
 from libs.intake.dry_run import dry_run_key, dry_run_requested
 from libs.intake.publish import check_rate, publish_received
 from libs.intake.ratelimit import limits_of
 from libs.registry.gate import closed
-from libs.registry.models import Strategy
 from libs.runtime import metrics
 from libs.runtime.bus import is_bus_error
-from services.ingress.auth import AuthError, SignedHeaders
-from services.ingress.auth_alerts import aimed_at
-from services.ingress.bearer import unverified_subject, verify_jwt
+from services.ingress.auth import authenticate_webhook
 from services.ingress.body import declared_content_type, parse_payload, read_body
 from services.ingress.client_ip import allowed, client_address
 from services.ingress.context import CONTEXT, IngressContext
-from services.ingress.jwt_rules import JwtRules
-from services.ingress.routing import authenticate
-from services.ingress.targets import UrlTarget, ambiguous
 
 log = logging.getLogger(__name__)
 # From the start of the request (body reading included): TradingView gives up at 3 s.
@@ -48,19 +40,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     payload = parse_payload(raw, content_type)
     source = client_address(request.remote or "", request.headers.get("X-Forwarded-For"),
                             ctx.trusted_proxies)
-    target = UrlTarget.of(request.match_info)
-    header_token = header_credential(request.headers.get("Authorization"),
-                                     request.headers.get("X-API-Key"))
-    jwt_token = header_token if header_token and looks_like_jwt(header_token) else None
-    try:
-        strategy, auth_mode = await _authenticated(ctx, request, target, payload, raw,
-                                                   header_token)
-    except Problem:
-        subject = unverified_subject(jwt_token) if jwt_token else None
-        await ctx.auth_alerts.record(
-            aimed_at(ctx.strategies, target.strategies(ctx.strategies),
-                     payload.get("strategy"), subject), source)
-        raise
+    strategy, auth_mode = await authenticate_webhook(ctx, request, payload, raw, source)
     if (shut := closed(ctx.strategies.tenant(strategy.tenant_id), strategy)) is not None:
         raise Problem(403, shut.code, shut.reason)
     if not allowed(source, strategy.ip_allowlist):
@@ -122,46 +102,3 @@ def _check_url_ids(request: web.Request) -> None:
             raise Problem(404, "not_found", f"no strategy at this URL: {problem}", field=name)
 
 
-async def _authenticated(ctx: IngressContext, request: web.Request, target: UrlTarget,
-                         payload: dict[str, Any], raw: bytes,
-                         header_token: str | None) -> tuple[Strategy, str]:
-    """The strategy and auth mode of the request; 401, or 409 for a legacy URL whose
-    slug several tenants use when the credential matched none of them.
-
-    On a miss the registry's indexes are asked directly: a strategy registered a
-    moment ago may not have reached this instance's cache yet.
-    """
-    query_token = request.query.get("token")
-    tolerance = ctx.settings.signature_tolerance_s
-    rules = JwtRules(ctx.settings.jwt_leeway_s, ctx.settings.jwt_max_lifetime_s)
-    is_jwt = bool(header_token and looks_like_jwt(header_token))
-
-    def attempt() -> tuple[Strategy, str]:
-        now_s = ctx.clock.now().timestamp()
-        at_url = target.strategies(ctx.strategies)
-        if header_token and is_jwt:
-            return verify_jwt(header_token, ctx.strategies, now_s, rules, at_url), "jwt"
-        return authenticate(ctx.strategies, at_url, payload, query_token,
-                            SignedHeaders.from_headers(request.headers), raw, now_s,
-                            tolerance, header_token)
-
-    try:
-        try:
-            return attempt()
-        except AuthError:
-            body_token, name = payload.get("token"), payload.get("strategy")
-            token = None if is_jwt else header_token or query_token or (
-                body_token if isinstance(body_token, str) else None)
-            subject = unverified_subject(header_token) if header_token and is_jwt else None
-            qualified = split_tenant_slug(subject) if subject else None
-            slug = target.slug or (qualified[1] if qualified else subject)
-            if not await ctx.strategies.fetch_missing(
-                    slug, token, name if isinstance(name, str) else None,
-                    strategy_id=subject):
-                raise
-            return attempt()
-    except AuthError as exc:
-        conflict = ambiguous(target, target.strategies(ctx.strategies))
-        if conflict is not None:
-            raise conflict from exc
-        raise Problem(401, "unauthorized", str(exc)) from exc

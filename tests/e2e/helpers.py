@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from services.ingress.auth import sign
+from services.ingress.auth.signatures import sign
 
 
 def tv_alert(symbol: str = "AAPL", order_id: str = "long", action: str = "buy",

@@ -19,16 +19,16 @@ from hypothesis import strategies as st
 from libs.http.credentials import header_credential, looks_like_jwt
 from libs.registry.cache import StrategyCache
 from libs.registry.models import Strategy
-from services.ingress.auth import (
+from services.ingress.auth.bearer import verify_jwt
+from services.ingress.auth.jwt_rules import JwtRules
+from services.ingress.auth.routing import authenticate
+from services.ingress.auth.signatures import (
     AuthError,
     SignedHeaders,
     sign,
     token_matches,
     verify_signature,
 )
-from services.ingress.bearer import verify_jwt
-from services.ingress.jwt_rules import JwtRules
-from services.ingress.routing import authenticate
 from tests.factories import make_strategy
 
 NOW_S = 1_714_573_800.0

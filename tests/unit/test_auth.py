@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode
 import pytest
 
 from libs.registry.secrets import fingerprint, lookup_key, new_secret, signing_key
-from services.ingress.auth import (
+from services.ingress.auth.signatures import (
     AuthError,
     SignedHeaders,
     sign,

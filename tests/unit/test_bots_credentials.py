@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from libs.http.credentials import header_credential, looks_like_jwt
 from libs.registry.cache import StrategyCache
 from libs.registry.models import Strategy
-from services.ingress.auth import AuthError
-from services.ingress.bearer import verify_jwt
+from services.ingress.auth.bearer import verify_jwt
+from services.ingress.auth.jwt_rules import JwtRules
+from services.ingress.auth.signatures import AuthError
 from services.ingress.client_ip import allowed, client_address, networks
-from services.ingress.jwt_rules import JwtRules
 from tests.factories import make_strategy
 
 SECRET = "whsec_" + "k" * 43

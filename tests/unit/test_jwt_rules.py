@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from services.ingress.jwt_rules import JwtRules, time_problem
+from services.ingress.auth.jwt_rules import JwtRules, time_problem
 
 NOW = 2_000_000_000.0
 RULES = JwtRules(leeway_s=30, max_lifetime_s=86_400)

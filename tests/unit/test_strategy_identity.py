@@ -16,12 +16,12 @@ from contracts.webhook_urls import webhook_path, webhook_url
 from libs.registry.cache import StrategyCache
 from libs.registry.models import Strategy
 from libs.runtime.config import load_settings
-from services.ingress.auth import AuthError
-from services.ingress.auth_alerts import aimed_at
-from services.ingress.bearer import verify_jwt
-from services.ingress.jwt_rules import JwtRules
-from services.ingress.routing import authenticate
-from services.ingress.targets import UrlTarget, ambiguous
+from services.ingress.auth.bearer import verify_jwt
+from services.ingress.auth.failures import aimed_at
+from services.ingress.auth.jwt_rules import JwtRules
+from services.ingress.auth.routing import authenticate
+from services.ingress.auth.signatures import AuthError
+from services.ingress.auth.targets import UrlTarget, ambiguous
 from tests.factories import make_strategy
 
 RULES = JwtRules()

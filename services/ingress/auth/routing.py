@@ -8,7 +8,12 @@ from typing import Any
 from libs.registry.cache import StrategyCache
 from libs.registry.models import Strategy
 from libs.registry.secrets import lookup_key
-from services.ingress.auth import AuthError, SignedHeaders, token_matches, verify_signature
+from services.ingress.auth.signatures import (
+    AuthError,
+    SignedHeaders,
+    token_matches,
+    verify_signature,
+)
 
 
 def authenticate(
@@ -25,7 +30,7 @@ def authenticate(
     """Return the strategy and the auth mode used, or raise AuthError.
 
     ``at_url``: the strategies the request's URL can mean (see
-    :mod:`services.ingress.targets`), or None for the universal URL, which routes by
+    :mod:`services.ingress.auth.targets`), or None for the universal URL, which routes by
     the token, or by the body's ``strategy`` field for signed requests. A credential
     is only checked against those strategies: a secret of another strategy fails.
     ``header_token`` is the secret sent by a bot as ``X-API-Key`` / ``Authorization:

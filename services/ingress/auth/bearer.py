@@ -13,7 +13,7 @@ is also another tenant's slug): the one whose key verifies the signature is mean
 so another tenant creating a strategy with the same slug cannot break a bot. If
 several verify (two strategies sharing a public key), the token is refused: it must
 then name the id or ``<tenant>/<slug>``. Posted to a strategy's URL, the token must
-name that strategy. The times are judged by :mod:`services.ingress.jwt_rules`.
+name that strategy. The times are judged by :mod:`services.ingress.auth.jwt_rules`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import jwt
 from contracts.identifiers import split_tenant_slug
 from libs.registry.cache import StrategyCache
 from libs.registry.models import Strategy
-from services.ingress.auth import AuthError
-from services.ingress.jwt_rules import JwtRules, time_problem
+from services.ingress.auth.jwt_rules import JwtRules, time_problem
+from services.ingress.auth.signatures import AuthError
 
 ASYMMETRIC = ["RS256", "ES256", "EdDSA"]
 # Times are judged by jwt_rules on ingress's clock; PyJWT checks the signature and

@@ -23,7 +23,7 @@ from libs.runtime import metrics
 from libs.runtime.bus import Bus
 from libs.runtime.clock import Clock
 from libs.runtime.ids import derived_event_id
-from services.ingress.bearer import subject_strategies
+from services.ingress.auth.bearer import subject_strategies
 
 log = logging.getLogger(__name__)
 WINDOW_S = 60
