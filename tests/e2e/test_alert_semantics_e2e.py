@@ -19,7 +19,7 @@ from libs.runtime.bus import Bus
 from services.risk.ledger import RiskLedgers
 from services.risk.sizing import round_to_step
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
 
 async def _positions(http: aiohttp.ClientSession, system: System,

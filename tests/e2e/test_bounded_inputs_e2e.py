@@ -26,7 +26,7 @@ from harness import System, provision
 from contracts import identifiers
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
 
 async def _webhook_accepted(http: aiohttp.ClientSession, system: System, url: str) -> None:

@@ -13,7 +13,7 @@ from harness import EventTap, System, provision
 
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
 
 async def test_each_bad_input_gets_its_status(system: System, bus: Bus) -> None:

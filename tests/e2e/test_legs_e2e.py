@@ -23,7 +23,7 @@ from harness import (
 from contracts.events import AnyEvent, LegCanceled, LegFilled, OrderPlaced
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 D = Decimal
 
 

@@ -29,7 +29,7 @@ from contracts.events import LegCanceled, LegFilled, OrderPlaced
 from libs.registry.models import AlpacaConfig, Strategy
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 D = Decimal
 
 
@@ -58,11 +58,12 @@ async def test_a_stop_loss_fill_leaves_no_take_profit_to_fill_later(
         await tick(system, bus, "PFE", "29.50")  # through the stop
         await tick(system, bus, "PFE", "31.00")  # through the old take-profit
         await tap.wait_for(lambda evs: any(isinstance(e, LegCanceled) and e.leg == "tp"
-                                           for e in evs))
+                                           and e.account_id == t.account.id for e in evs))
         orders = book_of(await paper_orders(bus, t.account.id))
         assert orders == {coid: ("buy", "10", "filled"), f"{coid}-sl": ("sell", "10", "filled"),
                           f"{coid}-tp": ("sell", "10", "canceled")}
-        assert [e.leg for e in tap.events if isinstance(e, LegFilled)] == ["sl"]
+        assert [e.leg for e in tap.events
+                if isinstance(e, LegFilled) and e.account_id == t.account.id] == ["sl"]
 
         projected = await account_projection(system, t.account.id, fills=2)
         assert projected["positions"] == []
@@ -83,13 +84,15 @@ async def test_a_flip_by_another_strategy_cancels_the_old_legs(
         await tap.wait_terminal(short["signal_id"])
         await tick(system, bus, "KO", "31.00", "29.00")  # through both old legs
         canceled = await tap.wait_for(lambda evs: len(
-            found := [e for e in evs if isinstance(e, LegCanceled)]) == 2 and found)
+            found := [e for e in evs if isinstance(e, LegCanceled)
+                      and e.account_id == t.account.id]) == 2 and found)
         orders = book_of(await paper_orders(bus, t.account.id))
         assert orders[f"{coid}-sl"] == orders[f"{coid}-tp"] == ("sell", "10", "canceled")
         assert {e.reason for e in canceled} == {  # type: ignore[union-attr]
             "the position is now short 20 KO: a sell leg would add to it"}
         assert (await account_status(system, t.account.id))["positions"] == {"KO": "-20"}
-        assert not [e for e in tap.events if isinstance(e, LegFilled)]
+        assert not [e for e in tap.events
+                    if isinstance(e, LegFilled) and e.account_id == t.account.id]
 
 
 async def test_an_alert_stop_rests_when_the_strategy_requires_one_without_attaching(
@@ -183,6 +186,7 @@ async def fake_alpaca() -> AsyncIterator[FakeAlpaca]:
     await fake.stop()
 
 
+@pytest.mark.own_system
 async def test_at_alpaca_a_flip_by_another_strategy_cancels_the_oco_leg(
         fake_alpaca: FakeAlpaca, system: System, bus: Bus, tap: EventTap) -> None:
     config = AlpacaConfig(key_id="PKFLIP", secret_key="flip-secret",

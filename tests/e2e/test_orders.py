@@ -12,7 +12,7 @@ from harness import EventTap, System, provision
 from contracts.events import OrderPlaced, TradeExecuted, WebhookFailed
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
 
 async def test_limit_order_rests_then_fills_when_the_price_crosses(

@@ -14,7 +14,7 @@ from harness import BACKENDS, EventTap, System, account_projection, provision, w
 from contracts.events import TradeExecuted, WebhookFailed
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
 
 @pytest.mark.parametrize("store_url", BACKENDS, indirect=True)

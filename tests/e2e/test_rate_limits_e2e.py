@@ -22,12 +22,12 @@ from harness import (
     strategy_webhook_url,
     wait_until,
 )
+from ports import free_port
 
 from libs.registry.models import RateLimits
 from libs.runtime.bus import Bus
-from libs.runtime.embedded_nats import free_port
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 # 20 s into a minute (and into an hour and a day): the minute window ends in 40 s.
 FROZEN = datetime(2031, 3, 4, 5, 0, 20, tzinfo=UTC)
 
@@ -39,6 +39,7 @@ async def post(http: aiohttp.ClientSession, base: str, t: Tenancy,
         return resp.status, await resp.json(), resp.headers.get("Retry-After")
 
 
+@pytest.mark.own_system
 async def test_a_strategy_limit_is_shared_by_two_ingress_processes(system: System,
                                                                    bus: Bus) -> None:
     second_port = free_port()

@@ -20,7 +20,7 @@ from contracts.events import TradeExecuted, WebhookFailed
 from libs.registry.api_keys import ApiKeys
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 JWT_SECRET = "e2e-admin-jwt-secret-that-is-long-enough"
 
 
@@ -138,6 +138,7 @@ async def test_admin_keys_are_listed_without_hashes_and_revoked_at_once(
             0] == 404
 
 
+@pytest.mark.own_system
 async def test_admin_jwts_carry_role_and_tenant(system: System, bus: Bus) -> None:
     t = await provision(bus)
     other = await provision(bus)
@@ -183,6 +184,7 @@ def _rebuild(system: System, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120, check=False)
 
 
+@pytest.mark.own_system
 async def test_the_registry_is_rebuilt_from_the_event_store(system: System, bus: Bus,
                                                             tap: EventTap) -> None:
     api = f"{system.operator_url}/api/v1"

@@ -16,7 +16,7 @@ from libs.brokers.paper import PaperBroker
 from libs.runtime.bus import Bus
 from libs.runtime.clock import SystemClock
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
 
 async def refused(tap: EventTap, signal_id: str) -> WebhookFailed:
@@ -84,6 +84,7 @@ async def test_drawdown_from_the_days_starting_equity_stops_new_entries(
     assert failed.code == "max_drawdown_pct"
 
 
+@pytest.mark.own_system
 async def test_two_risk_instances_cannot_both_pass_what_only_fits_once(
         system: System, bus: Bus, tap: EventTap) -> None:
     system.start("risk", instance="risk-2")

@@ -17,7 +17,7 @@ from harness import ROOT, EventTap, System, provision, wait_until
 from contracts.events import StrategySecretRotated
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
 
 async def test_rotation_keeps_the_old_secret_for_the_overlap_then_refuses_it(

@@ -24,7 +24,7 @@ from harness import EventTap, System, metric_value, provision
 from libs.registry.models import slugify
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
 
 def bearer(secret: str, sub: str, **claims: Any) -> dict[str, str]:

@@ -14,7 +14,7 @@ from contracts import streams
 from libs.registry.api_keys import ApiKeys
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
 
 async def call(http: aiohttp.ClientSession, method: str, url: str, key: str,
