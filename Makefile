@@ -35,9 +35,9 @@ $(CONSOLE_OUT): $(CONSOLE_SRC)
 	cd console && npm ci --no-audit --no-fund --loglevel=error && npx vite build --logLevel warn
 	@touch $(CONSOLE_OUT)
 
-# Regenerate the console's API types from the OpenAPI document.
+# Regenerate the console's API types from the OpenAPI document, and docs/asyncapi.json.
 console-api: $(STAMP)
-	$(BIN)/python -m services.api.console.dump_openapi console/openapi.json
+	$(BIN)/python -m services.api.console.dump_openapi console/openapi.json docs/asyncapi.json
 	cd console && npx openapi-typescript openapi.json -o src/api/schema.d.ts
 
 # Component tests (Vitest) and the console's type check.

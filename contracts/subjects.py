@@ -70,59 +70,53 @@ def token(value: str) -> str:
     return _UNSAFE.sub("_", value) or EMPTY_TOKEN
 
 
+# The tokens after an event's type in its subject, in order. The subject of an event
+# is its type followed by these (``webhook.received.<tenant>.<strategy>``).
+_BY_STRATEGY = ("tenant", "account", "strategy")
+SUBJECT_TOKENS: dict[type[Event], tuple[str, ...]] = {
+    WebhookReceived: ("tenant", "strategy"),
+    WebhookValidated: _BY_STRATEGY,
+    OrderRequested: _BY_STRATEGY,
+    OrderPlaced: _BY_STRATEGY,
+    LegFilled: _BY_STRATEGY,
+    LegCanceled: _BY_STRATEGY,
+    LegResized: _BY_STRATEGY,
+    CancelRequested: _BY_STRATEGY,
+    TradeExecuted: _BY_STRATEGY,
+    WebhookFailed: _BY_STRATEGY,
+    BreakerTripped: ("tenant", "account"),
+    AccountResumed: ("tenant", "account"),
+    TenantCreated: ("tenant",),
+    TenantUpdated: ("tenant",),
+    AccountOpened: ("tenant",),
+    AccountUpdated: ("tenant",),
+    StrategyRegistered: ("tenant",),
+    StrategySecretRotated: ("tenant",),
+    StrategyUpdated: ("tenant",),
+    AuthFailuresAlert: ("tenant",),
+}
+# Which field of the event fills each token.
+_TOKEN_FIELDS = {"tenant": "tenant_id", "account": "account_id", "strategy": "strategy_id"}
+
+
+def event_type(cls: type[Event]) -> str:
+    """The ``type`` tag of an event class (``webhook.received``)."""
+    return str(cls.__struct_config__.tag)
+
+
+def subject_template(cls: type[Event]) -> str:
+    """The subject of an event class with its tokens named:
+    ``webhook.received.{tenant}.{strategy}``."""
+    return ".".join([event_type(cls), *(f"{{{name}}}" for name in SUBJECT_TOKENS[cls])])
+
+
 def subject_for(event: Event) -> str:
-    """The subject an event is published on."""
-    tenant = token(event.tenant_id)
-    match event:
-        case WebhookReceived():
-            return f"webhook.received.{tenant}.{token(event.strategy_id)}"
-        case WebhookValidated():
-            account, strategy = token(event.account_id), token(event.strategy_id)
-            return f"webhook.validated.{tenant}.{account}.{strategy}"
-        case OrderRequested():
-            return f"order.requested.{tenant}.{token(event.account_id)}.{token(event.strategy_id)}"
-        case OrderPlaced():
-            return f"order.placed.{tenant}.{token(event.account_id)}.{token(event.strategy_id)}"
-        case LegFilled():
-            return (f"order.leg_filled.{tenant}.{token(event.account_id)}."
-                    f"{token(event.strategy_id)}")
-        case LegCanceled():
-            return (f"order.leg_canceled.{tenant}.{token(event.account_id)}."
-                    f"{token(event.strategy_id)}")
-        case LegResized():
-            return (f"order.leg_resized.{tenant}.{token(event.account_id)}."
-                    f"{token(event.strategy_id)}")
-        case CancelRequested():
-            return (f"order.cancel_requested.{tenant}.{token(event.account_id)}."
-                    f"{token(event.strategy_id)}")
-        case TradeExecuted():
-            return (
-                f"webhook.trade_executed.{tenant}.{token(event.account_id)}."
-                f"{token(event.strategy_id)}"
-            )
-        case WebhookFailed():
-            return f"webhook.failed.{tenant}.{token(event.account_id)}.{token(event.strategy_id)}"
-        case BreakerTripped():
-            return f"account.breaker_tripped.{tenant}.{token(event.account_id)}"
-        case AccountResumed():
-            return f"account.resumed.{tenant}.{token(event.account_id)}"
-        case TenantCreated():
-            return f"registry.tenant_created.{tenant}"
-        case TenantUpdated():
-            return f"registry.tenant_updated.{tenant}"
-        case AccountOpened():
-            return f"registry.account_opened.{tenant}"
-        case AccountUpdated():
-            return f"registry.account_updated.{tenant}"
-        case StrategyRegistered():
-            return f"registry.strategy_registered.{tenant}"
-        case StrategySecretRotated():
-            return f"registry.strategy_secret_rotated.{tenant}"
-        case StrategyUpdated():
-            return f"registry.strategy_updated.{tenant}"
-        case AuthFailuresAlert():
-            return f"security.auth_failures.{tenant}"
-    raise TypeError(f"no subject for {type(event).__name__}")
+    """The subject an event is published on (an empty id is the token ``_``)."""
+    names = SUBJECT_TOKENS.get(type(event))
+    if names is None:
+        raise TypeError(f"no subject for {type(event).__name__}")
+    return ".".join([event_type(type(event)),
+                     *(token(getattr(event, _TOKEN_FIELDS[name])) for name in names)])
 
 
 def price_subject(symbol: str) -> str:

@@ -57,4 +57,5 @@ def build_operator_app(ctx: ApiContext) -> web.Application:
     console_assets.add_routes(app)  # the web console at /, beside the API it calls
     app.router.add_get("/metrics", health.metrics_endpoint)
     app.router.add_get("/openapi.json", openapi.openapi_json)
+    app.router.add_get("/asyncapi.json", openapi.asyncapi_json)
     return app

@@ -18,6 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from contracts import asyncapi
 from contracts.events import AnyEvent
 from contracts.identifiers import (
     ACCOUNT_ID,
@@ -516,6 +517,10 @@ def _paths() -> Schema:
         **openapi_audit.paths(_answers({}, *READ, 422), ADMIN),
         "/openapi.json": {"get": _op("This document", {"200": _json(
             {"type": "object"}, "the OpenAPI document")}, tag="health", security=[])},
+        "/asyncapi.json": {"get": _op(
+            "The AsyncAPI 3 document of the events on NATS (subjects and payloads)",
+            {"200": _json({"type": "object"}, "the AsyncAPI document")}, tag="health",
+            security=[])},
     }
 
 
@@ -576,6 +581,11 @@ def _with_request_line_limit(paths: Schema) -> Schema:
         for operation in item.values():
             operation["responses"].setdefault("400", _LINE_TOO_LONG)
     return paths
+
+
+async def asyncapi_json(_: web.Request) -> web.Response:
+    """``GET /asyncapi.json``: the events on NATS (no credentials needed)."""
+    return web.json_response(asyncapi.document())
 
 
 async def openapi_json(_: web.Request) -> web.Response:

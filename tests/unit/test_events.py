@@ -21,7 +21,13 @@ from contracts.events import (
     event_to_builtins,
     event_type,
 )
-from contracts.subjects import EMPTY_TOKEN, dead_letter_subject, subject_for, token
+from contracts.subjects import (
+    EMPTY_TOKEN,
+    dead_letter_subject,
+    subject_for,
+    subject_template,
+    token,
+)
 from tests.factories import (
     make_account_opened,
     make_failed,
@@ -226,3 +232,19 @@ def test_received_subject_is_a_single_level_per_token() -> None:
 
     assert subject_for(event).split(".") == ["webhook", "received", "a_b_c", "x_y"]
     assert subject_for(opened).split(".") == ["registry", "account_opened", "a_b"]
+
+
+@pytest.mark.parametrize(("event", "name"), list(zip(SAMPLES, TAGS, strict=True)), ids=TAGS)
+def test_every_subject_is_its_template_filled(event: Event, name: str) -> None:
+    # The documented subjects (contracts/subjects.py's docstring, docs/events.md).
+    expected = {
+        "webhook.received": "{tenant}.{strategy}",
+        "account.breaker_tripped": "{tenant}.{account}",
+        "account.resumed": "{tenant}.{account}",
+        "security.auth_failures": "{tenant}",
+    }.get(name, "{tenant}" if name.startswith("registry.") else "{tenant}.{account}.{strategy}")
+    assert subject_template(type(event)) == f"{name}.{expected}"
+    filled = expected.format(tenant=token(event.tenant_id),
+                             account=token(getattr(event, "account_id", "")),
+                             strategy=token(getattr(event, "strategy_id", "")))
+    assert subject_for(event) == f"{name}.{filled}"
