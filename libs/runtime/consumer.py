@@ -86,6 +86,8 @@ class _Handled:
 
 
 Handler = Callable[[Any], Awaitable[Sequence[Outgoing]]]
+# Handles events in order, as many calls of a Handler would: their outputs, in order.
+ManyHandler = Callable[[list[Any]], Awaitable[Sequence[Sequence[Outgoing]]]]
 OnExhausted = Callable[[Any, str], Sequence[Outgoing]]
 
 
@@ -112,10 +114,12 @@ class Consumer:
         decode: Callable[[bytes], Any] = decode_event,
         max_in_flight: int = 256,
         shutdown_grace_s: float = 8.0,
+        handle_many: ManyHandler | None = None,
     ) -> None:
         self.bus = bus
         self.spec = spec
         self.handle = handle
+        self.handle_many = handle_many
         self.on_exhausted = on_exhausted
         self.batch = batch
         self.decode = decode
@@ -249,14 +253,7 @@ class Consumer:
         careful path. How many were finished (fewer: the next was given back)."""
         done = 0
         while done < len(msgs):
-            handled: list[_Handled] = []
-            failure: Exception | None = None
-            for msg in msgs[done:]:
-                outcome = await self._handle_once(msg)
-                if not isinstance(outcome, _Handled):
-                    failure = outcome
-                    break
-                handled.append(outcome)
+            handled, failure = await self._handle_front(msgs[done:])
             committed = await self._commit(handled)
             done += committed
             if committed < len(handled):
@@ -267,21 +264,40 @@ class Consumer:
                 done += 1
         return done
 
-    async def _handle_once(self, msg: Msg) -> _Handled | Exception | None:
-        """Decode and handle a message on its first try here: what it put out; the
-        handler's error; None if it needs the careful path (undecodable, past its
-        attempts)."""
+    async def _handle_front(self, msgs: list[Msg]
+                            ) -> tuple[list[_Handled], Exception | None]:
+        """Handle messages from the front on their first try here, up to the first
+        that needs the careful path (undecodable, past its attempts, its handler
+        failed): those handled, and the error of the one whose handler failed.
+
+        With ``handle_many`` they are handled in one call; if it fails, none is
+        (no error is given: the first goes the careful way, the rest follow)."""
+        handled: list[_Handled] = []
+        events: list[Any] = []
+        for msg in msgs:
+            try:
+                event = self.decode(msg.data)
+            except msgspec.DecodeError:
+                break
+            if 0 < self.spec.max_deliver < msg.metadata.num_delivered:
+                break
+            if self.handle_many is not None:
+                events.append(event)
+                continue
+            try:
+                handled.append(_Handled(msg, event, await self.handle(event)))
+            except Exception as exc:
+                return handled, exc
+        if not events or self.handle_many is None:
+            return handled, None
         try:
-            event = self.decode(msg.data)
-        except msgspec.DecodeError:
-            return None
-        limit = self.spec.max_deliver
-        if 0 < limit < msg.metadata.num_delivered:
-            return None
-        try:
-            return _Handled(msg, event, await self.handle(event))
+            answered = list(zip(events, await self.handle_many(events), strict=True))
         except Exception as exc:
-            return exc
+            _log_failure(exc, "%s failed on a batch of %d; one at a time",
+                         self.spec.durable, len(events))
+            return [], None
+        return [_Handled(msg, event, outgoing)
+                for msg, (event, outgoing) in zip(msgs, answered, strict=False)], None
 
     async def _commit(self, handled: list[_Handled]) -> int:
         """Publish the outputs of ``handled`` together, then ack the messages whose

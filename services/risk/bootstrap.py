@@ -25,7 +25,9 @@ async def main(settings: Settings) -> None:
         decisions = RiskDecisions(await bus.kv(streams.BUCKET_RISK_DECISIONS))
         risk = RiskService(registry, await build_brokers(bus, settings, clock), ledgers,
                            decisions, clock)
-        return [registry, Consumer(bus, streams.RISK, risk.handle, exhausted("risk", clock)),
-                Consumer(bus, streams.RISK_RELEASE, risk.release)]
+        return [registry,
+                Consumer(bus, streams.RISK, risk.handle, exhausted("risk", clock),
+                         handle_many=risk.decide_many),
+                Consumer(bus, streams.RISK_RELEASE, risk.release, handle_many=risk.free_many)]
 
     await run_consumers("risk", settings, build)

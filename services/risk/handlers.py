@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 
@@ -95,6 +98,88 @@ class RiskService:
             return [self._refused(event, decision)]
         return [self._requested(event, decision)]
 
+    async def decide_many(self, events: Sequence[Any]) -> list[list[Outgoing]]:
+        """Decide signals in order, each answered as :meth:`decide` answers it.
+
+        Runs of new signals of one account that simply order are decided together:
+        one snapshot of the account, their earlier answers read at once, one
+        compare-and-set write reserving all their orders, their answers remembered
+        at once. Anything else in a run (a redelivery, a refusal, a dry run, a
+        price-less alert, a gated route) sends the run through :meth:`decide` one
+        signal at a time, so every such answer keeps its one careful path. Other
+        events are answered with nothing, as by :attr:`handle`.
+        """
+        out: list[list[Outgoing]] = []
+        run: list[_Planned] = []
+        for event in events:
+            planned = await self._plan(event) if isinstance(event, WebhookValidated) else None
+            if run and (planned is None or planned.account.id != run[0].account.id):
+                out += await self._decide_run(run)
+                run = []
+            if planned is not None:
+                run.append(planned)
+            else:
+                out.append(list(await self.handle(event)))
+        return out + await self._decide_run(run)
+
+    async def _plan(self, event: WebhookValidated) -> _Planned | None:
+        """What a signal that may be decided in a run needs; None if it may not."""
+        if event.dry_run or (event.signal.symbol and event.signal.price is None):
+            return None
+        strategy = await self.registry.strategy(event.strategy_id)
+        account = await self.registry.account(event.account_id)
+        if strategy is None or account is None or \
+                await self._gate(event, strategy, account) is not None:
+            return None
+        received_at = event.signal.alert_time or event.occurred_at
+        return _Planned(event, strategy, account,
+                        client_order_id(strategy, event.signal_id, received_at))
+
+    async def _decide_run(self, run: list[_Planned]) -> list[list[Outgoing]]:
+        """Decide a run of one account's signals together (see :meth:`decide_many`)."""
+        if len(run) < 2:
+            return [await self.decide(planned.event) for planned in run]
+        account = run[0].account
+        # The account's snapshot and the signals' earlier answers in one round trip.
+        earlier = asyncio.gather(*(self.decisions.get(p.coid) for p in run))
+        try:
+            snapshot = await self.brokers.reader_for(account).snapshot(account)
+        except BrokerRejected:
+            await asyncio.gather(earlier, return_exceptions=True)
+            return [await self.decide(planned.event) for planned in run]  # each refused
+        except BaseException:
+            await asyncio.gather(earlier, return_exceptions=True)
+            raise
+        decided = await earlier
+        if any(d is not None for d in decided):  # redeliveries: one at a time
+            return [await self.decide(planned.event) for planned in run]
+        fresh = False
+        while True:
+            ledger, revision = await self.ledgers.load(account.id, fresh)
+            reserved: list[tuple[OrderRequest, Decimal]] = []
+            for planned in run:
+                ledger.roll(trading_day(self.clock.now(), planned.strategy.day_timezone),
+                            snapshot.equity)
+                answer = None if _answered(ledger, planned.coid, None) is not None else \
+                    _reserve(planned.event, planned.strategy, snapshot, ledger, planned.coid)
+                if not isinstance(answer, tuple):  # not a plain new order: one at a time
+                    return [await self.decide(p.event) for p in run]
+                reserved.append(answer)
+            if await self.ledgers.save(account.id, ledger, revision):
+                break
+            fresh = True
+        # Reserved first, remembered second (as in _decide).
+        firsts = await asyncio.gather(*(self.decisions.remember(p.coid, Decision(ordered=True))
+                                        for p in run))
+        out: list[list[Outgoing]] = []
+        for planned, (order, notional), first in zip(run, reserved, firsts, strict=True):
+            if first.refusal is not None:  # refused concurrently elsewhere: that stands
+                await self.ledgers.unreserve(account.id, planned.coid, notional)
+                out.append([self._refused(planned.event, first.refusal)])
+            else:
+                out.append([self._requested(planned.event, order)])
+        return out
+
     def _requested(self, event: WebhookValidated, order: OrderRequest) -> Outgoing:
         requested = OrderRequested(
             event_id=derived_event_id(event.signal_id, "order"), signal_id=event.signal_id,
@@ -175,34 +260,19 @@ class RiskService:
                     # Reserved but perhaps never remembered (a crash in between).
                     await self.decisions.remember(coid, Decision(ordered=True))
                 return first
-            exposure = Exposure.of(snapshot, ledger)
-            effective = msgspec.structs.replace(snapshot, positions=exposure.positions)
-            order = decide_order(event.signal, strategy, effective, coid)
-            price = Decimal(0)
-            if isinstance(order, OrderRequest):
-                price = (event.signal.price or exposure.prices.get(order.symbol)
-                         or order.reference_price or Decimal(0))
-                order = check_limits(event.signal, order, strategy, exposure, ledger,
-                                     price) or order
-            if isinstance(order, RiskRefusal):
+            reserved = _reserve(event, strategy, snapshot, ledger, coid)
+            if isinstance(reserved, RiskRefusal):
                 if not fresh:
                     fresh = True
                     continue
                 # Remembered first-wins: a redelivery gets it again.
                 refused = await self._refuse(coid, Refusal(
-                    code=order.code, reason=order.reason, details=order.details))
+                    code=reserved.code, reason=reserved.reason, details=reserved.details))
                 if refused is not None:
                     return refused
                 decided = Decision(ordered=True)  # ordered concurrently: answer that
                 continue
-            notional = order_notional(order, price)
-            held = effective.position(order.symbol)
-            signed = -held if order.close_position else (
-                order.quantity if order.side == "buy" else -order.quantity)
-            ledger.count(notional)
-            ledger.pending[order.client_order_id] = Reservation(
-                signal_id=event.signal_id, symbol=order.symbol, signed_quantity=signed,
-                notional=notional, order=order)
+            order, notional = reserved
             if not await self.ledgers.save(event.account_id, ledger, revision):
                 fresh = True
                 continue
@@ -221,6 +291,53 @@ class RiskService:
         if event.account_id and not event.dry_run:  # a dry run reserved nothing
             await self.ledgers.release(event.account_id, event.signal_id)
         return []
+
+    async def free_many(self, events: Sequence[Any]) -> list[list[Outgoing]]:
+        """Terminal events free their signals' reservations: one write per account."""
+        signals: dict[str, list[str]] = {}
+        for event in events:
+            if isinstance(event, TradeExecuted | WebhookFailed) and event.account_id \
+                    and not event.dry_run:
+                signals.setdefault(event.account_id, []).append(event.signal_id)
+        for account_id, signal_ids in signals.items():
+            await self.ledgers.release(account_id, *signal_ids)
+        return [[] for _ in events]
+
+
+def _reserve(event: WebhookValidated, strategy: Strategy, snapshot: AccountSnapshot,
+             ledger: RiskLedger, coid: str) -> tuple[OrderRequest, Decimal] | RiskRefusal:
+    """Size the signal against the broker's positions plus the ledger's reservations
+    and check the limits: the order and its notional, reserved in ``ledger`` (and
+    counted), or why not (``ledger`` untouched)."""
+    exposure = Exposure.of(snapshot, ledger)
+    effective = msgspec.structs.replace(snapshot, positions=exposure.positions)
+    order = decide_order(event.signal, strategy, effective, coid)
+    if isinstance(order, RiskRefusal):
+        return order
+    price = (event.signal.price or exposure.prices.get(order.symbol)
+             or order.reference_price or Decimal(0))
+    refused = check_limits(event.signal, order, strategy, exposure, ledger, price)
+    if refused is not None:
+        return refused
+    notional = order_notional(order, price)
+    held = effective.position(order.symbol)
+    signed = -held if order.close_position else (
+        order.quantity if order.side == "buy" else -order.quantity)
+    ledger.count(notional)
+    ledger.pending[order.client_order_id] = Reservation(
+        signal_id=event.signal_id, symbol=order.symbol, signed_quantity=signed,
+        notional=notional, order=order)
+    return order, notional
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A signal that may be decided in a run, with what deciding it needs."""
+
+    event: WebhookValidated
+    strategy: Strategy
+    account: Account
+    coid: str
 
 
 class Ended:

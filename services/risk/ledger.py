@@ -164,18 +164,21 @@ class RiskLedgers:
             if await self.save(account_id, ledger, revision):
                 return
 
-    async def release(self, account_id: str, signal_id: str) -> bool:
-        """Drop the reservation of a signal whose order filled or ended (idempotent);
-        True if there was one."""
+    async def release(self, account_id: str, *signal_ids: str) -> bool:
+        """Drop the reservations of signals whose orders filled or ended, in one
+        write (idempotent); True if there was one."""
+        wanted = set(signal_ids)
         fresh = False
         while True:
             ledger, revision = await self.load(account_id, fresh)
-            held = [coid for coid, r in ledger.pending.items() if r.signal_id == signal_id]
-            if not held:
-                if fresh:
-                    return False
-                fresh = True  # not in the kept version: make sure
+            held = [coid for coid, r in ledger.pending.items() if r.signal_id in wanted]
+            found = {ledger.pending[coid].signal_id for coid in held}
+            if len(found) < len(wanted) and not fresh:
+                # Not all in the kept version (one may be another instance's): make sure.
+                fresh = True
                 continue
+            if not held:
+                return False
             for coid in held:
                 del ledger.pending[coid]
             if await self.save(account_id, ledger, revision):

@@ -170,3 +170,56 @@ async def test_a_failure_of_nats_itself_is_logged_without_a_traceback(
     (record,) = [r for r in caplog.records if "failed on" in r.getMessage()]
     assert (record.exc_info is not None) is traceback
     assert record.levelno == (logging.ERROR if traceback else logging.WARNING)
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["one-by-one", "handle-many"])
+async def test_a_lanes_messages_are_handled_and_published_together_in_order(
+        bus: Bus, tap: EventTap, many: bool) -> None:
+    clock = SystemClock()
+    batches: list[int] = []
+
+    async def answer(event: AnyEvent) -> list[Outgoing]:
+        return [failure(event, "validate", "demo", event.event_id, clock)]
+
+    async def answer_all(events: list[AnyEvent]) -> list[list[Outgoing]]:
+        batches.append(len(events))
+        return [await answer(event) for event in events]
+
+    for n in range(6):  # one lane (one tenant), all there before the consumer starts
+        await bus.publish_event(tenant_event(n), f"m{n}")
+    consumer = Consumer(bus, SPEC, answer, handle_many=answer_all if many else None)
+    await run_until(consumer, tap.wait_for(lambda evs: len(
+        [e for e in evs if isinstance(e, WebhookFailed)]) == 6))
+    outputs = [e.reason for e in tap.events if isinstance(e, WebhookFailed)]
+    assert outputs == [f"e{n}" for n in range(6)]  # in order, each once
+    info = await bus.js.consumer_info(SPEC.stream, SPEC.durable)
+    assert info.num_ack_pending == 0 and info.num_pending == 0  # every input acked
+    if many:
+        assert max(batches) > 1
+
+
+async def test_a_failing_batch_is_handled_one_message_at_a_time(bus: Bus) -> None:
+    handled: list[str] = []
+    singles: list[str] = []
+    failed = [False]
+    done = asyncio.Event()
+
+    async def one(event: AnyEvent) -> list[Outgoing]:
+        singles.append(event.event_id)
+        handled.append(event.event_id)
+        return []
+
+    async def many(events: list[AnyEvent]) -> list[list[Outgoing]]:
+        if not failed[0]:
+            failed[0] = True
+            raise RuntimeError("a batch went wrong")
+        handled.extend(e.event_id for e in events)
+        if len(handled) >= 4:
+            done.set()
+        return [[] for _ in events]
+
+    for n in range(4):
+        await bus.publish_event(tenant_event(n), f"m{n}")
+    await run_until(Consumer(bus, SPEC, one, handle_many=many), done)
+    assert handled == ["e0", "e1", "e2", "e3"]  # the first alone, in order
+    assert singles == ["e0"]
