@@ -320,9 +320,9 @@ def apply_fixes(state: PaperAccount, symbol: str) -> list[BrokerOrder]:
 class PaperBroker:
     """The default broker: a simulator whose state lives in a KV bucket.
 
-    The account entries this process wrote or read last are kept (as stored, with
-    their revision), so placing an order costs one compare-and-set write instead of a
-    read and a write. Only changes use a kept entry: a stale one (another executor
+    The account entries this process wrote last are kept (decoded, with their
+    revision), so placing an order costs one compare-and-set write instead of a
+    read, a decode and a write. Only changes use a kept entry: a stale one (another executor
     wrote the account since) fails the compare-and-set and is read again. Answers
     that write nothing (an order not found, nothing resting to fill) come from a
     fresh read, as every read-only call does.
@@ -341,7 +341,10 @@ class PaperBroker:
         self.clock = clock
         self.slippage_bps = slippage_bps
         self.fee_bps = fee_bps
-        self._kept: dict[str, tuple[bytes, int]] = {}
+        # Each account's entry as this process last saved it, with its revision.
+        # Taken by whoever loads it (no two callers share one object, and one
+        # changed but not saved is gone); put back by a successful save.
+        self._kept: dict[str, tuple[PaperAccount, int]] = {}
 
     def _costs(self, account: Account) -> tuple[Decimal, Decimal]:
         slippage = account.slippage_bps if account.slippage_bps is not None else self.slippage_bps
@@ -351,18 +354,15 @@ class PaperBroker:
     async def _load(self, account: Account, fresh: bool = True
                     ) -> tuple[PaperAccount, int | None]:
         """The account's entry and revision; with ``fresh=False`` the one this process
-        saw last, when it has one (for changes only: see the class)."""
-        kept = None if fresh else self._kept.get(account.id)
+        saved last, when it has it (for changes only: see the class)."""
+        kept = None if fresh else self._kept.pop(account.id, None)
         if kept is not None:
-            return _decoder.decode(kept[0]), kept[1]
+            return kept
         try:
             entry = await self.kv.get(account.id)
         except KeyNotFoundError:
-            self._kept.pop(account.id, None)
             return PaperAccount(book=Book(currency=account.currency,
                                           cash=account.starting_cash)), None
-        if entry.value and entry.revision is not None:
-            self._kept[account.id] = (entry.value, entry.revision)
         return _decoder.decode(entry.value or b""), entry.revision
 
     async def _load_book(self, account: Account) -> _BookOnly:
@@ -381,18 +381,15 @@ class PaperBroker:
             del state.orders[order.client_order_id]
         state.archived += len(old)
         data = _encoder.encode(state)
+        self._kept.pop(account.id, None)
         try:
             if revision is None:
                 written = await self.kv.create(account.id, data)
             else:
                 written = await self.kv.update(account.id, data, last=revision)
         except KeyWrongLastSequenceError:
-            self._kept.pop(account.id, None)
             return False  # another executor changed the account: decide again
-        except BaseException:  # written or not: unknown, so read it next time
-            self._kept.pop(account.id, None)
-            raise
-        self._kept[account.id] = (data, written)
+        self._kept[account.id] = (state, written)
         return True
 
     async def snapshot(self, account: Account) -> AccountSnapshot:

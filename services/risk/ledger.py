@@ -101,9 +101,9 @@ _decoder = msgspec.json.Decoder(RiskLedger)
 class RiskLedgers:
     """Load and save ledgers with compare-and-set.
 
-    The last version of each account's ledger this process read or wrote is kept
-    (as stored, with its revision), so the usual signal costs one KV write instead
-    of a read and a write. A kept ledger may be stale only if another risk instance
+    The last version of each account's ledger this process wrote is kept (decoded,
+    with its revision), so the usual signal costs one KV write instead of a read,
+    a decode and a write. A kept ledger may be stale only if another risk instance
     wrote the account since; a save after it then fails its compare-and-set, the
     kept version is dropped and the caller decides again on a fresh read. Answers
     that write nothing (a refusal, a reservation not found) must not rest on a
@@ -112,40 +112,36 @@ class RiskLedgers:
 
     def __init__(self, kv: KeyValue) -> None:
         self.kv = kv
-        self._kept: dict[str, tuple[bytes, int]] = {}
+        # The ledger of each account as this process last saved it, with its
+        # revision. Taken by whoever loads it (no two callers share one object, and
+        # one changed but not saved is gone); put back by a successful save.
+        self._kept: dict[str, tuple[RiskLedger, int]] = {}
 
     async def load(self, account_id: str, fresh: bool = True
                    ) -> tuple[RiskLedger, int | None]:
         """The ledger and its revision (None when it does not exist yet); with
-        ``fresh=False`` the version this process saw last, when it has one."""
-        kept = None if fresh else self._kept.get(account_id)
+        ``fresh=False`` the one this process saved last, when it has it."""
+        kept = None if fresh else self._kept.pop(account_id, None)
         if kept is not None:
-            return _decoder.decode(kept[0]), kept[1]
+            return kept
         try:
             entry = await self.kv.get(token(account_id))
         except KeyNotFoundError:
-            self._kept.pop(account_id, None)
             return RiskLedger(), None
-        data = entry.value or b"{}"
-        if entry.revision is not None:
-            self._kept[account_id] = (data, entry.revision)
-        return _decoder.decode(data), entry.revision
+        return _decoder.decode(entry.value or b"{}"), entry.revision
 
     async def save(self, account_id: str, ledger: RiskLedger, revision: int | None) -> bool:
         """Write if nobody changed it since ``revision``; False means decide again."""
         data = _encoder.encode(ledger)
+        self._kept.pop(account_id, None)
         try:
             if revision is None:
                 written = await self.kv.create(token(account_id), data)
             else:
                 written = await self.kv.update(token(account_id), data, last=revision)
         except KeyWrongLastSequenceError:
-            self._kept.pop(account_id, None)
             return False
-        except BaseException:  # written or not: unknown, so read it next time
-            self._kept.pop(account_id, None)
-            raise
-        self._kept[account_id] = (data, written)
+        self._kept[account_id] = (ledger, written)
         return True
 
     async def unreserve(self, account_id: str, client_order_id: str,
