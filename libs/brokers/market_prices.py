@@ -12,7 +12,7 @@ trail resting orders at a price that is gone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -95,6 +95,50 @@ class MarketPrices:
                 raise
             self._kept[key] = (observation, written)
             return True
+
+    async def record_many(self, symbol: str,
+                          observations: Sequence[tuple[Decimal, datetime | None]]
+                          ) -> list[Decimal | None]:
+        """Record observations of ``symbol`` in order, as that many :meth:`record`
+        calls would, in one write: for each, the price recorded once it was applied
+        (its own when it was news, the newer one kept otherwise; None without a
+        bucket)."""
+        if self.kv is None:
+            return [None] * len(observations)
+        key = token(symbol)
+        kept = self._kept.get(key)
+        while True:
+            current: Observation | None
+            revision: int | None
+            if kept is not None:
+                current, revision = kept
+            else:
+                try:
+                    entry = await self.kv.get(key)
+                except KeyNotFoundError:
+                    current, revision = None, None
+                else:
+                    current, revision = _decode(entry.value or b""), entry.revision
+            latest = current
+            after: list[Decimal | None] = []
+            for price, at in observations:
+                if not (latest is not None and latest.at is not None and at is not None
+                        and latest.at > at):
+                    latest = Observation(price, at)
+                after.append(latest.price if latest is not None else None)
+            if latest is current or latest is None:
+                return after  # nothing was news
+            try:
+                if revision is None:
+                    written = await self.kv.create(key, _encoder.encode(latest))
+                else:
+                    written = await self.kv.update(key, _encoder.encode(latest), last=revision)
+            except KeyWrongLastSequenceError:
+                self._kept.pop(key, None)
+                kept = None
+                continue
+            self._kept[key] = (latest, written)
+            return after
 
     async def get(self, symbol: str) -> Decimal | None:
         """The last price recorded for ``symbol``, if any."""

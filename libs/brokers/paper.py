@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from uuid import NAMESPACE_OID, uuid5
@@ -461,6 +462,41 @@ class PaperBroker:
             if not pricing.done():
                 pricing.cancel()
             await asyncio.gather(pricing, return_exceptions=True)
+
+    async def submit_many(self, account: Account,
+                          orders: Sequence[tuple[OrderRequest, Decimal | None]]
+                          ) -> list[BrokerOrder | BrokerRejected]:
+        """Place orders of one account in order, each at the market price given with
+        it, as that many :meth:`submit` calls would, in one write: for each, its
+        result or its refusal (a repeat gets its first result)."""
+        slippage, fee_bps = self._costs(account)
+        fresh = False
+        while True:
+            state, revision = await self._load(account, fresh)
+            fresh = True  # a second try follows a failed compare-and-set
+            known = await asyncio.gather(*(self._known(account, state, order.client_order_id)
+                                           for order, _ in orders))
+            results: list[BrokerOrder | BrokerRejected] = []
+            changed = False
+            for (order, market), earlier in zip(orders, known, strict=True):
+                existing = earlier or state.orders.get(order.client_order_id)
+                if existing is not None:
+                    results.append(existing)
+                    continue
+                changed = True
+                try:
+                    results.append(execute(state, order, slippage, fee_bps, self.clock.now(),
+                                           market))
+                except BrokerRejected as refusal:
+                    state.orders[order.client_order_id] = rejected(order, refusal,
+                                                                   self.clock.now())
+                    results.append(refusal)
+            if not changed:
+                if revision is not None:  # read only: still the one kept
+                    self._kept[account.id] = (state, revision)
+                return results
+            if await self._save(account, state, revision):
+                return results
 
     async def cancel_order(self, account: Account, client_order_id: str,
                            reason: str = "canceled") -> BrokerOrder | None:

@@ -29,7 +29,8 @@ async def main(settings: Settings) -> None:
 
         return [
             registry,
-            Consumer(bus, streams.EXECUTOR, executor.handle, executor.on_exhausted),
+            Consumer(bus, streams.EXECUTOR, executor.handle, executor.on_exhausted,
+                     handle_many=executor.place_many),
             Consumer(bus, streams.EXECUTOR_PRICES, on_tick, decode=decode_tick),
             OrderSync(executor, bus, settings.order_sync_interval_s),
         ]

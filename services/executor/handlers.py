@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
 
 import msgspec
 
@@ -119,6 +121,84 @@ class Executor:
         out += outcome(ctx, result, self.clock)
         if result.status == "filled" and not broker.keeps_legs_with_position:
             out += await self.protect(account, broker, result.symbol)
+        return out
+
+    async def place_many(self, events: Sequence[Any]) -> list[list[Outgoing]]:
+        """Carry out events in order, each answered as :attr:`handle` answers it.
+
+        Runs of one paper account's plain market orders are placed together: their
+        alert prices recorded in one write per symbol, the orders in one write of the
+        account. A run goes one order at a time instead when a resting order could
+        fill at one of its prices (the monitor's legs, limit orders); anything else
+        (cancels, sweeps, legs, other brokers) always does.
+        """
+        out: list[list[Outgoing]] = []
+        run: list[tuple[OrderRequested, Account]] = []
+        for event in events:
+            account = await self._plain_paper_order(event)
+            if run and (account is None or account.id != run[0][1].id):
+                out += await self._place_run(run)
+                run = []
+            if account is not None:
+                run.append((event, account))
+            else:
+                out.append(list(await self.handle(event)))
+        return out + await self._place_run(run)
+
+    async def _plain_paper_order(self, event: Any) -> Account | None:
+        """The account of a plain market order on the paper broker; else None."""
+        if not isinstance(event, OrderRequested):
+            return None
+        order = event.order
+        if order.leg or order.order_type != "market" or \
+                order.intent in ("cancel_all", "close_all"):
+            return None
+        account = await self.registry.account(event.account_id)
+        return account if account is not None and account.broker == "paper" else None
+
+    async def _place_run(self, run: list[tuple[OrderRequested, Account]]
+                         ) -> list[list[Outgoing]]:
+        """Place a run of one paper account's market orders (see :meth:`place_many`)."""
+        if len(run) < 2:
+            return [list(await self.handle(event)) for event, _ in run]
+        paper = self.brokers.paper
+        symbols = list(dict.fromkeys(event.order.symbol for event, _ in run))
+        resting = await asyncio.gather(*(self.open_orders.for_symbol(s) for s in symbols))
+        if any(o.broker == "paper" for orders in resting for o in orders):
+            return [list(await self.handle(event)) for event, _ in run]
+        # The market each order meets: the alert prices recorded up to it (as
+        # on_price records them, older observations losing), else what was recorded.
+        before = dict(zip(symbols, await asyncio.gather(
+            *(paper.market_price(s) for s in symbols)), strict=True))
+        seen: dict[str, list[int]] = {}
+        for n, (event, _) in enumerate(run):
+            if event.order.reference_price:
+                seen.setdefault(event.order.symbol, []).append(n)
+        recorded = await asyncio.gather(*(paper.prices.record_many(
+            symbol, [(run[n][0].order.reference_price or Decimal(0), run[n][0].occurred_at)
+                     for n in indexes]) for symbol, indexes in seen.items()))
+        market: list[Decimal | None] = []
+        latest = dict(before)
+        after = {n: price for indexes, prices in zip(seen.values(), recorded, strict=True)
+                 for n, price in zip(indexes, prices, strict=True)}
+        for n, (event, _) in enumerate(run):
+            if n in after:
+                latest[event.order.symbol] = after[n]
+            market.append(latest[event.order.symbol])
+        account = run[0][1]
+        results = await paper.submit_many(
+            account, [(event.order, price) for (event, _), price in zip(run, market,
+                                                                          strict=True)])
+        out: list[list[Outgoing]] = []
+        for (event, _), result in zip(run, results, strict=True):
+            if isinstance(result, BrokerRejected):
+                out.append([failure(event, "execute", result.code, result.reason, self.clock,
+                                    {"client_order_id": event.order.client_order_id})])
+                continue
+            ctx = order_context(event, account.broker)
+            if result.status == "open":
+                await self.open_orders.remember(ctx)
+            out.append(outcome(ctx, result, self.clock))
         return out
 
     async def sweep(self, event: OrderRequested, account: Account) -> list[Outgoing]:
