@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from cli import admin_client, audit
+from cli import admin_client, audit, logs
 from libs.runtime.config import Settings, load_settings
 from libs.runtime.logs import setup_logging
 
@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     apikey.add_argument("--data-dir", help="data dir of 'tradehooks up' (finds its NATS)")
     admin_client.add_parsers(sub)
     audit.add_parsers(sub)
+    logs.add_parser(sub)
     rebuild = sub.add_parser("rebuild-registry",
                              help="rebuild tenants, accounts and strategies from the event "
                              "store and compare them with the live registry")
@@ -134,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging("rebuild-registry", settings.log_level)
         return asyncio.run(rebuild_registry(settings, args.apply,
                                             explicit_nats="NATS_URL" in os.environ))
+    if args.command == "logs":
+        return logs.run(settings, args)
     if args.command in audit.COMMANDS:
         return audit.run(settings, args)
     if args.command in admin_client.RESOURCES:

@@ -58,6 +58,11 @@ class Settings(BaseModel):
     # when a key is set): every so many stored events or seconds, whichever first;
     # 0 switches that trigger off. Files go to the directory (<data dir>/checkpoints).
     checkpoint_key: str = ""
+    # logs.jsonl and activity.log under <data dir>/logs, written by the auditor from
+    # the store (projections/logbook.py); rotated at this size, keeping this many.
+    log_files: bool = True
+    log_files_max_bytes: int = Field(default=10 << 20, ge=4096)
+    log_files_backups: int = Field(default=5, ge=1, le=100)
     checkpoint_dir: str = ""
     checkpoint_every_events: int = Field(default=10_000, ge=0)
     checkpoint_interval_s: float = Field(default=3600.0, ge=0)
@@ -99,6 +104,11 @@ class Settings(BaseModel):
         return Path(self.checkpoint_dir) if self.checkpoint_dir else self.data_dir / "checkpoints"
 
     @property
+    def log_folder(self) -> Path:
+        """Where logs.jsonl and activity.log live."""
+        return self.data_dir / "logs"
+
+    @property
     def store_url(self) -> str:
         """Event store location: PostgreSQL URL or the default SQLite file."""
         return self.database_url or f"sqlite:///{self.data_dir / 'events.sqlite'}"
@@ -137,6 +147,9 @@ _ENV = {
     "admin_jwt_public_key": "TRADEHOOKS_ADMIN_JWT_PUBLIC_KEY",
     "admin_jwt_audience": "TRADEHOOKS_ADMIN_JWT_AUDIENCE",
     "checkpoint_key": "TRADEHOOKS_CHECKPOINT_KEY",
+    "log_files": "TRADEHOOKS_LOG_FILES",
+    "log_files_max_bytes": "TRADEHOOKS_LOG_FILES_MAX_BYTES",
+    "log_files_backups": "TRADEHOOKS_LOG_FILES_BACKUPS",
     "checkpoint_dir": "TRADEHOOKS_CHECKPOINT_DIR",
     "checkpoint_every_events": "TRADEHOOKS_CHECKPOINT_EVERY_EVENTS",
     "checkpoint_interval_s": "TRADEHOOKS_CHECKPOINT_INTERVAL_S",

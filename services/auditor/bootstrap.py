@@ -10,6 +10,7 @@ from libs.runtime.clock import SystemClock
 from libs.runtime.config import Settings
 from libs.runtime.service import Runnable, run_consumers
 from projections import checkpoint
+from projections.logbook import LogBook
 from projections.persistence import parse_store_url
 from projections.projector import AccountsProjector
 from projections.readmodel import open_read_model
@@ -32,6 +33,12 @@ async def main(settings: Settings) -> None:
     projectors: list[Projector] = [await asyncio.to_thread(AccountsProjector, store, read_model),
                   await asyncio.to_thread(SignalsProjector, store, signals),
                   await asyncio.to_thread(TimelineProjector, store, timeline)]
+    logbook = None
+    if settings.log_files:
+        logbook = await asyncio.to_thread(LogBook, store, settings.log_folder,
+                                          settings.log_files_max_bytes,
+                                          settings.log_files_backups)
+        projectors.append(logbook)
     # Catch up on anything stored before a crash but not yet projected.
     for projector in projectors:
         await asyncio.to_thread(projector.catch_up)
@@ -55,3 +62,5 @@ async def main(settings: Settings) -> None:
         read_model.close()
         signals.close()
         timeline.close()
+        if logbook is not None:
+            logbook.close()

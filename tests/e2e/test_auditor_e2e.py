@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
-from harness import EventTap, System, account_projection, provision
+from harness import EventTap, System, account_projection, provision, wait_until
 
 from cli.main import main
 from contracts.events import TradeExecuted
@@ -89,3 +89,38 @@ async def test_an_account_before_and_after_its_fills(
     assert main(["what-if", t.account.id, "--json", "--set", "fixed_quantity=7"]) == 0
     bigger = json.loads(capsys.readouterr().out)
     assert [c["replayed"][0]["quantity"] for c in bigger["changed"]] == ["7", "7"]
+
+
+async def test_the_log_files_tell_a_signal_s_story(
+        system: System, bus: Bus, tap: EventTap, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="2")
+    async with aiohttp.ClientSession() as http:
+        _, accepted = await post_json(http, system.webhook_url(t.strategy),
+                                      tv_alert(symbol="LOGS", price="50.00"))
+    signal_id = accepted["signal_id"]
+    executed = await tap.wait_terminal(signal_id)
+    assert isinstance(executed, TradeExecuted)
+    folder = system.data_dir / "logs"
+
+    def lines_of_the_signal() -> list[dict[str, Any]]:
+        path = folder / "logs.jsonl"
+        rows = [json.loads(line) for line in path.read_text().splitlines()] \
+            if path.exists() else []
+        return [row for row in rows if row["event"]["signal_id"] == signal_id]
+
+    # The auditor writes the files after storing: wait for the terminal event's line.
+    await wait_until(lambda: any(r["type"] == "webhook.trade_executed"
+                                 for r in lines_of_the_signal()), 15,
+                     message="the signal's trade in logs.jsonl")
+    rows = lines_of_the_signal()
+    assert rows[0]["type"] == "webhook.received"
+    assert [r["position"] for r in rows] == sorted(r["position"] for r in rows)
+    assert rows[0]["subject"].startswith(f"webhook.received.{t.tenant.id}.")
+    assert "token" not in rows[0]["event"]["payload"]  # credentials never reach a file
+    activity = (folder / "activity.log").read_text()
+    assert f"{t.tenant.id}/{t.account.id} strategy {t.strategy.id}: LOGS buy 2 @" in activity
+    # The CLI shows the same last lines.
+    monkeypatch.setenv("TRADEHOOKS_DATA_DIR", str(system.data_dir))
+    assert main(["logs", "--activity", "-n", "50"]) == 0
+    assert "LOGS buy 2 @" in capsys.readouterr().out
