@@ -65,8 +65,9 @@ async def serve_rewired(
     # On SIGTERM the listeners close at once (new connections are refused) and
     # requests in flight get this long to finish their durable publish and answer.
     runners: list[web.AppRunner] = []
+    serving = listeners(ctx)
     try:
-        for listener in listeners(ctx):
+        for listener in serving:
             runner = web.AppRunner(listener.app, access_log=None, shutdown_timeout=10.0)
             await runner.setup()
             runners.append(runner)
@@ -74,7 +75,7 @@ async def serve_rewired(
                               reuse_port=reuse_port).start()
             log.info("%s listening on http://%s:%d", listener.what, listener.host,
                      listener.port)
-        await _rewire_until_stopped(name, settings, stop, ctx, wire, release)
+        await _rewire_until_stopped(name, settings, stop, ctx, wire, release, serving)
     finally:
         for runner in runners:
             await runner.cleanup()
@@ -105,6 +106,7 @@ async def _connect_and_wire(
 async def _rewire_until_stopped(
     name: str, settings: Settings, stop: asyncio.Event, ctx: C,
     wire: Callable[[Bus], Awaitable[C]], release: Callable[[C], Awaitable[None]],
+    serving: list[Listener],
 ) -> None:
     """Until ``stop``: whenever the connection is closed for good, make a fresh one
     and swap everything made from it into ``ctx``."""
@@ -127,4 +129,6 @@ async def _rewire_until_stopped(
         old = copy.copy(ctx)
         ctx.rebind(fresh)
         await release(old)
-        log.info("%s serving again with a fresh NATS connection", name)
+        for listener in serving:  # operators (and tests) watch for this line
+            log.info("%s listening on http://%s:%d again with a fresh NATS connection",
+                     listener.what, listener.host, listener.port)

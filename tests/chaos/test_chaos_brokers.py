@@ -66,7 +66,9 @@ async def test_flaky_alpaca_and_a_paper_executor_killed_mid_order_double_nothing
     assert set(injected) == set(FAULTS), injected
     dropped_orders = [r for r, kind in alpaca.injected
                       if (r, kind) == ("POST /v2/orders", "accept_then_drop")]
-    assert len(dropped_orders) == 3, alpaca.injected
+    # The three forced ones, plus any the random faults drew for an order (which
+    # request meets a random fault depends on timing: the order of calls varies).
+    assert len(dropped_orders) >= 3, alpaca.injected
     # The order whose executor died after the paper broker filled it and before
     # the ack: filled once, reported once, by the restarted executor.
     fills = [e for e in report.events if isinstance(e, TradeExecuted)
