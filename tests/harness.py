@@ -594,15 +594,19 @@ def log_size(system: System, service: str) -> int:
 
 async def wait_restarted(system: System, service: str, offset: int,
                          timeout: float = 30.0) -> None:
-    """Until the service logs, after ``offset``, that it is running again."""
+    """Until the service logs, after ``offset``, that it is running again: started
+    anew, or (an HTTP service, whose listener stays up) serving on a fresh NATS
+    connection."""
     kind = service.rsplit("-", 1)[0] if service.rsplit("-", 1)[-1].isdigit() else service
-    marker = b"listening on" if kind in HTTP_SERVICES else f"{kind} running".encode()
+    markers = ((b"listening on", b"serving again") if kind in HTTP_SERVICES
+               else (f"{kind} running".encode(),))
     path = system.data_dir / f"{service}.log"
 
     def running() -> bool:
         with path.open("rb") as log:
             log.seek(offset)
-            return marker in log.read()
+            logged = log.read()
+        return any(marker in logged for marker in markers)
 
     await wait_until(running, timeout, interval=0.05, message=f"{service} to restart")
 
