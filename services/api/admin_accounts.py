@@ -34,10 +34,10 @@ FIXED = frozenset({"id", "tenant_id", "broker", "currency", "starting_cash", "pa
 
 
 ACCOUNTS: RecordRoutes[Account] = RecordRoutes(
-    what="account", param="account_id", shape=ACCOUNT_ID,
+    what="account", param="account_id", shape=ACCOUNT_ID, path="/api/v1/accounts",
     load_one=lambda reg, account_id: reg.account(account_id),
     load_all=lambda reg: reg.accounts(), view=account_view,
-    tenant_of=lambda account: account.tenant_id, switch="active")
+    tenant_of=lambda account: account.tenant_id, switch="active", show_at="/config")
 
 
 def _endpoint(account: Account | None) -> str | None:
@@ -123,9 +123,5 @@ async def update_account(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    """Mount the account configuration routes."""
-    app.router.add_post("/api/v1/accounts", create_account)
-    app.router.add_get("/api/v1/accounts", ACCOUNTS.index)
-    app.router.add_get("/api/v1/accounts/{account_id}/config", ACCOUNTS.show)
-    app.router.add_patch("/api/v1/accounts/{account_id}", update_account)
-    app.router.add_post("/api/v1/accounts/{account_id}/disable", ACCOUNTS.disable)
+    """Mount the account routes."""
+    ACCOUNTS.mount(app, create_account, update_account)

@@ -20,6 +20,7 @@ from services.api.admin_common import answer_change, author, global_admin, path_
 from services.api.suspension import switched
 
 R = TypeVar("R", Tenant, Account, Strategy)
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,22 @@ class RecordRoutes(Generic[R]):
     view: Callable[[R], dict[str, Any]]
     tenant_of: Callable[[R], str]
     switch: str  # the field ``disable`` turns off ("active", "enabled")
+    path: str  # the collection's path: "/api/v1/tenants"
     # Tenants: only a global admin changes one (a tenant cannot lift its own limits);
     # accounts and strategies: any write key of their tenant, suspension kept.
     global_writes: bool = False
+    # Where one record is read, below its path (accounts: "/config"; their state is
+    # the path itself, answered from the read model).
+    show_at: str = ""
+
+    def mount(self, app: web.Application, create: Handler, update: Handler) -> None:
+        """The five routes: create and list the records, read, change and disable one."""
+        one = f"{self.path}/{{{self.param}}}"
+        app.router.add_post(self.path, create)
+        app.router.add_get(self.path, self.index)
+        app.router.add_get(one + self.show_at, self.show)
+        app.router.add_patch(one, update)
+        app.router.add_post(f"{one}/disable", self.disable)
 
     async def visible(self, request: web.Request, write: bool = False) -> tuple[R, ApiKey]:
         """The record named in the path and the caller's key; 404 (never 403: no hint

@@ -60,7 +60,7 @@ async def _check_account(registry: Registry, account_id: object, tenant_id: str)
 
 
 STRATEGIES: RecordRoutes[Strategy] = RecordRoutes(
-    what="strategy", param="strategy_id", shape=STRATEGY_ID,
+    what="strategy", param="strategy_id", shape=STRATEGY_ID, path="/api/v1/strategies",
     load_one=lambda reg, strategy_id: reg.strategy(strategy_id),
     load_all=lambda reg: reg.strategies(), view=strategy_view,
     tenant_of=lambda strategy: strategy.tenant_id, switch="enabled")
@@ -125,9 +125,5 @@ async def rotate_strategy(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Mount the strategy routes."""
-    app.router.add_post("/api/v1/strategies", create_strategy)
-    app.router.add_get("/api/v1/strategies", STRATEGIES.index)
-    app.router.add_get("/api/v1/strategies/{strategy_id}", STRATEGIES.show)
-    app.router.add_patch("/api/v1/strategies/{strategy_id}", update_strategy)
-    app.router.add_post("/api/v1/strategies/{strategy_id}/disable", STRATEGIES.disable)
+    STRATEGIES.mount(app, create_strategy, update_strategy)
     app.router.add_post("/api/v1/strategies/{strategy_id}/rotate", rotate_strategy)

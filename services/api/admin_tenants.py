@@ -37,7 +37,7 @@ class TenantIn(BaseModel):
 
 
 TENANTS: RecordRoutes[Tenant] = RecordRoutes(
-    what="tenant", param="tenant_id", shape=TENANT_ID,
+    what="tenant", param="tenant_id", shape=TENANT_ID, path="/api/v1/tenants",
     load_one=lambda reg, tenant_id: reg.tenant(tenant_id), load_all=lambda reg: reg.tenants(),
     view=tenant_view, tenant_of=lambda tenant: tenant.id, switch="active",
     global_writes=True)
@@ -66,8 +66,4 @@ async def update_tenant(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Mount the tenant routes."""
-    app.router.add_post("/api/v1/tenants", create_tenant)
-    app.router.add_get("/api/v1/tenants", TENANTS.index)
-    app.router.add_get("/api/v1/tenants/{tenant_id}", TENANTS.show)
-    app.router.add_patch("/api/v1/tenants/{tenant_id}", update_tenant)
-    app.router.add_post("/api/v1/tenants/{tenant_id}/disable", TENANTS.disable)
+    TENANTS.mount(app, create_tenant, update_tenant)
