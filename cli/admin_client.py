@@ -1,4 +1,4 @@
-"""``tradehooks tenant|account|strategy …``: the admin API from the command line.
+"""``tradehooks tenant|account|strategy|callback …``: the admin API from the command line.
 
 Talks to a running system's operator listener over HTTP with an admin key:
 ``TRADEHOOKS_ADMIN_KEY`` (or ``admin_key`` in the data dir's demo.json) at
@@ -17,11 +17,14 @@ import aiohttp
 
 from libs.runtime.config import Settings
 
-RESOURCES = {"tenant": "tenants", "account": "accounts", "strategy": "strategies"}
+RESOURCES = {"tenant": "tenants", "account": "accounts", "strategy": "strategies",
+             "callback": "callbacks"}
+# Resources with a secret to rotate.
+ROTATED = ("strategy", "callback")
 
 
 def add_parsers(sub: Any) -> None:
-    """Register the three resource commands on the CLI."""
+    """Register the resource commands on the CLI."""
     for resource in RESOURCES:
         parser = sub.add_parser(resource, help=f"manage {RESOURCES[resource]} "
                                 "through the admin API of a running system")
@@ -35,7 +38,7 @@ def add_parsers(sub: Any) -> None:
         update = actions.add_parser("update")
         update.add_argument("id")
         update.add_argument("fields", nargs="+", metavar="KEY=VALUE")
-        for action in ("disable", "rotate") if resource == "strategy" else ("disable",):
+        for action in ("disable", "rotate") if resource in ROTATED else ("disable",):
             actions.add_parser(action).add_argument("id")
         parser.add_argument("--data-dir", help="data dir of 'tradehooks up'")
 

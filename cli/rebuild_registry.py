@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from cli.register import registry_connection
-from libs.registry.models import RECORD_MODELS, Account, Record, Strategy, Tenant
+from libs.registry.models import RECORD_MODELS, Account, CallbackEndpoint, Record, Strategy, Tenant
 from libs.registry.store import Registry, record_key
 from libs.registry.upcast import upcast_record
 from libs.runtime.config import Settings
@@ -51,7 +51,7 @@ def rebuilt_records(fold: RegistryFold, registry: Registry) -> dict[str, BaseMod
 async def compare(registry: Registry, rebuilt: dict[str, BaseModel]) -> RegistryDiff:
     """Record by record, the rebuilt registry against the live one."""
     records: list[Record] = [*await registry.tenants(), *await registry.accounts(),
-                             *await registry.strategies()]
+                             *await registry.strategies(), *await registry.callbacks()]
     live: dict[str, BaseModel] = {record_key(r): r for r in records}
     same = sorted(k for k, r in rebuilt.items() if k in live and live[k] == r)
     differ = sorted(k for k, r in rebuilt.items() if k in live and live[k] != r)
@@ -84,7 +84,7 @@ async def rebuild_registry(settings: Settings, apply: bool, explicit_nats: bool)
             return 0 if not (diff.differ or diff.missing) else 1
         for key in diff.differ + diff.missing:
             record = rebuilt[key]
-            assert isinstance(record, Tenant | Account | Strategy)
+            assert isinstance(record, Tenant | Account | Strategy | CallbackEndpoint)
             await reg.put(record)
         print(f"restored {len(diff.differ) + len(diff.missing)} record(s)")
     return 0

@@ -289,6 +289,106 @@ class AuthFailuresAlert(Event, tag="security.auth_failures", kw_only=True, froze
     strategy_id: str = ""
 
 
+class CallbackChange(RegistryChange, frozen=True, kw_only=True):
+    """A change of a tenant's callback endpoint (``record``: the endpoint after it,
+    its secrets sealed)."""
+
+    endpoint_id: str
+
+
+class CallbackCreated(CallbackChange, tag="registry.callback_created", kw_only=True,
+                      frozen=True):
+    """An operator registered a callback endpoint; its secret is never in the event."""
+
+    url: str
+    event_types: list[str]
+    secret_fingerprint: str
+
+
+class CallbackUpdated(CallbackChange, tag="registry.callback_updated", kw_only=True,
+                      frozen=True):
+    """An operator changed a callback endpoint (``changes``: field → new value)."""
+
+    changes: dict[str, Any]
+    by: str = ""
+
+
+class CallbackSecretRotated(CallbackChange, tag="registry.callback_secret_rotated",
+                            kw_only=True, frozen=True):
+    """A callback endpoint got a new signing secret; deliveries are signed with both
+    until ``previous_valid_until``."""
+
+    secret_fingerprint: str
+    previous_fingerprint: str
+    previous_valid_until: datetime
+
+
+class CallbackEndpointFailing(CallbackChange, tag="callback.endpoint_failing", kw_only=True,
+                              frozen=True):
+    """A delivery to the endpoint was parked (out of retries): the endpoint is marked
+    failing; ``streak`` deliveries in a row were parked."""
+
+    streak: int
+    reason: str
+
+
+class CallbackEndpointRecovered(CallbackChange, tag="callback.endpoint_recovered",
+                                kw_only=True, frozen=True):
+    """A failing endpoint took a delivery again: no longer failing."""
+
+
+class CallbackEndpointDisabled(CallbackChange, tag="callback.endpoint_disabled",
+                               kw_only=True, frozen=True):
+    """The dispatcher disabled the endpoint: ``streak`` deliveries in a row were parked
+    (``TRADEHOOKS_CALLBACK_DISABLE_AFTER``), or it answered 410 Gone."""
+
+    streak: int
+    reason: str
+
+
+class CallbackRequested(Event, tag="callback.requested", kw_only=True, frozen=True):
+    """Endpoint ``endpoint_id`` is to be told about event ``source_event_id`` (its
+    ``webhook-id``). ``signal_id`` is the source event's, so a signal's trail shows
+    who was told what. ``payload`` is the body's ``data``: the event as published."""
+
+    endpoint_id: str
+    delivery_id: str
+    source_event_id: str
+    source_type: str
+    payload: dict[str, Any]
+    # A redelivery an operator asked for: the delivery it repeats, and who asked.
+    redelivery_of: str = ""
+    by: str = ""
+
+
+class CallbackAttempted(Event, tag="callback.attempted", kw_only=True, frozen=True):
+    """One HTTP attempt of a delivery: ``outcome`` ``delivered`` (a 2xx answer),
+    ``failed`` (another answer, a timeout, a connection error: retried at
+    ``next_attempt_at`` unless parked) or ``refused`` (the URL's address is not
+    allowed: nothing was sent)."""
+
+    endpoint_id: str
+    delivery_id: str
+    source_event_id: str
+    attempt: int
+    outcome: Literal["delivered", "failed", "refused"]
+    status_code: int = 0
+    error: str = ""
+    duration_ms: int = 0
+    next_attempt_at: datetime | None = None
+
+
+class CallbackParked(Event, tag="callback.parked", kw_only=True, frozen=True):
+    """A delivery was given up after ``attempts`` attempts (its retry period ran out,
+    the endpoint answered 410, or it was disabled); an operator can redeliver it."""
+
+    endpoint_id: str
+    delivery_id: str
+    source_event_id: str
+    attempts: int
+    reason: str
+
+
 AnyEvent = (
     WebhookReceived
     | WebhookValidated
@@ -310,9 +410,26 @@ AnyEvent = (
     | StrategySecretRotated
     | StrategyUpdated
     | AuthFailuresAlert
+    | CallbackCreated
+    | CallbackUpdated
+    | CallbackSecretRotated
+    | CallbackEndpointFailing
+    | CallbackEndpointRecovered
+    | CallbackEndpointDisabled
+    | CallbackRequested
+    | CallbackAttempted
+    | CallbackParked
 )
 
 TERMINAL_TYPES = frozenset({"webhook.trade_executed", "webhook.failed"})
+# What a tenant's callback endpoint may subscribe to: the lifecycle of its signals,
+# orders and accounts, and security alerts (never internal requests, registry
+# records or the callbacks' own events).
+CALLBACK_EVENT_TYPES = (
+    "webhook.received", "webhook.validated", "webhook.trade_executed", "webhook.failed",
+    "order.placed", "order.leg_filled", "order.leg_canceled", "order.leg_resized",
+    "account.breaker_tripped", "account.resumed", "security.auth_failures",
+)
 
 _encoder = msgspec.json.Encoder(decimal_format="string")
 _decoder = msgspec.json.Decoder(AnyEvent)

@@ -64,6 +64,9 @@ ACCOUNT_ID = Shape("account id", _RECORD, 64, _RECORD_WORDS)
 STRATEGY_ID = Shape("strategy id", _RECORD, 64, _RECORD_WORDS)
 # A strategy's URL name, unique within its tenant (``/webhook/{tenant}/{slug}``).
 SLUG = Shape("slug", _RECORD, 64, _RECORD_WORDS)
+# A tenant's callback endpoint (``cb-<hex>``) and one delivery to it (``dlv-<hex>``).
+CALLBACK_ID = Shape("callback id", _RECORD, 64, _RECORD_WORDS)
+DELIVERY_ID = Shape("delivery id", _RECORD, 64, _RECORD_WORDS)
 # ``thk_<id>_<secret>``: the id part (``secrets.token_hex(6)`` today).
 API_KEY_ID = Shape("API key id", "A-Za-z0-9", 32, "letters and digits")
 # Signal ids are UUIDs; registry and security trails use ``kind:id`` correlations.

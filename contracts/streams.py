@@ -13,6 +13,7 @@ STREAM_SUBJECTS = [
     "registry.>",
     "account.>",
     "security.>",
+    "callback.>",
     "deadletter.>",
 ]
 # JetStream drops a repeated Nats-Msg-Id inside this window: repeated stage outputs,
@@ -39,6 +40,11 @@ RATE_WINDOW_KEEP_S = 90_000.0  # a day and a bit: the longest window, then dropp
 BUCKET_PAPER = "th_paper_accounts"
 # Alerts accepted for strategies under a rate limit (kept for the duplicate window).
 BUCKET_ACCEPTED = "th_accepted_alerts"
+# Callbacks: one record per delivery (its state and the endpoint's delivery log), kept
+# 30 days; and each endpoint's run of parked deliveries.
+BUCKET_CALLBACK_DELIVERIES = "th_callback_deliveries"
+CALLBACK_DELIVERIES_KEEP_S = 30 * 86_400.0
+BUCKET_CALLBACK_HEALTH = "th_callback_health"
 
 
 @dataclass(frozen=True)
@@ -76,9 +82,22 @@ SLTP_MONITOR = ConsumerSpec("sltp_monitor", (subjects.TRADE_EXECUTED,), "sltp")
 # The auditor records every event and never gives up on one (it naks and retries
 # until the store is back). Dead letters are not events; they stay in the stream.
 AUDITOR = ConsumerSpec(
-    "auditor", ("webhook.>", "order.>", "registry.>", "account.>", "security.>"), "audit",
+    "auditor", ("webhook.>", "order.>", "registry.>", "account.>", "security.>", "callback.>"),
+    "audit",
     max_deliver=-1,
 )
+
+# The dispatcher: lifecycle events in (a callback.requested per endpoint that wants
+# one) …
+DISPATCHER = ConsumerSpec(
+    "dispatcher", ("webhook.>", "order.placed.>", "order.leg_filled.>",
+                   "order.leg_canceled.>", "order.leg_resized.>", "account.>",
+                   "security.>"), "dispatch")
+# … and the deliveries themselves: retried by JetStream (a nak with the backoff's
+# delay) for as long as the retry period lasts; attempts are counted in the delivery's
+# record, so the consumer never gives up on its own.
+DISPATCHER_DELIVERIES = ConsumerSpec("dispatcher_deliveries", (subjects.CALLBACK_REQUESTED,),
+                                     "dispatch", max_deliver=-1, ack_wait_s=60.0)
 
 
 def message_id(signal_id: str, stage: str) -> str:

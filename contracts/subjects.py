@@ -10,6 +10,7 @@
 ``order.cancel_requested.<tenant>.<account>.<strategy>`` (strategy ``_`` when none)
 ``account.breaker_tripped.<tenant>.<account>``, ``account.resumed.<tenant>.<account>``
 ``registry.<kind>.<tenant>``
+``callback.<kind>.<tenant>.<endpoint>`` (deliveries, attempts, endpoint health)
 ``market.price.<symbol>`` (stream MARKET: prices are inputs, not audited events)
 ``tradehooks.cmd.cleanup`` / ``tradehooks.cmd.status`` (operator commands, request/reply)
 
@@ -26,6 +27,15 @@ from contracts.events import (
     AccountUpdated,
     AuthFailuresAlert,
     BreakerTripped,
+    CallbackAttempted,
+    CallbackCreated,
+    CallbackEndpointDisabled,
+    CallbackEndpointFailing,
+    CallbackEndpointRecovered,
+    CallbackParked,
+    CallbackRequested,
+    CallbackSecretRotated,
+    CallbackUpdated,
     CancelRequested,
     Event,
     LegCanceled,
@@ -54,6 +64,7 @@ CANCEL_REQUESTED = "order.cancel_requested.>"
 TRADE_EXECUTED = "webhook.trade_executed.>"
 FAILED = "webhook.failed.>"
 REGISTRY = "registry.>"
+CALLBACK_REQUESTED = "callback.requested.>"
 DEAD_LETTER = "deadletter.>"
 MARKET_PREFIX = "market.price"
 PRICES = "market.price.>"
@@ -94,9 +105,19 @@ SUBJECT_TOKENS: dict[type[Event], tuple[str, ...]] = {
     StrategySecretRotated: ("tenant",),
     StrategyUpdated: ("tenant",),
     AuthFailuresAlert: ("tenant",),
+    CallbackCreated: ("tenant",),
+    CallbackUpdated: ("tenant",),
+    CallbackSecretRotated: ("tenant",),
+    CallbackRequested: ("tenant", "endpoint"),
+    CallbackAttempted: ("tenant", "endpoint"),
+    CallbackParked: ("tenant", "endpoint"),
+    CallbackEndpointFailing: ("tenant", "endpoint"),
+    CallbackEndpointRecovered: ("tenant", "endpoint"),
+    CallbackEndpointDisabled: ("tenant", "endpoint"),
 }
 # Which field of the event fills each token.
-_TOKEN_FIELDS = {"tenant": "tenant_id", "account": "account_id", "strategy": "strategy_id"}
+_TOKEN_FIELDS = {"tenant": "tenant_id", "account": "account_id", "strategy": "strategy_id",
+                 "endpoint": "endpoint_id"}
 
 
 def event_type(cls: type[Event]) -> str:

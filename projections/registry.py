@@ -19,6 +19,12 @@ from contracts.events import (
     AccountUpdated,
     AnyEvent,
     BreakerTripped,
+    CallbackCreated,
+    CallbackEndpointDisabled,
+    CallbackEndpointFailing,
+    CallbackEndpointRecovered,
+    CallbackSecretRotated,
+    CallbackUpdated,
     RegistryChange,
     StrategyRegistered,
     StrategySecretRotated,
@@ -32,6 +38,9 @@ _KIND: dict[type[RegistryChange], str] = {
     AccountOpened: "account", AccountUpdated: "account", AccountResumed: "account",
     StrategyRegistered: "strategy", StrategySecretRotated: "strategy",
     StrategyUpdated: "strategy",
+    CallbackCreated: "callback", CallbackUpdated: "callback", CallbackSecretRotated: "callback",
+    CallbackEndpointFailing: "callback", CallbackEndpointRecovered: "callback",
+    CallbackEndpointDisabled: "callback",
 }
 
 

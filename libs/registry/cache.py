@@ -24,7 +24,7 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel
 
 from contracts import streams
-from libs.registry.models import RECORD_MODELS, Account, Strategy, Tenant
+from libs.registry.models import RECORD_MODELS, Record, Strategy, Tenant
 from libs.registry.secrets import lookup_key
 from libs.registry.store import M, Registry, record_key
 from libs.registry.vault import SecretBox, load_box
@@ -120,13 +120,13 @@ class CachedRegistry(Registry):
     async def _all(self, prefix: str, model: type[M]) -> list[M]:
         return self.cached(prefix, model)
 
-    async def put(self, record: Tenant | Account | Strategy) -> None:
+    async def put(self, record: Record) -> None:
         """Write through to KV, and see the write at once here."""
         await super().put(record)
         self._records[record_key(record)] = record
         self.version += 1
 
-    def remember(self, record: Tenant | Account | Strategy) -> None:
+    def remember(self, record: Record) -> None:
         """Take in a record read from KV before the watch delivered it."""
         self._records[record_key(record)] = record
         self.version += 1

@@ -9,8 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import streams
-from contracts.events import AccountUpdated, RegistryChange, StrategyUpdated, TenantUpdated
-from libs.registry.models import Account, Record, Strategy, Tenant, kind_of
+from contracts.events import (
+    AccountUpdated,
+    CallbackUpdated,
+    RegistryChange,
+    StrategyUpdated,
+    TenantUpdated,
+)
+from libs.registry.models import Account, CallbackEndpoint, Record, Strategy, Tenant, kind_of
 from libs.registry.store import Registry
 from libs.registry.views import changed_fields
 from libs.runtime.bus import Bus
@@ -38,7 +44,9 @@ async def save_change(bus: Bus, registry: Registry, before: Record, after: Recor
         "tenant_id": tenant_of(after), "occurred_at": clock.now(), "changes": changes,
         "by": by, "record": registry.stored_form(after)}
     event: RegistryChange
-    if isinstance(after, Strategy):
+    if isinstance(after, CallbackEndpoint):
+        event = CallbackUpdated(endpoint_id=after.id, **common)
+    elif isinstance(after, Strategy):
         event = StrategyUpdated(strategy_id=after.id, **common)
     elif isinstance(after, Account):
         event = AccountUpdated(account_id=after.id, **common)

@@ -11,7 +11,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts import identifiers
+from contracts.events import CALLBACK_EVENT_TYPES
 from contracts.identifiers import Shape
+from libs.callbacks.addresses import url_problem
 from libs.registry.units import (
     BaseEquity,
     BasisPoints,
@@ -40,6 +42,7 @@ TenantId = Annotated[str, _id(identifiers.TENANT_ID)]
 AccountId = Annotated[str, _id(identifiers.ACCOUNT_ID)]
 StrategyId = Annotated[str, _id(identifiers.STRATEGY_ID)]
 Slug = Annotated[str, _id(identifiers.SLUG)]
+CallbackId = Annotated[str, _id(identifiers.CALLBACK_ID)]
 Name = Annotated[str, Field(min_length=1, max_length=identifiers.NAME.max_length)]
 # Requests per window: whole numbers, 0 = no limit; the bounds are far above any real
 # sender (a minute's limit of 100,000 is already ~1,700 alerts a second).
@@ -208,15 +211,76 @@ class Strategy(BaseModel):
         return self.order_type
 
 
-Record = Tenant | Account | Strategy
+CallbackEventType = Literal[CALLBACK_EVENT_TYPES]  # type: ignore[valid-type]
+
+
+class CallbackEndpoint(BaseModel):
+    """A tenant's URL that is told about the events it subscribed to, signed with its
+    own ``whsec_`` secret (Standard Webhooks), by the dispatcher."""
+
+    model_config = ConfigDict(frozen=True)
+    id: CallbackId
+    tenant_id: TenantId
+    url: str
+    description: Annotated[str, Field(max_length=200)] = ""
+    event_types: Annotated[list[CallbackEventType], Field(min_length=1)] = [
+        "webhook.trade_executed", "webhook.failed"]
+    # Only events of these strategies / accounts (empty: all of the tenant's).
+    strategy_ids: list[StrategyId] = []
+    account_ids: list[AccountId] = []
+    # Sealed at rest like strategy secrets; never in events, logs or views.
+    secret: str = Field(repr=False)
+    # After a rotation deliveries are signed with both until ``previous_valid_until``.
+    previous_secret: str = Field(default="", repr=False)
+    previous_valid_until: datetime | None = None
+    enabled: bool = True
+    # Set by the dispatcher: a delivery was parked (out of retries) and none has
+    # succeeded since; why it disabled the endpoint, when it did.
+    failing: bool = False
+    disabled_reason: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, url: str) -> str:
+        problem = url_problem(url)
+        if problem is not None:
+            raise ValueError(problem)
+        return url
+
+    @field_validator("event_types", "strategy_ids", "account_ids")
+    @classmethod
+    def _no_repeats(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(values))
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets a delivery is signed with now (the previous one too during a
+        rotation's overlap)."""
+        secrets = [self.secret]
+        if self.previous_secret and self.previous_valid_until and \
+                now < self.previous_valid_until:
+            secrets.append(self.previous_secret)
+        return secrets
+
+    def wants(self, event_type: str, strategy_id: str, account_id: str) -> bool:
+        """Whether an event of this type, strategy and account is delivered here (an
+        event without a strategy or account passes a filter on it only when the
+        filter is empty)."""
+        return self.enabled and event_type in self.event_types and \
+            (not self.strategy_ids or strategy_id in self.strategy_ids) and \
+            (not self.account_ids or account_id in self.account_ids)
+
+
+Record = Tenant | Account | Strategy | CallbackEndpoint
+RecordModel = type[Tenant] | type[Account] | type[Strategy] | type[CallbackEndpoint]
 # A record's kind is its KV key prefix (``tenant.<id>``) and the name of its trail.
-RECORD_MODELS: dict[str, type[Tenant] | type[Account] | type[Strategy]] = {
-    "tenant": Tenant, "account": Account, "strategy": Strategy}
+RECORD_MODELS: dict[str, RecordModel] = {
+    "tenant": Tenant, "account": Account, "strategy": Strategy, "callback": CallbackEndpoint}
 
 
 def kind_of(record: Record) -> str:
-    """``tenant``, ``account`` or ``strategy``."""
-    return {Tenant: "tenant", Account: "account", Strategy: "strategy"}[type(record)]
+    """``tenant``, ``account``, ``strategy`` or ``callback``."""
+    return {Tenant: "tenant", Account: "account", Strategy: "strategy",
+            CallbackEndpoint: "callback"}[type(record)]
 
 
 _SLUG_BREAK = re.compile(r"[^a-z0-9]+")

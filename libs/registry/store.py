@@ -1,7 +1,7 @@
 """The registry in NATS KV: every instance of every service reads the same config.
 
-Keys: ``tenant.<id>``, ``account.<id>``, ``strategy.<id>``. Every service reads it
-through one watched copy in memory (:mod:`libs.registry.cache`), so a change is
+Keys: ``tenant.<id>``, ``account.<id>``, ``strategy.<id>``, ``callback.<id>``. Every
+service reads it through one watched copy in memory (:mod:`libs.registry.cache`), so a change is
 seen everywhere without a restart.
 """
 
@@ -18,10 +18,10 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel
 
 from contracts import streams
-from contracts.identifiers import ACCOUNT_ID, NAME, SLUG, STRATEGY_ID, TENANT_ID
+from contracts.identifiers import ACCOUNT_ID, CALLBACK_ID, NAME, SLUG, STRATEGY_ID, TENANT_ID
 from contracts.subjects import token as subject_token
 from libs.registry.kv_keys import matching_keys
-from libs.registry.models import Account, Record, Strategy, Tenant, kind_of
+from libs.registry.models import Account, CallbackEndpoint, Record, Strategy, Tenant, kind_of
 from libs.registry.secrets import lookup_key
 from libs.registry.upcast import upcast_record
 from libs.registry.vault import SecretBox, load_box
@@ -66,14 +66,14 @@ class Registry:
         self.kv = kv
         self.box = box
 
-    def stored_form(self, record: Tenant | Account | Strategy) -> dict[str, Any]:
+    def stored_form(self, record: Record) -> dict[str, Any]:
         """A record as stored (and carried by registry events): its secrets sealed."""
         data: dict[str, Any] = record.model_dump(mode="json")
         for path in _SECRET_FIELDS:
             _transform(data, path, self.box.seal)
         return data
 
-    def encode(self, record: Tenant | Account | Strategy) -> bytes:
+    def encode(self, record: Record) -> bytes:
         """The stored bytes of a record, its secrets sealed."""
         return orjson.dumps(self.stored_form(record))
 
@@ -99,7 +99,7 @@ class Registry:
             return None
         return self.decode(entry.value, model)
 
-    async def put(self, record: Tenant | Account | Strategy) -> None:
+    async def put(self, record: Record) -> None:
         """Create or replace a record (and, for strategies, their lookup indexes)."""
         await self.kv.put(record_key(record), self.encode(record))
         if isinstance(record, Strategy):
@@ -150,6 +150,16 @@ class Registry:
         if not STRATEGY_ID.matches(strategy_id):
             return None
         return await self._get(f"strategy.{strategy_id}", Strategy)
+
+    async def callback(self, callback_id: str) -> CallbackEndpoint | None:
+        """One callback endpoint, or None."""
+        if not CALLBACK_ID.matches(callback_id):
+            return None
+        return await self._get(f"callback.{callback_id}", CallbackEndpoint)
+
+    async def callbacks(self) -> list[CallbackEndpoint]:
+        """Every callback endpoint of every tenant."""
+        return await self._all("callback.", CallbackEndpoint)
 
     async def tenants(self) -> list[Tenant]:
         """Every tenant."""

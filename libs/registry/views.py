@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from libs.registry.models import Account, Strategy, Tenant
+from libs.registry.models import Account, CallbackEndpoint, Record, Strategy, Tenant
 
 MASK = "********"
 
@@ -27,8 +27,15 @@ def tenant_view(tenant: Tenant) -> dict[str, Any]:
     return tenant.model_dump(mode="json")
 
 
-def record_view(record: Tenant | Account | Strategy) -> dict[str, Any]:
+def callback_view(endpoint: CallbackEndpoint) -> dict[str, Any]:
+    """A callback endpoint as the API and events show it: everything but its secrets."""
+    return endpoint.model_dump(mode="json", exclude={"secret", "previous_secret"})
+
+
+def record_view(record: Record) -> dict[str, Any]:
     """The public view of any registry record."""
+    if isinstance(record, CallbackEndpoint):
+        return callback_view(record)
     if isinstance(record, Strategy):
         return strategy_view(record)
     if isinstance(record, Account):
@@ -36,8 +43,7 @@ def record_view(record: Tenant | Account | Strategy) -> dict[str, Any]:
     return tenant_view(record)
 
 
-def changed_fields(before: Tenant | Account | Strategy,
-                   after: Tenant | Account | Strategy) -> dict[str, Any]:
+def changed_fields(before: Record, after: Record) -> dict[str, Any]:
     """Field → new value for every field whose public view changed."""
     old, new = record_view(before), record_view(after)
     return {name: value for name, value in new.items() if old.get(name) != value}

@@ -223,6 +223,9 @@ async def ensure_topology(
     await _ensure_bucket(bus, streams.BUCKET_RATE, 1, streams.RATE_WINDOW_KEEP_S, replicas)
     await _ensure_bucket(bus, streams.BUCKET_PAPER, 1, None, replicas)
     await _ensure_bucket(bus, streams.BUCKET_ACCEPTED, 1, dedupe_window_s, replicas)
+    await _ensure_bucket(bus, streams.BUCKET_CALLBACK_DELIVERIES, 1,
+                         streams.CALLBACK_DELIVERIES_KEEP_S, replicas)
+    await _ensure_bucket(bus, streams.BUCKET_CALLBACK_HEALTH, 1, None, replicas)
 
 
 async def _ensure_bucket(bus: Bus, name: str, history: int, ttl: float | None,

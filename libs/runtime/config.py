@@ -66,6 +66,21 @@ class Settings(BaseModel):
     checkpoint_dir: str = ""
     checkpoint_every_events: int = Field(default=10_000, ge=0)
     checkpoint_interval_s: float = Field(default=3600.0, ge=0)
+    # Callbacks to tenants' URLs (the dispatcher; see docs/callbacks.md): how long one
+    # attempt may take, the retry schedule (exponential from the base, capped, with
+    # jitter) and how long it lasts before a delivery is parked, how many parked
+    # deliveries in a row disable an endpoint (0: never), attempts in flight.
+    callback_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    callback_retry_base_s: float = Field(default=5.0, gt=0)
+    callback_retry_max_delay_s: float = Field(default=3600.0, gt=0)
+    callback_retry_for_s: float = Field(default=86_400.0, ge=0)
+    callback_disable_after: int = Field(default=10, ge=0)
+    callback_concurrency: int = Field(default=32, ge=1, le=1024)
+    # Tests and local development only: URLs naming a loopback address literally
+    # (https://127.0.0.1:8443/, http too) are allowed; names resolving to one never.
+    callback_allow_loopback: bool = False
+    # PEM file of extra certificate authorities callbacks trust (a private CA).
+    callback_ca_file: str = ""
     # Tests only: ingress reads the time from this file (see runtime/clock.FileClock).
     test_clock_file: str = ""
 
@@ -153,6 +168,14 @@ _ENV = {
     "checkpoint_dir": "TRADEHOOKS_CHECKPOINT_DIR",
     "checkpoint_every_events": "TRADEHOOKS_CHECKPOINT_EVERY_EVENTS",
     "checkpoint_interval_s": "TRADEHOOKS_CHECKPOINT_INTERVAL_S",
+    "callback_timeout_s": "TRADEHOOKS_CALLBACK_TIMEOUT_S",
+    "callback_retry_base_s": "TRADEHOOKS_CALLBACK_RETRY_BASE_S",
+    "callback_retry_max_delay_s": "TRADEHOOKS_CALLBACK_RETRY_MAX_DELAY_S",
+    "callback_retry_for_s": "TRADEHOOKS_CALLBACK_RETRY_FOR_S",
+    "callback_disable_after": "TRADEHOOKS_CALLBACK_DISABLE_AFTER",
+    "callback_concurrency": "TRADEHOOKS_CALLBACK_CONCURRENCY",
+    "callback_allow_loopback": "TRADEHOOKS_CALLBACK_ALLOW_LOOPBACK",
+    "callback_ca_file": "TRADEHOOKS_CALLBACK_CA_FILE",
     "test_clock_file": "TRADEHOOKS_TEST_CLOCK_FILE",
 }
 

@@ -1,4 +1,4 @@
-"""Admin API: tenants, accounts, strategies and admin keys under ``/api/v1/``.
+"""Admin API: tenants, accounts, strategies, callback endpoints and admin keys under ``/api/v1/``.
 
 Every route needs an admin key or admin JWT; a tenant-scoped one sees only its
 tenant (anything else is a 404). Secrets are answered once, when a strategy is
@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api import admin_accounts, admin_keys, admin_strategies, admin_tenants
+from services.api import (
+    admin_accounts,
+    admin_callbacks,
+    admin_keys,
+    admin_strategies,
+    admin_tenants,
+)
 
 
 def add_routes(app: web.Application) -> None:
@@ -19,4 +25,5 @@ def add_routes(app: web.Application) -> None:
     admin_tenants.add_routes(app)
     admin_accounts.add_routes(app)
     admin_strategies.add_routes(app)
+    admin_callbacks.add_routes(app)
     admin_keys.add_routes(app)

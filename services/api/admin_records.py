@@ -1,4 +1,4 @@
-"""The shape the tenant, account and strategy routes share: list what a key sees, get
+"""The shape the tenant, account, strategy and callback routes share: list what a key sees, get
 one it may see, disable one. Creating and changing differ per record and stay in
 ``admin_tenants``, ``admin_accounts`` and ``admin_strategies``."""
 
@@ -13,13 +13,13 @@ from aiohttp import web
 from contracts.identifiers import Shape
 from libs.http.problems import Problem
 from libs.registry.api_keys import ApiKey
-from libs.registry.models import Account, Strategy, Tenant
+from libs.registry.models import Account, CallbackEndpoint, Strategy, Tenant
 from libs.registry.store import Registry
 from services.api.admin_auth import require_key
 from services.api.admin_common import answer_change, author, global_admin, path_id, registry
 from services.api.suspension import switched
 
-R = TypeVar("R", Tenant, Account, Strategy)
+R = TypeVar("R", Tenant, Account, Strategy, CallbackEndpoint)
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
@@ -65,7 +65,8 @@ class RecordRoutes(Generic[R]):
 
     def changed(self, key: ApiKey, before: R, after: R) -> R:
         """``after`` as ``key`` may leave it (suspension is final: see suspension.py)."""
-        if isinstance(before, Tenant) or isinstance(after, Tenant):
+        if isinstance(before, Tenant | CallbackEndpoint) or \
+                isinstance(after, Tenant | CallbackEndpoint):
             return after
         return switched(key, before, after)
 

@@ -37,6 +37,7 @@ from services.api import (
     admin_strategies,
     admin_tenants,
     openapi_audit,
+    openapi_callbacks,
     openapi_signals,
 )
 from services.api.admin_keys import ApiKeyIn
@@ -515,6 +516,7 @@ def _paths() -> Schema:
             "content": {"text/plain": {"schema": _STR}}}}, tag="health", security=[])},
         **_console_paths(),
         **openapi_audit.paths(_answers({}, *READ, 422), ADMIN),
+        **openapi_callbacks.paths(_op, _answers, _json, _body, _path_param, WRITE, READ, BODY),
         "/openapi.json": {"get": _op("This document", {"200": _json(
             {"type": "object"}, "the OpenAPI document")}, tag="health", security=[])},
         "/asyncapi.json": {"get": _op(
@@ -548,7 +550,7 @@ def document() -> Schema:
     schemas: dict[str, Schema] = {}
     for part in (inputs, _request_schemas(inputs), _pydantic_views(), _msgspec_schemas(),
                  HAND_WRITTEN, CONSOLE_SCHEMAS, openapi_signals.schemas(),
-                 openapi_audit.schemas()):
+                 openapi_audit.schemas(), openapi_callbacks.schemas()):
         # Two models of one name would silently replace each other's schema.
         clash = schemas.keys() & part.keys()
         if clash:

@@ -891,6 +891,447 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/callbacks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Callback endpoints the key sees (no secrets) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description callback endpoints */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CallbackEndpointView"][];
+                    };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Register a callback endpoint: its signing secret is answered once */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CallbackEndpointCreate"];
+                };
+            };
+            responses: {
+                /** @description created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["NewCallbackEndpoint"];
+                    };
+                };
+                /** @description the body is not valid JSON, not an object, or unreadable */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the credential may not do this (viewer key, tenant key, disabled strategy …) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no such record, or one the key may not see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the body is larger than the limit */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a missing or invalid field, named in ``field`` */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/callbacks/{callback_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A callback endpoint (no secrets) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    callback_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the endpoint */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CallbackEndpointView"];
+                    };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no such record, or one the key may not see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a callback endpoint (URL, event types, filters, enabled) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    callback_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CallbackEndpointPatch"];
+                };
+            };
+            responses: {
+                /** @description changed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CallbackEndpointView"];
+                    };
+                };
+                /** @description the body is not valid JSON, not an object, or unreadable */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the credential may not do this (viewer key, tenant key, disabled strategy …) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no such record, or one the key may not see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the body is larger than the limit */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a missing or invalid field, named in ``field`` */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/callbacks/{callback_id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Disable a callback endpoint: nothing more is delivered to it */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    callback_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description disabled */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CallbackEndpointView"];
+                    };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the credential may not do this (viewer key, tenant key, disabled strategy …) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no such record, or one the key may not see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/callbacks/{callback_id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new signing secret (answered once); deliveries carry signatures of both for the overlap */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    callback_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["CallbackRotate"];
+                };
+            };
+            responses: {
+                /** @description rotated */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RotatedCallbackEndpoint"];
+                    };
+                };
+                /** @description the body is not valid JSON, not an object, or unreadable */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the credential may not do this (viewer key, tenant key, disabled strategy …) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no such record, or one the key may not see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the body is larger than the limit */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a missing or invalid field, named in ``field`` */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cleanup": {
         parameters: {
             query?: never;
@@ -3919,6 +4360,402 @@ export interface components {
             trail_pct: string | null;
         };
         /**
+         * CallbackAttempted
+         * @description One HTTP attempt of a delivery: ``outcome`` ``delivered`` (a 2xx answer),
+         *     ``failed`` (another answer, a timeout, a connection error: retried at
+         *     ``next_attempt_at`` unless parked) or ``refused`` (the URL's address is not
+         *     allowed: nothing was sent).
+         */
+        CallbackAttempted: {
+            attempt: number;
+            delivery_id: string;
+            /** @default 0 */
+            duration_ms: number;
+            endpoint_id: string;
+            /** @default  */
+            error: string;
+            event_id: string;
+            /** @default null */
+            next_attempt_at: string | null;
+            occurred_at: string;
+            /** @enum {unknown} */
+            outcome: "delivered" | "failed" | "refused";
+            /** @default 1 */
+            schema_version: number;
+            signal_id: string;
+            source_event_id: string;
+            /** @default 0 */
+            status_code: number;
+            tenant_id: string;
+            /** @enum {unknown} */
+            type: "callback.attempted";
+        };
+        /**
+         * CallbackCreated
+         * @description An operator registered a callback endpoint; its secret is never in the event.
+         */
+        CallbackCreated: {
+            endpoint_id: string;
+            event_id: string;
+            event_types: string[];
+            occurred_at: string;
+            /** @default {} */
+            record: Record<string, never>;
+            /** @default 1 */
+            schema_version: number;
+            secret_fingerprint: string;
+            signal_id: string;
+            tenant_id: string;
+            /** @enum {unknown} */
+            type: "registry.callback_created";
+            url: string;
+        };
+        /**
+         * CallbackEndpoint
+         * @description A tenant's URL that is told about the events it subscribed to, signed with its
+         *     own ``whsec_`` secret (Standard Webhooks), by the dispatcher.
+         */
+        CallbackEndpoint: {
+            /**
+             * Account Ids
+             * @default []
+             */
+            account_ids: string[];
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Disabled Reason
+             * @default
+             */
+            disabled_reason: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Event Types
+             * @default [
+             *       "webhook.trade_executed",
+             *       "webhook.failed"
+             *     ]
+             */
+            event_types: ("webhook.received" | "webhook.validated" | "webhook.trade_executed" | "webhook.failed" | "order.placed" | "order.leg_filled" | "order.leg_canceled" | "order.leg_resized" | "account.breaker_tripped" | "account.resumed" | "security.auth_failures")[];
+            /**
+             * Failing
+             * @default false
+             */
+            failing: boolean;
+            /** Id */
+            id: string;
+            /**
+             * Previous Secret
+             * @default
+             */
+            previous_secret: string;
+            /**
+             * Previous Valid Until
+             * @default null
+             */
+            previous_valid_until: string | null;
+            /** Secret */
+            secret: string;
+            /**
+             * Strategy Ids
+             * @default []
+             */
+            strategy_ids: string[];
+            /** Tenant Id */
+            tenant_id: string;
+            /** Url */
+            url: string;
+        };
+        /**
+         * CallbackEndpoint
+         * @description A tenant's URL that is told about the events it subscribed to, signed with its
+         *     own ``whsec_`` secret (Standard Webhooks), by the dispatcher.
+         */
+        CallbackEndpointCreate: {
+            /**
+             * Account Ids
+             * @default []
+             */
+            account_ids: string[];
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Event Types
+             * @default [
+             *       "webhook.trade_executed",
+             *       "webhook.failed"
+             *     ]
+             */
+            event_types: ("webhook.received" | "webhook.validated" | "webhook.trade_executed" | "webhook.failed" | "order.placed" | "order.leg_filled" | "order.leg_canceled" | "order.leg_resized" | "account.breaker_tripped" | "account.resumed" | "security.auth_failures")[];
+            /**
+             * Strategy Ids
+             * @default []
+             */
+            strategy_ids: string[];
+            /** Tenant Id */
+            tenant_id: string;
+            /** Url */
+            url: string;
+        };
+        /**
+         * CallbackEndpointDisabled
+         * @description The dispatcher disabled the endpoint: ``streak`` deliveries in a row were parked
+         *     (``TRADEHOOKS_CALLBACK_DISABLE_AFTER``), or it answered 410 Gone.
+         */
+        CallbackEndpointDisabled: {
+            endpoint_id: string;
+            event_id: string;
+            occurred_at: string;
+            reason: string;
+            /** @default {} */
+            record: Record<string, never>;
+            /** @default 1 */
+            schema_version: number;
+            signal_id: string;
+            streak: number;
+            tenant_id: string;
+            /** @enum {unknown} */
+            type: "callback.endpoint_disabled";
+        };
+        /**
+         * CallbackEndpointFailing
+         * @description A delivery to the endpoint was parked (out of retries): the endpoint is marked
+         *     failing; ``streak`` deliveries in a row were parked.
+         */
+        CallbackEndpointFailing: {
+            endpoint_id: string;
+            event_id: string;
+            occurred_at: string;
+            reason: string;
+            /** @default {} */
+            record: Record<string, never>;
+            /** @default 1 */
+            schema_version: number;
+            signal_id: string;
+            streak: number;
+            tenant_id: string;
+            /** @enum {unknown} */
+            type: "callback.endpoint_failing";
+        };
+        /**
+         * CallbackEndpoint
+         * @description A tenant's URL that is told about the events it subscribed to, signed with its
+         *     own ``whsec_`` secret (Standard Webhooks), by the dispatcher.
+         */
+        CallbackEndpointPatch: {
+            /**
+             * Account Ids
+             * @default []
+             */
+            account_ids: string[];
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Event Types
+             * @default [
+             *       "webhook.trade_executed",
+             *       "webhook.failed"
+             *     ]
+             */
+            event_types: ("webhook.received" | "webhook.validated" | "webhook.trade_executed" | "webhook.failed" | "order.placed" | "order.leg_filled" | "order.leg_canceled" | "order.leg_resized" | "account.breaker_tripped" | "account.resumed" | "security.auth_failures")[];
+            /**
+             * Strategy Ids
+             * @default []
+             */
+            strategy_ids: string[];
+            /** Url */
+            url?: string;
+        };
+        /**
+         * CallbackEndpointRecovered
+         * @description A failing endpoint took a delivery again: no longer failing.
+         */
+        CallbackEndpointRecovered: {
+            endpoint_id: string;
+            event_id: string;
+            occurred_at: string;
+            /** @default {} */
+            record: Record<string, never>;
+            /** @default 1 */
+            schema_version: number;
+            signal_id: string;
+            tenant_id: string;
+            /** @enum {unknown} */
+            type: "callback.endpoint_recovered";
+        };
+        /**
+         * CallbackEndpoint
+         * @description A tenant's URL that is told about the events it subscribed to, signed with its
+         *     own ``whsec_`` secret (Standard Webhooks), by the dispatcher.
+         */
+        CallbackEndpointView: {
+            /**
+             * Account Ids
+             * @default []
+             */
+            account_ids: string[];
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Disabled Reason
+             * @default
+             */
+            disabled_reason: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Event Types
+             * @default [
+             *       "webhook.trade_executed",
+             *       "webhook.failed"
+             *     ]
+             */
+            event_types: ("webhook.received" | "webhook.validated" | "webhook.trade_executed" | "webhook.failed" | "order.placed" | "order.leg_filled" | "order.leg_canceled" | "order.leg_resized" | "account.breaker_tripped" | "account.resumed" | "security.auth_failures")[];
+            /**
+             * Failing
+             * @default false
+             */
+            failing: boolean;
+            /** Id */
+            id: string;
+            /**
+             * Previous Valid Until
+             * @default null
+             */
+            previous_valid_until: string | null;
+            /**
+             * Strategy Ids
+             * @default []
+             */
+            strategy_ids: string[];
+            /** Tenant Id */
+            tenant_id: string;
+            /** Url */
+            url: string;
+        };
+        /**
+         * CallbackParked
+         * @description A delivery was given up after ``attempts`` attempts (its retry period ran out,
+         *     the endpoint answered 410, or it was disabled); an operator can redeliver it.
+         */
+        CallbackParked: {
+            attempts: number;
+            delivery_id: string;
+            endpoint_id: string;
+            event_id: string;
+            occurred_at: string;
+            reason: string;
+            /** @default 1 */
+            schema_version: number;
+            signal_id: string;
+            source_event_id: string;
+            tenant_id: string;
+            /** @enum {unknown} */
+            type: "callback.parked";
+        };
+        /**
+         * CallbackRequested
+         * @description Endpoint ``endpoint_id`` is to be told about event ``source_event_id`` (its
+         *     ``webhook-id``). ``signal_id`` is the source event's, so a signal's trail shows
+         *     who was told what. ``payload`` is the body's ``data``: the event as published.
+         */
+        CallbackRequested: {
+            /** @default  */
+            by: string;
+            delivery_id: string;
+            endpoint_id: string;
+            event_id: string;
+            occurred_at: string;
+            payload: Record<string, never>;
+            /** @default  */
+            redelivery_of: string;
+            /** @default 1 */
+            schema_version: number;
+            signal_id: string;
+            source_event_id: string;
+            source_type: string;
+            tenant_id: string;
+            /** @enum {unknown} */
+            type: "callback.requested";
+        };
+        CallbackRotate: {
+            /**
+             * @description seconds deliveries are signed with the old secret too
+             * @default 3600
+             */
+            overlap_s: number;
+        };
+        /**
+         * CallbackSecretRotated
+         * @description A callback endpoint got a new signing secret; deliveries are signed with both
+         *     until ``previous_valid_until``.
+         */
+        CallbackSecretRotated: {
+            endpoint_id: string;
+            event_id: string;
+            occurred_at: string;
+            previous_fingerprint: string;
+            previous_valid_until: string;
+            /** @default {} */
+            record: Record<string, never>;
+            /** @default 1 */
+            schema_version: number;
+            secret_fingerprint: string;
+            signal_id: string;
+            tenant_id: string;
+            /** @enum {unknown} */
+            type: "registry.callback_secret_rotated";
+        };
+        /**
+         * CallbackUpdated
+         * @description An operator changed a callback endpoint (``changes``: field → new value).
+         */
+        CallbackUpdated: {
+            /** @default  */
+            by: string;
+            changes: Record<string, never>;
+            endpoint_id: string;
+            event_id: string;
+            occurred_at: string;
+            /** @default {} */
+            record: Record<string, never>;
+            /** @default 1 */
+            schema_version: number;
+            signal_id: string;
+            tenant_id: string;
+            /** @enum {unknown} */
+            type: "registry.callback_updated";
+        };
+        /**
          * CancelRequested
          * @description A decision to cancel resting orders, carried out by the executor — the only
          *     code that writes to a broker — in the account's order.
@@ -3969,7 +4806,7 @@ export interface components {
             field?: string;
             message: string;
         };
-        Event: components["schemas"]["WebhookReceived"] | components["schemas"]["WebhookValidated"] | components["schemas"]["OrderRequested"] | components["schemas"]["OrderPlaced"] | components["schemas"]["LegFilled"] | components["schemas"]["LegCanceled"] | components["schemas"]["LegResized"] | components["schemas"]["CancelRequested"] | components["schemas"]["TradeExecuted"] | components["schemas"]["WebhookFailed"] | components["schemas"]["BreakerTripped"] | components["schemas"]["AccountResumed"] | components["schemas"]["TenantCreated"] | components["schemas"]["TenantUpdated"] | components["schemas"]["AccountOpened"] | components["schemas"]["AccountUpdated"] | components["schemas"]["StrategyRegistered"] | components["schemas"]["StrategySecretRotated"] | components["schemas"]["StrategyUpdated"] | components["schemas"]["AuthFailuresAlert"];
+        Event: components["schemas"]["WebhookReceived"] | components["schemas"]["WebhookValidated"] | components["schemas"]["OrderRequested"] | components["schemas"]["OrderPlaced"] | components["schemas"]["LegFilled"] | components["schemas"]["LegCanceled"] | components["schemas"]["LegResized"] | components["schemas"]["CancelRequested"] | components["schemas"]["TradeExecuted"] | components["schemas"]["WebhookFailed"] | components["schemas"]["BreakerTripped"] | components["schemas"]["AccountResumed"] | components["schemas"]["TenantCreated"] | components["schemas"]["TenantUpdated"] | components["schemas"]["AccountOpened"] | components["schemas"]["AccountUpdated"] | components["schemas"]["StrategyRegistered"] | components["schemas"]["StrategySecretRotated"] | components["schemas"]["StrategyUpdated"] | components["schemas"]["AuthFailuresAlert"] | components["schemas"]["CallbackCreated"] | components["schemas"]["CallbackUpdated"] | components["schemas"]["CallbackSecretRotated"] | components["schemas"]["CallbackEndpointFailing"] | components["schemas"]["CallbackEndpointRecovered"] | components["schemas"]["CallbackEndpointDisabled"] | components["schemas"]["CallbackRequested"] | components["schemas"]["CallbackAttempted"] | components["schemas"]["CallbackParked"];
         /**
          * Fill
          * @description What the broker did with an order.
@@ -4069,6 +4906,11 @@ export interface components {
             tenant_id: string;
             /** @enum {unknown} */
             type: "order.leg_resized";
+        };
+        NewCallbackEndpoint: {
+            callback: components["schemas"]["CallbackEndpointView"];
+            /** @description the endpoint's whsec_ signing secret, shown once */
+            secret: string;
         };
         /**
          * OrderPlaced
@@ -4322,6 +5164,11 @@ export interface components {
              * @default 3600
              */
             overlap_s: number;
+        };
+        RotatedCallbackEndpoint: {
+            callback: components["schemas"]["CallbackEndpointView"];
+            /** @description the endpoint's whsec_ signing secret, shown once */
+            secret: string;
         };
         /**
          * Signal
