@@ -23,6 +23,7 @@ _PARAMETERS = {
     "tenant": "the tenant's id",
     "account": "the account's id, `_` when the event has none",
     "strategy": "the strategy's id, `_` when the event has none",
+    "endpoint": "the callback endpoint's id",
 }
 # Subject tokens are ids made safe: characters outside [A-Za-z0-9_-] become `_`.
 _SAFE_CHARACTERS = "; characters other than letters, digits, `_` and `-` become `_`"

@@ -242,9 +242,12 @@ def test_every_subject_is_its_template_filled(event: Event, name: str) -> None:
         "account.breaker_tripped": "{tenant}.{account}",
         "account.resumed": "{tenant}.{account}",
         "security.auth_failures": "{tenant}",
-    }.get(name, "{tenant}" if name.startswith("registry.") else "{tenant}.{account}.{strategy}")
+    }.get(name, "{tenant}" if name.startswith("registry.") else
+          "{tenant}.{endpoint}" if name.startswith("callback.") else
+          "{tenant}.{account}.{strategy}")
     assert subject_template(type(event)) == f"{name}.{expected}"
     filled = expected.format(tenant=token(event.tenant_id),
                              account=token(getattr(event, "account_id", "")),
-                             strategy=token(getattr(event, "strategy_id", "")))
+                             strategy=token(getattr(event, "strategy_id", "")),
+                             endpoint=token(getattr(event, "endpoint_id", "")))
     assert subject_for(event) == f"{name}.{filled}"
