@@ -55,11 +55,15 @@ browser:
 	@test -x /usr/bin/chromium || apt-get install -y chromium >/dev/null \
 		|| echo "browser: could not install chromium; the browser tests will be skipped"
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), a whole module per worker at
+# a time (the tests of a module may share one running system); TEST_WORKERS=0: in one.
+TEST_WORKERS ?= 3
+
 test: $(STAMP) browser
 	$(BIN)/ruff check contracts domain libs services cli projections tests bench
 	$(BIN)/mypy
 	$(MAKE) --no-print-directory docs console console-test
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Every number, one after the other: the load bench, replay of 1,000,000 events,
 # pages of the signal history out of 1,000,000 signals, then CPU per signal.

@@ -137,6 +137,22 @@ async def tap(bus: Bus, shared_system: System | None) -> AsyncIterator[EventTap]
     event_tap.check()  # an unreadable event fails the test even if nothing looked
 
 
+# make test runs the modules on several workers (pytest-xdist, --dist loadfile), in
+# collection order: a long module that starts last would be the run's tail alone, so
+# the long ones come first (each module stays whole: its shared system with it).
+LONG_FIRST = ("tests/chaos/", "tests/fuzz/test_openapi_schemathesis.py",
+              "tests/unit/test_position_model.py", "tests/browser/", "tests/e2e/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long modules first (a stable sort: the order within each group stays)."""
+    def rank(item: pytest.Item) -> int:
+        return next((n for n, prefix in enumerate(LONG_FIRST)
+                     if item.nodeid.startswith(prefix)), len(LONG_FIRST))
+
+    items.sort(key=rank)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Remember each phase's outcome so fixtures can print logs after a failure."""

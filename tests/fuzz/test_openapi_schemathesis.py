@@ -43,7 +43,7 @@ from contracts import streams
 from libs.registry.api_keys import ApiKeys
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
