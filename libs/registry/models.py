@@ -58,6 +58,66 @@ class RateLimits(BaseModel):
     per_day: Annotated[_Rate, Field(le=144_000_000)] | None = None
 
 
+# What a person can be told about (see docs/notifications.md).
+NotifyTopic = Literal["fills", "failures", "breaker", "auth_failures"]
+NOTIFY_TOPICS: tuple[str, ...] = ("fills", "failures", "breaker", "auth_failures")
+ChannelName = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+class NotificationChannel(BaseModel):
+    """Where a tenant's people are told about its events: a Telegram chat, a Discord or
+    Slack incoming webhook, or e-mail over SMTP; sent by the notifier service.
+
+    ``secret`` is the Telegram bot token, the Discord/Slack webhook URL (its path is
+    the credential) or the SMTP password; sealed at rest, never shown by the API.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    name: ChannelName
+    kind: Literal["telegram", "discord", "slack", "email"]
+    topics: Annotated[list[NotifyTopic], Field(min_length=1)] = [
+        "fills", "failures", "breaker", "auth_failures"]
+    secret: str = Field(default="", repr=False, max_length=2048)
+    chat_id: Annotated[str, Field(max_length=64)] = ""  # telegram
+    # e-mail: recipients, sender and the SMTP server.
+    to: Annotated[list[Annotated[str, Field(max_length=254)]], Field(max_length=20)] = []
+    mail_from: Annotated[str, Field(max_length=254)] = ""
+    smtp_host: Annotated[str, Field(max_length=253)] = ""
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    smtp_user: Annotated[str, Field(max_length=254)] = ""
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
+    # Events of one topic arriving within ``collapse_s`` of the first go out as one
+    # message; then at most one message per topic every ``min_interval_s``.
+    collapse_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    min_interval_s: Annotated[float, Field(ge=0, le=86_400)] = 60.0
+    enabled: bool = True
+
+    @field_validator("topics")
+    @classmethod
+    def _no_repeated_topics(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(values))
+
+    def problem(self) -> str | None:
+        """What this channel lacks to be sent to, or None."""
+        if not self.secret:
+            return f"a {self.kind} channel needs its secret (bot token, webhook URL " \
+                   "or SMTP password)" if self.kind != "email" else None
+        if self.kind == "telegram" and not self.chat_id:
+            return "a telegram channel needs chat_id"
+        if self.kind in ("discord", "slack"):
+            return url_problem(self.secret)
+        return None
+
+    def check(self) -> NotificationChannel:
+        """This channel, or ValueError naming what it lacks."""
+        if self.kind == "email" and not (self.to and self.smtp_host and self.mail_from):
+            raise ValueError("an email channel needs to, mail_from and smtp_host")
+        problem = self.problem()
+        if problem is not None:
+            raise ValueError(f"notification channel {self.name}: {problem}")
+        return self
+
+
 class Tenant(BaseModel):
     """An organisation whose accounts and strategies are isolated from others."""
 
@@ -67,6 +127,16 @@ class Tenant(BaseModel):
     rate_limits: RateLimits | None = None
     # A disabled tenant's webhooks are refused and its queued signals fail.
     active: bool = True
+    # Where its people are told about fills, failures, breaker trips, auth alerts.
+    notifications: Annotated[list[NotificationChannel], Field(max_length=20)] = []
+
+    @field_validator("notifications")
+    @classmethod
+    def _valid_channels(cls, channels: list[NotificationChannel]) -> list[NotificationChannel]:
+        names = [channel.check().name for channel in channels]
+        if len(set(names)) != len(names):
+            raise ValueError("notification channel names repeat")
+        return channels
 
 
 class AlpacaConfig(BaseModel):

@@ -30,9 +30,11 @@ from libs.runtime.config import Settings
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
-# Where secrets sit in stored records (a path of keys into the JSON).
+# Where secrets sit in stored records (a path of keys into the JSON; ``*``: every
+# item of a list).
 _SECRET_FIELDS: tuple[tuple[str, ...], ...] = (
-    ("secret",), ("previous_secret",), ("alpaca", "secret_key"))
+    ("secret",), ("previous_secret",), ("alpaca", "secret_key"),
+    ("notifications", "*", "secret"))
 
 
 def _index_keys(strategy: Strategy) -> list[str]:
@@ -51,11 +53,15 @@ def record_key(record: Record) -> str:
     return f"{kind_of(record)}.{record.id}"
 
 
-def _transform(data: dict[str, Any], path: tuple[str, ...], how: Callable[[str], str]) -> None:
+def _transform(data: Any, path: tuple[str, ...], how: Callable[[str], str]) -> None:
     node: Any = data
-    for key in path[:-1]:
+    for depth, key in enumerate(path[:-1]):
+        if key == "*":
+            for item in node if isinstance(node, list) else []:
+                _transform(item, path[depth + 1:], how)
+            return
         node = node.get(key) if isinstance(node, dict) else None
-    if isinstance(node, dict) and isinstance(node.get(path[-1]), str):
+    if isinstance(node, dict) and isinstance(node.get(path[-1]), str) and node[path[-1]]:
         node[path[-1]] = how(node[path[-1]])
 
 

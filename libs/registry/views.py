@@ -23,8 +23,12 @@ def account_view(account: Account) -> dict[str, Any]:
 
 
 def tenant_view(tenant: Tenant) -> dict[str, Any]:
-    """A tenant as the API shows it (tenants hold no secret)."""
-    return tenant.model_dump(mode="json")
+    """A tenant as the API shows it: its notification channels' secrets masked."""
+    data = tenant.model_dump(mode="json")
+    for channel in data.get("notifications", []):
+        if channel.get("secret"):
+            channel["secret"] = MASK
+    return data
 
 
 def callback_view(endpoint: CallbackEndpoint) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,7 +12,7 @@ from contracts.identifiers import TENANT_ID
 from libs.http.problems import Problem
 from libs.registry.models import Name, RateLimits, Tenant, slugify
 from libs.registry.provisioning import register_tenant
-from libs.registry.views import tenant_view
+from libs.registry.views import MASK, tenant_view
 from services.api.admin_common import (
     answer_change,
     author,
@@ -56,11 +58,25 @@ async def create_tenant(request: web.Request) -> web.Response:
     return web.json_response(tenant_view(tenant), status=201)
 
 
+def kept_channel_secrets(tenant: Tenant, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with each notification channel whose secret is the view's mask given
+    back its stored secret (same name), so a GET's answer can be sent back changed."""
+    channels = body.get("notifications")
+    if not isinstance(channels, list):
+        return body
+    stored = {channel.name: channel.secret for channel in tenant.notifications}
+    kept = [{**item, "secret": stored.get(str(item.get("name")), "")}
+            if isinstance(item, dict) and item.get("secret") == MASK else item
+            for item in channels]
+    return {**body, "notifications": kept}
+
+
 async def update_tenant(request: web.Request) -> web.Response:
-    """``PATCH /api/v1/tenants/{id}``: name, rate limits, ``active``. Disabling one
+    """``PATCH /api/v1/tenants/{id}``: name, rate limits, ``active``,
+    notification channels. Disabling one
     refuses every webhook of the tenant at once and fails its queued signals."""
     tenant, key = await TENANTS.visible(request, write=True)
-    updated = patched(tenant, await json_body(request), FIXED)
+    updated = patched(tenant, kept_channel_secrets(tenant, await json_body(request)), FIXED)
     return await answer_change(request, tenant, updated, author(key))
 
 

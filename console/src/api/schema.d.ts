@@ -4913,6 +4913,172 @@ export interface components {
             secret: string;
         };
         /**
+         * NotificationChannel
+         * @description Where a tenant's people are told about its events: a Telegram chat, a Discord or
+         *     Slack incoming webhook, or e-mail over SMTP; sent by the notifier service.
+         *
+         *     ``secret`` is the Telegram bot token, the Discord/Slack webhook URL (its path is
+         *     the credential) or the SMTP password; sealed at rest, never shown by the API.
+         */
+        NotificationChannel: {
+            /**
+             * Chat Id
+             * @default
+             */
+            chat_id: string;
+            /**
+             * Collapse S
+             * @default 10
+             */
+            collapse_s: number;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "telegram" | "discord" | "slack" | "email";
+            /**
+             * Mail From
+             * @default
+             */
+            mail_from: string;
+            /**
+             * Min Interval S
+             * @default 60
+             */
+            min_interval_s: number;
+            /** Name */
+            name: string;
+            /**
+             * Secret
+             * @default
+             */
+            secret: string;
+            /**
+             * Smtp Host
+             * @default
+             */
+            smtp_host: string;
+            /**
+             * Smtp Port
+             * @default 587
+             */
+            smtp_port: number;
+            /**
+             * Smtp Tls
+             * @default starttls
+             * @enum {string}
+             */
+            smtp_tls: "starttls" | "tls" | "none";
+            /**
+             * Smtp User
+             * @default
+             */
+            smtp_user: string;
+            /**
+             * To
+             * @default []
+             */
+            to: string[];
+            /**
+             * Topics
+             * @default [
+             *       "fills",
+             *       "failures",
+             *       "breaker",
+             *       "auth_failures"
+             *     ]
+             */
+            topics: ("fills" | "failures" | "breaker" | "auth_failures")[];
+        };
+        /**
+         * NotificationChannel
+         * @description Where a tenant's people are told about its events: a Telegram chat, a Discord or
+         *     Slack incoming webhook, or e-mail over SMTP; sent by the notifier service.
+         *
+         *     ``secret`` is the Telegram bot token, the Discord/Slack webhook URL (its path is
+         *     the credential) or the SMTP password; sealed at rest, never shown by the API.
+         */
+        NotificationChannelView: {
+            /**
+             * Chat Id
+             * @default
+             */
+            chat_id: string;
+            /**
+             * Collapse S
+             * @default 10
+             */
+            collapse_s: number;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "telegram" | "discord" | "slack" | "email";
+            /**
+             * Mail From
+             * @default
+             */
+            mail_from: string;
+            /**
+             * Min Interval S
+             * @default 60
+             */
+            min_interval_s: number;
+            /** Name */
+            name: string;
+            /**
+             * Secret
+             * @default
+             */
+            secret: string;
+            /**
+             * Smtp Host
+             * @default
+             */
+            smtp_host: string;
+            /**
+             * Smtp Port
+             * @default 587
+             */
+            smtp_port: number;
+            /**
+             * Smtp Tls
+             * @default starttls
+             * @enum {string}
+             */
+            smtp_tls: "starttls" | "tls" | "none";
+            /**
+             * Smtp User
+             * @default
+             */
+            smtp_user: string;
+            /**
+             * To
+             * @default []
+             */
+            to: string[];
+            /**
+             * Topics
+             * @default [
+             *       "fills",
+             *       "failures",
+             *       "breaker",
+             *       "auth_failures"
+             *     ]
+             */
+            topics: ("fills" | "failures" | "breaker" | "auth_failures")[];
+        };
+        /**
          * OrderPlaced
          * @description The broker accepted an order that rests (limit/stop) until the market reaches it.
          *
@@ -6160,6 +6326,11 @@ export interface components {
             id: string;
             /** Name */
             name: string;
+            /**
+             * Notifications
+             * @default []
+             */
+            notifications: components["schemas"]["NotificationChannel"][];
             /** @default null */
             rate_limits: components["schemas"]["RateLimits"] | null;
         };
@@ -6207,6 +6378,11 @@ export interface components {
             active: boolean;
             /** Name */
             name?: string;
+            /**
+             * Notifications
+             * @default []
+             */
+            notifications: components["schemas"]["NotificationChannel"][];
             /** @default null */
             rate_limits: components["schemas"]["RateLimits"] | null;
         };
@@ -6243,6 +6419,11 @@ export interface components {
             id: string;
             /** Name */
             name: string;
+            /**
+             * Notifications
+             * @default []
+             */
+            notifications: components["schemas"]["NotificationChannelView"][];
             /** @default null */
             rate_limits: components["schemas"]["RateLimitsView"] | null;
         };
