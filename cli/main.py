@@ -24,6 +24,7 @@ SERVICE_MODULES = {
     "sl-tp-monitor": "services.sltp_monitor.bootstrap",
     "sltp_monitor": "services.sltp_monitor.bootstrap",
     "auditor": "services.auditor.bootstrap",
+    "notifier": "services.notifier.bootstrap",
 }
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress", "api")
+SERVICES = ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress", "api",
+            "notifier")
 
 
 @dataclass

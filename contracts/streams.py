@@ -99,6 +99,12 @@ DISPATCHER = ConsumerSpec(
 DISPATCHER_DELIVERIES = ConsumerSpec("dispatcher_deliveries", (subjects.CALLBACK_REQUESTED,),
                                      "dispatch", max_deliver=-1, ack_wait_s=60.0)
 
+# The notifier: fills, failures, breaker trips and auth-failure alerts, told to people
+# on their tenants' channels. It publishes nothing and never gives up on an event.
+NOTIFIER = ConsumerSpec(
+    "notifier", (subjects.TRADE_EXECUTED, subjects.FAILED, "account.>", "security.>"),
+    "notify", max_deliver=-1)
+
 
 def message_id(signal_id: str, stage: str) -> str:
     """The Nats-Msg-Id for the output of ``stage`` for one signal: repeats are dropped."""

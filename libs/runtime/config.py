@@ -81,6 +81,13 @@ class Settings(BaseModel):
     callback_allow_loopback: bool = False
     # PEM file of extra certificate authorities callbacks trust (a private CA).
     callback_ca_file: str = ""
+    # Notifications to people (the notifier; see docs/notifications.md): the Telegram
+    # Bot API's base URL (a local fake in tests), how long one send may take, and how
+    # old an event may be to still be told (a notifier that was down does not replay
+    # its backlog into chats).
+    telegram_api_url: str = "https://api.telegram.org"
+    notify_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    notify_max_age_s: float = Field(default=3600.0, gt=0)
     # Tests only: ingress reads the time from this file (see runtime/clock.FileClock).
     test_clock_file: str = ""
 
@@ -176,6 +183,9 @@ _ENV = {
     "callback_concurrency": "TRADEHOOKS_CALLBACK_CONCURRENCY",
     "callback_allow_loopback": "TRADEHOOKS_CALLBACK_ALLOW_LOOPBACK",
     "callback_ca_file": "TRADEHOOKS_CALLBACK_CA_FILE",
+    "telegram_api_url": "TRADEHOOKS_TELEGRAM_API_URL",
+    "notify_timeout_s": "TRADEHOOKS_NOTIFY_TIMEOUT_S",
+    "notify_max_age_s": "TRADEHOOKS_NOTIFY_MAX_AGE_S",
     "test_clock_file": "TRADEHOOKS_TEST_CLOCK_FILE",
 }
 

@@ -1,0 +1,29 @@
+"""Composition root of the notifier service."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from contracts import streams
+from libs.registry.cache import open_cached_registry
+from libs.runtime.bus import Bus
+from libs.runtime.clock import SystemClock
+from libs.runtime.config import Settings
+from libs.runtime.consumer import Consumer
+from libs.runtime.service import Runnable, run_consumers
+from services.notifier.handlers import Notifier
+from services.notifier.senders import Senders
+
+
+async def main(settings: Settings) -> None:
+    """Run the notifier until SIGTERM."""
+    async with aiohttp.ClientSession() as session:
+        senders = Senders(session, settings.telegram_api_url, settings.notify_timeout_s,
+                          settings.callback_allow_loopback)
+
+        async def build(bus: Bus) -> list[Runnable]:
+            registry = await open_cached_registry(bus, settings)
+            notifier = Notifier(registry, senders, SystemClock(), settings.notify_max_age_s)
+            return [registry, Consumer(bus, streams.NOTIFIER, notifier.handle), notifier]
+
+        await run_consumers("notifier", settings, build)

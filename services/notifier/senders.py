@@ -1,0 +1,83 @@
+"""Sending one message to one channel: Telegram, Discord, Slack, e-mail.
+
+Chat services get plain JSON posts over aiohttp (Telegram's Bot API base URL is a
+setting, so tests use a local fake); e-mail goes through aiosmtplib. A failure is
+raised as :class:`SendError` whose text never holds the secret (a bot token sits in
+Telegram's URL, a Discord/Slack webhook URL is itself the credential).
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from typing import Any
+
+import aiohttp
+import aiosmtplib
+
+from libs.callbacks.addresses import target_problem
+from libs.notify.messages import Message
+from libs.registry.models import NotificationChannel
+
+# Discord refuses content over 2000 characters; Telegram over 4096.
+_LIMITS = {"discord": 2000, "telegram": 4096, "slack": 3900}
+
+
+class SendError(Exception):
+    """A message did not reach its channel (the text names no secret)."""
+
+
+class Senders:
+    """Sends messages over one HTTP session."""
+
+    def __init__(self, session: aiohttp.ClientSession, telegram_api_url: str,
+                 timeout_s: float, allow_loopback: bool = False) -> None:
+        self.session = session
+        self.telegram_api_url = telegram_api_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.allow_loopback = allow_loopback
+
+    async def send(self, channel: NotificationChannel, message: Message) -> None:
+        """Send ``message`` to ``channel``; SendError when it did not arrive."""
+        if channel.kind == "email":
+            await self._mail(channel, message)
+            return
+        text = message.text()[:_LIMITS[channel.kind]]
+        if channel.kind == "telegram":
+            url = f"{self.telegram_api_url}/bot{channel.secret}/sendMessage"
+            body: dict[str, Any] = {"chat_id": channel.chat_id, "text": text,
+                                    "disable_web_page_preview": True}
+        else:
+            problem = target_problem(channel.secret, self.allow_loopback)
+            if problem is not None:
+                raise SendError(f"{channel.kind} webhook refused: {problem}")
+            url = channel.secret
+            body = {"content": text} if channel.kind == "discord" else {"text": text}
+        await self._post(channel, url, body)
+
+    async def _post(self, channel: NotificationChannel, url: str, body: dict[str, Any]) -> None:
+        try:
+            async with self.session.post(
+                    url, json=body, allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as response:
+                await response.content.read(4096)
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The exception's text may carry the URL, hence the secret: only its kind.
+            raise SendError(f"{channel.kind} unreachable ({type(exc).__name__})") from None
+        if not 200 <= status < 300:
+            raise SendError(f"{channel.kind} answered {status}")
+
+    async def _mail(self, channel: NotificationChannel, message: Message) -> None:
+        mail = EmailMessage()
+        mail["From"] = channel.mail_from
+        mail["To"] = ", ".join(channel.to)
+        mail["Subject"] = message.title
+        mail.set_content(message.body)
+        try:
+            await aiosmtplib.send(
+                mail, hostname=channel.smtp_host, port=channel.smtp_port,
+                username=channel.smtp_user or None, password=channel.secret or None,
+                use_tls=channel.smtp_tls == "tls", start_tls=channel.smtp_tls == "starttls",
+                timeout=self.timeout_s)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise SendError(f"email not sent ({type(exc).__name__})") from None

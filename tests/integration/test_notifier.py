@@ -1,0 +1,150 @@
+"""The notifier's sending against local fakes: the Telegram Bot API, Discord and
+Slack incoming webhooks and an SMTP server on loopback; a burst is one message, a
+failing endpoint is retried, secrets never reach the logs."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from fakes.chat_servers import FakeChats, FakeSmtp
+from harness import wait_until
+
+from contracts.events import TradeExecuted, WebhookFailed
+from libs.registry.models import NotificationChannel, Tenant
+from libs.runtime.clock import SystemClock
+from services.notifier.handlers import Notifier
+from services.notifier.senders import Senders
+from tests.factories import make_fill
+
+TOKEN = "123456:telegram-bot-token"
+_ids = itertools.count()
+
+
+class OneTenant:
+    """The registry as the notifier reads it: one tenant."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.record = tenant
+
+    async def tenant(self, tenant_id: str) -> Tenant | None:
+        return self.record if tenant_id == self.record.id else None
+
+
+class Ticks:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def chats() -> AsyncIterator[FakeChats]:
+    fake = await FakeChats().start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[FakeSmtp]:
+    fake = FakeSmtp().start()
+    yield fake
+    fake.stop()
+
+
+def channels(chats: FakeChats, smtp: FakeSmtp) -> list[NotificationChannel]:
+    common: dict[str, Any] = {"collapse_s": 5, "min_interval_s": 60}
+    return [NotificationChannel(name="tg", kind="telegram", secret=TOKEN, chat_id="42",
+                                **common),
+            NotificationChannel(name="dc", kind="discord", topics=["failures"],
+                                secret=f"{chats.url}/api/webhooks/1/discord-secret", **common),
+            NotificationChannel(name="sl", kind="slack", topics=["failures"],
+                                secret=f"{chats.url}/services/T1/B1/slack-secret", **common),
+            NotificationChannel(name="mail", kind="email", topics=["failures"],
+                                to=["ops@example.test"], mail_from="th@example.test",
+                                smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_tls="none",
+                                **common)]
+
+
+def failed(occurred_at: datetime | None = None) -> WebhookFailed:
+    n = next(_ids)
+    return WebhookFailed(event_id=f"f{n}", signal_id=f"sig{n}", tenant_id="t1",
+                         occurred_at=occurred_at or datetime.now(UTC), strategy_id="bot",
+                         account_id="acc", stage="risk", code="symbol_not_allowed",
+                         reason="XYZ is not allowed")
+
+
+def filled() -> TradeExecuted:
+    return TradeExecuted(event_id="x1", signal_id="sx", tenant_id="t1",
+                         occurred_at=datetime.now(UTC), strategy_id="bot", account_id="acc",
+                         broker="paper", fill=make_fill(symbol="ACME"))
+
+
+async def test_a_burst_of_failures_is_one_message_on_every_channel(
+        chats: FakeChats, smtp: FakeSmtp, caplog: pytest.LogCaptureFixture) -> None:
+    ticks = Ticks()
+    tenant = Tenant(id="t1", name="T", notifications=channels(chats, smtp))
+    async with aiohttp.ClientSession() as session:
+        notifier = Notifier(OneTenant(tenant), Senders(session, chats.url, 5, True),  # type: ignore[arg-type]
+                            SystemClock(), max_age_s=600, monotonic=ticks)
+        await notifier.handle(filled())
+        for _ in range(7):
+            await notifier.handle(failed())
+            ticks.now += 0.5
+        assert await notifier.flush(ticks.now) == 0  # still inside the collapse window
+        ticks.now += 5
+        assert await notifier.flush(ticks.now) == 5  # fills on tg; failures on all four
+        await notifier.handle(failed())
+        ticks.now += 10
+        assert await notifier.flush(ticks.now) == 0  # the interval holds the next one
+    telegram = chats.of("telegram")
+    assert [p.path for p in telegram] == [f"/bot{TOKEN}/sendMessage"] * 2
+    assert {p.body["chat_id"] for p in telegram} == {"42"}
+    texts = sorted(p.body["text"] for p in telegram)
+    assert texts[0].startswith("tradehooks: 7 failed signals")
+    assert texts[1].startswith("tradehooks: Fill\nbuy")
+    assert chats.of("discord")[0].body["content"].startswith("tradehooks: 7 failed signals")
+    assert chats.of("slack")[0].body["text"].count("symbol_not_allowed") == 7
+    await wait_until(lambda: smtp.mails, 5, message="the mail")
+    [mail] = smtp.mails
+    assert mail["Subject"] == "tradehooks: 7 failed signals"
+    assert mail["To"] == "ops@example.test"
+    assert TOKEN not in caplog.text and "secret" not in caplog.text
+
+
+async def test_a_failing_endpoint_is_retried_and_old_events_are_not_told(
+        chats: FakeChats, smtp: FakeSmtp, caplog: pytest.LogCaptureFixture) -> None:
+    tg = channels(chats, smtp)[0].model_copy(update={"collapse_s": 0.0})
+    ticks = Ticks()
+    async with aiohttp.ClientSession() as session:
+        notifier = Notifier(OneTenant(Tenant(id="t1", name="T", notifications=[tg])),  # type: ignore[arg-type]
+                            Senders(session, chats.url, 5, True), SystemClock(),
+                            max_age_s=600, monotonic=ticks)
+        await notifier.handle(failed(datetime.now(UTC) - timedelta(hours=1)))
+        assert notifier.collapser.pending() == 0
+        chats.fail_next = 1
+        await notifier.handle(failed())
+        assert await notifier.flush(ticks.now) == 1
+    assert len(chats.of("telegram")) == 1
+    assert "answered 500" in caplog.text and TOKEN not in caplog.text
+
+
+async def test_discord_and_slack_urls_to_private_addresses_are_refused(
+        chats: FakeChats, caplog: pytest.LogCaptureFixture) -> None:
+    channel = NotificationChannel(name="dc", kind="discord", collapse_s=0,
+                                  secret="https://10.0.0.5/api/webhooks/1/x")
+    ticks = Ticks()
+    async with aiohttp.ClientSession() as session:
+        notifier = Notifier(OneTenant(Tenant(id="t1", name="T", notifications=[channel])),  # type: ignore[arg-type]
+                            Senders(session, chats.url, 5, True), SystemClock(),
+                            max_age_s=600, monotonic=ticks, attempts=1)
+        await notifier.handle(failed())
+        assert await notifier.flush(ticks.now) == 0
+    assert "webhook refused" in caplog.text and chats.posted == []
