@@ -29,7 +29,7 @@ from contracts.events import BreakerTripped, OrderPlaced, TradeExecuted, Webhook
 from libs.registry.models import BreakerConfig
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 D = Decimal
 
 

@@ -16,7 +16,7 @@ from contracts.orders import BrokerOrder, OrderRequest
 from libs.runtime.bus import Bus
 from services.executor.open_orders import OpenOrder, OpenOrders
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
 
 async def test_cleanup_cancels_orphan_legs_and_status_reports_the_account(
