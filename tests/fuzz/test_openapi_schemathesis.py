@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ import pytest
 import requests
 import schemathesis
 from e2e.helpers import post_json, tv_alert
-from harness import System, provision
+from harness import System, master_box, provision, remember_secret
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -40,8 +41,13 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from contracts import streams
+from libs.callbacks.endpoints import register_callback
 from libs.registry.api_keys import ApiKeys
+from libs.registry.models import CallbackEndpoint
+from libs.registry.secrets import new_secret
+from libs.registry.store import Registry
 from libs.runtime.bus import Bus
+from libs.runtime.clock import SystemClock
 
 pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
@@ -170,11 +176,17 @@ async def _known_records(system: System, bus: Bus) -> Known:
             built = re.search(r"/assets/([A-Za-z0-9_.-]+)", await page.text())
     # A key the fuzzer may revoke: never the admin key it authenticates with.
     spare, _ = await ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)).create("viewer")
+    # A callback endpoint, registered as the API does (no delivery is attempted here).
+    callback = CallbackEndpoint(id=f"cb-{uuid.uuid4().hex[:12]}", tenant_id=tenancy.tenant.id,
+                                url="https://hooks.example.com/tradehooks", secret=new_secret())
+    remember_secret(callback.secret)
+    await register_callback(bus, Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box()),
+                            callback, SystemClock())
     # "tenant" and "slug": the path of /webhook/{tenant}/{slug}.
     ids = {"tenant_id": tenancy.tenant.id, "tenant": tenancy.tenant.id,
            "account_id": tenancy.account.id,
            "strategy_id": strategy.id, "slug": strategy.slug,
-           "signal_id": body["signal_id"], "key_id": spare.id,
+           "signal_id": body["signal_id"], "key_id": spare.id, "callback_id": callback.id,
            "name": built.group(1) if built else "absent.js"}
     return Known(ids, system.admin_key, strategy.secret)
 
