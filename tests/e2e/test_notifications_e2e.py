@@ -1,0 +1,91 @@
+"""Notifications on the running system: a fill reaches the tenant's Telegram chat, a
+burst of failed signals reaches Discord, Slack and e-mail as one message each, all
+through the notifier process against local fakes (Telegram Bot API, Discord and Slack
+webhooks, SMTP on loopback)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from e2e.helpers import post_json, tv_alert
+from fakes.chat_servers import FakeChats, FakeSmtp
+from harness import EventTap, System, provision, remember_secret, wait_until
+
+from contracts.events import TradeExecuted, WebhookFailed
+from libs.runtime.bus import Bus
+
+pytestmark = pytest.mark.e2e
+TOKEN = "987654:e2e-telegram-token"
+BURST = 5
+
+
+@pytest.fixture
+async def chats() -> AsyncIterator[FakeChats]:
+    fake = await FakeChats().start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[FakeSmtp]:
+    fake = FakeSmtp().start()
+    yield fake
+    fake.stop()
+
+
+def channels(chats: FakeChats, smtp: FakeSmtp) -> list[dict[str, Any]]:
+    burst: dict[str, Any] = {"topics": ["failures"], "collapse_s": 5, "min_interval_s": 300}
+    return [
+        {"name": "desk", "kind": "telegram", "topics": ["fills"], "secret": TOKEN,
+         "chat_id": "-100123", "collapse_s": 0, "min_interval_s": 0},
+        {"name": "discord", "kind": "discord",
+         "secret": f"{chats.url}/api/webhooks/9/e2e-discord-token", **burst},
+        {"name": "slack", "kind": "slack",
+         "secret": f"{chats.url}/services/T9/B9/e2e-slack-token", **burst},
+        {"name": "mail", "kind": "email", "to": ["desk@example.test"],
+         "mail_from": "tradehooks@example.test", "smtp_host": "127.0.0.1",
+         "smtp_port": smtp.port, "smtp_tls": "none", **burst},
+    ]
+
+
+async def test_fills_and_a_collapsed_burst_of_failures_reach_every_channel(
+        system: System, bus: Bus, tap: EventTap, chats: FakeChats, smtp: FakeSmtp) -> None:
+    remember_secret(TOKEN, "e2e-discord-token", "e2e-slack-token")
+    t = await provision(bus, tenant_fields={"notifications": channels(chats, smtp)},
+                        allowed_symbols=["ACME"], max_order_notional=None)
+    url = system.webhook_url(t.strategy)
+    async with aiohttp.ClientSession() as http:
+        _, entry = await post_json(http, url, tv_alert(symbol="ACME", price="100"))
+        assert isinstance(await tap.wait_terminal(entry["signal_id"]), TradeExecuted)
+        # The burst is in the stream before the notifier starts, so it arrives at once
+        # (within any collapse window however slow the machine is).
+        for n in range(BURST):
+            status, refused = await post_json(http, url, tv_alert(symbol="XYZ", price=f"5{n}"))
+            assert "signal_id" in refused, (status, refused)
+            assert isinstance(await tap.wait_terminal(refused["signal_id"]), WebhookFailed)
+        system.start("notifier", TRADEHOOKS_TELEGRAM_API_URL=chats.url,
+                     TRADEHOOKS_CALLBACK_ALLOW_LOOPBACK="true")
+        await wait_until(lambda: chats.of("telegram") and chats.of("discord")
+                         and chats.of("slack") and smtp.mails, 30,
+                         message="every channel to be told")
+        [fill] = chats.of("telegram")
+        assert fill.path == f"/bot{TOKEN}/sendMessage" and fill.body["chat_id"] == "-100123"
+        assert fill.body["text"].startswith("tradehooks: Fill\nbuy")
+        assert "ACME" in fill.body["text"] and t.account.id in fill.body["text"]
+        [discord] = chats.of("discord")
+        assert discord.body["content"].startswith(f"tradehooks: {BURST} failed signals")
+        [slack] = chats.of("slack")
+        assert slack.body["text"].count("allowed_symbols") == BURST
+        [mail] = smtp.mails
+        assert mail["Subject"] == f"tradehooks: {BURST} failed signals"
+        # A fill while the notifier runs is told at once.
+        _, second = await post_json(http, url, tv_alert(symbol="ACME",
+                                                        price="101"))
+        assert isinstance(await tap.wait_terminal(second["signal_id"]), TradeExecuted)
+        await wait_until(lambda: len(chats.of("telegram")) == 2, 30,
+                         message="the second fill")
+    # The burst stays one message per channel (the next may come after 300 s only).
+    assert len(chats.of("discord")) == len(chats.of("slack")) == len(smtp.mails) == 1
