@@ -9,7 +9,7 @@ from typing import Any
 from contracts import streams
 from contracts.events import AccountOpened, StrategyRegistered, TenantCreated
 from contracts.webhook_urls import webhook_url
-from libs.registry.models import Account, Strategy, Tenant
+from libs.registry.models import Account, Strategy, Tenant, slugify
 from libs.registry.secrets import fingerprint, new_secret
 from libs.registry.store import Registry
 from libs.runtime.bus import Bus
@@ -56,6 +56,16 @@ async def register_strategy(bus: Bus, registry: Registry, strategy: Strategy,
         secret_fingerprint=fingerprint(strategy.secret), record=registry.stored_form(strategy),
     )
     await bus.publish_event(event, streams.message_id(corr, "registered"))
+
+
+async def unique_slug(registry: Registry, tenant_id: str, name: str) -> str:
+    """The slug of ``name``, suffixed ``-2``, ``-3``… if the tenant has it already."""
+    taken = {s.slug for s in await registry.strategies() if s.tenant_id == tenant_id}
+    base = slugify(name)
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
 
 
 def tradingview_message(strategy: Strategy) -> dict[str, Any]:

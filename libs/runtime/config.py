@@ -88,6 +88,11 @@ class Settings(BaseModel):
     telegram_api_url: str = "https://api.telegram.org"
     notify_timeout_s: float = Field(default=10.0, gt=0, le=60)
     notify_max_age_s: float = Field(default=3600.0, gt=0)
+    # The Telegram admin bot (in the notifier; off without a token): its token, and
+    # the chats bound to a tenant and role, "CHAT_ID=TENANT:ROLE,...".
+    telegram_bot_token: str = Field(default="", repr=False)
+    telegram_admins: str = ""
+    telegram_poll_s: float = Field(default=25.0, ge=0, le=50)
     # Tests only: ingress reads the time from this file (see runtime/clock.FileClock).
     test_clock_file: str = ""
 
@@ -186,6 +191,9 @@ _ENV = {
     "telegram_api_url": "TRADEHOOKS_TELEGRAM_API_URL",
     "notify_timeout_s": "TRADEHOOKS_NOTIFY_TIMEOUT_S",
     "notify_max_age_s": "TRADEHOOKS_NOTIFY_MAX_AGE_S",
+    "telegram_bot_token": "TRADEHOOKS_TELEGRAM_BOT_TOKEN",
+    "telegram_admins": "TRADEHOOKS_TELEGRAM_ADMINS",
+    "telegram_poll_s": "TRADEHOOKS_TELEGRAM_POLL_S",
     "test_clock_file": "TRADEHOOKS_TEST_CLOCK_FILE",
 }
 

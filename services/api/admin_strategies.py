@@ -10,9 +10,9 @@ from aiohttp import web
 from contracts.identifiers import ACCOUNT_ID, STRATEGY_ID, TENANT_ID
 from contracts.webhook_urls import webhook_url
 from libs.http.problems import Problem
-from libs.registry.models import Strategy, slugify
+from libs.registry.models import Strategy
 from libs.registry.operations import rotate_secret
-from libs.registry.provisioning import register_strategy, tradingview_message
+from libs.registry.provisioning import register_strategy, tradingview_message, unique_slug
 from libs.registry.secrets import new_secret
 from libs.registry.store import Registry
 from libs.registry.views import strategy_view
@@ -39,16 +39,6 @@ SERVER_SET = frozenset({"id", "slug", "secret", "previous_secret", "previous_val
                         "suspended"})
 # Longest time an old secret may keep working after a rotation (30 days).
 MAX_OVERLAP_S = 30 * 86_400
-
-
-async def unique_slug(registry: Registry, tenant_id: str, name: str) -> str:
-    """The slug of ``name``, suffixed ``-2``, ``-3``… if the tenant has it already."""
-    taken = {s.slug for s in await registry.strategies() if s.tenant_id == tenant_id}
-    base = slugify(name)
-    slug, n = base, 2
-    while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    return slug
 
 
 async def _check_account(registry: Registry, account_id: object, tenant_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from contracts import streams
+from libs.notify.bot import parse_bindings
 from libs.registry.cache import open_cached_registry
 from libs.runtime.bus import Bus
 from libs.runtime.clock import SystemClock
@@ -13,10 +14,12 @@ from libs.runtime.consumer import Consumer
 from libs.runtime.service import Runnable, run_consumers
 from services.notifier.handlers import Notifier
 from services.notifier.senders import Senders
+from services.notifier.telegram_bot import TelegramBot
 
 
 async def main(settings: Settings) -> None:
-    """Run the notifier until SIGTERM."""
+    """Run the notifier (and the Telegram admin bot when configured) until SIGTERM."""
+    bindings = parse_bindings(settings.telegram_admins)  # a bad entry stops the start
     async with aiohttp.ClientSession() as session:
         senders = Senders(session, settings.telegram_api_url, settings.notify_timeout_s,
                           settings.callback_allow_loopback)
@@ -24,6 +27,13 @@ async def main(settings: Settings) -> None:
         async def build(bus: Bus) -> list[Runnable]:
             registry = await open_cached_registry(bus, settings)
             notifier = Notifier(registry, senders, SystemClock(), settings.notify_max_age_s)
-            return [registry, Consumer(bus, streams.NOTIFIER, notifier.handle), notifier]
+            runnables: list[Runnable] = [
+                registry, Consumer(bus, streams.NOTIFIER, notifier.handle), notifier]
+            if settings.telegram_bot_token:
+                runnables.append(TelegramBot(
+                    session, settings.telegram_api_url, settings.telegram_bot_token,
+                    bindings, bus, registry, SystemClock(), settings.api_url,
+                    settings.telegram_poll_s))
+            return runnables
 
         await run_consumers("notifier", settings, build)

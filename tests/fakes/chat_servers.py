@@ -4,6 +4,8 @@ sent; ``fail_next`` makes the next requests answer 500."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -30,6 +32,9 @@ class FakeChats:
 
     posted: list[Posted] = field(default_factory=list)
     fail_next: int = 0
+    # Telegram updates waiting for the bot's getUpdates (long polling).
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -50,6 +55,29 @@ class FakeChats:
             return web.json_response({"ok": True, "result": {"message_id": len(self.posted)}})
         return web.Response(status=204) if service == "discord" else web.Response(text="ok")
 
+    def say(self, chat_id: int, text: str, private: bool = True) -> None:
+        """A person writes ``text`` to the bot in chat ``chat_id``."""
+        self.updates.append({"update_id": len(self.updates) + 100, "message": {
+            "message_id": len(self.updates) + 1, "text": text,
+            "chat": {"id": chat_id, "type": "private" if private else "supergroup"}}})
+        self._arrived.set()
+
+    def replies(self, chat_id: int) -> list[str]:
+        """What the bot answered in chat ``chat_id``."""
+        return [p.body["text"] for p in self.of("telegram")
+                if str(p.body.get("chat_id")) == str(chat_id)]
+
+    async def _get_updates(self, request: web.Request) -> web.StreamResponse:
+        offset = int(request.query.get("offset", "0"))
+        timeout = float(request.query.get("timeout", "0"))
+        with_offset = [u for u in self.updates if u["update_id"] >= offset]
+        if not with_offset and timeout:
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+            with_offset = [u for u in self.updates if u["update_id"] >= offset]
+        return web.json_response({"ok": True, "result": with_offset})
+
     async def _telegram(self, request: web.Request) -> web.StreamResponse:
         return await self._take(request, "telegram")
 
@@ -62,6 +90,7 @@ class FakeChats:
     async def start(self) -> FakeChats:
         app = web.Application()
         app.router.add_post("/bot{token}/sendMessage", self._telegram)
+        app.router.add_get("/bot{token}/getUpdates", self._get_updates)
         app.router.add_post("/api/webhooks/{id}/{token}", self._discord)
         app.router.add_post("/services/{a}/{b}/{c}", self._slack)
         self.runner = web.AppRunner(app)
