@@ -1,10 +1,12 @@
 """Notifications on the running system: a fill reaches the tenant's Telegram chat, a
 burst of failed signals reaches Discord, Slack and e-mail as one message each, all
 through the notifier process against local fakes (Telegram Bot API, Discord and Slack
-webhooks, SMTP on loopback)."""
+webhooks, SMTP on loopback); and the Telegram admin bot registers a strategy whose
+returned URL and token take an alert."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -89,3 +91,29 @@ async def test_fills_and_a_collapsed_burst_of_failures_reach_every_channel(
                          message="the second fill")
     # The burst stays one message per channel (the next may come after 300 s only).
     assert len(chats.of("discord")) == len(chats.of("slack")) == len(smtp.mails) == 1
+
+
+async def test_a_strategy_added_from_telegram_takes_alerts(
+        system: System, bus: Bus, tap: EventTap, chats: FakeChats) -> None:
+    """The DAI flow: /add_strategy in a private chat answers the webhook URL and the
+    TradingView message; an alert to that URL with that token trades."""
+    remember_secret(TOKEN)
+    t = await provision(bus)
+    chat = 4242
+    system.start("notifier", TRADEHOOKS_TELEGRAM_API_URL=chats.url,
+                 TRADEHOOKS_TELEGRAM_BOT_TOKEN=TOKEN,
+                 TRADEHOOKS_TELEGRAM_ADMINS=f"{chat}={t.tenant.id}:admin",
+                 TRADEHOOKS_TELEGRAM_POLL_S="1")
+    chats.say(chat, "/add_strategy DynamicGoldBreakout")
+    await wait_until(lambda: chats.replies(chat), 30, message="the bot's answer")
+    [answer] = chats.replies(chat)
+    url = answer.split("Webhook URL: ", 1)[1].split("\n", 1)[0]
+    assert url == f"{system.api_url}/webhook/{t.tenant.id}/dynamic-goldbreakout"
+    message = json.loads(answer.split("TradingView message:\n", 1)[1])
+    assert message["token"].startswith("whsec_")
+    async with aiohttp.ClientSession() as http:
+        status, accepted = await post_json(
+            http, url, {**tv_alert(symbol="ACME", price="100"), "token": message["token"]})
+        assert status == 202, accepted
+        done = await tap.wait_terminal(accepted["signal_id"])
+    assert isinstance(done, TradeExecuted) and done.account_id == t.account.id
