@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -40,7 +41,37 @@ def add_parsers(sub: Any) -> None:
         update.add_argument("fields", nargs="+", metavar="KEY=VALUE")
         for action in ("disable", "rotate") if resource in ROTATED else ("disable",):
             actions.add_parser(action).add_argument("id")
+        if resource == "callback":
+            _add_delivery_parsers(actions)
         parser.add_argument("--data-dir", help="data dir of 'tradehooks up'")
+
+
+def _add_delivery_parsers(actions: Any) -> None:
+    """``callback deliveries`` (the delivery log) and ``callback redeliver``."""
+    log = actions.add_parser("deliveries", help="the endpoint's delivery log")
+    log.add_argument("id")
+    again = actions.add_parser("redeliver", help="deliver one delivery, or a time range, "
+                               "again")
+    again.add_argument("id")
+    again.add_argument("--delivery", help="the delivery to repeat")
+    for parser in (log, again):
+        parser.add_argument("--since", help="requested at or after (ISO 8601)")
+        parser.add_argument("--until", help="requested before (ISO 8601)")
+        parser.add_argument("--status", choices=["pending", "delivered", "parked"])
+    log.add_argument("--limit", type=int, default=100)
+
+
+def _delivery_call(base: str, args: argparse.Namespace) -> tuple[str, str, Any]:
+    """Method, URL and body of a ``deliveries`` or ``redeliver`` command."""
+    window = {k: v for k in ("since", "until", "status") if (v := getattr(args, k, None))}
+    if args.action == "deliveries":
+        query = urlencode({**window, "limit": args.limit})
+        return "GET", f"{base}/{args.id}/deliveries?{query}", None
+    if args.delivery:
+        return "POST", f"{base}/{args.id}/deliveries/{args.delivery}/redeliver", None
+    if not window.get("since"):
+        raise SystemExit("redeliver needs --delivery, or --since (and --until, --status)")
+    return "POST", f"{base}/{args.id}/redeliver", window
 
 
 def parse_fields(pairs: list[str]) -> dict[str, Any]:
@@ -81,6 +112,8 @@ async def run(settings: Settings, resource: str, args: argparse.Namespace) -> in
         method, url, body = "PATCH", f"{base}/{args.id}", parse_fields(args.fields)
     elif action in ("disable", "rotate"):
         method, url = "POST", f"{base}/{args.id}/{action}"
+    elif action in ("deliveries", "redeliver"):
+        method, url, body = _delivery_call(base, args)
     async with aiohttp.ClientSession() as http, http.request(
             method, url, json=body, headers={"X-API-Key": key}) as resp:
         answer = await resp.json()

@@ -25,6 +25,7 @@ SERVICE_MODULES = {
     "sltp_monitor": "services.sltp_monitor.bootstrap",
     "auditor": "services.auditor.bootstrap",
     "notifier": "services.notifier.bootstrap",
+    "dispatcher": "services.dispatcher.bootstrap",
 }
 
 

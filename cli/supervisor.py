@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress", "api",
-            "notifier")
+SERVICES = ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "dispatcher",
+            "ingress", "api", "notifier")
 
 
 @dataclass

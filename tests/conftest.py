@@ -1,6 +1,6 @@
 """Shared fixtures: a private nats-server per test, and the whole system.
 
-Starting the seven services is the slow part of an end-to-end test (seconds of CPU),
+Starting the eight services is the slow part of an end-to-end test (seconds of CPU),
 so a module whose tests each provision their own tenants and leave the system as
 they found it says ``pytest.mark.shared_system``: its tests then share one system
 (and nats-server), each with its own bus connection and an event tap that starts at
@@ -179,7 +179,7 @@ def store_url(request: pytest.FixtureRequest) -> str:
 async def system(nats_server: EmbeddedNats, bus: Bus, tmp_path: Path,
                  store_url: str, request: pytest.FixtureRequest,
                  shared_system: System | None) -> AsyncIterator[System]:
-    """All seven services running as processes, ready to take webhooks."""
+    """All eight services running as processes, ready to take webhooks."""
     if shared_system is not None:
         async for sut in _on_shared(shared_system, request):
             yield sut

@@ -26,6 +26,7 @@ import aiohttp
 import msgspec
 import psycopg
 import pytest
+from callback_receiver import callback_ca
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
@@ -286,14 +287,15 @@ async def _new_strategy(bus: Bus, account: Account, fields: dict[str, Any]) -> S
     return strategy
 
 
-SERVICES = ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "ingress", "api")
+SERVICES = ("auditor", "validator", "risk", "executor", "sl-tp-monitor", "dispatcher",
+            "ingress", "api")
 # The HTTP services log "… listening on"; the others "<service> running".
 HTTP_SERVICES = ("ingress", "api")
 
 
 @dataclass
 class System:
-    """The seven services as real processes against one nats-server and one store."""
+    """The eight services as real processes against one nats-server and one store."""
 
     nats: EmbeddedNats
     data_dir: Path
@@ -367,6 +369,15 @@ class System:
             "TRADEHOOKS_ALPACA_RETRY_BASE_S": "0.05",
             "TRADEHOOKS_ORDER_SYNC_INTERVAL_S": "0.2",
             "TRADEHOOKS_BREAKER_INTERVAL_S": "0.2",
+            # Callbacks: the local HTTPS receiver's CA is trusted and, as it listens on
+            # 127.0.0.1, literal loopback URLs are allowed; retries are fast and short.
+            "TRADEHOOKS_CALLBACK_ALLOW_LOOPBACK": "true",
+            "TRADEHOOKS_CALLBACK_CA_FILE": str(callback_ca().ca_file),
+            "TRADEHOOKS_CALLBACK_TIMEOUT_S": "1.0",
+            "TRADEHOOKS_CALLBACK_RETRY_BASE_S": "0.2",
+            "TRADEHOOKS_CALLBACK_RETRY_MAX_DELAY_S": "1.0",
+            "TRADEHOOKS_CALLBACK_RETRY_FOR_S": "60",
+            "TRADEHOOKS_CALLBACK_DISABLE_AFTER": "3",
             # The test process is their supervisor: if it dies, they stop too.
             "TRADEHOOKS_SUPERVISED": "1",
             # The wall clock until a test sets the time (see set_clock).
@@ -520,7 +531,7 @@ class System:
 @contextlib.asynccontextmanager
 async def running_system(nats: EmbeddedNats, bus: Bus, data_dir: Path, store_url: str,
                          nats_urls: dict[str, str] | None = None) -> AsyncIterator[System]:
-    """The seven services as processes, ready, with a global admin key; stopped after.
+    """The eight services as processes, ready, with a global admin key; stopped after.
     Their logs are printed when starting fails or the body raises; a traceback in
     them (whole logs, shutdown included) fails the test."""
     sut = await start_system(nats, bus, data_dir, store_url, nats_urls)
@@ -536,7 +547,7 @@ async def running_system(nats: EmbeddedNats, bus: Bus, data_dir: Path, store_url
 
 async def start_system(nats: EmbeddedNats, bus: Bus, data_dir: Path, store_url: str,
                        nats_urls: dict[str, str] | None = None) -> System:
-    """Start the seven services, wait until they are ready and make a global admin key;
+    """Start the eight services, wait until they are ready and make a global admin key;
     their logs are printed (and they are stopped) when starting fails."""
     data_dir.mkdir()
     sut = System(nats=nats, data_dir=data_dir, database_url=store_url,

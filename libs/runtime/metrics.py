@@ -56,6 +56,13 @@ HANDLER_ERRORS = Counter(
     "tradehooks_handler_errors_total", "Handler attempts that raised (each retry counts)",
     ["consumer"]
 )
+CALLBACK_ATTEMPTS = Counter(
+    "tradehooks_callback_attempts_total", "Callback attempts by outcome "
+    "(delivered, failed, refused)", ["outcome"]
+)
+CALLBACK_PARKED = Counter(
+    "tradehooks_callback_parked_total", "Callback deliveries given up (parked)"
+)
 # livesum: under ``tradehooks up`` the processes' values add up, and a stopped
 # process's value drops out instead of lingering.
 RETRYING = Gauge(

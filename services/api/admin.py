@@ -17,6 +17,7 @@ from services.api import (
     admin_keys,
     admin_strategies,
     admin_tenants,
+    callback_deliveries,
 )
 
 
@@ -26,4 +27,5 @@ def add_routes(app: web.Application) -> None:
     admin_accounts.add_routes(app)
     admin_strategies.add_routes(app)
     admin_callbacks.add_routes(app)
+    callback_deliveries.add_routes(app)
     admin_keys.add_routes(app)

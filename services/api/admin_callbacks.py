@@ -10,8 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
+from contracts import streams
 from contracts.identifiers import ACCOUNT_ID, CALLBACK_ID, STRATEGY_ID, TENANT_ID
 from libs.callbacks.endpoints import register_callback, rotate_callback_secret
+from libs.callbacks.marks import reset_marks
 from libs.callbacks.targets import registration_problem
 from libs.http.problems import Problem
 from libs.registry.models import CallbackEndpoint
@@ -100,7 +102,10 @@ async def update_callback(request: web.Request) -> web.Response:
         await _check_target(request, changed.url)
     await _check_filters(context(request).strategies.registry, body, endpoint.tenant_id)
     if changed.enabled and not endpoint.enabled:
+        # A fresh start: the dispatcher's streak and marks are forgotten.
         changed = changed.model_copy(update={"failing": False, "disabled_reason": ""})
+        ctx = context(request)
+        await reset_marks(await ctx.bus.kv(streams.BUCKET_CALLBACK_HEALTH), endpoint.id)
     return await answer_change(request, endpoint, changed, author(key))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from contracts.identifiers import CALLBACK_ID, Shape
+from contracts.identifiers import CALLBACK_ID, DELIVERY_ID, Shape
 from libs.registry.models import CallbackEndpoint
 from services.api import admin_callbacks
 from services.api.admin_strategies import MAX_OVERLAP_S
@@ -66,11 +66,55 @@ def schemas() -> dict[str, Schema]:
         "RotatedCallbackEndpoint": {"type": "object", "additionalProperties": False,
                                     "required": ["callback", "secret"],
                                     "properties": {"callback": _ref(VIEW), "secret": secret}},
+        "CallbackDelivery": _delivery(),
+        "CallbackDeliveries": {"type": "object", "additionalProperties": False,
+                               "required": ["deliveries", "truncated"], "properties": {
+                                   "deliveries": {"type": "array",
+                                                  "items": _ref("CallbackDelivery")},
+                                   "truncated": {"type": "boolean"}}},
+        "CallbackRedelivered": _redelivered(),
+        "CallbackRedeliveredRange": {
+            "type": "object", "additionalProperties": False,
+            "required": ["deliveries", "truncated"], "properties": {
+                "deliveries": {"type": "array", "items": _redelivered()},
+                "truncated": {"type": "boolean", "description": "more matched than one "
+                              "request redelivers (1000): ask again for the rest"}}},
+        "CallbackRedeliverRange": {
+            "type": "object", "additionalProperties": False, "required": ["since"],
+            "properties": {"since": _TIME, "until": _TIME, "status": _STATUS}},
         "CallbackRotate": {"type": "object", "additionalProperties": False, "properties": {
             "overlap_s": {"type": "number", "minimum": 0, "maximum": MAX_OVERLAP_S,
                           "default": 3600, "description": "seconds deliveries are signed "
                           "with the old secret too"}}},
     }
+
+
+_TIME = {"type": "string", "maxLength": 64,
+         "description": "ISO 8601 time (UTC unless it names a zone)"}
+_STATUS = {"enum": ["pending", "delivered", "parked"]}
+_TIME_OR_NULL = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}
+
+
+def _delivery() -> Schema:
+    """A delivery record (:class:`libs.callbacks.deliveries.DeliveryRecord`)."""
+    text, number = {"type": "string"}, {"type": "integer"}
+    props = {
+        "delivery_id": text, "endpoint_id": text, "tenant_id": text,
+        "source_event_id": {**text, "description": "the webhook-id"},
+        "source_type": text, "signal_id": text,
+        "requested_at": {"type": "string", "format": "date-time"},
+        "request_seq": number, "status": _STATUS, "attempts": number,
+        "last_attempt_at": _TIME_OR_NULL, "next_attempt_at": _TIME_OR_NULL,
+        "last_status_code": number, "last_error": text, "ended_at": _TIME_OR_NULL,
+        "redelivery_of": text}
+    return {"type": "object", "additionalProperties": False, "required": list(props),
+            "properties": props}
+
+
+def _redelivered() -> Schema:
+    return {"type": "object", "additionalProperties": False,
+            "required": ["delivery_id", "redelivery_of"],
+            "properties": {"delivery_id": _STR, "redelivery_of": _STR}}
 
 
 Op = Callable[..., Schema]
@@ -82,7 +126,21 @@ def paths(op: Op, answers: Callable[..., Schema], json: Callable[[Schema, str], 
           ) -> Schema:
     """The callback operations, built with the main document's helpers."""
     one = [path_param("callback_id", CALLBACK_ID)]
+    delivery = [*one, path_param("delivery_id", DELIVERY_ID)]
+    query = [{"name": "status", "in": "query", "schema": _STATUS},
+             {"name": "since", "in": "query", "schema": _TIME,
+              "description": "requested at or after"},
+             {"name": "until", "in": "query", "schema": _TIME, "description": "before"},
+             {"name": "limit", "in": "query",
+              "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}]
     tag = "callbacks"
+
+    def redelivery(ok: dict[int, tuple[str, str]], *errors: int) -> Schema:
+        out = answers(ok, *errors)
+        out["409"] = {**out["409"], "description": "the endpoint is disabled, or the "
+                      "delivery's request is no longer in the stream"}
+        return out
+
     return {
         "/api/v1/callbacks": {
             "post": op("Register a callback endpoint: its signing secret is answered once",
@@ -109,4 +167,22 @@ def paths(op: Op, answers: Callable[..., Schema], json: Callable[[Schema, str], 
                        answers({200: ("RotatedCallbackEndpoint", "rotated")},
                                *write, 404, *body_errors),
                        tag=tag, params=one, body=body(_ref("CallbackRotate"), required=False))},
+        "/api/v1/callbacks/{callback_id}/deliveries": {
+            "get": op("The endpoint's delivery log, newest first (kept 30 days)", answers(
+                {200: ("CallbackDeliveries", "deliveries")}, *read, 404, 422),
+                tag=tag, params=[*one, *query])},
+        "/api/v1/callbacks/{callback_id}/deliveries/{delivery_id}": {
+            "get": op("One delivery: status, attempts, last answer", answers(
+                {200: ("CallbackDelivery", "the delivery")}, *read, 404),
+                tag=tag, params=delivery)},
+        "/api/v1/callbacks/{callback_id}/deliveries/{delivery_id}/redeliver": {
+            "post": op("Deliver the event again (a new delivery, same webhook-id)", redelivery(
+                {202: ("CallbackRedelivered", "requested")}, *write, 404, 409),
+                tag=tag, params=delivery)},
+        "/api/v1/callbacks/{callback_id}/redeliver": {
+            "post": op("Deliver again every delivery requested in [since, until) (with "
+                       "that status), up to 1000", redelivery(
+                           {202: ("CallbackRedeliveredRange", "requested")},
+                           *write, 404, 409, *body_errors),
+                       tag=tag, params=one, body=body(_ref("CallbackRedeliverRange")))},
     }

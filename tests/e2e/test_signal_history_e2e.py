@@ -1,4 +1,4 @@
-"""The signal history API, the live stream and dry runs against the seven services."""
+"""The signal history API, the live stream and dry runs against the eight services."""
 
 from __future__ import annotations
 

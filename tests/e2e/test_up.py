@@ -16,6 +16,8 @@ from e2e.helpers import tv_alert
 from harness import ROOT, wait_until
 from ports import free_port
 
+from cli.supervisor import SERVICES as SUPERVISED
+
 pytestmark = pytest.mark.e2e
 
 
@@ -114,7 +116,7 @@ async def test_nothing_outlives_a_killed_up(tmp_path: Path) -> None:
                      message="the demo banner")
     children = [int(pid) for pid in re.findall(rb"started [\w-]+ \(pid (\d+)\)", bytes(output))]
     nats_port = json.loads((tmp_path / "var" / "demo.json").read_text())["nats_url"]
-    assert len(children) == 7  # the seven services
+    assert len(children) == len(SUPERVISED)  # every service
     proc.kill()  # SIGKILL: no chance to stop anything itself
     await proc.wait()
     await reader

@@ -1164,6 +1164,231 @@ export interface paths {
         };
         trace?: never;
     };
+    "/api/v1/callbacks/{callback_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The endpoint's delivery log, newest first (kept 30 days) */
+        get: {
+            parameters: {
+                query?: {
+                    status?: "pending" | "delivered" | "parked";
+                    /** @description requested at or after */
+                    since?: string;
+                    /** @description before */
+                    until?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    callback_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description deliveries */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CallbackDeliveries"];
+                    };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no such record, or one the key may not see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a missing or invalid field, named in ``field`` */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/callbacks/{callback_id}/deliveries/{delivery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One delivery: status, attempts, last answer */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    callback_id: string;
+                    delivery_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the delivery */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CallbackDelivery"];
+                    };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no such record, or one the key may not see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/callbacks/{callback_id}/deliveries/{delivery_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Deliver the event again (a new delivery, same webhook-id) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    callback_id: string;
+                    delivery_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description requested */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CallbackRedelivered"];
+                    };
+                };
+                /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the credential may not do this (viewer key, tenant key, disabled strategy …) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no such record, or one the key may not see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the endpoint is disabled, or the delivery's request is no longer in the stream */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/callbacks/{callback_id}/disable": {
         parameters: {
             query?: never;
@@ -1221,6 +1446,111 @@ export interface paths {
                 };
                 /** @description no such record, or one the key may not see */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/callbacks/{callback_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Deliver again every delivery requested in [since, until) (with that status), up to 1000 */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    callback_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CallbackRedeliverRange"];
+                };
+            };
+            responses: {
+                /** @description requested */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CallbackRedeliveredRange"];
+                    };
+                };
+                /** @description the body is not valid JSON, not an object, or unreadable */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the credential may not do this (viewer key, tenant key, disabled strategy …) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no such record, or one the key may not see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the endpoint is disabled, or the delivery's request is no longer in the stream */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the body is larger than the limit */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a missing or invalid field, named in ``field`` */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4410,6 +4740,31 @@ export interface components {
             type: "registry.callback_created";
             url: string;
         };
+        CallbackDeliveries: {
+            deliveries: components["schemas"]["CallbackDelivery"][];
+            truncated: boolean;
+        };
+        CallbackDelivery: {
+            attempts: number;
+            delivery_id: string;
+            ended_at: string | null;
+            endpoint_id: string;
+            last_attempt_at: string | null;
+            last_error: string;
+            last_status_code: number;
+            next_attempt_at: string | null;
+            redelivery_of: string;
+            request_seq: number;
+            /** Format: date-time */
+            requested_at: string;
+            signal_id: string;
+            /** @description the webhook-id */
+            source_event_id: string;
+            source_type: string;
+            /** @enum {unknown} */
+            status: "pending" | "delivered" | "parked";
+            tenant_id: string;
+        };
         /**
          * CallbackEndpoint
          * @description A tenant's URL that is told about the events it subscribed to, signed with its
@@ -4681,6 +5036,26 @@ export interface components {
             tenant_id: string;
             /** @enum {unknown} */
             type: "callback.parked";
+        };
+        CallbackRedeliverRange: {
+            /** @description ISO 8601 time (UTC unless it names a zone) */
+            since: string;
+            /** @enum {unknown} */
+            status?: "pending" | "delivered" | "parked";
+            /** @description ISO 8601 time (UTC unless it names a zone) */
+            until?: string;
+        };
+        CallbackRedelivered: {
+            delivery_id: string;
+            redelivery_of: string;
+        };
+        CallbackRedeliveredRange: {
+            deliveries: {
+                delivery_id: string;
+                redelivery_of: string;
+            }[];
+            /** @description more matched than one request redelivers (1000): ask again for the rest */
+            truncated: boolean;
         };
         /**
          * CallbackRequested

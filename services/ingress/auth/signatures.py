@@ -1,9 +1,8 @@
-"""Who sent this alert: body/query token or Standard Webhooks HMAC signature."""
+"""Who sent this alert: body/query token or Standard Webhooks HMAC signature (the
+signing itself is :mod:`libs.http.standard_webhooks`, shared with the dispatcher)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import re
 from collections.abc import Mapping
@@ -11,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from libs.http.credentials import header_text
+from libs.http.standard_webhooks import sign
 from libs.registry.models import Strategy
-from libs.registry.secrets import signing_key
 
 
 class AuthError(Exception):
@@ -42,13 +41,6 @@ class SignedHeaders:
             return None
         return cls(header_text(headers.get("webhook-id", "")),
                    header_text(headers.get("webhook-timestamp", "")), header_text(signature))
-
-
-def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
-    """The ``v1,<base64>`` signature a sender puts in ``webhook-signature``."""
-    content = f"{webhook_id}.{timestamp}.".encode() + body
-    digest = hmac.new(signing_key(secret), content, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
 
 
 def verify_signature(secret: str, signed: SignedHeaders, body: bytes, now_s: float,
