@@ -95,9 +95,10 @@ DISPATCHER = ConsumerSpec(
                    "security.>"), "dispatch")
 # … and the deliveries themselves: retried by JetStream (a nak with the backoff's
 # delay) for as long as the retry period lasts; attempts are counted in the delivery's
-# record, so the consumer never gives up on its own.
+# record, so the consumer never gives up on its own. Its ack wait follows the callback
+# timeout (see services/dispatcher/worker.py).
 DISPATCHER_DELIVERIES = ConsumerSpec("dispatcher_deliveries", (subjects.CALLBACK_REQUESTED,),
-                                     "dispatch", max_deliver=-1, ack_wait_s=90.0)
+                                     "dispatch", max_deliver=-1)
 
 # The notifier: fills, failures, breaker trips and auth-failure alerts, told to people
 # on their tenants' channels. It publishes nothing and never gives up on an event.

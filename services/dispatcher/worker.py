@@ -59,6 +59,7 @@ AGAIN_AFTER_ERROR_S = 2.0
 # many may wait at once (beyond it, new deliveries wait until some end).
 MAX_WAITING = 50_000
 STOP_GRACE_S = 8.0
+ACK_WAIT_MARGIN_S = 10.0
 
 
 class DeliveryWorker:
@@ -77,6 +78,9 @@ class DeliveryWorker:
         self.concurrency = concurrency
         self.rand = rand
         self.spec = streams.DISPATCHER_DELIVERIES
+        # What a killed dispatcher held comes back after the ack wait: an attempt's
+        # longest time (it reports progress just before) and a margin, no more.
+        self.ack_wait_s = sender.timeout_s + ACK_WAIT_MARGIN_S
         self._resubscribe = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -88,7 +92,7 @@ class DeliveryWorker:
         config = ConsumerConfig(
             name=self.spec.durable, durable_name=self.spec.durable,
             filter_subject=self.spec.filter_subjects[0], ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL, ack_wait=self.spec.ack_wait_s, max_deliver=-1,
+            deliver_policy=DeliverPolicy.ALL, ack_wait=self.ack_wait_s, max_deliver=-1,
             max_ack_pending=MAX_WAITING)
         await self.bus.js.add_consumer(self.spec.stream, config)
         return await self.bus.js.pull_subscribe_bind(durable=self.spec.durable,
