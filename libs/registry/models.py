@@ -59,8 +59,9 @@ class RateLimits(BaseModel):
 
 
 # What a person can be told about (see docs/notifications.md).
-NotifyTopic = Literal["fills", "failures", "breaker", "auth_failures"]
-NOTIFY_TOPICS: tuple[str, ...] = ("fills", "failures", "breaker", "auth_failures")
+NotifyTopic = Literal["fills", "failures", "breaker", "auth_failures", "daily_summary"]
+NOTIFY_TOPICS: tuple[str, ...] = ("fills", "failures", "breaker", "auth_failures",
+                                  "daily_summary")
 ChannelName = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 
 

@@ -88,6 +88,8 @@ class Settings(BaseModel):
     telegram_api_url: str = "https://api.telegram.org"
     notify_timeout_s: float = Field(default=10.0, gt=0, le=60)
     notify_max_age_s: float = Field(default=3600.0, gt=0)
+    # The UTC hour at which channels with the daily_summary topic get the day's counts.
+    notify_summary_hour: int = Field(default=21, ge=0, le=23)
     # The Telegram admin bot (in the notifier; off without a token): its token, and
     # the chats bound to a tenant and role, "CHAT_ID=TENANT:ROLE,...".
     telegram_bot_token: str = Field(default="", repr=False)
@@ -191,6 +193,7 @@ _ENV = {
     "telegram_api_url": "TRADEHOOKS_TELEGRAM_API_URL",
     "notify_timeout_s": "TRADEHOOKS_NOTIFY_TIMEOUT_S",
     "notify_max_age_s": "TRADEHOOKS_NOTIFY_MAX_AGE_S",
+    "notify_summary_hour": "TRADEHOOKS_NOTIFY_SUMMARY_HOUR",
     "telegram_bot_token": "TRADEHOOKS_TELEGRAM_BOT_TOKEN",
     "telegram_admins": "TRADEHOOKS_TELEGRAM_ADMINS",
     "telegram_poll_s": "TRADEHOOKS_TELEGRAM_POLL_S",

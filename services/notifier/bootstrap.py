@@ -26,7 +26,8 @@ async def main(settings: Settings) -> None:
 
         async def build(bus: Bus) -> list[Runnable]:
             registry = await open_cached_registry(bus, settings)
-            notifier = Notifier(registry, senders, SystemClock(), settings.notify_max_age_s)
+            notifier = Notifier(registry, senders, SystemClock(), settings.notify_max_age_s,
+                                summary_hour=settings.notify_summary_hour)
             runnables: list[Runnable] = [
                 registry, Consumer(bus, streams.NOTIFIER, notifier.handle), notifier]
             if settings.telegram_bot_token:

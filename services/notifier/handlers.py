@@ -12,10 +12,13 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from datetime import UTC, date
 
 from contracts.events import AuthFailuresAlert, BreakerTripped, Event, TradeExecuted, WebhookFailed
 from libs.notify.collapse import Batch, Collapser
-from libs.notify.messages import fresh, notice_for, render
+from libs.notify.messages import Message, fresh, notice_for, render
+from libs.notify.summary import DailyTally, day_to_summarise, summary_message
+from libs.registry.models import NotificationChannel
 from libs.registry.store import Registry
 from libs.runtime.clock import Clock
 from libs.runtime.consumer import Outgoing
@@ -31,7 +34,8 @@ class Notifier:
 
     def __init__(self, registry: Registry, senders: Senders, clock: Clock,
                  max_age_s: float, tick_s: float = 0.25, attempts: int = 3,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 summary_hour: int = 21) -> None:
         self.registry = registry
         self.senders = senders
         self.clock = clock
@@ -40,6 +44,12 @@ class Notifier:
         self.attempts = attempts
         self.monotonic = monotonic
         self.collapser = Collapser()
+        self.tally = DailyTally()
+        self.summary_hour = summary_hour
+        # The day summarised last: a notifier starting after the hour summarises the
+        # next day only (it has not seen this one).
+        now = clock.now()
+        self.summarised: date | None = now.date() if now.hour >= summary_hour else None
         # What the notifier consumes (streams.NOTIFIER).
         self.handle = HandlerTable({TradeExecuted: self.gather, WebhookFailed: self.gather,
                                     BreakerTripped: self.gather,
@@ -50,6 +60,7 @@ class Notifier:
         notice = notice_for(event)
         if notice is None or not fresh(event.occurred_at, self.clock.now(), self.max_age_s):
             return []
+        self.tally.count(event.tenant_id, notice.topic, event.occurred_at.astimezone(UTC).date())
         tenant = await self.registry.tenant(event.tenant_id)
         if tenant is None:
             return []
@@ -63,6 +74,7 @@ class Notifier:
         """Send due batches until ``stop``; then send whatever is gathered."""
         while not await stopped_within(stop, self.tick_s):
             await self.flush(self.monotonic())
+            await self.summarise()
         await self.flush(math.inf)
 
     async def flush(self, now: float) -> int:
@@ -72,6 +84,23 @@ class Notifier:
             sent += await self._send(batch)
         return sent
 
+    async def summarise(self) -> int:
+        """Send the day's summary to every channel that wants one, once the summary
+        hour has come; how many were sent."""
+        day = day_to_summarise(self.clock.now(), self.summary_hour, self.summarised)
+        if day is None:
+            return 0
+        self.summarised = day
+        sent = 0
+        for tenant in await self.registry.tenants():
+            counts = self.tally.take(tenant.id, day)
+            for channel in tenant.notifications:
+                if channel.enabled and "daily_summary" in channel.topics:
+                    sent += await self._deliver(tenant.id, channel,
+                                                summary_message(tenant.id, day, counts),
+                                                "daily_summary", 1)
+        return sent
+
     async def _send(self, batch: Batch) -> int:
         tenant_id, name, topic = batch.key
         tenant = await self.registry.tenant(tenant_id)
@@ -79,7 +108,13 @@ class Notifier:
             if tenant is not None else None
         if channel is None or not channel.enabled:
             return 0  # removed or disabled meanwhile
-        message = render(topic, list(batch.lines), batch.total)
+        return await self._deliver(tenant_id, channel,
+                                   render(topic, list(batch.lines), batch.total), topic,
+                                   batch.total)
+
+    async def _deliver(self, tenant_id: str, channel: NotificationChannel, message: Message,
+                       topic: str, total: int) -> int:
+        name = channel.name
         for attempt in range(1, self.attempts + 1):
             try:
                 await self.senders.send(channel, message)
@@ -89,8 +124,8 @@ class Notifier:
                 if attempt < self.attempts:
                     await asyncio.sleep(0.5 * attempt)
                 continue
-            log.info("told %s/%s about %d %s", tenant_id, name, batch.total, topic)
+            log.info("told %s/%s about %d %s", tenant_id, name, total, topic)
             return 1
         log.error("notification to %s/%s dropped after %d attempts (%d %s)",
-                  tenant_id, name, self.attempts, batch.total, topic)
+                  tenant_id, name, self.attempts, total, topic)
         return 0

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 from fakes.chat_servers import FakeChats, FakeSmtp
 from harness import wait_until
@@ -33,6 +34,19 @@ class OneTenant:
 
     async def tenant(self, tenant_id: str) -> Tenant | None:
         return self.record if tenant_id == self.record.id else None
+
+    async def tenants(self) -> list[Tenant]:
+        return [self.record]
+
+
+class Evening:
+    """A wall clock the test moves."""
+
+    def __init__(self) -> None:
+        self.at = datetime.now(UTC).replace(hour=20, minute=0)
+
+    def now(self) -> datetime:
+        return self.at
 
 
 class Ticks:
@@ -148,3 +162,23 @@ async def test_discord_and_slack_urls_to_private_addresses_are_refused(
         await notifier.handle(failed())
         assert await notifier.flush(ticks.now) == 0
     assert "webhook refused" in caplog.text and chats.posted == []
+
+
+async def test_the_daily_summary_counts_the_day_at_its_hour(chats: FakeChats) -> None:
+    clock = Evening()
+    channel = NotificationChannel(name="tg", kind="telegram", secret=TOKEN, chat_id="42",
+                                  topics=["daily_summary"])
+    async with aiohttp.ClientSession() as session:
+        notifier = Notifier(OneTenant(Tenant(id="t1", name="T", notifications=[channel])),  # type: ignore[arg-type]
+                            Senders(session, chats.url, 5, True), clock,
+                            max_age_s=10**9, summary_hour=21)
+        for event in (filled(), failed(clock.at), failed(clock.at)):
+            await notifier.handle(msgspec.structs.replace(event, occurred_at=clock.at))
+        assert notifier.collapser.pending() == 0  # the channel wants only the summary
+        assert await notifier.summarise() == 0  # 20:00: not yet
+        clock.at += timedelta(hours=1)
+        assert await notifier.summarise() == 1
+        assert await notifier.summarise() == 0  # once a day
+    [told] = chats.replies(42)
+    assert told.startswith(f"tradehooks: daily summary of t1 for {clock.at.date()}")
+    assert "• 1 fill(s)\n• 2 failed signal(s)" in told

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from contracts.events import AuthFailuresAlert, BreakerTripped, TradeExecuted, WebhookFailed
 from libs.notify.collapse import Batch, Collapser
 from libs.notify.messages import MAX_LINES, Notice, fresh, notice_for, render
+from libs.notify.summary import DailyTally, day_to_summarise, summary_message
 from libs.registry.models import NotificationChannel, Tenant
 from libs.registry.store import Registry
 from libs.registry.vault import SecretBox, new_master_key
@@ -156,3 +157,28 @@ def test_channels_need_what_they_send_with() -> None:
         Tenant(id="t1", name="T", notifications=[_channel(kind="slack", secret="ftp://x")])
     with pytest.raises(ValueError, match="repeat"):
         Tenant(id="t1", name="T", notifications=[_channel(), _channel()])
+
+
+def test_the_summary_is_due_once_a_day_after_its_hour() -> None:
+    evening = datetime(2026, 1, 5, 21, 0, tzinfo=UTC)
+    assert day_to_summarise(evening - timedelta(minutes=1), 21, None) is None
+    assert day_to_summarise(evening, 21, None) == evening.date()
+    assert day_to_summarise(evening, 21, evening.date()) is None
+    assert day_to_summarise(evening + timedelta(days=1), 21, evening.date()) == \
+        (evening + timedelta(days=1)).date()
+
+
+def test_the_tally_counts_per_tenant_and_day_and_forgets_what_it_told() -> None:
+    tally, day = DailyTally(), NOW.date()
+    for topic in ("fills", "fills", "failures"):
+        tally.count("t1", topic, day)
+    tally.count("t1", "fills", day - timedelta(days=1))
+    tally.count("t2", "breaker", day)
+    counts = tally.take("t1", day)
+    assert counts == {"fills": 2, "failures": 1}
+    assert tally.take("t1", day - timedelta(days=1)) == {}  # older days dropped
+    assert tally.take("t2", day) == {"breaker": 1}
+    message = summary_message("t1", day, counts)
+    assert message.title == "tradehooks: daily summary of t1 for 2026-01-05"
+    assert message.body.splitlines()[:3] == ["• 2 fill(s)", "• 1 failed signal(s)",
+                                             "• 0 breaker trip(s)"]

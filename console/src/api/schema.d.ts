@@ -5368,7 +5368,7 @@ export interface components {
              *       "auth_failures"
              *     ]
              */
-            topics: ("fills" | "failures" | "breaker" | "auth_failures")[];
+            topics: ("fills" | "failures" | "breaker" | "auth_failures" | "daily_summary")[];
         };
         /**
          * NotificationChannel
@@ -5451,7 +5451,7 @@ export interface components {
              *       "auth_failures"
              *     ]
              */
-            topics: ("fills" | "failures" | "breaker" | "auth_failures")[];
+            topics: ("fills" | "failures" | "breaker" | "auth_failures" | "daily_summary")[];
         };
         /**
          * OrderPlaced
