@@ -1,0 +1,91 @@
+"""Which endpoints are told about an event (filters, tenants), what they are told, and
+the ids that make a repeated event request nothing twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from contracts.events import CALLBACK_EVENT_TYPES, AccountResumed, CallbackRequested, event_type
+from libs.registry.models import CallbackEndpoint
+from services.dispatcher.fanout import SUBSCRIBABLE, delivery_id_for, requests_for
+from services.dispatcher.sender import body_of
+from tests.factories import (
+    ACCOUNT_ID,
+    NOW,
+    STRATEGY_ID,
+    TENANT_ID,
+    make_failed,
+    make_received,
+    make_trade_executed,
+)
+
+
+def endpoint(**fields: Any) -> CallbackEndpoint:
+    return CallbackEndpoint(**{"id": "cb-1", "tenant_id": TENANT_ID,
+                               "url": "https://hooks.example.com/x", "secret": "whsec_x",
+                               "event_types": list(CALLBACK_EVENT_TYPES), **fields})
+
+
+def requested(event: Any, *endpoints: CallbackEndpoint) -> list[CallbackRequested]:
+    out = [o.event for o in requests_for(event, endpoints, NOW)]
+    assert all(isinstance(e, CallbackRequested) for e in out)
+    return out  # type: ignore[return-value]
+
+
+def test_every_subscribable_type_has_a_handler() -> None:
+    assert sorted(str(c.__struct_config__.tag) for c in SUBSCRIBABLE) == \
+        sorted(CALLBACK_EVENT_TYPES)
+
+
+@pytest.mark.parametrize(("fields", "told"), [
+    ({}, True),
+    ({"event_types": ["webhook.failed"]}, False),  # wants only failures
+    ({"strategy_ids": [STRATEGY_ID]}, True),
+    ({"strategy_ids": ["strat-other"]}, False),
+    ({"account_ids": [ACCOUNT_ID]}, True),
+    ({"account_ids": ["acct-other"]}, False),
+    ({"strategy_ids": [STRATEGY_ID], "account_ids": ["acct-other"]}, False),
+    ({"enabled": False}, False),
+    ({"tenant_id": "other-tenant"}, False),  # never another tenant's events
+])
+def test_filters(fields: dict[str, Any], told: bool) -> None:
+    assert bool(requested(make_trade_executed(), endpoint(**fields))) is told
+
+
+def test_an_event_without_a_strategy_passes_only_an_empty_strategy_filter() -> None:
+    resumed = AccountResumed(event_id="e-r", signal_id="resume:1", tenant_id=TENANT_ID,
+                             occurred_at=NOW, account_id=ACCOUNT_ID,
+                             record={"id": ACCOUNT_ID, "alpaca": {"secret_key": "enc:x"}})
+    assert not requested(resumed, endpoint(strategy_ids=[STRATEGY_ID]))
+    [request] = requested(resumed, endpoint(account_ids=[ACCOUNT_ID]))
+    # A registry record (sealed secrets) never leaves the platform.
+    assert "record" not in request.payload
+
+
+def test_one_request_per_endpoint_with_stable_ids_and_the_event_as_payload() -> None:
+    event = make_failed()
+    first = requested(event, endpoint(), endpoint(id="cb-2"))
+    again = requested(event, endpoint(), endpoint(id="cb-2"))
+    assert [r.delivery_id for r in first] == [r.delivery_id for r in again]
+    assert [r.event_id for r in first] == [r.event_id for r in again]
+    assert len({r.delivery_id for r in first}) == 2
+    one = first[0]
+    assert one.delivery_id == delivery_id_for(event.event_id, "cb-1")
+    assert (one.source_event_id, one.source_type, one.signal_id) == \
+        (event.event_id, "webhook.failed", event.signal_id)
+    assert one.payload["event_id"] == event.event_id and one.payload["type"] == "webhook.failed"
+    outs = requests_for(event, [endpoint()], NOW)
+    assert outs[0].msg_id == f"{one.delivery_id}:requested"
+
+
+def test_the_body_is_standard_webhooks_shaped_and_the_same_every_time() -> None:
+    [request] = requested(make_received(), endpoint())
+    body = body_of(request)
+    assert body == body_of(request)
+    decoded = orjson.loads(body)
+    assert decoded["type"] == event_type(make_received())
+    assert decoded["timestamp"] == request.payload["occurred_at"]
+    assert decoded["data"]["event_id"] == request.source_event_id
