@@ -34,10 +34,15 @@ _AUTHORIZATION = re.compile(
     re.IGNORECASE,
 )
 # Credentials recognisable by their shape wherever they are: strategy secrets
-# (whsec_…), admin API keys (thk_…), and JWTs (three base64url parts, "eyJ" first).
+# (whsec_…), admin API keys (thk_…), JWTs (three base64url parts, "eyJ" first), and
+# the credentials in notification URLs: a Telegram bot token after ``/bot``, a
+# Discord or Slack incoming webhook's path.
 _SHAPED = re.compile(
     r"\b(?:whsec|thk)_[A-Za-z0-9+/=_-]+"
-    r"|\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*",
+    r"|\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"
+    r"|(?<=/bot)\d+:[A-Za-z0-9_-]+"
+    r"|(?<=/api/webhooks/)\d+/[A-Za-z0-9_-]+"
+    r"|(?<=/services/)T[A-Za-z0-9]+/B[A-Za-z0-9]+/[A-Za-z0-9]+",
 )
 
 

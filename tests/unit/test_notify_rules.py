@@ -182,3 +182,16 @@ def test_the_tally_counts_per_tenant_and_day_and_forgets_what_it_told() -> None:
     assert message.title == "tradehooks: daily summary of t1 for 2026-01-05"
     assert message.body.splitlines()[:3] == ["• 2 fill(s)", "• 1 failed signal(s)",
                                              "• 0 breaker trip(s)"]
+
+
+def test_a_masked_secret_sent_back_keeps_the_stored_one() -> None:
+    from services.api.admin_tenants import kept_channel_secrets
+
+    tenant = Tenant(id="t1", name="T", notifications=[_channel()])
+    body = {"notifications": [{**tenant_view(tenant)["notifications"][0], "chat_id": "7"},
+                              {"name": "new", "kind": "telegram", "secret": MASK,
+                               "chat_id": "8"}]}
+    kept = kept_channel_secrets(tenant, body)["notifications"]
+    assert kept[0]["secret"] == "123:abc" and kept[0]["chat_id"] == "7"
+    assert kept[1]["secret"] == ""  # no stored channel of that name: nothing to keep
+    assert kept_channel_secrets(tenant, {"name": "x"}) == {"name": "x"}

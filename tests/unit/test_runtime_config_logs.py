@@ -12,7 +12,7 @@ from aiohttp.http_exceptions import LineTooLong
 from pydantic import ValidationError
 
 from libs.runtime.config import Settings, env_names, load_settings
-from libs.runtime.logs import ClientErrorsInOneLine, RedactSecrets, setup_logging
+from libs.runtime.logs import ClientErrorsInOneLine, RedactSecrets, redact, setup_logging
 
 
 def test_defaults_without_environment() -> None:
@@ -231,3 +231,14 @@ def test_setup_logging_routes_uncaught_exceptions_through_the_filter(
     err = capsys.readouterr().err
     assert "uncaught exception" in err and "Traceback" in err
     assert "uncaughtSecret" not in err
+
+
+def test_notification_credentials_in_urls_are_redacted() -> None:
+    """Bot tokens and chat webhook paths, should a URL reach a log (a traceback)."""
+    assert redact("GET https://api.telegram.org/bot123456:AAH-x_y/getUpdates failed") == \
+        "GET https://api.telegram.org/bot[redacted]/getUpdates failed"
+    assert redact("POST https://discord.com/api/webhooks/1234/abc-DEF_9 500") == \
+        "POST https://discord.com/api/webhooks/[redacted] 500"
+    assert redact("https://hooks.slack.com/services/T0AB/B0CD/xyz123") == \
+        "https://hooks.slack.com/services/[redacted]"
+    assert redact("/services/api/console") == "/services/api/console"
