@@ -29,7 +29,7 @@ import pytest
 import requests
 import schemathesis
 from e2e.helpers import post_json, tv_alert
-from harness import System, master_box, provision, remember_secret
+from harness import System, master_box, provision, remember_secret, wait_until
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -41,6 +41,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from contracts import streams
+from libs.callbacks.deliveries import DeliveryLog
 from libs.callbacks.endpoints import register_callback
 from libs.registry.api_keys import ApiKeys
 from libs.registry.models import CallbackEndpoint
@@ -166,6 +167,13 @@ def _fuzz_all(schema: Any, system: System, known: Known) -> tuple[list[str], lis
 async def _known_records(system: System, bus: Bus) -> Known:
     tenancy = await provision(bus)
     strategy = tenancy.strategy
+    # A callback endpoint, registered as the API does, told about the alert's trade:
+    # its delivery (to a name that does not resolve here) is a known delivery id.
+    callback = CallbackEndpoint(id=f"cb-{uuid.uuid4().hex[:12]}", tenant_id=tenancy.tenant.id,
+                                url="https://hooks.example.com/tradehooks", secret=new_secret())
+    remember_secret(callback.secret)
+    await register_callback(bus, Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box()),
+                            callback, SystemClock())
     async with aiohttp.ClientSession() as http:
         status, body = await post_json(
             http, system.webhook_url(strategy),
@@ -176,17 +184,15 @@ async def _known_records(system: System, bus: Bus) -> Known:
             built = re.search(r"/assets/([A-Za-z0-9_.-]+)", await page.text())
     # A key the fuzzer may revoke: never the admin key it authenticates with.
     spare, _ = await ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)).create("viewer")
-    # A callback endpoint, registered as the API does (no delivery is attempted here).
-    callback = CallbackEndpoint(id=f"cb-{uuid.uuid4().hex[:12]}", tenant_id=tenancy.tenant.id,
-                                url="https://hooks.example.com/tradehooks", secret=new_secret())
-    remember_secret(callback.secret)
-    await register_callback(bus, Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box()),
-                            callback, SystemClock())
+    deliveries = DeliveryLog(await bus.kv(streams.BUCKET_CALLBACK_DELIVERIES))
+    [delivery, *_] = await wait_until(lambda: deliveries.of_endpoint(callback.id),
+                                      message="the callback's delivery")
     # "tenant" and "slug": the path of /webhook/{tenant}/{slug}.
     ids = {"tenant_id": tenancy.tenant.id, "tenant": tenancy.tenant.id,
            "account_id": tenancy.account.id,
            "strategy_id": strategy.id, "slug": strategy.slug,
            "signal_id": body["signal_id"], "key_id": spare.id, "callback_id": callback.id,
+           "delivery_id": delivery.delivery_id,
            "name": built.group(1) if built else "absent.js"}
     return Known(ids, system.admin_key, strategy.secret)
 
