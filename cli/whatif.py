@@ -6,18 +6,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
 from cli.export import parse_time
-from contracts.events import AnyEvent
 from libs.runtime.config import Settings
 from libs.whatif.offline import Costs
-from libs.whatif.replay import replay
-from projections.store import EventStore, open_store
+from libs.whatif.replay import from_store, replay
+from projections.store import open_store
 
 _ROWS = ("orders", "fills", "legs_placed", "legs_filled", "breaker_trips", "refused",
          "rejected", "resting", "realised_pnl", "fees", "equity", "max_drawdown")
@@ -57,14 +55,6 @@ def _changes(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def _events(store: EventStore, types: frozenset[str]) -> Iterator[AnyEvent]:
-    """The store's events of ``types``, in store order, a page at a time."""
-    position = 0
-    while (page := store.read_page(position, 5000, types)).notifications:
-        yield from page.events
-        position = page.position
-
-
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Replay and print; exit 2 on a bad setting or time."""
     try:
@@ -78,7 +68,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         else args.breaker_interval
     store = open_store(settings.store_url)
     try:
-        result = replay(lambda types: _events(store, types), args.account_id, changes,
+        result = replay(from_store(store), args.account_id, changes,
                         args.strategy, since, until, costs, interval)
     except (ValidationError, ValueError) as exc:
         print(f"--set: {exc}", file=sys.stderr)

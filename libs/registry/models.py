@@ -7,6 +7,7 @@ import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -257,6 +258,18 @@ class Strategy(BaseModel):
     use_avg_fill_for_sl_tp: bool = True
     # Make the stop-loss leg a trailing stop at this percent (paper broker).
     trailing_stop_pct: StopPercent | None = None
+
+    @field_validator("day_timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        # Risk reads the trading day in this zone for every signal: an unknown zone
+        # would fail each of them, so it is refused when set.
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {zone!r} (an IANA name such as "
+                             "'America/New_York')") from exc
+        return zone
 
     @field_validator("ip_allowlist")
     @classmethod

@@ -40,7 +40,7 @@ fills (legs included) differ.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -76,6 +76,7 @@ from libs.registry.models import Account, Strategy, Tenant
 from libs.whatif.changes import Changes
 from libs.whatif.offline import Costs, OfflineAccount, Seen
 from projections import timeline
+from projections.store import EventStore
 from services.sltp_monitor.breaker import BreakerState, fingerprint
 
 TRIPS = frozenset({"account.breaker_tripped"})
@@ -140,6 +141,16 @@ class WhatIf:
         return {"signals": self.signals, "changes": self.changes,
                 "recorded": self.recorded.summary(), "replayed": self.replayed.summary(),
                 "changed": self.changed, "prices": self.prices}
+
+
+def from_store(store: EventStore, page: int = 5000) -> Source:
+    """A :data:`Source` reading ``store`` a page at a time (constant memory)."""
+    def read(types: frozenset[str]) -> Iterator[AnyEvent]:
+        position = 0
+        while (found := store.read_page(position, page, types or None)).notifications:
+            yield from found.events
+            position = found.position
+    return read
 
 
 def from_list(events: list[AnyEvent]) -> Source:

@@ -18,6 +18,7 @@ from services.api import (
     prices,
     queries,
     signal_history,
+    whatif,
 )
 from services.api.console import assets as console_assets
 from services.api.context import CONTEXT, ApiContext
@@ -54,6 +55,7 @@ def build_operator_app(ctx: ApiContext) -> web.Application:
     console_ops.add_routes(app)
     exports.add_routes(app)
     analytics.add_routes(app)
+    whatif.add_routes(app)
     console_assets.add_routes(app)  # the web console at /, beside the API it calls
     app.router.add_get("/metrics", health.metrics_endpoint)
     app.router.add_get("/openapi.json", openapi.openapi_json)

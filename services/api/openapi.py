@@ -43,6 +43,7 @@ from services.api import (
 from services.api.admin_keys import ApiKeyIn
 from services.api.admin_strategies import MAX_OVERLAP_S
 from services.api.prices import PriceIn, PricesIn
+from services.api.whatif import WhatIfIn
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/"
@@ -56,7 +57,7 @@ VIEW = "View"
 
 def _pydantic_inputs() -> dict[str, Schema]:
     inputs: list[type[BaseModel]] = [Tenant, Account, Strategy, admin_tenants.TenantIn,
-                                     ApiKeyIn, PriceIn, PricesIn]
+                                     ApiKeyIn, PriceIn, PricesIn, WhatIfIn]
     _, defs = models_json_schema([(m, "validation") for m in inputs],
                                  ref_template=REF + "{model}")
     schemas: dict[str, Schema] = defs["$defs"]
@@ -424,6 +425,13 @@ def _paths() -> Schema:
                 {200: ("Account" + VIEW, "changed")}, *WRITE, 404, *BODY),
                 tag="accounts", params=account, body=_body(_ref("AccountPatch"))),
         },
+        "/api/v1/accounts/{account_id}/what-if": {
+            "post": _op("What if: the account's recorded signals decided again, offline, with "
+                        "changed settings (sizing, limits, SL/TP, trailing, breaker), beside "
+                        "the recording", _answers(
+                            {200: ("WhatIfReport", "recorded and replayed, side by side")},
+                            *READ, 404, *BODY), tag="audit", params=account,
+                        body=_body(_ref("WhatIfIn")))},
         "/api/v1/accounts/{account_id}/config": {
             "get": _op("An account's settings (broker secret masked)", _answers(
                 {200: ("Account" + VIEW, "the settings")}, *READ, 404),

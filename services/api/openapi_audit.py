@@ -18,9 +18,46 @@ AS_OF = {"name": "as_of", "in": "query", "schema": {"type": "string", "maxLength
                         "names a zone) or a store position (digits)"}
 
 
+_COUNT = {"type": "integer", "minimum": 0}
+_SIDE = {
+    "type": "object",
+    "required": ["orders", "fills", "legs_placed", "legs_filled", "breaker_trips", "refused",
+                 "refused_by", "rejected", "resting", "realised_pnl", "fees", "cash",
+                 "equity", "max_drawdown", "positions", "trips"],
+    "properties": {
+        **{name: _COUNT for name in ("orders", "fills", "legs_placed", "legs_filled",
+                                     "breaker_trips", "refused", "rejected", "resting")},
+        **{name: _STR for name in ("realised_pnl", "fees", "cash", "equity",
+                                   "max_drawdown")},
+        "refused_by": {"type": "object", "additionalProperties": _COUNT},
+        "positions": {"type": "object", "additionalProperties": _STR},
+        "trips": {"type": "array", "items": {"type": "object", "properties": {
+            "at": _STR, "kind": {"enum": ["sl", "tp"]}, "equity": _STR,
+            "liquidated": _STR}}},
+    },
+}
+_FILL = {"type": "object", "properties": {
+    "client_order_id": _STR, "side": {"enum": ["buy", "sell"]}, "quantity": _STR,
+    "price": _STR}}
+
+
 def schemas() -> dict[str, Schema]:
-    """``AccountAsOf``: the live account's fields plus what the past adds."""
-    return {"AccountAsOf": {
+    """``AccountAsOf``: the live account's fields plus what the past adds;
+    ``WhatIfReport``: a what-if's side-by-side."""
+    return {"WhatIfReport": {
+        "type": "object",
+        "required": ["account_id", "signals", "changes", "recorded", "replayed", "changed",
+                     "prices"],
+        "properties": {
+            "account_id": _STR, "signals": _COUNT, "changes": {"type": "object"},
+            "recorded": _SIDE, "replayed": _SIDE,
+            "changed": {"type": "array", "items": {"type": "object", "properties": {
+                "signal_id": _STR, "recorded": {"type": "array", "items": _FILL},
+                "replayed": {"type": "array", "items": _FILL}, "refused": _STR}}},
+            "prices": {"type": "object", "additionalProperties": _COUNT,
+                       "description": "market observations the replay used: alert "
+                                      "prices, and prices implied by recorded fills"},
+        }}, "AccountAsOf": {
         "type": "object",
         "required": ["account_id", "tenant_id", "cash", "equity", "positions", "as_of",
                      "open_orders", "settings", "paused"],

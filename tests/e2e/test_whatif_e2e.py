@@ -138,3 +138,17 @@ async def test_what_if_replays_legs_trailing_stops_and_the_breaker(
     off = what_if(capsys, account, "breaker.active=false")
     assert (off["replayed"]["breaker_trips"], off["replayed"]["refused_by"]) == (0, {})
     assert off["replayed"]["orders"] == 5
+
+    # The operator API answers the same report (the console's What-if page asks it).
+    url = f"{system.operator_url}/api/v1/accounts/{account}/what-if"
+    async with aiohttp.ClientSession(headers=system.admin_headers) as http:
+        async with http.post(url, json={"changes": {"trailing_stop_pct": None},
+                                        "breaker_interval_s": 0.2}) as resp:
+            assert resp.status == 200, await resp.text()
+            assert await resp.json() == {"account_id": account, **fixed}
+        async with http.post(url, json={"changes": {"fixed_quantiy": 3}}) as resp:
+            assert (resp.status, (await resp.json())["field"]) == (422, "changes")
+        async with http.post(url, json={"changes": {"sl_pct": -1}}) as resp:
+            assert (resp.status, (await resp.json())["field"]) == (422, "changes.sl_pct")
+        async with http.post(url.replace(account, "acct-nobody"), json={}) as resp:
+            assert resp.status == 404

@@ -620,6 +620,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/{account_id}/what-if": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What if: the account's recorded signals decided again, offline, with changed settings (sizing, limits, SL/TP, trailing, breaker), beside the recording */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    account_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WhatIfIn"];
+                };
+            };
+            responses: {
+                /** @description recorded and replayed, side by side */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WhatIfReport"];
+                    };
+                };
+                /** @description the body is not valid JSON, not an object, or unreadable */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no credential, or a wrong, expired or badly signed one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no such record, or one the key may not see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the body is larger than the limit */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a missing or invalid field, named in ``field`` */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/analytics": {
         parameters: {
             query?: never;
@@ -6935,6 +7022,119 @@ export interface components {
             tenant_id: string;
             /** @enum {unknown} */
             type: "webhook.validated";
+        };
+        /**
+         * WhatIfIn
+         * @description What to replay, and what to change.
+         */
+        WhatIfIn: {
+            /**
+             * Breaker Interval S
+             * @default null
+             */
+            breaker_interval_s: number | null;
+            /** Changes */
+            changes?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Since
+             * @default null
+             */
+            since: string | null;
+            /**
+             * Strategy
+             * @default
+             */
+            strategy: string;
+            /**
+             * Until
+             * @default null
+             */
+            until: string | null;
+        };
+        WhatIfReport: {
+            account_id: string;
+            changed: {
+                recorded?: {
+                    client_order_id?: string;
+                    price?: string;
+                    quantity?: string;
+                    /** @enum {unknown} */
+                    side?: "buy" | "sell";
+                }[];
+                refused?: string;
+                replayed?: {
+                    client_order_id?: string;
+                    price?: string;
+                    quantity?: string;
+                    /** @enum {unknown} */
+                    side?: "buy" | "sell";
+                }[];
+                signal_id?: string;
+            }[];
+            changes: Record<string, never>;
+            /** @description market observations the replay used: alert prices, and prices implied by recorded fills */
+            prices: {
+                [key: string]: number;
+            };
+            recorded: {
+                breaker_trips: number;
+                cash: string;
+                equity: string;
+                fees: string;
+                fills: number;
+                legs_filled: number;
+                legs_placed: number;
+                max_drawdown: string;
+                orders: number;
+                positions: {
+                    [key: string]: string;
+                };
+                realised_pnl: string;
+                refused: number;
+                refused_by: {
+                    [key: string]: number;
+                };
+                rejected: number;
+                resting: number;
+                trips: {
+                    at?: string;
+                    equity?: string;
+                    /** @enum {unknown} */
+                    kind?: "sl" | "tp";
+                    liquidated?: string;
+                }[];
+            };
+            replayed: {
+                breaker_trips: number;
+                cash: string;
+                equity: string;
+                fees: string;
+                fills: number;
+                legs_filled: number;
+                legs_placed: number;
+                max_drawdown: string;
+                orders: number;
+                positions: {
+                    [key: string]: string;
+                };
+                realised_pnl: string;
+                refused: number;
+                refused_by: {
+                    [key: string]: number;
+                };
+                rejected: number;
+                resting: number;
+                trips: {
+                    at?: string;
+                    equity?: string;
+                    /** @enum {unknown} */
+                    kind?: "sl" | "tp";
+                    liquidated?: string;
+                }[];
+            };
+            signals: number;
         };
         Whoami: {
             id: string;
