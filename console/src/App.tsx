@@ -9,6 +9,7 @@ import { Bots } from "./tabs/Bots";
 import { Logs } from "./tabs/Logs";
 import { Analytics } from "./tabs/Analytics";
 import { TestTool } from "./tabs/TestTool";
+import { WhatIf } from "./tabs/WhatIf";
 import { CatalogProvider } from "./catalog";
 
 function Tab({ tab, arg, session, theme }: { tab: TabId; arg: string; session: Session;
@@ -20,6 +21,7 @@ function Tab({ tab, arg, session, theme }: { tab: TabId; arg: string; session: S
     case "logs": return <Logs session={session} signalId={arg} />;
     case "analytics": return <Analytics theme={theme} />;
     case "test": return <TestTool session={session} strategyId={arg} />;
+    case "whatif": return <WhatIf accountId={arg} />;
   }
 }
 

@@ -7,6 +7,7 @@ export const TABS = [
   { id: "logs", label: "Logs" },
   { id: "analytics", label: "Analytics" },
   { id: "test", label: "Test" },
+  { id: "whatif", label: "What if" },
 ] as const;
 export type TabId = (typeof TABS)[number]["id"];
 

@@ -16,7 +16,7 @@ from harness import ROOT
 
 pytestmark = pytest.mark.browser
 
-TABS = ("setup", "brokers", "bots", "logs", "analytics", "test")
+TABS = ("setup", "brokers", "bots", "logs", "analytics", "test", "whatif")
 
 
 def test_sign_in_with_the_admin_key_and_see_the_demo_strategy(up: dict[str, Any],
@@ -123,6 +123,34 @@ def test_a_viewer_sees_everything_and_can_change_nothing(up: dict[str, Any],
     assert status == 403
 
 
+def test_what_if_replays_the_account_with_a_change_beside_the_recording(
+        up: dict[str, Any], page: Any) -> None:
+    demo_data.fill(up)
+    sign_in(page, up["console_url"], up["admin_key"])
+    page.get_by_role("tab", name="What if").click()
+    page.get_by_label("Account").select_option(up["account_id"])
+    page.get_by_role("button", name="Replay").click()  # nothing changed: as recorded
+    table = page.get_by_test_id("whatif-table")
+    table.wait_for()
+    assert table.locator("tr.changed").count() == 0
+    page.get_by_text("None: every signal filled as recorded.").wait_for()
+
+    # Entries worth more than 1 are refused now: fewer orders, more refusals.
+    page.get_by_label("Setting 1").select_option("max_order_notional")
+    page.get_by_label("Value 1").fill("1")
+    page.get_by_role("button", name="Replay").click()
+    refused = table.locator('tr[data-row="refused"]')
+    refused.and_(page.locator("tr.changed")).wait_for()
+    recorded, replayed = (int(refused.locator("td").nth(i).inner_text()) for i in (1, 2))
+    assert replayed > recorded
+    changed = page.get_by_test_id("whatif-changed")
+    changed.get_by_text("refused: max_order_notional").first.wait_for()
+
+    page.get_by_label("Value 1").fill("-1")  # out of range: the API's reason is shown
+    page.get_by_role("button", name="Replay").click()
+    page.get_by_role("alert").filter(has_text="changes.max_order_notional").wait_for()
+
+
 SHOTS = Path(os.environ.get("TRADEHOOKS_SCREENSHOTS", "")) if os.environ.get(
     "TRADEHOOKS_SCREENSHOTS") else None
 
@@ -153,6 +181,11 @@ def _ready(up: dict[str, Any], page: Any, tab: str, signals: dict[str, str]) -> 
         page.get_by_test_id("equity-chart").locator("canvas").first.wait_for()
     elif tab == "test":
         page.get_by_label("Strategy").select_option(label=demo_data.MOMENTUM)
+    elif tab == "whatif":
+        page.get_by_label("Setting 1").select_option("max_order_notional")
+        page.get_by_label("Value 1").fill("500")
+        page.get_by_role("button", name="Replay").click()
+        page.get_by_test_id("whatif-changed").wait_for()
     page.wait_for_timeout(300)  # the last frame: charts and fonts settle
 
 
@@ -166,7 +199,8 @@ def _shoot(page: Any, path: Path) -> None:
 
 
 SHOTS_OF = (("setup", "setup"), ("brokers", "brokers"), ("bots", "bots"), ("logs", "logs"),
-            ("trail", "logs/{executed}"), ("analytics", "analytics"), ("test", "test"))
+            ("trail", "logs/{executed}"), ("analytics", "analytics"), ("test", "test"),
+            ("whatif", "whatif"))
 
 
 def test_every_tab_renders_in_both_themes_and_on_a_phone(up: dict[str, Any], page: Any,

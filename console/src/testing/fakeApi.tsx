@@ -43,12 +43,13 @@ function json(body: unknown, status = 200): Response {
 export function fakeApi(routes: Record<string, unknown>) {
   const all: Record<string, unknown> = {
     "GET /api/v1/strategies": [STRATEGY], "GET /api/v1/accounts": [ACCOUNT], ...routes };
-  const calls: { method: string; path: string; query: URLSearchParams }[] = [];
+  const calls: { method: string; path: string; query: URLSearchParams; body: string }[] = [];
   const fetchMock = vi.fn(async (input: Request | string, init?: RequestInit) => {
     const request = typeof input === "string" ? new Request(new URL(input, "http://x"), init)
       : input;
     const url = new URL(request.url);
-    calls.push({ method: request.method, path: url.pathname, query: url.searchParams });
+    calls.push({ method: request.method, path: url.pathname, query: url.searchParams,
+      body: request.body ? await request.clone().text() : "" });
     const key = `${request.method} ${url.pathname}`;
     return key in all ? json(all[key]) : json({ error: "not_found", message: key }, 404);
   });
