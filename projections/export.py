@@ -170,7 +170,7 @@ def stream_rows(store: EventStore, kind: str, filters: Filters, upto: int,
 
 
 def export_lines(store: EventStore, kind: str, fmt: str, filters: Filters, upto: int,
-                 summary: Summary | None = None) -> Iterator[str]:
+                 summary: Summary | None = None, batch: int = 5000) -> Iterator[str]:
     """The export as lines of text (a CSV header first), produced page by page;
     ``summary`` (when given) counts the rows as they go."""
     summary = summary if summary is not None else Summary(last_position=upto)
@@ -180,7 +180,7 @@ def export_lines(store: EventStore, kind: str, fmt: str, filters: Filters, upto:
     if fmt == "csv":
         writer.writeheader()
         yield _drain(buffer)
-    for pos, row in stream_rows(store, kind, filters, upto):
+    for pos, row in stream_rows(store, kind, filters, upto, batch):
         if fmt == "csv":
             writer.writerow({k: _cell(v) for k, v in row.items()})
             yield _drain(buffer)
@@ -201,10 +201,11 @@ def _drain(buffer: io.StringIO) -> str:
 
 
 def write_export(store: EventStore, kind: str, fmt: str, filters: Filters, out: IO[str],
-                 upto: int) -> Summary:
-    """Write the export to ``out`` (text); returns how many rows and which positions."""
+                 upto: int, batch: int = 5000) -> Summary:
+    """Write the export to ``out`` (text), reading ``batch`` stored rows at a time (the
+    memory it holds); returns how many rows and which positions."""
     summary = Summary(last_position=upto)
-    for line in export_lines(store, kind, fmt, filters, upto, summary):
+    for line in export_lines(store, kind, fmt, filters, upto, summary, batch):
         out.write(line)
     return summary
 

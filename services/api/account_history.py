@@ -1,7 +1,8 @@
 """``GET /api/v1/accounts/{account_id}?as_of=<ISO time or store position>``: the
 account as it was then — cash, equity, positions, open orders and settings — from the
 event store (projections.as_of). Without ``as_of`` the live account is answered as
-before (services.api.queries).
+before (services.api.queries). ``GET /api/v1/strategies/{strategy_id}?as_of=`` answers
+a strategy's settings as its registry events had left them then.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import threading
 
 from aiohttp import web
 
-from contracts.identifiers import ACCOUNT_ID
+from contracts.identifiers import ACCOUNT_ID, STRATEGY_ID
 from libs.http.problems import Problem
-from projections.as_of import account_as_of, parse_moment
+from projections.as_of import account_as_of, parse_moment, strategy_as_of
 from projections.persistence import parse_store_url
 from projections.timeline_store import TimelineStore, open_timeline
 from services.api import queries
@@ -42,10 +43,7 @@ async def get_account(request: web.Request) -> web.Response:
     key = await require_key(request)
     ctx: ApiContext = request.app[CONTEXT]
     account_id = path_id(request, "account_id", ACCOUNT_ID)
-    try:
-        moment = parse_moment(raw)
-    except ValueError as exc:
-        raise Problem(422, "invalid_field", f"as_of: {exc}", field="as_of") from None
+    moment = _moment(raw)
 
     def answer() -> dict[str, object] | None:
         timeline = _timeline(ctx.settings.store_url)
@@ -54,4 +52,30 @@ async def get_account(request: web.Request) -> web.Response:
     body = await asyncio.to_thread(answer)
     if body is None or not key.sees(str(body["tenant_id"])):
         raise Problem(404, "not_found", f"no account {account_id} as of {raw}")
+    return web.json_response(body)
+
+
+def _moment(raw: str) -> int | str:
+    try:
+        return parse_moment(raw)
+    except ValueError as exc:
+        raise Problem(422, "invalid_field", f"as_of: {exc}", field="as_of") from None
+
+
+async def strategy_at(request: web.Request) -> web.Response:
+    """``GET /api/v1/strategies/{id}?as_of=``: the strategy's settings then (secrets
+    masked) and the registry event they stand on."""
+    key = await require_key(request)
+    ctx: ApiContext = request.app[CONTEXT]
+    strategy_id = path_id(request, "strategy_id", STRATEGY_ID)
+    raw = request.query["as_of"]
+    moment = _moment(raw)
+
+    def answer() -> dict[str, object] | None:
+        timeline = _timeline(ctx.settings.store_url)
+        return strategy_as_of(ctx.store, timeline, strategy_id, moment, raw)
+
+    body = await asyncio.to_thread(answer)
+    if body is None or not key.sees(str(body["tenant_id"])):
+        raise Problem(404, "not_found", f"no strategy {strategy_id} as of {raw}")
     return web.json_response(body)

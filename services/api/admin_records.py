@@ -43,12 +43,14 @@ class RecordRoutes(Generic[R]):
     # the path itself, answered from the read model).
     show_at: str = ""
 
-    def mount(self, app: web.Application, create: Handler, update: Handler) -> None:
-        """The five routes: create and list the records, read, change and disable one."""
+    def mount(self, app: web.Application, create: Handler, update: Handler,
+              show: Handler | None = None) -> None:
+        """The five routes: create and list the records, read (``show``: a reader of
+        its own instead of :meth:`show`), change and disable one."""
         one = f"{self.path}/{{{self.param}}}"
         app.router.add_post(self.path, create)
         app.router.add_get(self.path, self.index)
-        app.router.add_get(one + self.show_at, self.show)
+        app.router.add_get(one + self.show_at, show or self.show)
         app.router.add_patch(one, update)
         app.router.add_post(f"{one}/disable", self.disable)
 

@@ -16,6 +16,7 @@ from libs.registry.provisioning import register_strategy, tradingview_message, u
 from libs.registry.secrets import new_secret
 from libs.registry.store import Registry
 from libs.registry.views import strategy_view
+from services.api import account_history
 from services.api.admin_auth import require_key, require_visible
 from services.api.admin_common import (
     answer_change,
@@ -113,7 +114,15 @@ async def rotate_strategy(request: web.Request) -> web.Response:
     return web.json_response({"strategy": strategy_view(rotated), "secret": rotated.secret})
 
 
+async def show_strategy(request: web.Request) -> web.Response:
+    """``GET /api/v1/strategies/{id}``: the strategy now, or with ``as_of`` its settings
+    as they were then (from the event store)."""
+    if "as_of" in request.query:
+        return await account_history.strategy_at(request)
+    return await STRATEGIES.show(request)
+
+
 def add_routes(app: web.Application) -> None:
     """Mount the strategy routes."""
-    STRATEGIES.mount(app, create_strategy, update_strategy)
+    STRATEGIES.mount(app, create_strategy, update_strategy, show=show_strategy)
     app.router.add_post("/api/v1/strategies/{strategy_id}/rotate", rotate_strategy)

@@ -453,9 +453,10 @@ def _paths() -> Schema:
                 **_answers({}, *READ)}, tag="strategies"),
         },
         "/api/v1/strategies/{strategy_id}": {
-            "get": _op("A strategy (no secrets)", _answers(
-                {200: ("Strategy" + VIEW, "the strategy")}, *READ, 404),
-                tag="strategies", params=strategy),
+            "get": _op("A strategy (no secrets); with as_of, its settings as they were",
+                       {"200": openapi_audit.strategy_answer("Strategy" + VIEW),
+                        **_answers({}, *READ, 404, 422)},
+                       tag="strategies", params=[*strategy, openapi_audit.STRATEGY_AS_OF]),
             "patch": _op("Change a strategy (not its id, tenant, slug or secret)", _answers(
                 {200: ("Strategy" + VIEW, "changed")}, *WRITE, 404, *BODY),
                 tag="strategies", params=strategy, body=_body(_ref("StrategyPatch"))),

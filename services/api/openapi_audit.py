@@ -16,6 +16,8 @@ _ID = {"type": "string", "maxLength": 200}
 AS_OF = {"name": "as_of", "in": "query", "schema": {"type": "string", "maxLength": 64},
          "description": "the account as it was then: an ISO 8601 time (UTC unless it "
                         "names a zone) or a store position (digits)"}
+STRATEGY_AS_OF = {**AS_OF, "description": "the strategy's settings as they were then: "
+                  "an ISO 8601 time (UTC unless it names a zone) or a store position"}
 
 
 _COUNT = {"type": "integer", "minimum": 0}
@@ -57,7 +59,16 @@ def schemas() -> dict[str, Schema]:
             "prices": {"type": "object", "additionalProperties": _COUNT,
                        "description": "market observations the replay used: alert "
                                       "prices, and prices implied by recorded fills"},
-        }}, "AccountAsOf": {
+        }}, "StrategyAsOf": {
+        "type": "object", "required": ["strategy_id", "tenant_id", "settings", "as_of"],
+        "properties": {
+            "strategy_id": _STR, "tenant_id": _STR,
+            "settings": {"type": "object", "description": "its registry record, secrets "
+                                                         "masked"},
+            "as_of": {"type": "object", "properties": {
+                "requested": _STR, "position": {"type": "integer"}, "occurred_at": _STR,
+                "event": _STR}}},
+    }, "AccountAsOf": {
         "type": "object",
         "required": ["account_id", "tenant_id", "cash", "equity", "positions", "as_of",
                      "open_orders", "settings", "paused"],
@@ -76,6 +87,13 @@ def account_answer() -> Schema:
     return {"description": "the account's state (as it was, with as_of)", "content": {
         "application/json": {"schema": {"oneOf": [
             {"$ref": REF + "AccountState"}, {"$ref": REF + "AccountAsOf"}]}}}}
+
+
+def strategy_answer(view: str) -> Schema:
+    """The 200 answer of ``GET /api/v1/strategies/{id}``, with or without ``as_of``."""
+    return {"description": "the strategy (its settings as they were, with as_of)",
+            "content": {"application/json": {"schema": {"oneOf": [
+                {"$ref": REF + view}, {"$ref": REF + "StrategyAsOf"}]}}}}
 
 
 def paths(read_errors: Schema, tag_security: list[Any]) -> Schema:

@@ -124,3 +124,36 @@ async def test_the_log_files_tell_a_signal_s_story(
     monkeypatch.setenv("TRADEHOOKS_DATA_DIR", str(system.data_dir))
     assert main(["logs", "--activity", "-n", "50"]) == 0
     assert "LOGS buy 2 @" in capsys.readouterr().out
+
+
+async def test_a_strategy_as_it_was_before_a_change(system: System, bus: Bus) -> None:
+    t = await provision(bus, sizing_mode="fixed_quantity", fixed_quantity="3")
+    url = f"{system.operator_url}/api/v1/strategies/{t.strategy.id}"
+    async with aiohttp.ClientSession(headers=system.admin_headers) as http:
+        async def at(moment: str) -> tuple[int, dict[str, Any]]:
+            async with http.get(url, params={"as_of": moment}) as resp:
+                return resp.status, await resp.json()
+
+        async def stored(quantity: str) -> dict[str, Any] | None:
+            """The newest settings once the auditor stored them with ``quantity``."""
+            status, body = await at("2999-01-01T00:00:00Z")
+            return body if status == 200 and \
+                body["settings"]["fixed_quantity"] == quantity else None
+
+        async with http.get(url) as resp:
+            before = (await resp.json())["fixed_quantity"]
+        first = await wait_until(lambda: stored("3"), 20, message="the registration")
+        async with http.patch(url, json={"fixed_quantity": 7}) as resp:
+            assert resp.status == 200, await resp.text()
+        latest = await wait_until(lambda: stored("7"), 20, message="the change")
+
+        status, then = await at(str(first["as_of"]["position"]))
+        assert status == 200
+        assert then["settings"]["fixed_quantity"] == before == "3"
+        assert then["settings"]["secret"] == "********"
+        assert latest["as_of"]["event"] == "registry.strategy_updated"
+        assert (await at("2000-01-01T00:00:00Z"))[0] == 404
+        status, body = await at("last tuesday")
+        assert (status, body["field"]) == (422, "as_of")
+        async with http.get(url) as resp:  # without as_of: the strategy now
+            assert (await resp.json())["fixed_quantity"] == "7"

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import sqlite3
+import tracemalloc
 from datetime import timedelta
 from decimal import Decimal as D
 from pathlib import Path
@@ -175,3 +176,39 @@ def test_parquet_has_the_csv_rows(url: str, store: EventStore, tmp_path: Path,
     assert [r["position"] for r in rows] == [int(r["position"]) for r in as_csv]
     assert [{k: str(v) for k, v in r.items()} for r in rows] == as_csv
     assert main(["export", "fills", "--format", "parquet"]) == 2  # a file needs --out
+
+
+class _Discard(io.TextIOBase):
+    """An output that keeps nothing (so only the export's own memory is measured)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def _peak_bytes(store: EventStore, kind: str, fmt: str) -> tuple[int, int]:
+    """(rows, peak bytes allocated) of an export read 100 stored rows at a time."""
+    tracemalloc.start()
+    try:
+        summary = write_export(store, kind, fmt, Filters(), _Discard(), store.max_position(),
+                               batch=100)
+        return summary.rows, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_an_export_holds_a_page_whatever_the_store_holds(store: EventStore) -> None:
+    """Constant memory: ten times the rows, not ten times the memory (the page decides)."""
+    def signals(first: int, count: int) -> list[AnyEvent]:
+        return [make_received(event_id=f"m-{n}", signal_id=f"m-{n}",
+                              occurred_at=NOW + timedelta(seconds=n))
+                for n in range(first, first + count)]
+
+    store.append(signals(0, 300))  # 600 stored rows: six pages
+    small = {kind: _peak_bytes(store, kind, "csv") for kind in ("events", "signals")}
+    for first in range(300, 3000, 900):
+        store.append(signals(first, 900))  # 6,000 rows: sixty pages
+    large = {kind: _peak_bytes(store, kind, "csv") for kind in ("events", "signals")}
+
+    for kind in ("events", "signals"):
+        assert large[kind][0] == 10 * small[kind][0]
+        assert large[kind][1] < 1.5 * small[kind][1], (kind, small[kind], large[kind])

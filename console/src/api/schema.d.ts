@@ -2348,10 +2348,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A strategy (no secrets) */
+        /** A strategy (no secrets); with as_of, its settings as they were */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description the strategy's settings as they were then: an ISO 8601 time (UTC unless it names a zone) or a store position */
+                    as_of?: string;
+                };
                 header?: never;
                 path: {
                     strategy_id: string;
@@ -2360,13 +2363,13 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description the strategy */
+                /** @description the strategy (its settings as they were, with as_of) */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["StrategyView"];
+                        "application/json": components["schemas"]["StrategyView"] | components["schemas"]["StrategyAsOf"];
                     };
                 };
                 /** @description the request line or a header is longer than 8190 bytes (refused before routing, as plain text) */
@@ -2387,6 +2390,15 @@ export interface paths {
                 };
                 /** @description no such record, or one the key may not see */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a missing or invalid field, named in ``field`` */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6137,6 +6149,18 @@ export interface components {
              * @default true
              */
             use_strategy_order_price: boolean;
+        };
+        StrategyAsOf: {
+            as_of: {
+                event?: string;
+                occurred_at?: string;
+                position?: number;
+                requested?: string;
+            };
+            /** @description its registry record, secrets masked */
+            settings: Record<string, never>;
+            strategy_id: string;
+            tenant_id: string;
         };
         /**
          * Strategy
