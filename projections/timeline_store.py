@@ -51,6 +51,13 @@ class TimelineStore:
             self.conn.execute(self._sql("INSERT INTO {p}th_timeline_position (id, position) "
                                         "VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET "
                                         "position = excluded.position"), (VERSION,))
+        else:
+            # A fresh timeline says which version it is at once: without the row, the
+            # next process to open it (the operator API, account-at) took the auditor's
+            # first index rows for an old version's and cleared them under it.
+            self.conn.execute(self._sql("INSERT INTO {p}th_timeline_position (id, position) "
+                                        "VALUES (0, ?) ON CONFLICT (id) DO NOTHING"),
+                              (VERSION,))
 
     def _version(self) -> int:
         rows = self._rows("SELECT position FROM {p}th_timeline_position WHERE id = 0", ())

@@ -260,6 +260,29 @@ def test_a_timeline_of_an_older_version_is_rebuilt(url: str, store: EventStore) 
         reopened.close()
 
 
+def test_a_second_reader_of_a_fresh_timeline_keeps_what_the_auditor_indexed(
+        url: str, store: EventStore) -> None:
+    """The auditor creates and indexes a fresh timeline; the operator API opens it
+    later: the index stays (it used to be taken for an old version's and cleared
+    under the auditor, which went on from its position: as_of lost those events)."""
+    store.append(history(trades=3))
+    auditor = open_timeline(parse_store_url(url))
+    projector = TimelineProjector(store, auditor)
+    projector.catch_up()
+    indexed = auditor.positions("acc-1", 0, store.max_position())
+    api = open_timeline(parse_store_url(url))
+    try:
+        assert api.position() == store.max_position()
+        assert api.positions("acc-1", 0, store.max_position()) == indexed != []
+        store.append(history(trades=4)[-2:])  # more, while both are open
+        projector.catch_up()
+        assert state_at(store, api, "acc-1", store.max_position()) == \
+            state_at(store, auditor, "acc-1", store.max_position())
+    finally:
+        api.close()
+        auditor.close()
+
+
 def test_the_timeline_reconnects_after_its_database_cut_it_off(
     url: str, store: EventStore, timeline: TimelineStore,
 ) -> None:
