@@ -95,7 +95,9 @@ async def registry_secrets(bus: Bus) -> set[str]:
     registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
     records: list[Strategy | Account] = [*await registry.strategies(),
                                          *await registry.accounts()]
-    return {s for r in records for s in record_secrets(r) if len(s) >= MIN_SECRET_LENGTH}
+    found = {s for r in records for s in record_secrets(r)}
+    found |= {s for c in await registry.callbacks() for s in (c.secret, c.previous_secret)}
+    return {s for s in found if len(s) >= MIN_SECRET_LENGTH}
 # The event-store backends a test runs on: ``@pytest.mark.parametrize("store_url",
 # BACKENDS, indirect=True)``. (Here, not in conftest.py: test folders have their own
 # conftest modules, and the name would resolve to whichever was imported first.)

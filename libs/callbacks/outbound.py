@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -83,8 +82,3 @@ def outbound_session(timeout_s: float, ca_file: str = "", limit: int = 64
     return aiohttp.ClientSession(connector=connector, trust_env=False,
                                  timeout=aiohttp.ClientTimeout(total=timeout_s),
                                  auto_decompress=False)
-
-
-def host_of(url: str) -> str:
-    """The host a URL names (for messages)."""
-    return urlsplit(url).hostname or ""

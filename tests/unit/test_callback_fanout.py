@@ -3,12 +3,15 @@ the ids that make a repeated event request nothing twice."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import orjson
 import pytest
 
 from contracts.events import CALLBACK_EVENT_TYPES, AccountResumed, CallbackRequested, event_type
+from libs.callbacks.deliveries import DeliveryRecord
+from libs.callbacks.redeliver import in_range
 from libs.registry.models import CallbackEndpoint
 from services.dispatcher.fanout import SUBSCRIBABLE, delivery_id_for, requests_for
 from services.dispatcher.sender import body_of
@@ -89,3 +92,18 @@ def test_the_body_is_standard_webhooks_shaped_and_the_same_every_time() -> None:
     assert decoded["type"] == event_type(make_received())
     assert decoded["timestamp"] == request.payload["occurred_at"]
     assert decoded["data"]["event_id"] == request.source_event_id
+
+
+def test_a_redelivery_range_is_half_open_and_may_ask_for_a_status() -> None:
+    def record(minutes: int, status: str) -> DeliveryRecord:
+        return DeliveryRecord(delivery_id=f"dlv-{minutes}", endpoint_id="cb-1",
+                              tenant_id=TENANT_ID, source_event_id=f"e{minutes}",
+                              source_type="webhook.failed", signal_id="s",
+                              requested_at=NOW + timedelta(minutes=minutes), request_seq=1,
+                              status=status)  # type: ignore[arg-type]
+
+    records = [record(0, "parked"), record(5, "delivered"), record(10, "parked")]
+    picked = in_range(records, NOW, NOW + timedelta(minutes=10), None)
+    assert [r.delivery_id for r in picked] == ["dlv-0", "dlv-5"]
+    assert [r.delivery_id for r in in_range(records, NOW, None, "parked")] == \
+        ["dlv-0", "dlv-10"]
