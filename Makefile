@@ -56,14 +56,16 @@ browser:
 		|| echo "browser: could not install chromium; the browser tests will be skipped"
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist), a whole module per worker at
-# a time (the tests of a module may share one running system); TEST_WORKERS=0: in one.
+# a time (the tests of a module may share one running system), in collection order (the
+# longest first, see tests/conftest.py; xdist would put the modules with the most
+# tests first); TEST_WORKERS=0: in one process.
 TEST_WORKERS ?= 3
 
 test: $(STAMP) browser
 	$(BIN)/ruff check contracts domain libs services cli projections tests bench
 	$(BIN)/mypy
 	$(MAKE) --no-print-directory docs console console-test
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Every number, one after the other: the load bench, replay of 1,000,000 events,
 # pages of the signal history out of 1,000,000 signals, then CPU per signal.

@@ -511,7 +511,9 @@ class System:
         marker = b"listening on" if kind in HTTP_SERVICES else f"{kind} running".encode()
         return log.exists() and marker in log.read_bytes()
 
-    async def wait_ready(self, timeout: float = 30.0) -> None:
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        # Generous: on a machine busy with other work, starting seven Python processes
+        # took over 30 s (a deadline on starting, not a behaviour under test).
         await wait_until(lambda: all(self.running(s) for s in self.processes), timeout,
                          interval=0.05, message="every service to be running")
         listeners = {"ingress": self.api_url, "api": self.operator_url}

@@ -47,9 +47,13 @@ async def test_flaky_alpaca_and_a_paper_executor_killed_mid_order_double_nothing
                on_paper[0].strategy.id: "AAPL", on_paper[1].strategy.id: "SPY"}
     alerts = make_alerts(at_alpaca + on_paper, 240, rng, symbols)
 
-    # Every eighth Alpaca call fails (seeded), and the first three orders are
-    # accepted with their answer lost, so that case surely happens.
+    # Every eighth Alpaca call fails (seeded), and the first orders meet each fault
+    # (three accepted with their answer lost), so every kind surely happens: which
+    # call draws which random fault depends on timing, and on a busy machine there
+    # are fewer calls.
     alpaca.fail_next("POST /v2/orders", "accept_then_drop", times=3)
+    for kind in FAULTS:
+        alpaca.fail_next("POST /v2/orders", kind)
     alpaca.fail_randomly(FAULTS, probability=0.125, seed=rng.randrange(1 << 30))
     load = asyncio.create_task(run_load(system.api_url, alerts, rate_per_s=20))
     await asyncio.sleep(rng.uniform(1.5, 3.0))  # the fault schedule
