@@ -45,3 +45,24 @@ async def post_prices(session: aiohttp.ClientSession, api_url: str, body: Any,
     async with session.post(f"{api_url}/api/v1/prices", json=body,
                             headers={"X-API-Key": admin_key}) as resp:
         return resp.status
+
+
+async def refused_once_switched_off(session: aiohttp.ClientSession, url: str, tap: Any,
+                                    code: str, timeout: float = 10.0) -> None:
+    """After an operator switched a strategy, account or tenant off: until ingress's
+    cache has the change (the operator service is another process: it arrives through
+    the registry watch, milliseconds on a quiet machine) an alert may still be
+    accepted, but then the validator's fresh read refuses it with ``code`` (never a
+    trade); soon ingress answers 403 ``code`` itself."""
+    deadline = time.monotonic() + timeout
+    price = 11
+    while True:
+        status, answer = await post_json(session, url, tv_alert(price=str(price)))
+        if status == 403:
+            assert answer["error"] == code, answer
+            return
+        assert status == 202, answer
+        failed = await tap.wait_terminal(answer["signal_id"])
+        assert (type(failed).__name__, failed.code) == ("WebhookFailed", code), failed
+        assert time.monotonic() < deadline, f"ingress still accepts after {timeout} s"
+        price += 1
