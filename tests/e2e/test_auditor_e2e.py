@@ -19,7 +19,7 @@ from cli.main import main
 from contracts.events import TradeExecuted
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
 
 async def as_of(http: aiohttp.ClientSession, system: System, account: str,
