@@ -31,11 +31,14 @@ async def test_an_unreadable_message_is_parked_and_the_pipeline_goes_on(
     behind = await tap.wait_terminal(after["signal_id"])
     assert isinstance(behind, TradeExecuted), behind  # not held up by the garbage
 
-    parked = await tap.wait_for(lambda _: len(tap.dead_letters) == 2 and tap.dead_letters)
-    assert sorted(s for s, _ in parked) == sorted(
-        [dead_letter_subject("validator"), dead_letter_subject("auditor")])
+    # Every consumer of webhook.received parks it: the validator, the auditor and the
+    # callbacks' dispatcher.
+    readers = ("validator", "auditor", "dispatcher")
+    parked = await tap.wait_for(lambda _: len(tap.dead_letters) == len(readers)
+                                and tap.dead_letters)
+    assert sorted(s for s, _ in parked) == sorted(dead_letter_subject(c) for c in readers)
     assert {data for _, data in parked} == {GARBAGE}
-    for consumer in ("validator", "auditor"):
+    for consumer in readers:
         letter = await bus.js.get_last_msg(streams.STREAM, dead_letter_subject(consumer))
         headers = letter.headers or {}
         assert headers[dead_letters.ORIGINAL_SUBJECT] == subject
