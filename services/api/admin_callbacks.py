@@ -27,12 +27,11 @@ from services.api.admin_common import (
     body_id,
     context,
     json_body,
-    optional_body,
     patched,
+    rotation_overlap,
     validated,
 )
 from services.api.admin_records import RecordRoutes
-from services.api.admin_strategies import MAX_OVERLAP_S
 
 # Set by the server: the id, the secrets, and what the dispatcher records.
 SERVER_SET = frozenset({"id", "secret", "previous_secret", "previous_valid_until",
@@ -113,15 +112,10 @@ async def rotate_callback(request: web.Request) -> web.Response:
     """``POST /api/v1/callbacks/{id}/rotate`` ``{"overlap_s": 3600}``: a new secret,
     answered once; deliveries are signed with both for the overlap."""
     endpoint, _ = await CALLBACKS.visible(request, write=True)
-    overlap = (await optional_body(request)).get("overlap_s", 3600)
-    if isinstance(overlap, bool) or not isinstance(overlap, int | float) or \
-            not 0 <= overlap <= MAX_OVERLAP_S:  # NaN fails both comparisons
-        raise Problem(422, "invalid_field",
-                      f"overlap_s: a number of seconds from 0 to {MAX_OVERLAP_S}",
-                      field="overlap_s")
+    overlap = await rotation_overlap(request)
     ctx = context(request)
     rotated = await rotate_callback_secret(ctx.bus, ctx.strategies.registry, endpoint.id,
-                                           float(overlap), ctx.clock)
+                                           overlap, ctx.clock)
     if rotated is None:  # removed between the two reads
         raise Problem(404, "not_found", f"no callback {endpoint.id}")
     return web.json_response({"callback": callback_view(rotated), "secret": rotated.secret})

@@ -68,6 +68,22 @@ async def optional_body(request: web.Request) -> dict[str, Any]:
     return await json_body(request) if request.can_read_body else {}
 
 
+# The longest a rotated-out secret may keep working (strategies and callbacks).
+MAX_OVERLAP_S = 30 * 86_400
+
+
+async def rotation_overlap(request: web.Request) -> float:
+    """``overlap_s`` of a rotate request (default an hour); 422 unless a number of
+    seconds from 0 to :data:`MAX_OVERLAP_S`."""
+    overlap = (await optional_body(request)).get("overlap_s", 3600)
+    if isinstance(overlap, bool) or not isinstance(overlap, int | float) or \
+            not 0 <= overlap <= MAX_OVERLAP_S:  # NaN fails both comparisons
+        raise Problem(422, "invalid_field",
+                      f"overlap_s: a number of seconds from 0 to {MAX_OVERLAP_S}",
+                      field="overlap_s")
+    return float(overlap)
+
+
 def unknown_field(model: type[BaseModel], body: dict[str, Any], prefix: str = "") -> str | None:
     """The first field of ``body`` (or of an object nested in it) that ``model`` does not
     have: a misspelt setting must be refused, not silently ignored."""

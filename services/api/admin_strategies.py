@@ -24,8 +24,8 @@ from services.api.admin_common import (
     body_id,
     context,
     json_body,
-    optional_body,
     patched,
+    rotation_overlap,
     validated,
 )
 from services.api.admin_records import RecordRoutes
@@ -38,8 +38,6 @@ FIXED = frozenset({"id", "tenant_id", "slug", "secret", "previous_secret",
 # the mark of a global admin's suspension.
 SERVER_SET = frozenset({"id", "slug", "secret", "previous_secret", "previous_valid_until",
                         "suspended"})
-# Longest time an old secret may keep working after a rotation (30 days).
-MAX_OVERLAP_S = 30 * 86_400
 
 
 async def _check_account(registry: Registry, account_id: object, tenant_id: str) -> None:
@@ -100,15 +98,10 @@ async def rotate_strategy(request: web.Request) -> web.Response:
     """``POST /api/v1/strategies/{id}/rotate`` ``{"overlap_s": 3600}``: a new secret,
     answered once; the old one works for the overlap."""
     strategy, _ = await STRATEGIES.visible(request, write=True)
-    overlap = (await optional_body(request)).get("overlap_s", 3600)
-    if isinstance(overlap, bool) or not isinstance(overlap, int | float) or \
-            not 0 <= overlap <= MAX_OVERLAP_S:  # NaN fails both comparisons
-        raise Problem(422, "invalid_field",
-                      f"overlap_s: a number of seconds from 0 to {MAX_OVERLAP_S}",
-                      field="overlap_s")
+    overlap = await rotation_overlap(request)
     ctx = context(request)
     rotated = await rotate_secret(ctx.bus, ctx.strategies.registry, strategy.id,
-                                  float(overlap), ctx.clock)
+                                  overlap, ctx.clock)
     if rotated is None:  # removed between the two reads
         raise Problem(404, "not_found", f"no strategy {strategy.id}")
     return web.json_response({"strategy": strategy_view(rotated), "secret": rotated.secret})

@@ -40,8 +40,8 @@ from services.api import (
     openapi_callbacks,
     openapi_signals,
 )
+from services.api.admin_common import MAX_OVERLAP_S
 from services.api.admin_keys import ApiKeyIn
-from services.api.admin_strategies import MAX_OVERLAP_S
 from services.api.prices import PriceIn, PricesIn
 from services.api.whatif import WhatIfIn
 

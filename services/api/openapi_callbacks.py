@@ -12,7 +12,7 @@ from pydantic.json_schema import models_json_schema
 from contracts.identifiers import CALLBACK_ID, DELIVERY_ID, Shape
 from libs.registry.models import CallbackEndpoint
 from services.api import admin_callbacks
-from services.api.admin_strategies import MAX_OVERLAP_S
+from services.api.admin_common import MAX_OVERLAP_S
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/"
