@@ -8,7 +8,7 @@ from datetime import timedelta
 from contracts import streams
 from contracts.events import CallbackCreated, CallbackSecretRotated
 from libs.registry.models import CallbackEndpoint
-from libs.registry.secrets import fingerprint, new_secret
+from libs.registry.secrets import fingerprint, rotated
 from libs.registry.store import Registry
 from libs.runtime.bus import Bus
 from libs.runtime.clock import Clock
@@ -37,17 +37,15 @@ async def rotate_callback_secret(bus: Bus, registry: Registry, endpoint_id: str,
         return None
     now = clock.now()
     until = now + timedelta(seconds=overlap_s)
-    rotated = endpoint.model_copy(update={
-        "secret": new_secret(), "previous_secret": endpoint.secret,
-        "previous_valid_until": until})
-    await registry.put(rotated)
+    fresh = rotated(endpoint, endpoint.secret, until)
+    await registry.put(fresh)
     corr = f"callback:{endpoint_id}"
     stage = f"rotated:{int(now.timestamp() * 1000)}"
     event = CallbackSecretRotated(
         event_id=derived_event_id(corr, stage), signal_id=corr,
         tenant_id=endpoint.tenant_id, occurred_at=now, endpoint_id=endpoint_id,
-        secret_fingerprint=fingerprint(rotated.secret),
+        secret_fingerprint=fingerprint(fresh.secret),
         previous_fingerprint=fingerprint(endpoint.secret), previous_valid_until=until,
-        record=registry.stored_form(rotated))
+        record=registry.stored_form(fresh))
     await bus.publish_event(event, streams.message_id(corr, stage))
-    return rotated
+    return fresh

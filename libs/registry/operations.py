@@ -7,7 +7,7 @@ from datetime import timedelta
 from contracts import streams
 from contracts.events import AccountResumed, StrategySecretRotated
 from libs.registry.models import Account, Strategy
-from libs.registry.secrets import fingerprint, new_secret
+from libs.registry.secrets import fingerprint, rotated
 from libs.registry.store import Registry
 from libs.runtime.bus import Bus
 from libs.runtime.clock import Clock, new_id
@@ -46,16 +46,14 @@ async def rotate_secret(bus: Bus, registry: Registry, strategy_id: str, overlap_
         return None
     now = clock.now()
     until = now + timedelta(seconds=overlap_s)
-    rotated = strategy.model_copy(update={
-        "secret": new_secret(), "previous_secret": strategy.secret,
-        "previous_valid_until": until})
-    await registry.put(rotated)
+    fresh = rotated(strategy, strategy.secret, until)
+    await registry.put(fresh)
     correlation = f"strategy:{strategy_id}"
     stage = f"rotated:{int(now.timestamp() * 1000)}"
     event = StrategySecretRotated(
         event_id=new_id(), signal_id=correlation, tenant_id=strategy.tenant_id,
-        occurred_at=now, strategy_id=strategy_id, secret_fingerprint=fingerprint(rotated.secret),
+        occurred_at=now, strategy_id=strategy_id, secret_fingerprint=fingerprint(fresh.secret),
         previous_fingerprint=fingerprint(strategy.secret), previous_valid_until=until,
-        record=registry.stored_form(rotated))
+        record=registry.stored_form(fresh))
     await bus.publish_event(event, streams.message_id(correlation, stage))
-    return rotated
+    return fresh

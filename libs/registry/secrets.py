@@ -5,6 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets as _secrets
+from datetime import datetime
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def new_secret() -> str:
@@ -38,3 +44,10 @@ def signing_key(secret: str) -> bytes:
         except ValueError:
             pass
     return secret.encode()
+
+
+def rotated(record: M, current_secret: str, until: datetime) -> M:
+    """``record`` (a strategy or a callback endpoint) with a new secret; the current
+    one stays valid as ``previous_secret`` until ``until``."""
+    return record.model_copy(update={"secret": new_secret(), "previous_secret": current_secret,
+                                     "previous_valid_until": until})
