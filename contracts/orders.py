@@ -95,7 +95,11 @@ class Fill(msgspec.Struct, frozen=True, kw_only=True):
 class BrokerOrder(msgspec.Struct, frozen=True, kw_only=True):
     """An order as the broker knows it: resting (``open``), done, or filled.
 
-    ``fill`` is set exactly when ``status`` is ``filled``.
+    ``fill`` is set exactly when ``status`` is ``filled``. An order that ended with
+    only part of it filled (cancelled or expired after a partial fill) is
+    ``filled`` for that part, ``fill.quantity`` below ``quantity`` and ``reason``
+    saying why the rest did not fill. While an order rests, ``filled_quantity`` and
+    ``average_fill_price`` report the part filled so far (a partial fill).
     """
 
     order_id: str
@@ -115,6 +119,8 @@ class BrokerOrder(msgspec.Struct, frozen=True, kw_only=True):
     trail_pct: Decimal | None = None
     reason: str = ""
     fill: Fill | None = None
+    filled_quantity: Decimal = Decimal(0)
+    average_fill_price: Decimal | None = None
 
 
 

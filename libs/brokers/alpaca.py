@@ -46,6 +46,7 @@ from contracts.orders import BrokerOrder, Fill, OrderRequest, OrderStatus, Side
 from contracts.signals import AssetClass, OrderType
 from domain.symbols import CRYPTO_QUOTES, classify_symbol
 from libs.brokers.base import AccountSnapshot, BrokerRejected, BrokerUnavailable
+from libs.brokers.capabilities import ALPACA, Capabilities
 from libs.registry.models import Account, AlpacaConfig
 from libs.runtime.clock import Clock
 
@@ -89,6 +90,7 @@ class AlpacaBroker:
     """Orders on Alpaca (paper by default), one cached TradingClient per account config."""
 
     name = "alpaca"
+    capabilities: Capabilities = ALPACA
     keeps_legs_with_position = False
     fills_report_position = False
 
@@ -344,21 +346,29 @@ class AlpacaBroker:
         kind = order.type or order.order_type
         order_type = _ORDER_TYPE.get(kind.value, "stop") if kind is not None else "market"
         quantity = _decimal(order.qty) or _decimal(order.filled_qty) or ZERO
+        filled = _decimal(order.filled_qty) or ZERO
+        average = _decimal(order.filled_avg_price)
+        reason = "" if status in ("open", "filled") else f"alpaca status {order.status.value}"
+        if status in ("canceled", "expired") and filled > 0:
+            # Ended after a partial fill: what filled is a trade (a position exists).
+            reason = f"filled {filled.normalize():f} of {quantity.normalize():f}; " \
+                     f"the rest was {order.status.value}"
+            status = "filled"
         fill = None
         if status == "filled":
             fill = Fill(order_id=str(order.id), client_order_id=order.client_order_id,
                         symbol=_order_symbol(order), side=side,
-                        quantity=_decimal(order.filled_qty) or quantity,
-                        average_price=_decimal(order.filled_avg_price) or ZERO,
-                        fee=ZERO, filled_at=order.filled_at or self.clock.now())
+                        quantity=filled or quantity, average_price=average or ZERO,
+                        fee=ZERO, filled_at=order.filled_at or order.updated_at
+                        or self.clock.now())
         return BrokerOrder(
             order_id=str(order.id), client_order_id=order.client_order_id,
             symbol=_order_symbol(order), side=side, quantity=quantity, order_type=order_type,
             status=status, submitted_at=order.submitted_at,
             limit_price=_decimal(order.limit_price), stop_price=_decimal(order.stop_price),
-            notional=_decimal(order.notional),
-            reason="" if status in ("open", "filled") else f"alpaca status {order.status.value}",
-            fill=fill)
+            notional=_decimal(order.notional), reason=reason, fill=fill,
+            filled_quantity=filled if fill is None else fill.quantity,
+            average_fill_price=average)
 
 
 def alpaca_order_request(order: OrderRequest, crypto: bool, side: Side,

@@ -13,6 +13,7 @@ from typing import Protocol
 import msgspec
 
 from contracts.orders import BrokerOrder, OrderRequest
+from libs.brokers.capabilities import Capabilities
 from libs.registry.models import Account
 
 
@@ -49,6 +50,9 @@ class Broker(Protocol):
     """
 
     name: str
+    # What the broker can do (shorting, fractional sizes, stops, native OCO, ...): the
+    # same value as ``libs.brokers.capabilities.DECLARED[name]``.
+    capabilities: Capabilities
     fills_report_position: bool
     # True when the broker itself keeps protective legs in line with the position in
     # the same update as every fill (the paper simulator); else the executor does it
@@ -94,6 +98,7 @@ class BrokerReader(Protocol):
     """What every service but the executor may do with a broker: read."""
 
     name: str
+    capabilities: Capabilities
     # True when a fill says the position it left (``Fill.position_quantity``); else
     # the position must be read from the broker, as it is by then.
     fills_report_position: bool

@@ -30,6 +30,7 @@ from contracts.orders import BrokerOrder, Fill, OrderRequest, Side
 from domain.ledger import Book, apply_fill, marked
 from domain.protection import closing_side, leg_fixes
 from libs.brokers.base import AccountSnapshot, BrokerRejected
+from libs.brokers.capabilities import PAPER, Capabilities
 from libs.brokers.market_prices import MarketPrices
 from libs.registry.models import Account
 from libs.runtime.clock import Clock
@@ -135,7 +136,8 @@ def _fill(state: PaperAccount, order: BrokerOrder, price: Decimal, fee_bps: Deci
         position_quantity=book.position_quantity(order.symbol), cash_after=book.cash,
         realised_pnl=realised,
     )
-    return msgspec.structs.replace(order, status="filled", fill=fill)
+    return msgspec.structs.replace(order, status="filled", fill=fill, filled_quantity=quantity,
+                                   average_fill_price=price)
 
 
 def execute(
@@ -330,6 +332,7 @@ class PaperBroker:
     """
 
     name = "paper"
+    capabilities: Capabilities = PAPER
     keeps_legs_with_position = True
     fills_report_position = True
 

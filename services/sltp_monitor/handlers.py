@@ -14,6 +14,7 @@ import logging
 
 from contracts import streams
 from contracts.events import OrderRequested, TradeExecuted
+from libs.brokers.capabilities import capabilities_for
 from libs.brokers.factory import Brokers
 from libs.registry.store import Registry
 from libs.runtime.clock import Clock
@@ -47,7 +48,8 @@ class SlTpMonitor:
             return []
         strategy = await self.registry.strategy(event.strategy_id)
         account = await self.registry.account(event.account_id)
-        if account is None or strategy is None or bracket_at_broker(request, account.broker) \
+        if account is None or strategy is None \
+                or bracket_at_broker(request, capabilities_for(account)) \
                 or not (strategy.attach_sl_tp or alert_legs(request)):
             return []
         # The position this fill left, so the decision is the same whenever the fill
@@ -57,7 +59,7 @@ class SlTpMonitor:
         position = fill.position_quantity if reader.fills_report_position else \
             (await reader.snapshot(account)).position(fill.symbol)
         out = []
-        for leg in legs_for_fill(request, fill, strategy, account.broker, position):
+        for leg in legs_for_fill(request, fill, strategy, capabilities_for(account), position):
             stage = f"order-leg-{leg.leg}"
             placed = OrderRequested(
                 event_id=derived_event_id(event.signal_id, stage), signal_id=event.signal_id,

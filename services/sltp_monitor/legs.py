@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from contracts.orders import Fill, OrderRequest, Side
+from domain.symbols import classify_symbol
+from libs.brokers.capabilities import Capabilities, capabilities_of
 from libs.registry.models import Strategy
 
 HUNDRED = Decimal(100)
@@ -24,13 +26,23 @@ def alert_legs(request: OrderRequest) -> bool:
     return request.stop_loss_price is not None or request.take_profit_price is not None
 
 
-def bracket_at_broker(request: OrderRequest, broker: str) -> bool:
-    """An entry that went to Alpaca as a bracket: its legs are at the broker already."""
-    return broker == "alpaca" and request.stop_loss_price is not None and \
-        request.take_profit_price is not None
+def bracket_at_broker(request: OrderRequest, broker: str | Capabilities) -> bool:
+    """An entry that went to its broker as a bracket: its legs are at the broker
+    already. Only where the broker declares native OCO/bracket orders for the
+    symbol's asset class and size (Alpaca: whole-share equity orders, not notional)."""
+    if request.stop_loss_price is None or request.take_profit_price is None \
+            or request.notional is not None:
+        return False
+    return _capabilities(broker).native_legs(classify_symbol(request.symbol),
+                                             request.quantity)
 
 
-def legs_for_fill(request: OrderRequest, fill: Fill, strategy: Strategy, broker: str,
+def _capabilities(broker: str | Capabilities) -> Capabilities:
+    return broker if isinstance(broker, Capabilities) else capabilities_of(broker)
+
+
+def legs_for_fill(request: OrderRequest, fill: Fill, strategy: Strategy,
+                  broker: str | Capabilities,
                   position: Decimal) -> list[OrderRequest]:
     """The legs the SL/TP monitor asks for after an entry's fill, ``position`` being
     the position the fill left (the live monitor and the what-if replay both decide
@@ -39,14 +51,16 @@ def legs_for_fill(request: OrderRequest, fill: Fill, strategy: Strategy, broker:
     None unless :func:`may_protect`, the strategy attaches legs or the alert named its
     own; none for an Alpaca bracket entry (its legs are at the broker already); none
     when the fill left the account flat or on the other side (legs protect the
-    entry's own side only). Alpaca gets both prices in one native OCO order.
+    entry's own side only). A broker with native OCO orders for the symbol (Alpaca's
+    whole-share equities) gets both prices in one order.
     """
     if not may_protect(request, fill) or not (strategy.attach_sl_tp or alert_legs(request)) \
             or bracket_at_broker(request, broker):
         return []
     if position == 0 or (position > 0) != (request.side == "buy"):
         return []
-    return protective_legs(request, fill, strategy, broker == "alpaca", position)
+    one_order = _capabilities(broker).native_legs(classify_symbol(fill.symbol), abs(position))
+    return protective_legs(request, fill, strategy, one_order, position)
 
 
 def leg_prices(long: bool, base: Decimal, strategy: Strategy,

@@ -51,7 +51,8 @@ class Validator:
                     refusal = mismatch
                 else:
                     refusal = check_broker_rules(
-                        built, account.broker, strategy.order_type_for(built.order_type))
+                        built, account.broker, strategy.order_type_for(built.order_type),
+                        account, strategy)
                     if refusal is None:
                         validated = WebhookValidated(
                             event_id=derived_event_id(event.signal_id, "validated"),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from contracts.dialects import ParsedAlert
 from contracts.signals import Signal
 from domain.symbols import classify_symbol, normalise_symbol
+from libs.brokers.capabilities import capabilities_of
 from libs.registry.gate import Closed, closed
 from libs.registry.models import Account, Strategy, Tenant
 
@@ -100,25 +101,42 @@ def check_alert_targets(alert: ParsedAlert, account: Account,
     return None
 
 
-def check_broker_rules(signal: Signal, broker: str,
-                       order_type: str | None = None) -> Refusal | None:
+# Intents that may open a position (a plain buy/sell may be an entry).
+ENTRIES = ("enter_long", "enter_short", "buy", "sell")
+
+
+def check_broker_rules(signal: Signal, broker: str, order_type: str | None = None,
+                       account: Account | None = None,
+                       strategy: Strategy | None = None) -> Refusal | None:
     """Refuse what the account's broker cannot do, before any order exists.
 
-    The paper broker trades anything it has a price for. Alpaca trades US equities
-    and crypto only, cannot short crypto, and has no plain stop orders for crypto.
-    ``close_all`` / ``cancel_all`` only take risk off, whatever the asset: they pass.
+    What a broker can do is what its adapter declares
+    (:mod:`libs.brokers.capabilities`): the asset classes it trades, short entries,
+    stop orders and trailing stop legs per asset class. The paper broker trades
+    anything it has a price for; Alpaca trades US equities and crypto, cannot short
+    crypto and has no plain stop orders for crypto. ``close_all`` / ``cancel_all``
+    only take risk off, whatever the asset: they pass.
     """
-    if broker != "alpaca" or signal.intent in ("close_all", "cancel_all"):
+    if signal.intent in ("close_all", "cancel_all"):
         return None
-    if signal.asset_class == "forex":
-        return Refusal("asset_not_supported",
-                       f"Alpaca does not trade forex ({signal.symbol})")
-    if signal.asset_class == "unknown":
-        return Refusal("asset_not_supported",
-                       f"{signal.symbol} is not a US equity or a crypto pair Alpaca trades")
-    if signal.asset_class == "crypto" and signal.intent == "enter_short":
-        return Refusal("no_crypto_shorts", f"Alpaca cannot short crypto ({signal.symbol})")
-    if signal.asset_class == "crypto" and (order_type or signal.order_type) == "stop":
-        return Refusal("unsupported_order_type",
-                       "Alpaca has no stop orders for crypto; use a market or limit order")
+    can = capabilities_of(broker, account)
+    venue = can.venue or broker
+    asset = signal.asset_class
+    if asset not in can.asset_classes:
+        if asset == "unknown":
+            trades = " or ".join(sorted(can.asset_classes)) or "nothing yet"
+            return Refusal("asset_not_supported", f"{signal.symbol} is not a symbol {venue} "
+                           f"trades (it trades {trades})")
+        return Refusal("asset_not_supported", f"{venue} does not trade {asset} ({signal.symbol})")
+    if signal.intent == "enter_short" and asset not in can.shorting:
+        code = "no_crypto_shorts" if asset == "crypto" else "no_shorts"
+        return Refusal(code, f"{venue} cannot short {asset} ({signal.symbol})")
+    if (order_type or signal.order_type) == "stop" and asset not in can.stop_orders:
+        return Refusal("unsupported_order_type", f"{venue} has no stop orders for {asset}; "
+                       "use a market or limit order")
+    if strategy is not None and strategy.attach_sl_tp and strategy.trailing_stop_pct \
+            and signal.intent in ENTRIES and asset not in can.trailing_stops:
+        return Refusal("unsupported_trailing_stop", f"{venue} has no trailing stops for "
+                       f"{asset}: clear the strategy's trailing_stop_pct")
     return None
+

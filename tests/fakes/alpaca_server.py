@@ -136,8 +136,24 @@ class FakeAlpaca:
         """The market price of ``symbol``; resting orders it crosses fill at it."""
         self.prices[symbol] = Decimal(price)
         for order in list(self.orders.values()):
-            if order["symbol"] == symbol and order["status"] == "new" and self._crosses(order):
+            if order["symbol"] == symbol and order["status"] in ("new", "partially_filled") \
+                    and self._crosses(order):
                 self._fill(order)
+
+    def fill_partially(self, client_order_id: str, quantity: Decimal | str | int,
+                       price: Decimal | str | int | None = None) -> None:
+        """Fill ``quantity`` of a resting order (at ``price``, else the market's); it
+        stays open as ``partially_filled`` until the rest fills or it is cancelled."""
+        order = self.order_by_client_id(client_order_id)
+        if order is None or order["status"] not in ("new", "partially_filled"):
+            raise ValueError(f"no resting order {client_order_id!r}")
+        done = decimal(order["filled_qty"]) or Decimal(0)
+        amount = Decimal(quantity)
+        if not 0 < amount < (decimal(order["qty"]) or Decimal(0)) - done:
+            raise ValueError("a partial fill leaves part of the order open")
+        self._trade(order, amount, Decimal(price) if price is not None else
+                    self.price(order["symbol"]))
+        self._set_status(order, "partially_filled")
 
     def set_position(self, symbol: str, quantity: Decimal | str | int,
                      average_price: Decimal | str | int | None = None) -> None:
@@ -467,21 +483,13 @@ class FakeAlpaca:
         return False
 
     def _fill(self, order: dict[str, Any]) -> None:
-        symbol = order["symbol"]
-        price = self.price(symbol)
+        """Fill what is left of ``order`` at the market price."""
+        price = self.price(order["symbol"])
         quantity = decimal(order["qty"])
         if quantity is None:
             quantity = (Decimal(order["notional"]) / price).quantize(QTY_STEP)
-        signed = quantity if order["side"] == "buy" else -quantity
-        held, average = self.positions.get(symbol, (Decimal(0), Decimal(0)))
-        after = held + signed
-        if held == 0 or ((held > 0) != (after > 0) and after != 0):
-            average = price  # opened or flipped
-        elif (held > 0) == (signed > 0):
-            average = (held * average + signed * price) / after
-        self.positions[symbol] = (after, average)
-        self.cash -= signed * price
-        order.update(filled_qty=text(quantity), filled_avg_price=text(price), filled_at=now())
+        self._trade(order, quantity - (decimal(order["filled_qty"]) or Decimal(0)), price)
+        order.update(filled_at=now())
         self._set_status(order, "filled")
         oco = order["order_class"] == "oco"
         for leg in self._legs(order["id"]):
@@ -494,6 +502,23 @@ class FakeAlpaca:
                     self._set_status(sibling, "canceled")
             if oco and self.orders[parent]["status"] in OPEN:
                 self._set_status(self.orders[parent], "canceled")
+
+    def _trade(self, order: dict[str, Any], quantity: Decimal, price: Decimal) -> None:
+        """``quantity`` of ``order`` trades at ``price``: position, cash, filled part."""
+        symbol = order["symbol"]
+        signed = quantity if order["side"] == "buy" else -quantity
+        held, average = self.positions.get(symbol, (Decimal(0), Decimal(0)))
+        after = held + signed
+        if held == 0 or ((held > 0) != (after > 0) and after != 0):
+            average = price  # opened or flipped
+        elif (held > 0) == (signed > 0):
+            average = (held * average + signed * price) / after
+        self.positions[symbol] = (after, average)
+        self.cash -= signed * price
+        done = decimal(order["filled_qty"]) or Decimal(0)
+        paid = done * (decimal(order["filled_avg_price"]) or Decimal(0))
+        order.update(filled_qty=text(done + quantity),
+                     filled_avg_price=text((paid + quantity * price) / (done + quantity)))
 
     def _legs(self, parent_id: str) -> list[dict[str, Any]]:
         return [self.orders[i] for i, p in self.parent_of.items() if p == parent_id]

@@ -4748,9 +4748,15 @@ export interface components {
          * BrokerOrder
          * @description An order as the broker knows it: resting (``open``), done, or filled.
          *
-         *     ``fill`` is set exactly when ``status`` is ``filled``.
+         *     ``fill`` is set exactly when ``status`` is ``filled``. An order that ended with
+         *     only part of it filled (cancelled or expired after a partial fill) is
+         *     ``filled`` for that part, ``fill.quantity`` below ``quantity`` and ``reason``
+         *     saying why the rest did not fill. While an order rests, ``filled_quantity`` and
+         *     ``average_fill_price`` report the part filled so far (a partial fill).
          */
         BrokerOrder: {
+            /** @default null */
+            average_fill_price: string | null;
             client_order_id: string;
             /**
              * Format: decimal
@@ -4759,6 +4765,11 @@ export interface components {
             close_quantity: string;
             /** @default null */
             fill: components["schemas"]["Fill"] | null;
+            /**
+             * Format: decimal
+             * @default 0
+             */
+            filled_quantity: string;
             /**
              * @default
              * @enum {unknown}

@@ -1,0 +1,269 @@
+"""The broker contract: what every adapter must do, proven against its fake venue.
+
+Each test runs once per venue of ``contract_venues/`` (``-k paper``, ``-k alpaca``).
+A transient failure may surface from ``submit`` as any exception but
+``BrokerRejected`` (``BrokerUnavailable`` after the adapter's own retries): the
+executor's message is then redelivered and ``submit`` called again, which
+:func:`submitted` does here.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+import pytest
+from contract_venues import Venue
+from fakes.memory import MemoryKV, MemoryRegistry, StepClock
+
+from contracts.events import OrderRequested, TradeExecuted, WebhookFailed
+from contracts.orders import BrokerOrder, OrderRequest
+from libs.brokers.base import BrokerRejected
+from libs.brokers.capabilities import Capabilities, capabilities_for
+from services.executor.handlers import Executor
+from services.executor.open_orders import OpenOrders
+from tests.factories import NOW
+
+REDELIVERIES = 4
+
+
+def order(venue: Venue, name: str, **fields: object) -> OrderRequest:
+    """A market buy of the venue's size under a client order id of its own."""
+    return msgspec.convert({
+        "client_order_id": f"contract-1765119600-{name}", "symbol": venue.symbol,
+        "side": "buy", "quantity": venue.quantity, "intent": "enter_long", **fields,
+    }, OrderRequest)
+
+
+def resting(venue: Venue, name: str) -> OrderRequest:
+    """A limit buy well below the market: it rests."""
+    return order(venue, name, order_type="limit", limit_price=venue.price * Decimal("0.9"),
+                 time_in_force="gtc")
+
+
+async def submitted(venue: Venue, request: OrderRequest) -> BrokerOrder:
+    """Submit as the executor does: a transient failure is redelivered, so submit again."""
+    for _ in range(REDELIVERIES - 1):
+        try:
+            return await venue.broker.submit(venue.account, request)
+        except BrokerRejected:
+            raise
+        except Exception:  # noqa: S112 - redelivered: the next attempt looks it up first
+            continue
+    return await venue.broker.submit(venue.account, request)
+
+
+async def position(venue: Venue) -> Decimal:
+    return (await venue.broker.snapshot(venue.account)).position(venue.symbol)
+
+
+# -- declared capabilities ----------------------------------------------------------
+
+
+def test_the_adapter_declares_its_capabilities(venue: Venue) -> None:
+    declared = capabilities_for(venue.account)
+    assert isinstance(venue.broker.capabilities, Capabilities)
+    assert venue.broker.capabilities == declared
+    assert venue.broker.name == venue.account.broker
+
+
+# -- placing, once ------------------------------------------------------------------
+
+
+async def test_a_market_order_fills_and_the_position_reads_back(venue: Venue) -> None:
+    request = order(venue, "market")
+    placed = await submitted(venue, request)
+
+    assert (placed.status, placed.client_order_id, placed.side) == (
+        "filled", request.client_order_id, "buy")
+    assert placed.fill is not None
+    assert (placed.fill.client_order_id, placed.fill.quantity) == (
+        request.client_order_id, venue.quantity)
+    assert placed.fill.average_price > 0
+    assert await position(venue) == venue.quantity
+    assert await venue.broker.find_order(venue.account, request.client_order_id) == placed
+
+
+async def test_submitting_again_returns_the_first_order(venue: Venue) -> None:
+    request = order(venue, "twice")
+    first = await submitted(venue, request)
+    again = await submitted(venue, request)
+
+    assert again.order_id == first.order_id
+    assert venue.placement_requests(request.client_order_id) == 1
+    assert await position(venue) == venue.quantity
+
+
+@pytest.mark.parametrize("fault", ["lost_answer", "timeout", "429", "500", "503"])
+async def test_a_transient_failure_never_places_a_second_order(
+        venue: Venue, fault: str) -> None:
+    if fault not in venue.faults:
+        pytest.skip(f"{venue.broker.name} cannot inject {fault}")
+    request = order(venue, f"fault-{fault}")
+    venue.fail_next_submit(fault)
+
+    placed = await submitted(venue, request)
+
+    assert placed.status == "filled"
+    assert placed.fill is not None and placed.fill.quantity == venue.quantity
+    # The retry looked the order up first: one placement reached the venue.
+    assert venue.placement_requests(request.client_order_id) == 1
+    assert await position(venue) == venue.quantity
+    assert await venue.broker.find_order(venue.account, request.client_order_id) is not None
+
+
+async def test_an_unknown_order_is_not_found(venue: Venue) -> None:
+    assert await venue.broker.find_order(venue.account, "contract-never-placed") is None
+
+
+# -- refusals -----------------------------------------------------------------------
+
+
+async def test_a_refusal_raises_with_the_venues_reason(venue: Venue) -> None:
+    request, reason = venue.refusing(order(venue, "refused"))
+
+    with pytest.raises(BrokerRejected) as refused:
+        await submitted(venue, request)
+
+    assert reason in refused.value.reason
+    assert refused.value.code
+    assert await position(venue) == 0
+
+
+async def test_a_refusal_fails_the_signal_at_stage_execute(venue: Venue) -> None:
+    request, reason = venue.refusing(order(venue, "refused-signal"))
+    executor = _executor(venue)
+
+    out = await executor.place(_requested(venue, request))
+
+    (failed,) = [o.event for o in out]
+    assert isinstance(failed, WebhookFailed)
+    assert failed.stage == "execute" and failed.code
+    assert reason in failed.reason
+
+
+# -- resting orders, cancels, partial fills -----------------------------------------
+
+
+async def test_a_resting_order_reads_back_until_the_market_fills_it(venue: Venue) -> None:
+    request = resting(venue, "rests")
+    placed = await submitted(venue, request)
+
+    assert (placed.status, placed.order_type, placed.fill) == ("open", "limit", None)
+    listed = {o.client_order_id: o for o in await venue.broker.open_orders(venue.account)}
+    assert listed[request.client_order_id].status == "open"
+    assert listed[request.client_order_id].limit_price == request.limit_price
+    assert await position(venue) == 0
+
+    await venue.set_price(venue.price * Decimal("0.85"))
+
+    filled = await venue.broker.find_order(venue.account, request.client_order_id)
+    assert filled is not None and filled.status == "filled"
+    assert filled.fill is not None and filled.fill.quantity == venue.quantity
+    assert request.client_order_id not in {
+        o.client_order_id for o in await venue.broker.open_orders(venue.account)}
+    assert await position(venue) == venue.quantity
+
+
+async def test_cancelling_a_resting_order_ends_it(venue: Venue) -> None:
+    request = resting(venue, "cancel-open")
+    await submitted(venue, request)
+
+    canceled = await venue.broker.cancel_order(venue.account, request.client_order_id,
+                                               "contract: cancel")
+
+    assert canceled is not None and canceled.status == "canceled"
+    assert request.client_order_id not in {
+        o.client_order_id for o in await venue.broker.open_orders(venue.account)}
+    # A second cancel reports the ended order; it is not an error.
+    again = await venue.broker.cancel_order(venue.account, request.client_order_id)
+    assert again is not None and again.status == "canceled"
+
+
+async def test_cancelling_a_filled_order_reports_it_filled(venue: Venue) -> None:
+    request = order(venue, "cancel-filled")
+    await submitted(venue, request)
+
+    reported = await venue.broker.cancel_order(venue.account, request.client_order_id)
+
+    assert reported is not None and reported.status == "filled"
+    assert reported.fill is not None and reported.fill.quantity == venue.quantity
+    assert await position(venue) == venue.quantity
+
+
+async def test_cancelling_an_unknown_order_reports_nothing(venue: Venue) -> None:
+    assert await venue.broker.cancel_order(venue.account, "contract-never-placed") is None
+
+
+async def test_partial_fills_are_reported_as_they_happen(venue: Venue) -> None:
+    if not venue.partial_fills:
+        pytest.skip(f"{venue.broker.name} fills resting orders whole")
+    request = resting(venue, "partial")
+    await submitted(venue, request)
+    half = venue.quantity / 2
+
+    await venue.fill_partially(request.client_order_id, half)
+
+    part = await venue.broker.find_order(venue.account, request.client_order_id)
+    assert part is not None
+    assert (part.status, part.filled_quantity, part.fill) == ("open", half, None)
+    assert part.average_fill_price is not None and part.average_fill_price > 0
+    listed = {o.client_order_id: o for o in await venue.broker.open_orders(venue.account)}
+    assert listed[request.client_order_id].filled_quantity == half
+    assert await position(venue) == half
+
+    await venue.set_price(venue.price * Decimal("0.85"))
+
+    whole = await venue.broker.find_order(venue.account, request.client_order_id)
+    assert whole is not None and whole.status == "filled"
+    assert whole.fill is not None and whole.fill.quantity == venue.quantity
+    assert await position(venue) == venue.quantity
+
+
+async def test_a_partly_filled_order_cancelled_reports_the_part_that_filled(
+        venue: Venue) -> None:
+    if not venue.partial_fills:
+        pytest.skip(f"{venue.broker.name} fills resting orders whole")
+    request = resting(venue, "partial-cancel")
+    await submitted(venue, request)
+    half = venue.quantity / 2
+    await venue.fill_partially(request.client_order_id, half)
+
+    ended = await venue.broker.cancel_order(venue.account, request.client_order_id)
+
+    # What filled is a trade (a position exists): reported as a fill of that part.
+    assert ended is not None and ended.status == "filled"
+    assert ended.fill is not None and ended.fill.quantity == half
+    assert ended.reason
+    assert await position(venue) == half
+    out = await _executor(venue).place(_requested(venue, request))
+    (executed,) = [o.event for o in out]
+    assert isinstance(executed, TradeExecuted)
+    assert executed.fill is not None and executed.fill.quantity == half
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+class _OneBroker:
+    """The executor's view of the adapters: every account trades on the venue's."""
+
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+
+    def for_account(self, account: object) -> object:
+        return self.venue.broker
+
+
+def _executor(venue: Venue) -> Executor:
+    registry = MemoryRegistry()
+    registry.add(venue.account)
+    brokers: object = _OneBroker(venue)
+    return Executor(registry, brokers, OpenOrders(MemoryKV()), StepClock(NOW))  # type: ignore[arg-type]
+
+
+def _requested(venue: Venue, request: OrderRequest) -> OrderRequested:
+    return OrderRequested(event_id=f"e-{request.client_order_id}",
+                          signal_id=f"s-{request.client_order_id}", tenant_id="acme",
+                          occurred_at=NOW, strategy_id="strategy-1",
+                          account_id=venue.account.id, order=request)

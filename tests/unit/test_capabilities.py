@@ -1,0 +1,119 @@
+"""Declared broker capabilities: what the validator refuses and where the SL/TP
+monitor relies on native bracket/OCO legs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal as D
+
+import pytest
+
+from contracts.orders import Fill, OrderRequest
+from libs.brokers.capabilities import (
+    ALPACA,
+    DECLARED,
+    PAPER,
+    Capabilities,
+    capabilities_for,
+    capabilities_of,
+)
+from services.sltp_monitor.legs import bracket_at_broker, legs_for_fill
+from services.validator.rules import Refusal, check_broker_rules
+from tests.factories import make_account, make_signal, make_strategy
+
+NOW = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)
+
+
+def entry(symbol: str, quantity: str, **fields: object) -> OrderRequest:
+    prices = {"stop_loss_price": D(90), "take_profit_price": D(120), **fields}
+    return OrderRequest(client_order_id="bot-1-abc", symbol=symbol, side="buy",
+                        quantity=D(quantity), intent="enter_long", reference_price=D(100),
+                        **prices)  # type: ignore[arg-type]
+
+
+def filled(symbol: str, quantity: str) -> Fill:
+    return Fill(order_id="o", client_order_id="bot-1-abc", symbol=symbol, side="buy",
+                quantity=D(quantity), average_price=D(100), filled_at=NOW,
+                position_quantity=D(quantity))
+
+
+@pytest.mark.parametrize(("symbol", "quantity", "notional", "native"), [
+    ("AAPL", "10", None, True),          # whole shares: a bracket at Alpaca
+    ("AAPL", "2.5", None, False),        # fractional: Alpaca takes it simple
+    ("AAPL", "10", D(1000), False),      # notional: simple too
+    ("BTC/USD", "1", None, False),       # crypto: simple only
+])
+def test_alpaca_brackets_only_what_it_takes_as_a_bracket(
+        symbol: str, quantity: str, notional: D | None, native: bool) -> None:
+    request = entry(symbol, quantity, notional=notional)
+    assert bracket_at_broker(request, "alpaca") is native
+    assert bracket_at_broker(request, ALPACA) is native
+
+
+def test_entries_alpaca_takes_simple_get_the_monitors_legs() -> None:
+    strategy = make_strategy()
+    legs = legs_for_fill(entry("BTC/USD", "1"), filled("BTC/USD", "1"), strategy, "alpaca",
+                         D(1))
+    assert [(leg.leg, leg.order_type) for leg in legs] == [("sl", "stop"), ("tp", "limit")]
+    shares = legs_for_fill(entry("AAPL", "3.5"), filled("AAPL", "3.5"), strategy, "alpaca",
+                           D("3.5"))
+    assert [leg.leg for leg in shares] == ["sl", "tp"]
+
+
+def test_a_broker_with_native_oco_gets_one_leg_carrying_both_prices() -> None:
+    strategy = make_strategy(attach_sl_tp=True, sl_pct=D(10), tp_pct=D(20))
+    plain = entry("AAPL", "10", stop_loss_price=None, take_profit_price=None)
+    (leg,) = legs_for_fill(plain, filled("AAPL", "10"), strategy, "alpaca", D(10))
+    assert (leg.leg, leg.stop_loss_price, leg.take_profit_price) == ("tp", D(90), D(120))
+    # The paper broker declares no native OCO: two legs of one OCO group.
+    legs = legs_for_fill(plain, filled("AAPL", "10"), strategy, "paper", D(10))
+    assert [(leg.leg, leg.oco_group) for leg in legs] == [("sl", "bot-1-abc"),
+                                                          ("tp", "bot-1-abc")]
+
+
+def test_an_unknown_broker_can_do_nothing() -> None:
+    nothing = capabilities_of("no-such-broker")
+    assert nothing.asset_classes == frozenset()
+    refusal = check_broker_rules(make_signal(), "no-such-broker")
+    assert refusal is not None and refusal.code == "asset_not_supported"
+
+
+def test_declarations_may_depend_on_the_account() -> None:
+    perps = Capabilities(asset_classes=frozenset({"crypto"}), venue="Perps",
+                         shorting=frozenset({"crypto"}))
+    DECLARED["perps-test"] = lambda account: perps
+    try:
+        assert capabilities_for(make_account(broker="paper")) is PAPER
+        assert capabilities_of("perps-test", make_account()) is perps
+        with pytest.raises(ValueError, match="depend on the account"):
+            capabilities_of("perps-test")
+        short = make_signal(symbol="BTC/USDT", asset_class="crypto", intent="enter_short")
+        assert check_broker_rules(short, "perps-test", account=make_account()) is None
+    finally:
+        del DECLARED["perps-test"]
+
+
+def test_a_declared_venue_without_shorts_or_stops_says_so() -> None:
+    spot = Capabilities(asset_classes=frozenset({"crypto", "equity"}), venue="Spot")
+    DECLARED["spot-test"] = spot
+    try:
+        short = make_signal(intent="enter_short")
+        stop = make_signal(symbol="BTC/USDT", asset_class="crypto", order_type="stop")
+        assert check_broker_rules(short, "spot-test") == Refusal(
+            "no_shorts", "Spot cannot short equity (AAPL)")
+        assert check_broker_rules(stop, "spot-test") == Refusal(
+            "unsupported_order_type",
+            "Spot has no stop orders for crypto; use a market or limit order")
+    finally:
+        del DECLARED["spot-test"]
+
+
+def test_a_trailing_stop_strategy_is_refused_where_the_broker_cannot_trail() -> None:
+    trailing = make_strategy(attach_sl_tp=True, sl_pct=D(2), trailing_stop_pct=D(1))
+    refusal = check_broker_rules(make_signal(), "alpaca", strategy=trailing)
+    assert refusal == Refusal("unsupported_trailing_stop", "Alpaca has no trailing stops for "
+                              "equity: clear the strategy's trailing_stop_pct")
+    assert check_broker_rules(make_signal(), "paper", strategy=trailing) is None
+    # Exits take risk off: they pass.
+    assert check_broker_rules(make_signal(intent="exit_long"), "alpaca",
+                              strategy=trailing) is None
