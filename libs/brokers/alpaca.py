@@ -135,12 +135,14 @@ class AlpacaBroker:
         """Place ``order`` once; a repeat (or a retry after a lost answer) returns it."""
         client = self._client(account)
         asset = classify_symbol(order.symbol)
-        if asset == "forex":
+        can = self.capabilities  # the validator refused these already; a sweep was not
+        if asset != "unknown" and asset not in can.asset_classes:
             raise BrokerRejected("unsupported_asset",
-                                 f"Alpaca does not trade forex ({order.symbol})")
+                                 f"Alpaca does not trade {asset} ({order.symbol})")
         short_entry = order.intent == "enter_short" or (_flips(order) and order.side == "sell")
-        if asset == "crypto" and short_entry:
-            raise BrokerRejected("no_crypto_shorts", f"Alpaca cannot short crypto ({order.symbol})")
+        if short_entry and asset != "unknown" and asset not in can.shorting:
+            raise BrokerRejected("no_crypto_shorts" if asset == "crypto" else "no_shorts",
+                                 f"Alpaca cannot short {asset} ({order.symbol})")
         placed = await self._retried(f"submit {order.client_order_id}",
                                      lambda: self._place(client, order, asset))
         return await self._with_closing_part(client, placed) if _flips(order) else placed

@@ -18,6 +18,7 @@ from contracts import streams
 from contracts.events import TradeExecuted, WebhookValidated
 from contracts.orders import OrderRequest
 from libs.brokers.base import AccountSnapshot
+from libs.brokers.capabilities import Capabilities
 from libs.registry.models import Account, Strategy
 from libs.runtime.clock import Clock
 from libs.runtime.consumer import Outgoing
@@ -29,12 +30,13 @@ from services.risk.rules import RiskRefusal, decide_order
 
 
 def would_order(event: WebhookValidated, strategy: Strategy, snapshot: AccountSnapshot,
-                ledger: RiskLedger, coid: str, clock: Clock) -> OrderRequest | RiskRefusal:
+                ledger: RiskLedger, coid: str, clock: Clock,
+                capabilities: Capabilities | None = None) -> OrderRequest | RiskRefusal:
     """What risk would decide for ``event`` now (``ledger`` is a copy: not saved)."""
     ledger.roll(trading_day(clock.now(), strategy.day_timezone), snapshot.equity)
     exposure = Exposure.of(snapshot, ledger)
     effective = msgspec.structs.replace(snapshot, positions=exposure.positions)
-    order = decide_order(event.signal, strategy, effective, coid)
+    order = decide_order(event.signal, strategy, effective, coid, capabilities)
     if isinstance(order, RiskRefusal):
         return order
     price = (event.signal.price or exposure.prices.get(order.symbol)

@@ -19,6 +19,7 @@ from contracts.events import (
 )
 from contracts.orders import OrderRequest
 from libs.brokers.base import AccountSnapshot, BrokerRejected
+from libs.brokers.capabilities import Capabilities, capabilities_for
 from libs.brokers.factory import Brokers
 from libs.registry.models import Account, Strategy
 from libs.registry.store import Registry
@@ -89,9 +90,11 @@ class RiskService:
         if event.dry_run:
             await asyncio.gather(decided, return_exceptions=True)
             ledger, _ = await self.ledgers.load(event.account_id)
-            would = would_order(event, strategy, snapshot, ledger, coid, self.clock)
+            would = would_order(event, strategy, snapshot, ledger, coid, self.clock,
+                                capabilities_for(account))
             return [dry_run_outcome(event, account, would, self.clock)]
-        decision = await self._decide(event, strategy, snapshot, coid, await decided)
+        decision = await self._decide(event, strategy, snapshot, coid, await decided,
+                                      capabilities_for(account))
         if decision is None:
             return []  # decided and ended before: its order.requested went out then
         if isinstance(decision, Refusal):
@@ -161,7 +164,8 @@ class RiskService:
                 ledger.roll(trading_day(self.clock.now(), planned.strategy.day_timezone),
                             snapshot.equity)
                 answer = None if _answered(ledger, planned.coid, None) is not None else \
-                    _reserve(planned.event, planned.strategy, snapshot, ledger, planned.coid)
+                    _reserve(planned.event, planned.strategy, snapshot, ledger, planned.coid,
+                             capabilities_for(account))
                 if not isinstance(answer, tuple):  # not a plain new order: one at a time
                     return [await self.decide(p.event) for p in run]
                 reserved.append(answer)
@@ -228,7 +232,8 @@ class RiskService:
                        refusal.details)
 
     async def _decide(self, event: WebhookValidated, strategy: Strategy,
-                      snapshot: AccountSnapshot, coid: str, decided: Decision | None
+                      snapshot: AccountSnapshot, coid: str, decided: Decision | None,
+                      capabilities: Capabilities | None = None
                       ) -> OrderRequest | Refusal | None:
         """Decide against the broker's positions plus the orders decided but not yet
         filled (so an exit right behind its entry finds the position), check the
@@ -260,7 +265,7 @@ class RiskService:
                     # Reserved but perhaps never remembered (a crash in between).
                     await self.decisions.remember(coid, Decision(ordered=True))
                 return first
-            reserved = _reserve(event, strategy, snapshot, ledger, coid)
+            reserved = _reserve(event, strategy, snapshot, ledger, coid, capabilities)
             if isinstance(reserved, RiskRefusal):
                 if not fresh:
                     fresh = True
@@ -305,13 +310,14 @@ class RiskService:
 
 
 def _reserve(event: WebhookValidated, strategy: Strategy, snapshot: AccountSnapshot,
-             ledger: RiskLedger, coid: str) -> tuple[OrderRequest, Decimal] | RiskRefusal:
+             ledger: RiskLedger, coid: str, capabilities: Capabilities | None = None
+             ) -> tuple[OrderRequest, Decimal] | RiskRefusal:
     """Size the signal against the broker's positions plus the ledger's reservations
     and check the limits: the order and its notional, reserved in ``ledger`` (and
     counted), or why not (``ledger`` untouched)."""
     exposure = Exposure.of(snapshot, ledger)
     effective = msgspec.structs.replace(snapshot, positions=exposure.positions)
-    order = decide_order(event.signal, strategy, effective, coid)
+    order = decide_order(event.signal, strategy, effective, coid, capabilities)
     if isinstance(order, RiskRefusal):
         return order
     price = (event.signal.price or exposure.prices.get(order.symbol)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from contracts.orders import OrderRequest, Side
+import msgspec
+
+from contracts.orders import OrderRequest, Side, Sizing
 from contracts.signals import OrderType, Signal
 from libs.brokers.base import AccountSnapshot
+from libs.brokers.capabilities import Capabilities
 from libs.registry.gate import closed
 from libs.registry.models import Account, Strategy, Tenant
 from services.risk.sizing import SizingError, size_entry, size_exit
@@ -114,15 +117,47 @@ def decide_sweep(signal: Signal, strategy: Strategy, snapshot: AccountSnapshot,
                         time_in_force=strategy.time_in_force)
 
 
+def venue_sizing(signal: Signal, sizing: Sizing, order_type: OrderType,
+                 can: Capabilities) -> Sizing | RiskRefusal:
+    """The entry's size as the broker takes it (its declared capabilities).
+
+    A broker without fractional sizes for the asset class gets whole units: a size
+    reached from equity or a notional is rounded down (refused when that leaves
+    nothing), an alert that asks for a fraction is refused. A broker that takes
+    fractions as market orders only refuses a fractional limit or stop order here,
+    before any order exists.
+    """
+    quantity, asset, venue = sizing.quantity, signal.asset_class, can.venue or "the broker"
+    whole = quantity == quantity.to_integral_value()
+    if not whole and asset not in can.fractional:
+        units = quantity.to_integral_value(rounding=ROUND_DOWN)
+        if sizing.basis == "alert_quantity" or units <= 0:
+            return RiskRefusal("fractional_not_supported",
+                               f"{venue} trades whole {asset} units only; the order size "
+                               f"{quantity.normalize():f} is a fraction",
+                               {"rule": "fractional", "value": str(quantity)})
+        return msgspec.structs.replace(
+            sizing, quantity=units,
+            detail=f"{sizing.detail}, rounded down to whole units ({venue})")
+    if not whole and asset in can.fractional_market_only and order_type != "market":
+        return RiskRefusal("fractional_not_market",
+                           f"{venue} takes fractional {asset} orders as market orders only "
+                           f"({quantity.normalize():f} {signal.symbol} as a {order_type} "
+                           "order)", {"rule": "fractional", "value": str(quantity)})
+    return sizing
+
+
 def decide_order(
-    signal: Signal, strategy: Strategy, snapshot: AccountSnapshot, coid: str
+    signal: Signal, strategy: Strategy, snapshot: AccountSnapshot, coid: str,
+    capabilities: Capabilities | None = None,
 ) -> OrderRequest | RiskRefusal:
     """Size the signal and apply the per-order limits.
 
     Exits close the held position or part of it (``decide_exit``). An entry
     against an open opposite position
     (short entry while long) is a flip: one order that closes it and opens the new
-    one, so the two can never be separated.
+    one, so the two can never be separated. ``capabilities`` (the account's broker)
+    shape the entry's size (:func:`venue_sizing`); None leaves it as sized.
     """
     held = snapshot.position(signal.symbol)
     if signal.intent in ("exit_long", "exit_short", "close"):
@@ -137,6 +172,12 @@ def decide_order(
         sizing = size_entry(signal, strategy, snapshot.equity, price)
     except SizingError as exc:
         return RiskRefusal(exc.code, exc.reason)
+    order_type: OrderType = strategy.order_type_for(signal.order_type)
+    if capabilities is not None:
+        shaped = venue_sizing(signal, sizing, order_type, capabilities)
+        if isinstance(shaped, RiskRefusal):
+            return shaped
+        sizing = shaped
     quantity = sizing.quantity
     limit_q = strategy.max_order_quantity
     if limit_q is not None and quantity > limit_q:
@@ -151,7 +192,6 @@ def decide_order(
                            f"order value {notional:.2f} exceeds the maximum of {limit_n}",
                            {"rule": "max_order_notional", "limit": str(limit_n),
                             "value": f"{notional:.2f}"})
-    order_type: OrderType = strategy.order_type_for(signal.order_type)
     prices = order_prices(signal, strategy, order_type, last)
     if isinstance(prices, RiskRefusal):
         return prices

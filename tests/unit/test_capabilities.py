@@ -17,9 +17,10 @@ from libs.brokers.capabilities import (
     capabilities_for,
     capabilities_of,
 )
+from services.risk.rules import RiskRefusal, decide_order
 from services.sltp_monitor.legs import bracket_at_broker, legs_for_fill
 from services.validator.rules import Refusal, check_broker_rules
-from tests.factories import make_account, make_signal, make_strategy
+from tests.factories import make_account, make_signal, make_snapshot, make_strategy
 
 NOW = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)
 
@@ -117,3 +118,48 @@ def test_a_trailing_stop_strategy_is_refused_where_the_broker_cannot_trail() -> 
     # Exits take risk off: they pass.
     assert check_broker_rules(make_signal(intent="exit_long"), "alpaca",
                               strategy=trailing) is None
+
+
+# -- risk: sizes the broker takes ----------------------------------------------------
+
+WHOLE_ONLY = Capabilities(asset_classes=frozenset({"equity"}), venue="Wholesale")
+
+
+def test_a_broker_without_fractions_gets_whole_units_rounded_down() -> None:
+    # 2 % of 100 000 at 150 is 13.33 shares: 13 at a whole-units broker.
+    order = decide_order(make_signal(), make_strategy(), make_snapshot(), "c-1", WHOLE_ONLY)
+    assert isinstance(order, OrderRequest)
+    assert order.quantity == 13
+    assert order.sizing is not None and "whole units (Wholesale)" in order.sizing.detail
+    # Without a declaration the size stays as sized.
+    sized = decide_order(make_signal(), make_strategy(), make_snapshot(), "c-1")
+    assert isinstance(sized, OrderRequest) and sized.quantity != 13
+
+
+def test_an_alert_asking_for_a_fraction_is_refused_where_fractions_are_not_taken() -> None:
+    refused = decide_order(make_signal(quantity=D("2.5")), make_strategy(sizing_mode="auto"),
+                           make_snapshot(), "c-1", WHOLE_ONLY)
+    assert refused == RiskRefusal(
+        "fractional_not_supported",
+        "Wholesale trades whole equity units only; the order size 2.5 is a fraction",
+        {"rule": "fractional", "value": "2.5"})
+    tiny = decide_order(make_signal(price=D(100_000)), make_strategy(), make_snapshot(),
+                        "c-1", WHOLE_ONLY)
+    assert isinstance(tiny, RiskRefusal) and tiny.code == "fractional_not_supported"
+
+
+def test_alpaca_takes_fractional_equity_as_market_orders_only() -> None:
+    limit = make_strategy(order_type="limit", sizing_mode="auto")
+    refused = decide_order(make_signal(quantity=D("2.5")), limit, make_snapshot(), "c-1",
+                           ALPACA)
+    assert isinstance(refused, RiskRefusal) and refused.code == "fractional_not_market"
+    assert "Alpaca takes fractional equity orders as market orders only" in refused.reason
+    whole = decide_order(make_signal(quantity=D(3)), limit, make_snapshot(), "c-1", ALPACA)
+    assert isinstance(whole, OrderRequest) and whole.order_type == "limit"
+    market = decide_order(make_signal(quantity=D("2.5")), make_strategy(sizing_mode="auto"),
+                          make_snapshot(), "c-1", ALPACA)
+    assert isinstance(market, OrderRequest) and market.quantity == D("2.5")
+    crypto = decide_order(make_signal(symbol="BTC/USD", asset_class="crypto",
+                                      quantity=D("0.01")), limit, make_snapshot(), "c-1",
+                          ALPACA)
+    assert isinstance(crypto, OrderRequest)  # crypto fractions rest as limits at Alpaca
