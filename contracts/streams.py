@@ -45,6 +45,8 @@ BUCKET_ACCEPTED = "th_accepted_alerts"
 BUCKET_CALLBACK_DELIVERIES = "th_callback_deliveries"
 CALLBACK_DELIVERIES_KEEP_S = 30 * 86_400.0
 BUCKET_CALLBACK_HEALTH = "th_callback_health"
+# Notifications gathered or cut and not yet sent (libs/notify/pending.py).
+BUCKET_NOTIFY_PENDING = "th_notify_pending"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ out together, as one message, once both hold:
 Nothing is dropped: every notice is in exactly one batch (only the first
 ``keep`` lines of a batch are kept for its text; ``total`` counts them all).
 Times are plain seconds (monotonic), so the rule is testable without a clock.
+Each window (the notices between two sends of a key) has an id, ``slot``, chosen by
+the caller: the notifier records notices durably under it (:mod:`libs.notify.pending`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class _Slot:
     last_sent_at: float | None = None
     collapse_s: float = 0.0
     min_interval_s: float = 0.0
+    slot: str = ""
+    event_ids: list[str] = field(default_factory=list)
 
     def due_at(self) -> float:
         if self.last_sent_at is None:
@@ -44,6 +48,8 @@ class Batch:
     key: Key
     lines: tuple[str, ...]
     total: int
+    slot: str = ""
+    event_ids: tuple[str, ...] = ()
 
 
 class Collapser:
@@ -54,12 +60,16 @@ class Collapser:
         self._slots: dict[Key, _Slot] = {}
 
     def add(self, key: Key, notice: Notice, now: float, collapse_s: float,
-            min_interval_s: float) -> None:
-        """Gather ``notice`` under ``key`` (the channel's current windows apply)."""
+            min_interval_s: float, slot_id: str = "") -> None:
+        """Gather ``notice`` under ``key`` (the channel's current windows apply); a
+        notice opening a window names it ``slot_id``."""
         slot = self._slots.setdefault(key, _Slot())
         if slot.total == 0:
             slot.first_at = now
+            slot.slot = slot_id
+            slot.event_ids = []
         slot.total += 1
+        slot.event_ids.append(notice.event_id)
         if len(slot.lines) < self.keep:
             slot.lines.append(notice.line)
         slot.collapse_s, slot.min_interval_s = collapse_s, min_interval_s
@@ -69,12 +79,19 @@ class Collapser:
         out = []
         for key, slot in list(self._slots.items()):
             if slot.total and now >= slot.due_at():
-                out.append(Batch(key, tuple(slot.lines), slot.total))
+                out.append(Batch(key, tuple(slot.lines), slot.total, slot.slot,
+                                 tuple(slot.event_ids)))
                 slot.lines, slot.total, slot.last_sent_at = [], 0, now
+                slot.event_ids = []
             elif not slot.total and slot.last_sent_at is not None and \
                     now - slot.last_sent_at >= slot.min_interval_s:
                 del self._slots[key]  # quiet again: forget the key
         return out
+
+    def open_slot(self, key: Key) -> str | None:
+        """The id of ``key``'s open window (holding notices), or None."""
+        slot = self._slots.get(key)
+        return slot.slot if slot is not None and slot.total else None
 
     def pending(self) -> int:
         """Notices gathered and not yet in a batch."""

@@ -38,10 +38,12 @@ class Notice:
 
 @dataclass(frozen=True)
 class Message:
-    """What a channel sends: a title (the e-mail subject) and a body."""
+    """What a channel sends: a title (the e-mail subject) and a body; ``ref`` is the
+    stable id of the batch it tells (the same on a resend after a restart)."""
 
     title: str
     body: str
+    ref: str = ""
 
     def text(self) -> str:
         """Title and body as one chat message."""

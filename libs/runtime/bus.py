@@ -226,6 +226,7 @@ async def ensure_topology(
     await _ensure_bucket(bus, streams.BUCKET_CALLBACK_DELIVERIES, 1,
                          streams.CALLBACK_DELIVERIES_KEEP_S, replicas)
     await _ensure_bucket(bus, streams.BUCKET_CALLBACK_HEALTH, 1, None, replicas)
+    await _ensure_bucket(bus, streams.BUCKET_NOTIFY_PENDING, 1, None, replicas)
 
 
 async def _ensure_bucket(bus: Bus, name: str, history: int, ttl: float | None,

@@ -6,6 +6,7 @@ import aiohttp
 
 from contracts import streams
 from libs.notify.bot import parse_bindings
+from libs.notify.pending import KvPending
 from libs.registry.cache import open_cached_registry
 from libs.runtime.bus import Bus
 from libs.runtime.clock import SystemClock
@@ -26,8 +27,10 @@ async def main(settings: Settings) -> None:
 
         async def build(bus: Bus) -> list[Runnable]:
             registry = await open_cached_registry(bus, settings)
+            pending = KvPending(await bus.kv(streams.BUCKET_NOTIFY_PENDING))
             notifier = Notifier(registry, senders, SystemClock(), settings.notify_max_age_s,
-                                summary_hour=settings.notify_summary_hour)
+                                summary_hour=settings.notify_summary_hour, pending=pending)
+            await notifier.restore()  # before the first event is gathered
             runnables: list[Runnable] = [
                 registry, Consumer(bus, streams.NOTIFIER, notifier.handle), notifier]
             if settings.telegram_bot_token:

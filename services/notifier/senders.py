@@ -23,7 +23,17 @@ _LIMITS = {"discord": 2000, "telegram": 4096, "slack": 3900}
 
 
 class SendError(Exception):
-    """A message did not reach its channel (the text names no secret)."""
+    """A message did not reach its channel (the text names no secret); ``permanent``
+    when trying again cannot help (refused address, bad token, unknown chat)."""
+
+    def __init__(self, text: str, permanent: bool = False) -> None:
+        super().__init__(text)
+        self.permanent = permanent
+
+
+def _permanent(status: int) -> bool:
+    """Whether an HTTP answer means the request will never succeed as it is."""
+    return 400 <= status < 500 and status not in (408, 425, 429)
 
 
 class Senders:
@@ -49,7 +59,7 @@ class Senders:
         else:
             problem = target_problem(channel.secret, self.allow_loopback)
             if problem is not None:
-                raise SendError(f"{channel.kind} webhook refused: {problem}")
+                raise SendError(f"{channel.kind} webhook refused: {problem}", permanent=True)
             url = channel.secret
             body = {"content": text} if channel.kind == "discord" else {"text": text}
         await self._post(channel, url, body)
@@ -65,13 +75,15 @@ class Senders:
             # The exception's text may carry the URL, hence the secret: only its kind.
             raise SendError(f"{channel.kind} unreachable ({type(exc).__name__})") from None
         if not 200 <= status < 300:
-            raise SendError(f"{channel.kind} answered {status}")
+            raise SendError(f"{channel.kind} answered {status}", permanent=_permanent(status))
 
     async def _mail(self, channel: NotificationChannel, message: Message) -> None:
         mail = EmailMessage()
         mail["From"] = channel.mail_from
         mail["To"] = ", ".join(channel.to)
         mail["Subject"] = message.title
+        if message.ref:  # the same on a resend: a mailbox can drop the copy
+            mail["Message-ID"] = f"<{message.ref}@tradehooks.notifications>"
         mail.set_content(message.body)
         try:
             await aiosmtplib.send(
@@ -79,5 +91,8 @@ class Senders:
                 username=channel.smtp_user or None, password=channel.secret or None,
                 use_tls=channel.smtp_tls == "tls", start_tls=channel.smtp_tls == "starttls",
                 timeout=self.timeout_s)
+        except (aiosmtplib.SMTPAuthenticationError, aiosmtplib.SMTPRecipientsRefused,
+                aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPNotSupported) as exc:
+            raise SendError(f"email refused ({type(exc).__name__})", permanent=True) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise SendError(f"email not sent ({type(exc).__name__})") from None

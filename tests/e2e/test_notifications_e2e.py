@@ -14,9 +14,13 @@ import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
 from fakes.chat_servers import FakeChats, FakeSmtp
-from harness import EventTap, System, provision, remember_secret, wait_until
+from harness import EventTap, System, master_box, provision, remember_secret, wait_until
+from nats.js.errors import NotFoundError
 
+from contracts import streams
 from contracts.events import TradeExecuted, WebhookFailed
+from libs.registry.kv_keys import matching_keys
+from libs.registry.store import Registry
 from libs.runtime.bus import Bus
 
 pytestmark = pytest.mark.e2e
@@ -91,6 +95,61 @@ async def test_fills_and_a_collapsed_burst_of_failures_reach_every_channel(
                          message="the second fill")
     # The burst stays one message per channel (the next may come after 300 s only).
     assert len(chats.of("discord")) == len(chats.of("slack")) == len(smtp.mails) == 1
+
+
+async def test_a_burst_cut_by_a_kill_still_arrives_as_one_message(
+        system: System, bus: Bus, tap: EventTap, chats: FakeChats) -> None:
+    """At least once: three failures are gathered, recorded and acked; the notifier
+    is killed (-9) before their window closes; two more fail while it is down. The
+    restarted notifier tells all five in one message, once."""
+    remember_secret("e2e-kill-token")
+    hook = f"{chats.url}/api/webhooks/7/e2e-kill-token"
+    channel = {"name": "ops", "kind": "discord", "secret": hook, "topics": ["failures"],
+               "collapse_s": 3600, "min_interval_s": 0}
+    t = await provision(bus, tenant_fields={"notifications": [channel]},
+                        allowed_symbols=["ACME"])
+    url = system.webhook_url(t.strategy)
+    kv = await bus.kv(streams.BUCKET_NOTIFY_PENDING)
+    system.start("notifier", TRADEHOOKS_CALLBACK_ALLOW_LOOPBACK="true")
+    signals = []
+    async with aiohttp.ClientSession() as http:
+
+        async def fail_one(n: int) -> None:
+            _, refused = await post_json(http, url, tv_alert(symbol="XYZ", price=f"7{n}"))
+            assert isinstance(await tap.wait_terminal(refused["signal_id"]), WebhookFailed)
+            signals.append(refused["signal_id"])
+
+        for n in range(3):
+            await fail_one(n)
+
+        async def gathered_and_acked() -> bool:
+            try:
+                info = await bus.js.consumer_info(streams.STREAM, streams.NOTIFIER.durable)
+            except NotFoundError:
+                return False  # the notifier is still starting
+            return len(await matching_keys(kv, "n.>")) == 3 and \
+                info.num_ack_pending == 0 and info.num_pending == 0
+
+        await wait_until(gathered_and_acked, 30, message="three notices recorded, acked")
+        system.kill("notifier")
+        assert chats.of("discord") == []  # the window was still open
+        for n in range(3, 5):
+            await fail_one(n)
+    # The restarted notifier applies the channel's current window: a short one now.
+    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
+    tenant = await registry.tenant(t.tenant.id)
+    assert tenant is not None
+    shorter = [c.model_copy(update={"collapse_s": 1.0}) for c in tenant.notifications]
+    await registry.put(tenant.model_copy(update={"notifications": shorter}))
+    system.start("notifier", TRADEHOOKS_CALLBACK_ALLOW_LOOPBACK="true")
+
+    async def told_and_forgotten() -> bool:
+        return bool(chats.of("discord")) and await matching_keys(kv, ">") == []
+
+    await wait_until(told_and_forgotten, 30, message="the burst told, records forgotten")
+    [told] = chats.of("discord")
+    assert told.body["content"].startswith("tradehooks: 5 failed signals")
+    assert all(signal in told.body["content"] for signal in signals)
 
 
 async def test_a_strategy_added_from_telegram_takes_alerts(

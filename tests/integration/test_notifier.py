@@ -15,8 +15,12 @@ import pytest
 from fakes.chat_servers import FakeChats, FakeSmtp
 from harness import wait_until
 
+from contracts import streams
 from contracts.events import TradeExecuted, WebhookFailed
+from libs.notify.pending import BatchRecord, KvPending, MemoryPending
+from libs.registry.kv_keys import matching_keys
 from libs.registry.models import NotificationChannel, Tenant
+from libs.runtime.bus import Bus
 from libs.runtime.clock import SystemClock
 from services.notifier.handlers import Notifier
 from services.notifier.senders import Senders
@@ -145,7 +149,10 @@ async def test_a_failing_endpoint_is_retried_and_old_events_are_not_told(
         assert notifier.collapser.pending() == 0
         chats.fail_next = 1
         await notifier.handle(failed())
-        assert await notifier.flush(ticks.now) == 1
+        assert await notifier.flush(ticks.now) == 0  # answered 500: kept, tried again
+        assert await notifier.flush(ticks.now + 0.5) == 0  # ... after its backoff
+        assert await notifier.flush(ticks.now + 1) == 1
+        assert notifier.outbox == {}
     assert len(chats.of("telegram")) == 1
     assert "answered 500" in caplog.text and TOKEN not in caplog.text
 
@@ -158,9 +165,10 @@ async def test_discord_and_slack_urls_to_private_addresses_are_refused(
     async with aiohttp.ClientSession() as session:
         notifier = Notifier(OneTenant(Tenant(id="t1", name="T", notifications=[channel])),  # type: ignore[arg-type]
                             Senders(session, chats.url, 5, True), SystemClock(),
-                            max_age_s=600, monotonic=ticks, attempts=1)
+                            max_age_s=600, monotonic=ticks)
         await notifier.handle(failed())
         assert await notifier.flush(ticks.now) == 0
+        assert notifier.outbox == {}  # refused for good: not tried again
     assert "webhook refused" in caplog.text and chats.posted == []
 
 
@@ -182,3 +190,73 @@ async def test_the_daily_summary_counts_the_day_at_its_hour(chats: FakeChats) ->
     [told] = chats.replies(42)
     assert told.startswith(f"tradehooks: daily summary of t1 for {clock.at.date()}")
     assert "• 1 fill(s)\n• 2 failed signal(s)" in told
+
+
+class CrashAfterSending(MemoryPending):
+    """Records like the KV store, but the process 'dies' when it would forget a sent
+    batch (the duplicate window)."""
+
+    async def sent(self, batch: BatchRecord) -> None:
+        raise SystemExit("killed after the channel took the batch")
+
+
+async def test_a_crash_after_sending_repeats_the_same_message_once(
+        chats: FakeChats, smtp: FakeSmtp) -> None:
+    """The documented duplicate window: the channel took the batch, the process died
+    before forgetting it. The next notifier sends it again as the same message (same
+    text; an e-mail keeps its Message-ID), and only once."""
+    mail = channels(chats, smtp)[3]
+    tenant = OneTenant(Tenant(id="t1", name="T", notifications=[mail]))
+    pending = CrashAfterSending()
+    ticks = Ticks()
+    async with aiohttp.ClientSession() as session:
+        first = Notifier(tenant, Senders(session, chats.url, 5, True), SystemClock(),  # type: ignore[arg-type]
+                         max_age_s=600, monotonic=ticks, pending=pending)
+        for _ in range(3):
+            await first.handle(failed())
+        with pytest.raises(SystemExit):
+            await first.flush(ticks.now + 5)
+        await wait_until(lambda: len(smtp.mails) == 1, 5, message="the first mail")
+        survivor = MemoryPending()
+        survivor.notices, survivor.batches = pending.notices, pending.batches
+        second = Notifier(tenant, Senders(session, chats.url, 5, True), SystemClock(),  # type: ignore[arg-type]
+                          max_age_s=600, monotonic=ticks, pending=survivor)
+        assert await second.restore() == 1
+        assert await second.flush(ticks.now) == 1
+        assert await second.flush(ticks.now + 1000) == 0
+        assert survivor.batches == {} and survivor.notices == {}
+    await wait_until(lambda: len(smtp.mails) == 2, 5, message="the repeat")
+    one, again = smtp.mails
+    assert one["Subject"] == again["Subject"] == "tradehooks: 3 failed signals"
+    assert one["Message-ID"] == again["Message-ID"] and one["Message-ID"]
+
+
+async def test_notices_recorded_in_kv_survive_a_notifier_that_vanished(
+        bus: Bus, chats: FakeChats, smtp: FakeSmtp) -> None:
+    """Three failures gathered (and so acked) by a notifier that then vanishes without
+    sending; the next one, on the same KV bucket, collapses them with two more into
+    one message. A repeated event (redelivered) is not counted twice."""
+    discord = channels(chats, smtp)[1]
+    tenant = OneTenant(Tenant(id="t1", name="T", notifications=[discord]))
+    kv = await bus.kv(streams.BUCKET_NOTIFY_PENDING)
+    ticks = Ticks()
+    burst = [failed() for _ in range(5)]
+    async with aiohttp.ClientSession() as session:
+        lost = Notifier(tenant, Senders(session, chats.url, 5, True), SystemClock(),  # type: ignore[arg-type]
+                        max_age_s=600, monotonic=ticks, pending=KvPending(kv))
+        for event in burst[:3]:
+            await lost.handle(event)
+        assert len(await matching_keys(kv, "n.>")) == 3
+        ticks.now += 2
+        survivor = Notifier(tenant, Senders(session, chats.url, 5, True), SystemClock(),  # type: ignore[arg-type]
+                            max_age_s=600, monotonic=ticks, pending=KvPending(kv))
+        assert await survivor.restore() == 3
+        for event in burst[2:]:  # burst[2] again: a redelivery of an acked event
+            await survivor.handle(event)
+        assert await survivor.flush(ticks.now) == 0  # its window just opened
+        ticks.now += 5
+        assert await survivor.flush(ticks.now) == 1
+        assert await matching_keys(kv, ">") == []
+    [told] = chats.of("discord")
+    assert told.body["content"].startswith("tradehooks: 5 failed signals")
+    assert all(e.signal_id in told.body["content"] for e in burst)
