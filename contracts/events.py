@@ -84,6 +84,21 @@ class OrderPlaced(Event, tag="order.placed", kw_only=True, frozen=True):
     order: BrokerOrder
 
 
+class OrderPartiallyFilled(Event, tag="order.partially_filled", kw_only=True, frozen=True):
+    """Part of a resting order (an entry or a protective leg) filled; the rest still
+    rests. ``order.filled_quantity`` is the part filled so far and
+    ``order.average_fill_price`` its average price; one event each time it grows.
+
+    Not terminal: ``webhook.trade_executed`` (or ``order.leg_filled``) follows with
+    the whole fill, or the part that filled when the rest is cancelled.
+    """
+
+    strategy_id: str
+    account_id: str
+    broker: str
+    order: BrokerOrder
+
+
 class LegFilled(Event, tag="order.leg_filled", kw_only=True, frozen=True):
     """A protective leg (stop-loss / take-profit) of a filled entry filled."""
 
@@ -394,6 +409,7 @@ AnyEvent = (
     | WebhookValidated
     | OrderRequested
     | OrderPlaced
+    | OrderPartiallyFilled
     | LegFilled
     | LegCanceled
     | LegResized

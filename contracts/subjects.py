@@ -6,6 +6,7 @@
 ``webhook.trade_executed.<tenant>.<account>.<strategy>``
 ``webhook.failed.<tenant>.<account>.<strategy>``
 ``order.placed.<tenant>.<account>.<strategy>``
+``order.partially_filled.<tenant>.<account>.<strategy>``
 ``order.leg_filled.…`` / ``order.leg_canceled.…`` / ``order.leg_resized.…`` (as above)
 ``order.cancel_requested.<tenant>.<account>.<strategy>`` (strategy ``_`` when none)
 ``account.breaker_tripped.<tenant>.<account>``, ``account.resumed.<tenant>.<account>``
@@ -41,6 +42,7 @@ from contracts.events import (
     LegCanceled,
     LegFilled,
     LegResized,
+    OrderPartiallyFilled,
     OrderPlaced,
     OrderRequested,
     StrategyRegistered,
@@ -89,6 +91,7 @@ SUBJECT_TOKENS: dict[type[Event], tuple[str, ...]] = {
     WebhookValidated: _BY_STRATEGY,
     OrderRequested: _BY_STRATEGY,
     OrderPlaced: _BY_STRATEGY,
+    OrderPartiallyFilled: _BY_STRATEGY,
     LegFilled: _BY_STRATEGY,
     LegCanceled: _BY_STRATEGY,
     LegResized: _BY_STRATEGY,

@@ -24,6 +24,7 @@ from contracts.events import (
     LegCanceled,
     LegFilled,
     LegResized,
+    OrderPartiallyFilled,
     OrderPlaced,
     StrategyRegistered,
     StrategySecretRotated,
@@ -39,7 +40,8 @@ SNAPSHOT_EVERY = 250
 MASK = "********"
 
 _CLASSES = (AccountOpened, AccountUpdated, AccountResumed, BreakerTripped, TradeExecuted,
-            LegFilled, LegCanceled, LegResized, OrderPlaced, WebhookFailed)
+            LegFilled, LegCanceled, LegResized, OrderPlaced, OrderPartiallyFilled,
+            WebhookFailed)
 _STRATEGY_CLASSES = (StrategyRegistered, StrategyUpdated, StrategySecretRotated)
 # The event types that change an account's state or a strategy's settings (replay
 # decodes no others).
@@ -113,7 +115,7 @@ def apply(state: AccountAt, event: AnyEvent, position: int) -> None:
                 state.settings = masked(event.record)
         case BreakerTripped() if event.paused and state.settings:
             state.settings = {**state.settings, "paused": True, "paused_reason": event.reason}
-        case OrderPlaced() | LegResized():
+        case OrderPlaced() | LegResized() | OrderPartiallyFilled():
             state.open_orders[event.order.client_order_id] = event.order
         case LegFilled() | LegCanceled():
             state.open_orders.pop(event.order.client_order_id, None)

@@ -5,7 +5,8 @@
 cancels; price ticks fill resting paper orders. After every fill the symbol's
 protective legs are brought in line with the position (the paper broker does it
 inside the fill's own update; for other brokers the executor does it right after).
-A sync loop reports what happened at the broker to resting orders meanwhile.
+A sync loop reports what happened at the broker to resting orders meanwhile
+(partial fills as ``order.partially_filled``, as they happen).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from libs.runtime.ids import derived_event_id
 from libs.runtime.timers import run_every
 from services.executor import sweeps
 from services.executor.open_orders import OpenOrder, OpenOrders
-from services.executor.outcomes import leg_refused, outcome
+from services.executor.outcomes import leg_refused, outcome, partial_fill
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,10 @@ class Executor:
         if result.status == "open":
             await self.open_orders.remember(ctx)
         out += outcome(ctx, result, self.clock)
+        if partial := partial_fill(ctx, result, self.clock):
+            out += partial
+            await self.open_orders.remember(
+                msgspec.structs.replace(ctx, filled_quantity=result.filled_quantity))
         if result.status == "filled" and not broker.keeps_legs_with_position:
             out += await self.protect(account, broker, result.symbol)
         return out
@@ -337,6 +342,10 @@ class Executor:
             if order is None:
                 continue
             if order.status == "open":
+                if partial := partial_fill(ctx, order, self.clock):
+                    await _publish(bus, partial)  # reported, then remembered: none lost
+                    ctx = msgspec.structs.replace(ctx, filled_quantity=order.filled_quantity)
+                    await self.open_orders.remember(ctx)
                 if ctx.request is not None and order.quantity < ctx.request.quantity:
                     await _publish(bus, outcome(ctx, order, self.clock))
                     await self.open_orders.remember(ctx.resized(order.quantity))

@@ -37,6 +37,8 @@ class OpenOrder(msgspec.Struct, frozen=True, kw_only=True):
     request: OrderRequest | None = None
     # Why the executor is cancelling it, for brokers that do not keep our reason.
     cancel_reason: str = ""
+    # The part filled when last reported (``order.partially_filled``).
+    filled_quantity: Decimal = Decimal(0)
 
     @property
     def leg(self) -> str:

@@ -2,14 +2,21 @@
 
 Pure: an order's context (who it belongs to) and its state in, events out. Entries
 end their signal (``webhook.trade_executed`` / ``webhook.failed``) or rest
-(``order.placed``); protective legs follow a signal that already ended, so their
-events are not terminal.
+(``order.placed``, then ``order.partially_filled`` as parts fill); protective legs
+follow a signal that already ended, so their events are not terminal.
 """
 
 from __future__ import annotations
 
 from contracts import streams
-from contracts.events import LegCanceled, LegFilled, LegResized, OrderPlaced, TradeExecuted
+from contracts.events import (
+    LegCanceled,
+    LegFilled,
+    LegResized,
+    OrderPartiallyFilled,
+    OrderPlaced,
+    TradeExecuted,
+)
 from contracts.orders import BrokerOrder
 from libs.runtime.clock import Clock
 from libs.runtime.consumer import Outgoing
@@ -41,6 +48,21 @@ def outcome(ctx: OpenOrder, order: BrokerOrder, clock: Clock) -> list[Outgoing]:
     reason = _reason(ctx, order) or f"the broker reports the order {order.status}"
     return [failure(ctx, "execute", f"order_{order.status}", reason, clock,
                     {"client_order_id": order.client_order_id})]
+
+
+def partial_fill(ctx: OpenOrder, order: BrokerOrder, clock: Clock) -> list[Outgoing]:
+    """``order.partially_filled`` when more of a resting order filled than was last
+    reported (``ctx.filled_quantity``); nothing otherwise. One event per filled
+    quantity: a repeat is dropped by its message id."""
+    if order.status != "open" or order.filled_quantity <= ctx.filled_quantity:
+        return []
+    stage = f"{'leg-' + ctx.leg + '-' if ctx.leg else ''}partial-" \
+            f"{order.filled_quantity.normalize():f}"
+    event = OrderPartiallyFilled(
+        event_id=derived_event_id(ctx.signal_id, stage), signal_id=ctx.signal_id,
+        tenant_id=ctx.tenant_id, occurred_at=clock.now(), strategy_id=ctx.strategy_id,
+        account_id=ctx.account_id, broker=ctx.broker, order=order)
+    return [Outgoing(event, streams.message_id(ctx.signal_id, stage))]
 
 
 def leg_outcome(ctx: OpenOrder, order: BrokerOrder, clock: Clock) -> list[Outgoing]:

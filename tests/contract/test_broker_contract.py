@@ -14,9 +14,9 @@ from decimal import Decimal
 import msgspec
 import pytest
 from contract_venues import Venue
-from fakes.memory import MemoryKV, MemoryRegistry, StepClock
+from fakes.memory import MemoryBus, MemoryKV, MemoryRegistry, StepClock
 
-from contracts.events import OrderRequested, TradeExecuted, WebhookFailed
+from contracts.events import OrderPlaced, OrderRequested, TradeExecuted, WebhookFailed
 from contracts.orders import BrokerOrder, OrderRequest
 from libs.brokers.base import BrokerRejected
 from libs.brokers.capabilities import Capabilities, capabilities_for
@@ -218,6 +218,32 @@ async def test_partial_fills_are_reported_as_they_happen(venue: Venue) -> None:
     assert whole is not None and whole.status == "filled"
     assert whole.fill is not None and whole.fill.quantity == venue.quantity
     assert await position(venue) == venue.quantity
+
+
+async def test_the_executor_reports_each_partial_fill_once(venue: Venue) -> None:
+    if not venue.partial_fills:
+        pytest.skip(f"{venue.broker.name} fills resting orders whole")
+    request = resting(venue, "partial-events")
+    executor, bus = _executor(venue), MemoryBus()
+    (placed,) = [o.event for o in await executor.place(_requested(venue, request))]
+    assert isinstance(placed, OrderPlaced)
+    third = venue.quantity / 4
+
+    await venue.fill_partially(request.client_order_id, third)
+    await executor.sync_open_orders(bus)
+    await executor.sync_open_orders(bus)  # nothing new filled: nothing new said
+    await venue.fill_partially(request.client_order_id, third)
+    await executor.sync_open_orders(bus)
+
+    partials = bus.take()
+    assert [type(e).__name__ for e in partials] == ["OrderPartiallyFilled"] * 2
+    assert [e.order.filled_quantity for e in partials] == [third, 2 * third]  # type: ignore[attr-defined]
+    assert all(e.signal_id == placed.signal_id for e in partials)
+    await venue.set_price(venue.price * Decimal("0.85"))
+    await executor.sync_open_orders(bus)
+    (executed,) = bus.take()
+    assert isinstance(executed, TradeExecuted)
+    assert executed.fill is not None and executed.fill.quantity == venue.quantity
 
 
 async def test_a_partly_filled_order_cancelled_reports_the_part_that_filled(

@@ -5291,7 +5291,7 @@ export interface components {
             field?: string;
             message: string;
         };
-        Event: components["schemas"]["WebhookReceived"] | components["schemas"]["WebhookValidated"] | components["schemas"]["OrderRequested"] | components["schemas"]["OrderPlaced"] | components["schemas"]["LegFilled"] | components["schemas"]["LegCanceled"] | components["schemas"]["LegResized"] | components["schemas"]["CancelRequested"] | components["schemas"]["TradeExecuted"] | components["schemas"]["WebhookFailed"] | components["schemas"]["BreakerTripped"] | components["schemas"]["AccountResumed"] | components["schemas"]["TenantCreated"] | components["schemas"]["TenantUpdated"] | components["schemas"]["AccountOpened"] | components["schemas"]["AccountUpdated"] | components["schemas"]["StrategyRegistered"] | components["schemas"]["StrategySecretRotated"] | components["schemas"]["StrategyUpdated"] | components["schemas"]["AuthFailuresAlert"] | components["schemas"]["CallbackCreated"] | components["schemas"]["CallbackUpdated"] | components["schemas"]["CallbackSecretRotated"] | components["schemas"]["CallbackEndpointFailing"] | components["schemas"]["CallbackEndpointRecovered"] | components["schemas"]["CallbackEndpointDisabled"] | components["schemas"]["CallbackRequested"] | components["schemas"]["CallbackAttempted"] | components["schemas"]["CallbackParked"];
+        Event: components["schemas"]["WebhookReceived"] | components["schemas"]["WebhookValidated"] | components["schemas"]["OrderRequested"] | components["schemas"]["OrderPlaced"] | components["schemas"]["OrderPartiallyFilled"] | components["schemas"]["LegFilled"] | components["schemas"]["LegCanceled"] | components["schemas"]["LegResized"] | components["schemas"]["CancelRequested"] | components["schemas"]["TradeExecuted"] | components["schemas"]["WebhookFailed"] | components["schemas"]["BreakerTripped"] | components["schemas"]["AccountResumed"] | components["schemas"]["TenantCreated"] | components["schemas"]["TenantUpdated"] | components["schemas"]["AccountOpened"] | components["schemas"]["AccountUpdated"] | components["schemas"]["StrategyRegistered"] | components["schemas"]["StrategySecretRotated"] | components["schemas"]["StrategyUpdated"] | components["schemas"]["AuthFailuresAlert"] | components["schemas"]["CallbackCreated"] | components["schemas"]["CallbackUpdated"] | components["schemas"]["CallbackSecretRotated"] | components["schemas"]["CallbackEndpointFailing"] | components["schemas"]["CallbackEndpointRecovered"] | components["schemas"]["CallbackEndpointDisabled"] | components["schemas"]["CallbackRequested"] | components["schemas"]["CallbackAttempted"] | components["schemas"]["CallbackParked"];
         /**
          * Fill
          * @description What the broker did with an order.
@@ -5562,6 +5562,29 @@ export interface components {
              *     ]
              */
             topics: ("fills" | "failures" | "breaker" | "auth_failures" | "daily_summary")[];
+        };
+        /**
+         * OrderPartiallyFilled
+         * @description Part of a resting order (an entry or a protective leg) filled; the rest still
+         *     rests. ``order.filled_quantity`` is the part filled so far and
+         *     ``order.average_fill_price`` its average price; one event each time it grows.
+         *
+         *     Not terminal: ``webhook.trade_executed`` (or ``order.leg_filled``) follows with
+         *     the whole fill, or the part that filled when the rest is cancelled.
+         */
+        OrderPartiallyFilled: {
+            account_id: string;
+            broker: string;
+            event_id: string;
+            occurred_at: string;
+            order: components["schemas"]["BrokerOrder"];
+            /** @default 1 */
+            schema_version: number;
+            signal_id: string;
+            strategy_id: string;
+            tenant_id: string;
+            /** @enum {unknown} */
+            type: "order.partially_filled";
         };
         /**
          * OrderPlaced
