@@ -9,6 +9,7 @@ executor's message is then redelivered and ``submit`` called again, which
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 import msgspec
@@ -18,6 +19,7 @@ from fakes.memory import MemoryBus, MemoryKV, MemoryRegistry, StepClock
 
 from contracts.events import OrderPlaced, OrderRequested, TradeExecuted, WebhookFailed
 from contracts.orders import BrokerOrder, OrderRequest
+from domain.symbols import classify_symbol
 from libs.brokers.base import BrokerRejected
 from libs.brokers.capabilities import Capabilities, capabilities_for
 from services.executor.handlers import Executor
@@ -140,6 +142,79 @@ async def test_a_refusal_fails_the_signal_at_stage_execute(venue: Venue) -> None
     assert isinstance(failed, WebhookFailed)
     assert failed.stage == "execute" and failed.code
     assert reason in failed.reason
+
+
+# -- exits, legs, shorts: exposure only where it was asked for ----------------------
+
+
+async def test_a_reduce_only_exit_never_crosses_zero(venue: Venue) -> None:
+    await submitted(venue, order(venue, "held"))
+    exit_ = order(venue, "reduce", side="sell", intent="exit_long", reduce_only=True,
+                  quantity=venue.quantity * 2)
+
+    try:
+        await submitted(venue, exit_)
+    except BrokerRejected:
+        assert await position(venue) == venue.quantity  # refused whole: nothing traded
+    else:
+        assert await position(venue) == 0  # clamped to the position held
+
+
+async def test_a_reduce_only_exit_when_flat_trades_nothing(venue: Venue) -> None:
+    exit_ = order(venue, "reduce-flat", side="sell", intent="exit_long", reduce_only=True)
+    with pytest.raises(BrokerRejected):
+        await submitted(venue, exit_)
+    assert await position(venue) == 0
+
+
+async def test_closing_a_position_flattens_it_whatever_its_size(venue: Venue) -> None:
+    await submitted(venue, order(venue, "to-close"))
+    closing = order(venue, "close", side="sell", intent="close", close_position=True,
+                    quantity=venue.quantity / 2)
+
+    closed = await submitted(venue, closing)
+
+    assert closed.status == "filled" and closed.fill is not None
+    assert closed.fill.quantity == venue.quantity
+    assert await position(venue) == 0
+
+
+async def test_a_protective_leg_never_opens_a_position(venue: Venue) -> None:
+    leg = order(venue, "lonely-sl", side="sell", intent="close", order_type="stop",
+                stop_price=venue.price * Decimal("0.95"), time_in_force="gtc", leg="sl",
+                oco_group="contract-1765119600-lonely")
+    with contextlib.suppress(BrokerRejected):  # refused, or rests reduce-only
+        await submitted(venue, leg)
+    await venue.set_price(venue.price * Decimal("0.9"))  # would trigger it, if it rested
+    assert await position(venue) == 0
+
+
+async def test_a_short_entry_opens_a_short_where_declared(venue: Venue) -> None:
+    if classify_symbol(venue.symbol) not in venue.broker.capabilities.shorting:
+        pytest.skip(f"{venue.broker.name} declares no shorts of {venue.symbol}")
+    short = order(venue, "short", side="sell", intent="enter_short")
+
+    placed = await submitted(venue, short)
+
+    assert placed.status == "filled" and placed.fill is not None
+    assert (placed.fill.side, placed.fill.quantity) == ("sell", venue.quantity)
+    assert await position(venue) == -venue.quantity
+
+
+async def test_a_flip_is_one_order_with_one_fill_of_the_whole_quantity(venue: Venue) -> None:
+    if classify_symbol(venue.symbol) not in venue.broker.capabilities.shorting:
+        pytest.skip(f"{venue.broker.name} declares no shorts of {venue.symbol}")
+    await submitted(venue, order(venue, "long-first"))
+    flip = order(venue, "flip", side="sell", intent="enter_short",
+                 quantity=venue.quantity * 2, close_quantity=venue.quantity)
+
+    placed = await submitted(venue, flip)
+    again = await submitted(venue, flip)
+
+    assert placed.status == "filled" and placed.fill is not None
+    assert placed.fill.quantity == venue.quantity * 2
+    assert again.fill is not None and again.fill.quantity == venue.quantity * 2
+    assert await position(venue) == -venue.quantity
 
 
 # -- resting orders, cancels, partial fills -----------------------------------------
