@@ -66,6 +66,9 @@ NOTIFY_TOPICS: tuple[str, ...] = ("fills", "failures", "breaker", "auth_failures
 ChannelName = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 
 
+_BOT_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,200}")
+
+
 class NotificationChannel(BaseModel):
     """Where a tenant's people are told about its events: a Telegram chat, a Discord or
     Slack incoming webhook, or e-mail over SMTP; sent by the notifier service.
@@ -106,6 +109,10 @@ class NotificationChannel(BaseModel):
                    "or SMTP password)" if self.kind != "email" else None
         if self.kind == "telegram" and not self.chat_id:
             return "a telegram channel needs chat_id"
+        if self.kind == "telegram" and not _BOT_TOKEN.fullmatch(self.secret):
+            # It becomes part of the Bot API path: nothing else may steer that path.
+            return "a telegram secret is a bot token (digits, a colon, letters, digits, " \
+                   "- and _)"
         if self.kind in ("discord", "slack"):
             return url_problem(self.secret)
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from contracts import streams
+from libs.callbacks.outbound import outbound_session
 from libs.notify.bot import parse_bindings
 from libs.notify.pending import KvPending
 from libs.registry.cache import open_cached_registry
@@ -21,9 +22,10 @@ from services.notifier.telegram_bot import TelegramBot
 async def main(settings: Settings) -> None:
     """Run the notifier (and the Telegram admin bot when configured) until SIGTERM."""
     bindings = parse_bindings(settings.telegram_admins)  # a bad entry stops the start
-    async with aiohttp.ClientSession() as session:
+    hooks = outbound_session(settings.notify_timeout_s, settings.callback_ca_file)
+    async with aiohttp.ClientSession() as session, hooks:
         senders = Senders(session, settings.telegram_api_url, settings.notify_timeout_s,
-                          settings.callback_allow_loopback)
+                          settings.callback_allow_loopback, hooks=hooks)
 
         async def build(bus: Bus) -> list[Runnable]:
             registry = await open_cached_registry(bus, settings)

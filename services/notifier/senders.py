@@ -1,7 +1,14 @@
 """Sending one message to one channel: Telegram, Discord, Slack, e-mail.
 
-Chat services get plain JSON posts over aiohttp (Telegram's Bot API base URL is a
-setting, so tests use a local fake); e-mail goes through aiosmtplib. A failure is
+Chat services get plain JSON posts over aiohttp; e-mail goes through aiosmtplib.
+
+Discord and Slack URLs are the tenant's: they are judged like callback URLs and sent
+through the dispatcher's guarded session (:func:`libs.callbacks.outbound.outbound_session`):
+the name is resolved, every address judged, and only a judged address connected to;
+no redirects, no proxies. Telegram's Bot API base URL is the operator's setting
+(``TRADEHOOKS_TELEGRAM_API_URL``, which may be a self-hosted Bot API server on a
+private network), so it is not judged; the tenant's part, the bot token, is checked
+to be a token (it cannot steer the path). A failure is
 raised as :class:`SendError` whose text never holds the secret (a bot token sits in
 Telegram's URL, a Discord/Slack webhook URL is itself the credential).
 """
@@ -14,7 +21,7 @@ from typing import Any
 import aiohttp
 import aiosmtplib
 
-from libs.callbacks.addresses import target_problem
+from libs.callbacks.outbound import connection_problem, refused_by
 from libs.notify.messages import Message
 from libs.registry.models import NotificationChannel
 
@@ -37,11 +44,14 @@ def _permanent(status: int) -> bool:
 
 
 class Senders:
-    """Sends messages over one HTTP session."""
+    """Sends messages: Telegram over ``session``, Discord and Slack over ``hooks``
+    (a guarded session: :func:`libs.callbacks.outbound.outbound_session`)."""
 
     def __init__(self, session: aiohttp.ClientSession, telegram_api_url: str,
-                 timeout_s: float, allow_loopback: bool = False) -> None:
+                 timeout_s: float, allow_loopback: bool = False, *,
+                 hooks: aiohttp.ClientSession) -> None:
         self.session = session
+        self.hooks = hooks
         self.telegram_api_url = telegram_api_url.rstrip("/")
         self.timeout_s = timeout_s
         self.allow_loopback = allow_loopback
@@ -57,7 +67,7 @@ class Senders:
             body: dict[str, Any] = {"chat_id": channel.chat_id, "text": text,
                                     "disable_web_page_preview": True}
         else:
-            problem = target_problem(channel.secret, self.allow_loopback)
+            problem = connection_problem(channel.secret, self.allow_loopback)
             if problem is not None:
                 raise SendError(f"{channel.kind} webhook refused: {problem}", permanent=True)
             url = channel.secret
@@ -65,13 +75,18 @@ class Senders:
         await self._post(channel, url, body)
 
     async def _post(self, channel: NotificationChannel, url: str, body: dict[str, Any]) -> None:
+        session = self.session if channel.kind == "telegram" else self.hooks
         try:
-            async with self.session.post(
+            async with session.post(
                     url, json=body, allow_redirects=False,
                     timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as response:
                 await response.content.read(4096)
                 status = response.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            refusal = refused_by(exc)  # names the host and address, not the path
+            if refusal is not None:
+                raise SendError(f"{channel.kind} webhook refused: {refusal}",
+                                permanent=True) from None
             # The exception's text may carry the URL, hence the secret: only its kind.
             raise SendError(f"{channel.kind} unreachable ({type(exc).__name__})") from None
         if not 200 <= status < 300:

@@ -152,3 +152,37 @@ async def test_another_tenants_endpoint_is_not_found(api: TestClient[Any, Any],
     resp = await api.post("/api/v1/callbacks", headers=my_key,
                           json={"tenant_id": theirs.tenant.id, "url": URL})
     assert resp.status == 404
+
+
+async def test_notification_webhooks_are_judged_like_callback_urls(
+        api: TestClient[Any, Any], bus: Bus, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Discord/Slack URL whose name resolves to a private address is a 422 naming
+    the channel and the address, not the URL's secret path; a Telegram "token" that
+    would steer the Bot API path is a 422; a literal loopback URL (allowed here) and a
+    real token are stored."""
+    t = await provision(bus)
+    admin = await _key(bus)
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return ["93.184.216.34", "10.0.0.7"]
+
+    monkeypatch.setattr("libs.callbacks.targets.resolve", rebinding)
+    path = f"/api/v1/tenants/{t.tenant.id}"
+    hook = {"name": "ops", "kind": "slack", "secret": "https://hooks.example/services/T/B/sekrit"}
+    resp = await api.patch(path, json={"notifications": [hook]}, headers=admin)
+    problem = await resp.json()
+    assert resp.status == 422, problem
+    assert "channel ops: hooks.example resolves to 10.0.0.7, a private address" in \
+        problem["message"]
+    assert "sekrit" not in await resp.text()
+    bad_token = {"name": "tg", "kind": "telegram", "secret": "1:x/../../getMe?",
+                 "chat_id": "42"}
+    resp = await api.patch(path, json={"notifications": [bad_token]}, headers=admin)
+    assert resp.status == 422 and "bot token" in (await resp.json())["message"]
+    good = [{**hook, "secret": "https://127.0.0.1:9443/services/T/B/sekrit"},
+            {**bad_token, "secret": "123456:ABC-def_ghi"}]
+    resp = await api.patch(path, json={"notifications": good}, headers=admin)
+    assert resp.status == 200, await resp.text()
+    # Sent back as read (masked secrets), nothing is judged again or lost.
+    again = (await resp.json())["notifications"]
+    assert (await api.patch(path, json={"notifications": again}, headers=admin)).status == 200

@@ -5,13 +5,12 @@ redirects not followed, timeouts, and the SSRF guard refusing before any connect
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.abc import ResolveResult
 from callback_receiver import Receiver, callback_ca, verify
+from fakes.dns import StubResolver, resolve_everything_to
 
 from contracts.events import CALLBACK_EVENT_TYPES
 from libs.callbacks.outbound import GuardedResolver, outbound_session
@@ -85,32 +84,16 @@ async def test_literal_addresses_are_judged_before_any_connection() -> None:
     assert loopback.refused and "loopback" in loopback.error
 
 
-class _StubResolver:
-    """Stands in for DNS: every name resolves to ``address``."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        return [{"hostname": host, "host": self.address, "port": port, "family": family,
-                 "proto": 0, "flags": 0}]
-
-    async def close(self) -> None:
-        return None
-
-
 async def test_a_name_is_connected_to_only_when_every_address_is_allowed(
         receiver: Receiver) -> None:
     guard = GuardedResolver()
-    guard._inner = _StubResolver("127.0.0.1")  # type: ignore[assignment]
+    guard._inner = StubResolver("127.0.0.1")  # type: ignore[assignment]
     with pytest.raises(OSError, match=r"resolves to 127\.0\.0\.1, a loopback address"):
         await guard.resolve("rebinding.example", 443)
     # Through a session: refused before connecting, even with loopback allowed (the
     # allowance is for literal loopback addresses only).
     session = outbound_session(TIMEOUT_S, str(callback_ca().ca_file))
-    connector: Any = session.connector
-    connector._resolver._inner = _StubResolver("127.0.0.1")
+    resolve_everything_to(session, "127.0.0.1")
     try:
         url = f"https://rebinding.example:{receiver.port}/hook"
         outcome = await Sender(session, True, TIMEOUT_S).attempt(url, ["whsec_x"],
@@ -120,5 +103,5 @@ async def test_a_name_is_connected_to_only_when_every_address_is_allowed(
     assert outcome.refused and "resolves to 127.0.0.1" in outcome.error
     assert not receiver.requests
     public = GuardedResolver()
-    public._inner = _StubResolver("93.184.216.34")  # type: ignore[assignment]
+    public._inner = StubResolver("93.184.216.34")  # type: ignore[assignment]
     assert (await public.resolve("hooks.example", 443))[0]["host"] == "93.184.216.34"

@@ -13,10 +13,12 @@ import aiohttp
 import msgspec
 import pytest
 from fakes.chat_servers import FakeChats, FakeSmtp
+from fakes.dns import resolve_everything_to
 from harness import wait_until
 
 from contracts import streams
 from contracts.events import TradeExecuted, WebhookFailed
+from libs.callbacks.outbound import outbound_session
 from libs.notify.pending import BatchRecord, KvPending, MemoryPending
 from libs.registry.kv_keys import matching_keys
 from libs.registry.models import NotificationChannel, Tenant
@@ -109,8 +111,8 @@ async def test_a_burst_of_failures_is_one_message_on_every_channel(
         chats: FakeChats, smtp: FakeSmtp, caplog: pytest.LogCaptureFixture) -> None:
     ticks = Ticks()
     tenant = Tenant(id="t1", name="T", notifications=channels(chats, smtp))
-    async with aiohttp.ClientSession() as session:
-        notifier = Notifier(OneTenant(tenant), Senders(session, chats.url, 5, True),  # type: ignore[arg-type]
+    async with aiohttp.ClientSession() as session, outbound_session(5) as hooks:
+        notifier = Notifier(OneTenant(tenant), Senders(session, chats.url, 5, True, hooks=hooks),  # type: ignore[arg-type]
                             SystemClock(), max_age_s=600, monotonic=ticks)
         await notifier.handle(filled())
         for _ in range(7):
@@ -141,9 +143,9 @@ async def test_a_failing_endpoint_is_retried_and_old_events_are_not_told(
         chats: FakeChats, smtp: FakeSmtp, caplog: pytest.LogCaptureFixture) -> None:
     tg = channels(chats, smtp)[0].model_copy(update={"collapse_s": 0.0})
     ticks = Ticks()
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession() as session, outbound_session(5) as hooks:
         notifier = Notifier(OneTenant(Tenant(id="t1", name="T", notifications=[tg])),  # type: ignore[arg-type]
-                            Senders(session, chats.url, 5, True), SystemClock(),
+                            Senders(session, chats.url, 5, True, hooks=hooks), SystemClock(),
                             max_age_s=600, monotonic=ticks)
         await notifier.handle(failed(datetime.now(UTC) - timedelta(hours=1)))
         assert notifier.collapser.pending() == 0
@@ -162,9 +164,9 @@ async def test_discord_and_slack_urls_to_private_addresses_are_refused(
     channel = NotificationChannel(name="dc", kind="discord", collapse_s=0,
                                   secret="https://10.0.0.5/api/webhooks/1/x")
     ticks = Ticks()
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession() as session, outbound_session(5) as hooks:
         notifier = Notifier(OneTenant(Tenant(id="t1", name="T", notifications=[channel])),  # type: ignore[arg-type]
-                            Senders(session, chats.url, 5, True), SystemClock(),
+                            Senders(session, chats.url, 5, True, hooks=hooks), SystemClock(),
                             max_age_s=600, monotonic=ticks)
         await notifier.handle(failed())
         assert await notifier.flush(ticks.now) == 0
@@ -172,13 +174,38 @@ async def test_discord_and_slack_urls_to_private_addresses_are_refused(
     assert "webhook refused" in caplog.text and chats.posted == []
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "169.254.169.254"])
+async def test_discord_and_slack_names_that_resolve_to_private_addresses_are_refused(
+        chats: FakeChats, caplog: pytest.LogCaptureFixture, address: str) -> None:
+    """A webhook URL naming a host whose DNS answers a loopback, private or metadata
+    address is refused when the notifier connects (the dispatcher's guarded resolver),
+    even with literal loopback allowed; nothing reaches the server, it is not retried,
+    and the log names the address but not the URL's secret path."""
+    dc, sl = (NotificationChannel(
+        name=kind, kind=kind, collapse_s=0, topics=["failures"],  # type: ignore[arg-type]
+        secret=f"https://hooks.example:{chats.port}/{kind}/secret-path-{kind}")
+        for kind in ("discord", "slack"))
+    ticks = Ticks()
+    async with aiohttp.ClientSession() as session, outbound_session(5) as hooks:
+        resolve_everything_to(hooks, address)
+        notifier = Notifier(OneTenant(Tenant(id="t1", name="T", notifications=[dc, sl])),  # type: ignore[arg-type]
+                            Senders(session, chats.url, 5, True, hooks=hooks), SystemClock(),
+                            max_age_s=600, monotonic=ticks)
+        await notifier.handle(failed())
+        assert await notifier.flush(ticks.now) == 0
+        assert notifier.outbox == {}  # refused for good
+    assert chats.posted == []
+    assert caplog.text.count(f"resolves to {address}") == 2
+    assert "secret-path" not in caplog.text
+
+
 async def test_the_daily_summary_counts_the_day_at_its_hour(chats: FakeChats) -> None:
     clock = Evening()
     channel = NotificationChannel(name="tg", kind="telegram", secret=TOKEN, chat_id="42",
                                   topics=["daily_summary"])
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession() as session, outbound_session(5) as hooks:
         notifier = Notifier(OneTenant(Tenant(id="t1", name="T", notifications=[channel])),  # type: ignore[arg-type]
-                            Senders(session, chats.url, 5, True), clock,
+                            Senders(session, chats.url, 5, True, hooks=hooks), clock,
                             max_age_s=10**9, summary_hour=21)
         for event in (filled(), failed(clock.at), failed(clock.at)):
             await notifier.handle(msgspec.structs.replace(event, occurred_at=clock.at))
@@ -209,9 +236,9 @@ async def test_a_crash_after_sending_repeats_the_same_message_once(
     tenant = OneTenant(Tenant(id="t1", name="T", notifications=[mail]))
     pending = CrashAfterSending()
     ticks = Ticks()
-    async with aiohttp.ClientSession() as session:
-        first = Notifier(tenant, Senders(session, chats.url, 5, True), SystemClock(),  # type: ignore[arg-type]
-                         max_age_s=600, monotonic=ticks, pending=pending)
+    async with aiohttp.ClientSession() as session, outbound_session(5) as hooks:
+        first = Notifier(tenant, Senders(session, chats.url, 5, True, hooks=hooks),  # type: ignore[arg-type]
+                         SystemClock(), max_age_s=600, monotonic=ticks, pending=pending)
         for _ in range(3):
             await first.handle(failed())
         with pytest.raises(SystemExit):
@@ -219,8 +246,8 @@ async def test_a_crash_after_sending_repeats_the_same_message_once(
         await wait_until(lambda: len(smtp.mails) == 1, 5, message="the first mail")
         survivor = MemoryPending()
         survivor.notices, survivor.batches = pending.notices, pending.batches
-        second = Notifier(tenant, Senders(session, chats.url, 5, True), SystemClock(),  # type: ignore[arg-type]
-                          max_age_s=600, monotonic=ticks, pending=survivor)
+        second = Notifier(tenant, Senders(session, chats.url, 5, True, hooks=hooks),  # type: ignore[arg-type]
+                          SystemClock(), max_age_s=600, monotonic=ticks, pending=survivor)
         assert await second.restore() == 1
         assert await second.flush(ticks.now) == 1
         assert await second.flush(ticks.now + 1000) == 0
@@ -241,15 +268,15 @@ async def test_notices_recorded_in_kv_survive_a_notifier_that_vanished(
     kv = await bus.kv(streams.BUCKET_NOTIFY_PENDING)
     ticks = Ticks()
     burst = [failed() for _ in range(5)]
-    async with aiohttp.ClientSession() as session:
-        lost = Notifier(tenant, Senders(session, chats.url, 5, True), SystemClock(),  # type: ignore[arg-type]
-                        max_age_s=600, monotonic=ticks, pending=KvPending(kv))
+    async with aiohttp.ClientSession() as session, outbound_session(5) as hooks:
+        lost = Notifier(tenant, Senders(session, chats.url, 5, True, hooks=hooks),  # type: ignore[arg-type]
+                        SystemClock(), max_age_s=600, monotonic=ticks, pending=KvPending(kv))
         for event in burst[:3]:
             await lost.handle(event)
         assert len(await matching_keys(kv, "n.>")) == 3
         ticks.now += 2
-        survivor = Notifier(tenant, Senders(session, chats.url, 5, True), SystemClock(),  # type: ignore[arg-type]
-                            max_age_s=600, monotonic=ticks, pending=KvPending(kv))
+        survivor = Notifier(tenant, Senders(session, chats.url, 5, True, hooks=hooks),  # type: ignore[arg-type]
+                            SystemClock(), max_age_s=600, monotonic=ticks, pending=KvPending(kv))
         assert await survivor.restore() == 3
         for event in burst[2:]:  # burst[2] again: a redelivery of an acked event
             await survivor.handle(event)
