@@ -15,6 +15,12 @@ stock or ETF tickers, and a pair always names its quote. Metals (``XAUUSD``) are
 ``unknown`` on purpose: XAU/XAG/XPT/XPD have ISO 4217 codes but are commodities,
 Alpaca trades neither them nor forex, and sizing them as currency pairs would be
 wrong, so the risk stage must see them as unsupported rather than as forex.
+
+Perpetual spellings are crypto: ``BTC-PERP`` (the KEK DEX alerts), TradingView's
+``BINANCE:BTCUSDT.P`` and Orderly's ``PERP_BTC_USDC``. Crypto venues spell them their
+way (:func:`normalise_symbol`): Orderly trades only USDC-settled perpetuals, so any
+BTC pair there is ``BTC-PERP``; on Binance, Bybit and OKX a quote-less ``BTC-PERP`` is
+the USDT-margined ``BTC/USDT`` (the account's market says spot or perpetual).
 """
 
 from __future__ import annotations
@@ -52,7 +58,14 @@ _CRYPTO_VENUES = _codes(
 _TICKER = re.compile(r"[A-Z]{1,5}")
 _CLASS_TICKER = re.compile(r"([A-Z]{1,5})[./-]([A-Z])")  # BRK.B, BF-A, BRK/B
 _PAIR = re.compile(r"([A-Z0-9]+)[/_-]([A-Z0-9]+)")
-_SUPPORTED_BROKERS = frozenset({"alpaca", "paper"})
+_PERP_SUFFIX = re.compile(r"([A-Z0-9]+)[-_]PERP")  # BTC-PERP, BTC_PERP
+_ORDERLY_PERP = re.compile(r"PERP_([A-Z0-9]+)_([A-Z0-9]+)")  # PERP_BTC_USDC
+_SPELLED_LIKE_ALPACA = frozenset({"alpaca", "paper"})
+# Crypto venues traded through ccxt (perpetuals are BASE-PERP on Orderly).
+CRYPTO_VENUE_BROKERS = frozenset({"binance", "bybit", "okx", "orderly"})
+_SUPPORTED_BROKERS = _SPELLED_LIKE_ALPACA | CRYPTO_VENUE_BROKERS
+# The quote a quote-less perpetual (BTC-PERP) has on an exchange that lists many.
+PERP_DEFAULT_QUOTE = "USDT"
 
 _CryptoRule = Literal["known base", "crypto quote", "any base"]
 
@@ -68,22 +81,33 @@ def classify_symbol(symbol: str) -> AssetClass:
 
 
 def normalise_symbol(symbol: str, broker: str) -> str:
-    """The symbol as ``broker`` ("alpaca" or "paper") spells it.
+    """The symbol as ``broker`` spells it.
 
     Crypto becomes ``BASE/QUOTE`` (``BTC/USD``, ``ETH/USDT``), forex ``EUR/USD``,
     equities upper case without exchange prefix (``BRK.B`` keeps its dot); unknown
     symbols are only upper-cased and stripped of a prefix. Paper spells symbols
     exactly like Alpaca so positions line up when an account switches between them.
-    Raises ValueError for any other broker.
+    Crypto venues: ``BASE-PERP`` on Orderly, ``BASE/QUOTE`` elsewhere (a quote-less
+    ``BTC-PERP`` is ``BTC/USDT``). Raises ValueError for any other broker.
     """
-    if broker.strip().lower() not in _SUPPORTED_BROKERS:
-        raise ValueError(f"no symbol spelling for broker {broker!r}")
-    return _read(symbol).spelling
+    venue = broker.strip().lower()
+    if venue not in _SUPPORTED_BROKERS:
+        raise ValueError(f"no symbol spelling for broker {venue!r}")
+    reading = _read(symbol)
+    if venue in _SPELLED_LIKE_ALPACA or reading.asset_class != "crypto":
+        return reading.spelling
+    base, _, quote = reading.spelling.removesuffix("-PERP").partition("/")
+    if venue == "orderly":
+        return f"{base}-PERP"
+    return f"{base}/{quote or PERP_DEFAULT_QUOTE}"
 
 
 def _read(symbol: str) -> _Reading:
     venue, _, body = symbol.strip().upper().rpartition(":")
     unknown = _Reading("unknown", body)
+    perpetual = _perpetual(venue, body)
+    if perpetual is not None:
+        return perpetual
     if venue in _EQUITY_VENUES:
         return _equity(body) or unknown
     if venue in _FOREX_VENUES:
@@ -97,6 +121,20 @@ def _read(symbol: str) -> _Reading:
         or _crypto(body, "crypto quote")
         or unknown
     )
+
+
+def _perpetual(venue: str, body: str) -> _Reading | None:
+    """``BTC-PERP`` (quote left to the venue), ``PERP_BTC_USDC``, ``BTCUSDT.P``."""
+    suffixed = _PERP_SUFFIX.fullmatch(body)
+    if suffixed:
+        base = _BASE_ALIASES.get(suffixed.group(1), suffixed.group(1))
+        return _Reading("crypto", f"{base}-PERP")
+    orderly = _ORDERLY_PERP.fullmatch(body)
+    if orderly:
+        return _crypto("/".join(orderly.groups()), "any base")
+    if body.endswith(".P") and venue not in _EQUITY_VENUES | _FOREX_VENUES:
+        return _crypto(body.removesuffix(".P"), "any base" if venue else "crypto quote")
+    return None
 
 
 def _forex(body: str) -> _Reading | None:

@@ -159,6 +159,37 @@ class AlpacaConfig(BaseModel):
     url_override: str | None = None
 
 
+ExchangeBroker = Literal["binance", "bybit", "okx", "orderly"]
+EXCHANGE_BROKERS: frozenset[str] = frozenset({"binance", "bybit", "okx", "orderly"})
+
+
+class ExchangeConfig(BaseModel):
+    """Credentials and trading settings of a crypto exchange account (ccxt).
+
+    ``market``: ``spot`` or ``perp`` (linear perpetuals, settled in the quote; the
+    Orderly Network has perpetuals only). ``leverage`` and ``margin_mode`` are set on
+    the venue for each perpetual before its first order. ``testnet`` trades on the
+    venue's test network (Binance spot testnet / futures testnet, Bybit testnet, OKX
+    demo trading, Orderly testnet). Orderly: ``api_key`` is the Orderly key
+    (``ed25519:...``), ``secret`` its private key, ``account_id`` the Orderly account.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    api_key: str = Field(min_length=1, max_length=200)
+    secret: str = Field(min_length=1, max_length=400, repr=False)
+    # OKX's API passphrase.
+    password: str = Field(default="", max_length=200, repr=False)
+    # The Orderly Network account id (0x...).
+    account_id: str = Field(default="", max_length=200)
+    market: Literal["spot", "perp"] = "spot"
+    leverage: int | None = Field(default=None, ge=1, le=125)
+    margin_mode: Literal["cross", "isolated"] = "cross"
+    testnet: bool = True
+    # The origin (scheme://host:port) every API call goes to instead of the
+    # venue's, for tests or a proxy; only a global admin may set it.
+    url_override: str | None = None
+
+
 class BreakerConfig(BaseModel):
     """Portfolio circuit breaker: equity against percents of ``base_equity``.
 
@@ -183,8 +214,10 @@ class Account(BaseModel):
     id: AccountId
     tenant_id: TenantId
     name: Name
-    broker: Literal["paper", "alpaca"] = "paper"
+    broker: Literal["paper", "alpaca", "binance", "bybit", "okx", "orderly"] = "paper"
     alpaca: AlpacaConfig | None = None
+    # Keys and settings of a crypto exchange account (binance, bybit, okx, orderly).
+    exchange: ExchangeConfig | None = None
     currency: str = "USD"
     starting_cash: Cash = Decimal(100_000)
     slippage_bps: BasisPoints | None = None

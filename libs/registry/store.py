@@ -34,6 +34,7 @@ M = TypeVar("M", bound=BaseModel)
 # item of a list).
 _SECRET_FIELDS: tuple[tuple[str, ...], ...] = (
     ("secret",), ("previous_secret",), ("alpaca", "secret_key"),
+    ("exchange", "secret"), ("exchange", "password"),
     ("notifications", "*", "secret"))
 
 

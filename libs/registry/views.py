@@ -19,6 +19,10 @@ def account_view(account: Account) -> dict[str, Any]:
     data = account.model_dump(mode="json")
     if data.get("alpaca"):
         data["alpaca"]["secret_key"] = MASK
+    if data.get("exchange"):
+        for field in ("secret", "password"):
+            if data["exchange"].get(field):
+                data["exchange"][field] = MASK
     return data
 
 

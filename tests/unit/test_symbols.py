@@ -61,8 +61,8 @@ from domain.symbols import classify_symbol, normalise_symbol
         ("USDUSD", "unknown"),
         ("ES1!", "unknown"),
         ("CME_MINI:ES1!", "unknown"),
-        ("BINANCE:BTCUSDT.P", "unknown"),
         ("NASDAQ:BTCUSD", "unknown"),
+        ("NASDAQ:BTCUSDT.P", "unknown"),
         ("OANDA:AAPL", "unknown"),
         ("GOOGLE", "unknown"),
         ("FOOUSD", "unknown"),
@@ -109,3 +109,34 @@ def test_paper_and_alpaca_agree() -> None:
 def test_unknown_broker_is_refused() -> None:
     with pytest.raises(ValueError, match="ib"):
         normalise_symbol("AAPL", "ib")
+
+
+@pytest.mark.parametrize(
+    ("symbol", "asset_class"),
+    [("BINANCE:BTCUSDT.P", "crypto"), ("BTC-PERP", "crypto"), ("eth_perp", "crypto"),
+     ("PERP_BTC_USDC", "crypto"), ("BTCUSDT.P", "crypto")],
+)
+def test_perpetual_spellings_are_crypto(symbol: str, asset_class: str) -> None:
+    assert classify_symbol(symbol) == asset_class
+
+
+@pytest.mark.parametrize(
+    ("symbol", "broker", "spelling"),
+    [
+        ("BINANCE:BTCUSDT", "binance", "BTC/USDT"),
+        ("BINANCE:BTCUSDT.P", "binance", "BTC/USDT"),
+        ("BTC-PERP", "binance", "BTC/USDT"),
+        ("BYBIT:ETHUSDT.P", "bybit", "ETH/USDT"),
+        ("OKX:BTC-USDT", "okx", "BTC/USDT"),
+        ("BTC-PERP", "orderly", "BTC-PERP"),
+        ("btc-perp", "orderly", "BTC-PERP"),
+        ("PERP_ETH_USDC", "orderly", "ETH-PERP"),
+        ("BINANCE:SOLUSDT", "orderly", "SOL-PERP"),
+        ("XBT-PERP", "orderly", "BTC-PERP"),
+        ("BTC-PERP", "paper", "BTC-PERP"),
+        ("PERP_BTC_USDC", "paper", "BTC/USDC"),
+        ("NASDAQ:AAPL", "binance", "AAPL"),  # not crypto: left for the adapter to refuse
+    ],
+)
+def test_crypto_venue_spellings(symbol: str, broker: str, spelling: str) -> None:
+    assert normalise_symbol(symbol, broker) == spelling

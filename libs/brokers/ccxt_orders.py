@@ -1,0 +1,155 @@
+"""Orders between the pipeline and ccxt: what to send, and what the venue answered.
+
+The sizes and prices sent are the market's (``amount_to_precision`` truncates to the
+amount step, ``price_to_precision`` rounds to the tick); an order the market's
+minimums refuse (amount or cost) is refused here with the numbers, before any
+request, so the signal ends in ``webhook.failed`` with a reason a trader can act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from contracts.orders import (
+    LEG_SUFFIXES,
+    BrokerOrder,
+    Fill,
+    Leg,
+    OrderRequest,
+    OrderStatus,
+    Side,
+    entry_order_id,
+)
+from contracts.signals import OrderType
+from libs.brokers.base import BrokerRejected
+
+ZERO = Decimal(0)
+_STATUS: dict[str, OrderStatus] = {"closed": "filled", "canceled": "canceled",
+                                   "expired": "expired", "rejected": "rejected"}
+
+
+@dataclass(frozen=True)
+class VenueOrder:
+    """The arguments of one ``create_order`` call."""
+
+    symbol: str
+    type: str  # "market" or "limit" (a stop is a market order with a trigger price)
+    side: Side
+    amount: str
+    price: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def decimal(value: Any) -> Decimal | None:
+    """A number from ccxt (float, str or None) as a Decimal."""
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def venue_order(exchange: Any, order: OrderRequest, unified: str, side: Side,
+                quantity: Decimal, client_id: str, reduce_only: bool,
+                contract: bool) -> VenueOrder:
+    """``create_order`` arguments for ``order`` on ``unified``, rounded to the market.
+
+    Raises BrokerRejected when the amount rounds to nothing or falls below the
+    market's minimum amount or cost (at the limit, stop or reference price).
+    """
+    market = exchange.market(unified)
+    amount = _amount(exchange, unified, quantity, order)
+    limits = market.get("limits") or {}
+    least = decimal((limits.get("amount") or {}).get("min"))
+    if least is not None and Decimal(amount) < least:
+        raise BrokerRejected("below_minimum", f"{amount} {unified} is below the market's "
+                             f"minimum amount {least} (order {order.client_order_id})")
+    price = order.limit_price or order.stop_price or order.reference_price
+    least_cost = decimal((limits.get("cost") or {}).get("min"))
+    if least_cost is not None and price is not None and Decimal(amount) * price < least_cost:
+        raise BrokerRejected("below_minimum", f"{amount} {unified} at {price} is "
+                             f"{Decimal(amount) * price}, below the market's minimum "
+                             f"order value {least_cost} (order {order.client_order_id})")
+    params: dict[str, Any] = {"clientOrderId": client_id}
+    if reduce_only and contract:
+        params["reduceOnly"] = True
+    if order.order_type == "limit":
+        limit = _price(exchange, unified, order.limit_price, "limit", order)
+        if order.time_in_force == "ioc":
+            params["timeInForce"] = "IOC"
+        return VenueOrder(unified, "limit", side, amount, limit, params)
+    if order.order_type == "stop":
+        params["triggerPrice"] = _price(exchange, unified, order.stop_price, "stop", order)
+    return VenueOrder(unified, "market", side, amount, None, params)
+
+
+def _amount(exchange: Any, unified: str, quantity: Decimal, order: OrderRequest) -> str:
+    try:
+        amount = str(exchange.amount_to_precision(unified, str(quantity)))
+    except Exception as exc:  # ccxt: InvalidOrder when it rounds below one step
+        raise BrokerRejected("below_minimum", f"{quantity} {unified} rounds to nothing at "
+                             f"the market's amount step (order {order.client_order_id}): "
+                             f"{exc}") from None
+    if Decimal(amount) <= 0:
+        raise BrokerRejected("below_minimum", f"{quantity} {unified} rounds to 0 at the "
+                             f"market's amount step (order {order.client_order_id})")
+    return amount
+
+
+def _price(exchange: Any, unified: str, price: Decimal | None, kind: str,
+           order: OrderRequest) -> str:
+    if price is None or price <= 0:
+        raise BrokerRejected("missing_price",
+                             f"{kind} order {order.client_order_id} has no {kind} price")
+    return str(exchange.price_to_precision(unified, str(price)))
+
+
+def broker_order(found: dict[str, Any], client_order_id: str, symbol: str,
+                 now: datetime) -> BrokerOrder:
+    """A ccxt order structure as the pipeline's BrokerOrder, under our id and symbol.
+
+    ``closed`` is filled; a canceled order that filled in part is reported canceled
+    with the part in its reason. A ``-sl`` / ``-tp`` id is a protective leg of the
+    entry it names (its OCO group).
+    """
+    status: OrderStatus = _STATUS.get(str(found.get("status") or "open"), "open")
+    side: Side = "sell" if found.get("side") == "sell" else "buy"
+    trigger = decimal(found.get("triggerPrice") or found.get("stopPrice"))
+    kind = str(found.get("type") or "market")
+    order_type: OrderType = "stop" if trigger is not None else \
+        "limit" if kind == "limit" else "market" if kind == "market" else "stop"
+    amount = decimal(found.get("amount")) or ZERO
+    filled = decimal(found.get("filled")) or ZERO
+    submitted = _moment(found.get("timestamp")) or now
+    fill = None
+    if status == "filled":
+        average = decimal(found.get("average")) or decimal(found.get("price")) or ZERO
+        fee = decimal((found.get("fee") or {}).get("cost")) or ZERO
+        fill = Fill(order_id=str(found.get("id") or ""), client_order_id=client_order_id,
+                    symbol=symbol, side=side, quantity=filled or amount,
+                    average_price=average, fee=abs(fee),
+                    filled_at=_moment(found.get("lastTradeTimestamp")) or submitted)
+    reason = ""
+    if status not in ("open", "filled"):
+        reason = f"venue status {found.get('status')}"
+        if filled > 0:
+            reason += f" after {filled} of {amount} filled"
+    leg: Leg = "sl" if client_order_id.endswith(LEG_SUFFIXES[0]) else \
+        "tp" if client_order_id.endswith(LEG_SUFFIXES[1]) else ""
+    return BrokerOrder(
+        order_id=str(found.get("id") or ""), client_order_id=client_order_id, symbol=symbol,
+        leg=leg, oco_group=entry_order_id(client_order_id) if leg else "",
+        side=side, quantity=amount or filled, order_type=order_type, status=status,
+        submitted_at=submitted,
+        limit_price=decimal(found.get("price")) if order_type == "limit" else None,
+        stop_price=trigger, reason=reason, fill=fill)
+
+
+def _moment(millis: Any) -> datetime | None:
+    if not isinstance(millis, int | float) or millis <= 0:
+        return None
+    return datetime.fromtimestamp(millis / 1000, UTC)

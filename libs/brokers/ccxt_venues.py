@@ -1,0 +1,81 @@
+"""What differs between the venues the ccxt adapter trades on, in one table.
+
+Each venue names its ccxt exchange class, the options that keep ccxt to the markets
+an account trades (no margin, option or currency calls: fewer requests, and the
+fake venues in the tests serve only what is used), the rule its client order ids
+follow, the currency cash is counted in, and whether stop orders live in a separate
+book (Orderly's and Binance USDⓈ-M's algo orders) that a lookup must search too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from libs.brokers.ccxt_symbols import ClientIdRule, MarketKind
+
+_ID36 = ClientIdRule(36, re.compile(r"[A-Za-z0-9_-]+"))
+
+
+@dataclass(frozen=True)
+class Venue:
+    """One venue's settings for ccxt."""
+
+    name: str
+    ccxt_class: str
+    client_ids: ClientIdRule
+    cash_currency: str
+    # ccxt's defaultType per market kind.
+    default_type: dict[MarketKind, str]
+    # ccxt's fetchMarkets types per market kind.
+    market_types: dict[MarketKind, list[str]]
+    # Stop orders are looked up and cancelled as trigger (algo) orders.
+    separate_stop_book: frozenset[MarketKind] = frozenset()
+    extra_options: dict[str, Any] = field(default_factory=dict)
+    markets: frozenset[MarketKind] = frozenset({"spot", "perp"})
+
+    def options(self, market: MarketKind) -> dict[str, Any]:
+        """ccxt options for an account trading ``market``."""
+        return {"defaultType": self.default_type[market],
+                "fetchMarkets": {"types": self.market_types[market]},
+                "fetchCurrencies": False, **self.extra_options}
+
+
+VENUES: dict[str, Venue] = {
+    "binance": Venue(
+        name="binance", ccxt_class="binance", cash_currency="USDT",
+        client_ids=ClientIdRule(36, re.compile(r"[.A-Z:/a-z0-9_-]+")),
+        default_type={"spot": "spot", "perp": "future"},
+        market_types={"spot": ["spot"], "perp": ["linear"]},
+        separate_stop_book=frozenset({"perp"}),
+        extra_options={"warnOnFetchOpenOrdersWithoutSymbol": False}),
+    "bybit": Venue(
+        name="bybit", ccxt_class="bybit", cash_currency="USDT", client_ids=_ID36,
+        default_type={"spot": "spot", "perp": "swap"},
+        market_types={"spot": ["spot"], "perp": ["linear"]}),
+    "okx": Venue(
+        name="okx", ccxt_class="okx", cash_currency="USDT",
+        client_ids=ClientIdRule(32, re.compile(r"[A-Za-z0-9]+"), keep_dash=False),
+        default_type={"spot": "spot", "perp": "swap"},
+        market_types={"spot": ["spot"], "perp": ["swap"]}),
+    "orderly": Venue(
+        name="orderly", ccxt_class="woofipro", cash_currency="USDC", client_ids=_ID36,
+        default_type={"spot": "swap", "perp": "swap"},
+        market_types={"spot": ["swap"], "perp": ["swap"]},
+        separate_stop_book=frozenset({"perp"}), markets=frozenset({"perp"}),
+        extra_options={"brokerId": "tradehooks"}),
+}
+
+
+def overridden_urls(api: Any, origin: str) -> Any:
+    """ccxt's ``urls['api']`` with every URL's scheme and host replaced by
+    ``origin`` (paths kept): how a test or a proxy stands in for the venue."""
+    if isinstance(api, dict):
+        return {key: overridden_urls(value, origin) for key, value in api.items()}
+    if not isinstance(api, str):
+        return api
+    target = urlsplit(origin)
+    parts = urlsplit(api)
+    return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
