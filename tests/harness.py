@@ -369,6 +369,8 @@ class System:
             # Fast broker retries and order sync keep the tests short.
             "TRADEHOOKS_ALPACA_TIMEOUT_S": "1.0",
             "TRADEHOOKS_ALPACA_RETRY_BASE_S": "0.05",
+            "TRADEHOOKS_EXCHANGE_TIMEOUT_S": "1.0",
+            "TRADEHOOKS_EXCHANGE_RETRY_BASE_S": "0.05",
             "TRADEHOOKS_ORDER_SYNC_INTERVAL_S": "0.2",
             "TRADEHOOKS_BREAKER_INTERVAL_S": "0.2",
             # Callbacks: the local HTTPS receiver's CA is trusted and, as it listens on

@@ -87,9 +87,34 @@ ALPACA = Capabilities(
 or OCO), fractional equity orders simple DAY market orders; margin as the account
 allows (Alpaca decides)."""
 
+CRYPTO: frozenset[AssetClass] = frozenset({"crypto"})
+_VENUE_NAMES = {"binance": "Binance", "bybit": "Bybit", "okx": "OKX",
+                "orderly": "the Orderly Network"}
+_MAX_LEVERAGE = {"binance": Decimal(125), "bybit": Decimal(100), "okx": Decimal(100),
+                 "orderly": Decimal(50)}
+
+
+def crypto_venue(broker: str, market: str) -> Capabilities:
+    """A crypto exchange through ccxt: spot (no shorts, no leverage) or linear
+    perpetuals (shorts, leverage, reduce-only exits at the venue); stop orders on
+    both; the monitor's legs (no native OCO through ccxt)."""
+    perp = market == "perp" or broker == "orderly"
+    return Capabilities(
+        asset_classes=CRYPTO, venue=_VENUE_NAMES.get(broker, broker),
+        shorting=CRYPTO if perp else NONE, fractional=CRYPTO, stop_orders=CRYPTO,
+        reduce_only=True, leverage=perp, max_leverage=_MAX_LEVERAGE.get(broker) if perp else None)
+
+
+def _crypto_account(account: Account) -> Capabilities:
+    market = account.exchange.market if account.exchange is not None else "spot"
+    return crypto_venue(account.broker, market)
+
+
 CapabilitySource = Capabilities | Callable[["Account"], Capabilities]
 
-DECLARED: dict[str, CapabilitySource] = {"paper": PAPER, "alpaca": ALPACA}
+DECLARED: dict[str, CapabilitySource] = {
+    "paper": PAPER, "alpaca": ALPACA, "binance": _crypto_account, "bybit": _crypto_account,
+    "okx": _crypto_account, "orderly": _crypto_account}
 """Every broker's declaration by ``Account.broker`` name: a value, or a function of
 the account for brokers whose abilities depend on its settings (spot or perpetuals)."""
 

@@ -31,6 +31,7 @@ from tenacity import (
 
 from contracts.orders import BrokerOrder, OrderRequest, Side
 from libs.brokers.base import AccountSnapshot, BrokerRejected, BrokerUnavailable
+from libs.brokers.capabilities import Capabilities, crypto_venue
 from libs.brokers.ccxt_orders import broker_order, decimal, venue_order
 from libs.brokers.ccxt_symbols import pipeline_symbol, venue_client_id, venue_symbol
 from libs.brokers.ccxt_venues import VENUES, Venue, overridden_urls
@@ -56,6 +57,9 @@ class CcxtBroker:
                  base_wait: float = 0.5, max_wait: float = 8.0) -> None:
         self.venue: Venue = VENUES[venue]
         self.name = venue
+        # The venue at its most (perpetuals); a spot account can do less:
+        # ``capabilities_for(account)`` is what the validator enforces per account.
+        self.capabilities: Capabilities = crypto_venue(venue, "perp")
         self.clock = clock
         self.timeout = timeout
         self.attempts = attempts
@@ -354,7 +358,9 @@ class CcxtBroker:
             return await call()
         except ccxt_errors.OrderNotFound as exc:
             raise _NotFound(_short(exc)) from None
-        except ccxt_errors.NetworkError as exc:  # timeouts, 429, 5xx, dropped connections
+        except ccxt_errors.OperationFailed as exc:
+            # Timeouts, 429, 5xx, dropped connections, and the venue's "unknown error,
+            # try again": the outcome is unknown, so retry (a submit looks up first).
             raise _Transient(f"{type(exc).__name__}: {_short(exc)}") from None
         except ccxt_errors.BaseError as exc:
             raise BrokerRejected(f"{self.name}_{_code(exc)}", _short(exc)) from None

@@ -112,8 +112,9 @@ def broker_order(found: dict[str, Any], client_order_id: str, symbol: str,
                  now: datetime) -> BrokerOrder:
     """A ccxt order structure as the pipeline's BrokerOrder, under our id and symbol.
 
-    ``closed`` is filled; a canceled order that filled in part is reported canceled
-    with the part in its reason. A ``-sl`` / ``-tp`` id is a protective leg of the
+    ``closed`` is filled; an order canceled or expired after part of it filled is
+    filled for that part (the reason says so); a resting order reports the part
+    filled so far in ``filled_quantity``. A ``-sl`` / ``-tp`` id is a protective leg of the
     entry it names (its OCO group).
     """
     status: OrderStatus = _STATUS.get(str(found.get("status") or "open"), "open")
@@ -125,19 +126,21 @@ def broker_order(found: dict[str, Any], client_order_id: str, symbol: str,
     amount = decimal(found.get("amount")) or ZERO
     filled = decimal(found.get("filled")) or ZERO
     submitted = _moment(found.get("timestamp")) or now
+    average = decimal(found.get("average")) or decimal(found.get("price")) or ZERO
+    reason = ""
+    if status in ("canceled", "expired") and filled > 0:
+        # It ended with part of it filled: that part is what happened.
+        reason = f"venue status {found.get('status')} after {filled} of {amount} filled"
+        status = "filled"
+    elif status not in ("open", "filled"):
+        reason = f"venue status {found.get('status')}"
     fill = None
     if status == "filled":
-        average = decimal(found.get("average")) or decimal(found.get("price")) or ZERO
         fee = decimal((found.get("fee") or {}).get("cost")) or ZERO
         fill = Fill(order_id=str(found.get("id") or ""), client_order_id=client_order_id,
                     symbol=symbol, side=side, quantity=filled or amount,
                     average_price=average, fee=abs(fee),
                     filled_at=_moment(found.get("lastTradeTimestamp")) or submitted)
-    reason = ""
-    if status not in ("open", "filled"):
-        reason = f"venue status {found.get('status')}"
-        if filled > 0:
-            reason += f" after {filled} of {amount} filled"
     leg: Leg = "sl" if client_order_id.endswith(LEG_SUFFIXES[0]) else \
         "tp" if client_order_id.endswith(LEG_SUFFIXES[1]) else ""
     return BrokerOrder(
@@ -146,7 +149,9 @@ def broker_order(found: dict[str, Any], client_order_id: str, symbol: str,
         side=side, quantity=amount or filled, order_type=order_type, status=status,
         submitted_at=submitted,
         limit_price=decimal(found.get("price")) if order_type == "limit" else None,
-        stop_price=trigger, reason=reason, fill=fill)
+        stop_price=trigger, reason=reason, fill=fill,
+        filled_quantity=filled if status == "open" else (fill.quantity if fill else ZERO),
+        average_fill_price=average if filled > 0 else None)
 
 
 def _moment(millis: Any) -> datetime | None:

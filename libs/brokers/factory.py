@@ -8,7 +8,7 @@ from decimal import Decimal
 from contracts import streams
 from libs.brokers.base import Broker, BrokerReader, BrokerRejected
 from libs.brokers.paper import PaperBroker
-from libs.registry.models import Account
+from libs.registry.models import EXCHANGE_BROKERS, Account
 from libs.runtime.bus import Bus
 from libs.runtime.clock import Clock
 from libs.runtime.config import Settings
@@ -23,9 +23,14 @@ class Brokers:
     """
 
     def __init__(self, paper: PaperBroker,
-                 alpaca: Broker | Callable[[], Broker] | None = None) -> None:
+                 alpaca: Broker | Callable[[], Broker] | None = None,
+                 exchanges: Callable[[str], Broker] | None = None) -> None:
         self.paper = paper
         self._alpaca = alpaca
+        # Crypto venues through ccxt (binance, bybit, okx, orderly), built on first use
+        # like Alpaca (ccxt is a large import).
+        self._exchange_factory = exchanges
+        self._exchanges: dict[str, Broker] = {}
 
     @property
     def alpaca(self) -> Broker | None:
@@ -50,6 +55,11 @@ class Brokers:
             return self.paper
         if account.broker == "alpaca" and account.alpaca and self.alpaca is not None:
             return self.alpaca
+        if account.broker in EXCHANGE_BROKERS and account.exchange \
+                and self._exchange_factory is not None:
+            if account.broker not in self._exchanges:
+                self._exchanges[account.broker] = self._exchange_factory(account.broker)
+            return self._exchanges[account.broker]
         raise BrokerRejected("broker_not_configured",
                              f"account {account.id} has no usable {account.broker} settings")
 
@@ -70,4 +80,11 @@ async def build_brokers(bus: Bus, settings: Settings, clock: Clock) -> Brokers:
                             attempts=settings.alpaca_attempts,
                             base_wait=settings.alpaca_retry_base_s)
 
-    return Brokers(paper, alpaca)
+    def exchange(venue: str) -> Broker:
+        from libs.brokers.ccxt_broker import CcxtBroker
+
+        return CcxtBroker(venue, clock, timeout=settings.exchange_timeout_s,
+                          attempts=settings.exchange_attempts,
+                          base_wait=settings.exchange_retry_base_s)
+
+    return Brokers(paper, alpaca, exchange)

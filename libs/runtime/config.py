@@ -45,6 +45,10 @@ class Settings(BaseModel):
     alpaca_timeout_s: float = 5.0
     alpaca_attempts: int = 4
     alpaca_retry_base_s: float = 0.5
+    # Crypto venues through ccxt (binance, bybit, okx, orderly).
+    exchange_timeout_s: float = 5.0
+    exchange_attempts: int = 4
+    exchange_retry_base_s: float = 0.5
     order_sync_interval_s: float = 1.0
     breaker_interval_s: float = 10.0
     cleanup_interval_s: float = 30.0
@@ -167,6 +171,9 @@ _ENV = {
     "alpaca_timeout_s": "TRADEHOOKS_ALPACA_TIMEOUT_S",
     "alpaca_attempts": "TRADEHOOKS_ALPACA_ATTEMPTS",
     "alpaca_retry_base_s": "TRADEHOOKS_ALPACA_RETRY_BASE_S",
+    "exchange_timeout_s": "TRADEHOOKS_EXCHANGE_TIMEOUT_S",
+    "exchange_attempts": "TRADEHOOKS_EXCHANGE_ATTEMPTS",
+    "exchange_retry_base_s": "TRADEHOOKS_EXCHANGE_RETRY_BASE_S",
     "order_sync_interval_s": "TRADEHOOKS_ORDER_SYNC_INTERVAL_S",
     "breaker_interval_s": "TRADEHOOKS_BREAKER_INTERVAL_S",
     "cleanup_interval_s": "TRADEHOOKS_CLEANUP_INTERVAL_S",

@@ -11,7 +11,7 @@ from aiohttp import web
 from contracts.identifiers import ACCOUNT_ID, namespace_of
 from libs.http.problems import Problem
 from libs.registry.api_keys import ApiKey
-from libs.registry.models import Account
+from libs.registry.models import EXCHANGE_BROKERS, Account
 from libs.registry.provisioning import register_account
 from libs.registry.views import MASK, account_view
 from services.api.admin_auth import require_key, require_visible
@@ -41,15 +41,18 @@ ACCOUNTS: RecordRoutes[Account] = RecordRoutes(
 
 
 def _endpoint(account: Account | None) -> str | None:
-    return account.alpaca.url_override if account and account.alpaca else None
+    if account and account.alpaca:
+        return account.alpaca.url_override
+    return account.exchange.url_override if account and account.exchange else None
 
 
 def _check_endpoint(key: ApiKey, before: Account | None, after: Account) -> None:
     """Only a global admin may point an account at another broker URL: the services
     would send the broker keys there (a tenant could aim them at any host)."""
     if key.tenant_id and _endpoint(after) != _endpoint(before):
+        field = "alpaca" if after.alpaca else "exchange"
         raise Problem(403, "forbidden",
-                      "alpaca.url_override: only a global admin key may set it")
+                      f"{field}.url_override: only a global admin key may set it")
 
 
 def _check_broker(account: Account) -> Account:
@@ -58,15 +61,34 @@ def _check_broker(account: Account) -> Account:
     if account.broker == "alpaca" and account.alpaca is None:
         raise Problem(422, "invalid_field", "alpaca: required for an alpaca account",
                       field="alpaca")
+    if account.broker in EXCHANGE_BROKERS:
+        if account.exchange is None:
+            raise Problem(422, "invalid_field", f"exchange: required for a {account.broker} "
+                          "account (api_key, secret, market, testnet)", field="exchange")
+        if account.broker == "orderly" and (not account.exchange.account_id
+                                            or account.exchange.market != "perp"):
+            raise Problem(422, "invalid_field", "exchange: an orderly account needs its "
+                          "account_id and trades perpetuals (market: perp)", field="exchange")
+        if account.broker == "okx" and not account.exchange.password:
+            raise Problem(422, "invalid_field", "exchange.password: OKX needs the API key's "
+                          "passphrase", field="exchange.password")
+    elif account.exchange is not None:
+        raise Problem(422, "invalid_field", f"exchange: only for a crypto venue account, not "
+                      f"{account.broker}", field="exchange")
     return account
 
 
 def _keep_broker_secret(account: Account, body: dict[str, Any]) -> dict[str, Any]:
-    """A PATCH that sends the masked (or no) Alpaca secret keeps the stored one."""
+    """A PATCH that sends the masked (or no) broker secret keeps the stored one."""
     alpaca = body.get("alpaca")
     if isinstance(alpaca, dict) and account.alpaca is not None and \
             alpaca.get("secret_key") in (None, "", MASK):
-        return {**body, "alpaca": {**alpaca, "secret_key": account.alpaca.secret_key}}
+        body = {**body, "alpaca": {**alpaca, "secret_key": account.alpaca.secret_key}}
+    exchange = body.get("exchange")
+    if isinstance(exchange, dict) and account.exchange is not None:
+        kept = {field: getattr(account.exchange, field) for field in ("secret", "password")
+                if exchange.get(field) in (None, "", MASK)}
+        body = {**body, "exchange": {**exchange, **kept}}
     return body
 
 

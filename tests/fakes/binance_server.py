@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 from fakes.venue_faults import Faults
 
+PARAMS = web.RequestKey("params", dict)
 FAKE_KEY = "binance-fake-key"
 FAKE_SECRET = "binance-fake-secret"
 STEP, TICK, MIN_QTY, MIN_NOTIONAL = Decimal("0.001"), Decimal("0.1"), Decimal("0.001"), \
@@ -38,7 +39,10 @@ class BinanceError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def error(status: int, message: str, code: int = -1000) -> web.Response:
+def error(status: int, message: str, code: int = -2010) -> web.Response:
+    if status >= 500:  # a gateway's page, as Binance's edge answers when it fails
+        return web.Response(status=status, text=f"<html>{status} {message}</html>",
+                            content_type="text/html")
     return web.json_response({"code": code, "msg": message}, status=status)
 
 
@@ -104,8 +108,22 @@ class FakeBinance:
         """The price of ``symbol`` (``BTCUSDT``); resting orders it crosses fill."""
         self.prices[symbol] = Decimal(price)
         for order in list(self.orders.values()):
-            if order["symbol"] == symbol and order["status"] == "NEW" and self._crosses(order):
+            if order["symbol"] == symbol and order["status"] in ("NEW", "PARTIALLY_FILLED") \
+                    and self._crosses(order):
                 self._fill(order)
+
+    def fill_partially(self, book: str, client_order_id: str, quantity: Decimal) -> None:
+        """Fill ``quantity`` more of a resting order at the market price."""
+        order = self.order(book, client_order_id)
+        assert order is not None and order["status"] in ("NEW", "PARTIALLY_FILLED")
+        self._execute(order, quantity, self.prices[order["symbol"]])
+        order["status"] = "PARTIALLY_FILLED"
+
+    def placements(self, client_order_id: str) -> int:
+        """How many orders were created under this id (any book)."""
+        return sum(1 for sent in self.created
+                   if client_order_id in (sent.get("newClientOrderId"),
+                                          sent.get("clientAlgoId")))
 
     def order(self, book: str, client_order_id: str) -> dict[str, Any] | None:
         order_id = self.by_client.get((book, client_order_id))
@@ -125,7 +143,7 @@ class FakeBinance:
         expected = hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(signature, expected):
             return error(400, "Signature for this request is not valid.", -1022)
-        request["params"] = dict(parse_qsl(payload))
+        request[PARAMS] = dict(parse_qsl(payload))
 
         async def answer(req: web.Request) -> web.StreamResponse:
             try:
@@ -167,7 +185,7 @@ class FakeBinance:
 
     def _create(self, book: str) -> Any:
         async def handler(request: web.Request) -> web.Response:
-            params: dict[str, str] = request["params"]
+            params: dict[str, str] = request[PARAMS]
             client_id = params.get("newClientOrderId") or f"auto{next(self._ids)}"
             if (book, client_id) in self.by_client:
                 raise BinanceError(400, -4116 if book == "futures" else -2010,
@@ -200,13 +218,13 @@ class FakeBinance:
 
     def _get(self, book: str) -> Any:
         async def handler(request: web.Request) -> web.Response:
-            return web.json_response(self._view(self._find(book, request["params"])))
+            return web.json_response(self._view(self._find(book, request[PARAMS])))
         return handler
 
     def _cancel(self, book: str) -> Any:
         async def handler(request: web.Request) -> web.Response:
-            order = self._find(book, request["params"])
-            if order["status"] != "NEW":
+            order = self._find(book, request[PARAMS])
+            if order["status"] not in ("NEW", "PARTIALLY_FILLED"):
                 raise BinanceError(400, -2011, "Unknown order sent.")
             order["status"] = "CANCELED"
             return web.json_response(self._view(order))
@@ -214,10 +232,10 @@ class FakeBinance:
 
     def _open(self, book: str) -> Any:
         async def handler(request: web.Request) -> web.Response:
-            symbol = request["params"].get("symbol")
+            symbol = request[PARAMS].get("symbol")
             return web.json_response([
                 self._view(o) for o in self.orders.values()
-                if o["book"] == book and o["status"] == "NEW"
+                if o["book"] == book and o["status"] in ("NEW", "PARTIALLY_FILLED")
                 and symbol in (None, o["symbol"])])
         return handler
 
@@ -257,7 +275,11 @@ class FakeBinance:
 
     def _fill(self, order: dict[str, Any]) -> None:
         price = order["price"] if order["type"] == "LIMIT" else self.prices[order["symbol"]]
-        quantity = order["origQty"]
+        self._execute(order, order["origQty"] - order["executedQty"], price)
+        order["status"] = "FILLED"
+
+    def _execute(self, order: dict[str, Any], quantity: Decimal, price: Decimal) -> None:
+        """Trade ``quantity`` of ``order`` at ``price``: balances, position, averages."""
         sign = 1 if order["side"] == "BUY" else -1
         if order["book"] == "spot":
             base = order["symbol"].removesuffix("USDT")
@@ -280,7 +302,11 @@ class FakeBinance:
                 self.positions[order["symbol"]] = (after, price)
             else:  # reduced
                 self.positions[order["symbol"]] = (after, entry)
-        order.update(status="FILLED", executedQty=quantity, avgPrice=price, updateTime=_now())
+        done = order["executedQty"]
+        if quantity > 0:
+            order["avgPrice"] = (done * order["avgPrice"] + quantity * price) / (done + quantity)
+            order["executedQty"] = done + quantity
+        order["updateTime"] = _now()
 
     def _view(self, order: dict[str, Any]) -> dict[str, Any]:
         shown = {key: (_text(value) if isinstance(value, Decimal) else value)
@@ -329,7 +355,7 @@ class FakeBinance:
     # -- futures conditional (algo) orders: stops rest here ----------------------
 
     async def _create_algo(self, request: web.Request) -> web.Response:
-        params: dict[str, str] = request["params"]
+        params: dict[str, str] = request[PARAMS]
         client_id = params.get("clientAlgoId") or f"auto{next(self._ids)}"
         if client_id in self.algo_by_client:
             raise BinanceError(400, -4116, "Duplicate clientAlgoId.")
@@ -352,10 +378,10 @@ class FakeBinance:
         return order
 
     async def _get_algo(self, request: web.Request) -> web.Response:
-        return web.json_response(self._find_algo(request["params"]))
+        return web.json_response(self._find_algo(request[PARAMS]))
 
     async def _cancel_algo(self, request: web.Request) -> web.Response:
-        order = self._find_algo(request["params"])
+        order = self._find_algo(request[PARAMS])
         order["algoStatus"] = "CANCELED"
         return web.json_response(order)
 
@@ -370,14 +396,14 @@ class FakeBinance:
             for base in ("BTC", "ETH")])
 
     async def _set_leverage(self, request: web.Request) -> web.Response:
-        params = request["params"]
+        params = request[PARAMS]
         self.leverage[params["symbol"]] = int(params["leverage"])
         return web.json_response({"symbol": params["symbol"],
                                   "leverage": int(params["leverage"]),
                                   "maxNotionalValue": "1000000"})
 
     async def _set_margin_type(self, request: web.Request) -> web.Response:
-        params = request["params"]
+        params = request[PARAMS]
         wanted = params["marginType"].lower()
         if self.margin_type.get(params["symbol"], "cross") == wanted:
             raise BinanceError(400, -4046, "No need to change margin type.")

@@ -30,11 +30,13 @@ class Faults:
         self.requests: list[str] = []
         self.stopping = asyncio.Event()
 
-    def fail_next(self, target: str, kind: str, times: int = 1) -> None:
-        """Make the next ``times`` requests to ``target`` fail in ``kind``."""
-        if kind not in FAULT_KINDS and not kind.isdigit():
+    def fail_next(self, target: str, kind: str, times: int = 1,
+                  message: str | None = None) -> None:
+        """Make the next ``times`` requests to ``target`` fail in ``kind``
+        ("reject": a 400 refusal with ``message``)."""
+        if kind not in (*FAULT_KINDS, "reject") and not kind.isdigit():
             raise ValueError(f"unknown fault kind {kind!r}")
-        self.queued.append(Fault(target, kind, times))
+        self.queued.append(Fault(target, kind, times, message))
 
     def count(self, request: str) -> int:
         """How many ``"METHOD /path"`` requests arrived."""
@@ -49,6 +51,8 @@ class Faults:
         self.injected.append((f"{request.method} {request.path}", fault.kind))
         if fault.kind.isdigit():
             return self.error(int(fault.kind), f"fake failure {fault.kind}")
+        if fault.kind == "reject":
+            return self.error(400, fault.message or "order refused")
         if fault.kind == "timeout":
             await self._hang()
             return self.error(504, "answer nobody waits for")

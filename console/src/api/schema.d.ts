@@ -4175,12 +4175,14 @@ export interface components {
              * @default paper
              * @enum {string}
              */
-            broker: "paper" | "alpaca";
+            broker: "paper" | "alpaca" | "binance" | "bybit" | "okx" | "orderly";
             /**
              * Currency
              * @default USD
              */
             currency: string;
+            /** @default null */
+            exchange: components["schemas"]["ExchangeConfig"] | null;
             /**
              * Fee Bps
              * @default null
@@ -4251,12 +4253,14 @@ export interface components {
              * @default paper
              * @enum {string}
              */
-            broker: "paper" | "alpaca";
+            broker: "paper" | "alpaca" | "binance" | "bybit" | "okx" | "orderly";
             /**
              * Currency
              * @default USD
              */
             currency: string;
+            /** @default null */
+            exchange: components["schemas"]["ExchangeConfig"] | null;
             /**
              * Fee Bps
              * @default null
@@ -4327,6 +4331,8 @@ export interface components {
             alpaca: components["schemas"]["AlpacaConfig"] | null;
             /** @default null */
             breaker: components["schemas"]["BreakerConfig"] | null;
+            /** @default null */
+            exchange: components["schemas"]["ExchangeConfig"] | null;
             /**
              * Fee Bps
              * @default null
@@ -4445,12 +4451,14 @@ export interface components {
              * @default paper
              * @enum {string}
              */
-            broker: "paper" | "alpaca";
+            broker: "paper" | "alpaca" | "binance" | "bybit" | "okx" | "orderly";
             /**
              * Currency
              * @default USD
              */
             currency: string;
+            /** @default null */
+            exchange: components["schemas"]["ExchangeConfigView"] | null;
             /**
              * Fee Bps
              * @default null
@@ -5292,6 +5300,114 @@ export interface components {
             message: string;
         };
         Event: components["schemas"]["WebhookReceived"] | components["schemas"]["WebhookValidated"] | components["schemas"]["OrderRequested"] | components["schemas"]["OrderPlaced"] | components["schemas"]["OrderPartiallyFilled"] | components["schemas"]["LegFilled"] | components["schemas"]["LegCanceled"] | components["schemas"]["LegResized"] | components["schemas"]["CancelRequested"] | components["schemas"]["TradeExecuted"] | components["schemas"]["WebhookFailed"] | components["schemas"]["BreakerTripped"] | components["schemas"]["AccountResumed"] | components["schemas"]["TenantCreated"] | components["schemas"]["TenantUpdated"] | components["schemas"]["AccountOpened"] | components["schemas"]["AccountUpdated"] | components["schemas"]["StrategyRegistered"] | components["schemas"]["StrategySecretRotated"] | components["schemas"]["StrategyUpdated"] | components["schemas"]["AuthFailuresAlert"] | components["schemas"]["CallbackCreated"] | components["schemas"]["CallbackUpdated"] | components["schemas"]["CallbackSecretRotated"] | components["schemas"]["CallbackEndpointFailing"] | components["schemas"]["CallbackEndpointRecovered"] | components["schemas"]["CallbackEndpointDisabled"] | components["schemas"]["CallbackRequested"] | components["schemas"]["CallbackAttempted"] | components["schemas"]["CallbackParked"];
+        /**
+         * ExchangeConfig
+         * @description Credentials and trading settings of a crypto exchange account (ccxt).
+         *
+         *     ``market``: ``spot`` or ``perp`` (linear perpetuals, settled in the quote; the
+         *     Orderly Network has perpetuals only). ``leverage`` and ``margin_mode`` are set on
+         *     the venue for each perpetual before its first order. ``testnet`` trades on the
+         *     venue's test network (Binance spot testnet / futures testnet, Bybit testnet, OKX
+         *     demo trading, Orderly testnet). Orderly: ``api_key`` is the Orderly key
+         *     (``ed25519:...``), ``secret`` its private key, ``account_id`` the Orderly account.
+         */
+        ExchangeConfig: {
+            /**
+             * Account Id
+             * @default
+             */
+            account_id: string;
+            /** Api Key */
+            api_key: string;
+            /**
+             * Leverage
+             * @default null
+             */
+            leverage: number | null;
+            /**
+             * Margin Mode
+             * @default cross
+             * @enum {string}
+             */
+            margin_mode: "cross" | "isolated";
+            /**
+             * Market
+             * @default spot
+             * @enum {string}
+             */
+            market: "spot" | "perp";
+            /**
+             * Password
+             * @default
+             */
+            password: string;
+            /** Secret */
+            secret: string;
+            /**
+             * Testnet
+             * @default true
+             */
+            testnet: boolean;
+            /**
+             * Url Override
+             * @default null
+             */
+            url_override: string | null;
+        };
+        /**
+         * ExchangeConfig
+         * @description Credentials and trading settings of a crypto exchange account (ccxt).
+         *
+         *     ``market``: ``spot`` or ``perp`` (linear perpetuals, settled in the quote; the
+         *     Orderly Network has perpetuals only). ``leverage`` and ``margin_mode`` are set on
+         *     the venue for each perpetual before its first order. ``testnet`` trades on the
+         *     venue's test network (Binance spot testnet / futures testnet, Bybit testnet, OKX
+         *     demo trading, Orderly testnet). Orderly: ``api_key`` is the Orderly key
+         *     (``ed25519:...``), ``secret`` its private key, ``account_id`` the Orderly account.
+         */
+        ExchangeConfigView: {
+            /**
+             * Account Id
+             * @default
+             */
+            account_id: string;
+            /** Api Key */
+            api_key: string;
+            /**
+             * Leverage
+             * @default null
+             */
+            leverage: number | null;
+            /**
+             * Margin Mode
+             * @default cross
+             * @enum {string}
+             */
+            margin_mode: "cross" | "isolated";
+            /**
+             * Market
+             * @default spot
+             * @enum {string}
+             */
+            market: "spot" | "perp";
+            /**
+             * Password
+             * @default
+             */
+            password: string;
+            /** Secret */
+            secret: string;
+            /**
+             * Testnet
+             * @default true
+             */
+            testnet: boolean;
+            /**
+             * Url Override
+             * @default null
+             */
+            url_override: string | null;
+        };
         /**
          * Fill
          * @description What the broker did with an order.
