@@ -60,7 +60,8 @@ async def registry_connection(settings: Settings, explicit_nats: bool,
     """A connection to the running system's NATS and its registry, closed after."""
     bus = await connect(_nats_url(settings, explicit_nats), name=f"tradehooks-{name}")
     try:
-        await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
+        await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas,
+                              settings.partitions)
         yield bus, await open_registry(bus, settings, create_key=True)
     finally:
         await bus.close()

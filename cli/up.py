@@ -91,7 +91,8 @@ async def provision_demo(settings: Settings) -> tuple[Strategy, bool, str]:
     RegistryMigrationError when one cannot be (nothing may start on it)."""
     bus = await connect(settings.nats_url, name="tradehooks-provision")
     try:
-        await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
+        await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas,
+                              settings.partitions)
         registry = await open_registry(bus, settings, create_key=True)
         await migrate_registry(bus, registry, SystemClock())
         strategy, created = await ensure_demo(bus, registry, SystemClock())

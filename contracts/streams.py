@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from contracts import subjects
 
@@ -47,6 +47,22 @@ CALLBACK_DELIVERIES_KEEP_S = 30 * 86_400.0
 BUCKET_CALLBACK_HEALTH = "th_callback_health"
 # Notifications gathered or cut and not yet sent (libs/notify/pending.py).
 BUCKET_NOTIFY_PENDING = "th_notify_pending"
+# Partition leases (``<service>.<partition>``: owner, epoch, expiry) and the
+# instances' heartbeats (``<service>.<instance>``), see libs/runtime/partitions.
+BUCKET_PARTITIONS = "th_partitions"
+BUCKET_MEMBERS = "th_members"
+MEMBERS_KEEP_S = 600.0
+
+# With partitions on, the stream appends the partition to every subject with tenant,
+# account and strategy tokens (``webhook.validated.<t>.<a>.<s>.<p>``), by the server's
+# own partition(N, tenant, account) hash; shorter subjects are stored unchanged.
+PARTITIONED_SOURCE = "*.*.*.*.*"
+
+
+def partition_destination(partitions: int) -> str:
+    """The stream's subject transform destination for ``partitions`` partitions."""
+    tokens = ".".join(f"{{{{wildcard({n})}}}}" for n in range(1, 6))
+    return f"{tokens}.{{{{partition({partitions},3,4)}}}}"
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,14 @@ DISPATCHER_DELIVERIES = ConsumerSpec("dispatcher_deliveries", (subjects.CALLBACK
 NOTIFIER = ConsumerSpec(
     "notifier", (subjects.TRADE_EXECUTED, subjects.FAILED, "account.>", "security.>"),
     "notify", max_deliver=-1)
+
+
+def for_partition(spec: ConsumerSpec, partition: int) -> ConsumerSpec:
+    """The consumer of one partition: ``risk-p07``, filtered to that partition's
+    subjects (``webhook.validated.>`` becomes ``webhook.validated.*.*.*.7``)."""
+    filters = tuple(f"{subject.removesuffix('>')}*.*.*.{partition}"
+                    for subject in spec.filter_subjects)
+    return replace(spec, durable=f"{spec.durable}-p{partition:02d}", filter_subjects=filters)
 
 
 def message_id(signal_id: str, stage: str) -> str:

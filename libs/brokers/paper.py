@@ -34,6 +34,7 @@ from libs.brokers.capabilities import PAPER, Capabilities
 from libs.brokers.market_prices import MarketPrices
 from libs.registry.models import Account
 from libs.runtime.clock import Clock
+from libs.runtime.partitions.fence import write_epoch
 
 PRICE_QUANTUM = Decimal("0.000001")
 BPS = Decimal(10_000)
@@ -49,6 +50,8 @@ class PaperAccount(msgspec.Struct, kw_only=True):
     archived: int = 0
     # Client order ids of the latest fills, oldest first (see AccountSnapshot).
     recent_fills: list[str] = []
+    # The partition epoch it was written under (libs/runtime/partitions/fence.py).
+    epoch: int = 0
 
 
 # Fills remembered for risk: far more than can be decided between a fill and the
@@ -377,6 +380,7 @@ class PaperBroker:
         return _book_decoder.decode(entry.value or b"")
 
     async def _save(self, account: Account, state: PaperAccount, revision: int | None) -> bool:
+        state.epoch = write_epoch(state.epoch)  # an old partition owner stops here
         old = orders_to_archive(state, self.keep_closed)
         for order in old:  # first their own keys, then out of the entry: never lost
             await self.kv.put(archive_key(account.id, order.client_order_id),

@@ -93,7 +93,8 @@ async def _connect_and_wire(
             return None
         while not bus.closed_for_good:
             try:
-                await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
+                await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas,
+                                      settings.partitions)
                 return await wire(bus)
             except Exception as exc:  # NATS went away while starting: keep trying
                 log.warning("%s could not set up yet (%r); retrying", name, exc)

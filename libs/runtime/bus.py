@@ -12,7 +12,7 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+from nats.js.api import KeyValueConfig, StorageType, StreamConfig, SubjectTransform
 from nats.js.errors import BadRequestError, BucketNotFoundError
 from nats.js.kv import KeyValue
 
@@ -184,23 +184,30 @@ async def connect(url: str | list[str], name: str, **callbacks: Any) -> Bus:
 
 
 def stream_config(replicas: int = 1,
-                  duplicate_window_s: float = streams.DUPLICATE_WINDOW_S) -> StreamConfig:
+                  duplicate_window_s: float = streams.DUPLICATE_WINDOW_S,
+                  partitions: int = 0) -> StreamConfig:
     """The one stream that holds every event (R3 on a cluster: ``replicas=3``). Its
-    duplicate window is the alerts' de-duplication window."""
+    duplicate window is the alerts' de-duplication window. With ``partitions`` the
+    stream appends each account's partition to its subjects (see contracts/streams)."""
+    transform = SubjectTransform(src=streams.PARTITIONED_SOURCE,
+                                 dest=streams.partition_destination(partitions)) \
+        if partitions else None
     return StreamConfig(
         name=streams.STREAM,
         subjects=list(streams.STREAM_SUBJECTS),
         storage=StorageType.FILE,
         duplicate_window=duplicate_window_s,
         num_replicas=replicas,
+        subject_transform=transform,
     )
 
 
 async def ensure_topology(
-    bus: Bus, dedupe_window_s: float = streams.DUPLICATE_WINDOW_S, replicas: int = 1
+    bus: Bus, dedupe_window_s: float = streams.DUPLICATE_WINDOW_S, replicas: int = 1,
+    partitions: int = 0,
 ) -> None:
     """Create or update the stream and KV buckets (idempotent, safe on every start)."""
-    config = stream_config(replicas, dedupe_window_s)
+    config = stream_config(replicas, dedupe_window_s, partitions)
     try:
         await bus.js.add_stream(config)
     except BadRequestError:
@@ -227,6 +234,8 @@ async def ensure_topology(
                          streams.CALLBACK_DELIVERIES_KEEP_S, replicas)
     await _ensure_bucket(bus, streams.BUCKET_CALLBACK_HEALTH, 1, None, replicas)
     await _ensure_bucket(bus, streams.BUCKET_NOTIFY_PENDING, 1, None, replicas)
+    await _ensure_bucket(bus, streams.BUCKET_PARTITIONS, 1, None, replicas)
+    await _ensure_bucket(bus, streams.BUCKET_MEMBERS, 1, streams.MEMBERS_KEEP_S, replicas)
 
 
 async def _ensure_bucket(bus: Bus, name: str, history: int, ttl: float | None,

@@ -53,6 +53,15 @@ class Settings(BaseModel):
     breaker_interval_s: float = 10.0
     cleanup_interval_s: float = 30.0
     nats_replicas: int = 1
+    # Per-account partitions of the pipeline (docs/scaling.md): 0 keeps one consumer
+    # per service shared by its instances; N > 0 gives risk, the executor and the
+    # sl-tp-monitor N partitions, each owned by one instance at a time through a
+    # lease of this many seconds (the validator: one partition, one active instance).
+    # N is fixed per deployment: changing it is a migration.
+    partitions: int = Field(default=0, ge=0, le=1024)
+    partition_lease_s: float = Field(default=6.0, ge=1.0, le=60.0)
+    # This process's name among its service's instances (default: host, pid, random).
+    instance_id: str = ""
     metrics_port: int = 0
     # Admin API JWTs (off unless one of the two keys is set): see ingress/admin_jwt.py.
     admin_jwt_secret: str = Field(default="", repr=False)
@@ -178,6 +187,9 @@ _ENV = {
     "breaker_interval_s": "TRADEHOOKS_BREAKER_INTERVAL_S",
     "cleanup_interval_s": "TRADEHOOKS_CLEANUP_INTERVAL_S",
     "nats_replicas": "TRADEHOOKS_NATS_REPLICAS",
+    "partitions": "TRADEHOOKS_PARTITIONS",
+    "partition_lease_s": "TRADEHOOKS_PARTITION_LEASE_S",
+    "instance_id": "TRADEHOOKS_INSTANCE_ID",
     "metrics_port": "TRADEHOOKS_METRICS_PORT",
     "admin_jwt_secret": "TRADEHOOKS_ADMIN_JWT_SECRET",
     "admin_jwt_public_key": "TRADEHOOKS_ADMIN_JWT_PUBLIC_KEY",

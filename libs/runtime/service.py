@@ -188,7 +188,8 @@ async def _run_on(name: str, settings: Settings,
     while True:
         # NATS may go away while we start: keep trying instead of dying.
         try:
-            await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas)
+            await ensure_topology(bus, settings.dedupe_window_s, settings.nats_replicas,
+                                  settings.partitions)
             consumers.extend(await build(bus))
             break
         except Exception as exc:

@@ -10,6 +10,7 @@ from libs.runtime.bus import Bus
 from libs.runtime.clock import SystemClock
 from libs.runtime.config import Settings
 from libs.runtime.consumer import Consumer, Outgoing
+from libs.runtime.partitions.consumers import PartitionedConsumers
 from libs.runtime.service import Runnable, run_consumers
 from services.executor.handlers import Executor, OrderSync
 from services.executor.open_orders import OpenOrders
@@ -27,10 +28,18 @@ async def main(settings: Settings) -> None:
         async def on_tick(tick: PriceTick) -> list[Outgoing]:
             return await executor.on_price(tick)
 
+        def orders(partition: int | None) -> list[Consumer]:
+            spec = streams.EXECUTOR if partition is None else \
+                streams.for_partition(streams.EXECUTOR, partition)
+            return [Consumer(bus, spec, executor.handle, executor.on_exhausted,
+                             handle_many=executor.place_many)]
+
+        placing: list[Runnable] = [
+            PartitionedConsumers(bus, "executor", settings.partitions, settings, orders)
+        ] if settings.partitions else [*orders(None)]
         return [
             registry,
-            Consumer(bus, streams.EXECUTOR, executor.handle, executor.on_exhausted,
-                     handle_many=executor.place_many),
+            *placing,
             Consumer(bus, streams.EXECUTOR_PRICES, on_tick, decode=decode_tick),
             OrderSync(executor, bus, settings.order_sync_interval_s),
         ]

@@ -10,6 +10,7 @@ from libs.runtime.clock import SystemClock
 from libs.runtime.config import Settings
 from libs.runtime.consumer import Consumer
 from libs.runtime.failures import exhausted
+from libs.runtime.partitions.consumers import PartitionedConsumers
 from libs.runtime.service import Runnable, run_consumers
 from services.risk.handlers import RiskService
 from services.risk.ledger import RiskDecisions, RiskLedgers
@@ -25,9 +26,20 @@ async def main(settings: Settings) -> None:
         decisions = RiskDecisions(await bus.kv(streams.BUCKET_RISK_DECISIONS))
         risk = RiskService(registry, await build_brokers(bus, settings, clock), ledgers,
                            decisions, clock)
-        return [registry,
-                Consumer(bus, streams.RISK, risk.handle, exhausted("risk", clock),
-                         handle_many=risk.decide_many),
-                Consumer(bus, streams.RISK_RELEASE, risk.release, handle_many=risk.free_many)]
+
+        def consumers(partition: int | None) -> list[Consumer]:
+            decide, release = streams.RISK, streams.RISK_RELEASE
+            if partition is not None:
+                decide = streams.for_partition(decide, partition)
+                release = streams.for_partition(release, partition)
+            return [Consumer(bus, decide, risk.handle, exhausted("risk", clock),
+                             handle_many=risk.decide_many),
+                    Consumer(bus, release, risk.release, handle_many=risk.free_many)]
+
+        if settings.partitions:
+            # Decisions and releases of an account in the same partition, one owner.
+            return [registry, PartitionedConsumers(bus, "risk", settings.partitions,
+                                                   settings, consumers)]
+        return [registry, *consumers(None)]
 
     await run_consumers("risk", settings, build)

@@ -18,6 +18,7 @@ from nats.js.kv import KeyValue
 
 from contracts.orders import OrderRequest
 from contracts.subjects import token
+from libs.runtime.partitions.fence import write_epoch
 
 
 class Reservation(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,6 +59,8 @@ class RiskLedger(msgspec.Struct, kw_only=True):
     # (client order id → notional / refusal): read, never written, gone at the roll.
     today: dict[str, Decimal] = {}
     refused: dict[str, Refusal] = {}
+    # The partition epoch it was written under (libs/runtime/partitions/fence.py).
+    epoch: int = 0
 
     def __post_init__(self) -> None:
         if self.today and not self.orders_today:
@@ -131,7 +134,10 @@ class RiskLedgers:
         return _decoder.decode(entry.value or b"{}"), entry.revision
 
     async def save(self, account_id: str, ledger: RiskLedger, revision: int | None) -> bool:
-        """Write if nobody changed it since ``revision``; False means decide again."""
+        """Write if nobody changed it since ``revision``; False means decide again.
+        Under a partition tenure, a ledger a newer owner wrote is never overwritten
+        (:class:`~libs.runtime.partitions.fence.NotOwner`)."""
+        ledger.epoch = write_epoch(ledger.epoch)
         data = _encoder.encode(ledger)
         self._kept.pop(account_id, None)
         try:

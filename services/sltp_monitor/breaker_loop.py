@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
@@ -44,8 +45,11 @@ class BreakerLoop:
     """Runs the portfolio breaker of every account that has one."""
 
     def __init__(self, bus: Bus, registry: Registry, brokers: Brokers, states: KeyValue,
-                 clock: Clock, interval_s: float = 10.0) -> None:
+                 clock: Clock, interval_s: float = 10.0,
+                 owns: Callable[[Account], bool] | None = None) -> None:
         self.bus = bus
+        # With partitions: whether this instance owns the account (None: all are ours).
+        self.owns = owns
         self.registry = registry
         self.brokers = brokers
         self.states = states
@@ -60,7 +64,8 @@ class BreakerLoop:
         """One round over every account with a breaker; returns the trips."""
         trips = []
         for account in await self.registry.accounts():
-            if account.breaker is not None and account.active:
+            if account.breaker is not None and account.active and \
+                    (self.owns is None or self.owns(account)):
                 trip = await self.check(account)
                 if trip is not None:
                     trips.append(trip)
