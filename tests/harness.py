@@ -47,6 +47,7 @@ from libs.registry.store import Registry
 from libs.registry.vault import SecretBox
 from libs.runtime.bus import Bus, connect, ensure_topology, is_bus_error
 from libs.runtime.clock import SystemClock
+from libs.runtime.config import load_settings
 from libs.runtime.embedded_nats import EmbeddedNats
 from projections.store import open_store
 from services.ingress.app import serves_publicly
@@ -653,7 +654,9 @@ async def running_nats(tmp_path: Path) -> AsyncIterator[EmbeddedNats]:
 
 async def connect_bus(url: str) -> Bus:
     bus = await connect(url, name="tradehooks-test")
-    await ensure_topology(bus)
+    # As the services will (TRADEHOOKS_PARTITIONS in the environment runs them
+    # partitioned): a different stream config here would undo theirs.
+    await ensure_topology(bus, partitions=load_settings().partitions)
     return bus
 
 

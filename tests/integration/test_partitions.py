@@ -9,11 +9,11 @@ import asyncio
 import time
 
 import pytest
+from factories import make_validated
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from contracts import streams
 from contracts.subjects import token
-from factories import make_validated
 from libs.runtime.bus import Bus, ensure_topology
 from libs.runtime.partitions.assignment import assignment, partition_of
 from libs.runtime.partitions.fence import CURRENT_TENURE, NotOwner, Tenure
