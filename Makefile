@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast docs lint bench bench-append bench-as-of bench-whatif bench-cpu bench-load bench-replay bench-signals clean install console \
+.PHONY: run test test-fast docs lint bench bench-append bench-as-of bench-whatif bench-cpu bench-load bench-replay bench-signals \
+	bench-sustained bench-latency bench-burst bench-ingress bench-flatness bench-dispatcher clean install console \
 	console-api console-test browser screenshots
 
 $(STAMP): pyproject.toml
@@ -67,16 +68,48 @@ test: $(STAMP) browser
 	$(MAKE) --no-print-directory docs console console-test
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-# Every number, one after the other: the load bench, replay of 1,000,000 events,
-# pages of the signal history out of 1,000,000 signals, then CPU per signal.
+# Every number, one after the other: issue 14's targets (sustained end to end, latency,
+# a candle-close burst, ingress alone, flat CPU per signal, the dispatcher's cost),
+# replay of 1,000,000 events, pages of the signal history out of 1,000,000 signals,
+# CPU per signal in windows, the chain's cost, as-of reads and what-if replays.
+# Each prints a table and saves JSON under bench/results/ (docs/performance.md).
 bench: $(STAMP)
-	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.sustained $(BENCH_SUSTAINED_ARGS)
+	$(BIN)/python -m bench.latency $(BENCH_LATENCY_ARGS)
+	$(BIN)/python -m bench.burst $(BENCH_BURST_ARGS)
+	$(BIN)/python -m bench.ingress $(BENCH_INGRESS_ARGS)
+	$(BIN)/python -m bench.flatness $(BENCH_FLATNESS_ARGS)
+	$(BIN)/python -m bench.dispatcher $(BENCH_DISPATCHER_ARGS)
 	$(BIN)/python -m bench.replay $(BENCH_REPLAY_ARGS)
 	$(BIN)/python -m bench.signals $(BENCH_SIGNALS_ARGS)
 	$(BIN)/python -m bench.cpu $(BENCH_CPU_ARGS)
 	$(BIN)/python -m bench.append $(BENCH_APPEND_ARGS)
 	$(BIN)/python -m bench.as_of $(BENCH_AS_OF_ARGS)
 	$(BIN)/python -m bench.whatif $(BENCH_WHATIF_ARGS)
+
+# >= 400 signals/s end to end for 60 s, nothing lost; BENCH_SUSTAINED_ARGS="--seconds 10".
+bench-sustained: $(STAMP)
+	$(BIN)/python -m bench.sustained $(BENCH_SUSTAINED_ARGS)
+
+# p99 request -> webhook.trade_executed at 200/s; BENCH_LATENCY_ARGS="--seconds 10".
+bench-latency: $(STAMP)
+	$(BIN)/python -m bench.latency $(BENCH_LATENCY_ARGS)
+
+# 3,000 alerts from 300 strategies within a second; BENCH_BURST_ARGS="--alerts 1000".
+bench-burst: $(STAMP)
+	$(BIN)/python -m bench.burst $(BENCH_BURST_ARGS)
+
+# Ingress alone, 1 and 2 processes; BENCH_INGRESS_ARGS="--workers 2 --seconds 3".
+bench-ingress: $(STAMP)
+	$(BIN)/python -m bench.ingress $(BENCH_INGRESS_ARGS)
+
+# One account to signal 50,000, then 10 accounts; BENCH_FLATNESS_ARGS="--signals 5000".
+bench-flatness: $(STAMP)
+	$(BIN)/python -m bench.flatness $(BENCH_FLATNESS_ARGS)
+
+# The dispatcher without and with callback endpoints; BENCH_DISPATCHER_ARGS="--signals 500".
+bench-dispatcher: $(STAMP)
+	$(BIN)/python -m bench.dispatcher $(BENCH_DISPATCHER_ARGS)
 
 # What the tamper-evidence chain costs a write; BENCH_APPEND_ARGS="--events 20000".
 bench-append: $(STAMP)
