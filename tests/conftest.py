@@ -140,8 +140,9 @@ async def tap(bus: Bus, shared_system: System | None) -> AsyncIterator[EventTap]
 # make test runs the modules on several workers (pytest-xdist, --dist loadfile), in
 # collection order: a long module that starts last would be the run's tail alone, so
 # the long ones come first (each module stays whole: its shared system with it).
-LONG_FIRST = ("tests/unit/test_position_model.py", "tests/fuzz/test_openapi_schemathesis.py",
-              "tests/chaos/", "tests/browser/", "tests/e2e/")
+LONG_FIRST = ("tests/chaos/test_scale_partitions.py", "tests/unit/test_position_model.py",
+              "tests/fuzz/test_openapi_schemathesis.py", "tests/chaos/", "tests/browser/",
+              "tests/e2e/")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -510,7 +510,7 @@ class System:
     def running(self, service: str) -> bool:
         """The service logged that it is running (consumers attached)."""
         log = self.data_dir / f"{service}.log"
-        kind = service.split("-")[0] if service.split("-")[-1].isdigit() else service
+        kind = service.rsplit("-", 1)[0] if service.rsplit("-", 1)[-1].isdigit() else service
         marker = b"listening on" if kind in HTTP_SERVICES else f"{kind} running".encode()
         return log.exists() and marker in log.read_bytes()
 

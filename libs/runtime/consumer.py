@@ -62,6 +62,7 @@ from libs.runtime.bus import Bus, is_bus_error
 from libs.runtime.clock import SystemClock
 from libs.runtime.dead_letters import park
 from libs.runtime.lanes import Lanes
+from libs.runtime.partitions.fence import NotOwner
 from libs.runtime.restart import first_batch
 from libs.runtime.timers import stopped_within
 
@@ -436,6 +437,8 @@ def _log_failure(exc: BaseException, message: str, *args: object) -> None:
     with its traceback."""
     if is_bus_error(exc):
         log.warning(message + ", the event bus is unavailable (%r); will retry", *args, exc)
+    elif isinstance(exc, NotOwner):  # a partition moving on: its next owner handles it
+        log.warning(message + ", no longer the partition's owner (%s)", *args, exc)
     else:
         log.error(message + "; will retry", *args, exc_info=exc)
 
