@@ -1,4 +1,4 @@
-"""``tradehooks tenant|account|strategy|callback …``: the admin API from the command line.
+"""``tradehooks tenant|account|strategy|callback|channel …``: the admin API from the command line.
 
 Talks to a running system's operator listener over HTTP with an admin key:
 ``TRADEHOOKS_ADMIN_KEY`` (or ``admin_key`` in the data dir's demo.json) at
@@ -16,12 +16,15 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from cli import channels
+from cli.fields import parse_fields
 from libs.runtime.config import Settings
 
 RESOURCES = {"tenant": "tenants", "account": "accounts", "strategy": "strategies",
              "callback": "callbacks"}
 # Resources with a secret to rotate.
 ROTATED = ("strategy", "callback")
+COMMANDS = (*RESOURCES, "channel")
 
 
 def add_parsers(sub: Any) -> None:
@@ -44,6 +47,7 @@ def add_parsers(sub: Any) -> None:
         if resource == "callback":
             _add_delivery_parsers(actions)
         parser.add_argument("--data-dir", help="data dir of 'tradehooks up'")
+    channels.add_parser(sub)
 
 
 def _add_delivery_parsers(actions: Any) -> None:
@@ -74,20 +78,6 @@ def _delivery_call(base: str, args: argparse.Namespace) -> tuple[str, str, Any]:
     return "POST", f"{base}/{args.id}/redeliver", window
 
 
-def parse_fields(pairs: list[str]) -> dict[str, Any]:
-    """``key=value`` pairs; values that parse as JSON (numbers, objects) are kept so."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"expected KEY=VALUE, got {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
-    return out
-
-
 def _connection(settings: Settings) -> tuple[str, str]:
     demo_path = settings.data_dir / "demo.json"
     demo = json.loads(demo_path.read_text()) if demo_path.exists() else {}
@@ -101,6 +91,11 @@ def _connection(settings: Settings) -> tuple[str, str]:
 async def run(settings: Settings, resource: str, args: argparse.Namespace) -> int:
     """Do one admin call and print the JSON answer; exit 1 on an HTTP error."""
     api, key = _connection(settings)
+    if resource == "channel":
+        async with aiohttp.ClientSession(headers={"X-API-Key": key}) as http:
+            status, answer = await channels.call(http, api, args)
+        print(json.dumps(answer, indent=2))
+        return 0 if status < 400 else 1
     base = f"{api}/{RESOURCES[resource]}"
     action = args.action
     method, url, body = "GET", base, None

@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         return logs.run(settings, args)
     if args.command in audit.COMMANDS:
         return audit.run(settings, args)
-    if args.command in admin_client.RESOURCES:
+    if args.command in admin_client.COMMANDS:
         return asyncio.run(admin_client.run(settings, args.command, args))
     if args.command == "replay":
         from cli.replay import replay

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from libs.registry.models import Account, CallbackEndpoint, Record, Strategy, Tenant
+from libs.registry.models import (
+    Account,
+    CallbackEndpoint,
+    NotificationChannel,
+    Record,
+    Strategy,
+    Tenant,
+)
 
 MASK = "********"
 
@@ -26,12 +33,18 @@ def account_view(account: Account) -> dict[str, Any]:
     return data
 
 
+def channel_view(channel: NotificationChannel) -> dict[str, Any]:
+    """A notification channel as the API shows it: its secret masked."""
+    data = channel.model_dump(mode="json")
+    if data.get("secret"):
+        data["secret"] = MASK
+    return data
+
+
 def tenant_view(tenant: Tenant) -> dict[str, Any]:
     """A tenant as the API shows it: its notification channels' secrets masked."""
     data = tenant.model_dump(mode="json")
-    for channel in data.get("notifications", []):
-        if channel.get("secret"):
-            channel["secret"] = MASK
+    data["notifications"] = [channel_view(c) for c in tenant.notifications]
     return data
 
 

@@ -1,4 +1,5 @@
-"""Admin API: tenants, accounts, strategies, callback endpoints and admin keys under ``/api/v1/``.
+"""Admin API: tenants (and their notification channels), accounts, strategies, callback
+endpoints and admin keys under ``/api/v1/``.
 
 Every route needs an admin key or admin JWT; a tenant-scoped one sees only its
 tenant (anything else is a 404). Secrets are answered once, when a strategy is
@@ -14,6 +15,7 @@ from aiohttp import web
 from services.api import (
     admin_accounts,
     admin_callbacks,
+    admin_channels,
     admin_keys,
     admin_strategies,
     admin_tenants,
@@ -24,6 +26,7 @@ from services.api import (
 def add_routes(app: web.Application) -> None:
     """Mount every admin route."""
     admin_tenants.add_routes(app)
+    admin_channels.add_routes(app)
     admin_accounts.add_routes(app)
     admin_strategies.add_routes(app)
     admin_callbacks.add_routes(app)

@@ -9,11 +9,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.identifiers import TENANT_ID
-from libs.callbacks.targets import registration_problem
 from libs.http.problems import Problem
 from libs.registry.models import Name, RateLimits, Tenant, slugify
 from libs.registry.provisioning import register_tenant
 from libs.registry.views import MASK, tenant_view
+from services.api.admin_channels import webhook_target_problem
 from services.api.admin_common import (
     answer_change,
     author,
@@ -78,25 +78,8 @@ async def update_tenant(request: web.Request) -> web.Response:
     refuses every webhook of the tenant at once and fails its queued signals."""
     tenant, key = await TENANTS.visible(request, write=True)
     updated = patched(tenant, kept_channel_secrets(tenant, await json_body(request)), FIXED)
-    await _check_webhook_targets(request, tenant, updated)
+    await webhook_target_problem(request, tenant, updated)
     return await answer_change(request, tenant, updated, author(key))
-
-
-async def _check_webhook_targets(request: web.Request, before: Tenant, after: Tenant) -> None:
-    """A new or changed Discord/Slack webhook URL is judged like a callback URL (its
-    name resolved, every address judged), or a 422 that names the channel, not the
-    URL (the URL is the credential). The notifier judges it again at every send."""
-    stored = {c.name: c.secret for c in before.notifications}
-    allow_loopback = context(request).settings.callback_allow_loopback
-    for channel in after.notifications:
-        if channel.kind not in ("discord", "slack") or stored.get(channel.name) == \
-                channel.secret:
-            continue
-        problem = await registration_problem(channel.secret, allow_loopback)
-        if problem is not None:
-            raise Problem(422, "invalid_field",
-                          f"notifications: channel {channel.name}: {problem}",
-                          field="notifications")
 
 
 def add_routes(app: web.Application) -> None:

@@ -113,6 +113,8 @@ def _request_schemas(inputs: dict[str, Schema]) -> dict[str, Schema]:
     account = _without(inputs["Account"], frozenset({"suspended"}), ("tenant_id", "name"))
     return {
         "TenantPatch": _without(inputs["Tenant"], admin_tenants.FIXED),
+        "NotificationChannelPut": _without(inputs["NotificationChannel"], frozenset(),
+                                           ("kind",)),
         "AccountCreate": account,
         "AccountPatch": _without(inputs["Account"], admin_accounts.FIXED),
         "StrategyCreate": _without(inputs["Strategy"], admin_strategies.SERVER_SET,
@@ -265,6 +267,32 @@ def _op(summary: str, answers: Schema, *, tag: str, params: list[Schema] | None 
     return op
 
 
+def _channel_paths(tenant: list[Schema]) -> Schema:
+    """A tenant's notification channels, one at a time (the tenant's own admin keys
+    may write them)."""
+    channel = [*tenant, {"name": "channel_name", "in": "path", "required": True,
+                         "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$",
+                                    "minLength": 1, "maxLength": 40}}]
+    view = _ref("NotificationChannel" + VIEW)
+    listed = _json({"type": "array", "items": view}, "the channels (secrets masked)")
+    return {
+        "/api/v1/tenants/{tenant_id}/notifications": {
+            "get": _op("The tenant's notification channels (secrets masked)",
+                       {"200": listed, **_answers({}, *READ, 404)}, tag="tenants",
+                       params=tenant)},
+        "/api/v1/tenants/{tenant_id}/notifications/{channel_name}": {
+            "put": _op("Add or replace a notification channel (a masked or missing secret "
+                       "keeps the stored one)", _answers(
+                           {200: ("NotificationChannel" + VIEW, "replaced"),
+                            201: ("NotificationChannel" + VIEW, "added")},
+                           *WRITE, 404, *BODY), tag="tenants", params=channel,
+                       body=_body(_ref("NotificationChannelPut"))),
+            "delete": _op("Remove a notification channel", {
+                "200": _json({"type": "array", "items": view}, "the channels left"),
+                **_answers({}, *WRITE, 404)}, tag="tenants", params=channel)},
+    }
+
+
 def _webhook(summary: str, slug: bool = False, tenant: bool = False) -> Schema:
     params = [_path_param("tenant", TENANT_ID)] if tenant else []
     params += [_path_param("slug", SLUG)] if slug else []
@@ -407,6 +435,7 @@ def _paths() -> Schema:
             "post": _op("Disable a tenant: its webhooks are refused, queued signals fail",
                         _answers({200: ("Tenant" + VIEW, "disabled")}, *WRITE, 404),
                         tag="tenants", params=tenant)},
+        **_channel_paths(tenant),
         "/api/v1/accounts": {
             "post": _op("Open a broker account", _answers(
                 {201: ("Account" + VIEW, "created (broker secret masked)")},

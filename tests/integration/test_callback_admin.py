@@ -1,23 +1,28 @@
-"""The callback endpoint routes of the operator API, in process, on a real NATS:
-create (secret once, sealed at rest), list/get (never a secret), update, disable,
-rotate; SSRF refusals and unknown fields are 422s; tenant walls hold."""
+"""The callback endpoint and notification channel routes of the operator API, in
+process, on a real NATS: create (secret once, sealed at rest), list/get (never a
+secret), update, disable, rotate; SSRF refusals and unknown fields are 422s; tenant
+walls hold; the ``tradehooks channel`` commands against them."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
+import aiohttp
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from harness import EventTap, master_box, provision
+from harness import EventTap, master_box, provision, remember_secret
 
+from cli import channels
 from contracts import streams
 from contracts.events import CallbackCreated, CallbackSecretRotated, CallbackUpdated
 from libs.intake.ratelimit import RateLimiter, ScopeLimits
 from libs.registry.api_keys import ApiKeys
 from libs.registry.cache import StrategyCache
 from libs.registry.store import Registry
+from libs.registry.views import MASK
 from libs.runtime.bus import Bus
 from libs.runtime.clock import SystemClock
 from libs.runtime.config import Settings
@@ -47,8 +52,8 @@ async def api(bus: Bus) -> AsyncIterator[TestClient[Any, Any]]:
         await strategies.stop()
 
 
-async def _key(bus: Bus, tenant_id: str = "") -> dict[str, str]:
-    _, key = await ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)).create("admin", tenant_id)
+async def _key(bus: Bus, tenant_id: str = "", role: str = "admin") -> dict[str, str]:
+    _, key = await ApiKeys(await bus.kv(streams.BUCKET_REGISTRY)).create(role, tenant_id)  # type: ignore[arg-type]
     return {"X-API-Key": key}
 
 
@@ -186,3 +191,73 @@ async def test_notification_webhooks_are_judged_like_callback_urls(
     # Sent back as read (masked secrets), nothing is judged again or lost.
     again = (await resp.json())["notifications"]
     assert (await api.patch(path, json={"notifications": again}, headers=admin)).status == 200
+
+
+TG_TOKEN = "123456:channel-admin-token"
+
+
+async def test_a_tenants_own_admin_manages_its_channels(api: TestClient[Any, Any],
+                                                        bus: Bus) -> None:
+    """Add (201), list (masked), replace without the secret (kept), remove; a viewer
+    may read only; another tenant's key sees nothing; bad names and fields answer."""
+    remember_secret(TG_TOKEN)
+    t, other = await provision(bus), await provision(bus)
+    mine = await _key(bus, t.tenant.id)
+    base = f"/api/v1/tenants/{t.tenant.id}/notifications"
+    desk = {"kind": "telegram", "secret": TG_TOKEN, "chat_id": "-100", "topics": ["fills"]}
+    resp = await api.put(f"{base}/desk", json=desk, headers=mine)
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["secret"] == MASK
+    listed = await (await api.get(base, headers=await _key(bus, t.tenant.id, "viewer"))).json()
+    assert [(c["name"], c["secret"], c["topics"]) for c in listed] == \
+        [("desk", MASK, ["fills"])]
+    changed = {**listed[0], "topics": ["fills", "failures"]}  # sent back masked
+    resp = await api.put(f"{base}/desk", json=changed, headers=mine)
+    assert resp.status == 200, await resp.text()
+    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
+    tenant = await registry.tenant(t.tenant.id)
+    assert tenant is not None
+    [stored] = tenant.notifications
+    assert stored.secret == TG_TOKEN and stored.topics == ["fills", "failures"]
+    viewer = await _key(bus, t.tenant.id, "viewer")
+    assert (await api.put(f"{base}/desk", json=desk, headers=viewer)).status == 403
+    theirs = await _key(bus, other.tenant.id)
+    assert (await api.get(base, headers=theirs)).status == 404
+    assert (await api.delete(f"{base}/desk", headers=theirs)).status == 404
+    assert (await api.put(f"{base}/Bad Name!", json=desk, headers=mine)).status == 404
+    for bad in ({**desk, "kind": "pager"}, {**desk, "chat_id": ""}, {**desk, "nope": 1},
+                {**desk, "name": "other"}):
+        resp = await api.put(f"{base}/desk", json=bad, headers=mine)
+        assert resp.status == 422, (bad, await resp.text())
+    resp = await api.delete(f"{base}/desk", headers=mine)
+    assert resp.status == 200 and await resp.json() == []
+    assert (await api.delete(f"{base}/desk", headers=mine)).status == 404
+
+
+async def test_the_channel_commands(api: TestClient[Any, Any], bus: Bus,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """``channel set`` adds a channel, then changes only the fields given (the secret
+    kept); ``list`` shows it masked; ``remove`` takes it away."""
+    remember_secret(TG_TOKEN)
+    t = await provision(bus)
+    parser = argparse.ArgumentParser()
+    channels.add_parser(parser.add_subparsers(dest="command"))
+    url = str(api.make_url("/api/v1"))
+
+    async def run(*words: str) -> Any:
+        args = parser.parse_args(["channel", *words])
+        async with aiohttp.ClientSession(headers=await _key(bus, t.tenant.id)) as http:
+            status, answer = await channels.call(http, url, args)
+        assert status < 300, answer
+        return answer
+
+    added = await run("set", t.tenant.id, "desk", "kind=telegram", f"secret={TG_TOKEN}",
+                      "chat_id=-100", 'topics=["fills"]', "collapse_s=0")
+    assert added["secret"] == MASK and added["collapse_s"] == 0
+    off = await run("set", t.tenant.id, "desk", "enabled=false")
+    assert off["enabled"] is False and off["topics"] == ["fills"] and off["chat_id"] == "-100"
+    registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
+    tenant = await registry.tenant(t.tenant.id)
+    assert tenant is not None and tenant.notifications[0].secret == TG_TOKEN
+    assert [c["name"] for c in await run("list", t.tenant.id)] == ["desk"]
+    assert await run("remove", t.tenant.id, "desk") == []
