@@ -84,9 +84,11 @@ def remember_secret(*values: str | None) -> None:
 
 
 def record_secrets(record: Strategy | Account) -> list[str]:
-    """The secrets a registry record holds (strategy secrets, Alpaca keys)."""
+    """The secrets a registry record holds (strategy secrets, broker keys)."""
     if isinstance(record, Strategy):
         return [record.secret, record.previous_secret]
+    if record.exchange is not None:
+        return [record.exchange.secret, record.exchange.password]
     return [record.alpaca.key_id, record.alpaca.secret_key] if record.alpaca else []
 
 
@@ -372,6 +374,7 @@ class System:
             "TRADEHOOKS_ALPACA_RETRY_BASE_S": "0.05",
             "TRADEHOOKS_EXCHANGE_TIMEOUT_S": "1.0",
             "TRADEHOOKS_EXCHANGE_RETRY_BASE_S": "0.05",
+            "TRADEHOOKS_EXCHANGE_RATE_LIMIT": "false",
             "TRADEHOOKS_ORDER_SYNC_INTERVAL_S": "0.2",
             "TRADEHOOKS_BREAKER_INTERVAL_S": "0.2",
             # Callbacks: the local HTTPS receiver's CA is trusted and, as it listens on

@@ -49,6 +49,9 @@ class Settings(BaseModel):
     exchange_timeout_s: float = 5.0
     exchange_attempts: int = 4
     exchange_retry_base_s: float = 0.5
+    # Space requests by the venue's published weights (ccxt's throttle); off only
+    # for local fake venues.
+    exchange_rate_limit: bool = True
     order_sync_interval_s: float = 1.0
     breaker_interval_s: float = 10.0
     cleanup_interval_s: float = 30.0
@@ -183,6 +186,7 @@ _ENV = {
     "exchange_timeout_s": "TRADEHOOKS_EXCHANGE_TIMEOUT_S",
     "exchange_attempts": "TRADEHOOKS_EXCHANGE_ATTEMPTS",
     "exchange_retry_base_s": "TRADEHOOKS_EXCHANGE_RETRY_BASE_S",
+    "exchange_rate_limit": "TRADEHOOKS_EXCHANGE_RATE_LIMIT",
     "order_sync_interval_s": "TRADEHOOKS_ORDER_SYNC_INTERVAL_S",
     "breaker_interval_s": "TRADEHOOKS_BREAKER_INTERVAL_S",
     "cleanup_interval_s": "TRADEHOOKS_CLEANUP_INTERVAL_S",

@@ -59,7 +59,7 @@ async def open_venue() -> AsyncIterator[BinanceVenue]:
     fake = FakeBinance(hang_seconds=0.6)
     await fake.start()
     broker = CcxtBroker("binance", ManualClock(), timeout=0.3, attempts=3, base_wait=0.01,
-                        max_wait=0.02)
+                        max_wait=0.02, rate_limit=False)
     try:
         account = make_account(broker="binance", exchange=ExchangeConfig(
             api_key=FAKE_KEY, secret=FAKE_SECRET, market="perp", leverage=3,

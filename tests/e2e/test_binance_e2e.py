@@ -1,0 +1,113 @@
+"""Alerts through the running system to orders at a (fake) Binance: USDⓈ-M
+perpetuals and spot, through the ccxt adapter over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+from e2e.helpers import post_json, tv_alert
+from fakes.binance_server import FAKE_KEY, FakeBinance
+from harness import EventTap, System, Tenancy, provision, wait_until
+
+from contracts.events import TradeExecuted, WebhookFailed
+from libs.brokers.ccxt_symbols import venue_client_id
+from libs.brokers.ccxt_venues import VENUES
+from libs.registry.models import ExchangeConfig
+from libs.runtime.bus import Bus
+
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
+SECRET = "binance-e2e-secret-0123456789"
+
+
+@pytest.fixture
+async def binance() -> AsyncIterator[FakeBinance]:
+    """The fake Binance of one test (asked for before ``system``: it outlives the
+    test's turn on the shared system)."""
+    server = FakeBinance(secret=SECRET, hang_seconds=2.0)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def binance_strategy(bus: Bus, fake: FakeBinance, market: str,
+                           **fields: object) -> Tenancy:
+    config = ExchangeConfig(api_key=FAKE_KEY, secret=SECRET, market=market,  # type: ignore[arg-type]
+                            leverage=5, margin_mode="isolated", url_override=fake.url)
+    return await provision(bus, account_fields={"broker": "binance", "exchange": config},
+                           sizing_mode="alert_contracts", **fields)
+
+
+async def trail(http: aiohttp.ClientSession, system: System, signal_id: str,
+                wanted: str) -> list[dict[str, Any]]:
+    """The signal's audit trail once the store has an event of type ``wanted``."""
+    events: list[dict[str, Any]] = []
+
+    async def recorded() -> bool:
+        nonlocal events
+        async with http.get(f"{system.operator_url}/api/v1/signals/{signal_id}",
+                            headers=system.admin_headers) as resp:
+            events = (await resp.json()).get("events", []) if resp.status == 200 else []
+        return any(e["type"] == wanted for e in events)
+    await wait_until(recorded, timeout=20, message=f"the trail of {signal_id} to show {wanted}")
+    return events
+
+
+async def test_perpetual_entry_and_exit_reach_binance_once_with_their_trail(
+        binance: FakeBinance, system: System, bus: Bus, tap: EventTap) -> None:
+    t = await binance_strategy(bus, binance, "perp")
+    url = system.webhook_url(t.strategy)
+    # Binance takes the entry, then the connection drops before it answers.
+    binance.faults.fail_next("POST /fapi/v1/order", "accept_then_drop")
+    async with aiohttp.ClientSession() as http:
+        _, entry = await post_json(http, url, tv_alert(
+            symbol="BINANCE:BTCUSDT.P", contracts="0.0123", price="60000"))
+        done = await tap.wait_terminal(entry["signal_id"])
+        assert isinstance(done, TradeExecuted), done
+        assert (done.broker, done.fill.symbol, done.fill.quantity) == (
+            "binance", "BTC/USDT", Decimal("0.012"))  # the market's 0.001 step
+        sent = [o for o in binance.created if o.get("newClientOrderId")]
+        # Our id, or its digest where it is longer than Binance's 36 characters.
+        assert [o["newClientOrderId"] for o in sent] == [
+            venue_client_id(done.fill.client_order_id, VENUES["binance"].client_ids)]
+        assert (sent[0]["symbol"], sent[0]["quantity"]) == ("BTCUSDT", "0.012")
+        assert (binance.leverage["BTCUSDT"], binance.margin_type["BTCUSDT"]) == (5, "isolated")
+        events = await trail(http, system, entry["signal_id"], "webhook.trade_executed")
+        assert {"webhook.received", "webhook.validated", "order.requested"} <= \
+            {e["type"] for e in events}
+
+        _, exit_ = await post_json(http, url, tv_alert(
+            symbol="BINANCE:BTCUSDT.P", action="sell", contracts="0.012", price="61000"))
+        closed = await tap.wait_terminal(exit_["signal_id"])
+        assert isinstance(closed, TradeExecuted), closed
+        assert closed.fill.side == "sell"
+    assert binance.created[-1]["reduceOnly"] == "true"
+    assert "BTCUSDT" not in binance.positions
+
+
+async def test_spot_buy_fills_and_refusals_end_in_webhook_failed(
+        binance: FakeBinance, system: System, bus: Bus, tap: EventTap) -> None:
+    t = await binance_strategy(bus, binance, "spot")
+    url = system.webhook_url(t.strategy)
+    async with aiohttp.ClientSession() as http:
+        _, bought = await post_json(http, url, tv_alert(
+            symbol="BINANCE:ETHUSDT", contracts="0.5", price="3000"))
+        _, tiny = await post_json(http, url, tv_alert(
+            symbol="BINANCE:ETHUSDT", contracts="0.001", price="3000"))
+        _, short = await post_json(http, url, tv_alert(
+            symbol="BINANCE:BTCUSDT", order_id="sell", action="sell", price="60000"))
+        _, stock = await post_json(http, url, tv_alert(symbol="NASDAQ:AAPL", price="190"))
+    done = await tap.wait_terminal(bought["signal_id"])
+    assert isinstance(done, TradeExecuted), done
+    assert (done.fill.symbol, done.fill.quantity) == ("ETH/USDT", Decimal("0.5"))
+    assert binance.spot["ETH"] == Decimal("0.5")
+    for signal_id, stage, code in ((tiny["signal_id"], "execute", "below_minimum"),
+                                   (short["signal_id"], "validate", "no_crypto_shorts"),
+                                   (stock["signal_id"], "validate", "asset_not_supported")):
+        failed = await tap.wait_terminal(signal_id)
+        assert isinstance(failed, WebhookFailed), failed
+        assert (failed.stage, failed.code) == (stage, code), failed
+    assert len([o for o in binance.created if o.get("newClientOrderId")]) == 1
