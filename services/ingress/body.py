@@ -43,6 +43,15 @@ async def read_body(request: web.Request, max_bytes: int,
     a body that has not fully arrived within ``timeout_s`` (408)."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise Problem(413, "body_too_large", f"body exceeds {max_bytes} bytes")
+    content = request.content
+    if content.is_eof():
+        # The whole body came with the headers (an alert usually does): take it as
+        # it is, without a read deadline or chunk iteration (a tenth of a request's
+        # CPU at ingress).
+        raw = content.read_nowait()
+        if len(raw) > max_bytes:
+            raise Problem(413, "body_too_large", f"body exceeds {max_bytes} bytes")
+        return raw
     chunks: list[bytes] = []
     size = 0
     try:
@@ -110,6 +119,10 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
+# Made once: json.loads(text, object_pairs_hook=...) builds a decoder per call.
+_PAIRS_DECODER = json.JSONDecoder(object_pairs_hook=_unique_pairs)
+
+
 def _refuse_duplicate_keys(text: str) -> None:
     """422 when any object of an already valid JSON body repeats a key.
 
@@ -117,7 +130,7 @@ def _refuse_duplicate_keys(text: str) -> None:
     ``action`` fields is ambiguous, and another parser on the way may keep the first.
     """
     try:
-        json.loads(text, object_pairs_hook=_unique_pairs)
+        _PAIRS_DECODER.decode(text)
     except _DuplicateKey as dup:
         raise Problem(422, "duplicate_field",
                       f"{show(dup.key)} is sent more than once in one object; "
