@@ -10,6 +10,7 @@ import { Logs } from "./tabs/Logs";
 import { Analytics } from "./tabs/Analytics";
 import { TestTool } from "./tabs/TestTool";
 import { WhatIf } from "./tabs/WhatIf";
+import { Outbound } from "./tabs/Outbound";
 import { CatalogProvider } from "./catalog";
 
 function Tab({ tab, arg, session, theme }: { tab: TabId; arg: string; session: Session;
@@ -22,6 +23,7 @@ function Tab({ tab, arg, session, theme }: { tab: TabId; arg: string; session: S
     case "analytics": return <Analytics theme={theme} />;
     case "test": return <TestTool session={session} strategyId={arg} />;
     case "whatif": return <WhatIf accountId={arg} />;
+    case "outbound": return <Outbound session={session} />;
   }
 }
 

@@ -8,6 +8,7 @@ export const TABS = [
   { id: "analytics", label: "Analytics" },
   { id: "test", label: "Test" },
   { id: "whatif", label: "What if" },
+  { id: "outbound", label: "Callbacks & channels" },
 ] as const;
 export type TabId = (typeof TABS)[number]["id"];
 

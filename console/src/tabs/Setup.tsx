@@ -3,8 +3,8 @@ import { api, ok, type SignalRow, type Strategy } from "../api/client";
 import type { Session } from "../session";
 import { useCatalog } from "../catalog";
 import { Badge, ErrorLine, fmtTime } from "../components/Status";
-import { CopyButton } from "../components/CopyButton";
 import { Dialog } from "../components/Dialog";
+import { SecretOnce } from "../components/SecretOnce";
 import { TemplateGenerator } from "../components/Template";
 import { Tip } from "../components/Tip";
 import { go } from "../route";
@@ -117,19 +117,6 @@ export function Setup({ session }: { session: Session }) {
           setOpen(strategy.id);
         }} />
     </section>
-  );
-}
-
-function SecretOnce({ secret, onDone }: { secret: string; onDone: () => void }) {
-  return (
-    <div className="secret-once" data-testid="secret-once">
-      <strong>The secret, shown once:</strong> copy it now; it is never shown again.
-      <div className="row" style={{ marginTop: 6 }}>
-        <code data-testid="secret">{secret}</code>
-        <CopyButton text={secret} label="Copy secret" testId="copy-secret" />
-        <button type="button" className="ghost" onClick={onDone}>I saved it</button>
-      </div>
-    </div>
   );
 }
 
