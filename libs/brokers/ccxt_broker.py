@@ -294,6 +294,11 @@ class CcxtBroker:
                 found = await self._fetch_order(exchange, unified, params)
             except _NotFound:
                 continue
+            except BrokerRejected as refusal:
+                marker = self.venue.not_found_marker
+                if marker and marker in refusal.reason:
+                    continue
+                raise
             if found:
                 self._known[vid] = (client_order_id, symbol or self._pipeline(found))
                 return broker_order(found, client_order_id, symbol or self._pipeline(found),

@@ -35,6 +35,9 @@ class Venue:
     separate_stop_book: frozenset[MarketKind] = frozenset()
     extra_options: dict[str, Any] = field(default_factory=dict)
     markets: frozenset[MarketKind] = frozenset({"spot", "perp"})
+    # A piece of the venue's answer to a lookup of an unknown order, where ccxt does
+    # not raise OrderNotFound for it (Orderly: -1006 RESOURCE_NOT_FOUND).
+    not_found_marker: str = ""
 
     def options(self, market: MarketKind) -> dict[str, Any]:
         """ccxt options for an account trading ``market``."""
@@ -65,7 +68,7 @@ VENUES: dict[str, Venue] = {
         default_type={"spot": "swap", "perp": "swap"},
         market_types={"spot": ["swap"], "perp": ["swap"]},
         separate_stop_book=frozenset({"perp"}), markets=frozenset({"perp"}),
-        extra_options={"brokerId": "tradehooks"}),
+        extra_options={"brokerId": "tradehooks"}, not_found_marker="-1006"),
 }
 
 

@@ -1,0 +1,102 @@
+"""The KEK DEX seed's alerts (the exchange-style "002" alert: ``action`` buy / sell /
+close, ``BTC-PERP``, ``stopLoss``, ``takeProfit``) through the running system to
+orders at a (fake) Orderly Network, every request signed with the account's ed25519
+Orderly key and checked by the fake."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+from e2e.helpers import post_json
+from fakes.orderly_server import ACCOUNT_ID, FakeOrderly
+from harness import EventTap, System, Tenancy, provision, wait_until
+
+from contracts.events import OrderPlaced, TradeExecuted
+from libs.registry.models import ExchangeConfig
+from libs.runtime.bus import Bus
+
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
+PERP = "PERP_BTC_USDC"
+
+
+@pytest.fixture
+async def orderly() -> AsyncIterator[FakeOrderly]:
+    """The fake Orderly of one test (asked for before ``system``)."""
+    server = FakeOrderly(hang_seconds=2.0)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def orderly_strategy(bus: Bus, fake: FakeOrderly, **fields: object) -> Tenancy:
+    config = ExchangeConfig(api_key=fake.key, secret=fake.secret, account_id=ACCOUNT_ID,
+                            market="perp", leverage=10, url_override=fake.url)
+    return await provision(bus, account_fields={"broker": "orderly", "exchange": config},
+                           sizing_mode="alert_contracts", **fields)
+
+
+def alert_002(action: str, **fields: Any) -> dict[str, Any]:
+    """The KEK DEX seed's alert as its TradingView message renders it."""
+    return {"alertId": f"kek-{action}-{fields.pop('n', 1)}", "action": action,
+            "symbol": "BTC-PERP", **fields}
+
+
+async def test_002_alert_opens_protects_and_closes_an_orderly_perpetual(
+        orderly: FakeOrderly, system: System, bus: Bus, tap: EventTap) -> None:
+    t = await orderly_strategy(bus, orderly)
+    url = system.webhook_url(t.strategy)
+    async with aiohttp.ClientSession() as http:
+        _, entry = await post_json(http, url, alert_002(
+            "buy", quantity="0.0123", price="60000", stopLoss="57000", takeProfit="64000"))
+        done = await tap.wait_terminal(entry["signal_id"])
+        assert isinstance(done, TradeExecuted), done
+        assert (done.broker, done.fill.symbol, done.fill.quantity) == (
+            "orderly", "BTC-PERP", Decimal("0.0123"))
+        assert orderly.positions[PERP][0] == Decimal("0.0123")
+        assert orderly.leverage == 10
+        # The monitor's legs at Orderly: a reduce-only stop (an algo order) and a
+        # reduce-only take-profit limit, both of the whole position.
+        await tap.wait_for(lambda _: len([e for e in tap.of_type("order.placed",
+                                                                 entry["signal_id"])
+                                          if isinstance(e, OrderPlaced) and e.order.leg]) == 2)
+        legs = {o["client_order_id"]: o for o in orderly.orders.values() if o["reduce_only"]}
+        stop = next(o for o in legs.values() if o["algo"])
+        limit = next(o for o in legs.values() if not o["algo"])
+        assert (stop["trigger_price"], stop["quantity"], stop["side"]) == (
+            Decimal(57000), Decimal("0.0123"), "SELL")
+        assert (limit["price"], limit["type"], limit["side"]) == (Decimal(64000), "LIMIT", "SELL")
+
+        _, close = await post_json(http, url, alert_002("close", n=2, price="61000"))
+        closed = await tap.wait_terminal(close["signal_id"])
+        assert isinstance(closed, TradeExecuted), closed
+        assert (closed.fill.side, closed.fill.quantity) == ("sell", Decimal("0.0123"))
+        assert PERP not in orderly.positions
+        # Flat: the legs are cancelled at Orderly.
+        await wait_until(lambda: all(o["status"] == "CANCELLED" for o in legs.values()),
+                         timeout=20, message="the legs cancelled once flat")
+
+        async with http.get(f"{system.operator_url}/api/v1/signals/{entry['signal_id']}",
+                            headers=system.admin_headers) as resp:
+            trail = (await resp.json())["events"]
+    assert {"webhook.received", "webhook.validated", "order.requested",
+            "webhook.trade_executed"} <= {e["type"] for e in trail}
+    assert orderly.signed_requests > 0
+
+
+async def test_002_sell_opens_a_short_and_a_lost_answer_places_it_once(
+        orderly: FakeOrderly, system: System, bus: Bus, tap: EventTap) -> None:
+    t = await orderly_strategy(bus, orderly)
+    url = system.webhook_url(t.strategy)
+    orderly.faults.fail_next("POST /v1/order", "accept_then_drop")
+    async with aiohttp.ClientSession() as http:
+        _, short = await post_json(http, url, alert_002("sell", quantity="0.5", price="3000")
+                                   | {"symbol": "ETH-PERP"})
+    done = await tap.wait_terminal(short["signal_id"])
+    assert isinstance(done, TradeExecuted), done
+    assert (done.fill.symbol, done.fill.side) == ("ETH-PERP", "sell")
+    assert orderly.positions["PERP_ETH_USDC"][0] == Decimal("-0.5")
+    assert len(orderly.created) == 1
