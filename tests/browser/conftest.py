@@ -48,6 +48,8 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("NATS_URL", "TRADEHOOKS_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR",
                         "TRADEHOOKS_MASTER_KEY")}
+    # Callback endpoints and webhook channels on this machine (a test receiver).
+    env["TRADEHOOKS_CALLBACK_ALLOW_LOOPBACK"] = "true"
     log = (data_dir.parent / "up.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "up", "--data-dir", str(data_dir),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from harness import ROOT
 
 pytestmark = pytest.mark.browser
 
-TABS = ("setup", "brokers", "bots", "logs", "analytics", "test", "whatif")
+TABS = ("setup", "brokers", "bots", "logs", "analytics", "test", "whatif", "outbound")
 
 
 def test_sign_in_with_the_admin_key_and_see_the_demo_strategy(up: dict[str, Any],
@@ -151,6 +153,80 @@ def test_what_if_replays_the_account_with_a_change_beside_the_recording(
     page.get_by_role("alert").filter(has_text="changes.max_order_notional").wait_for()
 
 
+class _Receiver(BaseHTTPRequestHandler):
+    """A callback receiver: answers 200 and keeps each request's webhook-id."""
+
+    seen: list[str] = []
+    arrived = threading.Condition()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.end_headers()
+        with self.arrived:
+            self.seen.append(self.headers.get("webhook-id", ""))
+            self.arrived.notify_all()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def _received(count: int) -> list[str]:
+    with _Receiver.arrived:
+        assert _Receiver.arrived.wait_for(lambda: len(_Receiver.seen) >= count, 30), \
+            _Receiver.seen
+        return list(_Receiver.seen)
+
+
+def test_callbacks_and_channels_from_the_console(up: dict[str, Any], page: Any,
+                                                 tmp_path: Path) -> None:
+    """Register a callback endpoint (secret shown once), see its delivery in the log,
+    redeliver it (the receiver gets the same webhook-id again), rotate the secret; add
+    a Discord channel, see a private address refused, switch the channel off."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        sign_in(page, up["console_url"], up["admin_key"])
+        page.get_by_role("tab", name="Callbacks & channels").click()
+        page.locator("#cb-url").fill(hook)
+        page.get_by_role("button", name="Add endpoint").click()
+        assert page.get_by_test_id("secret").inner_text().startswith("whsec_")
+        page.get_by_role("button", name="I saved it").click()
+        signal = demo_data.send(up, up["strategy_id"], {
+            "symbol": "AAPL", "action": "buy", "quantity": "1", "price": "190"})
+        demo_data.ended(up, signal)
+        [first] = _received(1)
+        row = page.get_by_test_id("callbacks").locator("tr", has_text=hook)
+        row.get_by_role("button", name="Deliveries").click()
+        delivered = page.get_by_test_id("delivery").filter(has_text="delivered").first
+        delivered.get_by_role("button", name="Redeliver").click()
+        page.get_by_text(re.compile(r"^Redelivery .+ requested\.$")).wait_for()
+        assert _received(2)[1] == first  # the same event: the receiver can drop it
+        row.get_by_role("button", name="Rotate secret").click()
+        assert page.get_by_test_id("secret").inner_text().startswith("whsec_")
+        page.get_by_role("button", name="I saved it").click()
+
+        form = page.get_by_test_id("new-channel")
+        form.get_by_label("Name").fill("ops")
+        form.get_by_label("Kind").select_option("discord")
+        form.get_by_label("Webhook URL").fill("https://10.0.0.1/api/webhooks/1/tok")
+        form.get_by_role("button", name="Add channel").click()
+        form.get_by_role("alert").filter(has_text="private address").wait_for()
+        form.get_by_label("Webhook URL").fill("https://127.0.0.1:9/api/webhooks/1/tok")
+        form.get_by_role("button", name="Add channel").click()
+        channel = page.get_by_test_id("channel-ops")
+        channel.get_by_text("enabled").wait_for()
+        assert "tok" not in page.get_by_test_id("channels").inner_text()
+        channel.get_by_role("button", name="Switch off").click()
+        channel.get_by_text("disabled").wait_for()
+        page.get_by_test_id("deliveries").scroll_into_view_if_needed()
+        _shoot(page, (SHOTS or tmp_path) / "outbound-actions.png")
+    finally:
+        server.shutdown()
+
+
 SHOTS = Path(os.environ.get("TRADEHOOKS_SCREENSHOTS", "")) if os.environ.get(
     "TRADEHOOKS_SCREENSHOTS") else None
 
@@ -181,6 +257,9 @@ def _ready(up: dict[str, Any], page: Any, tab: str, signals: dict[str, str]) -> 
         page.get_by_test_id("equity-chart").locator("canvas").first.wait_for()
     elif tab == "test":
         page.get_by_label("Strategy").select_option(label=demo_data.MOMENTUM)
+    elif tab == "outbound":
+        page.get_by_test_id("callbacks").locator("tbody tr").first.wait_for()
+        page.get_by_test_id("channels").locator("tbody tr").first.wait_for()
     elif tab == "whatif":
         page.get_by_label("Setting 1").select_option("max_order_notional")
         page.get_by_label("Value 1").fill("500")
@@ -200,7 +279,7 @@ def _shoot(page: Any, path: Path) -> None:
 
 SHOTS_OF = (("setup", "setup"), ("brokers", "brokers"), ("bots", "bots"), ("logs", "logs"),
             ("trail", "logs/{executed}"), ("analytics", "analytics"), ("test", "test"),
-            ("whatif", "whatif"))
+            ("whatif", "whatif"), ("outbound", "outbound"))
 
 
 def test_every_tab_renders_in_both_themes_and_on_a_phone(up: dict[str, Any], page: Any,
