@@ -18,7 +18,7 @@ from nats.js.kv import KeyValue
 
 from contracts.orders import OrderRequest
 from contracts.subjects import token
-from libs.runtime.partitions.fence import write_epoch
+from libs.runtime.partitions.fence import CURRENT_TENURE, write_epoch
 
 
 class Reservation(msgspec.Struct, frozen=True, kw_only=True):
@@ -123,9 +123,11 @@ class RiskLedgers:
     async def load(self, account_id: str, fresh: bool = True
                    ) -> tuple[RiskLedger, int | None]:
         """The ledger and its revision (None when it does not exist yet); with
-        ``fresh=False`` the one this process saved last, when it has it."""
-        kept = None if fresh else self._kept.pop(account_id, None)
-        if kept is not None:
+        ``fresh=False`` the one this process saved last, when it has it. Under a
+        partition tenure, the one this process saved in the same tenure is exact
+        (only the owner writes), so it is used even when ``fresh`` is asked."""
+        kept = self._kept.pop(account_id, None)
+        if kept is not None and (not fresh or _written_in_this_tenure(kept[0])):
             return kept
         try:
             entry = await self.kv.get(token(account_id))
@@ -185,6 +187,13 @@ class RiskLedgers:
                 del ledger.pending[coid]
             if await self.save(account_id, ledger, revision):
                 return True
+
+
+def _written_in_this_tenure(ledger: RiskLedger) -> bool:
+    """The ledger was saved by this process under the partition tenure it runs in
+    now: nobody else can have written it since."""
+    tenure = CURRENT_TENURE.get()
+    return tenure is not None and ledger.epoch == tenure.epoch
 
 
 _decision_decoder = msgspec.json.Decoder(Decision)

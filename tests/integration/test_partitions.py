@@ -94,8 +94,11 @@ async def test_leases_split_the_partitions_and_move_them_when_an_instance_goes(
     await wait_for(lambda: c.running == share and a.running.isdisjoint(share), 10,
                    "c took its share")
     epochs = {p: a.ownership.holdings.get(p) for p in share}
-    c.task.cancel()  # killed: no give-back
-    c.ownership.give_back_all = None  # type: ignore[assignment,method-assign]
+    async def killed() -> None:  # no give-back, no goodbye
+        return None
+
+    c.ownership.give_back_all = killed  # type: ignore[method-assign]
+    c.task.cancel()
     took = await wait_for(lambda: a.running == set(range(PARTITIONS)), 4 * LEASE_S + 2,
                           "a owns everything after c died")
     assert took <= 2 * LEASE_S + 1.5
@@ -139,3 +142,22 @@ async def test_an_old_owner_cannot_write_a_ledger_a_newer_owner_wrote(bus: Bus) 
     with pytest.raises(NotOwner):
         await old.save("acc-1", RiskLedger(), fresh_revision)
     assert (await new.load("acc-1"))[0].orders_today == 7
+
+
+async def test_the_owner_trusts_the_ledger_it_wrote_in_its_tenure(bus: Bus) -> None:
+    kv = await bus.kv(streams.BUCKET_RISK)
+    ledgers = RiskLedgers(kv)
+    CURRENT_TENURE.set(Tenure(0, 4, _Holder(True)))
+    ledger, revision = await ledgers.load("acc-2")
+    ledger.orders_today = 3
+    assert await ledgers.save("acc-2", ledger, revision)
+    # Nobody else writes under the lease; were the KV changed behind its back, the
+    # owner would not even look (a fresh load is the kept copy).
+    await kv.put("acc-2", b'{"orders_today": 99, "epoch": 4}')
+    assert (await ledgers.load("acc-2", fresh=True))[0].orders_today == 3
+    ledger, revision = await ledgers.load("acc-2", fresh=False)
+    assert await ledgers.save("acc-2", ledger, revision)
+    # A new tenure (the partition went away and came back) trusts nothing kept.
+    await kv.put("acc-2", b'{"orders_today": 99, "epoch": 4}')
+    CURRENT_TENURE.set(Tenure(0, 5, _Holder(True)))
+    assert (await ledgers.load("acc-2", fresh=True))[0].orders_today == 99
