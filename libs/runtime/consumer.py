@@ -62,7 +62,7 @@ from libs.runtime.bus import Bus, is_bus_error
 from libs.runtime.clock import SystemClock
 from libs.runtime.dead_letters import park
 from libs.runtime.lanes import Lanes
-from libs.runtime.partitions.fence import NotOwner
+from libs.runtime.partitions.fence import NotOwner, check_tenure
 from libs.runtime.restart import first_batch
 from libs.runtime.timers import stopped_within
 
@@ -275,6 +275,10 @@ class Consumer:
         (no error is given: the first goes the careful way, the rest follow)."""
         handled: list[_Handled] = []
         events: list[Any] = []
+        try:
+            check_tenure()  # a partition's lease lapsed: its next owner handles these
+        except NotOwner as exc:
+            return handled, exc
         for msg in msgs:
             try:
                 event = self.decode(msg.data)
@@ -343,6 +347,7 @@ class Consumer:
             try:
                 if failed is not None:
                     raise failed
+                check_tenure()
                 outgoing = await self.handle(event)
                 await self._publish(outgoing)
                 break
@@ -351,6 +356,13 @@ class Consumer:
                 metrics.HANDLER_ERRORS.labels(durable).inc()
                 _log_failure(exc, "%s failed on %s (attempt %d)", durable, _describe(event),
                              attempt)
+                if isinstance(exc, NotOwner):
+                    # Not the message's fault: never an attempt that ends the signal.
+                    # The partition's consumers are being stopped; give it back then.
+                    if not await self._wait_to_retry(1):
+                        await self._give_back(msg)
+                        return False
+                    continue
                 if 0 < limit <= attempt:
                     await self._give_up(msg, event, f"{type(exc).__name__}: {exc}", attempt)
                     return True

@@ -8,6 +8,8 @@ order. Messages a clean stop handed back (nak) are redelivered at once, ahead of
 ones. So: fetch as many as the consumer has out; if they all came back, nothing is
 held elsewhere. Otherwise keep what came (extending its ack wait), wait one ack wait
 for the rest to come back, fetch again, and hand everything over in stream order.
+Stopped meanwhile (a service stop, or a partition given to another instance), the
+messages in hand are given back, not handled: the held ones must still come first.
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ async def _hold(msgs: list[Msg], stop: asyncio.Event, seconds: float,
                 await msg.in_progress()
 
 
+async def _give_back(msgs: list[Msg]) -> None:
+    for msg in msgs:
+        with contextlib.suppress(Exception):  # left unacked: back after the ack wait
+            await msg.nak()
+
+
 async def first_batch(bus: Bus, spec: ConsumerSpec, sub: JetStreamContext.PullSubscription,
                       stop: asyncio.Event) -> list[Msg]:
     """The messages to handle first, in stream order (empty: just start fetching)."""
@@ -71,7 +79,11 @@ async def first_batch(bus: Bus, spec: ConsumerSpec, sub: JetStreamContext.PullSu
     await _hold(msgs, stop, spec.ack_wait_s + REDELIVERY_MARGIN_S,
                 max(spec.ack_wait_s / 3, 0.1))
     if stop.is_set():
-        return msgs  # handled (or given back) by the normal stop path
+        # Stopped (or the partition moved on) while earlier messages are still held
+        # elsewhere: handling these now would let them overtake those. Give them
+        # back; whoever consumes next waits for the rest the same way.
+        await _give_back(msgs)
+        return []
     seen = {m.metadata.sequence.stream for m in msgs}
     more = [m for m in await _fetch(sub, out, timeout=1.0)
             if m.metadata.sequence.stream not in seen]

@@ -123,7 +123,7 @@ async def _run(sut: System, bus: Bus, rng: random.Random) -> None:
         await wait_until(lambda s=service: _all_held(bus, s), timeout=30, interval=0.2,
                          message=f"{service}'s partitions owned")
     tenancies = await provision_many(bus, 24)
-    alerts = make_alerts(tenancies, 192, rng)
+    alerts = make_alerts(tenancies, 144, rng)
     load = asyncio.create_task(run_load(sut.api_url, alerts, rate_per_s=12))
 
     await asyncio.sleep(2.5)  # the fault schedule, inside the ~16 s of load

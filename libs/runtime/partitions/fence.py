@@ -39,6 +39,14 @@ class Tenure:
 CURRENT_TENURE: ContextVar[Tenure | None] = ContextVar("partition_tenure", default=None)
 
 
+def check_tenure() -> None:
+    """Raise :class:`NotOwner` when the partition tenure this code runs under lapsed
+    (a consumer stops handling the moment its lease may have gone)."""
+    tenure = CURRENT_TENURE.get()
+    if tenure is not None and not tenure.holder.can_write(tenure.partition, tenure.epoch):
+        raise NotOwner(f"partition {tenure.partition}: lease (epoch {tenure.epoch}) lapsed")
+
+
 def write_epoch(stored_epoch: int) -> int:
     """The epoch to store with a write over a value written under ``stored_epoch``
     (raises :class:`NotOwner` when the write must not happen)."""
