@@ -29,6 +29,8 @@ from services.api.suspension import switched
 
 # Fixed once opened: the ledger and the projection are kept in this broker and
 # currency from this starting cash; pausing belongs to the breaker and resume.
+# In the adapter's venue table but without a fake venue and tests yet.
+UNTESTED_BROKERS = frozenset({"bybit", "okx"})
 FIXED = frozenset({"id", "tenant_id", "broker", "currency", "starting_cash", "paused",
                    "paused_reason", "suspended"})
 
@@ -61,6 +63,9 @@ def _check_broker(account: Account) -> Account:
     if account.broker == "alpaca" and account.alpaca is None:
         raise Problem(422, "invalid_field", "alpaca: required for an alpaca account",
                       field="alpaca")
+    if account.broker in UNTESTED_BROKERS:
+        raise Problem(422, "invalid_field", f"broker: {account.broker} is not offered yet "
+                      "(no tested adapter); use binance or orderly", field="broker")
     if account.broker in EXCHANGE_BROKERS:
         if account.exchange is None:
             raise Problem(422, "invalid_field", f"exchange: required for a {account.broker} "

@@ -13,11 +13,15 @@ import aiohttp
 import pytest
 from e2e.helpers import post_json
 from fakes.orderly_server import ACCOUNT_ID, FakeOrderly
-from harness import EventTap, System, Tenancy, provision, wait_until
+from harness import EventTap, System, Tenancy, master_box, provision, wait_until
 
-from contracts.events import OrderPlaced, TradeExecuted
+from contracts import streams
+from contracts.events import LegCanceled, OrderPlaced, TradeExecuted
 from libs.registry.models import ExchangeConfig
+from libs.registry.store import Registry
+from libs.registry.views import MASK
 from libs.runtime.bus import Bus
+from services.executor.open_orders import OpenOrders
 
 pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 PERP = "PERP_BTC_USDC"
@@ -75,9 +79,19 @@ async def test_002_alert_opens_protects_and_closes_an_orderly_perpetual(
         assert isinstance(closed, TradeExecuted), closed
         assert (closed.fill.side, closed.fill.quantity) == ("sell", Decimal("0.0123"))
         assert PERP not in orderly.positions
-        # Flat: the legs are cancelled at Orderly.
-        await wait_until(lambda: all(o["status"] == "CANCELLED" for o in legs.values()),
-                         timeout=20, message="the legs cancelled once flat")
+        # Flat: the legs are cancelled at Orderly, and the executor says so.
+        ended = await tap.wait_for(lambda evs: [
+            e for e in evs if isinstance(e, LegCanceled) and e.signal_id == entry["signal_id"]]
+            if len([e for e in evs if isinstance(e, LegCanceled)
+                    and e.signal_id == entry["signal_id"]]) == 2 else [])
+        assert {e.leg for e in ended} == {"sl", "tp"}  # type: ignore[attr-defined]
+        assert all(o["status"] == "CANCELLED" for o in legs.values())
+        # ... and has forgotten them (its order sync stops asking this fake venue).
+        resting = OpenOrders(await bus.kv(streams.BUCKET_OPEN_ORDERS))
+
+        async def forgotten() -> bool:
+            return not [o for o in await resting.all() if o.account_id == t.account.id]
+        await wait_until(forgotten, timeout=20, message="the executor to forget the legs")
 
         async with http.get(f"{system.operator_url}/api/v1/signals/{entry['signal_id']}",
                             headers=system.admin_headers) as resp:
@@ -100,3 +114,53 @@ async def test_002_sell_opens_a_short_and_a_lost_answer_places_it_once(
     assert (done.fill.symbol, done.fill.side) == ("ETH-PERP", "sell")
     assert orderly.positions["PERP_ETH_USDC"][0] == Decimal("-0.5")
     assert len(orderly.created) == 1
+
+
+async def test_an_orderly_account_registered_through_the_admin_api_trades(
+        orderly: FakeOrderly, system: System, bus: Bus, tap: EventTap) -> None:
+    api, headers = f"{system.operator_url}/api/v1", system.admin_headers
+    keys = {"api_key": orderly.key, "secret": orderly.secret, "account_id": ACCOUNT_ID,
+            "market": "perp", "leverage": 3, "testnet": True, "url_override": orderly.url}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async def call(method: str, path: str, body: Any) -> tuple[int, Any]:
+            async with http.request(method, f"{api}{path}", json=body) as resp:
+                return resp.status, await resp.json()
+
+        _, tenant = await call("POST", "/tenants", {"name": "KEK DEX"})
+        base = {"tenant_id": tenant["id"], "name": "Orderly", "broker": "orderly"}
+        missing = await call("POST", "/accounts", base)
+        no_account_id = await call("POST", "/accounts", {
+            **base, "exchange": {**keys, "account_id": ""}})
+        untested = await call("POST", "/accounts", {**base, "broker": "bybit",
+                                                    "exchange": keys})
+        assert [m[0] for m in (missing, no_account_id, untested)] == [422, 422, 422]
+        assert [m[1]["field"] for m in (missing, no_account_id, untested)] == [
+            "exchange", "exchange", "broker"]
+        status, account = await call("POST", "/accounts", {**base, "exchange": keys})
+        assert status == 201, account
+        assert account["exchange"]["secret"] == MASK
+        assert orderly.secret not in str(account)
+        # A PATCH that sends the mask back keeps the stored key.
+        status, patched = await call("PATCH", f"/accounts/{account['id']}", {
+            "exchange": {**keys, "secret": MASK, "leverage": 4}})
+        assert status == 200, patched
+        _, made = await call("POST", "/strategies", {
+            "tenant_id": tenant["id"], "account_id": account["id"], "name": "KEK seed",
+            "sizing_mode": "alert_contracts"})
+        registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
+        stored = await registry.account(account["id"])
+        strategy = await registry.strategy(made["strategy"]["id"])
+        assert stored is not None and stored.exchange is not None and strategy is not None
+        assert (stored.exchange.secret, stored.exchange.leverage) == (orderly.secret, 4)
+
+    entry: dict[str, Any] = {}
+    async with aiohttp.ClientSession() as http:
+        async def accepted() -> bool:  # once ingress has heard of the new strategy
+            nonlocal entry
+            status, entry = await post_json(http, system.webhook_url(strategy),
+                                            alert_002("buy", quantity="0.001", price="60000"))
+            return status == 202
+        await wait_until(accepted, timeout=20, message="ingress to take the new strategy")
+    done = await tap.wait_terminal(entry["signal_id"])
+    assert isinstance(done, TradeExecuted), done
+    assert (done.broker, orderly.leverage) == ("orderly", 4)
