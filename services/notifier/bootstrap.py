@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp
-
 from contracts import streams
 from libs.callbacks.outbound import outbound_session
 from libs.notify.bot import parse_bindings
@@ -16,6 +14,7 @@ from libs.runtime.consumer import Consumer
 from libs.runtime.service import Runnable, run_consumers
 from services.notifier.handlers import Notifier
 from services.notifier.senders import Senders
+from services.notifier.telegram_api import TelegramBots
 from services.notifier.telegram_bot import TelegramBot
 
 
@@ -23,8 +22,10 @@ async def main(settings: Settings) -> None:
     """Run the notifier (and the Telegram admin bot when configured) until SIGTERM."""
     bindings = parse_bindings(settings.telegram_admins)  # a bad entry stops the start
     hooks = outbound_session(settings.notify_timeout_s, settings.callback_ca_file)
-    async with aiohttp.ClientSession() as session, hooks:
-        senders = Senders(session, settings.telegram_api_url, settings.notify_timeout_s,
+    telegram = TelegramBots(settings.telegram_api_url, settings.notify_timeout_s,
+                            settings.telegram_poll_s)
+    async with hooks:
+        senders = Senders(telegram, settings.notify_timeout_s,
                           settings.callback_allow_loopback, hooks=hooks)
 
         async def build(bus: Bus) -> list[Runnable]:
@@ -37,9 +38,11 @@ async def main(settings: Settings) -> None:
                 registry, Consumer(bus, streams.NOTIFIER, notifier.handle), notifier]
             if settings.telegram_bot_token:
                 runnables.append(TelegramBot(
-                    session, settings.telegram_api_url, settings.telegram_bot_token,
-                    bindings, bus, registry, SystemClock(), settings.api_url,
-                    settings.telegram_poll_s))
+                    telegram, settings.telegram_bot_token, bindings, bus, registry,
+                    SystemClock(), settings.api_url, settings.telegram_poll_s))
             return runnables
 
-        await run_consumers("notifier", settings, build)
+        try:
+            await run_consumers("notifier", settings, build)
+        finally:
+            await telegram.close()

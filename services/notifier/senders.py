@@ -1,6 +1,7 @@
 """Sending one message to one channel: Telegram, Discord, Slack, e-mail.
 
-Chat services get plain JSON posts over aiohttp; e-mail goes through aiosmtplib.
+Telegram goes through python-telegram-bot (:mod:`services.notifier.telegram_api`),
+Discord and Slack get plain JSON posts over aiohttp, e-mail goes through aiosmtplib.
 
 Discord and Slack URLs are the tenant's: they are judged like callback URLs and sent
 through the dispatcher's guarded session (:func:`libs.callbacks.outbound.outbound_session`):
@@ -20,10 +21,12 @@ from typing import Any
 
 import aiohttp
 import aiosmtplib
+from telegram.error import TelegramError
 
 from libs.callbacks.outbound import connection_problem, refused_by
 from libs.notify.messages import Message
 from libs.registry.models import NotificationChannel
+from services.notifier.telegram_api import TelegramBots, described, is_permanent
 
 # Discord refuses content over 2000 characters; Telegram over 4096.
 _LIMITS = {"discord": 2000, "telegram": 4096, "slack": 3900}
@@ -44,15 +47,13 @@ def _permanent(status: int) -> bool:
 
 
 class Senders:
-    """Sends messages: Telegram over ``session``, Discord and Slack over ``hooks``
+    """Sends messages: Telegram through ``telegram``, Discord and Slack over ``hooks``
     (a guarded session: :func:`libs.callbacks.outbound.outbound_session`)."""
 
-    def __init__(self, session: aiohttp.ClientSession, telegram_api_url: str,
-                 timeout_s: float, allow_loopback: bool = False, *,
-                 hooks: aiohttp.ClientSession) -> None:
-        self.session = session
+    def __init__(self, telegram: TelegramBots, timeout_s: float,
+                 allow_loopback: bool = False, *, hooks: aiohttp.ClientSession) -> None:
+        self.telegram = telegram
         self.hooks = hooks
-        self.telegram_api_url = telegram_api_url.rstrip("/")
         self.timeout_s = timeout_s
         self.allow_loopback = allow_loopback
 
@@ -63,21 +64,21 @@ class Senders:
             return
         text = message.text()[:_LIMITS[channel.kind]]
         if channel.kind == "telegram":
-            url = f"{self.telegram_api_url}/bot{channel.secret}/sendMessage"
-            body: dict[str, Any] = {"chat_id": channel.chat_id, "text": text,
-                                    "disable_web_page_preview": True}
-        else:
-            problem = connection_problem(channel.secret, self.allow_loopback)
-            if problem is not None:
-                raise SendError(f"{channel.kind} webhook refused: {problem}", permanent=True)
-            url = channel.secret
-            body = {"content": text} if channel.kind == "discord" else {"text": text}
-        await self._post(channel, url, body)
+            try:
+                await self.telegram.send(channel.secret, channel.chat_id, text)
+            except TelegramError as exc:
+                raise SendError(f"telegram refused or unreachable ({described(exc)})",
+                                permanent=is_permanent(exc)) from None
+            return
+        problem = connection_problem(channel.secret, self.allow_loopback)
+        if problem is not None:
+            raise SendError(f"{channel.kind} webhook refused: {problem}", permanent=True)
+        body = {"content": text} if channel.kind == "discord" else {"text": text}
+        await self._post(channel, channel.secret, body)
 
     async def _post(self, channel: NotificationChannel, url: str, body: dict[str, Any]) -> None:
-        session = self.session if channel.kind == "telegram" else self.hooks
         try:
-            async with session.post(
+            async with self.hooks.post(
                     url, json=body, allow_redirects=False,
                     timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as response:
                 await response.content.read(4096)

@@ -1,10 +1,10 @@
 """The Telegram admin bot: operators manage their tenant from a chat.
 
-It long-polls the Bot API (``getUpdates``; base URL ``TRADEHOOKS_TELEGRAM_API_URL``)
-and answers each command with ``sendMessage``. Only chats bound to a tenant answer
-(:mod:`libs.notify.bot`); everything a command touches is that tenant's. A new
-strategy's secret is told only in a private chat (in a group the members, and
-Telegram's history, would keep it).
+It long-polls the Bot API (``getUpdates``, through python-telegram-bot; base URL
+``TRADEHOOKS_TELEGRAM_API_URL``) and answers each command with ``sendMessage``. Only
+chats bound to a tenant answer (:mod:`libs.notify.bot`); everything a command
+touches is that tenant's. A new strategy's secret is told only in a private chat (in
+a group the members, and Telegram's history, would keep it).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import asyncio
 import json
 import logging
 import uuid
-from typing import Any
 
-import aiohttp
 from pydantic import ValidationError
+from telegram import Update
+from telegram.error import TelegramError
 
 from contracts.webhook_urls import webhook_url
 from libs.notify.bot import USAGE, Binding, Command, parse_command, refusal
@@ -28,6 +28,7 @@ from libs.registry.secrets import new_secret
 from libs.registry.store import Registry
 from libs.runtime.bus import Bus
 from libs.runtime.clock import Clock
+from services.notifier.telegram_api import MAX_TEXT, NO_PREVIEW, TelegramBots, described
 
 log = logging.getLogger(__name__)
 PRIVATE_ONLY = "<sent only in a private chat with the bot>"
@@ -36,11 +37,10 @@ PRIVATE_ONLY = "<sent only in a private chat with the bot>"
 class TelegramBot:
     """Polls for commands and answers them."""
 
-    def __init__(self, session: aiohttp.ClientSession, api_url: str, token: str,
-                 bindings: dict[str, Binding], bus: Bus, registry: Registry, clock: Clock,
-                 public_url: str, poll_s: float = 25.0) -> None:
-        self.session = session
-        self.base = f"{api_url.rstrip('/')}/bot{token}"
+    def __init__(self, bots: TelegramBots, token: str, bindings: dict[str, Binding],
+                 bus: Bus, registry: Registry, clock: Clock, public_url: str,
+                 poll_s: float = 25.0) -> None:
+        self.bot = bots.bot(token)
         self.bindings = bindings
         self.bus = bus
         self.registry = registry
@@ -60,37 +60,29 @@ class TelegramBot:
                 poll.cancel()
                 return
             for update in poll.result():
-                self.offset = max(self.offset, int(update.get("update_id", 0)) + 1)
+                self.offset = max(self.offset, update.update_id + 1)
                 await self._answer_update(update)
 
-    async def _updates(self) -> list[dict[str, Any]]:
+    async def _updates(self) -> tuple[Update, ...]:
         try:
-            async with self.session.get(
-                    f"{self.base}/getUpdates",
-                    params={"offset": str(self.offset), "timeout": str(int(self.poll_s)),
-                            "allowed_updates": '["message"]'},
-                    timeout=aiohttp.ClientTimeout(total=self.poll_s + 10)) as response:
-                body = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            # The URL holds the bot token: log only the kind of failure.
-            log.warning("telegram getUpdates failed (%s); retrying", type(exc).__name__)
+            return await self.bot.get_updates(offset=self.offset, timeout=int(self.poll_s),
+                                              allowed_updates=["message"])
+        except TelegramError as exc:
+            # Described by kind only: requests carry the bot token.
+            log.warning("telegram getUpdates failed (%s); retrying", described(exc))
             await asyncio.sleep(2.0)
-            return []
-        if not isinstance(body, dict) or not body.get("ok"):
-            log.warning("telegram getUpdates refused (%s)", response.status)
-            await asyncio.sleep(2.0)
-            return []
-        return [u for u in body.get("result", []) if isinstance(u, dict)]
+            return ()
 
-    async def _answer_update(self, update: dict[str, Any]) -> None:
-        message = update.get("message") or {}
-        chat = message.get("chat") or {}
-        command = parse_command(str(message.get("text") or ""))
-        if command is None or "id" not in chat:
+    async def _answer_update(self, update: Update) -> None:
+        message = update.message
+        if message is None:
             return
-        chat_id = str(chat["id"])
+        command = parse_command(message.text or "")
+        if command is None:
+            return
+        chat_id = str(message.chat.id)
         try:
-            reply = await self.answer(chat_id, chat.get("type") == "private", command)
+            reply = await self.answer(chat_id, message.chat.type == "private", command)
         except Exception:
             log.exception("telegram command /%s failed", command.name)
             reply = "Something went wrong; the operators have the details in the log."
@@ -174,12 +166,7 @@ class TelegramBot:
 
     async def _send(self, chat_id: str, text: str) -> None:
         try:
-            async with self.session.post(
-                    f"{self.base}/sendMessage",
-                    json={"chat_id": chat_id, "text": text[:4096],
-                          "disable_web_page_preview": True},
-                    timeout=aiohttp.ClientTimeout(total=10)) as response:
-                if response.status != 200:
-                    log.warning("telegram sendMessage answered %s", response.status)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("telegram sendMessage failed (%s)", type(exc).__name__)
+            await self.bot.send_message(chat_id=chat_id, text=text[:MAX_TEXT],
+                                        link_preview_options=NO_PREVIEW)
+        except TelegramError as exc:
+            log.warning("telegram sendMessage failed (%s)", described(exc))

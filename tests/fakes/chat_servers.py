@@ -50,15 +50,19 @@ class FakeChats:
         if self.fail_next > 0:
             self.fail_next -= 1
             return web.json_response({"ok": False}, status=500)
-        self.posted.append(Posted(service, request.path, await request.json()))
-        if service == "telegram":
-            return web.json_response({"ok": True, "result": {"message_id": len(self.posted)}})
+        self.posted.append(Posted(service, request.path, await _body(request)))
+        if service == "telegram":  # the Message Telegram answers (what a client parses)
+            chat = self.posted[-1].body.get("chat_id", 0)
+            return web.json_response({"ok": True, "result": {
+                "message_id": len(self.posted), "date": 0, "text": "",
+                "chat": {"id": int(chat) if str(chat).lstrip("-").isdigit() else 0,
+                         "type": "private"}}})
         return web.Response(status=204) if service == "discord" else web.Response(text="ok")
 
     def say(self, chat_id: int, text: str, private: bool = True) -> None:
         """A person writes ``text`` to the bot in chat ``chat_id``."""
         self.updates.append({"update_id": len(self.updates) + 100, "message": {
-            "message_id": len(self.updates) + 1, "text": text,
+            "message_id": len(self.updates) + 1, "date": 0, "text": text,
             "chat": {"id": chat_id, "type": "private" if private else "supergroup"}}})
         self._arrived.set()
 
@@ -68,8 +72,9 @@ class FakeChats:
                 if str(p.body.get("chat_id")) == str(chat_id)]
 
     async def _get_updates(self, request: web.Request) -> web.StreamResponse:
-        offset = int(request.query.get("offset", "0"))
-        timeout = float(request.query.get("timeout", "0"))
+        asked = {**request.query, **(await _body(request) if request.can_read_body else {})}
+        offset = int(asked.get("offset", "0"))
+        timeout = float(asked.get("timeout", "0"))
         with_offset = [u for u in self.updates if u["update_id"] >= offset]
         if not with_offset and timeout:
             self._arrived.clear()
@@ -91,6 +96,7 @@ class FakeChats:
         app = web.Application()
         app.router.add_post("/bot{token}/sendMessage", self._telegram)
         app.router.add_get("/bot{token}/getUpdates", self._get_updates)
+        app.router.add_post("/bot{token}/getUpdates", self._get_updates)
         app.router.add_post("/api/webhooks/{id}/{token}", self._discord)
         app.router.add_post("/services/{a}/{b}/{c}", self._slack)
         self.runner = web.AppRunner(app)
@@ -103,6 +109,14 @@ class FakeChats:
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    """A request's fields, sent as JSON (webhooks) or as a form (python-telegram-bot,
+    which JSON-encodes nested values: ``link_preview_options``)."""
+    if request.content_type == "application/json":
+        return dict(await request.json())
+    return dict(await request.post())
 
 
 class _Inbox:

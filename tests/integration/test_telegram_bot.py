@@ -8,7 +8,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from fakes.chat_servers import FakeChats
 from harness import Tenancy, master_box, provision, wait_until
@@ -18,6 +17,7 @@ from libs.notify.bot import parse_bindings
 from libs.registry.store import Registry
 from libs.runtime.bus import Bus
 from libs.runtime.clock import SystemClock
+from services.notifier.telegram_api import TelegramBots
 from services.notifier.telegram_bot import PRIVATE_ONLY, TelegramBot
 
 TOKEN = "555:bot-admin-token"
@@ -40,14 +40,17 @@ async def running_bot(bus: Bus, chats: FakeChats
     bindings = parse_bindings(f"{ADMIN}={t.tenant.id}:admin,{VIEWER}={t.tenant.id}:viewer,"
                               f"{GROUP}={t.tenant.id}:admin")
     stop = asyncio.Event()
-    async with aiohttp.ClientSession() as session:
-        bot = TelegramBot(session, chats.url, TOKEN, bindings, bus, registry, SystemClock(),
-                          "https://hooks.example.test", poll_s=1)
-        task = asyncio.create_task(bot.run(stop))
+    bots = TelegramBots(chats.url, 5, poll_s=1)
+    bot = TelegramBot(bots, TOKEN, bindings, bus, registry, SystemClock(),
+                      "https://hooks.example.test", poll_s=1)
+    task = asyncio.create_task(bot.run(stop))
+    try:
         yield t, other, registry
         assert (await registry.account(other.account.id)).paused is False  # type: ignore[union-attr]
+    finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+        await bots.close()
 
 
 async def reply(chats: FakeChats, chat: int, text: str, private: bool = True) -> str:
