@@ -100,7 +100,8 @@ class CcxtBroker:
                 mark = decimal(position.get("markPrice")) or decimal(position.get("entryPrice"))
                 if mark is not None:
                     prices[symbol] = mark
-                equity += decimal(position.get("unrealizedPnl")) or ZERO
+                if not self.venue.total_includes_unrealised:
+                    equity += decimal(position.get("unrealizedPnl")) or ZERO
         else:
             for currency, amount in (balance.get("total") or {}).items():
                 quantity = decimal(amount) or ZERO

@@ -38,6 +38,9 @@ class Venue:
     # A piece of the venue's answer to a lookup of an unknown order, where ccxt does
     # not raise OrderNotFound for it (Orderly: -1006 RESOURCE_NOT_FOUND).
     not_found_marker: str = ""
+    # The perpetual balance's total already counts open positions' unrealised profit
+    # (Binance's margin balance); else the adapter adds it (Orderly's holding).
+    total_includes_unrealised: bool = False
 
     def options(self, market: MarketKind) -> dict[str, Any]:
         """ccxt options for an account trading ``market``."""
@@ -52,7 +55,7 @@ VENUES: dict[str, Venue] = {
         client_ids=ClientIdRule(36, re.compile(r"[.A-Z:/a-z0-9_-]+")),
         default_type={"spot": "spot", "perp": "future"},
         market_types={"spot": ["spot"], "perp": ["linear"]},
-        separate_stop_book=frozenset({"perp"}),
+        separate_stop_book=frozenset({"perp"}), total_includes_unrealised=True,
         extra_options={"warnOnFetchOpenOrdersWithoutSymbol": False}),
     "bybit": Venue(
         name="bybit", ccxt_class="bybit", cash_currency="USDT", client_ids=_ID36,
