@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
 import pytest
 from factories import make_validated
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from contracts import streams
+from contracts.events import AnyEvent, TenantCreated
 from contracts.subjects import token
 from libs.runtime.bus import Bus, ensure_topology
+from libs.runtime.clock import SystemClock
+from libs.runtime.consumer import Consumer, Outgoing
+from libs.runtime.failures import exhausted
 from libs.runtime.partitions.assignment import assignment, partition_of
 from libs.runtime.partitions.fence import CURRENT_TENURE, NotOwner, Tenure
 from libs.runtime.partitions.ownership import Ownership
@@ -161,3 +166,30 @@ async def test_the_owner_trusts_the_ledger_it_wrote_in_its_tenure(bus: Bus) -> N
     await kv.put("acc-2", b'{"orders_today": 99, "epoch": 4}')
     CURRENT_TENURE.set(Tenure(0, 5, _Holder(True)))
     assert (await ledgers.load("acc-2", fresh=True))[0].orders_today == 99
+
+
+async def test_a_lost_partition_is_never_an_attempt_that_ends_the_signal(bus: Bus) -> None:
+    """A handler refused for want of a lease (NotOwner) is retried in place, however
+    often, and given back when its consumer stops: no give-up, no dead letter."""
+    spec = streams.ConsumerSpec("fenced", ("registry.>",), "validate", max_deliver=2,
+                                backoff_s=(0.05,))
+    tries: list[str] = []
+    refused_often = asyncio.Event()
+
+    async def not_ours(event: AnyEvent) -> list[Outgoing]:
+        tries.append(event.event_id)
+        if len(tries) >= 6:
+            refused_often.set()
+        raise NotOwner("partition moved")
+
+    await bus.publish_event(TenantCreated(event_id="e1", signal_id="s1", tenant_id="t",
+                                          occurred_at=datetime.now(UTC), name="t"), "m1")
+    stop = asyncio.Event()
+    task = asyncio.create_task(Consumer(bus, spec, not_ours,
+                                        exhausted("validate", SystemClock())).run(stop))
+    await asyncio.wait_for(refused_often.wait(), timeout=20)
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)
+    info = await bus.js.consumer_info(streams.STREAM, "fenced")
+    assert info.num_ack_pending + info.num_pending == 1  # given back, still there
+    assert (await bus.js.stream_info(streams.STREAM)).state.messages == 1  # nothing parked
