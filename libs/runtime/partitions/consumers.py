@@ -71,17 +71,30 @@ class PartitionedConsumers:
         await self.ownership.run(stop)
 
     async def _start(self, partition: int, epoch: int) -> None:
-        await self._stop(partition)  # an earlier tenure's consumers, if still there
+        # An earlier tenure's consumers, if still there, are stopped first, by the new
+        # task: the ownership round that called us must not wait for them.
+        earlier = self._running.pop(partition, None)
+        if earlier is not None:
+            earlier.stop.set()
         consumers = self._make(partition)
         stop = asyncio.Event()
         context = contextvars.copy_context()
         context.run(CURRENT_TENURE.set, Tenure(partition, epoch, self.ownership))
-        task = asyncio.create_task(self._run_all(consumers, stop), context=context)
+        task = asyncio.create_task(self._run_all(consumers, stop, earlier), context=context)
         self._running[partition] = _Running(consumers, stop, task)
 
     @staticmethod
-    async def _run_all(consumers: list[Consumer], stop: asyncio.Event) -> None:
-        await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
+    async def _run_all(consumers: list[Consumer], stop: asyncio.Event,
+                       earlier: _Running | None) -> None:
+        if earlier is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(earlier.task), STOP_GRACE_S)
+            except TimeoutError:
+                earlier.task.cancel()
+            except Exception:
+                log.exception("a consumer of an earlier tenure failed")
+        if not stop.is_set():
+            await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
 
     async def _stop(self, partition: int) -> None:
         running = self._running.pop(partition, None)

@@ -117,9 +117,14 @@ class Ownership:
         asked_at, now = self._monotonic(), self._wall()
         await self._members.put(self._member_key(self.instance), _encode(_Heartbeat(now)))
         members = live_members(await self._heartbeats(), now, self.lease_s)
-        seen = {p: await self._read(p) for p in range(self.partitions)}
+        # The reads, and below the writes, leave together: a round must stay short
+        # (a slow one lets leases lapse) even on a busy machine.
+        reads = await asyncio.gather(*(self._read(p) for p in range(self.partitions)))
+        seen = dict(enumerate(reads))
         steps = plan(self.instance, self.service, self.partitions, members,
                      {p: entry[0] for p, entry in seen.items()}, now, self.lease_s)
+        writes: dict[int, Awaitable[bool]] = {}
+        wanted: dict[int, Lease] = {}
         for partition in range(self.partitions):
             lease, revision = seen[partition]
             step = steps.get(partition)
@@ -127,20 +132,25 @@ class Ownership:
                 # Its consumers are stopping: keep the lease meanwhile.
                 if lease is not None and lease.owner == self.instance and \
                         not lease.expired(now):
-                    await self._write(partition, Lease(self.instance, lease.epoch,
-                                                       now + self.lease_s), revision)
+                    writes[partition] = self._write(
+                        partition, Lease(self.instance, lease.epoch, now + self.lease_s),
+                        revision)
                 continue
             if isinstance(step, Release):
                 self._stop(partition, give_back=True)
             elif isinstance(step, Claim | Renew):
-                await self._claim_or_renew(partition, step.lease, revision, asked_at)
+                wanted[partition] = step.lease
+                writes[partition] = self._write(partition, step.lease, revision)
             elif partition in self.holdings and (lease is None or
                                                  lease.owner != self.instance):
                 self._stop(partition, give_back=False)  # expired and taken
+        written = dict(zip(writes, await asyncio.gather(*writes.values()), strict=True))
+        for partition, lease in wanted.items():
+            await self._claimed_or_renewed(partition, lease, written[partition], asked_at)
 
-    async def _claim_or_renew(self, partition: int, lease: Lease, revision: int | None,
-                              asked_at: float) -> None:
-        if not await self._write(partition, lease, revision):
+    async def _claimed_or_renewed(self, partition: int, lease: Lease, written: bool,
+                                  asked_at: float) -> None:
+        if not written:
             self._stop(partition, give_back=False)
             return
         holding = Holding.after_write(lease, asked_at, self.lease_s, self.margin_s)
