@@ -13,7 +13,11 @@ the whole logs and every secret are checked when the module's system stops.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import resource
+import time
+import traceback
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -154,10 +158,56 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=rank)
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of every child it has reaped (services, nats-server)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """With TRADEHOOKS_TEST_CPU_LOG set, append each test's wall and CPU seconds (its
+    services' included, fixtures' teardown too) as a JSON line: where make test's time
+    goes, readable on a busy machine (``python -m tests.cpu_report FILE`` sums it)."""
+    path = os.environ.get("TRADEHOOKS_TEST_CPU_LOG")
+    if not path:
+        return (yield)
+    wall, cpu = time.monotonic(), _cpu_seconds()
+    result = yield
+    line = {"test": item.nodeid, "module": item.nodeid.split("::")[0],
+            "wall": round(time.monotonic() - wall, 3), "cpu": round(_cpu_seconds() - cpu, 3),
+            "worker": os.environ.get("PYTEST_XDIST_WORKER", "main")}
+    with open(path, "a", encoding="utf-8") as log:
+        log.write(json.dumps(line) + "\n")
+    return result
+
+
+def _plain_failure(item: pytest.Item, call: pytest.CallInfo[None],
+                   error: SystemError) -> pytest.TestReport:
+    """The failed phase's report with Python's own traceback, and why pytest's failed."""
+    excinfo = call.excinfo
+    text = "".join(traceback.format_exception(excinfo.value)) if excinfo else ""
+    return pytest.TestReport(
+        item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed",
+        f"{text}\n(pytest could not render this traceback: {error})", call.when,
+        duration=call.duration, start=call.start, stop=call.stop)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """Remember each phase's outcome so fixtures can print logs after a failure."""
-    report = yield
+    """Remember each phase's outcome so fixtures can print logs after a failure.
+
+    A failure whose traceback pytest cannot render still reports as that test's
+    failure, with a plain traceback: CPython 3.11.7 can raise ``SystemError: AST
+    constructor recursion depth mismatch`` while pytest parses the source after a deep
+    recursion (seen after schemathesis failed under load), which crashed the xdist
+    worker and ended the whole run without naming the test.
+    """
+    try:
+        report = yield
+    except SystemError as error:
+        report = _plain_failure(item, call, error)
     setattr(item, f"report_{report.when}", report)
     return report
 
