@@ -41,7 +41,8 @@ def would_order(event: WebhookValidated, strategy: Strategy, snapshot: AccountSn
         return order
     price = (event.signal.price or exposure.prices.get(order.symbol)
              or order.reference_price or Decimal(0))
-    return check_limits(event.signal, order, strategy, exposure, ledger, price) or order
+    return check_limits(event.signal, order, strategy, exposure, ledger, price,
+                        capabilities) or order
 
 
 def dry_run_outcome(event: WebhookValidated, account: Account,

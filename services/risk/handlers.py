@@ -322,7 +322,8 @@ def _reserve(event: WebhookValidated, strategy: Strategy, snapshot: AccountSnaps
         return order
     price = (event.signal.price or exposure.prices.get(order.symbol)
              or order.reference_price or Decimal(0))
-    refused = check_limits(event.signal, order, strategy, exposure, ledger, price)
+    refused = check_limits(event.signal, order, strategy, exposure, ledger, price,
+                           capabilities)
     if refused is not None:
         return refused
     notional = order_notional(order, price)

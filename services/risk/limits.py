@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from contracts.orders import OrderRequest
 from contracts.signals import Signal
 from libs.brokers.base import AccountSnapshot
+from libs.brokers.capabilities import Capabilities
 from libs.registry.models import Strategy
 from services.risk.ledger import RiskLedger
 from services.risk.rules import RiskRefusal
@@ -69,11 +70,22 @@ def order_notional(order: OrderRequest, price: Decimal) -> Decimal:
 
 
 def check_limits(signal: Signal, order: OrderRequest, strategy: Strategy, exposure: Exposure,
-                 ledger: RiskLedger, price: Decimal) -> RiskRefusal | None:
+                 ledger: RiskLedger, price: Decimal,
+                 capabilities: Capabilities | None = None) -> RiskRefusal | None:
     """Every configured limit, cheapest first; exits pass (they reduce risk), partial
-    ones (``reduce_only``) too."""
+    ones (``reduce_only``) too. ``capabilities`` (the account's broker) add the
+    venue's own limits: a partial exit needs reduce-only exits, new exposure stays
+    within the venue's declared ``max_leverage``."""
+    if capabilities is not None and order.reduce_only and not capabilities.reduce_only:
+        venue = capabilities.venue or "the broker"
+        return refusal("reduce_only", f"{venue} cannot keep a partial exit from crossing "
+                       "zero; close the whole position instead", "reduce-only exits", "none")
     if order.close_position or order.reduce_only or order.intent in SWEEPS:
         return None
+    if capabilities is not None and capabilities.max_leverage is not None:
+        venue_cap = Limits(max_leverage=capabilities.max_leverage, venue=capabilities.venue)
+        if (found := _leverage(venue_cap, order, exposure, price)) is not None:
+            return found
     symbol = order.symbol
     notional = order_notional(order, price)
     if strategy.allowed_symbols and symbol not in {s.upper() for s in strategy.allowed_symbols}:
@@ -192,16 +204,34 @@ def _exposure(strategy: Strategy, order: OrderRequest, exposure: Exposure, price
                        f"{strategy.max_open_positions}",
                        strategy.max_open_positions, len(exposure.positions) + 1)
     if strategy.max_leverage is not None:
-        if exposure.equity <= 0:
-            return refusal("max_leverage", "equity is not positive: no new exposure",
-                           strategy.max_leverage, "unbounded")
-        # The symbol's whole position is valued at the order's price after the order.
-        held_value = abs(held) * exposure.prices.get(symbol, ZERO)
-        gross_after = exposure.gross() - held_value + abs(after) * price
-        leverage = gross_after / exposure.equity
-        if leverage > strategy.max_leverage:
-            return refusal("max_leverage",
-                           f"gross exposure would be {leverage:.2f}x equity; the maximum is "
-                           f"{strategy.max_leverage}x",
-                           strategy.max_leverage, f"{leverage:.2f}")
+        return _leverage(Limits(max_leverage=strategy.max_leverage), order, exposure, price)
+    return None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A leverage cap and whose it is: the strategy's (no ``venue``) or the venue's."""
+
+    max_leverage: Decimal
+    venue: str = ""
+
+
+def _leverage(cap: Limits, order: OrderRequest, exposure: Exposure,
+              price: Decimal) -> RiskRefusal | None:
+    """Gross exposure after the order against ``cap`` times equity."""
+    rule = "venue_max_leverage" if cap.venue else "max_leverage"
+    whose = f"{cap.venue}'s maximum" if cap.venue else "the maximum"
+    if exposure.equity <= 0:
+        return refusal(rule, "equity is not positive: no new exposure", cap.max_leverage,
+                       "unbounded")
+    symbol = order.symbol
+    held = exposure.positions.get(symbol, ZERO)
+    after = held + (order.quantity if order.side == "buy" else -order.quantity)
+    # The symbol's whole position is valued at the order's price after the order.
+    held_value = abs(held) * exposure.prices.get(symbol, ZERO)
+    gross_after = exposure.gross() - held_value + abs(after) * price
+    leverage = gross_after / exposure.equity
+    if leverage > cap.max_leverage:
+        return refusal(rule, f"gross exposure would be {leverage:.2f}x equity; {whose} is "
+                       f"{cap.max_leverage}x", cap.max_leverage, f"{leverage:.2f}")
     return None

@@ -17,10 +17,12 @@ from libs.brokers.capabilities import (
     capabilities_for,
     capabilities_of,
 )
+from services.risk.ledger import RiskLedger
+from services.risk.limits import Exposure, check_limits
 from services.risk.rules import RiskRefusal, decide_order
 from services.sltp_monitor.legs import bracket_at_broker, legs_for_fill
 from services.validator.rules import Refusal, check_broker_rules
-from tests.factories import make_account, make_signal, make_snapshot, make_strategy
+from tests.factories import make_account, make_order, make_signal, make_snapshot, make_strategy
 
 NOW = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)
 
@@ -163,3 +165,42 @@ def test_alpaca_takes_fractional_equity_as_market_orders_only() -> None:
                                       quantity=D("0.01")), limit, make_snapshot(), "c-1",
                           ALPACA)
     assert isinstance(crypto, OrderRequest)  # crypto fractions rest as limits at Alpaca
+
+
+# -- risk: the venue's own limits ------------------------------------------------------
+
+PERPS = Capabilities(asset_classes=frozenset({"crypto", "equity"}), venue="Perps",
+                     shorting=frozenset({"crypto", "equity"}), leverage=True,
+                     max_leverage=D(3))
+
+
+def limits(order: OrderRequest, can: Capabilities, **snapshot: object) -> RiskRefusal | None:
+    ledger = RiskLedger()
+    return check_limits(make_signal(), order, make_strategy(max_order_notional=None),
+                        Exposure.of(make_snapshot(**snapshot), ledger), ledger, D(100), can)
+
+
+def test_new_exposure_stays_within_the_venues_declared_leverage() -> None:
+    # 100 000 equity, 2 500 units at 100: 2.5x, within 3x.
+    assert limits(make_order(quantity=D(2_500)), PERPS) is None
+    refused = limits(make_order(quantity=D(3_500)), PERPS)
+    assert refused == RiskRefusal(
+        "venue_max_leverage", "gross exposure would be 3.50x equity; Perps's maximum is 3x",
+        {"rule": "venue_max_leverage", "limit": "3", "value": "3.50"})
+    # A venue that declares no maximum (Alpaca, paper) decides itself.
+    assert limits(make_order(quantity=D(3_500)), ALPACA) is None
+    # Exits take exposure off: they pass.
+    held = {"positions": {"AAPL": D(3_500)}, "last_prices": {"AAPL": D(100)}}
+    assert limits(make_order(quantity=D(3_500), side="sell", intent="exit_long",
+                             close_position=True), PERPS, **held) is None
+
+
+def test_a_partial_exit_needs_reduce_only_exits_at_the_venue() -> None:
+    partial = make_order(side="sell", intent="exit_long", reduce_only=True, quantity=D(5))
+    loose = Capabilities(asset_classes=frozenset({"equity"}), venue="Loose",
+                         reduce_only=False)
+    refused = limits(partial, loose)
+    assert refused is not None and refused.code == "reduce_only"
+    assert refused.reason == ("Loose cannot keep a partial exit from crossing zero; close the "
+                              "whole position instead")
+    assert limits(partial, ALPACA) is None
