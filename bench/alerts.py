@@ -48,8 +48,13 @@ def signed_alert(target: Target, n: int, timestamp: int | None = None) -> Alert:
         "webhook-timestamp": str(ts), "webhook-signature": sign(target.secret, msg_id, ts, body)})
 
 
-def round_robin(targets: list[Target], count: int, first: int = 0) -> list[Alert]:
-    """``count`` alerts spread over ``targets`` in turn (alert ``first`` onwards)."""
-    ts = int(time.time())
-    return [signed_alert(targets[n % len(targets)], n // len(targets), ts)
+def round_robin(targets: list[Target], count: int, first: int = 0,
+                rate: float | None = None) -> list[Alert]:
+    """``count`` alerts spread over ``targets`` in turn (alert ``first`` onwards).
+    With ``rate``, each is signed for the second it is due to be sent at that rate
+    (a long run's last alerts would otherwise be older than the signature tolerance
+    by the time a slow server reads them); else all for now."""
+    now = time.time()
+    return [signed_alert(targets[n % len(targets)], n // len(targets),
+                         int(now + (n - first) / rate) if rate else int(now))
             for n in range(first, first + count)]

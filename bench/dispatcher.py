@@ -64,7 +64,7 @@ async def _until(predicate: Any, timeout: float) -> None:
 async def _phase(rig: Rig, targets: list[Target], receiver: Receiver, expected: int,
                  args: argparse.Namespace) -> dict[str, Any]:
     before = rig.cpu()
-    row = await send_phase(rig, round_robin(targets, args.signals), args.rate,
+    row = await send_phase(rig, round_robin(targets, args.signals, rate=args.rate), args.rate,
                            drain_timeout=args.drain_timeout)
     await _until(lambda: len(receiver.requests) >= expected, args.drain_timeout)
     await _idle(rig, args.drain_timeout)

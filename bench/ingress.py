@@ -35,9 +35,11 @@ async def measure(rig: Rig, args: argparse.Namespace) -> dict[str, Any]:
         await send_phase(rig, round_robin(targets, int(args.latency_rate * args.warmup)),
                          args.latency_rate)
     capacity = await send_phase(
-        rig, round_robin(targets, int(args.capacity_rate * args.seconds)), args.capacity_rate)
+        rig, round_robin(targets, int(args.capacity_rate * args.seconds),
+                          rate=args.capacity_rate), args.capacity_rate)
     latency = await send_phase(
-        rig, round_robin(targets, int(args.latency_rate * args.seconds)), args.latency_rate)
+        rig, round_robin(targets, int(args.latency_rate * args.seconds),
+                          rate=args.latency_rate), args.latency_rate)
     all_202 = (capacity["statuses"].get("202", 0) == capacity["sent"]
                and latency["statuses"].get("202", 0) == latency["sent"])
     return {"capacity": capacity, "latency": latency,

@@ -33,9 +33,9 @@ async def measure(rig: Rig, args: argparse.Namespace) -> dict[str, Any]:
     """A warm-up, then the measured run; the target's verdict."""
     targets = await rig.targets(args.accounts)
     if args.warmup > 0:
-        await send_phase(rig, round_robin(targets, int(args.rate * args.warmup)), args.rate,
-                         drain_timeout=args.drain_timeout)
-    row = await send_phase(rig, round_robin(targets, int(args.rate * args.seconds)),
+        warmup = round_robin(targets, int(args.rate * args.warmup), rate=args.rate)
+        await send_phase(rig, warmup, args.rate, drain_timeout=args.drain_timeout)
+    row = await send_phase(rig, round_robin(targets, int(args.rate * args.seconds), rate=args.rate),
                            args.rate, drain_timeout=args.drain_timeout)
     p99 = row["to_trade_executed"]["p99_ms"]
     row["target"] = {"p99_ms": TARGET_P99_MS,

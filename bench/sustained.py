@@ -31,7 +31,7 @@ async def start(args: argparse.Namespace) -> Rig:
 async def measure(rig: Rig, args: argparse.Namespace) -> dict[str, Any]:
     """One open-loop run; the target's verdict."""
     targets = await rig.targets(args.accounts)
-    alerts = round_robin(targets, int(args.rate * args.seconds))
+    alerts = round_robin(targets, int(args.rate * args.seconds), rate=args.rate)
     row = await send_phase(rig, alerts, args.rate, drain_timeout=args.drain_timeout)
     row["peak_rss_mb"] = rig.peak_rss()
     outcome = row["outcome"]
