@@ -7,7 +7,7 @@ returned URL and token take an alert."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -19,13 +19,35 @@ from nats.js.errors import NotFoundError
 
 from contracts import streams
 from contracts.events import TradeExecuted, WebhookFailed
-from libs.registry.kv_keys import matching_keys
+from libs.notify.pending import KvPending
 from libs.registry.store import Registry
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 TOKEN = "987654:e2e-telegram-token"
 BURST = 5
+
+
+@pytest.fixture
+def notifier(system: System) -> Iterator[Callable[..., None]]:
+    """Starts the notifier with a test's settings (its fakes' URLs); stopped after the
+    test, so the next test of the module starts its own."""
+
+    def start(**env: str) -> None:
+        system.start("notifier", **env)
+
+    yield start
+    proc = system.processes.get("notifier")
+    if proc is not None and proc.poll() is None:
+        assert system.terminate("notifier") == 0
+    system.processes.pop("notifier", None)  # the shared system is left as it was found
+
+
+async def mine(kv: Any, tenant_id: str) -> tuple[list[Any], list[Any]]:
+    """The pending notices and batches of one tenant (the system is shared)."""
+    notices, batches = await KvPending(kv).load()
+    return ([n for n in notices if n.tenant_id == tenant_id],
+            [b for b in batches if b.tenant_id == tenant_id])
 
 
 @pytest.fixture
@@ -58,7 +80,8 @@ def channels(chats: FakeChats, smtp: FakeSmtp) -> list[dict[str, Any]]:
 
 
 async def test_fills_and_a_collapsed_burst_of_failures_reach_every_channel(
-        system: System, bus: Bus, tap: EventTap, chats: FakeChats, smtp: FakeSmtp) -> None:
+        system: System, bus: Bus, tap: EventTap, chats: FakeChats, smtp: FakeSmtp,
+        notifier: Callable[..., None]) -> None:
     remember_secret(TOKEN, "e2e-discord-token", "e2e-slack-token")
     t = await provision(bus, tenant_fields={"notifications": channels(chats, smtp)},
                         allowed_symbols=["ACME"], max_order_notional=None)
@@ -72,8 +95,8 @@ async def test_fills_and_a_collapsed_burst_of_failures_reach_every_channel(
             status, refused = await post_json(http, url, tv_alert(symbol="XYZ", price=f"5{n}"))
             assert "signal_id" in refused, (status, refused)
             assert isinstance(await tap.wait_terminal(refused["signal_id"]), WebhookFailed)
-        system.start("notifier", TRADEHOOKS_TELEGRAM_API_URL=chats.url,
-                     TRADEHOOKS_CALLBACK_ALLOW_LOOPBACK="true")
+        notifier(TRADEHOOKS_TELEGRAM_API_URL=chats.url,
+                 TRADEHOOKS_CALLBACK_ALLOW_LOOPBACK="true")
         await wait_until(lambda: chats.of("telegram") and chats.of("discord")
                          and chats.of("slack") and smtp.mails, 30,
                          message="every channel to be told")
@@ -98,7 +121,8 @@ async def test_fills_and_a_collapsed_burst_of_failures_reach_every_channel(
 
 
 async def test_a_burst_cut_by_a_kill_still_arrives_as_one_message(
-        system: System, bus: Bus, tap: EventTap, chats: FakeChats) -> None:
+        system: System, bus: Bus, tap: EventTap, chats: FakeChats,
+        notifier: Callable[..., None]) -> None:
     """At least once: three failures are gathered, recorded and acked; the notifier
     is killed (-9) before their window closes; two more fail while it is down. The
     restarted notifier tells all five in one message, once."""
@@ -110,7 +134,7 @@ async def test_a_burst_cut_by_a_kill_still_arrives_as_one_message(
                         allowed_symbols=["ACME"])
     url = system.webhook_url(t.strategy)
     kv = await bus.kv(streams.BUCKET_NOTIFY_PENDING)
-    system.start("notifier", TRADEHOOKS_CALLBACK_ALLOW_LOOPBACK="true")
+    notifier(TRADEHOOKS_CALLBACK_ALLOW_LOOPBACK="true")
     signals = []
     async with aiohttp.ClientSession() as http:
 
@@ -127,7 +151,8 @@ async def test_a_burst_cut_by_a_kill_still_arrives_as_one_message(
                 info = await bus.js.consumer_info(streams.STREAM, streams.NOTIFIER.durable)
             except NotFoundError:
                 return False  # the notifier is still starting
-            return len(await matching_keys(kv, "n.>")) == 3 and \
+            notices, _ = await mine(kv, t.tenant.id)
+            return len(notices) == 3 and \
                 info.num_ack_pending == 0 and info.num_pending == 0
 
         await wait_until(gathered_and_acked, 30, message="three notices recorded, acked")
@@ -141,10 +166,10 @@ async def test_a_burst_cut_by_a_kill_still_arrives_as_one_message(
     assert tenant is not None
     shorter = [c.model_copy(update={"collapse_s": 1.0}) for c in tenant.notifications]
     await registry.put(tenant.model_copy(update={"notifications": shorter}))
-    system.start("notifier", TRADEHOOKS_CALLBACK_ALLOW_LOOPBACK="true")
+    notifier(TRADEHOOKS_CALLBACK_ALLOW_LOOPBACK="true")
 
     async def told_and_forgotten() -> bool:
-        return bool(chats.of("discord")) and await matching_keys(kv, ">") == []
+        return bool(chats.of("discord")) and await mine(kv, t.tenant.id) == ([], [])
 
     await wait_until(told_and_forgotten, 30, message="the burst told, records forgotten")
     [told] = chats.of("discord")
@@ -153,13 +178,14 @@ async def test_a_burst_cut_by_a_kill_still_arrives_as_one_message(
 
 
 async def test_a_strategy_added_from_telegram_takes_alerts(
-        system: System, bus: Bus, tap: EventTap, chats: FakeChats) -> None:
+        system: System, bus: Bus, tap: EventTap, chats: FakeChats,
+        notifier: Callable[..., None]) -> None:
     """The DAI flow: /add_strategy in a private chat answers the webhook URL and the
     TradingView message; an alert to that URL with that token trades."""
     remember_secret(TOKEN)
     t = await provision(bus)
     chat = 4242
-    system.start("notifier", TRADEHOOKS_TELEGRAM_API_URL=chats.url,
+    notifier(TRADEHOOKS_TELEGRAM_API_URL=chats.url,
                  TRADEHOOKS_TELEGRAM_BOT_TOKEN=TOKEN,
                  TRADEHOOKS_TELEGRAM_ADMINS=f"{chat}={t.tenant.id}:admin",
                  TRADEHOOKS_TELEGRAM_POLL_S="1")
