@@ -112,7 +112,8 @@ def check_broker_rules(signal: Signal, broker: str, order_type: str | None = Non
 
     What a broker can do is what its adapter declares
     (:mod:`libs.brokers.capabilities`): the asset classes it trades, short entries,
-    stop orders and trailing stop legs per asset class. The paper broker trades
+    stop orders (the alert's own, and the stop-loss leg an entry would get) and
+    trailing stop legs per asset class. The paper broker trades
     anything it has a price for; Alpaca trades US equities and crypto, cannot short
     crypto and has no plain stop orders for crypto. ``close_all`` / ``cancel_all``
     only take risk off, whatever the asset: they pass.
@@ -134,6 +135,13 @@ def check_broker_rules(signal: Signal, broker: str, order_type: str | None = Non
     if (order_type or signal.order_type) == "stop" and asset not in can.stop_orders:
         return Refusal("unsupported_order_type", f"{venue} has no stop orders for {asset}; "
                        "use a market or limit order")
+    wants_stop = signal.stop_loss is not None or (
+        strategy is not None and strategy.attach_sl_tp and strategy.sl_pct is not None)
+    if wants_stop and signal.intent in ENTRIES and asset not in can.stop_orders \
+            and asset not in can.native_oco:
+        return Refusal("unsupported_stop_loss", f"{venue} has no stop orders for {asset}: "
+                       "the stop-loss leg could not be placed; send the alert without a "
+                       "stop-loss or clear the strategy's sl_pct")
     if strategy is not None and strategy.attach_sl_tp and strategy.trailing_stop_pct \
             and signal.intent in ENTRIES and asset not in can.trailing_stops:
         return Refusal("unsupported_trailing_stop", f"{venue} has no trailing stops for "

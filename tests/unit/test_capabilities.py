@@ -204,3 +204,19 @@ def test_a_partial_exit_needs_reduce_only_exits_at_the_venue() -> None:
     assert refused.reason == ("Loose cannot keep a partial exit from crossing zero; close the "
                               "whole position instead")
     assert limits(partial, ALPACA) is None
+
+
+def test_an_entry_whose_stop_loss_leg_the_broker_cannot_hold_is_refused() -> None:
+    crypto = make_signal(symbol="BTC/USD", asset_class="crypto", stop_loss=D(50_000))
+    refused = check_broker_rules(crypto, "alpaca")
+    assert refused is not None and refused.code == "unsupported_stop_loss"
+    assert refused.reason.startswith("Alpaca has no stop orders for crypto")
+    legs = make_strategy(attach_sl_tp=True, sl_pct=D(2))
+    plain = make_signal(symbol="BTC/USD", asset_class="crypto")
+    assert check_broker_rules(plain, "alpaca") is None
+    assert check_broker_rules(plain, "alpaca", strategy=legs) is not None
+    # Equities at Alpaca hold stops; the paper broker holds them everywhere; exits pass.
+    assert check_broker_rules(make_signal(stop_loss=D(140)), "alpaca", strategy=legs) is None
+    assert check_broker_rules(crypto, "paper", strategy=legs) is None
+    assert check_broker_rules(make_signal(symbol="BTC/USD", asset_class="crypto",
+                                          intent="exit_long"), "alpaca", strategy=legs) is None
