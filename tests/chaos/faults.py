@@ -22,6 +22,8 @@ from contracts.events import TradeExecuted, decode_event
 from contracts.subjects import token
 from libs.brokers.paper import PaperAccount
 from libs.runtime.bus import Bus
+from libs.runtime.config import load_settings
+from libs.runtime.partitions.assignment import stored_subject
 
 _paper_state = msgspec.json.Decoder(PaperAccount)
 
@@ -77,9 +79,11 @@ async def nats_outage(system: System, rng: random.Random, after_s: tuple[float, 
 
 
 def fill_subject(tenancy: Tenancy) -> str:
-    """The subject of the account's ``webhook.trade_executed`` events."""
-    return (f"webhook.trade_executed.{token(tenancy.tenant.id)}."
-            f"{token(tenancy.account.id)}.{token(tenancy.strategy.id)}")
+    """The subject the account's ``webhook.trade_executed`` events are stored under
+    (with its partition when the services run partitioned)."""
+    return stored_subject(f"webhook.trade_executed.{token(tenancy.tenant.id)}."
+                          f"{token(tenancy.account.id)}.{token(tenancy.strategy.id)}",
+                          load_settings().partitions)
 
 
 async def freeze_executor_after_submit(system: System, bus: Bus, tenancies: list[Tenancy],

@@ -15,12 +15,12 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from contracts import streams
 from contracts.events import AnyEvent, TenantCreated
-from contracts.subjects import token
+from contracts.subjects import subject_for, token
 from libs.runtime.bus import Bus, ensure_topology
 from libs.runtime.clock import SystemClock
 from libs.runtime.consumer import Consumer, Outgoing
 from libs.runtime.failures import exhausted
-from libs.runtime.partitions.assignment import assignment, partition_of
+from libs.runtime.partitions.assignment import assignment, partition_of, stored_subject
 from libs.runtime.partitions.fence import CURRENT_TENURE, NotOwner, Tenure
 from libs.runtime.partitions.ownership import Ownership
 from services.risk.ledger import RiskLedger, RiskLedgers
@@ -55,6 +55,7 @@ async def test_the_stream_appends_the_servers_partition_of_the_account(bus: Bus)
         expected = partition_of(token(event.tenant_id), token(event.account_id), PARTITIONS)
         assert msg.subject == (f"webhook.validated.{event.tenant_id}.{event.account_id}."
                                f"{event.strategy_id}.{expected}")
+        assert msg.subject == stored_subject(subject_for(event), PARTITIONS)
     # A partition's consumer sees exactly its accounts.
     spec = streams.for_partition(streams.RISK, 3)
     assert spec.durable == "risk-p03"

@@ -18,7 +18,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from libs.runtime.partitions.assignment import assignment, fnv1a_32, owner_of, partition_of
+from libs.runtime.partitions.assignment import (
+    assignment,
+    fnv1a_32,
+    owner_of,
+    partition_of,
+    stored_subject,
+)
 from libs.runtime.partitions.leases import (
     Claim,
     Holding,
@@ -215,3 +221,10 @@ def test_partition_of_is_fnv1a_of_tenant_and_account_modulo_n() -> None:
     assert partition_of("foo", "bar", 1000) == 0xBF9CF968 % 1000
     assert partition_of("acme", "acc-1", 1) == 0
     assert {partition_of("t", f"acc{n}", 16) for n in range(200)} == set(range(16))
+
+
+def test_only_subjects_with_an_account_are_stored_with_a_partition() -> None:
+    validated = "webhook.validated.foo.bar.strat"
+    assert stored_subject(validated, 1000) == f"{validated}.{0xBF9CF968 % 1000}"
+    assert stored_subject(validated, 0) == validated
+    assert stored_subject("webhook.received.foo.strat", 16) == "webhook.received.foo.strat"

@@ -36,6 +36,16 @@ def partition_of(tenant_token: str, account_token: str, partitions: int) -> int:
     return fnv1a_32((tenant_token + account_token).encode()) % partitions
 
 
+def stored_subject(subject: str, partitions: int) -> str:
+    """The subject an event published on ``subject`` is stored under in the stream:
+    with partitions, one with tenant, account and strategy tokens gets its
+    partition appended (see ``contracts/streams.py``)."""
+    tokens = subject.split(".")
+    if not partitions or len(tokens) != 5:
+        return subject
+    return f"{subject}.{partition_of(tokens[2], tokens[3], partitions)}"
+
+
 def _score(service: str, partition: int, member: str) -> int:
     digest = hashlib.blake2b(f"{service}/{partition}/{member}".encode(), digest_size=8)
     return int.from_bytes(digest.digest(), "big")
