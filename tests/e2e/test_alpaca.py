@@ -15,13 +15,13 @@ from contracts.events import LegFilled, TradeExecuted, WebhookFailed
 from libs.registry.models import AlpacaConfig
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
 
 @pytest.fixture
 async def alpaca() -> AsyncIterator[FakeAlpaca]:
-    """The fake Alpaca; tests ask for it before ``system`` so it outlives the services
-    (stopped first, it is an outage the sl-tp-monitor meets while shutting down)."""
+    """The fake Alpaca of one test (asked for before ``system``: it outlives the
+    test's turn on the shared system)."""
     server = FakeAlpaca(key_id="PKE2E", secret_key="e2e-secret", hang_seconds=2.0)
     await server.start()
     server.set_price("AAPL", "190")

@@ -16,7 +16,7 @@ from contracts.events import TradeExecuted
 from libs.registry.models import AlpacaConfig
 from libs.runtime.bus import Bus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 
 Alert = Callable[[Tenancy], dict[str, Any]]
 DIALECTS: dict[str, Alert] = {
@@ -34,7 +34,8 @@ DIALECTS: dict[str, Alert] = {
 
 @pytest.fixture
 async def alpaca() -> AsyncIterator[FakeAlpaca]:
-    """Asked for before ``system``, so it outlives the services (see test_alpaca)."""
+    """The fake Alpaca of one test (asked for before ``system``: it outlives the
+    test's turn on the shared system)."""
     server = FakeAlpaca(key_id="PKDIALECT", secret_key="dialect-secret")
     await server.start()
     server.set_price("AAPL", "190")
