@@ -146,7 +146,7 @@ class CcxtBroker:
             return found
         vid = venue_client_id(client_order_id, self.venue.client_ids)
         unified = venue_symbol(found.symbol, config.market, self.name)
-        params: dict[str, Any] = {"clientOrderId": vid}
+        params: dict[str, Any] = {self.venue.lookup_param: vid}
         if found.order_type == "stop" and config.market in self.venue.separate_stop_book:
             params["trigger"] = True
         try:
@@ -196,7 +196,8 @@ class CcxtBroker:
         side, quantity, reduce_only = await self._exposure(exchange, config, order, unified)
         vid = venue_client_id(order.client_order_id, self.venue.client_ids)
         sent = venue_order(exchange, order, unified, side, quantity, vid, reduce_only,
-                           contract=config.market == "perp")
+                           contract=config.market == "perp",
+                           stop_direction=self.venue.stop_direction)
         self._known[vid] = (order.client_order_id, order.symbol)
         try:
             placed = await self._once(lambda: exchange.create_order(
@@ -288,7 +289,7 @@ class CcxtBroker:
         if config.market in self.venue.separate_stop_book:
             books = [True] if order_type == "stop" else [False] if order_type else [False, True]
         for trigger in books:
-            params: dict[str, Any] = {"clientOrderId": vid}
+            params: dict[str, Any] = {self.venue.lookup_param: vid}
             if trigger:
                 params["trigger"] = True
             try:

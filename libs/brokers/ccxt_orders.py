@@ -55,9 +55,10 @@ def decimal(value: Any) -> Decimal | None:
 
 def venue_order(exchange: Any, order: OrderRequest, unified: str, side: Side,
                 quantity: Decimal, client_id: str, reduce_only: bool,
-                contract: bool) -> VenueOrder:
+                contract: bool, stop_direction: bool = False) -> VenueOrder:
     """``create_order`` arguments for ``order`` on ``unified``, rounded to the market.
 
+    ``stop_direction``: the venue wants a stop's trigger direction (Bybit).
     Raises BrokerRejected when the amount rounds to nothing or falls below the
     market's minimum amount or cost (at the limit, stop or reference price).
     """
@@ -84,6 +85,8 @@ def venue_order(exchange: Any, order: OrderRequest, unified: str, side: Side,
         return VenueOrder(unified, "limit", side, amount, limit, params)
     if order.order_type == "stop":
         params["triggerPrice"] = _price(exchange, unified, order.stop_price, "stop", order)
+        if stop_direction:  # a buy stop triggers on a rise, a sell stop on a fall
+            params["triggerDirection"] = "ascending" if side == "buy" else "descending"
     return VenueOrder(unified, "market", side, amount, None, params)
 
 

@@ -41,6 +41,10 @@ class Venue:
     # The perpetual balance's total already counts open positions' unrealised profit
     # (Binance's margin balance); else the adapter adds it (Orderly's holding).
     total_includes_unrealised: bool = False
+    # The ccxt parameter that finds or cancels an order by our client order id.
+    lookup_param: str = "clientOrderId"
+    # Stops say which way the price must cross (Bybit's triggerDirection).
+    stop_direction: bool = False
 
     def options(self, market: MarketKind) -> dict[str, Any]:
         """ccxt options for an account trading ``market``."""
@@ -60,7 +64,12 @@ VENUES: dict[str, Venue] = {
     "bybit": Venue(
         name="bybit", ccxt_class="bybit", cash_currency="USDT", client_ids=_ID36,
         default_type={"spot": "spot", "perp": "swap"},
-        market_types={"spot": ["spot"], "perp": ["linear"]}),
+        market_types={"spot": ["spot"], "perp": ["linear"]}, markets=frozenset({"perp"}),
+        lookup_param="orderLinkId", total_includes_unrealised=True, stop_direction=True,
+        separate_stop_book=frozenset({"perp"}),
+        # A unified trading account (Bybit's default); fetchOrder reads the last 500.
+        extra_options={"enableUnifiedMargin": False, "enableUnifiedAccount": True,
+                       "fetchOrder": {"acknowledged": True}}),
     "okx": Venue(
         name="okx", ccxt_class="okx", cash_currency="USDT",
         client_ids=ClientIdRule(32, re.compile(r"[A-Za-z0-9]+"), keep_dash=False),

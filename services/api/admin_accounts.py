@@ -30,7 +30,7 @@ from services.api.suspension import switched
 # Fixed once opened: the ledger and the projection are kept in this broker and
 # currency from this starting cash; pausing belongs to the breaker and resume.
 # In the adapter's venue table but without a fake venue and tests yet.
-UNTESTED_BROKERS = frozenset({"bybit", "okx"})
+UNTESTED_BROKERS = frozenset({"okx"})
 FIXED = frozenset({"id", "tenant_id", "broker", "currency", "starting_cash", "paused",
                    "paused_reason", "suspended"})
 
@@ -65,7 +65,7 @@ def _check_broker(account: Account) -> Account:
                       field="alpaca")
     if account.broker in UNTESTED_BROKERS:
         raise Problem(422, "invalid_field", f"broker: {account.broker} is not offered yet "
-                      "(no tested adapter); use binance or orderly", field="broker")
+                      "(no tested adapter); use binance, bybit or orderly", field="broker")
     if account.broker in EXCHANGE_BROKERS:
         if account.exchange is None:
             raise Problem(422, "invalid_field", f"exchange: required for a {account.broker} "
@@ -74,6 +74,9 @@ def _check_broker(account: Account) -> Account:
                                             or account.exchange.market != "perp"):
             raise Problem(422, "invalid_field", "exchange: an orderly account needs its "
                           "account_id and trades perpetuals (market: perp)", field="exchange")
+        if account.broker == "bybit" and account.exchange.market != "perp":
+            raise Problem(422, "invalid_field", "exchange.market: Bybit is offered for "
+                          "perpetuals only (market: perp)", field="exchange.market")
         if account.broker == "okx" and not account.exchange.password:
             raise Problem(422, "invalid_field", "exchange.password: OKX needs the API key's "
                           "passphrase", field="exchange.password")

@@ -131,7 +131,7 @@ async def test_an_orderly_account_registered_through_the_admin_api_trades(
         missing = await call("POST", "/accounts", base)
         no_account_id = await call("POST", "/accounts", {
             **base, "exchange": {**keys, "account_id": ""}})
-        untested = await call("POST", "/accounts", {**base, "broker": "bybit",
+        untested = await call("POST", "/accounts", {**base, "broker": "okx",
                                                     "exchange": keys})
         assert [m[0] for m in (missing, no_account_id, untested)] == [422, 422, 422]
         assert [m[1]["field"] for m in (missing, no_account_id, untested)] == [
