@@ -62,6 +62,49 @@ async def trail(http: aiohttp.ClientSession, system: System, signal_id: str,
     return events
 
 
+@pytest.fixture
+async def bybit() -> AsyncIterator[FakeBybit]:
+    """The fake Bybit of one test (asked for before ``system``)."""
+    server = FakeBybit(hang_seconds=2.0)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_bybit_entry_gets_reduce_only_legs_that_end_with_the_stop(
+        bybit: FakeBybit, system: System, bus: Bus, tap: EventTap) -> None:
+    config = ExchangeConfig(api_key=BYBIT_KEY, secret=BYBIT_SECRET, market="perp",
+                            leverage=3, url_override=bybit.url)
+    t = await provision(bus, account_fields={"broker": "bybit", "exchange": config},
+                        sizing_mode="alert_contracts")
+    bybit.faults.fail_next("POST /v5/order/create", "503")
+    async with aiohttp.ClientSession() as http:
+        _, entry = await post_json(http, system.webhook_url(t.strategy), {
+            "alertId": "bybit-1", "action": "buy", "symbol": "BYBIT:ETHUSDT.P",
+            "quantity": "0.25", "price": "3000", "stopLoss": "2900", "takeProfit": "3300"})
+    done = await tap.wait_terminal(entry["signal_id"])
+    assert isinstance(done, TradeExecuted), done
+    assert (done.broker, done.fill.symbol, done.fill.quantity) == (
+        "bybit", "ETH/USDT", Decimal("0.25"))
+    assert bybit.leverage["ETHUSDT"] == "3"
+    await wait_until(lambda: len([o for o in bybit.orders.values() if o["reduceOnly"]]) == 2,
+                     timeout=20, message="both legs at Bybit")
+    legs = [o for o in bybit.orders.values() if o["reduceOnly"]]
+    assert sorted((o["orderType"], str(o["triggerPrice"] or o["price"])) for o in legs) == [
+        ("Limit", "3300"), ("Market", "2900")]
+    bybit.set_price("ETHUSDT", 2890)  # the stop triggers; its take-profit sibling goes
+    await tap.wait_for(lambda evs: [e for e in evs if isinstance(e, LegCanceled)
+                                    and e.signal_id == entry["signal_id"]], timeout=40)
+    assert "ETHUSDT" not in bybit.positions
+    assert [o["orderStatus"] for o in legs] in (["Filled", "Cancelled"],
+                                                ["Cancelled", "Filled"])
+    resting = OpenOrders(await bus.kv(streams.BUCKET_OPEN_ORDERS))
+
+    async def forgotten() -> bool:
+        return not [o for o in await resting.all() if o.account_id == t.account.id]
+    await wait_until(forgotten, timeout=20, message="the executor to forget the legs")
+
+
 async def test_perpetual_entry_and_exit_reach_binance_once_with_their_trail(
         binance: FakeBinance, system: System, bus: Bus, tap: EventTap) -> None:
     t = await binance_strategy(bus, binance, "perp")
@@ -118,45 +161,3 @@ async def test_spot_buy_fills_and_refusals_end_in_webhook_failed(
         assert (failed.stage, failed.code) == (stage, code), failed
     assert len([o for o in binance.created if o.get("newClientOrderId")]) == 1
 
-
-@pytest.fixture
-async def bybit() -> AsyncIterator[FakeBybit]:
-    """The fake Bybit of one test (asked for before ``system``)."""
-    server = FakeBybit(hang_seconds=2.0)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-async def test_bybit_entry_gets_reduce_only_legs_that_end_with_the_stop(
-        bybit: FakeBybit, system: System, bus: Bus, tap: EventTap) -> None:
-    config = ExchangeConfig(api_key=BYBIT_KEY, secret=BYBIT_SECRET, market="perp",
-                            leverage=3, url_override=bybit.url)
-    t = await provision(bus, account_fields={"broker": "bybit", "exchange": config},
-                        sizing_mode="alert_contracts")
-    bybit.faults.fail_next("POST /v5/order/create", "503")
-    async with aiohttp.ClientSession() as http:
-        _, entry = await post_json(http, system.webhook_url(t.strategy), {
-            "alertId": "bybit-1", "action": "buy", "symbol": "BYBIT:ETHUSDT.P",
-            "quantity": "0.25", "price": "3000", "stopLoss": "2900", "takeProfit": "3300"})
-    done = await tap.wait_terminal(entry["signal_id"])
-    assert isinstance(done, TradeExecuted), done
-    assert (done.broker, done.fill.symbol, done.fill.quantity) == (
-        "bybit", "ETH/USDT", Decimal("0.25"))
-    assert bybit.leverage["ETHUSDT"] == "3"
-    await wait_until(lambda: len([o for o in bybit.orders.values() if o["reduceOnly"]]) == 2,
-                     timeout=20, message="both legs at Bybit")
-    legs = [o for o in bybit.orders.values() if o["reduceOnly"]]
-    assert sorted((o["orderType"], str(o["triggerPrice"] or o["price"])) for o in legs) == [
-        ("Limit", "3300"), ("Market", "2900")]
-    bybit.set_price("ETHUSDT", 2890)  # the stop triggers; its take-profit sibling goes
-    await tap.wait_for(lambda evs: [e for e in evs if isinstance(e, LegCanceled)
-                                    and e.signal_id == entry["signal_id"]])
-    assert "ETHUSDT" not in bybit.positions
-    assert [o["orderStatus"] for o in legs] in (["Filled", "Cancelled"],
-                                                ["Cancelled", "Filled"])
-    resting = OpenOrders(await bus.kv(streams.BUCKET_OPEN_ORDERS))
-
-    async def forgotten() -> bool:
-        return not [o for o in await resting.all() if o.account_id == t.account.id]
-    await wait_until(forgotten, timeout=20, message="the executor to forget the legs")
