@@ -63,6 +63,11 @@ def venue_order(exchange: Any, order: OrderRequest, unified: str, side: Side,
     market's minimum amount or cost (at the limit, stop or reference price).
     """
     market = exchange.market(unified)
+    size = decimal(market.get("contractSize"))
+    if size is not None and size != 1:
+        # Amounts would be in contracts of ``size`` coins (OKX swaps): not handled yet.
+        raise BrokerRejected("unsupported_market", f"{unified} trades in contracts of {size}, "
+                             "which this adapter does not size yet")
     amount = _amount(exchange, unified, quantity, order)
     limits = market.get("limits") or {}
     least = decimal((limits.get("amount") or {}).get("min"))

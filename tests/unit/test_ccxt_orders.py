@@ -6,7 +6,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from libs.brokers.ccxt_orders import broker_order
+import pytest
+
+from contracts.orders import OrderRequest
+from libs.brokers.base import BrokerRejected
+from libs.brokers.ccxt_orders import broker_order, venue_order
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -50,3 +54,33 @@ def test_stops_and_legs_are_recognised() -> None:
         "stop", Decimal(48000), "sl", "bot-1-a")
     take = broker_order(ccxt_order(), "bot-1-a-tp", "BTC/USDT", NOW)
     assert (take.order_type, take.limit_price, take.leg) == ("limit", Decimal(50000), "tp")
+
+
+class _Exchange:
+    """The little of a ccxt exchange that venue_order reads."""
+
+    def __init__(self, contract_size: float | None) -> None:
+        self.contract_size = contract_size
+
+    def market(self, symbol: str) -> dict[str, Any]:
+        return {"contractSize": self.contract_size,
+                "limits": {"amount": {"min": 0.001}, "cost": {"min": 5}}}
+
+    def amount_to_precision(self, symbol: str, amount: str) -> str:
+        return str(Decimal(amount).quantize(Decimal("0.001"), rounding="ROUND_DOWN"))
+
+    def price_to_precision(self, symbol: str, price: str) -> str:
+        return str(Decimal(price).quantize(Decimal("0.1")))
+
+
+def test_markets_sized_in_contracts_of_several_coins_are_refused() -> None:
+    request = OrderRequest(client_order_id="c", symbol="BTC/USDT", side="buy",
+                           quantity=Decimal("0.5"), intent="enter_long",
+                           reference_price=Decimal(60000))
+    sent = venue_order(_Exchange(1.0), request, "BTC/USDT:USDT", "buy", Decimal("0.5123"),
+                       "c", reduce_only=False, contract=True)
+    assert (sent.amount, sent.type, sent.params) == ("0.512", "market", {"clientOrderId": "c"})
+    with pytest.raises(BrokerRejected) as refused:
+        venue_order(_Exchange(0.01), request, "BTC/USDT:USDT", "buy", Decimal("0.5"), "c",
+                    reduce_only=False, contract=True)
+    assert refused.value.code == "unsupported_market"
