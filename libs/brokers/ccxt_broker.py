@@ -14,6 +14,7 @@ sell more than they hold (no spot shorts).
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -41,6 +42,7 @@ from libs.runtime.clock import Clock
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ZERO = Decimal(0)
+KNOWN_ORDERS = 10_000
 
 
 class _Transient(Exception):
@@ -71,9 +73,10 @@ class CcxtBroker:
         self.rate_limit = rate_limit
         self._exchanges: dict[ExchangeConfig, Any] = {}
         self._prepared: set[tuple[ExchangeConfig, str]] = set()
-        # Venue client id -> (our client order id, pipeline symbol), for orders this
-        # process placed or listed (a venue id may be a digest of ours).
-        self._known: dict[str, tuple[str, str]] = {}
+        # Venue client id -> (our client order id, pipeline symbol), for the latest
+        # orders this process placed or listed (a venue id may be a digest of ours);
+        # bounded: the oldest are dropped first.
+        self._known: OrderedDict[str, tuple[str, str]] = OrderedDict()
 
     # -- Broker protocol ------------------------------------------------------
 
@@ -198,7 +201,7 @@ class CcxtBroker:
         sent = venue_order(exchange, order, unified, side, quantity, vid, reduce_only,
                            contract=config.market == "perp",
                            stop_direction=self.venue.stop_direction)
-        self._known[vid] = (order.client_order_id, order.symbol)
+        self._remember(vid, order.client_order_id, order.symbol)
         try:
             placed = await self._once(lambda: exchange.create_order(
                 sent.symbol, sent.type, sent.side, float(sent.amount),
@@ -302,7 +305,7 @@ class CcxtBroker:
                     continue
                 raise
             if found:
-                self._known[vid] = (client_order_id, symbol or self._pipeline(found))
+                self._remember(vid, client_order_id, symbol or self._pipeline(found))
                 return broker_order(found, client_order_id, symbol or self._pipeline(found),
                                     self.clock.now())
         return None
@@ -319,8 +322,15 @@ class CcxtBroker:
         vid = str(found.get("clientOrderId") or "")
         ours, symbol = self._known.get(vid, (vid or str(found.get("id")), ""))
         symbol = symbol or self._pipeline(found)
-        self._known.setdefault(vid, (ours, symbol))
+        if vid not in self._known:
+            self._remember(vid, ours, symbol)
         return broker_order(found, ours, symbol, self.clock.now())
+
+    def _remember(self, vid: str, ours: str, symbol: str) -> None:
+        self._known[vid] = (ours, symbol)
+        self._known.move_to_end(vid)
+        while len(self._known) > KNOWN_ORDERS:
+            self._known.popitem(last=False)
 
     def _pipeline(self, found: dict[str, Any]) -> str:
         return pipeline_symbol(str(found.get("symbol") or ""), self.name)
