@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -196,6 +197,13 @@ async def launch(services: tuple[str, ...] = PIPELINE, *, ingress_workers: int =
     return nats, system
 
 
+def stop_processes(nats: EmbeddedNats, system: System) -> None:
+    """Stop the services and nats-server of :func:`launch`; remove their temp dir."""
+    system.stop_all()
+    nats.stop()
+    shutil.rmtree(system.data_dir.parent, ignore_errors=True)
+
+
 @dataclass
 class Rig:
     """A private nats-server and the given services as processes, a bus connection and
@@ -234,10 +242,9 @@ class Rig:
         await self.bus.close()
 
     async def stop(self) -> None:
-        """Stop every process started here."""
+        """Stop every process started here and remove their files."""
         await self.detach()
-        self.system.stop_all()
-        self.nats.stop()
+        stop_processes(self.nats, self.system)
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds so far of every service process, the nats-server and this one."""

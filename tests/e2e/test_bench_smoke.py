@@ -17,7 +17,7 @@ import pytest
 from harness import System
 
 from bench import burst, dispatcher, flatness, ingress, latency, sustained
-from bench.rig import PIPELINE, Rig, launch
+from bench.rig import PIPELINE, Rig, launch, stop_processes
 from libs.runtime.embedded_nats import EmbeddedNats
 
 pytestmark = [pytest.mark.e2e]
@@ -34,8 +34,7 @@ def processes() -> Iterator[tuple[EmbeddedNats, System]]:
     try:
         yield nats, system
     finally:
-        system.stop_all()
-        nats.stop()
+        stop_processes(nats, system)
 
 
 @pytest.fixture
