@@ -251,7 +251,9 @@ def _ready(up: dict[str, Any], page: Any, tab: str, signals: dict[str, str]) -> 
         for signal_id in signals.values():
             rows.locator(f'tr[data-signal="{signal_id}"]').wait_for()
     elif tab == "trail":
-        page.get_by_test_id("trail-event").filter(has_text="webhook.trade_executed").wait_for()
+        # .first: callback.requested events (an endpoint wants fills) name the type too.
+        page.get_by_test_id("trail-event").filter(has_text="webhook.trade_executed") \
+            .first.wait_for()
     elif tab == "analytics":
         page.get_by_test_id("stat-signals").filter(has_text=re.compile(r"^[1-9]")).wait_for()
         page.get_by_test_id("equity-chart").locator("canvas").first.wait_for()

@@ -148,6 +148,18 @@ def test_channel_secrets_are_sealed_at_rest_and_masked_in_views() -> None:
     assert tenant_view(tenant)["notifications"][0]["secret"] == MASK
 
 
+def test_a_tenant_reads_back_from_its_stored_form_with_sealed_channel_secrets() -> None:
+    """Registry events carry records with sealed secrets, and what-if rebuilds the
+    tenant from them without the key: a sealed webhook URL or bot token is not judged
+    again (it was when stored; the what-if page once failed on it)."""
+    tenant = Tenant(id="t1", name="T", notifications=[
+        _channel(), _channel(name="hook", kind="discord",
+                             secret="https://discord.example/api/webhooks/1/x")])
+    stored = Registry(None, SecretBox(new_master_key())).stored_form(tenant)  # type: ignore[arg-type]
+    rebuilt = Tenant.model_validate(stored)
+    assert [c.secret[:4] for c in rebuilt.notifications] == ["enc:", "enc:"]
+
+
 def test_channels_need_what_they_send_with() -> None:
     with pytest.raises(ValueError, match="chat_id"):
         Tenant(id="t1", name="T", notifications=[_channel(chat_id="")])
