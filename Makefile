@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast docs lint bench bench-append bench-as-of bench-whatif bench-cpu bench-load bench-replay bench-signals \
+.PHONY: run test test-fast checks console-checks docs lint bench bench-append bench-as-of bench-whatif bench-cpu bench-load bench-replay bench-signals \
 	bench-sustained bench-latency bench-burst bench-ingress bench-flatness bench-dispatcher clean install console \
 	console-api console-test browser screenshots
 
@@ -63,10 +63,18 @@ browser:
 TEST_WORKERS ?= 3
 
 test: $(STAMP) browser
+	$(MAKE) --no-print-directory -j2 --output-sync=recurse checks console-checks
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+# The static checks, beside the console's build and checks (make test runs the two at
+# once: each is mostly one process, and there are two cores).
+checks: $(STAMP)
 	$(BIN)/ruff check contracts domain libs services cli projections tests bench
 	$(BIN)/mypy
-	$(MAKE) --no-print-directory docs console console-test
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(MAKE) --no-print-directory docs
+
+console-checks:
+	$(MAKE) --no-print-directory console console-test
 
 # Every number, one after the other: issue 14's targets (sustained end to end, latency,
 # a candle-close burst, ingress alone, flat CPU per signal, the dispatcher's cost),

@@ -24,5 +24,8 @@ export default defineConfig({
     globals: true,
     setupFiles: ["./src/test-setup.ts"],
     include: ["src/**/*.test.tsx", "src/**/*.test.ts"],
+    // A component test waits on rendering, not on a clock: the default 5 s ran out for
+    // three tests on this 2-core machine under a load of 20; 30 s still catches a hang.
+    testTimeout: 30_000,
   },
 });
