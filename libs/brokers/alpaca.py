@@ -122,8 +122,10 @@ class AlpacaBroker:
                                equity=_decimal(state.equity) or ZERO,
                                positions=positions, last_prices=prices)
 
-    async def find_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
-        """The order placed with ``client_order_id``, None if Alpaca has none."""
+    async def find_order(self, account: Account, client_order_id: str,
+                         symbol: str | None = None) -> BrokerOrder | None:
+        """The order placed with ``client_order_id``, None if Alpaca has none (Alpaca
+        looks orders up by client id alone: ``symbol`` is not needed)."""
         client = self._client(account)
         found = await self._retried(f"find {client_order_id}",
                                     lambda: self._lookup(client, client_order_id))

@@ -63,8 +63,15 @@ class Broker(Protocol):
         """Cash, equity, positions and last known prices."""
         ...
 
-    async def find_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
-        """The order placed earlier with this id, if any."""
+    async def find_order(self, account: Account, client_order_id: str,
+                         symbol: str | None = None) -> BrokerOrder | None:
+        """The order placed earlier with this id, if any, resting or ended.
+
+        ``symbol`` is the order's symbol when the caller knows it (the executor
+        remembers it with every resting order): venues that look an order up per
+        market (Binance) can find an ended order only with it. Without it they find
+        resting orders only, unless this process placed or listed the order.
+        """
         ...
 
     async def submit(self, account: Account, order: OrderRequest) -> BrokerOrder:
@@ -107,8 +114,15 @@ class BrokerReader(Protocol):
         """Cash, equity, positions and last known prices."""
         ...
 
-    async def find_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
-        """The order placed earlier with this id, if any."""
+    async def find_order(self, account: Account, client_order_id: str,
+                         symbol: str | None = None) -> BrokerOrder | None:
+        """The order placed earlier with this id, if any, resting or ended.
+
+        ``symbol`` is the order's symbol when the caller knows it (the executor
+        remembers it with every resting order): venues that look an order up per
+        market (Binance) can find an ended order only with it. Without it they find
+        resting orders only, unless this process placed or listed the order.
+        """
         ...
 
     async def open_orders(self, account: Account) -> list[BrokerOrder]:

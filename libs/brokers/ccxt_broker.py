@@ -113,11 +113,16 @@ class CcxtBroker:
         return AccountSnapshot(cash=free, equity=equity, positions=positions,
                                last_prices=prices)
 
-    async def find_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
-        """The order placed with ``client_order_id``, None if the venue has none."""
+    async def find_order(self, account: Account, client_order_id: str,
+                         symbol: str | None = None) -> BrokerOrder | None:
+        """The order placed with ``client_order_id``, None if the venue has none.
+
+        Most venues look an order up per market: the ``symbol`` given, else the one
+        this process remembers for it; with neither, only a resting order is found
+        (in the open-order listing), except where the venue needs no symbol."""
         config, exchange = await self._ready(account)
         vid = venue_client_id(client_order_id, self.venue.client_ids)
-        symbol = self._known.get(vid, ("", ""))[1]
+        symbol = symbol or self._known.get(vid, ("", ""))[1]
         if not symbol:
             for resting in await self.open_orders(account):
                 if resting.client_order_id == client_order_id:
@@ -157,7 +162,7 @@ class CcxtBroker:
                                 lambda: exchange.cancel_order(found.order_id, unified, params))
         except BrokerRejected:  # e.g. it filled meanwhile: read it again
             log.info("%s: cancel of %s refused; re-reading it", self.name, client_order_id)
-        return await self.find_order(account, client_order_id)
+        return await self.find_order(account, client_order_id, found.symbol)
 
     async def resize_order(self, account: Account, client_order_id: str, quantity: Decimal,
                            reason: str) -> BrokerOrder | None:

@@ -411,8 +411,10 @@ class PaperBroker:
             last_prices=dict(book.last_prices), recent_fills=frozenset(entry.recent_fills),
         )
 
-    async def find_order(self, account: Account, client_order_id: str) -> BrokerOrder | None:
-        """The order recorded for ``client_order_id``, if it was placed."""
+    async def find_order(self, account: Account, client_order_id: str,
+                         symbol: str | None = None) -> BrokerOrder | None:
+        """The order recorded for ``client_order_id``, if it was placed (the book is
+        keyed by it alone: ``symbol`` is not needed)."""
         state, _ = await self._load(account)
         return await self._known(account, state, client_order_id)
 

@@ -337,8 +337,10 @@ class Executor:
             account = accounts[ctx.account_id]
             if account is None:
                 continue
+            # The symbol remembered with the order: a venue that looks orders up per
+            # market finds an ended one only with it (e.g. after a restart).
             order = await self.brokers.for_account(account).find_order(
-                account, ctx.client_order_id)
+                account, ctx.client_order_id, ctx.symbol)
             if order is None:
                 continue
             if order.status == "open":

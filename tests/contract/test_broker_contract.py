@@ -20,7 +20,7 @@ from fakes.memory import MemoryBus, MemoryKV, MemoryRegistry, StepClock
 from contracts.events import OrderPlaced, OrderRequested, TradeExecuted, WebhookFailed
 from contracts.orders import BrokerOrder, OrderRequest
 from domain.symbols import classify_symbol
-from libs.brokers.base import BrokerRejected
+from libs.brokers.base import Broker, BrokerRejected
 from libs.brokers.capabilities import Capabilities, capabilities_for
 from services.executor.handlers import Executor
 from services.executor.open_orders import OpenOrders
@@ -348,24 +348,66 @@ async def test_a_partly_filled_order_cancelled_reports_the_part_that_filled(
     assert executed.fill is not None and executed.fill.quantity == half
 
 
+async def test_an_order_that_ended_while_the_executor_was_down_is_reported_after_restart(
+        venue: Venue) -> None:
+    request = resting(venue, "ended-while-down")
+    executor = _executor(venue)
+    (placed,) = [o.event for o in await executor.place(_requested(venue, request))]
+    assert isinstance(placed, OrderPlaced)
+
+    await venue.set_price(venue.price * Decimal("0.85"))  # fills while nobody watches
+    # A restarted executor: the remembered orders survive (KV), the adapter is new.
+    restarted = _executor(venue, broker=venue.fresh, open_orders=executor.open_orders)
+    bus = MemoryBus()
+
+    assert await restarted.sync_open_orders(bus) == 1
+    (executed,) = bus.take()
+    assert isinstance(executed, TradeExecuted)
+    assert executed.signal_id == placed.signal_id
+    assert executed.fill is not None and executed.fill.quantity == venue.quantity
+    assert await restarted.open_orders.all() == []
+    assert await restarted.sync_open_orders(bus) == 0  # forgotten: not asked again
+    assert bus.take() == []
+
+
+async def test_a_restarted_adapter_finds_an_ended_order_given_its_symbol(venue: Venue) -> None:
+    request = order(venue, "ended-before-restart")
+    placed = await submitted(venue, request)
+
+    found = await venue.fresh.find_order(venue.account, request.client_order_id,
+                                         venue.symbol)
+
+    assert found is not None and found.fill is not None
+    assert (found.order_id, found.status, found.fill.quantity) == (
+        placed.order_id, "filled", venue.quantity)
+    # A retry of the submit after a lost answer finds it too: nothing placed again.
+    again = await venue.fresh.submit(venue.account, request)
+    assert again.order_id == placed.order_id
+    assert venue.placement_requests(request.client_order_id) == 1
+
+
 # -- helpers ------------------------------------------------------------------------
 
 
 class _OneBroker:
-    """The executor's view of the adapters: every account trades on the venue's."""
+    """The executor's view of the adapters: every account trades on one adapter."""
 
-    def __init__(self, venue: Venue) -> None:
-        self.venue = venue
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
 
     def for_account(self, account: object) -> object:
-        return self.venue.broker
+        return self.broker
 
 
-def _executor(venue: Venue) -> Executor:
+def _executor(venue: Venue, broker: Broker | None = None,
+              open_orders: OpenOrders | None = None) -> Executor:
+    """An executor over the venue's adapter (or ``broker``), remembering its resting
+    orders in ``open_orders`` (a new store if None)."""
     registry = MemoryRegistry()
     registry.add(venue.account)
-    brokers: object = _OneBroker(venue)
-    return Executor(registry, brokers, OpenOrders(MemoryKV()), StepClock(NOW))  # type: ignore[arg-type]
+    brokers: object = _OneBroker(broker or venue.broker)
+    return Executor(registry, brokers, open_orders or OpenOrders(MemoryKV()),  # type: ignore[arg-type]
+                    StepClock(NOW))
 
 
 def _requested(venue: Venue, request: OrderRequest) -> OrderRequested:

@@ -39,6 +39,9 @@ class Venue(Protocol):
     """A fake venue and the adapter under test, as the contract suite drives them."""
 
     broker: Broker
+    # A second adapter for the same venue, built as a restarted executor builds it:
+    # it has seen none of ``broker``'s orders (nothing remembered in the process).
+    fresh: Broker
     # An account of the adapter, configured for the fake (keys, base URL).
     account: Account
     # A symbol the venue trades, spelled as the adapter receives it (after the

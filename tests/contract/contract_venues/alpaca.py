@@ -26,6 +26,7 @@ _KINDS = {"lost_answer": "accept_then_drop", "timeout": "timeout",
 class AlpacaVenue:
     fake: FakeAlpaca
     broker: AlpacaBroker
+    fresh: AlpacaBroker
     account: Account
     symbol: str = "AAPL"
     price: Decimal = Decimal(100)
@@ -59,9 +60,9 @@ async def open_venue() -> AsyncIterator[AlpacaVenue]:
     try:
         account = make_account(broker="alpaca", alpaca=AlpacaConfig(
             key_id=KEY_ID, secret_key=SECRET, url_override=fake.url))
-        broker = AlpacaBroker(ManualClock(), timeout=0.2, attempts=3, base_wait=0.01,
-                              max_wait=0.02)
-        venue = AlpacaVenue(fake, broker, account)
+        broker, fresh = (AlpacaBroker(ManualClock(), timeout=0.2, attempts=3, base_wait=0.01,
+                                      max_wait=0.02) for _ in range(2))
+        venue = AlpacaVenue(fake, broker, fresh, account)
         await venue.set_price(venue.price)
         yield venue
     finally:

@@ -27,6 +27,7 @@ _PLACE = "POST /fapi/v1/order"
 class BinanceVenue:
     fake: FakeBinance
     broker: CcxtBroker
+    fresh: CcxtBroker
     account: Account
     symbol: str = "BTC/USDT"
     price: Decimal = Decimal(60000)
@@ -58,15 +59,17 @@ class BinanceVenue:
 async def open_venue() -> AsyncIterator[BinanceVenue]:
     fake = FakeBinance(hang_seconds=0.6)
     await fake.start()
-    broker = CcxtBroker("binance", ManualClock(), timeout=0.3, attempts=3, base_wait=0.01,
-                        max_wait=0.02, rate_limit=False)
+    broker, fresh = (CcxtBroker("binance", ManualClock(), timeout=0.3, attempts=3,
+                                base_wait=0.01, max_wait=0.02, rate_limit=False)
+                     for _ in range(2))
     try:
         account = make_account(broker="binance", exchange=ExchangeConfig(
             api_key=FAKE_KEY, secret=FAKE_SECRET, market="perp", leverage=3,
             url_override=fake.url))
-        venue = BinanceVenue(fake, broker, account)
+        venue = BinanceVenue(fake, broker, fresh, account)
         await venue.set_price(venue.price)
         yield venue
     finally:
         await broker.close()
+        await fresh.close()
         await fake.stop()

@@ -28,6 +28,7 @@ _PLACE = "POST /v5/order/create"
 class BybitVenue:
     fake: FakeBybit
     broker: CcxtBroker
+    fresh: CcxtBroker
     account: Account
     symbol: str = "BTC/USDT"
     price: Decimal = Decimal(60000)
@@ -59,15 +60,17 @@ class BybitVenue:
 async def open_venue() -> AsyncIterator[BybitVenue]:
     fake = FakeBybit(hang_seconds=0.6)
     await fake.start()
-    broker = CcxtBroker("bybit", ManualClock(), timeout=0.3, attempts=3, base_wait=0.01,
-                        max_wait=0.02, rate_limit=False)
+    broker, fresh = (CcxtBroker("bybit", ManualClock(), timeout=0.3, attempts=3,
+                                base_wait=0.01, max_wait=0.02, rate_limit=False)
+                     for _ in range(2))
     try:
         account = make_account(broker="bybit", exchange=ExchangeConfig(
             api_key=FAKE_KEY, secret=FAKE_SECRET, market="perp", leverage=3,
             url_override=fake.url))
-        venue = BybitVenue(fake, broker, account)
+        venue = BybitVenue(fake, broker, fresh, account)
         await venue.set_price(venue.price)
         yield venue
     finally:
         await broker.close()
+        await fresh.close()
         await fake.stop()

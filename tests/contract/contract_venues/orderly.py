@@ -28,6 +28,7 @@ _PLACE = "POST /v1/order"
 class OrderlyVenue:
     fake: FakeOrderly
     broker: CcxtBroker
+    fresh: CcxtBroker
     account: Account
     symbol: str = "BTC-PERP"
     price: Decimal = Decimal(60000)
@@ -63,15 +64,17 @@ async def open_venue() -> AsyncIterator[OrderlyVenue]:
     fake = FakeOrderly(hang_seconds=0.6)
     fake.holding = Decimal(1_000_000)
     await fake.start()
-    broker = CcxtBroker("orderly", ManualClock(), timeout=0.3, attempts=3, base_wait=0.01,
-                        max_wait=0.02, rate_limit=False)
+    broker, fresh = (CcxtBroker("orderly", ManualClock(), timeout=0.3, attempts=3,
+                                base_wait=0.01, max_wait=0.02, rate_limit=False)
+                     for _ in range(2))
     try:
         account = make_account(broker="orderly", exchange=ExchangeConfig(
             api_key=fake.key, secret=fake.secret, account_id=ACCOUNT_ID, market="perp",
             leverage=10, url_override=fake.url))
-        venue = OrderlyVenue(fake, broker, account)
+        venue = OrderlyVenue(fake, broker, fresh, account)
         await venue.set_price(venue.price)
         yield venue
     finally:
         await broker.close()
+        await fresh.close()
         await fake.stop()

@@ -46,6 +46,7 @@ class FaultyKV(MemoryKV):
 @dataclass
 class PaperVenue:
     broker: PaperBroker
+    fresh: PaperBroker
     kv: FaultyKV
     account: Account = field(default_factory=lambda: make_account(broker="paper"))
     symbol: str = "AAPL"
@@ -82,8 +83,9 @@ def _order_ids(entry: bytes) -> set[str]:
 @asynccontextmanager
 async def open_venue() -> AsyncIterator[PaperVenue]:
     kv = FaultyKV()
-    broker = PaperBroker(kv, ManualClock(), slippage_bps=Decimal(0), fee_bps=Decimal(0),
-                         prices=MemoryKV())
-    venue = PaperVenue(broker, kv)
+    prices = MemoryKV()
+    broker, fresh = (PaperBroker(kv, ManualClock(), slippage_bps=Decimal(0),
+                                 fee_bps=Decimal(0), prices=prices) for _ in range(2))
+    venue = PaperVenue(broker, fresh, kv)
     await venue.set_price(venue.price)
     yield venue
