@@ -138,3 +138,23 @@ async def test_a_long_client_id_is_found_and_listed_under_ours(binance: FakeBina
     again = await broker.submit(perp, order(ours, symbol="BTC/USDT", quantity="0.01",
                                             order_type="limit", limit_price=Decimal(50000)))
     assert again.order_id == placed.order_id and len(binance.created) == 1
+
+
+async def test_a_new_adapter_finds_a_spot_stop_that_ended_before_it_started(
+        binance: FakeBinance, broker: CcxtBroker) -> None:
+    spot = account(binance, "spot")
+    await broker.submit(spot, order("buy-2", quantity="0.5"))
+    await broker.submit(spot, order("buy-2-sl", side="sell", quantity="0.5", order_type="stop",
+                                    stop_price=Decimal(2800), leg="sl"))
+    binance.set_price("ETHUSDT", 2790)  # the stop triggers and fills at the venue
+    restarted = CcxtBroker("binance", ManualClock(), timeout=1.0, attempts=2, base_wait=0.01,
+                           rate_limit=False)
+    try:
+        # Neither listed (it ended) nor seen by this process: Binance needs the market.
+        assert await restarted.find_order(spot, "buy-2-sl") is None
+        found = await restarted.find_order(spot, "buy-2-sl", "ETH/USDT")
+        assert found is not None and found.fill is not None
+        assert (found.client_order_id, found.status, found.order_type, found.fill.quantity) == (
+            "buy-2-sl", "filled", "stop", Decimal("0.5"))
+    finally:
+        await restarted.close()
