@@ -42,69 +42,12 @@ class BrokerRejected(Exception):
         self.reason = reason
 
 
-class Broker(Protocol):
-    """A broker adapter for one account.
-
-    Every method that places or changes an order is keyed by our
-    ``client_order_id`` so that a retried call never creates a second order.
-    """
-
-    name: str
-    # What the broker can do (shorting, fractional sizes, stops, native OCO, ...): the
-    # same value as ``libs.brokers.capabilities.DECLARED[name]``.
-    capabilities: Capabilities
-    fills_report_position: bool
-    # True when the broker itself keeps protective legs in line with the position in
-    # the same update as every fill (the paper simulator); else the executor does it
-    # right after each fill it sees.
-    keeps_legs_with_position: bool
-
-    async def snapshot(self, account: Account) -> AccountSnapshot:
-        """Cash, equity, positions and last known prices."""
-        ...
-
-    async def find_order(self, account: Account, client_order_id: str,
-                         symbol: str | None = None) -> BrokerOrder | None:
-        """The order placed earlier with this id, if any, resting or ended.
-
-        ``symbol`` is the order's symbol when the caller knows it (the executor
-        remembers it with every resting order): venues that look an order up per
-        market (Binance) can find an ended order only with it. Without it they find
-        resting orders only, unless this process placed or listed the order.
-        """
-        ...
-
-    async def submit(self, account: Account, order: OrderRequest) -> BrokerOrder:
-        """Place ``order``; returns the existing order if it was placed before.
-
-        Raises BrokerRejected for a refusal (never retried) and BrokerUnavailable
-        when the broker could not be reached after retries (the caller may retry:
-        the order is looked up by ``client_order_id`` first).
-        """
-        ...
-
-    async def cancel_order(self, account: Account, client_order_id: str,
-                           reason: str = "canceled") -> BrokerOrder | None:
-        """Cancel an open order; returns it (None if unknown). ``reason`` is recorded
-        where the broker keeps one."""
-        ...
-
-    async def open_orders(self, account: Account) -> list[BrokerOrder]:
-        """Orders still resting at the broker."""
-        ...
-
-    async def resize_order(self, account: Account, client_order_id: str, quantity: Decimal,
-                           reason: str) -> BrokerOrder | None:
-        """Shrink a resting order to ``quantity`` (a protective leg larger than the
-        position); returns it as the broker now knows it. A broker that cannot amend
-        an order in place cancels it instead."""
-        ...
-
-
 class BrokerReader(Protocol):
     """What every service but the executor may do with a broker: read."""
 
     name: str
+    # What the broker can do (shorting, fractional sizes, stops, native OCO, ...): the
+    # same value as ``libs.brokers.capabilities.DECLARED[name]``.
     capabilities: Capabilities
     # True when a fill says the position it left (``Fill.position_quantity``); else
     # the position must be read from the broker, as it is by then.
@@ -127,6 +70,42 @@ class BrokerReader(Protocol):
 
     async def open_orders(self, account: Account) -> list[BrokerOrder]:
         """Orders still resting at the broker."""
+        ...
+
+
+class Broker(BrokerReader, Protocol):
+    """A broker adapter for one account: the reads, and (the executor's alone, the
+    one owner of orders) the writes.
+
+    Every method that places or changes an order is keyed by our
+    ``client_order_id`` so that a retried call never creates a second order.
+    """
+
+    # True when the broker itself keeps protective legs in line with the position in
+    # the same update as every fill (the paper simulator); else the executor does it
+    # right after each fill it sees.
+    keeps_legs_with_position: bool
+
+    async def submit(self, account: Account, order: OrderRequest) -> BrokerOrder:
+        """Place ``order``; returns the existing order if it was placed before.
+
+        Raises BrokerRejected for a refusal (never retried) and BrokerUnavailable
+        when the broker could not be reached after retries (the caller may retry:
+        the order is looked up by ``client_order_id`` first).
+        """
+        ...
+
+    async def cancel_order(self, account: Account, client_order_id: str,
+                           reason: str = "canceled") -> BrokerOrder | None:
+        """Cancel an open order; returns it (None if unknown). ``reason`` is recorded
+        where the broker keeps one."""
+        ...
+
+    async def resize_order(self, account: Account, client_order_id: str, quantity: Decimal,
+                           reason: str) -> BrokerOrder | None:
+        """Shrink a resting order to ``quantity`` (a protective leg larger than the
+        position); returns it as the broker now knows it. A broker that cannot amend
+        an order in place cancels it instead."""
         ...
 
 
