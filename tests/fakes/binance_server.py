@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+from fakes.loopback import LoopbackServer
 from fakes.venue_faults import Faults
 
 PARAMS = web.RequestKey("params", dict)
@@ -65,12 +66,11 @@ class FakeBinance:
         self.algo_by_client = self.algo
         self.created: list[dict[str, Any]] = []  # every order created, as sent
         self._ids = itertools.count(1000)
-        self._runner: web.AppRunner | None = None
-        self._port = 0
+        self._server = LoopbackServer()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
+        return self._server.url
 
     async def start(self) -> None:
         app = web.Application(middlewares=[self._middleware])
@@ -91,16 +91,11 @@ class FakeBinance:
         app.router.add_get("/fapi/v1/leverageBracket", self._brackets)
         app.router.add_post("/fapi/v1/leverage", self._set_leverage)
         app.router.add_post("/fapi/v1/marginType", self._set_margin_type)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
+        await self._server.serve(app)
 
     async def stop(self) -> None:
         self.faults.stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self._server.close()
 
     # -- control ------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
+from fakes.loopback import LoopbackServer
 from fakes.venue_faults import Faults
 
 FAKE_KEY = "bybit-fake-key"
@@ -72,12 +73,11 @@ class FakeBybit:
         self.orders: dict[str, dict[str, Any]] = {}  # by orderLinkId
         self.created: list[dict[str, Any]] = []
         self._ids = itertools.count(7000)
-        self._runner: web.AppRunner | None = None
-        self._port = 0
+        self._server = LoopbackServer()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
+        return self._server.url
 
     async def start(self) -> None:
         app = web.Application(middlewares=[self._middleware])
@@ -92,16 +92,11 @@ class FakeBybit:
         routes.add_get("/v5/order/realtime", self._realtime)
         routes.add_get("/v5/order/history", self._realtime)
         routes.add_post("/v5/order/cancel", self._cancel)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
+        await self._server.serve(app)
 
     async def stop(self) -> None:
         self.faults.stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self._server.close()
 
     # -- control ------------------------------------------------------------------
 
