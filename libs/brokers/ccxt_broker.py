@@ -43,11 +43,23 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 ZERO = Decimal(0)
 KNOWN_ORDERS = 10_000
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 class _Transient(Exception):
     """A failure worth retrying: no answer, 429 or 5xx."""
 
+
+
+def base58_to_bytes(text: str) -> bytes:
+    """Base58 (the Bitcoin alphabet, as Orderly spells its keys) to bytes, every leading
+    ``1`` a zero byte."""
+    number = 0
+    for char in text:
+        number = number * 58 + _BASE58.index(char)
+    zeros = len(text) - len(text.lstrip("1"))
+    return b"\0" * zeros + (number.to_bytes((number.bit_length() + 7) // 8, "big")
+                             if number else b"")
 
 class CcxtBroker:
     """Orders on one ccxt venue (``binance``, ``bybit``, ``okx`` or ``orderly``)."""
@@ -370,6 +382,9 @@ class CcxtBroker:
             "timeout": int(self.timeout * 1000), "enableRateLimit": self.rate_limit,
             "options": self.venue.options(config.market),
         })
+        # ccxt's own decoder drops leading zero bytes: an Orderly key whose ed25519 seed
+        # starts with 0x00 (1 in 256) came out 31 bytes long and could not sign.
+        exchange.base58_to_binary = base58_to_bytes
         if config.account_id:
             exchange.accountId = config.account_id
         if config.testnet:

@@ -24,6 +24,7 @@ from aiohttp import web
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from fakes.loopback import LoopbackServer
 from fakes.venue_faults import Faults
 
 ACCOUNT_ID = "0x5f2c0d3e7a9b4c1d8e6f0a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
@@ -43,9 +44,11 @@ def base58(raw: bytes) -> str:
     return "1" * (len(raw) - len(raw.lstrip(b"\0"))) + out
 
 
-def new_orderly_key() -> tuple[str, str]:
-    """A fresh Orderly key: ``("ed25519:<public>", "<private seed>")`` in base58."""
-    private = Ed25519PrivateKey.generate()
+def new_orderly_key(seed: bytes | None = None) -> tuple[str, str]:
+    """A fresh Orderly key (or the one of ``seed``, 32 bytes):
+    ``("ed25519:<public>", "<private seed>")`` in base58."""
+    private = (Ed25519PrivateKey.generate() if seed is None
+               else Ed25519PrivateKey.from_private_bytes(seed))
     seed = private.private_bytes_raw()
     public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     return f"ed25519:{base58(public)}", base58(seed)
@@ -86,9 +89,10 @@ def _num(value: Decimal) -> float:
 class FakeOrderly:
     """One Orderly account (USDC collateral, perpetual positions)."""
 
-    def __init__(self, account_id: str = ACCOUNT_ID, hang_seconds: float = 2.0) -> None:
+    def __init__(self, account_id: str = ACCOUNT_ID, hang_seconds: float = 2.0,
+                 seed: bytes | None = None) -> None:
         self.account_id = account_id
-        self.key, self.secret = new_orderly_key()
+        self.key, self.secret = new_orderly_key(seed)
         self._public = Ed25519PublicKey.from_public_bytes(
             _b58decode(self.key.removeprefix("ed25519:")))
         self.faults = Faults(error, hang_seconds)
@@ -102,12 +106,11 @@ class FakeOrderly:
         self.created: list[dict[str, Any]] = []  # bodies of every order created
         self.signed_requests = 0
         self._ids = itertools.count(5000)
-        self._runner: web.AppRunner | None = None
-        self._port = 0
+        self._server = LoopbackServer()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
+        return self._server.url
 
     async def start(self) -> None:
         app = web.Application(middlewares=[self._middleware])
@@ -127,16 +130,11 @@ class FakeOrderly:
         routes.add_delete("/v1/algo/client/order", self._cancel(algo=True))
         routes.add_get("/v1/orders", self._list(algo=False))
         routes.add_get("/v1/algo/orders", self._list(algo=True))
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
+        await self._server.serve(app)
 
     async def stop(self) -> None:
         self.faults.stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self._server.close()
 
     # -- control ------------------------------------------------------------------
 

@@ -126,6 +126,25 @@ async def test_orderly_equity_adds_the_unsettled_profit() -> None:
         await fake.stop()
 
 
+async def test_an_orderly_key_whose_seed_starts_with_a_zero_byte_signs() -> None:
+    """ccxt's base58 decoder drops leading zero bytes (1 key in 256 could not sign)."""
+    fake = FakeOrderly(seed=bytes(1) + bytes(range(1, 32)))
+    assert fake.secret.startswith("1")
+    await fake.start()
+    adapter = CcxtBroker("orderly", ManualClock(), timeout=1.0, attempts=2, base_wait=0.01,
+                         rate_limit=False)
+    try:
+        perp = account(fake, "perp", broker="orderly")
+        placed = await adapter.submit(perp, OrderRequest(
+            client_order_id="zero-seed", symbol="BTC-PERP", side="buy",
+            quantity=Decimal("0.1"), intent="enter_long"))
+        assert placed.status == "filled"
+        assert fake.signed_requests > 0
+    finally:
+        await adapter.close()
+        await fake.stop()
+
+
 async def test_a_long_client_id_is_found_and_listed_under_ours(binance: FakeBinance,
                                                                broker: CcxtBroker) -> None:
     perp = account(binance, "perp")
