@@ -109,6 +109,11 @@ class OfflineAccount:
         self.rejected: dict[str, int] = {}  # the broker's refusals, by code
         self.rejected_signals = 0  # signals whose order the broker refused
         self.trips: list[dict[str, str]] = []
+        # The monitor places an entry's legs when it handles the entry's fill, which
+        # can be after later signals were carried out: a signal whose legs the
+        # recording placed gets the replay's legs there (:meth:`place_legs`).
+        self.legs_to_come: set[str] = set()
+        self.deferred: dict[str, list[tuple[OrderRequest, Strategy]]] = {}
 
     # -- what the account is worth ---------------------------------------------------
 
@@ -287,7 +292,19 @@ class OfflineAccount:
             return
         if request is None or strategy is None:
             return
-        for leg in legs_for_fill(request, fill, strategy, "paper", fill.position_quantity):
+        legs = legs_for_fill(request, fill, strategy, "paper", fill.position_quantity)
+        if signal in self.legs_to_come:
+            self.deferred.setdefault(signal, []).extend((leg, strategy) for leg in legs)
+            return
+        for leg in legs:
+            self.legs_placed += 1
+            self.place(leg, strategy, at)
+
+    def place_legs(self, signal_id: str, at: datetime) -> None:
+        """The recording's monitor placed the signal's legs now: so does the replay's
+        (its own legs, from its own fills; none when it has none)."""
+        self.legs_to_come.discard(signal_id)
+        for leg, strategy in self.deferred.pop(signal_id, []):
             self.legs_placed += 1
             self.place(leg, strategy, at)
 

@@ -80,6 +80,7 @@ from projections.store import EventStore
 from services.sltp_monitor.breaker import BreakerState, fingerprint
 
 TRIPS = frozenset({"account.breaker_tripped"})
+REQUESTS = frozenset({"order.requested"})
 TYPES = frozenset({
     "registry.account_opened", "registry.account_updated", "account.resumed",
     "account.breaker_tripped", "registry.tenant_created", "registry.tenant_updated",
@@ -171,10 +172,12 @@ def replay(source: Source, account_id: str, changes: Mapping[str, Any] | Changes
     Raises ValueError for a change that is no setting, pydantic's ValidationError for
     a value out of its range."""
     parsed = changes if isinstance(changes, Changes) else Changes.parse(changes)
+    legs = {e.signal_id for e in source(REQUESTS) if isinstance(e, OrderRequested)
+            and e.order.leg and e.account_id == account_id}
     trips = sorted(e.occurred_at for e in source(TRIPS)
                    if isinstance(e, BreakerTripped) and e.account_id == account_id)
     run = _Run(account_id, parsed, strategy_id, since, until, costs or Costs(),
-               breaker_interval_s, trips)
+               breaker_interval_s, trips, legs)
     for position, event in enumerate(source(TYPES), 1):
         run.step(position, event)
     return run.finish()
@@ -203,7 +206,7 @@ class _Run:
 
     def __init__(self, account_id: str, changes: Changes, strategy_id: str,
                  since: datetime | None, until: datetime | None, costs: Costs,
-                 interval_s: float, trips: list[datetime]) -> None:
+                 interval_s: float, trips: list[datetime], legs: set[str]) -> None:
         self.account_id = account_id
         self.changes = changes
         self.strategy_id = strategy_id
@@ -211,6 +214,7 @@ class _Run:
         self.default_costs = costs
         self.interval_s = interval_s
         self.recorded_trips = trips
+        self.leg_signals = legs  # the signals the recording's monitor placed legs for
         self.strategies: dict[str, Strategy] = {}
         self.tenants: dict[str, Tenant] = {}
         self.record: dict[str, Any] = {}  # the account's registry record, as recorded
@@ -232,6 +236,11 @@ class _Run:
         self.requests: dict[str, OrderRequest] = {}  # the recording's, by client order id
         self.recorded_fills: dict[str, list[Fill]] = {}
         self.trip: _Trip | None = None
+        # Liquidations whose trip event is not stored yet: the breaker publishes its
+        # liquidation orders before the trip, so a quick executor's answer (fills, or
+        # a rejection) can be stored first; the trip takes them when it comes.
+        self.liquidations: set[str] = set()
+        self.early: dict[str, list[Seen]] = {}
         self.next_check: float | None = None
         self.prices = {"alert": 0, "implied": 0}
         self.order_of_signals: list[str] = []  # the signals replayed, in order
@@ -284,6 +293,10 @@ class _Run:
             case BreakerTripped():
                 self.recorded.trips.append(_trip_row(event))
                 self.trip = _Trip(event, {f"{event.signal_id}:{s}" for s in event.liquidating})
+                for signal in self.trip.waiting & self.early.keys():
+                    self.trip.seen.update((s.fill.client_order_id, s)
+                                          for s in self.early.pop(signal))
+                    self.trip.waiting.discard(signal)
                 if not self.trip.waiting:
                     self._recorded_trip()
             case _:
@@ -339,6 +352,7 @@ class _Run:
             if recorded is not None:  # what the recording's breaker had tripped already
                 self.offline.breaker = BreakerState(fingerprint=fingerprint(recorded),
                                                     tripped=list(self.tripped_before))
+        self.offline.legs_to_come = set(self.leg_signals)
         self.start_fills = book.fills
         equity = self.offline.book().equity()
         self.recorded.peak = self.replayed_peak = equity
@@ -395,10 +409,14 @@ class _Run:
         self.requests[event.order.client_order_id] = event.order
         if event.order.leg:
             self.recorded.legs_placed += 1
+            assert self.offline is not None
+            self.offline.place_legs(event.signal_id, event.occurred_at)
         elif event.strategy_id:  # a signal's order, not a breaker liquidation
             self.recorded.orders += 1
             if event.signal_id in self.awaiting_risk:  # the recording's risk answered
                 self._decide(event.signal_id)
+        else:
+            self.liquidations.add(event.signal_id)
 
     def _ended(self, event: TradeExecuted | WebhookFailed) -> None:
         """A terminal event: the recording's answer to a signal (risk's refusal, or what
@@ -418,10 +436,13 @@ class _Run:
         fills = event.all_fills() if isinstance(event, TradeExecuted) else []
         for fill in fills:
             self.recorded_fills.setdefault(signal, []).append(fill)
-        if self.trip is not None and signal in self.trip.waiting:
-            for fill in fills:
-                self.trip.seen[fill.client_order_id] = Seen(
-                    self.requests.pop(fill.client_order_id, None), fill)
+        if signal in self.liquidations:
+            self.liquidations.discard(signal)
+            seen = [Seen(self.requests.pop(f.client_order_id, None), f) for f in fills]
+            if self.trip is None or signal not in self.trip.waiting:
+                self.early[signal] = seen  # stored before its trip
+                return
+            self.trip.seen.update((s.fill.client_order_id, s) for s in seen)
             self.trip.waiting.discard(signal)
             if not self.trip.waiting:
                 self._recorded_trip()
@@ -539,7 +560,9 @@ class _Run:
 
     def _boundary_after(self, t: float) -> float:
         """The next check after ``t`` on the recording's grid (its nearest trip, else
-        whole multiples of the interval)."""
+        whole multiples of the interval); never with no timer (an interval of 0)."""
+        if self.interval_s <= 0:
+            return math.inf
         later = [x for x in self.recorded_trips if x.timestamp() >= t]
         anchor = (later[0] if later else self.recorded_trips[-1]).timestamp() \
             if self.recorded_trips else 0.0
