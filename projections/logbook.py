@@ -10,12 +10,11 @@ does). Every process that runs the log book writes whole files of its own.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Callable
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import BinaryIO
 
 from contracts.events import AnyEvent
 from projections.activity import activity_line, jsonl_line
@@ -28,23 +27,60 @@ _ACTIVITY_POSITION = re.compile(rb"^\S+ #(\d+) ")
 
 
 class _LogFile:
-    """One rotated file and the last position written to it."""
+    """One rotated file and the last position written to it.
+
+    Rotates as ``logging``'s rotating handler does (``name.1`` is the newest old
+    file), but writes a whole batch of lines with one flush: emitting each line as a
+    log record (with its rollover checks and a flush per line) was a sixth of the
+    auditor's CPU."""
 
     def __init__(self, path: Path, position_of: re.Pattern[bytes], max_bytes: int,
                  backups: int) -> None:
         self.path = path
         self.position = _last_position(path, position_of, backups)
-        self.handler = RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups,
-                                           encoding="utf-8", delay=True)
-        self.handler.setFormatter(logging.Formatter("%(message)s"))
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self.stream: BinaryIO | None = None
+        self.size = 0
 
-    def write(self, position: int, line: str) -> None:
-        record = logging.LogRecord("logbook", logging.INFO, str(self.path), 0, line, None, None)
-        self.handler.emit(record)  # writes, flushes, rotates when over the size
-        self.position = position
+    def write_many(self, lines: list[str], position: int) -> None:
+        """Append ``lines`` (each a whole line, without its newline) and flush; every
+        event up to ``position`` is then in the file."""
+        if lines:
+            stream = self._open()
+            for line in lines:
+                data = line.encode("utf-8") + b"\n"
+                if self.size and self.size + len(data) > self.max_bytes:
+                    stream = self._rotate()
+                stream.write(data)
+                self.size += len(data)
+            stream.flush()
+        self.position = max(self.position, position)
+
+    def _open(self) -> BinaryIO:
+        if self.stream is None:
+            self.stream = self.path.open("ab")
+            self.size = self.stream.seek(0, os.SEEK_END)
+        return self.stream
+
+    def _rotate(self) -> BinaryIO:
+        """``name`` becomes ``name.1``, ``name.1`` becomes ``name.2``, ... the oldest
+        beyond ``backups`` goes."""
+        self.close()
+        if self.backups > 0:
+            for n in range(self.backups - 1, 0, -1):
+                older = self.path.with_name(f"{self.path.name}.{n}")
+                if older.exists():
+                    older.replace(self.path.with_name(f"{self.path.name}.{n + 1}"))
+            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+        else:
+            self.path.unlink(missing_ok=True)
+        return self._open()
 
     def close(self) -> None:
-        self.handler.close()
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
 
 
 def _last_position(path: Path, pattern: re.Pattern[bytes], backups: int) -> int:
@@ -117,19 +153,13 @@ class LogBook:
             rows = self.store.read_events(self.position, batch)
             if not rows:
                 return read
-            for position, event in rows:
-                for file, line_of in self.files:
-                    if event is None or position <= file.position:
-                        continue
-                    line = line_of(position, event)
-                    if line is not None:
-                        file.write(position, line)
-                    else:
-                        file.position = position
-                read += 1
             last = rows[-1][0]
-            for file, _ in self.files:
-                file.position = max(file.position, last)
+            for file, line_of in self.files:
+                lines = [line for position, event in rows
+                         if event is not None and position > file.position
+                         and (line := line_of(position, event)) is not None]
+                file.write_many(lines, last)
+            read += len(rows)
 
     def close(self) -> None:
         """Close both files."""
