@@ -443,8 +443,9 @@ TERMINAL_TYPES = frozenset({"webhook.trade_executed", "webhook.failed"})
 # records or the callbacks' own events).
 CALLBACK_EVENT_TYPES = (
     "webhook.received", "webhook.validated", "webhook.trade_executed", "webhook.failed",
-    "order.placed", "order.leg_filled", "order.leg_canceled", "order.leg_resized",
-    "account.breaker_tripped", "account.resumed", "security.auth_failures",
+    "order.placed", "order.partially_filled", "order.leg_filled", "order.leg_canceled",
+    "order.leg_resized", "account.breaker_tripped", "account.resumed",
+    "security.auth_failures",
 )
 
 _encoder = msgspec.json.Encoder(decimal_format="string")

@@ -108,9 +108,9 @@ AUDITOR = ConsumerSpec(
 # The dispatcher: lifecycle events in (a callback.requested per endpoint that wants
 # one) …
 DISPATCHER = ConsumerSpec(
-    "dispatcher", ("webhook.>", "order.placed.>", "order.leg_filled.>",
-                   "order.leg_canceled.>", "order.leg_resized.>", "account.>",
-                   "security.>"), "dispatch")
+    "dispatcher", ("webhook.>", "order.placed.>", "order.partially_filled.>",
+                   "order.leg_filled.>", "order.leg_canceled.>", "order.leg_resized.>",
+                   "account.>", "security.>"), "dispatch")
 # … and the deliveries themselves: retried by JetStream (a nak with the backoff's
 # delay) for as long as the retry period lasts; attempts are counted in the delivery's
 # record, so the consumer never gives up on its own. Its ack wait follows the callback

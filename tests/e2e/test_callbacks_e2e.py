@@ -16,6 +16,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -29,12 +30,14 @@ from contracts.events import (
     CallbackAttempted,
     CallbackEndpointDisabled,
     CallbackParked,
+    OrderPartiallyFilled,
     event_type,
 )
 from libs.registry.models import CallbackEndpoint
 from libs.registry.secrets import new_secret
 from libs.registry.store import Registry
 from libs.runtime.bus import Bus
+from tests.factories import make_broker_order
 
 pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 LIFECYCLE = ["webhook.received", "webhook.validated", "webhook.trade_executed",
@@ -139,6 +142,29 @@ async def test_subscribed_events_arrive_signed_with_a_log_and_a_trail(
         assert len(after.headers["webhook-signature"].split()) == 2
         assert verify([old], after.headers, after.body)
         assert verify([new], after.headers, after.body)
+
+
+async def test_a_partial_fill_reaches_an_endpoint_that_subscribed_to_it(
+        system: System, bus: Bus, receiver: Receiver) -> None:
+    """``order.partially_filled`` (the executor's event, published here as it would)
+    goes through the dispatcher's consumer to an endpoint that wants it."""
+    t = await provision(bus)
+    partial = OrderPartiallyFilled(
+        event_id=f"evt-{uuid.uuid4().hex}", signal_id=f"sig-{uuid.uuid4().hex}",
+        tenant_id=t.tenant.id, occurred_at=datetime.now(UTC), strategy_id=t.strategy.id,
+        account_id=t.account.id, broker="paper",
+        order=make_broker_order(filled_quantity=Decimal(4)))
+    async with aiohttp.ClientSession() as http:
+        await register(http, system, receiver, t.tenant.id, f"{receiver.base_url}/partial",
+                       event_types=["order.partially_filled"])
+        await bus.publish_event(partial, f"{partial.event_id}:test")
+        await wait_until(lambda: receiver.delivered_ids("/partial"), timeout=30,
+                         message="the partial fill delivered")
+    [request] = receiver.on("/partial")
+    body = json.loads(request.body)
+    assert request.headers["webhook-id"] == partial.event_id and request.signed
+    assert body["type"] == "order.partially_filled"
+    assert body["data"]["order"]["filled_quantity"] == "4"
 
 
 async def test_gone_parks_and_disables_and_a_redelivery_brings_it(

@@ -4,12 +4,20 @@ the ids that make a repeated event request nothing twice."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import orjson
 import pytest
 
-from contracts.events import CALLBACK_EVENT_TYPES, AccountResumed, CallbackRequested, event_type
+from contracts import streams
+from contracts.events import (
+    CALLBACK_EVENT_TYPES,
+    AccountResumed,
+    CallbackRequested,
+    OrderPartiallyFilled,
+    event_type,
+)
 from libs.callbacks.deliveries import DeliveryRecord
 from libs.callbacks.redeliver import in_range
 from libs.registry.models import CallbackEndpoint
@@ -20,6 +28,7 @@ from tests.factories import (
     NOW,
     STRATEGY_ID,
     TENANT_ID,
+    make_broker_order,
     make_failed,
     make_received,
     make_trade_executed,
@@ -41,6 +50,36 @@ def requested(event: Any, *endpoints: CallbackEndpoint) -> list[CallbackRequeste
 def test_every_subscribable_type_has_a_handler() -> None:
     assert sorted(str(c.__struct_config__.tag) for c in SUBSCRIBABLE) == \
         sorted(CALLBACK_EVENT_TYPES)
+
+
+def _matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: ``*`` one token, ``>`` the rest (one or more)."""
+    want, have = pattern.split("."), subject.split(".")
+    for n, token in enumerate(want):
+        if token == ">":
+            return len(have) > n
+        if n >= len(have) or token not in ("*", have[n]):
+            return False
+    return len(want) == len(have)
+
+
+@pytest.mark.parametrize("kind", CALLBACK_EVENT_TYPES)
+def test_the_dispatcher_consumes_every_subscribable_type(kind: str) -> None:
+    """An endpoint may subscribe only to what the dispatcher's consumer receives (a
+    type missing from its filter, like ``order.partially_filled`` once, is never told)."""
+    subject = f"{kind}.{TENANT_ID}.{ACCOUNT_ID}.{STRATEGY_ID}"
+    assert any(_matches(f, subject) for f in streams.DISPATCHER.filter_subjects)
+
+
+def test_a_partial_fill_is_requested_for_an_endpoint_that_wants_it() -> None:
+    partial = OrderPartiallyFilled(**{
+        "event_id": "e-p", "signal_id": "sig-p", "tenant_id": TENANT_ID, "occurred_at": NOW,
+        "strategy_id": STRATEGY_ID, "account_id": ACCOUNT_ID, "broker": "paper",
+        "order": make_broker_order(filled_quantity=Decimal(4))})
+    [request] = requested(partial, endpoint(event_types=["order.partially_filled"]))
+    assert request.source_type == "order.partially_filled"
+    assert request.payload["order"]["filled_quantity"] == "4"
+    assert not requested(partial, endpoint(event_types=["webhook.trade_executed"]))
 
 
 @pytest.mark.parametrize(("fields", "told"), [

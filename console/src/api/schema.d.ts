@@ -5142,7 +5142,7 @@ export interface components {
              *       "webhook.failed"
              *     ]
              */
-            event_types: ("webhook.received" | "webhook.validated" | "webhook.trade_executed" | "webhook.failed" | "order.placed" | "order.leg_filled" | "order.leg_canceled" | "order.leg_resized" | "account.breaker_tripped" | "account.resumed" | "security.auth_failures")[];
+            event_types: ("webhook.received" | "webhook.validated" | "webhook.trade_executed" | "webhook.failed" | "order.placed" | "order.partially_filled" | "order.leg_filled" | "order.leg_canceled" | "order.leg_resized" | "account.breaker_tripped" | "account.resumed" | "security.auth_failures")[];
             /**
              * Failing
              * @default false
@@ -5200,7 +5200,7 @@ export interface components {
              *       "webhook.failed"
              *     ]
              */
-            event_types: ("webhook.received" | "webhook.validated" | "webhook.trade_executed" | "webhook.failed" | "order.placed" | "order.leg_filled" | "order.leg_canceled" | "order.leg_resized" | "account.breaker_tripped" | "account.resumed" | "security.auth_failures")[];
+            event_types: ("webhook.received" | "webhook.validated" | "webhook.trade_executed" | "webhook.failed" | "order.placed" | "order.partially_filled" | "order.leg_filled" | "order.leg_canceled" | "order.leg_resized" | "account.breaker_tripped" | "account.resumed" | "security.auth_failures")[];
             /**
              * Strategy Ids
              * @default []
@@ -5279,7 +5279,7 @@ export interface components {
              *       "webhook.failed"
              *     ]
              */
-            event_types: ("webhook.received" | "webhook.validated" | "webhook.trade_executed" | "webhook.failed" | "order.placed" | "order.leg_filled" | "order.leg_canceled" | "order.leg_resized" | "account.breaker_tripped" | "account.resumed" | "security.auth_failures")[];
+            event_types: ("webhook.received" | "webhook.validated" | "webhook.trade_executed" | "webhook.failed" | "order.placed" | "order.partially_filled" | "order.leg_filled" | "order.leg_canceled" | "order.leg_resized" | "account.breaker_tripped" | "account.resumed" | "security.auth_failures")[];
             /**
              * Strategy Ids
              * @default []
@@ -5338,7 +5338,7 @@ export interface components {
              *       "webhook.failed"
              *     ]
              */
-            event_types: ("webhook.received" | "webhook.validated" | "webhook.trade_executed" | "webhook.failed" | "order.placed" | "order.leg_filled" | "order.leg_canceled" | "order.leg_resized" | "account.breaker_tripped" | "account.resumed" | "security.auth_failures")[];
+            event_types: ("webhook.received" | "webhook.validated" | "webhook.trade_executed" | "webhook.failed" | "order.placed" | "order.partially_filled" | "order.leg_filled" | "order.leg_canceled" | "order.leg_resized" | "account.breaker_tripped" | "account.resumed" | "security.auth_failures")[];
             /**
              * Failing
              * @default false

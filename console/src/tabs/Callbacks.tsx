@@ -12,8 +12,8 @@ type Endpoint = Schemas["CallbackEndpointView"];
 type EventType = Endpoint["event_types"][number];
 export const EVENT_TYPES: EventType[] = [
   "webhook.received", "webhook.validated", "webhook.trade_executed", "webhook.failed",
-  "order.placed", "order.leg_filled", "order.leg_canceled", "order.leg_resized",
-  "account.breaker_tripped", "account.resumed", "security.auth_failures"];
+  "order.placed", "order.partially_filled", "order.leg_filled", "order.leg_canceled",
+  "order.leg_resized", "account.breaker_tripped", "account.resumed", "security.auth_failures"];
 const DEFAULT_TYPES: EventType[] = ["webhook.trade_executed", "webhook.failed"];
 
 function state(e: Endpoint): string {
