@@ -33,7 +33,7 @@ from tenacity import (
 from contracts.orders import BrokerOrder, OrderRequest, Side
 from libs.brokers.base import AccountSnapshot, BrokerRejected, BrokerUnavailable
 from libs.brokers.capabilities import Capabilities, crypto_venue
-from libs.brokers.ccxt_orders import broker_order, decimal, venue_order
+from libs.brokers.ccxt_orders import broker_order, contract_size, decimal, venue_order
 from libs.brokers.ccxt_symbols import pipeline_symbol, venue_client_id, venue_symbol
 from libs.brokers.ccxt_venues import VENUES, Venue, overridden_urls
 from libs.registry.models import Account, ExchangeConfig
@@ -193,7 +193,7 @@ class CcxtBroker:
             found += await self._retried("list open stop orders",
                                          lambda: exchange.fetch_open_orders(
                                              None, None, None, {**kind, "trigger": True}))
-        return [self._ours(order) for order in found]
+        return [self._ours(order, self._per(exchange, order)) for order in found]
 
     async def close(self) -> None:
         """Close every exchange's HTTP session."""
@@ -217,7 +217,10 @@ class CcxtBroker:
         vid = venue_client_id(order.client_order_id, self.venue.client_ids)
         sent = venue_order(exchange, order, unified, side, quantity, vid, reduce_only,
                            contract=config.market == "perp",
-                           stop_direction=self.venue.stop_direction)
+                           stop_direction=self.venue.stop_direction,
+                           margin_mode=config.margin_mode
+                           if self.venue.margin_mode_per_order else "",
+                           stop_client_param=self.venue.stop_client_param)
         self._remember(vid, order.client_order_id, order.symbol)
         try:
             placed = await self._once(lambda: exchange.create_order(
@@ -239,7 +242,8 @@ class CcxtBroker:
                                        order.order_type)
             if found is not None:
                 return found
-        return broker_order(placed, order.client_order_id, order.symbol, self.clock.now())
+        return broker_order(placed, order.client_order_id, order.symbol, self.clock.now(),
+                            self._per(exchange, placed))
 
     async def _exposure(self, exchange: Any, config: ExchangeConfig, order: OrderRequest,
                         unified: str) -> tuple[Side, Decimal, bool]:
@@ -288,6 +292,13 @@ class CcxtBroker:
         A venue that says it is set already (or cannot change it) is not an error."""
         if (config, unified) in self._prepared:
             return
+        if self.venue.margin_mode_per_order:
+            # OKX: the margin mode is each order's tdMode; leverage is set per mode.
+            if config.leverage is not None:
+                await self._once(lambda: exchange.set_leverage(
+                    config.leverage, unified, {"marginMode": config.margin_mode}))
+            self._prepared.add((config, unified))
+            return
         if exchange.has.get("setMarginMode"):
             try:
                 await self._once(lambda: exchange.set_margin_mode(config.margin_mode, unified))
@@ -324,7 +335,7 @@ class CcxtBroker:
             if found:
                 self._remember(vid, client_order_id, symbol or self._pipeline(found))
                 return broker_order(found, client_order_id, symbol or self._pipeline(found),
-                                    self.clock.now())
+                                    self.clock.now(), self._per(exchange, found))
         return None
 
     async def _fetch_order(self, exchange: Any, unified: str | None,
@@ -335,13 +346,18 @@ class CcxtBroker:
     def _lookup_needs_no_symbol(self) -> bool:
         return self.name == "orderly"
 
-    def _ours(self, found: dict[str, Any]) -> BrokerOrder:
+    def _ours(self, found: dict[str, Any], per: Decimal) -> BrokerOrder:
         vid = str(found.get("clientOrderId") or "")
         ours, symbol = self._known.get(vid, (vid or str(found.get("id")), ""))
         symbol = symbol or self._pipeline(found)
         if vid not in self._known:
             self._remember(vid, ours, symbol)
-        return broker_order(found, ours, symbol, self.clock.now())
+        return broker_order(found, ours, symbol, self.clock.now(), per)
+
+    @staticmethod
+    def _per(exchange: Any, found: dict[str, Any]) -> Decimal:
+        """Coins per unit of the amounts in ``found`` (contracts on OKX swaps)."""
+        return contract_size(exchange.markets.get(str(found.get("symbol") or "")))
 
     def _remember(self, vid: str, ours: str, symbol: str) -> None:
         self._known[vid] = (ours, symbol)

@@ -55,34 +55,40 @@ def decimal(value: Any) -> Decimal | None:
 
 def venue_order(exchange: Any, order: OrderRequest, unified: str, side: Side,
                 quantity: Decimal, client_id: str, reduce_only: bool,
-                contract: bool, stop_direction: bool = False) -> VenueOrder:
+                contract: bool, stop_direction: bool = False, margin_mode: str = "",
+                stop_client_param: str = "") -> VenueOrder:
     """``create_order`` arguments for ``order`` on ``unified``, rounded to the market.
 
-    ``stop_direction``: the venue wants a stop's trigger direction (Bybit).
+    ``quantity`` is in coins; a market trading in contracts of several coins (OKX
+    swaps: ``contractSize`` 0.01 BTC) is sent the number of contracts, truncated to
+    the market's amount step. ``stop_direction``: the venue wants a stop's trigger
+    direction (Bybit); ``margin_mode``: the margin mode each perpetual order names
+    (OKX's ``tdMode``); ``stop_client_param``: the field a stop (algo) order carries
+    our id in besides the usual one (OKX's ``algoClOrdId``).
     Raises BrokerRejected when the amount rounds to nothing or falls below the
     market's minimum amount or cost (at the limit, stop or reference price).
     """
     market = exchange.market(unified)
-    size = decimal(market.get("contractSize"))
-    if size is not None and size != 1:
-        # Amounts would be in contracts of ``size`` coins (OKX swaps): not handled yet.
-        raise BrokerRejected("unsupported_market", f"{unified} trades in contracts of {size}, "
-                             "which this adapter does not size yet")
-    amount = _amount(exchange, unified, quantity, order)
+    per = contract_size(market)
+    amount = _amount(exchange, unified, quantity / per, order)
+    unit = f" contracts of {per} {unified}" if per != 1 else f" {unified}"
     limits = market.get("limits") or {}
     least = decimal((limits.get("amount") or {}).get("min"))
     if least is not None and Decimal(amount) < least:
-        raise BrokerRejected("below_minimum", f"{amount} {unified} is below the market's "
+        raise BrokerRejected("below_minimum", f"{amount}{unit} is below the market's "
                              f"minimum amount {least} (order {order.client_order_id})")
     price = order.limit_price or order.stop_price or order.reference_price
     least_cost = decimal((limits.get("cost") or {}).get("min"))
-    if least_cost is not None and price is not None and Decimal(amount) * price < least_cost:
-        raise BrokerRejected("below_minimum", f"{amount} {unified} at {price} is "
-                             f"{Decimal(amount) * price}, below the market's minimum "
+    coins = Decimal(amount) * per
+    if least_cost is not None and price is not None and coins * price < least_cost:
+        raise BrokerRejected("below_minimum", f"{amount}{unit} at {price} is "
+                             f"{coins * price}, below the market's minimum "
                              f"order value {least_cost} (order {order.client_order_id})")
     params: dict[str, Any] = {"clientOrderId": client_id}
     if reduce_only and contract:
         params["reduceOnly"] = True
+    if margin_mode and contract:
+        params["marginMode"] = margin_mode
     if order.order_type == "limit":
         limit = _price(exchange, unified, order.limit_price, "limit", order)
         if order.time_in_force == "ioc":
@@ -92,7 +98,18 @@ def venue_order(exchange: Any, order: OrderRequest, unified: str, side: Side,
         params["triggerPrice"] = _price(exchange, unified, order.stop_price, "stop", order)
         if stop_direction:  # a buy stop triggers on a rise, a sell stop on a fall
             params["triggerDirection"] = "ascending" if side == "buy" else "descending"
+        if stop_client_param:
+            params[stop_client_param] = client_id
     return VenueOrder(unified, "market", side, amount, None, params)
+
+
+def contract_size(market: dict[str, Any] | None) -> Decimal:
+    """Coins per unit of a market's amounts: its ``contractSize`` where it trades in
+    contracts (OKX swaps: 0.01 BTC), else 1."""
+    if not market or not market.get("contract"):
+        return Decimal(1)
+    size = decimal(market.get("contractSize"))
+    return size if size is not None and size > 0 else Decimal(1)
 
 
 def _amount(exchange: Any, unified: str, quantity: Decimal, order: OrderRequest) -> str:
@@ -117,24 +134,31 @@ def _price(exchange: Any, unified: str, price: Decimal | None, kind: str,
 
 
 def broker_order(found: dict[str, Any], client_order_id: str, symbol: str,
-                 now: datetime) -> BrokerOrder:
+                 now: datetime, per: Decimal = Decimal(1)) -> BrokerOrder:
     """A ccxt order structure as the pipeline's BrokerOrder, under our id and symbol.
 
     ``closed`` is filled; an order canceled or expired after part of it filled is
     filled for that part (the reason says so); a resting order reports the part
     filled so far in ``filled_quantity``. A ``-sl`` / ``-tp`` id is a protective leg of the
-    entry it names (its OCO group).
+    entry it names (its OCO group). ``per``: coins per contract of the market
+    (:func:`contract_size`): sizes come back in coins. A triggered OKX algo order
+    reports its fill in ``actualSz`` / ``actualPx`` (its ``ordPx`` -1 is "at market").
     """
+    info = found.get("info") or {}
     status: OrderStatus = _STATUS.get(str(found.get("status") or "open"), "open")
     side: Side = "sell" if found.get("side") == "sell" else "buy"
     trigger = decimal(found.get("triggerPrice") or found.get("stopPrice"))
     kind = str(found.get("type") or "market")
     order_type: OrderType = "stop" if trigger is not None else \
         "limit" if kind == "limit" else "market" if kind == "market" else "stop"
-    amount = decimal(found.get("amount")) or ZERO
-    filled = decimal(found.get("filled")) or ZERO
+    amount = (decimal(found.get("amount")) or ZERO) * per
+    filled = (decimal(found.get("filled")) or decimal(info.get("actualSz")) or ZERO) * per
     submitted = _moment(found.get("timestamp")) or now
-    average = decimal(found.get("average")) or decimal(found.get("price")) or ZERO
+    limit_price = decimal(found.get("price"))
+    if limit_price is not None and limit_price <= 0:  # OKX algo ordPx -1: at market
+        limit_price = None
+    average = decimal(found.get("average")) or decimal(info.get("actualPx")) or \
+        limit_price or ZERO
     reason = ""
     if status in ("canceled", "expired") and filled > 0:
         # It ended with part of it filled: that part is what happened.
@@ -156,7 +180,7 @@ def broker_order(found: dict[str, Any], client_order_id: str, symbol: str,
         leg=leg, oco_group=entry_order_id(client_order_id) if leg else "",
         side=side, quantity=amount or filled, order_type=order_type, status=status,
         submitted_at=submitted,
-        limit_price=decimal(found.get("price")) if order_type == "limit" else None,
+        limit_price=limit_price if order_type == "limit" else None,
         stop_price=trigger, reason=reason, fill=fill,
         filled_quantity=filled if status == "open" else (fill.quantity if fill else ZERO),
         average_fill_price=average if filled > 0 else None)

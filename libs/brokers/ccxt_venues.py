@@ -4,7 +4,7 @@ Each venue names its ccxt exchange class, the options that keep ccxt to the mark
 an account trades (no margin, option or currency calls: fewer requests, and the
 fake venues in the tests serve only what is used), the rule its client order ids
 follow, the currency cash is counted in, and whether stop orders live in a separate
-book (Orderly's and Binance USDⓈ-M's algo orders) that a lookup must search too.
+book (Orderly's, Binance USDⓈ-M's and OKX's algo orders) that a lookup must search too.
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ class Venue:
     lookup_param: str = "clientOrderId"
     # Stops say which way the price must cross (Bybit's triggerDirection).
     stop_direction: bool = False
+    # Each perpetual order names its margin mode (OKX's tdMode), and leverage is set
+    # for that mode (OKX's set-leverage) instead of a separate margin mode call.
+    margin_mode_per_order: bool = False
+    # The field a stop (algo) order carries our id in besides clientOrderId (OKX's
+    # algoClOrdId, by which ccxt finds and cancels trigger orders).
+    stop_client_param: str = ""
 
     def options(self, market: MarketKind) -> dict[str, Any]:
         """ccxt options for an account trading ``market``."""
@@ -74,7 +80,13 @@ VENUES: dict[str, Venue] = {
         name="okx", ccxt_class="okx", cash_currency="USDT",
         client_ids=ClientIdRule(32, re.compile(r"[A-Za-z0-9]+"), keep_dash=False),
         default_type={"spot": "spot", "perp": "swap"},
-        market_types={"spot": ["spot"], "perp": ["swap"]}),
+        market_types={"spot": ["spot"], "perp": ["swap"]},
+        # Trigger (stop) orders are algo orders, on spot and swaps alike; the trading
+        # balance's equity counts the positions' unrealised profit.
+        separate_stop_book=frozenset({"spot", "perp"}), total_includes_unrealised=True,
+        margin_mode_per_order=True, stop_client_param="algoClOrdId",
+        # One order per request (ccxt's default is the batch endpoint).
+        extra_options={"createOrder": "privatePostTradeOrder"}),
     "orderly": Venue(
         name="orderly", ccxt_class="woofipro", cash_currency="USDC", client_ids=_ID36,
         default_type={"spot": "swap", "perp": "swap"},
