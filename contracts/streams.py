@@ -89,7 +89,8 @@ class ConsumerSpec:
 VALIDATOR = ConsumerSpec("validator", (subjects.RECEIVED,), "validate")
 RISK = ConsumerSpec("risk", (subjects.VALIDATED,), "risk")
 # Frees the risk reservation of a signal once its order filled or ended.
-RISK_RELEASE = ConsumerSpec("risk_release", (subjects.TRADE_EXECUTED, subjects.FAILED), "risk")
+RISK_RELEASE = ConsumerSpec("risk_release", (subjects.TRADE_EXECUTED, subjects.FAILED,
+                                            subjects.PARTIALLY_FILLED), "risk")
 # Orders and cancels of one account arrive on one consumer, so the executor carries
 # them out in the order they were decided (a breaker's cancels before its liquidation).
 EXECUTOR = ConsumerSpec("executor", (subjects.ORDER_REQUESTED, subjects.CANCEL_REQUESTED),

@@ -12,6 +12,7 @@ import msgspec
 
 from contracts import streams
 from contracts.events import (
+    OrderPartiallyFilled,
     OrderRequested,
     TradeExecuted,
     WebhookFailed,
@@ -53,7 +54,8 @@ class RiskService:
         self.clock = clock
         # What risk consumes: streams.RISK (decide) and streams.RISK_RELEASE (release).
         self.handle = HandlerTable({WebhookValidated: self.decide})
-        self.release = HandlerTable({TradeExecuted: self.free, WebhookFailed: self.free})
+        self.release = HandlerTable({TradeExecuted: self.free, WebhookFailed: self.free,
+                                     OrderPartiallyFilled: self.partly_filled})
 
     async def decide(self, event: WebhookValidated) -> list[Outgoing]:
         """Size a validated signal and apply the limits: an order request, or why not."""
@@ -297,13 +299,29 @@ class RiskService:
             await self.ledgers.release(event.account_id, event.signal_id)
         return []
 
+    async def partly_filled(self, event: OrderPartiallyFilled) -> list[Outgoing]:
+        """Part of a resting order filled: its reservation keeps only the rest."""
+        await self.ledgers.partly_filled(event.account_id, {
+            event.order.client_order_id: event.order.filled_quantity})
+        return []
+
     async def free_many(self, events: Sequence[Any]) -> list[list[Outgoing]]:
-        """Terminal events free their signals' reservations: one write per account."""
+        """Terminal events free their signals' reservations, partial fills shrink
+        them: one write per account for each."""
         signals: dict[str, list[str]] = {}
+        parts: dict[str, dict[str, Decimal]] = {}
         for event in events:
             if isinstance(event, TradeExecuted | WebhookFailed) and event.account_id \
                     and not event.dry_run:
                 signals.setdefault(event.account_id, []).append(event.signal_id)
+            elif isinstance(event, OrderPartiallyFilled):
+                part = parts.setdefault(event.account_id, {})
+                coid = event.order.client_order_id
+                part[coid] = max(part.get(coid, Decimal(0)), event.order.filled_quantity)
+        # Partial fills first: a batch holding an order's partial and final fills
+        # ends with no reservation either way.
+        for account_id, filled in parts.items():
+            await self.ledgers.partly_filled(account_id, filled)
         for account_id, signal_ids in signals.items():
             await self.ledgers.release(account_id, *signal_ids)
         return [[] for _ in events]

@@ -31,6 +31,15 @@ class Reservation(msgspec.Struct, frozen=True, kw_only=True):
     # The decision itself, so a redelivered signal gets the same order again
     # (None in ledgers written before it was kept).
     order: OrderRequest | None = None
+    # How much of the order has filled while it rests (``order.partially_filled``):
+    # that part is in the broker's position already.
+    filled: Decimal = Decimal(0)
+
+    def open_quantity(self) -> Decimal:
+        """The signed quantity not yet in the broker's position."""
+        part = min(self.filled, abs(self.signed_quantity))
+        return self.signed_quantity - part if self.signed_quantity > 0 \
+            else self.signed_quantity + part
 
 
 class Refusal(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,7 +94,7 @@ class RiskLedger(msgspec.Struct, kw_only=True):
 
     def pending_quantity(self, symbol: str) -> Decimal:
         """Signed quantity of ``symbol`` decided but not yet filled."""
-        return sum((r.signed_quantity for r in self.pending.values() if r.symbol == symbol),
+        return sum((r.open_quantity() for r in self.pending.values() if r.symbol == symbol),
                    Decimal(0))
 
 
@@ -185,6 +194,27 @@ class RiskLedgers:
                 return False
             for coid in held:
                 del ledger.pending[coid]
+            if await self.save(account_id, ledger, revision):
+                return True
+
+
+    async def partly_filled(self, account_id: str, filled: dict[str, Decimal]) -> bool:
+        """Resting orders (by client order id) filled this much so far: their
+        reservations count only the rest, in one write (idempotent, never back);
+        True if one changed."""
+        fresh = False
+        while True:
+            ledger, revision = await self.load(account_id, fresh)
+            grown = {coid: quantity for coid, quantity in filled.items()
+                     if coid in ledger.pending and quantity > ledger.pending[coid].filled}
+            if not grown:
+                if fresh:
+                    return False
+                fresh = True  # not in the kept version: make sure
+                continue
+            for coid, quantity in grown.items():
+                ledger.pending[coid] = msgspec.structs.replace(ledger.pending[coid],
+                                                               filled=quantity)
             if await self.save(account_id, ledger, revision):
                 return True
 

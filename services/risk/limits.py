@@ -53,7 +53,7 @@ class Exposure:
             if coid in snapshot.recent_fills:
                 continue  # filled: the broker's position has it already
             positions[reservation.symbol] = (positions.get(reservation.symbol, ZERO)
-                                             + reservation.signed_quantity)
+                                             + reservation.open_quantity())
             if reservation.signed_quantity:
                 prices.setdefault(reservation.symbol,
                                   abs(reservation.notional / reservation.signed_quantity))

@@ -132,3 +132,34 @@ async def test_terminal_events_of_a_batch_release_their_reservations_in_one_writ
     assert writes == 1
     ledger, _ = await risk.ledgers.load(ACCOUNT_ID)
     assert [r.signal_id for r in ledger.pending.values()] == ["s-1"]
+
+
+async def test_the_filled_part_of_a_resting_order_is_counted_once() -> None:
+    """A resting order partly filled is in the broker's position for that part and
+    in the reservation for the rest only: not both (which refused a signal that fits)."""
+    from contracts.events import OrderPartiallyFilled
+    from tests.factories import NOW, make_broker_order
+
+    here = world()  # at most 6 held
+    risk = service(here)
+    (first,) = await risk.decide_many([signal(0, "buy", 4)])
+    order = first[0].event.order
+    here.positions = {"AAPL": Decimal(2)}  # 2 of the 4 filled; 2 rest
+    part = OrderPartiallyFilled(
+        event_id="p-0", signal_id="s-0", tenant_id="acme", occurred_at=NOW,
+        strategy_id=here.strategy_.id, account_id=ACCOUNT_ID, broker="paper",
+        order=make_broker_order(client_order_id=order.client_order_id, quantity=Decimal(4),
+                                filled_quantity=Decimal(2), side="buy"))
+    assert await risk.free_many([part, part]) == [[], []]  # a repeat changes nothing
+    ledger, _ = await risk.ledgers.load(ACCOUNT_ID)
+    assert ledger.pending_quantity("AAPL") == Decimal(2)
+    # 2 held + 2 resting + 2 more = 6: within the limit (8 was counted before).
+    (second,) = await risk.decide_many([signal(1, "buy", 2)])
+    assert type(second[0].event).__name__ == "OrderRequested", second
+    (third,) = await risk.decide_many([signal(2, "buy", 1)])
+    assert type(third[0].event).__name__ == "WebhookFailed"
+    assert third[0].event.code == "max_position_quantity"
+    # The final fill releases what is left.
+    assert await risk.free_many([make_trade_executed(signal_id="s-0")]) == [[]]
+    ledger, _ = await risk.ledgers.load(ACCOUNT_ID)
+    assert [r.signal_id for r in ledger.pending.values()] == ["s-1"]
