@@ -47,6 +47,10 @@ CALLBACK_DELIVERIES_KEEP_S = 30 * 86_400.0
 BUCKET_CALLBACK_HEALTH = "th_callback_health"
 # Notifications gathered or cut and not yet sent (libs/notify/pending.py).
 BUCKET_NOTIFY_PENDING = "th_notify_pending"
+# Which channels were given a day's summary (libs/notify/summary_marks.py): a day
+# is summarised on that day only, so three days is plenty.
+BUCKET_NOTIFY_SUMMARIES = "th_notify_summaries"
+NOTIFY_SUMMARIES_KEEP_S = 3 * 86_400.0
 # Partition leases (``<service>.<partition>``: owner, epoch, expiry) and the
 # instances' heartbeats (``<service>.<instance>``), see libs/runtime/partitions.
 BUCKET_PARTITIONS = "th_partitions"

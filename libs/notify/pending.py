@@ -19,7 +19,7 @@ dict, for tests and for a notifier built without NATS.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 import msgspec
@@ -62,6 +62,7 @@ class BatchRecord(msgspec.Struct, kw_only=True, frozen=True):
     total: int
     cut_at: datetime
     event_ids: list[str] = []
+    day: date | None = None  # a daily summary's day
 
     @property
     def key(self) -> Key:

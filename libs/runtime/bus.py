@@ -234,6 +234,8 @@ async def ensure_topology(
                          streams.CALLBACK_DELIVERIES_KEEP_S, replicas)
     await _ensure_bucket(bus, streams.BUCKET_CALLBACK_HEALTH, 1, None, replicas)
     await _ensure_bucket(bus, streams.BUCKET_NOTIFY_PENDING, 1, None, replicas)
+    await _ensure_bucket(bus, streams.BUCKET_NOTIFY_SUMMARIES, 1,
+                         streams.NOTIFY_SUMMARIES_KEEP_S, replicas)
     await _ensure_bucket(bus, streams.BUCKET_PARTITIONS, 1, None, replicas)
     await _ensure_bucket(bus, streams.BUCKET_MEMBERS, 1, streams.MEMBERS_KEEP_S, replicas)
 

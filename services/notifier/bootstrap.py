@@ -5,7 +5,9 @@ from __future__ import annotations
 from contracts import streams
 from libs.callbacks.outbound import outbound_session
 from libs.notify.bot import parse_bindings
+from libs.notify.day_counts import StreamDayCounts
 from libs.notify.pending import KvPending
+from libs.notify.summary_marks import KvSummaryMarks
 from libs.registry.cache import open_cached_registry
 from libs.runtime.bus import Bus
 from libs.runtime.clock import SystemClock
@@ -32,7 +34,10 @@ async def main(settings: Settings) -> None:
             registry = await open_cached_registry(bus, settings)
             pending = KvPending(await bus.kv(streams.BUCKET_NOTIFY_PENDING))
             notifier = Notifier(registry, senders, SystemClock(), settings.notify_max_age_s,
-                                summary_hour=settings.notify_summary_hour, pending=pending)
+                                summary_hour=settings.notify_summary_hour, pending=pending,
+                                day_counts=StreamDayCounts(bus),
+                                marks=KvSummaryMarks(
+                                    await bus.kv(streams.BUCKET_NOTIFY_SUMMARIES)))
             await notifier.restore()  # before the first event is gathered
             runnables: list[Runnable] = [
                 registry, Consumer(bus, streams.NOTIFIER, notifier.handle), notifier]

@@ -12,6 +12,12 @@ channel took it and before the record is forgotten; chat services have no
 idempotency key, so there people see it twice. An event redelivered after its
 notice was recorded (a crash between recording and the ack) is recognised by its
 event id while its window or batch is remembered.
+
+The daily summary. Its counts come from :class:`~libs.notify.day_counts.DayCounts`
+(the stream, in production: nothing a restart forgets); each channel's summary of a
+day is recorded as a batch, then marked told (:mod:`libs.notify.summary_marks`), then
+sent, so a notifier restarted after the hour tells a missed summary once and a told
+one never again.
 """
 
 from __future__ import annotations
@@ -21,13 +27,14 @@ import logging
 import math
 import time
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from contracts.events import AuthFailuresAlert, BreakerTripped, Event, TradeExecuted, WebhookFailed
 from libs.notify.collapse import Batch, Collapser, Key
+from libs.notify.day_counts import DayCounts, LiveDayCounts
 from libs.notify.messages import Message, Notice, fresh, notice_for, render
 from libs.notify.pending import (
     MAX_BATCH_IDS,
@@ -36,7 +43,9 @@ from libs.notify.pending import (
     NoticeRecord,
     Pending,
 )
-from libs.notify.summary import DailyTally, day_to_summarise, summary_message
+from libs.notify.summary import TOPIC as SUMMARY
+from libs.notify.summary import day_to_summarise, summary_batch_id, summary_message
+from libs.notify.summary_marks import MemorySummaryMarks, SummaryMarks
 from libs.registry.models import NotificationChannel
 from libs.registry.store import Registry
 from libs.runtime.bus import is_bus_error
@@ -83,7 +92,9 @@ class Notifier:
                  max_age_s: float, tick_s: float = 0.25, retry_s: float = 1.0,
                  monotonic: Callable[[], float] = time.monotonic,
                  summary_hour: int = 21, pending: Pending | None = None,
-                 new_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+                 new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+                 day_counts: DayCounts | None = None,
+                 marks: SummaryMarks | None = None) -> None:
         self.registry = registry
         self.senders = senders
         self.clock = clock
@@ -97,12 +108,11 @@ class Notifier:
         self.outbox: dict[str, _Outbound] = {}
         self.recent = _Recent()
         self._lock = asyncio.Lock()  # gathering and cutting never interleave
-        self.tally = DailyTally()
+        self.day_counts: DayCounts = day_counts if day_counts is not None else LiveDayCounts()
+        self.marks: SummaryMarks = marks if marks is not None else MemorySummaryMarks()
         self.summary_hour = summary_hour
-        # The day summarised last: a notifier starting after the hour summarises the
-        # next day only (it has not seen this one).
-        now = clock.now()
-        self.summarised: date | None = now.date() if now.hour >= summary_hour else None
+        # Channels whose summary of a day is marked (so KV is asked once per day).
+        self._told: set[tuple[str, str, date]] = set()
         # What the notifier consumes (streams.NOTIFIER).
         self.handle = HandlerTable({TradeExecuted: self.gather, WebhookFailed: self.gather,
                                     BreakerTripped: self.gather,
@@ -115,6 +125,10 @@ class Notifier:
         now, wall = self.monotonic(), self.clock.now()
         cut = {(b.key, b.batch_id) for b in batches}
         for record in batches:
+            if record.topic == SUMMARY and record.day is not None:
+                # Cut, maybe not marked yet (a crash between the two): mark it before
+                # anything is sent, so the summary is never cut again.
+                await self.marks.mark(record.tenant_id, record.channel, record.day)
             self.outbox[record.batch_id] = _Outbound(record, now)
             for event_id in record.event_ids:
                 self.recent.add(record.key, event_id)
@@ -150,7 +164,10 @@ class Notifier:
         """Record the event's notice for every channel of its tenant that wants it
         (the event is acked once this returns)."""
         notice = notice_for(event)
-        if notice is None or not fresh(event.occurred_at, self.clock.now(), self.max_age_s):
+        if notice is None:
+            return []
+        self.day_counts.seen(event)
+        if not fresh(event.occurred_at, self.clock.now(), self.max_age_s):
             return []
         tenant = await self.registry.tenant(event.tenant_id)
         if tenant is None:
@@ -170,20 +187,23 @@ class Notifier:
                 self.collapser.add(key, notice, self.monotonic(), channel.collapse_s,
                                    channel.min_interval_s, slot)
                 self.recent.add(key, event.event_id)
-        self.tally.count(event.tenant_id, notice.topic, event.occurred_at.astimezone(UTC).date())
         return []
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send due batches until ``stop``; then try once more whatever is gathered."""
         while not await stopped_within(stop, self.tick_s):
             try:
-                await self.flush(self.monotonic())
-                await self.summarise()
+                await self.tick()
             except Exception as exc:
                 if not is_bus_error(exc):
                     raise
                 log.warning("notifier could not record its progress: %s", exc)
         await self.flush(math.inf)
+
+    async def tick(self) -> None:
+        """One round of the loop: send what is due, then the summary if it is due."""
+        await self.flush(self.monotonic())
+        await self.summarise()
 
     async def flush(self, now: float) -> int:
         """Cut the batches due at ``now`` and send what is due; how many were sent."""
@@ -196,28 +216,35 @@ class Notifier:
         return sent
 
     async def summarise(self) -> int:
-        """Send the day's summary to every channel that wants one, once the summary
-        hour has come; how many were sent."""
-        day = day_to_summarise(self.clock.now(), self.summary_hour, self.summarised)
+        """Send the day's summary to every channel that wants one and was not given
+        it yet, once the summary hour has come; how many were sent."""
+        day = day_to_summarise(self.clock.now(), self.summary_hour)
         if day is None:
             return 0
-        self.summarised = day
         now = self.monotonic()
+        counts: dict[str, Counter[str]] | None = None
         outs = []
         for tenant in await self.registry.tenants():
-            counts = self.tally.take(tenant.id, day)
             for channel in tenant.notifications:
-                if channel.enabled and "daily_summary" in channel.topics:
-                    message = summary_message(tenant.id, day, counts)
-                    record = BatchRecord(
-                        batch_id=uuid.uuid5(uuid.NAMESPACE_URL, f"summary/{tenant.id}/"
-                                            f"{channel.name}/{day}").hex,
-                        tenant_id=tenant.id, channel=channel.name, topic="daily_summary",
-                        title=message.title, body=message.body, total=1,
-                        cut_at=self.clock.now())
-                    await self.pending.cut(record)
-                    outs.append(self.outbox.setdefault(record.batch_id,
-                                                       _Outbound(record, now)))
+                told = (tenant.id, channel.name, day)
+                if not channel.enabled or SUMMARY not in channel.topics or \
+                        told in self._told:
+                    continue
+                if await self.marks.done(*told):
+                    self._told.add(told)
+                    continue
+                if counts is None:  # read once, for every tenant
+                    counts = await self.day_counts.of_day(day)
+                message = summary_message(tenant.id, day, counts.get(tenant.id, Counter()))
+                record = BatchRecord(
+                    batch_id=summary_batch_id(tenant.id, channel.name, day),
+                    tenant_id=tenant.id, channel=channel.name, topic=SUMMARY,
+                    title=message.title, body=message.body, total=1,
+                    cut_at=self.clock.now(), day=day)
+                await self.pending.cut(record)  # then marked: sent only once both hold
+                await self.marks.mark(*told)
+                self._told.add(told)
+                outs.append(self.outbox.setdefault(record.batch_id, _Outbound(record, now)))
         return sum([await self._attempt(out, now) for out in outs])
 
     async def _cut(self, batch: Batch, now: float) -> None:

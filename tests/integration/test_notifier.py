@@ -4,10 +4,12 @@ failing endpoint is retried, secrets never reach the logs."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -19,11 +21,14 @@ from harness import wait_until
 from contracts import streams
 from contracts.events import TradeExecuted, WebhookFailed
 from libs.callbacks.outbound import outbound_session
+from libs.notify.day_counts import StreamDayCounts
 from libs.notify.pending import BatchRecord, KvPending, MemoryPending
+from libs.notify.summary_marks import KvSummaryMarks
 from libs.registry.kv_keys import matching_keys
 from libs.registry.models import NotificationChannel, Tenant
 from libs.runtime.bus import Bus
 from libs.runtime.clock import SystemClock
+from libs.runtime.consumer import Consumer
 from services.notifier.handlers import Notifier
 from services.notifier.senders import Senders
 from services.notifier.telegram_api import TelegramBots
@@ -300,3 +305,80 @@ async def test_notices_recorded_in_kv_survive_a_notifier_that_vanished(
     [told] = chats.of("discord")
     assert told.body["content"].startswith("tradehooks: 5 failed signals")
     assert all(e.signal_id in told.body["content"] for e in burst)
+
+
+class MarkCrash(KvSummaryMarks):
+    """The KV marks, but the process 'dies' when it would mark a summary it cut."""
+
+    async def mark(self, tenant_id: str, channel: str, day: date) -> None:
+        raise SystemExit("killed between cutting the summary and marking it")
+
+
+def summary_notifier(bus: Bus, tenant: OneTenant, senders: Senders, clock: Evening,
+                     marks: KvSummaryMarks) -> Notifier:
+    """A notifier as the service builds one: pending notices, summary marks and the
+    day's counts in NATS."""
+    return Notifier(tenant, senders, clock,  # type: ignore[arg-type]
+                    max_age_s=10**9, summary_hour=21, pending=KvPending(marks.pending_kv),
+                    day_counts=StreamDayCounts(bus), marks=marks)
+
+
+async def test_the_daily_summary_counts_the_day_once_across_kills_and_restarts(
+        bus: Bus, chats: FakeChats) -> None:
+    """A notifier consumes part of the day and is killed; more events come while it is
+    down; the next one, after the hour, sums the whole day once from the stream. A
+    notifier killed between cutting the summary and marking it, and two more
+    restarted after the hour, still give the channel exactly one summary."""
+    clock = Evening()
+    tg = NotificationChannel(name="tg", kind="telegram", secret=TOKEN, chat_id="42",
+                             topics=["daily_summary"])
+    tenant = OneTenant(Tenant(id="t1", name="T", notifications=[tg]))
+    pending_kv = await bus.kv(streams.BUCKET_NOTIFY_PENDING)
+    marks_kv = await bus.kv(streams.BUCKET_NOTIFY_SUMMARIES)
+
+    def marks(kind: type[KvSummaryMarks] = KvSummaryMarks) -> KvSummaryMarks:
+        made = kind(marks_kv)
+        made.pending_kv = pending_kv  # type: ignore[attr-defined]
+        return made
+
+    day = [msgspec.structs.replace(e, occurred_at=clock.at) for e in
+           (filled(), failed(), failed(), failed())]
+    other = msgspec.structs.replace(failed(), tenant_id="t2", occurred_at=clock.at)
+    yesterday = msgspec.structs.replace(failed(), occurred_at=clock.at - timedelta(days=1))
+    for event in (*day[:2], other, yesterday):
+        await bus.publish_event(event, event.event_id)
+    spec = dataclasses.replace(streams.NOTIFIER, ack_wait_s=1.0)
+    async with sending(chats) as senders:
+        first = summary_notifier(bus, tenant, senders, clock, marks())
+        consuming = asyncio.create_task(Consumer(bus, spec, first.handle).run(asyncio.Event()))
+
+        async def consumed() -> bool:
+            info = await bus.js.consumer_info(streams.STREAM, spec.durable)
+            return info.num_pending == 0 and info.num_ack_pending == 0 and \
+                info.delivered.stream_seq > 0
+
+        await wait_until(consumed, 10, message="the morning consumed")
+        consuming.cancel()  # killed: no stop, no flush
+        with contextlib.suppress(asyncio.CancelledError):
+            await consuming
+        for event in day[2:]:  # while no notifier runs
+            await bus.publish_event(event, event.event_id)
+        await bus.publish_event(day[1], day[1].event_id)  # a repeat: JetStream drops it
+        clock.at += timedelta(hours=1)
+        crashing = summary_notifier(bus, tenant, senders, clock, marks(MarkCrash))
+        await crashing.restore()
+        with pytest.raises(SystemExit):
+            await crashing.summarise()
+        assert chats.replies(42) == []  # cut, not marked: not sent
+        again = summary_notifier(bus, tenant, senders, clock, marks())
+        assert await again.restore() == 1  # the cut summary, marked now
+        assert await again.summarise() == 0  # marked: not cut again
+        assert await again.flush(again.monotonic()) == 1
+        for _ in range(2):  # restarted after the hour, twice
+            later = summary_notifier(bus, tenant, senders, clock, marks())
+            assert await later.restore() == 0
+            assert await later.summarise() == 0
+            assert await later.flush(later.monotonic()) == 0
+    [told] = chats.replies(42)
+    assert told.startswith(f"tradehooks: daily summary of t1 for {clock.at.date()}")
+    assert "• 1 fill(s)\n• 3 failed signal(s)\n• 0 breaker trip(s)" in told

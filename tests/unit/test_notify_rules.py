@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from contracts.events import AuthFailuresAlert, BreakerTripped, TradeExecuted, WebhookFailed
 from libs.notify.collapse import Batch, Collapser
 from libs.notify.messages import MAX_LINES, Notice, fresh, notice_for, render
-from libs.notify.summary import DailyTally, day_to_summarise, summary_message
+from libs.notify.summary import DailyTally, day_to_summarise, summary_batch_id, summary_message
 from libs.registry.models import NotificationChannel, Tenant
 from libs.registry.store import Registry
 from libs.registry.vault import SecretBox, new_master_key
@@ -171,29 +171,51 @@ def test_channels_need_what_they_send_with() -> None:
         Tenant(id="t1", name="T", notifications=[_channel(), _channel()])
 
 
-def test_the_summary_is_due_once_a_day_after_its_hour() -> None:
+def test_the_summary_is_due_from_its_hour_until_midnight() -> None:
     evening = datetime(2026, 1, 5, 21, 0, tzinfo=UTC)
-    assert day_to_summarise(evening - timedelta(minutes=1), 21, None) is None
-    assert day_to_summarise(evening, 21, None) == evening.date()
-    assert day_to_summarise(evening, 21, evening.date()) is None
-    assert day_to_summarise(evening + timedelta(days=1), 21, evening.date()) == \
-        (evening + timedelta(days=1)).date()
+    assert day_to_summarise(evening - timedelta(minutes=1), 21) is None
+    assert day_to_summarise(evening, 21) == evening.date()
+    assert day_to_summarise(evening.replace(hour=23, minute=59), 21) == evening.date()
+    assert day_to_summarise(evening + timedelta(hours=3), 21) is None  # the next morning
+    assert day_to_summarise(evening.replace(hour=0), 0) == evening.date()
 
 
-def test_the_tally_counts_per_tenant_and_day_and_forgets_what_it_told() -> None:
+def _event(n: int, kind: str, tenant: str = "t1", at: datetime = NOW,
+           **fields: object) -> TradeExecuted | WebhookFailed:
+    base = {**BASE, "event_id": f"e{n}", "tenant_id": tenant, "occurred_at": at}
+    if kind == "fill":
+        return TradeExecuted(**base, strategy_id="b", account_id="a",  # type: ignore[arg-type]
+                             broker="paper", fill=make_fill(), **fields)
+    return WebhookFailed(**base, stage="risk", code="x", reason="y",  # type: ignore[arg-type]
+                         **fields)
+
+
+def test_the_tally_counts_each_event_once_per_tenant_and_utc_day() -> None:
     tally, day = DailyTally(), NOW.date()
-    for topic in ("fills", "fills", "failures"):
-        tally.count("t1", topic, day)
-    tally.count("t1", "fills", day - timedelta(days=1))
-    tally.count("t2", "breaker", day)
-    counts = tally.take("t1", day)
-    assert counts == {"fills": 2, "failures": 1}
-    assert tally.take("t1", day - timedelta(days=1)) == {}  # older days dropped
-    assert tally.take("t2", day) == {"breaker": 1}
-    message = summary_message("t1", day, counts)
+    events = [_event(1, "fill"), _event(2, "fill"), _event(3, "failed"),
+              _event(1, "fill"),  # the same event again (a redelivery): once
+              _event(4, "fill", at=NOW - timedelta(days=1)),
+              _event(5, "fill", at=datetime(2026, 1, 5, 23, 30, tzinfo=UTC) +
+                     timedelta(hours=1)),  # 00:30 UTC the next day
+              _event(6, "failed", dry_run=True),  # nobody is told a dry run
+              _event(7, "failed", tenant="t2")]
+    assert [tally.count(e) for e in events] == [True, True, True, False, True, True,
+                                                 False, True]
+    counts = tally.of_day(day)
+    assert counts == {"t1": {"fills": 2, "failures": 1}, "t2": {"failures": 1}}
+    assert tally.of_day(day + timedelta(days=1)) == {"t1": {"fills": 1}}
+    message = summary_message("t1", day, counts["t1"])
     assert message.title == "tradehooks: daily summary of t1 for 2026-01-05"
     assert message.body.splitlines()[:3] == ["• 2 fill(s)", "• 1 failed signal(s)",
                                              "• 0 breaker trip(s)"]
+
+
+def test_a_summary_has_one_stable_id_per_channel_and_day() -> None:
+    day = NOW.date()
+    assert summary_batch_id("t1", "tg", day) == summary_batch_id("t1", "tg", day)
+    assert len({summary_batch_id("t1", "tg", day), summary_batch_id("t1", "mail", day),
+                summary_batch_id("t2", "tg", day),
+                summary_batch_id("t1", "tg", day + timedelta(days=1))}) == 4
 
 
 def test_a_masked_secret_sent_back_keeps_the_stored_one() -> None:
