@@ -125,6 +125,52 @@ def test_a_viewer_sees_everything_and_can_change_nothing(up: dict[str, Any],
     assert status == 403
 
 
+def test_connect_an_exchange_account_and_change_its_keys(up: dict[str, Any], page: Any,
+                                                         tmp_path: Path) -> None:
+    """A Bybit account connected from the Brokers tab: stored with its keys sealed
+    (never shown back), its card offers the venue's keys; a wrong form is refused
+    with the server's reason."""
+    sign_in(page, up["console_url"], up["admin_key"])
+    page.get_by_role("tab", name="Brokers").click()
+    page.get_by_role("button", name="Connect an exchange").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Exchange").select_option("bybit")
+    dialog.get_by_label("Name").fill("Bybit perps")
+    dialog.locator("#cx-key").fill("bybit-key-1")
+    dialog.locator("#cx-secret").fill("bybit-secret-1")
+    dialog.locator("#cx-lev").fill("3")
+    _shoot(page, (SHOTS or tmp_path) / "brokers-connect-exchange.png")
+    dialog.get_by_role("button", name="Connect").click()
+    card = page.locator("[data-testid^='account-']").filter(has_text="Bybit perps")
+    card.get_by_text("Bybit keys").wait_for()
+    stored = next(a for a in demo_data.api(up, "GET", "/api/v1/accounts")
+                  if a["name"] == "Bybit perps")
+    assert stored["broker"] == "bybit"
+    assert stored["exchange"]["api_key"] == "bybit-key-1"
+    assert stored["exchange"]["leverage"] == 3 and stored["exchange"]["market"] == "perp"
+    assert "bybit-secret-1" not in json.dumps(stored)
+    # A new key id, the secret left empty: the stored secret stays.
+    card.get_by_text("Bybit keys").click()
+    card.locator(f"#ex-{stored['id']}-key").fill("bybit-key-2")
+    card.get_by_role("button", name="Save keys").click()
+    page.wait_for_function("""async ([url, key, id]) => (await (await fetch(
+        `${url}api/v1/accounts/${id}/config`, {headers: {"X-API-Key": key}})).json())
+        .exchange.api_key === 'bybit-key-2'""", arg=[up["console_url"], up["admin_key"],
+                                                     stored["id"]], polling=200)
+    config = demo_data.api(up, "GET", f"/api/v1/accounts/{stored['id']}/config")
+    assert config["exchange"]["secret"] == "********"  # kept, never shown
+    # What the server refuses is said in the dialog, and nothing is stored.
+    page.get_by_role("button", name="Connect an exchange").click()
+    dialog.get_by_label("Exchange").select_option("binance")
+    dialog.get_by_label("Name").fill("x" * 300)
+    dialog.locator("#cx-key").fill("k")
+    dialog.locator("#cx-secret").fill("s")
+    dialog.get_by_role("button", name="Connect").click()
+    dialog.get_by_role("alert").filter(has_text="name").wait_for()
+    assert not [a for a in demo_data.api(up, "GET", "/api/v1/accounts")
+                if a["name"] == "x" * 300]
+
+
 def test_what_if_replays_the_account_with_a_change_beside_the_recording(
         up: dict[str, Any], page: Any) -> None:
     demo_data.fill(up)

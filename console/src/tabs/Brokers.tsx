@@ -28,6 +28,11 @@ export function Brokers({ session }: { session: Session }) {
   }, []);
   const live = useLiveStream({}, { onAccount: () => status.reload() });
   const [connecting, setConnecting] = useState(false);
+  const [connectingExchange, setConnectingExchange] = useState(false);
+  const connected = async () => {
+    setConnecting(false); setConnectingExchange(false);
+    await reloadCatalog(); status.reload();
+  };
   return (
     <section>
       <div className="spread">
@@ -36,7 +41,9 @@ export function Brokers({ session }: { session: Session }) {
           <span className="small muted"><span className={`live-dot ${live ? "on" : ""}`} />
             {live ? "live" : "connecting…"}</span>
           {session.canWrite && <button type="button" onClick={() => setConnecting(true)}>
-            Connect Alpaca</button>}</span>
+            Connect Alpaca</button>}
+          {session.canWrite && <button type="button" onClick={() => setConnectingExchange(true)}>
+            Connect an exchange</button>}</span>
       </div>
       <ErrorLine error={catalogError || status.error} />
       <div className="cards">
@@ -45,8 +52,9 @@ export function Brokers({ session }: { session: Session }) {
             onChanged={async () => { await reloadCatalog(); status.reload(); }} />
         ))}
       </div>
-      <ConnectAlpaca open={connecting} onClose={() => setConnecting(false)}
-        onDone={async () => { setConnecting(false); await reloadCatalog(); status.reload(); }} />
+      <ConnectAlpaca open={connecting} onClose={() => setConnecting(false)} onDone={connected} />
+      <ConnectExchange open={connectingExchange} onClose={() => setConnectingExchange(false)}
+        onDone={connected} />
     </section>
   );
 }
@@ -99,6 +107,9 @@ function AccountCard({ account: a, status: st, session, onChanged }: { account: 
       {a.broker === "alpaca" && <AlpacaKeys account={a} canWrite={session.canWrite}
         onSave={(alpaca) => act(() => ok(api.PATCH("/api/v1/accounts/{account_id}",
           { ...path, body: { alpaca } as never })))} />}
+      {a.broker in VENUES && <ExchangeKeys account={a} canWrite={session.canWrite}
+        onSave={(exchange) => act(() => ok(api.PATCH("/api/v1/accounts/{account_id}",
+          { ...path, body: { exchange } as never })))} />}
       <ErrorLine error={error} />
       {session.canWrite && (
         <div className="row">
@@ -205,6 +216,131 @@ function ConnectAlpaca({ open, onClose, onDone }: { open: boolean; onClose: () =
         <label htmlFor="ca-secret">Secret key <Tip text="Sent once, stored sealed; the console never shows it back." /></label>
         <input id="ca-secret" name="secret_key" type="password" autoComplete="off" required />
         <label><input type="checkbox" name="paper" defaultChecked /> Paper trading</label>
+        <ErrorLine error={error} />
+        <button type="submit">Connect</button>
+      </form>
+    </Dialog>
+  );
+}
+
+// The crypto venues (ccxt), with what each needs beyond a key and a secret.
+type Venue = { label: string; markets: ("spot" | "perp")[]; passphrase?: boolean;
+  accountId?: boolean; keyHint: string };
+const VENUES: Record<string, Venue> = {
+  binance: { label: "Binance", markets: ["spot", "perp"],
+    keyHint: "An API key with spot (and USDⓈ-M futures for perpetuals) trading enabled." },
+  bybit: { label: "Bybit", markets: ["perp"],
+    keyHint: "A unified-account API key with contract trading; USDT perpetuals." },
+  okx: { label: "OKX", markets: ["spot", "perp"], passphrase: true,
+    keyHint: "An API key with trade permission, and the passphrase chosen with it." },
+  orderly: { label: "Orderly Network", markets: ["perp"], accountId: true,
+    keyHint: "The Orderly key (ed25519:...) registered for your account." },
+};
+
+type Exchange = { api_key: string; secret: string; password: string; account_id: string;
+  market: string; leverage: number | null; margin_mode: string; testnet: boolean };
+
+/** The fields of an exchange account (the connect dialog's and the keys panel's). */
+function ExchangeFields({ venue, current, prefix }: { venue: string;
+  current?: Partial<Exchange> | null; prefix: string }) {
+  const v = VENUES[venue];
+  const [market, setMarket] = useState(current?.market ?? v.markets[0]);
+  const editing = !!current;
+  return (
+    <>
+      <label htmlFor={`${prefix}-key`}>API key <Tip text={v.keyHint} /></label>
+      <input id={`${prefix}-key`} name="api_key" required defaultValue={current?.api_key ?? ""} />
+      <label htmlFor={`${prefix}-secret`}>{venue === "orderly" ? "Orderly secret" : "Secret"}{" "}
+        <Tip text={editing ? "Stored sealed; never shown back. Leave empty to keep the stored one."
+          : "Sent once, stored sealed; the console never shows it back."} /></label>
+      <input id={`${prefix}-secret`} name="secret" type="password" autoComplete="off"
+        required={!editing} placeholder={editing ? "(unchanged)" : ""} />
+      {v.passphrase && <>
+        <label htmlFor={`${prefix}-pass`}>Passphrase <Tip text="The API key's passphrase (OKX asks for it on every request). Stored sealed." /></label>
+        <input id={`${prefix}-pass`} name="password" type="password" autoComplete="off"
+          required={!editing} placeholder={editing ? "(unchanged)" : ""} /></>}
+      {v.accountId && <>
+        <label htmlFor={`${prefix}-acct`}>Orderly account id <Tip text="The account id (0x...) the key belongs to." /></label>
+        <input id={`${prefix}-acct`} name="account_id" required defaultValue={current?.account_id ?? ""} /></>}
+      <label htmlFor={`${prefix}-market`}>Market <Tip text="Spot, or linear perpetuals settled in the quote currency (with leverage and reduce-only exits)." /></label>
+      <select id={`${prefix}-market`} name="market" value={market}
+        onChange={(e) => setMarket(e.target.value)}>
+        {v.markets.map((m) => <option key={m} value={m}>{m === "perp" ? "perpetuals" : "spot"}</option>)}
+      </select>
+      {market === "perp" && <div className="form-grid">
+        <div><label htmlFor={`${prefix}-lev`}>Leverage <Tip text="Set on the venue for each perpetual before its first order (1-125). Empty: the venue's current setting." /></label>
+          <input id={`${prefix}-lev`} name="leverage" type="number" min={1} max={125}
+            defaultValue={current?.leverage ?? ""} /></div>
+        <div><label htmlFor={`${prefix}-margin`}>Margin mode</label>
+          <select id={`${prefix}-margin`} name="margin_mode" defaultValue={current?.margin_mode ?? "cross"}>
+            <option value="cross">cross</option><option value="isolated">isolated</option>
+          </select></div>
+      </div>}
+      <label><input type="checkbox" name="testnet" defaultChecked={current?.testnet ?? true} /> Testnet
+        <Tip text="Trade on the venue's test network (demo trading on OKX). Uncheck only for real money." /></label>
+    </>
+  );
+}
+
+/** What the form holds, as the API takes it (empty secrets: keep the stored ones). */
+function exchangeOf(f: FormData): Exchange {
+  const leverage = String(f.get("leverage") ?? "");
+  return { api_key: String(f.get("api_key") ?? ""), secret: String(f.get("secret") ?? ""),
+    password: String(f.get("password") ?? ""), account_id: String(f.get("account_id") ?? ""),
+    market: String(f.get("market") ?? "spot"), leverage: leverage ? Number(leverage) : null,
+    margin_mode: String(f.get("margin_mode") ?? "cross"), testnet: !!f.get("testnet") };
+}
+
+function ExchangeKeys({ account, canWrite, onSave }: { account: Account; canWrite: boolean;
+  onSave: (e: Exchange) => void }) {
+  const current = account.exchange as Partial<Exchange> | null;
+  function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    onSave(exchangeOf(new FormData(e.currentTarget)));
+  }
+  return (
+    <details className="advanced">
+      <summary>{VENUES[account.broker].label} keys {current?.testnet ? "(testnet)" : ""}</summary>
+      <form onSubmit={submit}>
+        <fieldset disabled={!canWrite} style={{ border: 0, padding: 0, margin: 0 }}>
+          <ExchangeFields venue={account.broker} current={current ?? {}} prefix={`ex-${account.id}`} />
+          {canWrite && <button type="submit">Save keys</button>}
+        </fieldset>
+      </form>
+    </details>
+  );
+}
+
+function ConnectExchange({ open, onClose, onDone }: { open: boolean; onClose: () => void;
+  onDone: () => Promise<void> }) {
+  const [error, setError] = useState("");
+  const [venue, setVenue] = useState("binance");
+  const { accounts } = useCatalog();
+  const tenants = [...new Set(accounts.map((a) => a.tenant_id))];
+  async function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    const exchange = exchangeOf(f);
+    try {
+      await ok(api.POST("/api/v1/accounts", { body: {
+        tenant_id: String(f.get("tenant_id")), name: String(f.get("name")), broker: venue,
+        currency: String(f.get("currency") || "USDT"), exchange } as never }));
+      await onDone();
+    } catch (err) { setError((err as Error).message); }
+  }
+  return (
+    <Dialog title="Connect an exchange account" open={open} onClose={onClose}>
+      <form onSubmit={submit}>
+        <label htmlFor="cx-venue">Exchange</label>
+        <select id="cx-venue" name="venue" value={venue} onChange={(e) => setVenue(e.target.value)}>
+          {Object.entries(VENUES).map(([id, v]) => <option key={id} value={id}>{v.label}</option>)}
+        </select>
+        <label htmlFor="cx-tenant">Tenant</label>
+        <select id="cx-tenant" name="tenant_id">{tenants.map((t) => <option key={t}>{t}</option>)}</select>
+        <label htmlFor="cx-name">Name</label><input id="cx-name" name="name" required />
+        <label htmlFor="cx-currency">Currency <Tip text="The quote currency the account is valued in (USDT, USDC, ...)." /></label>
+        <input id="cx-currency" key={`currency-${venue}`} name="currency" defaultValue={venue === "orderly" ? "USDC" : "USDT"} />
+        <ExchangeFields key={`fields-${venue}`} venue={venue} prefix="cx" />
         <ErrorLine error={error} />
         <button type="submit">Connect</button>
       </form>
