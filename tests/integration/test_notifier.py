@@ -17,6 +17,7 @@ import pytest
 from fakes.chat_servers import FakeChats, FakeSmtp
 from fakes.dns import resolve_everything_to
 from harness import wait_until
+from nats.js.errors import NotFoundError
 
 from contracts import streams
 from contracts.events import TradeExecuted, WebhookFailed
@@ -353,7 +354,10 @@ async def test_the_daily_summary_counts_the_day_once_across_kills_and_restarts(
         consuming = asyncio.create_task(Consumer(bus, spec, first.handle).run(asyncio.Event()))
 
         async def consumed() -> bool:
-            info = await bus.js.consumer_info(streams.STREAM, spec.durable)
+            try:
+                info = await bus.js.consumer_info(streams.STREAM, spec.durable)
+            except NotFoundError:
+                return False  # not subscribed yet
             return info.num_pending == 0 and info.num_ack_pending == 0 and \
                 info.delivered.stream_seq > 0
 
