@@ -34,7 +34,12 @@ from contracts.orders import BrokerOrder, OrderRequest, Side
 from libs.brokers.base import AccountSnapshot, BrokerRejected, BrokerUnavailable
 from libs.brokers.capabilities import Capabilities, crypto_venue
 from libs.brokers.ccxt_orders import broker_order, contract_size, decimal, venue_order
-from libs.brokers.ccxt_symbols import pipeline_symbol, venue_client_id, venue_symbol
+from libs.brokers.ccxt_symbols import (
+    listed_client_id,
+    pipeline_symbol,
+    venue_client_id,
+    venue_symbol,
+)
 from libs.brokers.ccxt_venues import VENUES, Venue, overridden_urls
 from libs.registry.models import Account, ExchangeConfig
 from libs.runtime.clock import Clock
@@ -348,7 +353,8 @@ class CcxtBroker:
 
     def _ours(self, found: dict[str, Any], per: Decimal) -> BrokerOrder:
         vid = str(found.get("clientOrderId") or "")
-        ours, symbol = self._known.get(vid, (vid or str(found.get("id")), ""))
+        listed = listed_client_id(vid, self.venue.client_ids) if vid else str(found.get("id"))
+        ours, symbol = self._known.get(vid, (listed, ""))
         symbol = symbol or self._pipeline(found)
         if vid not in self._known:
             self._remember(vid, ours, symbol)

@@ -61,13 +61,36 @@ class ClientIdRule:
 def venue_client_id(client_order_id: str, rule: ClientIdRule) -> str:
     """Our ``client_order_id`` as the venue takes it: itself when it fits the
     venue's rule, else a deterministic digest (``th`` + hex) that keeps the leg
-    suffix, so a retry looks up the same id and legs stay recognisable."""
+    suffix, so a retry looks up the same id and legs stay recognisable.
+
+    Where the venue takes no dash (OKX), a leg's digest is its entry's digest and
+    the bare suffix (``th<28 hex>sl``): siblings share the hex, so an adapter that
+    did not place them (another process, a restart) lists them as ``th<hex>-sl`` and
+    ``th<hex>-tp`` (:func:`listed_client_id`), legs of one entry; such a listed id
+    maps back to the venue's here."""
     if len(client_order_id) <= rule.max_length and rule.pattern.fullmatch(client_order_id):
         return client_order_id
-    suffix = ""
+    if not rule.keep_dash and _LISTED_LEG.fullmatch(client_order_id):
+        return client_order_id.replace("-", "")
+    suffix, digested = "", client_order_id
     for leg in ("-sl", "-tp"):
         if client_order_id.endswith(leg):
             suffix = leg if rule.keep_dash else leg[1:]
+            if not rule.keep_dash:
+                digested = client_order_id.removesuffix(leg)
     room = rule.max_length - 2 - len(suffix)
-    digest = hashlib.sha256(client_order_id.encode()).hexdigest()[: min(room, 30)]
+    digest = hashlib.sha256(digested.encode()).hexdigest()[: min(room, 30)]
     return f"th{digest}{suffix}"
+
+
+def listed_client_id(venue_id: str, rule: ClientIdRule) -> str:
+    """The id to report for an order the venue lists under ``venue_id`` when this
+    process does not know ours: a dashless leg digest (``th<hex>sl``) as a leg of
+    its entry (``th<hex>-sl``), anything else as it is."""
+    if not rule.keep_dash and _VENUE_LEG.fullmatch(venue_id):
+        return f"{venue_id[:-2]}-{venue_id[-2:]}"
+    return venue_id
+
+
+_VENUE_LEG = re.compile(r"th[0-9a-f]{28}(sl|tp)")
+_LISTED_LEG = re.compile(r"th[0-9a-f]{28}-(sl|tp)")

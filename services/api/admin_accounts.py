@@ -29,8 +29,8 @@ from services.api.suspension import switched
 
 # Fixed once opened: the ledger and the projection are kept in this broker and
 # currency from this starting cash; pausing belongs to the breaker and resume.
-# In the adapter's venue table but without a fake venue and tests yet.
-UNTESTED_BROKERS = frozenset({"okx"})
+# In the adapter's venue table but without a fake venue and tests yet (none now).
+UNTESTED_BROKERS: frozenset[str] = frozenset()
 FIXED = frozenset({"id", "tenant_id", "broker", "currency", "starting_cash", "paused",
                    "paused_reason", "suspended"})
 

@@ -1,6 +1,7 @@
 """Alerts through the running system to orders at (fake) crypto exchanges through
 the ccxt adapter over real HTTP: Binance USDⓈ-M perpetuals and spot, Bybit linear
-perpetuals. (The Orderly Network has its own module.)"""
+perpetuals, OKX swaps (an account registered through the admin API, sized in
+contracts). (The Orderly Network has its own module.)"""
 
 from __future__ import annotations
 
@@ -15,13 +16,19 @@ from fakes.binance_server import FAKE_KEY, FakeBinance
 from fakes.bybit_server import FAKE_KEY as BYBIT_KEY
 from fakes.bybit_server import FAKE_SECRET as BYBIT_SECRET
 from fakes.bybit_server import FakeBybit
-from harness import EventTap, System, Tenancy, provision, wait_until
+from fakes.okx_server import FAKE_KEY as OKX_KEY
+from fakes.okx_server import FAKE_PASSPHRASE as OKX_PASSPHRASE
+from fakes.okx_server import FAKE_SECRET as OKX_SECRET
+from fakes.okx_server import FakeOkx
+from harness import EventTap, System, Tenancy, master_box, provision, wait_until
 
 from contracts import streams
-from contracts.events import LegCanceled, TradeExecuted, WebhookFailed
+from contracts.events import LegCanceled, OrderPlaced, TradeExecuted, WebhookFailed
 from libs.brokers.ccxt_symbols import venue_client_id
 from libs.brokers.ccxt_venues import VENUES
 from libs.registry.models import ExchangeConfig
+from libs.registry.store import Registry
+from libs.registry.views import MASK
 from libs.runtime.bus import Bus
 from services.executor.open_orders import OpenOrders
 
@@ -161,3 +168,94 @@ async def test_spot_buy_fills_and_refusals_end_in_webhook_failed(
         assert (failed.stage, failed.code) == (stage, code), failed
     assert len([o for o in binance.created if o.get("newClientOrderId")]) == 1
 
+
+OKX_SWAP = "BTC-USDT-SWAP"
+
+
+@pytest.fixture
+async def okx() -> AsyncIterator[FakeOkx]:
+    """The fake OKX of one test (asked for before ``system``)."""
+    server = FakeOkx(hang_seconds=2.0)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_an_okx_swap_entry_in_contracts_reaches_okx_once_with_legs_and_trail(
+        okx: FakeOkx, system: System, bus: Bus, tap: EventTap) -> None:
+    api, headers = f"{system.operator_url}/api/v1", system.admin_headers
+    keys = {"api_key": OKX_KEY, "secret": OKX_SECRET, "market": "perp", "leverage": 5,
+            "margin_mode": "isolated", "testnet": True, "url_override": okx.url}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async def call(method: str, path: str, body: Any) -> tuple[int, Any]:
+            async with http.request(method, f"{api}{path}", json=body) as resp:
+                return resp.status, await resp.json()
+
+        _, tenant = await call("POST", "/tenants", {"name": "OKX desk"})
+        base = {"tenant_id": tenant["id"], "name": "OKX swaps", "broker": "okx"}
+        no_passphrase = await call("POST", "/accounts", {**base, "exchange": keys})
+        assert (no_passphrase[0], no_passphrase[1]["field"]) == (422, "exchange.password")
+        status, account = await call("POST", "/accounts", {
+            **base, "exchange": {**keys, "password": OKX_PASSPHRASE}})
+        assert status == 201, account
+        assert (account["exchange"]["secret"], account["exchange"]["password"]) == (MASK, MASK)
+        assert OKX_SECRET not in str(account) and OKX_PASSPHRASE not in str(account)
+        _, made = await call("POST", "/strategies", {
+            "tenant_id": tenant["id"], "account_id": account["id"], "name": "OKX perps",
+            "sizing_mode": "alert_contracts"})
+        registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
+        stored = await registry.account(account["id"])
+        strategy = await registry.strategy(made["strategy"]["id"])
+        assert stored is not None and stored.exchange is not None and strategy is not None
+        assert (stored.exchange.secret, stored.exchange.password) == (OKX_SECRET,
+                                                                      OKX_PASSPHRASE)
+
+    # OKX takes the entry, then the connection drops before it answers.
+    okx.faults.fail_next("POST /api/v5/trade/order", "accept_then_drop")
+    alert = {"alertId": "okx-1", "action": "buy", "symbol": "OKX:BTCUSDT.P",
+             "quantity": "0.01234", "price": "60000", "stopLoss": "58000",
+             "takeProfit": "63000"}
+    entry: dict[str, Any] = {}
+    async with aiohttp.ClientSession() as http:
+        async def accepted() -> bool:  # once ingress has heard of the new strategy
+            nonlocal entry
+            status, entry = await post_json(http, system.webhook_url(strategy), alert)
+            return status == 202
+        await wait_until(accepted, timeout=20, message="ingress to take the new strategy")
+        done = await tap.wait_terminal(entry["signal_id"])
+        assert isinstance(done, TradeExecuted), done
+        # 0.01234 BTC is 1.234 contracts of 0.01 BTC: 1.23 at the lot, 0.0123 BTC.
+        assert (done.broker, done.fill.symbol, done.fill.quantity) == (
+            "okx", "BTC/USDT", Decimal("0.0123"))
+        placed = [o for o in okx.created if o["ordType"] == "market"]
+        assert [(o["clOrdId"], o["sz"], o["tdMode"]) for o in placed] == [
+            (venue_client_id(done.fill.client_order_id, VENUES["okx"].client_ids), "1.23",
+             "isolated")]
+        assert (okx.positions[OKX_SWAP][0], okx.leverage[OKX_SWAP]) == (Decimal("1.23"),
+                                                                ("5", "isolated"))
+        assert set(okx.simulated) == {"1"}  # demo trading: testnet
+        # The monitor's legs: a reduce-only trigger order and a reduce-only limit.
+        await tap.wait_for(lambda _: len([e for e in tap.of_type("order.placed",
+                                                                 entry["signal_id"])
+                                          if isinstance(e, OrderPlaced) and e.order.leg]) == 2,
+                           timeout=30)
+        legs = [o for o in okx.orders.values() if o["reduceOnly"]]
+        assert sorted((o["ordType"], str(o["triggerPx"] or o["px"]), str(o["sz"]))
+                      for o in legs) == [("limit", "63000", "1.23"),
+                                         ("trigger", "58000", "1.23")]
+        okx.set_price(OKX_SWAP, 57900)  # the stop fires; its take-profit sibling goes
+        await tap.wait_for(lambda evs: [e for e in evs if isinstance(e, LegCanceled)
+                                        and e.signal_id == entry["signal_id"]], timeout=40)
+        assert OKX_SWAP not in okx.positions
+        assert sorted(o["state"] for o in legs) == ["canceled", "effective"]
+
+        async def recorded() -> bool:
+            nonlocal events
+            async with http.get(f"{system.operator_url}/api/v1/signals/{entry['signal_id']}",
+                                headers=system.admin_headers) as resp:
+                events = (await resp.json()).get("events", []) if resp.status == 200 else []
+            return "order.leg_canceled" in {e["type"] for e in events}
+        events: list[dict[str, Any]] = []
+        await wait_until(recorded, timeout=20, message="the trail to show the legs' end")
+        assert {"webhook.received", "webhook.validated", "order.requested",
+                "webhook.trade_executed", "order.placed"} <= {e["type"] for e in events}

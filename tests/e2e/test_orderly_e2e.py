@@ -131,11 +131,11 @@ async def test_an_orderly_account_registered_through_the_admin_api_trades(
         missing = await call("POST", "/accounts", base)
         no_account_id = await call("POST", "/accounts", {
             **base, "exchange": {**keys, "account_id": ""}})
-        untested = await call("POST", "/accounts", {**base, "broker": "okx",
-                                                    "exchange": keys})
-        assert [m[0] for m in (missing, no_account_id, untested)] == [422, 422, 422]
-        assert [m[1]["field"] for m in (missing, no_account_id, untested)] == [
-            "exchange", "exchange", "broker"]
+        no_passphrase = await call("POST", "/accounts", {**base, "broker": "okx",
+                                                         "exchange": keys})
+        assert [m[0] for m in (missing, no_account_id, no_passphrase)] == [422, 422, 422]
+        assert [m[1]["field"] for m in (missing, no_account_id, no_passphrase)] == [
+            "exchange", "exchange", "exchange.password"]
         status, account = await call("POST", "/accounts", {**base, "exchange": keys})
         assert status == 201, account
         assert account["exchange"]["secret"] == MASK

@@ -124,16 +124,36 @@ async def test_leverage_is_set_per_margin_mode_and_closes_are_reduce_only(
     assert BTC_SWAP not in okx.positions
 
 
-async def test_a_resting_stop_is_cancelled_in_the_algo_book(okx: FakeOkx,
-                                                            broker: CcxtBroker) -> None:
+async def test_legs_listed_by_another_process_are_one_entrys_and_cancel_there(
+        okx: FakeOkx, broker: CcxtBroker) -> None:
+    """The monitor's orphan cleanup reads with an adapter that placed nothing: OKX's
+    digested ids must still list as the two legs of one entry."""
     perp = account(okx)
-    await broker.submit(perp, order("entry", quantity="0.1"))
-    await broker.submit(perp, order("entry-sl", side="sell", quantity="0.1", intent="close",
-                                    order_type="stop", stop_price=Decimal(58000), leg="sl"))
-    canceled = await broker.cancel_order(perp, "entry-sl")
-    assert canceled is not None and canceled.status == "canceled"
-    assert okx.orders[sent_as("entry-sl")]["state"] == "canceled"
+    entry = "gold-breakout-1765119600-abcd1234"
+    await broker.submit(perp, order(entry, quantity="0.1"))
+    await broker.submit(perp, order(f"{entry}-sl", side="sell", quantity="0.1",
+                                    intent="close", order_type="stop",
+                                    stop_price=Decimal(58000), leg="sl"))
+    await broker.submit(perp, order(f"{entry}-tp", side="sell", quantity="0.1",
+                                    intent="close", order_type="limit",
+                                    limit_price=Decimal(63000), leg="tp"))
+    assert sorted(o.client_order_id for o in await broker.open_orders(perp)) == [
+        f"{entry}-sl", f"{entry}-tp"]
+    other = CcxtBroker("okx", ManualClock(), timeout=1.0, attempts=2, base_wait=0.01,
+                       rate_limit=False)
+    try:
+        listed = await other.open_orders(perp)
+        assert sorted((o.leg, o.order_type, o.quantity) for o in listed) == [
+            ("sl", "stop", Decimal("0.1")), ("tp", "limit", Decimal("0.1"))]
+        assert {o.oco_group for o in listed} == {sent_as(f"{entry}-sl")[:-2]}
+        stop = next(o for o in listed if o.leg == "sl")
+        canceled = await other.cancel_order(perp, stop.client_order_id)
+        assert canceled is not None and canceled.status == "canceled"
+    finally:
+        await other.close()
+    assert okx.orders[sent_as(f"{entry}-sl")]["state"] == "canceled"
     assert okx.faults.count("POST /api/v5/trade/cancel-algos") == 1
+    assert [o.client_order_id for o in await broker.open_orders(perp)] == [f"{entry}-tp"]
 
 
 async def test_spot_trades_coins_in_cash_mode(okx: FakeOkx, broker: CcxtBroker) -> None:

@@ -6,8 +6,10 @@ import re
 
 import pytest
 
+from contracts.orders import entry_order_id
 from libs.brokers.ccxt_symbols import (
     ClientIdRule,
+    listed_client_id,
     pipeline_symbol,
     venue_client_id,
     venue_symbol,
@@ -56,6 +58,25 @@ def test_a_long_client_id_becomes_a_stable_digest_that_keeps_its_leg(venue: str)
 def test_okx_ids_lose_their_dashes() -> None:
     rule = ClientIdRule(32, re.compile(r"[A-Za-z0-9]+"), keep_dash=False)
     assert re.fullmatch(r"th[0-9a-f]+", venue_client_id("bot-1-abc", rule))
+
+
+def test_okx_legs_of_one_entry_share_a_digest_and_list_as_its_legs() -> None:
+    """Another process lists an OKX leg it did not place as a leg of its entry (the
+    orphan cleanup must see both legs of one entry as one OCO group)."""
+    rule = VENUES["okx"].client_ids
+    entry = "gold-breakout-1765119600-abcd1234"
+    stop, take = (venue_client_id(f"{entry}-{leg}", rule) for leg in ("sl", "tp"))
+    assert stop[:-2] == take[:-2] and (stop[-2:], take[-2:]) == ("sl", "tp")
+    assert len(stop) == 32 and rule.pattern.fullmatch(stop)
+    listed = [listed_client_id(vid, rule) for vid in (stop, take)]
+    assert [entry_order_id(i) for i in listed] == [stop[:-2]] * 2
+    assert [i[-3:] for i in listed] == ["-sl", "-tp"]
+    # What is listed maps back to what the venue knows (a cancel by the listed id).
+    assert [venue_client_id(i, rule) for i in listed] == [stop, take]
+    # Entries and other venues' ids are listed as they are.
+    assert listed_client_id(venue_client_id(entry, rule), rule) == venue_client_id(entry, rule)
+    binance = VENUES["binance"].client_ids
+    assert listed_client_id("th" + "0" * 28 + "sl", binance) == "th" + "0" * 28 + "sl"
 
 
 def test_overridden_urls_keep_paths_and_replace_the_origin() -> None:
