@@ -88,6 +88,14 @@ class Collapser:
                 del self._slots[key]  # quiet again: forget the key
         return out
 
+    def sent_before(self, key: Key, at: float, min_interval_s: float) -> None:
+        """``key``'s previous message was cut at ``at`` (by an earlier process): its
+        next message waits ``min_interval_s`` from then, as if this process sent it."""
+        slot = self._slots.setdefault(key, _Slot())
+        if slot.last_sent_at is None or at > slot.last_sent_at:
+            slot.last_sent_at = at
+        slot.min_interval_s = min_interval_s
+
     def open_slot(self, key: Key) -> str | None:
         """The id of ``key``'s open window (holding notices), or None."""
         slot = self._slots.get(key)

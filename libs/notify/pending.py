@@ -9,7 +9,9 @@ Records live in NATS KV (:data:`~contracts.streams.BUCKET_NOTIFY_PENDING`):
 
 * ``n.<key>.<slot>.<event>``: one notice gathered into an open window (``slot``
   names the window; a window's notices are forgotten together, by subject purge);
-* ``b.<key>.<slot>``: one cut batch, with its rendered text, until it was sent.
+* ``b.<key>.<slot>``: one cut batch, with its rendered text, until it was sent;
+* ``l.<key>``: when the key's last batch was cut, so a restarted notifier keeps the
+  rate limit (``min_interval_s``) running from there (one record per key, replaced).
 
 ``<key>`` and ``<event>`` are hashes (tenant ids, channel names and event ids may
 hold characters a key may not). :class:`MemoryPending` keeps the same records in a
@@ -70,6 +72,26 @@ class BatchRecord(msgspec.Struct, kw_only=True, frozen=True):
         return (self.tenant_id, self.channel, self.topic)
 
 
+class LastCut(msgspec.Struct, kw_only=True, frozen=True):
+    """When a key's latest batch was cut (wall clock)."""
+
+    tenant_id: str
+    channel: str
+    topic: str
+    at: datetime
+
+    @property
+    def key(self) -> Key:
+        """The channel and topic."""
+        return (self.tenant_id, self.channel, self.topic)
+
+
+def last_cut_of(batch: BatchRecord) -> LastCut:
+    """The record saying ``batch`` was its key's latest cut."""
+    return LastCut(tenant_id=batch.tenant_id, channel=batch.channel, topic=batch.topic,
+                   at=batch.cut_at)
+
+
 class Pending(Protocol):
     """Where notices and cut batches wait (durably, in production)."""
 
@@ -77,13 +99,17 @@ class Pending(Protocol):
         """Record a gathered notice (a repeat is harmless)."""
 
     async def cut(self, batch: BatchRecord) -> None:
-        """Record the batch, then forget the notices of its window."""
+        """Record the batch and its key's last cut, then forget the notices of its
+        window."""
 
     async def sent(self, batch: BatchRecord) -> None:
         """Forget the batch (and any notice of its window left behind)."""
 
     async def load(self) -> tuple[list[NoticeRecord], list[BatchRecord]]:
         """Everything recorded: notices of open windows, batches not sent."""
+
+    async def last_cuts(self) -> list[LastCut]:
+        """When each key's latest batch was cut."""
 
 
 def key_token(key: Key) -> str:
@@ -105,9 +131,15 @@ def batch_key(batch: BatchRecord) -> str:
     return f"b.{key_token(batch.key)}.{batch.batch_id}"
 
 
+def last_cut_key(batch: BatchRecord) -> str:
+    """The KV key of the last cut of a batch's key."""
+    return f"l.{key_token(batch.key)}"
+
+
 _enc = msgspec.json.Encoder()
 _notice_dec = msgspec.json.Decoder(NoticeRecord)
 _batch_dec = msgspec.json.Decoder(BatchRecord)
+_last_dec = msgspec.json.Decoder(LastCut)
 
 
 class KvPending:
@@ -121,8 +153,10 @@ class KvPending:
         await self.kv.put(notice_key(notice), _enc.encode(notice))
 
     async def cut(self, batch: BatchRecord) -> None:
-        """Record the batch, then purge its window's notices (one server call)."""
+        """Record the batch and the key's last cut, then purge its window's notices
+        (one server call)."""
         await self.kv.put(batch_key(batch), _enc.encode(batch))
+        await self.kv.put(last_cut_key(batch), _enc.encode(last_cut_of(batch)))
         await self._purge_window(batch)
 
     async def sent(self, batch: BatchRecord) -> None:
@@ -144,6 +178,10 @@ class KvPending:
         batches = [_batch_dec.decode(v) for v in await self._values("b.>")]
         return notices, batches
 
+    async def last_cuts(self) -> list[LastCut]:
+        """Every key's last cut."""
+        return [_last_dec.decode(v) for v in await self._values("l.>")]
+
     async def _values(self, pattern: str) -> list[bytes]:
         values = []
         for key in await matching_keys(self.kv, pattern):
@@ -162,14 +200,16 @@ class MemoryPending:
     def __init__(self) -> None:
         self.notices: dict[str, NoticeRecord] = {}
         self.batches: dict[str, BatchRecord] = {}
+        self.cuts: dict[str, LastCut] = {}
 
     async def noted(self, notice: NoticeRecord) -> None:
         """Record a gathered notice."""
         self.notices[notice_key(notice)] = notice
 
     async def cut(self, batch: BatchRecord) -> None:
-        """Record the batch, forget its window's notices."""
+        """Record the batch and the key's last cut, forget its window's notices."""
         self.batches[batch_key(batch)] = batch
+        self.cuts[last_cut_key(batch)] = last_cut_of(batch)
         self._forget_window(batch)
 
     async def sent(self, batch: BatchRecord) -> None:
@@ -185,3 +225,7 @@ class MemoryPending:
     async def load(self) -> tuple[list[NoticeRecord], list[BatchRecord]]:
         """Every record."""
         return list(self.notices.values()), list(self.batches.values())
+
+    async def last_cuts(self) -> list[LastCut]:
+        """Every key's last cut."""
+        return list(self.cuts.values())

@@ -123,6 +123,12 @@ class Notifier:
         how many notices and batches."""
         notices, batches = await self.pending.load()
         now, wall = self.monotonic(), self.clock.now()
+        for last in await self.pending.last_cuts():
+            channel = await self._channel(last.key)
+            if channel is not None and last.topic in channel.topics and last.topic != SUMMARY:
+                # The rate limit runs on from the previous process's last message.
+                age = max(0.0, (wall - last.at).total_seconds())
+                self.collapser.sent_before(last.key, now - age, channel.min_interval_s)
         cut = {(b.key, b.batch_id) for b in batches}
         for record in batches:
             if record.topic == SUMMARY and record.day is not None:

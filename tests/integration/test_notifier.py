@@ -302,7 +302,7 @@ async def test_notices_recorded_in_kv_survive_a_notifier_that_vanished(
         assert await survivor.flush(ticks.now) == 0  # its window just opened
         ticks.now += 5
         assert await survivor.flush(ticks.now) == 1
-        assert await matching_keys(kv, ">") == []
+        assert await matching_keys(kv, "n.>") == await matching_keys(kv, "b.>") == []
     [told] = chats.of("discord")
     assert told.body["content"].startswith("tradehooks: 5 failed signals")
     assert all(e.signal_id in told.body["content"] for e in burst)
@@ -386,3 +386,27 @@ async def test_the_daily_summary_counts_the_day_once_across_kills_and_restarts(
     [told] = chats.replies(42)
     assert told.startswith(f"tradehooks: daily summary of t1 for {clock.at.date()}")
     assert "• 1 fill(s)\n• 3 failed signal(s)\n• 0 breaker trip(s)" in told
+
+
+async def test_the_rate_limit_runs_on_across_a_restart(
+        bus: Bus, chats: FakeChats, smtp: FakeSmtp) -> None:
+    """A message went out just before the notifier stopped; the next notifier, on the
+    same KV bucket, holds the next burst until the channel's interval has passed since
+    that message (it used to send at once: twice the allowed rate across a restart)."""
+    discord = channels(chats, smtp)[1]  # collapse 5 s, at most one message a minute
+    tenant = OneTenant(Tenant(id="t1", name="T", notifications=[discord]))
+    kv = await bus.kv(streams.BUCKET_NOTIFY_PENDING)
+    ticks = Ticks()
+    async with sending(chats) as senders:
+        first = Notifier(tenant, senders,  # type: ignore[arg-type]
+                         SystemClock(), max_age_s=600, monotonic=ticks, pending=KvPending(kv))
+        await first.handle(failed())
+        assert await first.flush(ticks.now + 5) == 1
+        second = Notifier(tenant, senders,  # type: ignore[arg-type]
+                          SystemClock(), max_age_s=600, monotonic=ticks, pending=KvPending(kv))
+        assert await second.restore() == 0  # nothing pending; the last cut is known
+        await second.handle(failed())
+        assert await second.flush(ticks.now + 10) == 0  # collapsed, held by the interval
+        assert await second.flush(ticks.now + 40) == 0
+        assert await second.flush(ticks.now + 61) == 1
+    assert len(chats.of("discord")) == 2

@@ -94,6 +94,20 @@ def test_after_a_message_the_next_waits_for_the_interval() -> None:
     assert [b.total for b in collapser.due(61.0)] == [1]
 
 
+def test_a_message_sent_before_a_restart_still_holds_the_next_for_the_interval() -> None:
+    restarted = Collapser()
+    restarted.sent_before(KEY, 0.0, min_interval_s=60)  # the last process's message
+    restarted.sent_before(KEY, -30.0, min_interval_s=60)  # an older record changes nothing
+    restarted.add(KEY, _notice(1), 2.0, collapse_s=1, min_interval_s=60)
+    assert restarted.due(30.0) == []
+    assert [b.total for b in restarted.due(60.0)] == [1]
+    quiet = Collapser()
+    quiet.sent_before(KEY, 0.0, min_interval_s=60)
+    assert quiet.due(61.0) == [] and quiet.pending() == 0  # forgotten once quiet
+    quiet.add(KEY, _notice(2), 62.0, collapse_s=1, min_interval_s=60)
+    assert [b.total for b in quiet.due(63.0)] == [1]
+
+
 # Operations: ("add", time) or ("tick", time), applied in time order.
 ops = st.lists(st.tuples(st.sampled_from(["add", "tick"]),
                          st.floats(min_value=0, max_value=500, allow_nan=False)),
