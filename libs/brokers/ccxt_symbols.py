@@ -63,11 +63,12 @@ def venue_client_id(client_order_id: str, rule: ClientIdRule) -> str:
     venue's rule, else a deterministic digest (``th`` + hex) that keeps the leg
     suffix, so a retry looks up the same id and legs stay recognisable.
 
-    Where the venue takes no dash (OKX), a leg's digest is its entry's digest and
-    the bare suffix (``th<28 hex>sl``): siblings share the hex, so an adapter that
-    did not place them (another process, a restart) lists them as ``th<hex>-sl`` and
-    ``th<hex>-tp`` (:func:`listed_client_id`), legs of one entry; such a listed id
-    maps back to the venue's here."""
+    A leg's digest is its entry's and the suffix (``th<hex>-sl``; ``th<hex>sl``
+    where the venue takes no dash, OKX): siblings share the hex, so an adapter that
+    did not place them (the monitor's, or the executor's after a restart) lists
+    them as the legs of one entry (one OCO group), not as two entries' legs of which
+    the older would be cancelled. A dashless leg is listed as ``th<hex>-sl``
+    (:func:`listed_client_id`), and such a listed id maps back to the venue's here."""
     if len(client_order_id) <= rule.max_length and rule.pattern.fullmatch(client_order_id):
         return client_order_id
     if not rule.keep_dash and _LISTED_LEG.fullmatch(client_order_id):
@@ -76,8 +77,7 @@ def venue_client_id(client_order_id: str, rule: ClientIdRule) -> str:
     for leg in ("-sl", "-tp"):
         if client_order_id.endswith(leg):
             suffix = leg if rule.keep_dash else leg[1:]
-            if not rule.keep_dash:
-                digested = client_order_id.removesuffix(leg)
+            digested = client_order_id.removesuffix(leg)
     room = rule.max_length - 2 - len(suffix)
     digest = hashlib.sha256(digested.encode()).hexdigest()[: min(room, 30)]
     return f"th{digest}{suffix}"

@@ -55,6 +55,19 @@ def test_a_long_client_id_becomes_a_stable_digest_that_keeps_its_leg(venue: str)
     assert shortened != venue_client_id(ours.replace("-sl", "-tp"), rule)
 
 
+@pytest.mark.parametrize("venue", ["binance", "bybit", "okx", "orderly"])
+def test_the_legs_of_a_long_entry_id_list_as_one_oco_group(venue: str) -> None:
+    """An adapter that did not place the legs (the monitor's orphan cleanup, the
+    executor after a restart) sees the venue's ids only: siblings must share their
+    entry, or the older "group" is cancelled as replaced (a stop-loss lost)."""
+    rule = VENUES[venue].client_ids
+    entry = "a-very-long-strategy-slug-name-1765119600-abcd1234"
+    listed = [listed_client_id(venue_client_id(f"{entry}-{leg}", rule), rule)
+              for leg in ("sl", "tp")]
+    assert [i[-3:] for i in listed] == ["-sl", "-tp"]
+    assert entry_order_id(listed[0]) == entry_order_id(listed[1])
+
+
 def test_okx_ids_lose_their_dashes() -> None:
     rule = ClientIdRule(32, re.compile(r"[A-Za-z0-9]+"), keep_dash=False)
     assert re.fullmatch(r"th[0-9a-f]+", venue_client_id("bot-1-abc", rule))
