@@ -17,8 +17,9 @@ Alpaca trades neither them nor forex, and sizing them as currency pairs would be
 wrong, so the risk stage must see them as unsupported rather than as forex.
 
 Perpetual spellings are crypto: ``BTC-PERP`` (the KEK DEX alerts), TradingView's
-``BINANCE:BTCUSDT.P`` and Orderly's ``PERP_BTC_USDC``. Crypto venues spell them their
-way (:func:`normalise_symbol`): Orderly trades only USDC-settled perpetuals, so any
+``BINANCE:BTCUSDT.P``, Orderly's ``PERP_BTC_USDC`` and OKX's ``BTC-USDT-SWAP``.
+Crypto venues spell them their way (:func:`normalise_symbol`): Orderly trades only
+USDC-settled perpetuals, so any
 BTC pair there is ``BTC-PERP``; on Binance, Bybit and OKX a quote-less ``BTC-PERP`` is
 the USDT-margined ``BTC/USDT`` (the account's market says spot or perpetual).
 """
@@ -60,6 +61,7 @@ _CLASS_TICKER = re.compile(r"([A-Z]{1,5})[./-]([A-Z])")  # BRK.B, BF-A, BRK/B
 _PAIR = re.compile(r"([A-Z0-9]+)[/_-]([A-Z0-9]+)")
 _PERP_SUFFIX = re.compile(r"([A-Z0-9]+)[-_]PERP")  # BTC-PERP, BTC_PERP
 _ORDERLY_PERP = re.compile(r"PERP_([A-Z0-9]+)_([A-Z0-9]+)")  # PERP_BTC_USDC
+_OKX_SWAP = re.compile(r"([A-Z0-9]+)-([A-Z0-9]+)-SWAP")  # BTC-USDT-SWAP
 _SPELLED_LIKE_ALPACA = frozenset({"alpaca", "paper"})
 # Crypto venues traded through ccxt (perpetuals are BASE-PERP on Orderly).
 CRYPTO_VENUE_BROKERS = frozenset({"binance", "bybit", "okx", "orderly"})
@@ -124,14 +126,15 @@ def _read(symbol: str) -> _Reading:
 
 
 def _perpetual(venue: str, body: str) -> _Reading | None:
-    """``BTC-PERP`` (quote left to the venue), ``PERP_BTC_USDC``, ``BTCUSDT.P``."""
+    """``BTC-PERP`` (quote left to the venue), ``PERP_BTC_USDC``, ``BTCUSDT.P``,
+    OKX's ``BTC-USDT-SWAP``."""
     suffixed = _PERP_SUFFIX.fullmatch(body)
     if suffixed:
         base = _BASE_ALIASES.get(suffixed.group(1), suffixed.group(1))
         return _Reading("crypto", f"{base}-PERP")
-    orderly = _ORDERLY_PERP.fullmatch(body)
-    if orderly:
-        return _crypto("/".join(orderly.groups()), "any base")
+    venue_spelled = _ORDERLY_PERP.fullmatch(body) or _OKX_SWAP.fullmatch(body)
+    if venue_spelled:
+        return _crypto("/".join(venue_spelled.groups()), "any base")
     if body.endswith(".P") and venue not in _EQUITY_VENUES | _FOREX_VENUES:
         return _crypto(body.removesuffix(".P"), "any base" if venue else "crypto quote")
     return None

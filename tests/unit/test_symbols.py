@@ -114,7 +114,7 @@ def test_unknown_broker_is_refused() -> None:
 @pytest.mark.parametrize(
     ("symbol", "asset_class"),
     [("BINANCE:BTCUSDT.P", "crypto"), ("BTC-PERP", "crypto"), ("eth_perp", "crypto"),
-     ("PERP_BTC_USDC", "crypto"), ("BTCUSDT.P", "crypto")],
+     ("PERP_BTC_USDC", "crypto"), ("BTCUSDT.P", "crypto"), ("OKX:BTC-USDT-SWAP", "crypto")],
 )
 def test_perpetual_spellings_are_crypto(symbol: str, asset_class: str) -> None:
     assert classify_symbol(symbol) == asset_class
@@ -128,6 +128,8 @@ def test_perpetual_spellings_are_crypto(symbol: str, asset_class: str) -> None:
         ("BTC-PERP", "binance", "BTC/USDT"),
         ("BYBIT:ETHUSDT.P", "bybit", "ETH/USDT"),
         ("OKX:BTC-USDT", "okx", "BTC/USDT"),
+        ("OKX:BTC-USDT-SWAP", "okx", "BTC/USDT"),
+        ("ETH-USDT-SWAP", "okx", "ETH/USDT"),
         ("BTC-PERP", "orderly", "BTC-PERP"),
         ("btc-perp", "orderly", "BTC-PERP"),
         ("PERP_ETH_USDC", "orderly", "ETH-PERP"),
