@@ -237,6 +237,8 @@ class Notifier:
                         told in self._told:
                     continue
                 if await self.marks.done(*told):
+                    log.info("the summary of %s for %s/%s was sent before", day, tenant.id,
+                             channel.name)
                     self._told.add(told)
                     continue
                 if counts is None:  # read once, for every tenant

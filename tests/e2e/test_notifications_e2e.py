@@ -14,7 +14,15 @@ import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
 from fakes.chat_servers import FakeChats, FakeSmtp
-from harness import EventTap, System, master_box, provision, remember_secret, wait_until
+from harness import (
+    EventTap,
+    System,
+    log_size,
+    master_box,
+    provision,
+    remember_secret,
+    wait_until,
+)
 from nats.js.errors import NotFoundError
 
 from contracts import streams
@@ -175,6 +183,42 @@ async def test_a_burst_cut_by_a_kill_still_arrives_as_one_message(
     [told] = chats.of("discord")
     assert told.body["content"].startswith("tradehooks: 5 failed signals")
     assert all(signal in told.body["content"] for signal in signals)
+
+
+async def test_the_daily_summary_is_sent_once_across_a_kill_after_the_hour(
+        system: System, bus: Bus, tap: EventTap, chats: FakeChats,
+        notifier: Callable[..., None]) -> None:
+    """The summary hour is 0 (UTC), so it has passed: the notifier sends the day's
+    summary, counted from the stream (events from before it started included), and is
+    killed (-9); the restarted one finds the summary marked and sends nothing."""
+    remember_secret(TOKEN)
+    chat = -100777
+    channel = {"name": "daily", "kind": "telegram", "secret": TOKEN, "chat_id": str(chat),
+               "topics": ["daily_summary"]}
+    t = await provision(bus, tenant_fields={"notifications": [channel]},
+                        allowed_symbols=["ACME"], max_order_notional=None)
+    url = system.webhook_url(t.strategy)
+    async with aiohttp.ClientSession() as http:
+        for n, symbol in enumerate(("ACME", "XYZ", "XYZ")):  # a fill, two refusals
+            _, entry = await post_json(http, url, tv_alert(symbol=symbol, price=f"10{n}"))
+            await tap.wait_terminal(entry["signal_id"])
+    env = {"TRADEHOOKS_TELEGRAM_API_URL": chats.url, "TRADEHOOKS_NOTIFY_SUMMARY_HOUR": "0"}
+    notifier(**env)
+    await wait_until(lambda: chats.replies(chat), 30, message="the summary")
+    system.kill("notifier")
+    offset = log_size(system, "notifier")
+    notifier(**env)
+    told_before = f"for {t.tenant.id}/daily was sent before".encode()
+
+    def restarted_and_checked() -> bool:
+        with (system.data_dir / "notifier.log").open("rb") as log:
+            log.seek(offset)
+            return told_before in log.read()
+
+    await wait_until(restarted_and_checked, 30, message="the restart to find the mark")
+    [summary] = chats.replies(chat)
+    assert summary.startswith(f"tradehooks: daily summary of {t.tenant.id} for ")
+    assert "• 1 fill(s)\n• 2 failed signal(s)" in summary
 
 
 async def test_a_strategy_added_from_telegram_takes_alerts(
