@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from libs.runtime.bus import Bus
 from libs.runtime.metrics import render_metrics
-from projections.store import EventStore
+
+if TYPE_CHECKING:  # the store (eventsourcing, psycopg) is no import of ingress's
+    from projections.store import EventStore
 
 
 def liveness(bus: Bus) -> web.Response:
