@@ -14,7 +14,6 @@ from services.api import (
     console_ops,
     exports,
     live,
-    openapi,
     prices,
     queries,
     signal_history,
@@ -33,6 +32,21 @@ async def readyz(request: web.Request) -> web.Response:
     """Ready when NATS is connected and the event store answers."""
     ctx = request.app[CONTEXT]
     return await health.readiness(ctx.bus, ctx.store)
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    """``GET /openapi.json``."""
+    # Imported at the first request: the document is built from every model's schema.
+    from services.api import openapi
+
+    return await openapi.openapi_json(request)
+
+
+async def asyncapi_json(request: web.Request) -> web.Response:
+    """``GET /asyncapi.json``."""
+    from services.api import openapi  # as in openapi_json
+
+    return await openapi.asyncapi_json(request)
 
 
 def build_operator_app(ctx: ApiContext) -> web.Application:
@@ -58,6 +72,6 @@ def build_operator_app(ctx: ApiContext) -> web.Application:
     whatif.add_routes(app)
     console_assets.add_routes(app)  # the web console at /, beside the API it calls
     app.router.add_get("/metrics", health.metrics_endpoint)
-    app.router.add_get("/openapi.json", openapi.openapi_json)
-    app.router.add_get("/asyncapi.json", openapi.asyncapi_json)
+    app.router.add_get("/openapi.json", openapi_json)
+    app.router.add_get("/asyncapi.json", asyncapi_json)
     return app

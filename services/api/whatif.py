@@ -19,9 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.identifiers import ACCOUNT_ID
 from libs.http.problems import Problem, invalid
-from libs.whatif.changes import Changes
-from libs.whatif.offline import Costs
-from libs.whatif.replay import from_store, replay
 from services.api.admin_auth import require_key
 from services.api.admin_common import json_body, path_id
 from services.api.context import CONTEXT, ApiContext
@@ -51,6 +48,11 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 async def post_what_if(request: web.Request) -> web.Response:
     """Replay and answer the side-by-side report."""
+    # Imported at the first what-if: the replay holds every service's decisions.
+    from libs.whatif.changes import Changes
+    from libs.whatif.offline import Costs
+    from libs.whatif.replay import from_store, replay
+
     key = await require_key(request)
     ctx: ApiContext = request.app[CONTEXT]
     account_id = path_id(request, "account_id", ACCOUNT_ID)
