@@ -12,9 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-import psycopg
-
-from projections.persistence import StoreLocation, created_concurrently
+from projections.persistence import StoreLocation, created_concurrently, postgres_connector
 
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS {p}th_views ("
@@ -101,12 +99,9 @@ class PostgresReadModel:
     """Read model in PostgreSQL, in the event store's schema."""
 
     def __init__(self, location: StoreLocation) -> None:
-        self.conninfo = psycopg.conninfo.make_conninfo(
-            host=location.host, port=location.port, dbname=location.dbname,
-            user=location.user, password=location.password or None, connect_timeout=5,
-        )
+        self.connect = postgres_connector(location)
         self.prefix = f'"{location.schema}".' if location.schema else ""
-        self.conn = psycopg.connect(self.conninfo, autocommit=True)
+        self.conn = self.connect()
         if location.schema:
             self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{location.schema}"')
         for ddl in _TABLES:
@@ -114,7 +109,7 @@ class PostgresReadModel:
 
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         if self.conn.closed or self.conn.broken:
-            self.conn = psycopg.connect(self.conninfo, autocommit=True)
+            self.conn = self.connect()
         return self.conn.execute(sql.format(p=self.prefix), params).fetchall()
 
     def position(self, projection: str) -> int:
@@ -141,7 +136,7 @@ class PostgresReadModel:
     def _write(self, projection: str, items: Iterable[tuple[str, str]], position: int,
                clear: bool) -> None:
         if self.conn.closed or self.conn.broken:
-            self.conn = psycopg.connect(self.conninfo, autocommit=True)
+            self.conn = self.connect()
         p = self.prefix
         with self.conn.transaction(), self.conn.cursor() as cur:
             if clear:

@@ -14,12 +14,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import psycopg
-
-from projections.persistence import StoreLocation, created_concurrently
+from projections.persistence import StoreLocation, created_concurrently, postgres_connector
 from projections.signals import AccountTouch, SignalRow, decode_row, encode_row
+
+if TYPE_CHECKING:
+    import psycopg
 
 PROJECTION = "signals"
 
@@ -161,12 +162,9 @@ class _Postgres:
     index_hints = False
 
     def __init__(self, location: StoreLocation) -> None:
-        self.conninfo = psycopg.conninfo.make_conninfo(
-            host=location.host, port=location.port, dbname=location.dbname,
-            user=location.user, password=location.password or None, connect_timeout=5,
-        )
+        self.connect = postgres_connector(location)
         self.prefix = f'"{location.schema}".' if location.schema else ""
-        self.conn = psycopg.connect(self.conninfo, autocommit=True)
+        self.conn = self.connect()
         if location.schema:
             self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{location.schema}"')
         for ddl in _DDL:
@@ -177,7 +175,7 @@ class _Postgres:
 
     def _conn(self) -> psycopg.Connection[Any]:
         if self.conn.closed or self.conn.broken:
-            self.conn = psycopg.connect(self.conninfo, autocommit=True)
+            self.conn = self.connect()
         return self.conn
 
     def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:

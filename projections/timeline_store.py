@@ -13,11 +13,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
+from projections.persistence import StoreLocation, created_concurrently, postgres_connector
 
-from projections.persistence import StoreLocation, created_concurrently
+if TYPE_CHECKING:
+    import psycopg
 
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS {p}th_account_events (account_id TEXT NOT NULL,"
@@ -171,12 +172,10 @@ def open_timeline(location: StoreLocation) -> TimelineStore:
 
         return TimelineStore(connect_sqlite, "", postgres=False)
 
-    conninfo = psycopg.conninfo.make_conninfo(
-        host=location.host, port=location.port, dbname=location.dbname,
-        user=location.user, password=location.password or None, connect_timeout=5)
+    connect = postgres_connector(location)
 
     def connect_postgres() -> psycopg.Connection[Any]:
-        conn = psycopg.connect(conninfo, autocommit=True)
+        conn = connect()
         if location.schema:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{location.schema}"')
         return conn

@@ -66,7 +66,7 @@ def test_postgres_env_with_schema() -> None:
 
     assert env == {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "APPLICATION_RECORDER_TOPIC": "projections.chain:ChainedPostgresRecorder",
+        "APPLICATION_RECORDER_TOPIC": "projections.chain_postgres:ChainedPostgresRecorder",
         "POSTGRES_DBNAME": "d",
         "POSTGRES_HOST": "h",
         "POSTGRES_PORT": "5433",
