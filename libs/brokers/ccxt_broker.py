@@ -190,7 +190,7 @@ class CcxtBroker:
     async def open_orders(self, account: Account) -> list[BrokerOrder]:
         """Every order still resting at the venue (stop orders included)."""
         config, exchange = await self._ready(account)
-        kind = {"type": self.venue.default_type[config.market]}
+        kind = self.venue.listing(config.market)
         found = list(await self._retried("list open orders",
                                          lambda: exchange.fetch_open_orders(None, None, None,
                                                                             kind)))

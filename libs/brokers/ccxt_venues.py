@@ -51,6 +51,13 @@ class Venue:
     # The field a stop (algo) order carries our id in besides clientOrderId (OKX's
     # algoClOrdId, by which ccxt finds and cancels trigger orders).
     stop_client_param: str = ""
+    # The venue's own filter of an open-order listing per market kind, where ccxt
+    # would pass its ``type`` on as a query parameter (OKX's instType); else ``type``.
+    listing_filter: dict[MarketKind, dict[str, str]] = field(default_factory=dict)
+
+    def listing(self, market: MarketKind) -> dict[str, Any]:
+        """The parameters that keep an open-order listing to ``market``."""
+        return dict(self.listing_filter.get(market) or {"type": self.default_type[market]})
 
     def options(self, market: MarketKind) -> dict[str, Any]:
         """ccxt options for an account trading ``market``."""
@@ -85,6 +92,7 @@ VENUES: dict[str, Venue] = {
         # balance's equity counts the positions' unrealised profit.
         separate_stop_book=frozenset({"spot", "perp"}), total_includes_unrealised=True,
         margin_mode_per_order=True, stop_client_param="algoClOrdId",
+        listing_filter={"spot": {"instType": "SPOT"}, "perp": {"instType": "SWAP"}},
         # One order per request (ccxt's default is the batch endpoint).
         extra_options={"createOrder": "privatePostTradeOrder"}),
     "orderly": Venue(

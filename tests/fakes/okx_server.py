@@ -93,6 +93,7 @@ class FakeOkx:
         self.orders: dict[str, dict[str, Any]] = {}  # by clOrdId or algoClOrdId
         self.created: list[dict[str, Any]] = []
         self.simulated: list[str] = []
+        self.listings: list[tuple[str, str]] = []  # (endpoint, instType) of each listing
         self._ids = itertools.count(600_000_000)
         self._server = LoopbackServer()
 
@@ -305,6 +306,7 @@ class FakeOkx:
     async def _pending(self, request: web.Request) -> web.Response:
         algo = "algo" in request.path
         kind = request.query.get("instType")
+        self.listings.append((request.path.rpartition("/")[2], kind or ""))
         rows = [self._view(o) for o in self.orders.values()
                 if o["state"] in OPEN and bool(o["algoId"]) == algo
                 and (not kind or o["instType"] == kind)]

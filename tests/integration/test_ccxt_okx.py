@@ -105,6 +105,7 @@ async def test_leverage_is_set_per_margin_mode_and_closes_are_reduce_only(
     assert (leg.status, leg.order_type, leg.quantity, leg.stop_price) == (
         "open", "stop", Decimal("0.3"), Decimal(61000))
     assert [o.client_order_id for o in await broker.open_orders(perp)] == ["short-sl"]
+    assert okx.listings[-2:] == [("orders-pending", "SWAP"), ("orders-algo-pending", "SWAP")]
     okx.set_price(BTC_SWAP, 61500)  # the stop fires at the venue
     fired = await broker.find_order(perp, "short-sl", "BTC/USDT")
     assert fired is not None and fired.fill is not None
