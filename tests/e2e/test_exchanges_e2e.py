@@ -209,6 +209,9 @@ async def test_an_okx_swap_entry_in_contracts_reaches_okx_once_with_legs_and_tra
         assert stored is not None and stored.exchange is not None and strategy is not None
         assert (stored.exchange.secret, stored.exchange.password) == (OKX_SECRET,
                                                                       OKX_PASSPHRASE)
+        raw = (await registry.kv.get(f"account.{account['id']}")).value or b""
+        assert raw and OKX_SECRET.encode() not in raw  # sealed at rest
+        assert OKX_PASSPHRASE.encode() not in raw
 
     # OKX takes the entry, then the connection drops before it answers.
     okx.faults.fail_next("POST /api/v5/trade/order", "accept_then_drop")
