@@ -14,7 +14,7 @@ from typing import Any, Literal, cast
 
 import msgspec
 
-from contracts.dialects import ParsedAlert, parse_alert
+from contracts.dialects.model import ParsedAlert
 from contracts.orders import BrokerOrder, Fill, OrderRequest
 from contracts.signals import Signal
 
@@ -51,7 +51,11 @@ class WebhookReceived(Event, tag="webhook.received", kw_only=True, frozen=True):
     def parsed(self) -> ParsedAlert:
         """The parsed alert; raises :class:`~contracts.dialects.AlertError` for an
         old event whose payload no longer parses."""
-        return self.alert if self.alert is not None else parse_alert(self.payload)
+        if self.alert is not None:
+            return self.alert
+        from contracts.dialects import parse_alert  # only old events: see contracts.dialects
+
+        return parse_alert(self.payload)
 
 
 class WebhookValidated(Event, tag="webhook.validated", kw_only=True, frozen=True):
