@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import jwt
-
 from libs.registry.api_keys import ApiKey
 from libs.runtime.config import Settings
 
@@ -39,6 +37,9 @@ def _key_and_algorithms(settings: Settings) -> tuple[Any, list[str]]:
 def principal_from_jwt(token: str, settings: Settings) -> ApiKey:
     """The role and tenant scope a valid admin JWT grants, as an :class:`ApiKey`
     whose id is ``jwt:<sub>`` (events name it as the author of changes)."""
+    # Imported at the first admin JWT: most deployments use API keys only.
+    import jwt
+
     key, algorithms = _key_and_algorithms(settings)
     try:
         header = jwt.get_unverified_header(token)
