@@ -33,14 +33,11 @@ import hashlib
 import itertools
 import struct
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-
-if TYPE_CHECKING:
-    from projections.chain_postgres import PostgresChain
 
 DOMAIN = b"tradehooks.chain.v1\x00"
 GENESIS = bytes(32)
@@ -89,6 +86,7 @@ class ChainSQL(Protocol):
     def rows_after(self, cursor: Any, position: int, limit: int | None) -> list[Row]: ...
     def links_after(self, cursor: Any, position: int, limit: int) -> list[Link]: ...
     def insert(self, cursor: Any, links: Sequence[Link]) -> None: ...
+    def lock(self, cursor: Any) -> None: ...
 
 
 def extend_chain(sql: ChainSQL, cursor: Any, limit: int | None = None) -> int:
@@ -186,16 +184,13 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         return ids
 
 
-def chain_of(recorder: Any) -> SQLiteChain | PostgresChain:
-    """The chain statements of a store's recorder."""
-    if isinstance(recorder, ChainedSQLiteRecorder):
-        return recorder.chain
-    # PostgreSQL's half lives apart: a process on SQLite never loads psycopg.
-    from projections.chain_postgres import ChainedPostgresRecorder
-
-    if isinstance(recorder, ChainedPostgresRecorder):
-        return recorder.chain
-    raise TypeError(f"the store's recorder {type(recorder).__name__} keeps no chain")
+def chain_of(recorder: Any) -> ChainSQL:
+    """The chain statements of a store's recorder (:class:`ChainedSQLiteRecorder`, or
+    :class:`projections.chain_postgres.ChainedPostgresRecorder`)."""
+    chain: ChainSQL | None = getattr(recorder, "chain", None)
+    if chain is None:
+        raise TypeError(f"the store's recorder {type(recorder).__name__} keeps no chain")
+    return chain
 
 
 def upgrade_chain(recorder: Any, batch: int = 10_000) -> int:
@@ -220,15 +215,11 @@ def write_transaction(recorder: Any) -> Any:
     """A cursor in a write transaction of the recorder's database (tuple rows)."""
     if isinstance(recorder, SQLiteApplicationRecorder):
         return recorder.datastore.transaction(commit=True)
-    from projections.chain_postgres import pg_transaction  # as in chain_of
-
-    return pg_transaction(recorder, write=True)
+    return recorder.chain_transaction(write=True)  # ChainedPostgresRecorder
 
 
 def read_transaction(recorder: Any) -> Any:
     """A cursor in a read-only transaction (one snapshot on PostgreSQL)."""
     if isinstance(recorder, SQLiteApplicationRecorder):
         return recorder.datastore.transaction(commit=False)
-    from projections.chain_postgres import pg_transaction  # as in chain_of
-
-    return pg_transaction(recorder, write=False)
+    return recorder.chain_transaction(write=False)  # ChainedPostgresRecorder

@@ -89,12 +89,12 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             extend_chain_with(self.chain, cursor, ids, stored_events)
         return ids
 
-
-@contextmanager
-def pg_transaction(recorder: PostgresApplicationRecorder, write: bool) -> Iterator[Any]:
-    """A tuple-row cursor in a transaction of the recorder's pool."""
-    with recorder.datastore.get_connection() as conn, conn.transaction():
-        if not write:
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        with conn.cursor(row_factory=tuple_row, binary=True) as cursor:
-            yield cursor
+    @contextmanager
+    def chain_transaction(self, write: bool) -> Iterator[Any]:
+        """A tuple-row cursor in a transaction of the recorder's pool (read-only, one
+        snapshot, unless ``write``)."""
+        with self.datastore.get_connection() as conn, conn.transaction():
+            if not write:
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            with conn.cursor(row_factory=tuple_row, binary=True) as cursor:
+                yield cursor
