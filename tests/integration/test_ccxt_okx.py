@@ -170,6 +170,19 @@ async def test_spot_trades_coins_in_cash_mode(okx: FakeOkx, broker: CcxtBroker) 
         await broker.submit(spot, order("spot-sell", side="sell", symbol="ETH/USDT",
                                         quantity="0.8"))
     assert short.value.code == "no_spot_shorts"
+    # A spot stop leg is a trigger order in cash mode, sized to the coins held.
+    leg = await broker.submit(spot, order("spot-buy-sl", side="sell", symbol="ETH/USDT",
+                                          quantity="0.8", order_type="stop",
+                                          stop_price=Decimal(2800), leg="sl"))
+    sent = okx.created[-1]
+    assert (sent["ordType"], sent["tdMode"], sent["sz"], sent["triggerPx"]) == (
+        "trigger", "cash", "0.5", "2800")
+    assert (leg.status, leg.quantity) == ("open", Decimal("0.5"))
+    okx.set_price("ETH-USDT", 2790)
+    fired = await broker.find_order(spot, "spot-buy-sl", "ETH/USDT")
+    assert fired is not None and fired.fill is not None
+    assert (fired.status, fired.fill.quantity) == ("filled", Decimal("0.5"))
+    assert (await broker.snapshot(spot)).positions == {}
 
 
 async def test_keys_passphrase_and_demo_trading(okx: FakeOkx) -> None:
