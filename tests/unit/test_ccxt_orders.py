@@ -63,7 +63,7 @@ class _Exchange:
         self.contract_size = contract_size
 
     def market(self, symbol: str) -> dict[str, Any]:
-        return {"contractSize": self.contract_size,
+        return {"contract": self.contract_size is not None, "contractSize": self.contract_size,
                 "limits": {"amount": {"min": 0.001}, "cost": {"min": 5}}}
 
     def amount_to_precision(self, symbol: str, amount: str) -> str:
@@ -73,14 +73,19 @@ class _Exchange:
         return str(Decimal(price).quantize(Decimal("0.1")))
 
 
-def test_markets_sized_in_contracts_of_several_coins_are_refused() -> None:
+def test_markets_sized_in_contracts_of_several_coins_are_sent_in_contracts() -> None:
+    """Quantities are coins; a market whose contract is 0.01 BTC (OKX swaps) is sent
+    the number of contracts, truncated to the market's step; one of a coin as is."""
     request = OrderRequest(client_order_id="c", symbol="BTC/USDT", side="buy",
                            quantity=Decimal("0.5"), intent="enter_long",
                            reference_price=Decimal(60000))
     sent = venue_order(_Exchange(1.0), request, "BTC/USDT:USDT", "buy", Decimal("0.5123"),
                        "c", reduce_only=False, contract=True)
     assert (sent.amount, sent.type, sent.params) == ("0.512", "market", {"clientOrderId": "c"})
-    with pytest.raises(BrokerRejected) as refused:
-        venue_order(_Exchange(0.01), request, "BTC/USDT:USDT", "buy", Decimal("0.5"), "c",
-                    reduce_only=False, contract=True)
-    assert refused.value.code == "unsupported_market"
+    sent = venue_order(_Exchange(0.01), request, "BTC/USDT:USDT", "buy", Decimal("0.5123"),
+                       "c", reduce_only=False, contract=True)
+    assert sent.amount == "51.230"  # 0.5123 BTC = 51.23 contracts of 0.01 BTC
+    with pytest.raises(BrokerRejected) as refused:  # less than the smallest lot
+        venue_order(_Exchange(0.01), request, "BTC/USDT:USDT", "buy", Decimal("0.000001"),
+                    "c", reduce_only=False, contract=True)
+    assert refused.value.code == "below_minimum"
