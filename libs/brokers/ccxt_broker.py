@@ -222,7 +222,8 @@ class CcxtBroker:
         vid = venue_client_id(order.client_order_id, self.venue.client_ids)
         sent = venue_order(exchange, order, unified, side, quantity, vid, reduce_only,
                            contract=config.market == "perp",
-                           stop_direction=self.venue.stop_direction,
+                           stop_direction=self.venue.stop_direction
+                           and config.market == "perp",
                            margin_mode=config.margin_mode
                            if self.venue.margin_mode_per_order else "",
                            stop_client_param=self.venue.stop_client_param)

@@ -43,7 +43,8 @@ class Venue:
     total_includes_unrealised: bool = False
     # The ccxt parameter that finds or cancels an order by our client order id.
     lookup_param: str = "clientOrderId"
-    # Stops say which way the price must cross (Bybit's triggerDirection).
+    # Perpetual stops say which way the price must cross (Bybit's triggerDirection;
+    # ccxt refuses it on Bybit spot).
     stop_direction: bool = False
     # Each perpetual order names its margin mode (OKX's tdMode), and leverage is set
     # for that mode (OKX's set-leverage) instead of a separate margin mode call.
@@ -77,9 +78,11 @@ VENUES: dict[str, Venue] = {
     "bybit": Venue(
         name="bybit", ccxt_class="bybit", cash_currency="USDT", client_ids=_ID36,
         default_type={"spot": "spot", "perp": "swap"},
-        market_types={"spot": ["spot"], "perp": ["linear"]}, markets=frozenset({"perp"}),
+        market_types={"spot": ["spot"], "perp": ["linear"]},
         lookup_param="orderLinkId", total_includes_unrealised=True, stop_direction=True,
-        separate_stop_book=frozenset({"perp"}),
+        # Spot stops are StopOrder-filtered orders, found and cancelled as trigger
+        # orders (ccxt's orderFilter=StopOrder), as linear conditional orders are.
+        separate_stop_book=frozenset({"spot", "perp"}),
         # A unified trading account (Bybit's default); fetchOrder reads the last 500.
         extra_options={"enableUnifiedMargin": False, "enableUnifiedAccount": True,
                        "fetchOrder": {"acknowledged": True}}),

@@ -1,12 +1,17 @@
-"""A fake Bybit (REST v5, unified trading account, USDT linear perpetuals) on
-127.0.0.1, as ccxt's ``bybit`` class speaks it.
+"""A fake Bybit (REST v5, unified trading account: USDT linear perpetuals and spot)
+on 127.0.0.1, as ccxt's ``bybit`` class speaks it.
 
 Private requests must carry ``X-BAPI-API-KEY``, ``X-BAPI-TIMESTAMP``,
 ``X-BAPI-RECV-WINDOW`` and ``X-BAPI-SIGN``: the HMAC-SHA256 (hex) of timestamp + key +
 recv window + the query string (GET) or the JSON body (POST). It serves the linear
-instruments, the wallet balance, positions, orders by ``orderLinkId`` (regular and
-stop), open orders, leverage and margin mode. Market orders fill at ``set_price``;
-limit and stop orders rest until the price crosses them. Faults as the Alpaca fake
+and spot instruments, the wallet balance (USDT and the coins spot trades bought),
+positions, orders by ``orderLinkId`` per category (regular and stop: a spot stop is
+an ``orderFilter=StopOrder`` order, found and cancelled only under that filter),
+open orders, leverage and margin mode. Market orders fill at ``set_price``; limit
+and stop orders rest until the price crosses them. A spot order never sells more
+coins, nor spends more USDT, than the wallet holds (Bybit's 170131); spot orders
+know no reduce-only and no trigger direction, and a spot market order's quantity
+must be in the base coin (``marketUnit=baseCoin``). Faults as the Alpaca fake
 (:mod:`fakes.venue_faults`).
 """
 
@@ -28,6 +33,8 @@ FAKE_KEY = "bybit-fake-key"
 FAKE_SECRET = "bybit-fake-secret"
 STEP, TICK, MIN_QTY, MIN_NOTIONAL = Decimal("0.001"), Decimal("0.1"), Decimal("0.001"), \
     Decimal(5)
+SPOT_STEP, SPOT_MIN_QTY, SPOT_MIN_AMOUNT = Decimal("0.000001"), Decimal("0.000048"), \
+    Decimal(1)
 OPEN = ("New", "PartiallyFilled", "Untriggered")
 BODY = web.RequestKey("body", dict)
 
@@ -68,6 +75,7 @@ class FakeBybit:
         self.prices: dict[str, Decimal] = {"BTCUSDT": Decimal(60000), "ETHUSDT": Decimal(3000)}
         self.wallet = Decimal(100_000)
         self.positions: dict[str, tuple[Decimal, Decimal]] = {}
+        self.spot: dict[str, Decimal] = {}  # coins held by spot trades, by coin
         self.leverage: dict[str, str] = {}
         self.margin_mode = "REGULAR_MARGIN"
         self.orders: dict[str, dict[str, Any]] = {}  # by orderLinkId
@@ -157,7 +165,20 @@ class FakeBybit:
                  "unifiedMarginTrade": True, "fundingInterval": 480}
                 for symbol in self.prices]
         category = request.query.get("category", "linear")
-        return ok({"category": category, "list": rows if category == "linear" else [],
+        if category == "spot":
+            rows = [{"symbol": symbol, "baseCoin": symbol.removesuffix("USDT"),
+                     "quoteCoin": "USDT", "innovation": "0", "status": "Trading",
+                     "marginTrading": "none",
+                     "lotSizeFilter": {"basePrecision": _text(SPOT_STEP),
+                                       "quotePrecision": "0.00000001",
+                                       "minOrderQty": _text(SPOT_MIN_QTY),
+                                       "maxOrderQty": "71.73956243",
+                                       "minOrderAmt": _text(SPOT_MIN_AMOUNT),
+                                       "maxOrderAmt": "2000000"},
+                     "priceFilter": {"tickSize": "0.01"}}
+                    for symbol in self.prices]
+        return ok({"category": category,
+                   "list": rows if category in ("linear", "spot") else [],
                    "nextPageCursor": ""})
 
     async def _coins(self, request: web.Request) -> web.Response:
@@ -175,7 +196,12 @@ class FakeBybit:
                       "walletBalance": _text(self.wallet), "unrealisedPnl": _text(unrealised),
                       "locked": "0", "totalPositionIM": "0", "totalOrderIM": "0",
                       "availableToWithdraw": _text(self.wallet), "borrowAmount": "0",
-                      "accruedInterest": "0"}]}]})
+                      "accruedInterest": "0"}] + [
+                {"coin": coin, "equity": _text(held), "walletBalance": _text(held),
+                 "unrealisedPnl": "0", "locked": "0", "totalPositionIM": "0",
+                 "totalOrderIM": "0", "availableToWithdraw": _text(held),
+                 "borrowAmount": "0", "accruedInterest": "0"}
+                for coin, held in self.spot.items() if held]}]})
 
     async def _positions(self, request: web.Request) -> web.Response:
         rows = [{"symbol": symbol, "side": "Buy" if quantity > 0 else "Sell",
@@ -203,14 +229,19 @@ class FakeBybit:
 
     async def _create(self, request: web.Request) -> web.Response:
         body = request[BODY]
+        category = str(body.get("category"))
+        if category not in ("linear", "spot"):
+            raise BybitError(10001, f"category {category} not supported")
         link_id = str(body.get("orderLinkId") or f"auto{next(self._ids)}")
         if link_id in self.orders:
             raise BybitError(110072, "OrderLinkedID is duplicate")
         quantity = Decimal(str(body["qty"]))
-        if quantity % STEP != 0 or quantity < MIN_QTY:
+        if category == "spot":
+            self._check_spot(body, quantity)
+        elif quantity % STEP != 0 or quantity < MIN_QTY:
             raise BybitError(10001, "Qty invalid")
         order: dict[str, Any] = {
-            "orderId": str(next(self._ids)), "orderLinkId": link_id,
+            "orderId": str(next(self._ids)), "orderLinkId": link_id, "category": category,
             "symbol": body["symbol"], "side": body["side"], "orderType": body["orderType"],
             "qty": quantity, "price": Decimal(str(body.get("price") or 0)),
             "triggerPrice": Decimal(str(body.get("triggerPrice") or 0)),
@@ -225,35 +256,44 @@ class FakeBybit:
             if held == 0 or (held > 0) == (order["side"] == "Buy"):
                 raise BybitError(110017, "current position is zero, cannot fix reduce-only "
                                  "order qty")
+        fills_now = (order["orderType"] == "Market" and not order["triggerPrice"]) \
+            or self._crosses(order)
+        if category == "spot" and not order["triggerPrice"]:
+            self._check_funds(order)  # a spot order is covered when placed
         self.orders[link_id] = order
         self.created.append(body)
-        if (order["orderType"] == "Market" and not order["triggerPrice"]) \
-                or self._crosses(order):
+        if fills_now:
             self._fill(order)
         return ok({"orderId": order["orderId"], "orderLinkId": link_id})
 
     async def _realtime(self, request: web.Request) -> web.Response:
         query = request.query
+        category = query.get("category", "linear")
         link_id = query.get("orderLinkId")
         stops = query.get("orderFilter") == "StopOrder"
         if link_id:
             found = self.orders.get(link_id)
             rows = [found] if found is not None and bool(found["triggerPrice"]) == stops \
-                else []
+                and found["category"] == category else []
         else:
             open_only = request.path.endswith("realtime") and query.get("openOnly", "0") == "0"
-            rows = [o for o in self.orders.values()
-                    if not open_only or o["orderStatus"] in OPEN]
-            if "orderFilter" in query:
+            rows = [o for o in self.orders.values() if o["category"] == category
+                    and (not open_only or o["orderStatus"] in OPEN)]
+            # Spot lists plain orders unless asked for stops (orderFilter=Order).
+            if "orderFilter" in query or category == "spot":
                 rows = [o for o in rows if bool(o["triggerPrice"]) == stops]
-        return ok({"category": "linear", "list": [self._view(o) for o in rows],
+        return ok({"category": category, "list": [self._view(o) for o in rows],
                    "nextPageCursor": ""})
 
     async def _cancel(self, request: web.Request) -> web.Response:
         body = request[BODY]
         order = self.orders.get(str(body.get("orderLinkId"))) or next(
             (o for o in self.orders.values() if o["orderId"] == body.get("orderId")), None)
-        if order is None or order["orderStatus"] not in OPEN:
+        if order is not None and order["category"] == "spot" and \
+                (body.get("orderFilter") == "StopOrder") != bool(order["triggerPrice"]):
+            order = None  # a spot order is cancelled under its own orderFilter only
+        if order is None or order["orderStatus"] not in OPEN \
+                or order["category"] != body.get("category"):
             raise BybitError(110001, "order not exists or too late to cancel")
         order["orderStatus"] = "Cancelled"
         return ok({"orderId": order["orderId"], "orderLinkId": order["orderLinkId"]})
@@ -265,7 +305,8 @@ class FakeBybit:
             view["triggerPrice"] = ""
         view["leavesQty"] = _text(order["qty"] - order["cumExecQty"])
         view["cumExecValue"] = _text(order["cumExecQty"] * order["avgPrice"])
-        view["stopOrderType"] = "Stop" if order["triggerPrice"] else ""
+        view["stopOrderType"] = ("StopOrder" if order["category"] == "spot" else "Stop") \
+            if order["triggerPrice"] else ""
         view["positionIdx"] = 0
         return view
 
@@ -282,10 +323,48 @@ class FakeBybit:
     def _fill(self, order: dict[str, Any]) -> None:
         limit = order["orderType"] == "Limit" and not order["triggerPrice"]
         price = order["price"] if limit else self.prices[order["symbol"]]
+        if order["category"] == "spot":
+            try:  # a spot order needs the funds when it fills (a stop: when triggered)
+                self._check_funds(order)
+            except BybitError:
+                order["orderStatus"] = "Rejected"
+                return
         self._execute(order, order["qty"] - order["cumExecQty"], price)
         order["orderStatus"] = "Filled"
 
+    def _check_spot(self, body: dict[str, Any], quantity: Decimal) -> None:
+        """What Bybit refuses of a spot order, as ccxt could send it."""
+        if body.get("reduceOnly") or body.get("triggerDirection"):
+            raise BybitError(170130, "Spot orders take no reduceOnly or triggerDirection")
+        if bool(body.get("triggerPrice")) != (body.get("orderFilter") == "StopOrder"):
+            raise BybitError(170130, "A spot trigger order needs orderFilter=StopOrder")
+        if body["orderType"] == "Market" and body.get("marketUnit") != "baseCoin":
+            raise BybitError(170130, "The fake takes spot market quantities in the base coin")
+        if quantity % SPOT_STEP != 0 or quantity < SPOT_MIN_QTY:
+            raise BybitError(170137, "Order quantity has too many decimals.")
+        price = Decimal(str(body.get("price") or 0)) or self.prices[body["symbol"]]
+        if quantity * price < SPOT_MIN_AMOUNT:
+            raise BybitError(170140, "Order value exceeded lower limit.")
+
+    def _check_funds(self, order: dict[str, Any]) -> None:
+        """A spot order spends no more USDT, and sells no more coins, than held."""
+        left = order["qty"] - order["cumExecQty"]
+        if order["side"] == "Sell":
+            enough = self.spot.get(_base(order["symbol"]), Decimal(0)) >= left
+        else:
+            price = order["price"] or self.prices[order["symbol"]]
+            enough = self.wallet >= left * price
+        if not enough:
+            raise BybitError(170131, "Insufficient balance.")
+
     def _execute(self, order: dict[str, Any], quantity: Decimal, price: Decimal) -> None:
+        if order["category"] == "spot":
+            sign = 1 if order["side"] == "Buy" else -1
+            base = _base(order["symbol"])
+            self.spot[base] = self.spot.get(base, Decimal(0)) + sign * quantity
+            self.wallet -= sign * quantity * price
+            self._record(order, quantity, price)
+            return
         sign = 1 if order["side"] == "Buy" else -1
         held, entry = self.positions.get(order["symbol"], (Decimal(0), Decimal(0)))
         if order["reduceOnly"]:
@@ -302,11 +381,19 @@ class FakeBybit:
             self.positions[order["symbol"]] = (after, price)
         else:
             self.positions[order["symbol"]] = (after, entry)
+        self._record(order, quantity, price)
+
+    @staticmethod
+    def _record(order: dict[str, Any], quantity: Decimal, price: Decimal) -> None:
         done = order["cumExecQty"]
         if quantity > 0:
             order["avgPrice"] = (done * order["avgPrice"] + quantity * price) / (done + quantity)
             order["cumExecQty"] = done + quantity
         order["updatedTime"] = str(_now())
+
+
+def _base(symbol: str) -> str:
+    return symbol.removesuffix("USDT")
 
 
 def _now() -> int:
