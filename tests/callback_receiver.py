@@ -122,6 +122,7 @@ class Received:
     body: bytes
     signed: bool
     status: int
+    peer: str = ""  # the client's address and port: one per connection
 
 
 @dataclass
@@ -145,8 +146,10 @@ class Receiver:
         headers = {k.lower(): v for k, v in request.headers.items()}
         mode = self.modes.get(request.path, "ok")
         status = {"ok": 200, "fail": 500, "slow": 200, "gone": 410, "redirect": 302}[mode]
+        peer = request.transport.get_extra_info("peername") if request.transport else None
         self.requests.append(Received(request.path, headers, body,
-                                      verify(self.secrets, headers, body), status))
+                                      verify(self.secrets, headers, body), status,
+                                      f"{peer[0]}:{peer[1]}" if peer else ""))
         if mode == "slow":
             await asyncio.sleep(SLOW_S)  # a receiver slower than the dispatcher waits
         if mode == "redirect":

@@ -79,9 +79,19 @@ class DeliveryLog:
             return None
         return _decoder.decode(entry.value) if entry.value else None
 
-    async def claim(self, request: CallbackRequested, seq: int) -> DeliveryRecord | None:
+    async def claim(self, request: CallbackRequested, seq: int,
+                    redelivered: bool = False) -> DeliveryRecord | None:
         """The record of ``request`` (made now if it is new); None when the record
-        belongs to another request message with the same delivery id (a repeat)."""
+        belongs to another request message with the same delivery id (a repeat).
+
+        A message delivered again (a retry, or a crash before its ack) most likely
+        has its record already: it is read first (one round trip) rather than found
+        by a failed create (three: the create, the client's check for a deleted key,
+        the read)."""
+        if redelivered:
+            found = await self.get(request.endpoint_id, request.delivery_id)
+            if found is not None:
+                return found if found.request_seq == seq else None
         record = DeliveryRecord.requested(request, seq)
         try:
             await self.kv.create(key_of(record.endpoint_id, record.delivery_id),

@@ -7,6 +7,14 @@ certificate against the name). aiohttp does not resolve a literal address, so
 :func:`connection_problem` judges a URL's literal address before each request.
 No environment proxies, no DNS cache (a name is judged at every connection), and
 redirects are the caller's to refuse (``allow_redirects=False``).
+
+One session serves the dispatcher's life, so connections are kept alive and reused
+(aiohttp's default idle time, 15 s). A pooled connection is only ever reused for the
+same host as written in the URL, port and TLS settings it was made for, and it stays
+connected to the address that was judged when it was made: a name that later resolves
+elsewhere (DNS rebinding) cannot move it, and any new connection is resolved and
+judged again. A response whose body is not read to its end (more than the caller
+reads) closes its connection instead of returning it to the pool.
 """
 
 from __future__ import annotations

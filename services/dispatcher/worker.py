@@ -169,7 +169,8 @@ class DeliveryWorker:
         if not isinstance(request, CallbackRequested):
             await msg.ack()
             return
-        record = await self.deliveries.claim(request, msg.metadata.sequence.stream)
+        record = await self.deliveries.claim(request, msg.metadata.sequence.stream,
+                                             redelivered=msg.metadata.num_delivered > 1)
         if record is None:  # a repeat of a request handled under its first message
             await msg.ack()
             return

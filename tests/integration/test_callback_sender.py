@@ -105,3 +105,30 @@ async def test_a_name_is_connected_to_only_when_every_address_is_allowed(
     public = GuardedResolver()
     public._inner = StubResolver("93.184.216.34")  # type: ignore[assignment]
     assert (await public.resolve("hooks.example", 443))[0]["host"] == "93.184.216.34"
+
+
+async def test_attempts_share_a_connection_but_never_one_a_name_was_not_judged_for(
+        receiver: Receiver) -> None:
+    receiver.modes["/broken"] = "fail"
+    session = outbound_session(TIMEOUT_S, str(callback_ca().ca_file))
+    sender = Sender(session, True, TIMEOUT_S)
+    url = f"{receiver.base_url}/hook"
+    try:
+        kept = [await sender.attempt(url, ["whsec_x"], request_for(url), n) for n in (1, 2, 3)]
+        # An answer longer than what is read: its connection is not pooled.
+        broken = await sender.attempt(f"{receiver.base_url}/broken", ["whsec_x"],
+                                      request_for(url), 1)
+        after = await sender.attempt(url, ["whsec_x"], request_for(url), 4)
+        # A name that resolves to the pooled connection's address does not get that
+        # connection: it is resolved and judged (and refused) like any new one.
+        resolve_everything_to(session, "127.0.0.1")
+        named = await sender.attempt(f"https://rebinding.example:{receiver.port}/hook",
+                                     ["whsec_x"], request_for(url), 1)
+    finally:
+        await session.close()
+    assert all(o.delivered for o in kept) and after.delivered
+    assert broken.status_code == 500
+    peers = [r.peer for r in receiver.requests]
+    assert len(peers) == 5 and all(peers)
+    assert len(set(peers[:4])) == 1 and peers[4] != peers[0]
+    assert named.refused and "resolves to 127.0.0.1" in named.error

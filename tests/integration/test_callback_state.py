@@ -42,7 +42,14 @@ async def test_a_record_is_claimed_once_per_request_message(bus: Bus) -> None:
     assert await log.claim(request, seq=41) == first  # type: ignore[arg-type]
     # The same request published again after the duplicate window: a repeat.
     assert await log.claim(request, seq=97) is None  # type: ignore[arg-type]
-    assert [r.delivery_id for r in await log.of_endpoint("cb-state")] == [first.delivery_id]
+    # Delivered again (a retry): the record is read first, with the same answers.
+    assert await log.claim(request, seq=41, redelivered=True) == first  # type: ignore[arg-type]
+    assert await log.claim(request, seq=97, redelivered=True) is None  # type: ignore[arg-type]
+    other = requests_for(make_failed(event_id="evt-other"), [_endpoint()], NOW)[0].event
+    made = await log.claim(other, seq=42, redelivered=True)  # type: ignore[arg-type]
+    assert made is not None and made.request_seq == 42  # crashed before it was made
+    assert sorted(r.delivery_id for r in await log.of_endpoint("cb-state")) == \
+        sorted([first.delivery_id, made.delivery_id])
     assert await log.get("cb-state", "dlv-nope") is None
     assert await log.get("bad id!", first.delivery_id) is None
 
