@@ -74,9 +74,6 @@ def _check_broker(account: Account) -> Account:
                                             or account.exchange.market != "perp"):
             raise Problem(422, "invalid_field", "exchange: an orderly account needs its "
                           "account_id and trades perpetuals (market: perp)", field="exchange")
-        if account.broker == "bybit" and account.exchange.market != "perp":
-            raise Problem(422, "invalid_field", "exchange.market: Bybit is offered for "
-                          "perpetuals only (market: perp)", field="exchange.market")
         if account.broker == "okx" and not account.exchange.password:
             raise Problem(422, "invalid_field", "exchange.password: OKX needs the API key's "
                           "passphrase", field="exchange.password")

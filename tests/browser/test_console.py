@@ -138,6 +138,7 @@ def test_connect_an_exchange_account_and_change_its_keys(up: dict[str, Any], pag
     dialog.get_by_label("Name").fill("Bybit perps")
     dialog.locator("#cx-key").fill("bybit-key-1")
     dialog.locator("#cx-secret").fill("bybit-secret-1")
+    dialog.locator("#cx-market").select_option("perp")  # Bybit offers spot first
     dialog.locator("#cx-lev").fill("3")
     _shoot(page, (SHOTS or tmp_path) / "brokers-connect-exchange.png")
     dialog.get_by_role("button", name="Connect").click()

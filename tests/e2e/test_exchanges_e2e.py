@@ -1,6 +1,6 @@
 """Alerts through the running system to orders at (fake) crypto exchanges through
 the ccxt adapter over real HTTP: Binance USDⓈ-M perpetuals and spot, Bybit linear
-perpetuals, OKX swaps (an account registered through the admin API, sized in
+perpetuals and spot, OKX swaps (an account registered through the admin API, sized in
 contracts). (The Orderly Network has its own module.)"""
 
 from __future__ import annotations
@@ -110,6 +110,56 @@ async def test_bybit_entry_gets_reduce_only_legs_that_end_with_the_stop(
     async def forgotten() -> bool:
         return not [o for o in await resting.all() if o.account_id == t.account.id]
     await wait_until(forgotten, timeout=20, message="the executor to forget the legs")
+
+
+async def test_a_bybit_spot_account_buys_coins_and_its_stop_leg_sells_them(
+        bybit: FakeBybit, system: System, bus: Bus, tap: EventTap) -> None:
+    api, headers = f"{system.operator_url}/api/v1", system.admin_headers
+    keys = {"api_key": BYBIT_KEY, "secret": BYBIT_SECRET, "market": "spot",
+            "testnet": True, "url_override": bybit.url}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async def call(method: str, path: str, body: Any) -> tuple[int, Any]:
+            async with http.request(method, f"{api}{path}", json=body) as resp:
+                return resp.status, await resp.json()
+
+        _, tenant = await call("POST", "/tenants", {"name": "Bybit spot desk"})
+        status, account = await call("POST", "/accounts", {
+            "tenant_id": tenant["id"], "name": "Bybit spot", "broker": "bybit",
+            "exchange": keys})
+        assert status == 201, account  # spot is offered on Bybit
+        _, made = await call("POST", "/strategies", {
+            "tenant_id": tenant["id"], "account_id": account["id"], "name": "Bybit spot",
+            "sizing_mode": "alert_contracts"})
+        registry = Registry(await bus.kv(streams.BUCKET_REGISTRY), master_box())
+        strategy = await registry.strategy(made["strategy"]["id"])
+        assert strategy is not None
+    bybit.faults.fail_next("POST /v5/order/create", "503")
+    alert = {"alertId": "bybit-spot-1", "action": "buy", "symbol": "BYBIT:ETHUSDT",
+             "quantity": "0.25", "price": "3000", "stopLoss": "2900", "takeProfit": "3300"}
+    entry: dict[str, Any] = {}
+    async with aiohttp.ClientSession() as http:
+        async def accepted() -> bool:  # once ingress has heard of the new strategy
+            nonlocal entry
+            status, entry = await post_json(http, system.webhook_url(strategy), alert)
+            return status == 202
+        await wait_until(accepted, timeout=20, message="ingress to take the new strategy")
+    done = await tap.wait_terminal(entry["signal_id"])
+    assert isinstance(done, TradeExecuted), done
+    assert (done.broker, done.fill.symbol, done.fill.quantity) == (
+        "bybit", "ETH/USDT", Decimal("0.25"))
+    assert bybit.spot["ETH"] == Decimal("0.25") and bybit.positions == {}
+
+    def legs() -> list[dict[str, Any]]:
+        return [o for o in bybit.orders.values() if o["side"] == "Sell"]
+    await wait_until(lambda: len(legs()) == 2, timeout=20, message="both legs at Bybit")
+    assert {o["category"] for o in bybit.orders.values()} == {"spot"}
+    assert sorted((o["orderType"], str(o["triggerPrice"] or o["price"]), str(o["qty"]))
+                  for o in legs()) == [("Limit", "3300", "0.25"), ("Market", "2900", "0.25")]
+    bybit.set_price("ETHUSDT", 2890)  # the stop sells the coins; the take-profit goes
+    await tap.wait_for(lambda evs: [e for e in evs if isinstance(e, LegCanceled)
+                                    and e.signal_id == entry["signal_id"]], timeout=40)
+    assert bybit.spot["ETH"] == 0
+    assert sorted(o["orderStatus"] for o in legs()) == ["Cancelled", "Filled"]
 
 
 async def test_perpetual_entry_and_exit_reach_binance_once_with_their_trail(

@@ -43,6 +43,17 @@ test("Orderly asks for its account id and offers perpetuals only", async () => {
   expect(dialog.getByLabelText(/^Currency/)).toHaveValue("USDC");
 });
 
+test("Bybit offers spot and perpetuals", async () => {
+  fakeApi({ "GET /api/v1/status": STATUS });
+  renderWithCatalog(<Brokers session={session("admin")} />);
+  await userEvent.click(await screen.findByRole("button", { name: "Connect an exchange" }));
+  const dialog = within(screen.getByRole("dialog"));
+  await userEvent.selectOptions(dialog.getByLabelText("Exchange"), "bybit");
+  const market = dialog.getByLabelText(/^Market/) as HTMLSelectElement;
+  expect([...market.options].map((o) => o.value)).toEqual(["spot", "perp"]);
+  expect(dialog.queryByLabelText(/^Passphrase/)).toBeNull();
+});
+
 test("an exchange account's keys are changed without sending the secret back", async () => {
   const account = { ...ACCOUNT, id: "demo-bin", name: "Binance", broker: "binance",
     exchange: { api_key: "k-old", secret: "********", password: "********", account_id: "",

@@ -229,8 +229,8 @@ type Venue = { label: string; markets: ("spot" | "perp")[]; passphrase?: boolean
 const VENUES: Record<string, Venue> = {
   binance: { label: "Binance", markets: ["spot", "perp"],
     keyHint: "An API key with spot (and USDⓈ-M futures for perpetuals) trading enabled." },
-  bybit: { label: "Bybit", markets: ["perp"],
-    keyHint: "A unified-account API key with contract trading; USDT perpetuals." },
+  bybit: { label: "Bybit", markets: ["spot", "perp"],
+    keyHint: "A unified-account API key with spot (and contract, for USDT perpetuals) trading." },
   okx: { label: "OKX", markets: ["spot", "perp"], passphrase: true,
     keyHint: "An API key with trade permission, and the passphrase chosen with it." },
   orderly: { label: "Orderly Network", markets: ["perp"], accountId: true,
