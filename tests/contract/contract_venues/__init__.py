@@ -2,7 +2,8 @@
 
 A venue module in this package registers itself by defining
 
-- ``NAME``: the adapter's ``Account.broker`` name (the test ids show it), and
+- ``NAME``: the test id: the adapter's ``Account.broker`` name, or that and the
+  market for a second venue of one adapter (``bybit-spot``), and
 - ``open_venue()``: an async context manager yielding a :class:`Venue` (its fake
   venue started, the adapter built and pointed at it), stopped on exit.
 
