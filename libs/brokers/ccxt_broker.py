@@ -41,6 +41,7 @@ from libs.brokers.ccxt_symbols import (
     venue_symbol,
 )
 from libs.brokers.ccxt_venues import VENUES, Venue, overridden_urls
+from libs.brokers.market_prices import MarketPrices
 from libs.registry.models import Account, ExchangeConfig
 from libs.runtime.clock import Clock
 
@@ -74,8 +75,11 @@ class CcxtBroker:
 
     def __init__(self, venue: str, clock: Clock, *, timeout: float = 5.0, attempts: int = 4,
                  base_wait: float = 0.5, max_wait: float = 8.0,
-                 rate_limit: bool = True) -> None:
+                 rate_limit: bool = True, prices: MarketPrices | None = None) -> None:
         self.venue: Venue = VENUES[venue]
+        # The last prices the system saw (alert prices, ticks): a spot account's
+        # coins are worth their quantity at these in its equity.
+        self.prices = prices
         self.name = venue
         # The venue at its most (perpetuals); a spot account can do less:
         # ``capabilities_for(account)`` is what the validator enforces per account.
@@ -99,7 +103,8 @@ class CcxtBroker:
 
     async def snapshot(self, account: Account) -> AccountSnapshot:
         """Cash and equity in the venue's settlement currency; positions signed
-        (perpetuals: short < 0; spot: the coins held)."""
+        (perpetuals: short < 0; spot: the coins held, in equity at the last price the
+        system saw for each: alert prices and ticks)."""
         config, exchange = await self._ready(account)
         cash_ccy = self.venue.cash_currency
         balance = await self._retried("fetch balance", lambda: exchange.fetch_balance())
@@ -127,6 +132,13 @@ class CcxtBroker:
                 quantity = decimal(amount) or ZERO
                 if currency != cash_ccy and quantity > 0:
                     positions[f"{currency}/{cash_ccy}"] = quantity
+            if positions and self.prices is not None:
+                # Unvalued, a spot account's equity fell by what it paid for its coins
+                # (a breaker tripped on a purchase; sizing by equity shrank).
+                prices = await self.prices.of(positions)
+                equity += sum((quantity * prices[symbol]
+                               for symbol, quantity in positions.items() if symbol in prices),
+                              ZERO)
         return AccountSnapshot(cash=free, equity=equity, positions=positions,
                                last_prices=prices)
 

@@ -86,6 +86,6 @@ async def build_brokers(bus: Bus, settings: Settings, clock: Clock) -> Brokers:
         return CcxtBroker(venue, clock, timeout=settings.exchange_timeout_s,
                           attempts=settings.exchange_attempts,
                           base_wait=settings.exchange_retry_base_s,
-                          rate_limit=settings.exchange_rate_limit)
+                          rate_limit=settings.exchange_rate_limit, prices=paper.prices)
 
     return Brokers(paper, alpaca, exchange)

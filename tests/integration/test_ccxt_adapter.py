@@ -177,3 +177,28 @@ async def test_a_new_adapter_finds_a_spot_stop_that_ended_before_it_started(
             "buy-2-sl", "filled", "stop", Decimal("0.5"))
     finally:
         await restarted.close()
+
+
+async def test_spot_equity_counts_the_coins_at_the_last_price_seen(
+        binance: FakeBinance) -> None:
+    """Buying coins moves value from cash into coins: equity stays (a breaker must not
+    trip on a purchase); a coin with no price seen yet is held but not valued."""
+    from fakes.memory import MemoryKV
+
+    from libs.brokers.market_prices import MarketPrices
+
+    prices = MarketPrices(MemoryKV())  # type: ignore[arg-type]
+    adapter = CcxtBroker("binance", ManualClock(), timeout=1.0, attempts=2, base_wait=0.01,
+                         rate_limit=False, prices=prices)
+    try:
+        spot = account(binance, "spot")
+        await adapter.submit(spot, order("buy-eth", quantity="0.5"))
+        unpriced = await adapter.snapshot(spot)
+        assert unpriced.positions == {"ETH/USDT": Decimal("0.5")}
+        assert unpriced.equity == unpriced.cash == Decimal(100_000) - Decimal(1500)
+        await prices.record("ETH/USDT", Decimal(3100))  # an alert's price, a tick
+        priced = await adapter.snapshot(spot)
+        assert priced.cash == Decimal(98_500)
+        assert priced.equity == Decimal(98_500) + Decimal("0.5") * 3100
+    finally:
+        await adapter.close()
