@@ -14,7 +14,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from contracts.dialects import AlertError, parse_alert
+from contracts.dialects import AlertError
 from contracts.dialects.fields import without_credentials
 from contracts.identifiers import ACCOUNT_ID, STRATEGY_ID
 from libs.http.problems import Problem
@@ -74,6 +74,9 @@ async def test_alert(request: web.Request) -> web.Response:
             raise Problem(422, "invalid_field", "dry_run: a real test alert is only sent "
                           "to a paper account; use a dry run", field="dry_run")
     clean = without_credentials(alert_body)
+    # The parsers load at the first test alert: the operator service parses no other.
+    from contracts.dialects import parse_alert
+
     try:
         alert = parse_alert(clean)
     except AlertError as exc:
