@@ -42,6 +42,7 @@ async def main(settings: Settings) -> None:
         worker = DeliveryWorker(
             bus, registry, DeliveryLog(await bus.kv(streams.BUCKET_CALLBACK_DELIVERIES)),
             health, sender, policy, clock, settings.callback_concurrency)
-        return [registry, Consumer(bus, streams.DISPATCHER, fanout.table()), worker]
+        return [registry, Consumer(bus, streams.DISPATCHER, fanout.table(),
+                                     decode=fanout.decode), worker]
 
     await run_consumers("dispatcher", settings, build)

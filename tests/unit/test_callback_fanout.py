@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
+import msgspec
 import orjson
 import pytest
+from harness import master_box
 
 from contracts import streams
 from contracts.events import (
@@ -16,18 +18,23 @@ from contracts.events import (
     AccountResumed,
     CallbackRequested,
     OrderPartiallyFilled,
+    decode_event,
+    encode_event,
     event_type,
 )
 from libs.callbacks.deliveries import DeliveryRecord
 from libs.callbacks.redeliver import in_range
+from libs.registry.cache import CachedRegistry
 from libs.registry.models import CallbackEndpoint
-from services.dispatcher.fanout import SUBSCRIBABLE, delivery_id_for, requests_for
+from libs.runtime.envelope import Skipped
+from services.dispatcher.fanout import SUBSCRIBABLE, Fanout, delivery_id_for, requests_for
 from services.dispatcher.sender import body_of
 from tests.factories import (
     ACCOUNT_ID,
     NOW,
     STRATEGY_ID,
     TENANT_ID,
+    ManualClock,
     make_broker_order,
     make_failed,
     make_received,
@@ -146,3 +153,74 @@ def test_a_redelivery_range_is_half_open_and_may_ask_for_a_status() -> None:
     assert [r.delivery_id for r in picked] == ["dlv-0", "dlv-5"]
     assert [r.delivery_id for r in in_range(records, NOW, None, "parked")] == \
         ["dlv-0", "dlv-10"]
+
+
+# The consumer's decode: events no endpoint of the tenant wants are skipped undecoded.
+
+def _fanout() -> tuple[Fanout, CachedRegistry]:
+    registry = CachedRegistry(cast(Any, None), master_box())  # only its copy is read
+    return Fanout(registry, ManualClock()), registry
+
+
+async def _consume(fanout: Fanout, event: Any) -> list[Any]:
+    """What the consumer publishes for ``event``: its bytes decoded, then handled."""
+    out = await fanout.table()(fanout.decode(encode_event(event)))
+    return [o.event for o in out]
+
+
+async def test_an_event_of_a_tenant_without_endpoints_is_skipped_and_requests_nothing(
+) -> None:
+    fanout, _ = _fanout()
+    decoded = fanout.decode(encode_event(make_trade_executed()))
+    assert decoded == Skipped("webhook.trade_executed", TENANT_ID)
+    assert await _consume(fanout, make_trade_executed()) == []
+
+
+async def test_a_type_no_endpoint_subscribes_to_is_skipped_a_wanted_one_is_requested(
+) -> None:
+    fanout, registry = _fanout()
+    registry.remember(endpoint(event_types=["webhook.trade_executed"]))
+    registry.remember(endpoint(id="cb-off", event_types=["webhook.received"], enabled=False))
+    registry.remember(endpoint(id="cb-other", tenant_id="other-tenant",
+                               event_types=["webhook.failed"]))
+    assert isinstance(fanout.decode(encode_event(make_received())), Skipped)
+    assert isinstance(fanout.decode(encode_event(make_failed())), Skipped)
+    executed = make_trade_executed()
+    [request] = await _consume(fanout, executed)
+    assert isinstance(request, CallbackRequested)
+    assert (request.endpoint_id, request.source_event_id, request.source_type) == \
+        ("cb-1", executed.event_id, "webhook.trade_executed")
+    assert request.delivery_id == delivery_id_for(executed.event_id, "cb-1")
+
+
+async def test_a_registry_change_takes_effect_at_the_next_event() -> None:
+    """An endpoint the watch brings in is wanted at once; one disabled, no longer."""
+    fanout, registry = _fanout()
+    failed = make_failed()
+    assert await _consume(fanout, failed) == []
+    added = endpoint(event_types=["webhook.failed"])
+    registry.remember(added)
+    assert [r.endpoint_id for r in await _consume(fanout, failed)] == ["cb-1"]
+    registry.remember(added.model_copy(update={"enabled": False}))
+    assert isinstance(fanout.decode(encode_event(failed)), Skipped)
+
+
+@pytest.mark.parametrize("data", [
+    b"not json", b'{"type": "webhook.failed"}', b'{"type": "no.such", "tenant_id": "t"}',
+    b'{"type": 1, "tenant_id": "t"}', b"[]",
+])
+def test_undecodable_data_still_raises_the_decode_error(data: bytes) -> None:
+    """What the consumer parks on the dead-letter subject, as before."""
+    fanout, _ = _fanout()
+    with pytest.raises(msgspec.DecodeError):
+        decode_event(data)
+    with pytest.raises(msgspec.DecodeError):
+        fanout.decode(data)
+
+
+def test_a_wanted_event_with_bad_fields_still_raises_the_decode_error() -> None:
+    fanout, registry = _fanout()
+    registry.remember(endpoint())
+    with pytest.raises(msgspec.DecodeError):
+        fanout.decode(b'{"type": "webhook.failed", "tenant_id": "%s", "event_id": 1}'
+                      % TENANT_ID.encode())
