@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 import time
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
-from fakes.loopback import LoopbackServer
-from fakes.venue_faults import Faults
+from fakes.venue import FakeVenue, Refusal
 
 PARAMS = web.RequestKey("params", dict)
 FAKE_KEY = "binance-fake-key"
@@ -34,10 +32,13 @@ def _text(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-class BinanceError(Exception):
+class BinanceError(Refusal):
     def __init__(self, status: int, code: int, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+    def answer(self) -> web.Response:
+        return error(self.status, self.message, self.code)
 
 
 def error(status: int, message: str, code: int = -2010) -> web.Response:
@@ -47,13 +48,13 @@ def error(status: int, message: str, code: int = -2010) -> web.Response:
     return web.json_response({"code": code, "msg": message}, status=status)
 
 
-class FakeBinance:
+class FakeBinance(FakeVenue):
     """One fake account: spot balances, a futures wallet and positions."""
 
     def __init__(self, key: str = FAKE_KEY, secret: str = FAKE_SECRET,
                  hang_seconds: float = 2.0) -> None:
+        super().__init__(error, hang_seconds, first_id=1000)
         self.key, self.secret = key, secret
-        self.faults = Faults(error, hang_seconds)
         self.prices: dict[str, Decimal] = {"BTCUSDT": Decimal(60000), "ETHUSDT": Decimal(3000)}
         self.spot: dict[str, Decimal] = {"USDT": Decimal(100_000)}
         self.wallet = Decimal(100_000)
@@ -65,37 +66,25 @@ class FakeBinance:
         self.algo: dict[str, dict[str, Any]] = {}  # futures stop orders by clientAlgoId
         self.algo_by_client = self.algo
         self.created: list[dict[str, Any]] = []  # every order created, as sent
-        self._ids = itertools.count(1000)
-        self._server = LoopbackServer()
 
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    async def start(self) -> None:
-        app = web.Application(middlewares=[self._middleware])
+    def route(self, routes: web.UrlDispatcher) -> None:
         for book, prefix in (("spot", "/api/v3"), ("futures", "/fapi/v1")):
-            app.router.add_get(f"{prefix}/exchangeInfo", self._info(book))
-            app.router.add_post(f"{prefix}/order", self._create(book))
-            app.router.add_get(f"{prefix}/order", self._get(book))
-            app.router.add_delete(f"{prefix}/order", self._cancel(book))
-            app.router.add_get(f"{prefix}/openOrders", self._open(book))
-        app.router.add_get("/api/v3/account", self._spot_account)
+            routes.add_get(f"{prefix}/exchangeInfo", self._info(book))
+            routes.add_post(f"{prefix}/order", self._create(book))
+            routes.add_get(f"{prefix}/order", self._get(book))
+            routes.add_delete(f"{prefix}/order", self._cancel(book))
+            routes.add_get(f"{prefix}/openOrders", self._open(book))
+        routes.add_get("/api/v3/account", self._spot_account)
         for version in ("v2", "v3"):
-            app.router.add_get(f"/fapi/{version}/account", self._futures_account)
-            app.router.add_get(f"/fapi/{version}/positionRisk", self._position_risk)
-        app.router.add_post("/fapi/v1/algoOrder", self._create_algo)
-        app.router.add_get("/fapi/v1/algoOrder", self._get_algo)
-        app.router.add_delete("/fapi/v1/algoOrder", self._cancel_algo)
-        app.router.add_get("/fapi/v1/openAlgoOrders", self._open_algo)
-        app.router.add_get("/fapi/v1/leverageBracket", self._brackets)
-        app.router.add_post("/fapi/v1/leverage", self._set_leverage)
-        app.router.add_post("/fapi/v1/marginType", self._set_margin_type)
-        await self._server.serve(app)
-
-    async def stop(self) -> None:
-        self.faults.stopping.set()
-        await self._server.close()
+            routes.add_get(f"/fapi/{version}/account", self._futures_account)
+            routes.add_get(f"/fapi/{version}/positionRisk", self._position_risk)
+        routes.add_post("/fapi/v1/algoOrder", self._create_algo)
+        routes.add_get("/fapi/v1/algoOrder", self._get_algo)
+        routes.add_delete("/fapi/v1/algoOrder", self._cancel_algo)
+        routes.add_get("/fapi/v1/openAlgoOrders", self._open_algo)
+        routes.add_get("/fapi/v1/leverageBracket", self._brackets)
+        routes.add_post("/fapi/v1/leverage", self._set_leverage)
+        routes.add_post("/fapi/v1/marginType", self._set_margin_type)
 
     # -- control ------------------------------------------------------------
 
@@ -124,12 +113,11 @@ class FakeBinance:
         order_id = self.by_client.get((book, client_order_id))
         return None if order_id is None else self.orders[order_id]
 
-    # -- middleware: faults, key, signature ----------------------------------
+    # -- key, signature ---------------------------------------------------------
 
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def refuse(self, request: web.Request) -> web.Response | None:
         if request.path.endswith("/exchangeInfo"):
-            return await self.faults.apply(request, handler)
+            return None
         if request.headers.get("X-MBX-APIKEY") != self.key:
             return error(401, "API-key format invalid.", -2014)
         body = await request.text()
@@ -139,13 +127,7 @@ class FakeBinance:
         if not hmac.compare_digest(signature, expected):
             return error(400, "Signature for this request is not valid.", -1022)
         request[PARAMS] = dict(parse_qsl(payload))
-
-        async def answer(req: web.Request) -> web.StreamResponse:
-            try:
-                return await handler(req)
-            except BinanceError as exc:
-                return error(exc.status, exc.message, exc.code)
-        return await self.faults.apply(request, answer)
+        return None
 
     # -- markets ----------------------------------------------------------------
 

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 import json
 import time
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
-from fakes.loopback import LoopbackServer
-from fakes.venue_faults import Faults
+from fakes.venue import FakeVenue, Refusal
 
 FAKE_KEY = "bybit-fake-key"
 FAKE_SECRET = "bybit-fake-secret"
@@ -59,19 +57,22 @@ def ok(result: Any) -> web.Response:
                               "retExtInfo": {}, "time": _now()})
 
 
-class BybitError(Exception):
+class BybitError(Refusal):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code, self.message = code, message
 
+    def answer(self) -> web.Response:
+        return error(200, self.message, self.code)
 
-class FakeBybit:
+
+class FakeBybit(FakeVenue):
     """One unified trading account: a USDT wallet and linear positions."""
 
     def __init__(self, key: str = FAKE_KEY, secret: str = FAKE_SECRET,
                  hang_seconds: float = 2.0) -> None:
+        super().__init__(error, hang_seconds, first_id=7000)
         self.key, self.secret = key, secret
-        self.faults = Faults(error, hang_seconds)
         self.prices: dict[str, Decimal] = {"BTCUSDT": Decimal(60000), "ETHUSDT": Decimal(3000)}
         self.wallet = Decimal(100_000)
         self.positions: dict[str, tuple[Decimal, Decimal]] = {}
@@ -80,16 +81,8 @@ class FakeBybit:
         self.margin_mode = "REGULAR_MARGIN"
         self.orders: dict[str, dict[str, Any]] = {}  # by orderLinkId
         self.created: list[dict[str, Any]] = []
-        self._ids = itertools.count(7000)
-        self._server = LoopbackServer()
 
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    async def start(self) -> None:
-        app = web.Application(middlewares=[self._middleware])
-        routes = app.router
+    def route(self, routes: web.UrlDispatcher) -> None:
         routes.add_get("/v5/market/instruments-info", self._instruments)
         routes.add_get("/v5/asset/coin/query-info", self._coins)
         routes.add_get("/v5/account/wallet-balance", self._wallet)
@@ -100,11 +93,6 @@ class FakeBybit:
         routes.add_get("/v5/order/realtime", self._realtime)
         routes.add_get("/v5/order/history", self._realtime)
         routes.add_post("/v5/order/cancel", self._cancel)
-        await self._server.serve(app)
-
-    async def stop(self) -> None:
-        self.faults.stopping.set()
-        await self._server.close()
 
     # -- control ------------------------------------------------------------------
 
@@ -124,10 +112,9 @@ class FakeBybit:
         self._execute(order, quantity, self.prices[order["symbol"]])
         order["orderStatus"] = "PartiallyFilled"
 
-    # -- middleware: faults, HMAC signature ----------------------------------------------
+    # -- HMAC signature ---------------------------------------------------------------------
 
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def refuse(self, request: web.Request) -> web.Response | None:
         if not request.path.startswith("/v5/market/"):
             headers = request.headers
             if headers.get("X-BAPI-API-KEY") != self.key:
@@ -140,13 +127,7 @@ class FakeBybit:
             if not hmac.compare_digest(headers.get("X-BAPI-SIGN", ""), expected):
                 return error(401, "error sign! origin_string", 10004)
             request[BODY] = json.loads(body) if body else {}
-
-        async def answer(req: web.Request) -> web.StreamResponse:
-            try:
-                return await handler(req)
-            except BybitError as exc:
-                return error(200, exc.message, exc.code)
-        return await self.faults.apply(request, answer)
+        return None
 
     # -- markets, account ------------------------------------------------------------
 

@@ -20,15 +20,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import itertools
 import json
 import time
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
-from fakes.loopback import LoopbackServer
-from fakes.venue_faults import Faults
+from fakes.venue import FakeVenue, Refusal
 
 FAKE_KEY = "okx-fake-key"
 FAKE_SECRET = "okx-fake-secret"
@@ -66,10 +64,13 @@ def ok(data: list[Any]) -> web.Response:
     return web.json_response({"code": "0", "msg": "", "data": data})
 
 
-class OkxError(Exception):
+class OkxError(Refusal):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code, self.message = code, message
+
+    def answer(self) -> web.Response:
+        return error(200, self.message, self.code)
 
 
 def underlying(inst_id: str) -> str:
@@ -77,13 +78,13 @@ def underlying(inst_id: str) -> str:
     return inst_id.removesuffix("-SWAP")
 
 
-class FakeOkx:
+class FakeOkx(FakeVenue):
     """One trading account: USDT cash, spot coins and swap positions (contracts)."""
 
     def __init__(self, key: str = FAKE_KEY, secret: str = FAKE_SECRET,
                  passphrase: str = FAKE_PASSPHRASE, hang_seconds: float = 2.0) -> None:
+        super().__init__(error, hang_seconds, first_id=600_000_000)
         self.key, self.secret, self.passphrase = key, secret, passphrase
-        self.faults = Faults(error, hang_seconds)
         self.prices: dict[str, Decimal] = {"BTC-USDT": Decimal(60000),
                                            "ETH-USDT": Decimal(3000)}
         self.cash = Decimal(1_000_000)
@@ -94,16 +95,8 @@ class FakeOkx:
         self.created: list[dict[str, Any]] = []
         self.simulated: list[str] = []
         self.listings: list[tuple[str, str]] = []  # (endpoint, instType) of each listing
-        self._ids = itertools.count(600_000_000)
-        self._server = LoopbackServer()
 
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    async def start(self) -> None:
-        app = web.Application(middlewares=[self._middleware])
-        routes = app.router
+    def route(self, routes: web.UrlDispatcher) -> None:
         routes.add_get("/api/v5/public/instruments", self._instruments)
         routes.add_get("/api/v5/public/time", self._time)
         routes.add_get("/api/v5/asset/currencies", self._currencies)
@@ -118,11 +111,6 @@ class FakeOkx:
         routes.add_get("/api/v5/trade/orders-algo-pending", self._pending)
         routes.add_post("/api/v5/trade/cancel-order", self._cancel)
         routes.add_post("/api/v5/trade/cancel-algos", self._cancel)
-        await self._server.serve(app)
-
-    async def stop(self) -> None:
-        self.faults.stopping.set()
-        await self._server.close()
 
     # -- control ------------------------------------------------------------------
 
@@ -150,10 +138,9 @@ class FakeOkx:
         """Coins per contract of ``inst_id`` (1 on spot)."""
         return SWAPS[underlying(inst_id)][0] if inst_id.endswith("-SWAP") else Decimal(1)
 
-    # -- middleware: faults, HMAC signature -----------------------------------------
+    # -- HMAC signature ---------------------------------------------------------------
 
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def refuse(self, request: web.Request) -> web.Response | None:
         if not request.path.startswith("/api/v5/public/"):
             headers = request.headers
             if headers.get("OK-ACCESS-KEY") != self.key:
@@ -169,13 +156,7 @@ class FakeOkx:
                 return error(401, "Invalid Sign", "50113")
             self.simulated.append(headers.get("x-simulated-trading", ""))
             request[BODY] = json.loads(body) if body else {}
-
-        async def answer(req: web.Request) -> web.StreamResponse:
-            try:
-                return await handler(req)
-            except OkxError as exc:
-                return error(200, exc.message, exc.code)
-        return await self.faults.apply(request, answer)
+        return None
 
     # -- markets, account ------------------------------------------------------------
 

@@ -14,7 +14,6 @@ Faults as the Alpaca fake (:mod:`fakes.venue_faults`).
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 import time
 from decimal import Decimal
@@ -24,8 +23,7 @@ from aiohttp import web
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from fakes.loopback import LoopbackServer
-from fakes.venue_faults import Faults
+from fakes.venue import FakeVenue, Refusal
 
 ACCOUNT_ID = "0x5f2c0d3e7a9b4c1d8e6f0a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
 STEP, TICK, MIN_QTY, MIN_NOTIONAL = Decimal("0.0001"), Decimal("0.1"), Decimal("0.0001"), \
@@ -76,26 +74,29 @@ def ok(data: Any) -> web.Response:
     return web.json_response({"success": True, "timestamp": _now(), "data": data})
 
 
-class OrderlyError(Exception):
+class OrderlyError(Refusal):
     def __init__(self, code: int, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.code, self.message, self.status = code, message, status
+
+    def answer(self) -> web.Response:
+        return error(self.status, self.message, self.code)
 
 
 def _num(value: Decimal) -> float:
     return float(value)
 
 
-class FakeOrderly:
+class FakeOrderly(FakeVenue):
     """One Orderly account (USDC collateral, perpetual positions)."""
 
     def __init__(self, account_id: str = ACCOUNT_ID, hang_seconds: float = 2.0,
                  seed: bytes | None = None) -> None:
+        super().__init__(error, hang_seconds, first_id=5000)
         self.account_id = account_id
         self.key, self.secret = new_orderly_key(seed)
         self._public = Ed25519PublicKey.from_public_bytes(
             _b58decode(self.key.removeprefix("ed25519:")))
-        self.faults = Faults(error, hang_seconds)
         self.holding = Decimal(10_000)
         self.prices: dict[str, Decimal] = {"PERP_BTC_USDC": Decimal(60000),
                                            "PERP_ETH_USDC": Decimal(3000)}
@@ -105,16 +106,8 @@ class FakeOrderly:
         self.orders: dict[str, dict[str, Any]] = {}  # by client_order_id (both books)
         self.created: list[dict[str, Any]] = []  # bodies of every order created
         self.signed_requests = 0
-        self._ids = itertools.count(5000)
-        self._server = LoopbackServer()
 
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    async def start(self) -> None:
-        app = web.Application(middlewares=[self._middleware])
-        routes = app.router
+    def route(self, routes: web.UrlDispatcher) -> None:
         routes.add_get("/v1/public/info", self._info)
         routes.add_get("/v1/public/token", self._tokens)
         routes.add_get("/v1/public/chain_info", self._chains)
@@ -130,11 +123,6 @@ class FakeOrderly:
         routes.add_delete("/v1/algo/client/order", self._cancel(algo=True))
         routes.add_get("/v1/orders", self._list(algo=False))
         routes.add_get("/v1/algo/orders", self._list(algo=True))
-        await self._server.serve(app)
-
-    async def stop(self) -> None:
-        self.faults.stopping.set()
-        await self._server.close()
 
     # -- control ------------------------------------------------------------------
 
@@ -154,23 +142,11 @@ class FakeOrderly:
         self._execute(order, quantity, self.prices[order["symbol"]])
         order["status"] = "PARTIAL_FILLED"
 
-    # -- middleware: faults, ed25519 signature ------------------------------------------
+    # -- ed25519 signature --------------------------------------------------------------
 
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if not request.path.startswith("/v1/public/"):
-            refused = await self._refuse_unsigned(request)
-            if refused is not None:
-                return refused
-
-        async def answer(req: web.Request) -> web.StreamResponse:
-            try:
-                return await handler(req)
-            except OrderlyError as exc:
-                return error(exc.status, exc.message, exc.code)
-        return await self.faults.apply(request, answer)
-
-    async def _refuse_unsigned(self, request: web.Request) -> web.Response | None:
+    async def refuse(self, request: web.Request) -> web.Response | None:
+        if request.path.startswith("/v1/public/"):
+            return None
         headers = request.headers
         if headers.get("orderly-account-id") != self.account_id:
             return error(401, "account id and orderly key do not match", -1002)
