@@ -24,7 +24,7 @@ from contracts.events import AnyEvent, CancelRequested, OrderRequested, TradeExe
 from contracts.market import PriceTick
 from contracts.orders import BrokerOrder, OrderRequest, entry_order_id
 from domain.protection import LegFix, is_leg, leg_fixes, violations
-from libs.brokers.base import Broker, BrokerRejected
+from libs.brokers.base import Broker, BrokerRejected, BrokerUnavailable
 from libs.brokers.factory import Brokers
 from libs.registry.models import Account
 from libs.registry.store import Registry
@@ -328,6 +328,10 @@ class Executor:
         An ended order's event is published (a repeat is dropped by its message id)
         before the order is forgotten; a shrunk leg's before its new size is
         remembered. A crash in between loses nothing. Returns how many ended.
+
+        An account whose broker cannot answer (down, or no longer configured) is
+        skipped for the rest of the round: the other accounts' orders are still
+        synced (one venue's outage must not hide another's fills).
         """
         ended = 0
         accounts: dict[str, Account | None] = {}
@@ -337,10 +341,16 @@ class Executor:
             account = accounts[ctx.account_id]
             if account is None:
                 continue
-            # The symbol remembered with the order: a venue that looks orders up per
-            # market finds an ended one only with it (e.g. after a restart).
-            order = await self.brokers.for_account(account).find_order(
-                account, ctx.client_order_id, ctx.symbol)
+            try:
+                # The symbol remembered with the order: a venue that looks orders up
+                # per market finds an ended one only with it (e.g. after a restart).
+                order = await self.brokers.for_account(account).find_order(
+                    account, ctx.client_order_id, ctx.symbol)
+            except (BrokerUnavailable, BrokerRejected) as exc:
+                log.warning("open-order sync: account %s skipped this round: %s",
+                            account.id, exc)
+                accounts[ctx.account_id] = None
+                continue
             if order is None:
                 continue
             if order.status == "open":

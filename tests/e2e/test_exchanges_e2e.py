@@ -160,6 +160,11 @@ async def test_a_bybit_spot_account_buys_coins_and_its_stop_leg_sells_them(
                                     and e.signal_id == entry["signal_id"]], timeout=40)
     assert bybit.spot["ETH"] == 0
     assert sorted(o["orderStatus"] for o in legs()) == ["Cancelled", "Filled"]
+    resting = OpenOrders(await bus.kv(streams.BUCKET_OPEN_ORDERS))
+
+    async def forgotten() -> bool:  # before this test's fake Bybit goes away
+        return not [o for o in await resting.all() if o.account_id == account["id"]]
+    await wait_until(forgotten, timeout=20, message="the executor to forget the legs")
 
 
 async def test_perpetual_entry_and_exit_reach_binance_once_with_their_trail(

@@ -47,3 +47,54 @@ def test_giving_up_on_an_entry_fails_its_signal() -> None:
     other = failure(requested(), "execute", "order_rejected", "refused", ManualClock(NOW))
     assert out.msg_id == other.msg_id
     assert out.msg_id != executor().on_exhausted(requested(leg="sl"), "boom")[0].msg_id
+
+
+async def test_one_venue_down_does_not_stop_the_order_sync_of_other_accounts() -> None:
+    """The order sync asks each account's broker; a broker that cannot answer is
+    skipped for the round (asked once, not for each of its orders) and the other
+    accounts' ended orders are still reported."""
+    from fakes.memory import MemoryBus, MemoryKV
+
+    from contracts.events import TradeExecuted
+    from libs.brokers.base import BrokerUnavailable
+    from services.executor.open_orders import OpenOrder, OpenOrders
+    from tests.factories import make_account, make_broker_order, make_fill
+
+    down, up = make_account(id="acct-down"), make_account(id="acct-up")
+    asked: list[str] = []
+
+    class Venue:
+        def __init__(self, healthy: bool) -> None:
+            self.healthy = healthy
+
+        async def find_order(self, account: Any, coid: str, symbol: str | None = None) -> Any:
+            asked.append(coid)
+            if not self.healthy:
+                raise BrokerUnavailable("the venue is down")
+            return make_broker_order(client_order_id=coid, status="filled",
+                                     fill=make_fill(client_order_id=coid))
+
+    class World:
+        async def account(self, account_id: str) -> Any:
+            return {down.id: down, up.id: up}.get(account_id)
+
+        def for_account(self, account: Any) -> Venue:
+            return Venue(account.id == up.id)
+
+    opened = OpenOrders(MemoryKV())  # type: ignore[arg-type]
+    for account, coid in ((down, "a-1"), (down, "a-2"), (up, "b-1")):
+        await opened.remember(OpenOrder(
+            client_order_id=coid, signal_id=f"sig-{coid}", tenant_id="t", strategy_id="s",
+            account_id=account.id, broker="binance", symbol="AAPL",
+            request=OrderRequest(client_order_id=coid, symbol="AAPL", side="buy",
+                                 quantity=D(10), intent="enter_long", order_type="limit",
+                                 limit_price=D(95))))
+    world: Any = World()
+    bus = MemoryBus()
+    ended = await Executor(world, world, opened, ManualClock(NOW)).sync_open_orders(
+        bus)  # type: ignore[arg-type]
+    assert ended == 1
+    assert [type(e).__name__ for e in bus.published] == [TradeExecuted.__name__]
+    assert bus.published[0].signal_id == "sig-b-1"
+    assert sorted(asked) == ["a-1", "b-1"] or sorted(asked) == ["a-2", "b-1"]
+    assert {o.client_order_id for o in await opened.all()} == {"a-1", "a-2"}
