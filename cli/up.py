@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import shutil
 import signal
 from pathlib import Path
@@ -164,6 +165,9 @@ async def up(settings: Settings, explicit_nats: bool) -> int:
             TRADEHOOKS_OPERATOR_PORT=str(settings.operator_port),
             PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
             TRADEHOOKS_SUPERVISED="1",
+            # Who the services' parent must be: one that starts after it died
+            # (slow to start, under load) sees at once that it is an orphan.
+            TRADEHOOKS_SUPERVISOR_PID=str(os.getpid()),
         )
         if settings.database_url:
             env["TRADEHOOKS_DATABASE_URL"] = settings.database_url

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -25,6 +26,7 @@ from libs.runtime.timers import stopped_within
 
 log = logging.getLogger(__name__)
 SUPERVISED_ENV = "TRADEHOOKS_SUPERVISED"
+SUPERVISOR_PID_ENV = "TRADEHOOKS_SUPERVISOR_PID"
 # After SIGTERM a service's consumers and loops get this long to finish what they
 # hold (a consumer gives itself a little less); then they are cancelled, and what
 # they held is redelivered. With closing NATS (at most ~7 s) a stop takes < 20 s.
@@ -46,20 +48,40 @@ def install_stop_handlers(stop: asyncio.Event) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     if supervised:
-        _watchdogs.add(loop.create_task(_stop_when_orphaned(stop, os.getppid())))
+        # The supervisor's pid from its environment, not getppid(): a service that
+        # gets here after the supervisor died has init for a parent already.
+        parent = int(os.environ.get(SUPERVISOR_PID_ENV) or os.getppid())
+        _watchdogs.add(loop.create_task(_stop_when_orphaned(stop, parent)))
 
 
 _watchdogs: set[asyncio.Task[None]] = set()
+# An orphaned service that has not ended this long after its stop ends at once: nobody
+# is left to escalate (the supervisor would SIGKILL it), and with NATS gone with the
+# supervisor a stop can wait on calls that never answer. Unacked work is redelivered.
+ORPHAN_EXIT_S = 30.0
 
 
-async def _stop_when_orphaned(stop: asyncio.Event, parent: int) -> None:
+async def _stop_when_orphaned(stop: asyncio.Event, parent: int,
+                              exit_after: float | None = None) -> None:
     """A supervised service stops when its supervisor is gone (killed with -9, say),
-    instead of running on unattended."""
+    instead of running on unattended; if stopping takes longer than ``exit_after``
+    (:data:`ORPHAN_EXIT_S`), the process exits (a thread's timer: it fires even if
+    the event loop is stuck)."""
     while os.getppid() == parent:
         if await stopped_within(stop, 1.0):
             return
     log.warning("supervisor %d is gone; stopping", parent)
     stop.set()
+    deadline = ORPHAN_EXIT_S if exit_after is None else exit_after
+    timer = threading.Timer(deadline, _exit_orphaned, args=(deadline,))
+    timer.daemon = True
+    timer.start()
+
+
+def _exit_orphaned(deadline: float) -> None:
+    log.error("still stopping %.0f s after the supervisor went; exiting now", deadline)
+    logging.shutdown()
+    os._exit(70)
 
 
 async def connect_when_available(settings: Settings, name: str, stop: asyncio.Event,
