@@ -23,6 +23,37 @@ async def post_json(session: aiohttp.ClientSession, url: str, body: Any,
         return resp.status, await resp.json()
 
 
+async def post_once_known(session: aiohttp.ClientSession, url: str,
+                          body: Any) -> dict[str, Any]:
+    """Post ``body`` until ingress accepts it (202) and return the answer: a strategy
+    made through the API a moment ago reaches ingress through its registry watch."""
+    from harness import wait_until
+
+    accepted: dict[str, Any] = {}
+
+    async def known() -> bool:
+        nonlocal accepted
+        status, accepted = await post_json(session, url, body)
+        return status == 202
+    await wait_until(known, timeout=20, message="ingress to take the new strategy")
+    return accepted
+
+
+async def orders_forgotten(bus: Any, account_id: str) -> None:
+    """Wait until the executor remembers no resting order of the account (its order
+    sync stops asking the account's broker: a test's fake venue may go away)."""
+    from harness import wait_until
+
+    from contracts import streams
+    from services.executor.open_orders import OpenOrders
+
+    resting = OpenOrders(await bus.kv(streams.BUCKET_OPEN_ORDERS))
+
+    async def forgotten() -> bool:
+        return not [o for o in await resting.all() if o.account_id == account_id]
+    await wait_until(forgotten, timeout=20, message="the executor to forget the legs")
+
+
 async def post_raw(session: aiohttp.ClientSession, url: str, data: bytes,
                    content_type: str, headers: dict[str, str] | None = None
                    ) -> tuple[int, dict[str, Any]]:

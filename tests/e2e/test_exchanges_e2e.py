@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from e2e.helpers import post_json, tv_alert
+from e2e.helpers import orders_forgotten, post_json, post_once_known, tv_alert
 from fakes.binance_server import FAKE_KEY, FakeBinance
 from fakes.bybit_server import FAKE_KEY as BYBIT_KEY
 from fakes.bybit_server import FAKE_SECRET as BYBIT_SECRET
@@ -30,7 +30,6 @@ from libs.registry.models import ExchangeConfig
 from libs.registry.store import Registry
 from libs.registry.views import MASK
 from libs.runtime.bus import Bus
-from services.executor.open_orders import OpenOrders
 
 pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 SECRET = "binance-e2e-secret-0123456789"
@@ -105,11 +104,7 @@ async def test_bybit_entry_gets_reduce_only_legs_that_end_with_the_stop(
     assert "ETHUSDT" not in bybit.positions
     assert [o["orderStatus"] for o in legs] in (["Filled", "Cancelled"],
                                                 ["Cancelled", "Filled"])
-    resting = OpenOrders(await bus.kv(streams.BUCKET_OPEN_ORDERS))
-
-    async def forgotten() -> bool:
-        return not [o for o in await resting.all() if o.account_id == t.account.id]
-    await wait_until(forgotten, timeout=20, message="the executor to forget the legs")
+    await orders_forgotten(bus, t.account.id)
 
 
 async def test_a_bybit_spot_account_buys_coins_and_its_stop_leg_sells_them(
@@ -136,13 +131,8 @@ async def test_a_bybit_spot_account_buys_coins_and_its_stop_leg_sells_them(
     bybit.faults.fail_next("POST /v5/order/create", "503")
     alert = {"alertId": "bybit-spot-1", "action": "buy", "symbol": "BYBIT:ETHUSDT",
              "quantity": "0.25", "price": "3000", "stopLoss": "2900", "takeProfit": "3300"}
-    entry: dict[str, Any] = {}
     async with aiohttp.ClientSession() as http:
-        async def accepted() -> bool:  # once ingress has heard of the new strategy
-            nonlocal entry
-            status, entry = await post_json(http, system.webhook_url(strategy), alert)
-            return status == 202
-        await wait_until(accepted, timeout=20, message="ingress to take the new strategy")
+        entry = await post_once_known(http, system.webhook_url(strategy), alert)
     done = await tap.wait_terminal(entry["signal_id"])
     assert isinstance(done, TradeExecuted), done
     assert (done.broker, done.fill.symbol, done.fill.quantity) == (
@@ -160,11 +150,7 @@ async def test_a_bybit_spot_account_buys_coins_and_its_stop_leg_sells_them(
                                     and e.signal_id == entry["signal_id"]], timeout=40)
     assert bybit.spot["ETH"] == 0
     assert sorted(o["orderStatus"] for o in legs()) == ["Cancelled", "Filled"]
-    resting = OpenOrders(await bus.kv(streams.BUCKET_OPEN_ORDERS))
-
-    async def forgotten() -> bool:  # before this test's fake Bybit goes away
-        return not [o for o in await resting.all() if o.account_id == account["id"]]
-    await wait_until(forgotten, timeout=20, message="the executor to forget the legs")
+    await orders_forgotten(bus, account["id"])  # before this test's fake Bybit goes away
 
 
 async def test_perpetual_entry_and_exit_reach_binance_once_with_their_trail(
@@ -273,13 +259,8 @@ async def test_an_okx_swap_entry_in_contracts_reaches_okx_once_with_legs_and_tra
     alert = {"alertId": "okx-1", "action": "buy", "symbol": "OKX:BTCUSDT.P",
              "quantity": "0.01234", "price": "60000", "stopLoss": "58000",
              "takeProfit": "63000"}
-    entry: dict[str, Any] = {}
     async with aiohttp.ClientSession() as http:
-        async def accepted() -> bool:  # once ingress has heard of the new strategy
-            nonlocal entry
-            status, entry = await post_json(http, system.webhook_url(strategy), alert)
-            return status == 202
-        await wait_until(accepted, timeout=20, message="ingress to take the new strategy")
+        entry = await post_once_known(http, system.webhook_url(strategy), alert)
         done = await tap.wait_terminal(entry["signal_id"])
         assert isinstance(done, TradeExecuted), done
         # 0.01234 BTC is 1.234 contracts of 0.01 BTC: 1.23 at the lot, 0.0123 BTC.

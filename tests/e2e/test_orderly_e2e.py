@@ -11,9 +11,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from e2e.helpers import post_json
+from e2e.helpers import orders_forgotten, post_json, post_once_known
 from fakes.orderly_server import ACCOUNT_ID, FakeOrderly
-from harness import EventTap, System, Tenancy, master_box, provision, wait_until
+from harness import EventTap, System, Tenancy, master_box, provision
 
 from contracts import streams
 from contracts.events import LegCanceled, OrderPlaced, TradeExecuted
@@ -21,7 +21,6 @@ from libs.registry.models import ExchangeConfig
 from libs.registry.store import Registry
 from libs.registry.views import MASK
 from libs.runtime.bus import Bus
-from services.executor.open_orders import OpenOrders
 
 pytestmark = [pytest.mark.e2e, pytest.mark.shared_system]
 PERP = "PERP_BTC_USDC"
@@ -87,11 +86,7 @@ async def test_002_alert_opens_protects_and_closes_an_orderly_perpetual(
         assert {e.leg for e in ended} == {"sl", "tp"}  # type: ignore[attr-defined]
         assert all(o["status"] == "CANCELLED" for o in legs.values())
         # ... and has forgotten them (its order sync stops asking this fake venue).
-        resting = OpenOrders(await bus.kv(streams.BUCKET_OPEN_ORDERS))
-
-        async def forgotten() -> bool:
-            return not [o for o in await resting.all() if o.account_id == t.account.id]
-        await wait_until(forgotten, timeout=20, message="the executor to forget the legs")
+        await orders_forgotten(bus, t.account.id)
 
         async with http.get(f"{system.operator_url}/api/v1/signals/{entry['signal_id']}",
                             headers=system.admin_headers) as resp:
@@ -153,14 +148,9 @@ async def test_an_orderly_account_registered_through_the_admin_api_trades(
         assert stored is not None and stored.exchange is not None and strategy is not None
         assert (stored.exchange.secret, stored.exchange.leverage) == (orderly.secret, 4)
 
-    entry: dict[str, Any] = {}
     async with aiohttp.ClientSession() as http:
-        async def accepted() -> bool:  # once ingress has heard of the new strategy
-            nonlocal entry
-            status, entry = await post_json(http, system.webhook_url(strategy),
-                                            alert_002("buy", quantity="0.001", price="60000"))
-            return status == 202
-        await wait_until(accepted, timeout=20, message="ingress to take the new strategy")
+        entry = await post_once_known(http, system.webhook_url(strategy),
+                                      alert_002("buy", quantity="0.001", price="60000"))
     done = await tap.wait_terminal(entry["signal_id"])
     assert isinstance(done, TradeExecuted), done
     assert (done.broker, orderly.leverage) == ("orderly", 4)
