@@ -61,19 +61,17 @@ _watchdogs: set[asyncio.Task[None]] = set()
 ORPHAN_EXIT_S = 30.0
 
 
-async def _stop_when_orphaned(stop: asyncio.Event, parent: int,
-                              exit_after: float | None = None) -> None:
+async def _stop_when_orphaned(stop: asyncio.Event, parent: int) -> None:
     """A supervised service stops when its supervisor is gone (killed with -9, say),
-    instead of running on unattended; if stopping takes longer than ``exit_after``
-    (:data:`ORPHAN_EXIT_S`), the process exits (a thread's timer: it fires even if
-    the event loop is stuck)."""
+    instead of running on unattended; if stopping takes longer than
+    :data:`ORPHAN_EXIT_S`, the process exits (a thread's timer: it fires even if the
+    event loop is stuck)."""
     while os.getppid() == parent:
         if await stopped_within(stop, 1.0):
             return
     log.warning("supervisor %d is gone; stopping", parent)
     stop.set()
-    deadline = ORPHAN_EXIT_S if exit_after is None else exit_after
-    timer = threading.Timer(deadline, _exit_orphaned, args=(deadline,))
+    timer = threading.Timer(ORPHAN_EXIT_S, _exit_orphaned, args=(ORPHAN_EXIT_S,))
     timer.daemon = True
     timer.start()
 

@@ -172,10 +172,15 @@ def replay(source: Source, account_id: str, changes: Mapping[str, Any] | Changes
     Raises ValueError for a change that is no setting, pydantic's ValidationError for
     a value out of its range."""
     parsed = changes if isinstance(changes, Changes) else Changes.parse(changes)
-    legs = {e.signal_id for e in source(REQUESTS) if isinstance(e, OrderRequested)
-            and e.order.leg and e.account_id == account_id}
-    trips = sorted(e.occurred_at for e in source(TRIPS)
-                   if isinstance(e, BreakerTripped) and e.account_id == account_id)
+    # One look ahead at the account's trips and the signals whose legs were placed.
+    trips: list[datetime] = []
+    legs: set[str] = set()
+    for e in source(TRIPS | REQUESTS):
+        if isinstance(e, BreakerTripped) and e.account_id == account_id:
+            trips.append(e.occurred_at)
+        elif isinstance(e, OrderRequested) and e.order.leg and e.account_id == account_id:
+            legs.add(e.signal_id)
+    trips.sort()
     run = _Run(account_id, parsed, strategy_id, since, until, costs or Costs(),
                breaker_interval_s, trips, legs)
     for position, event in enumerate(source(TYPES), 1):
