@@ -5,7 +5,9 @@ Open loop: request ``i`` is due at ``start + i / rate`` and its latency counts f
 that moment to the ``occurred_at`` the executor gave the trade (one machine, one
 clock), so queueing anywhere (sender, ingress, the stages) counts. The pipeline and a
 private nats-server run as processes; ``--warmup`` seconds at the same rate come first
-and are not counted (fresh processes, fresh accounts).
+and are not counted (fresh processes, fresh accounts). Where the time goes is read
+back from the stream afterwards: per hop (received → validated → order.requested →
+trade_executed), the time in the stage (fetch, queueing, handling) and the publish.
 
     make bench-latency
     .venv/bin/python -m bench.latency --rate 200 --seconds 10
@@ -19,7 +21,8 @@ from typing import Any
 
 from bench.alerts import round_robin
 from bench.phases import main, print_phase, send_phase, verdict
-from bench.rig import Rig
+from bench.rig import Rig, hop_latencies
+from contracts import streams
 
 TARGET_P99_MS = 50.0
 
@@ -35,8 +38,10 @@ async def measure(rig: Rig, args: argparse.Namespace) -> dict[str, Any]:
     if args.warmup > 0:
         warmup = round_robin(targets, int(args.rate * args.warmup), rate=args.rate)
         await send_phase(rig, warmup, args.rate, drain_timeout=args.drain_timeout)
+    first_seq = (await rig.bus.js.stream_info(streams.STREAM)).state.last_seq + 1
     row = await send_phase(rig, round_robin(targets, int(args.rate * args.seconds), rate=args.rate),
                            args.rate, drain_timeout=args.drain_timeout)
+    row["hops"] = await hop_latencies(rig.bus, first_seq)
     p99 = row["to_trade_executed"]["p99_ms"]
     row["target"] = {"p99_ms": TARGET_P99_MS,
                      "met": row["outcome"]["not_ended"] == 0
@@ -51,6 +56,10 @@ def print_table(result: dict[str, Any]) -> None:
           f"request -> webhook.trade_executed p99 {e2e['p99_ms']} ms "
           f"(target < {TARGET_P99_MS:.0f} ms): {verdict(result['target']['met'])}")
     print_phase(result)
+    for hop, times in result["hops"].items():
+        stage, publish = times["in_stage"], times["to_stream"]
+        print(f"  {hop}: in the stage p50 {stage['p50_ms']} ms, p99 {stage['p99_ms']} ms; "
+              f"to the stream p50 {publish['p50_ms']} ms, p99 {publish['p99_ms']} ms")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import shutil
 import sys
@@ -103,6 +104,57 @@ class _Ended(msgspec.Struct):
 
 
 _ended = msgspec.json.Decoder(_Ended)
+
+
+# The hops of an executed signal, in the order its events reach the stream.
+HOPS = ("webhook.received", "webhook.validated", "order.requested", "webhook.trade_executed")
+
+
+async def hop_latencies(bus: Bus, first_seq: int, timeout: float = 60.0
+                        ) -> dict[str, dict[str, dict[str, float]]]:
+    """Where a signal's time goes, read back from the stream after a phase: for each
+    hop between consecutive events of :data:`HOPS`, ``in_stage`` (the earlier event
+    stored on the stream → the stage's ``occurred_at`` on the next: fetch, queueing
+    in the stage and its handling) and ``to_stream`` (that ``occurred_at`` → stored:
+    the publish), in ms, over the signals whose events are on the stream from
+    ``first_seq`` up to its last sequence now (read with an ordered consumer)."""
+    last = (await bus.js.stream_info(streams.STREAM)).state.last_seq
+    seen: dict[str, dict[str, tuple[float, float]]] = {}
+    done = asyncio.Event()
+    if last < first_seq:
+        done.set()
+
+    async def on_message(msg: Any) -> None:
+        meta = msg.metadata
+        kind = ".".join(msg.subject.split(".")[:2])
+        if kind in HOPS and meta.sequence.stream >= first_seq:
+            with contextlib.suppress(msgspec.DecodeError):
+                event = _ended.decode(msg.data)
+                if event.signal_id and event.occurred_at is not None:
+                    seen.setdefault(event.signal_id, {})[kind] = (
+                        event.occurred_at.timestamp(), meta.timestamp.timestamp())
+        if meta.sequence.stream >= last:
+            done.set()
+
+    sub = await bus.js.subscribe(
+        ">", stream=streams.STREAM, cb=on_message, ordered_consumer=True,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                              opt_start_seq=first_seq))
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), timeout)
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for before, after in itertools.pairwise(HOPS):
+        pairs = [(times[before], times[after]) for times in seen.values()
+                 if before in times and after in times]
+        out[f"{before} -> {after}"] = {
+            "in_stage": latency_summary([b[0] - a[1] for a, b in pairs]),
+            "to_stream": latency_summary([b[1] - b[0] for _, b in pairs]),
+        }
+    return out
 
 
 @dataclass
