@@ -223,3 +223,35 @@ async def test_a_failing_batch_is_handled_one_message_at_a_time(bus: Bus) -> Non
     await run_until(Consumer(bus, SPEC, one, handle_many=many), done)
     assert handled == ["e0", "e1", "e2", "e3"]  # the first alone, in order
     assert singles == ["e0"]
+
+
+async def test_an_idle_consumer_hands_a_message_over_at_once(bus: Bus) -> None:
+    """The loop's fetch asks for a batch with a 1 s timeout; a message that arrives
+    while it waits must be handled then, not when the batch is full or the timeout
+    ran out (nats-py's first pull is no_wait: the server answers it as soon as it
+    delivered something). Five messages, one at a time, each after the previous
+    one was handled: with a fetch that held on, each would wait ~1 s."""
+    handled: dict[str, float] = {}
+    arrived = asyncio.Event()
+
+    async def note(event: AnyEvent) -> list[Outgoing]:
+        handled[event.event_id] = asyncio.get_running_loop().time()
+        arrived.set()
+        return []
+
+    stop = asyncio.Event()
+    consumer = Consumer(bus, SPEC, note)
+    task = asyncio.create_task(consumer.run(stop))
+    waits: list[float] = []
+    try:
+        for n in range(5):
+            await asyncio.sleep(0.3)  # the consumer is waiting in a fetch by now
+            arrived.clear()
+            sent = asyncio.get_running_loop().time()
+            await bus.publish_event(tenant_event(n), f"m{n}")
+            await asyncio.wait_for(arrived.wait(), timeout=10)
+            waits.append(handled[f"e{n}"] - sent)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+    assert sorted(waits)[2] < 0.5, waits  # the median: robust to a busy machine
