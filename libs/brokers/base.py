@@ -15,6 +15,7 @@ import msgspec
 from contracts.orders import BrokerOrder, OrderRequest
 from libs.brokers.capabilities import Capabilities
 from libs.registry.models import Account
+from libs.runtime.outages import Outage
 
 
 class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,5 +110,6 @@ class Broker(BrokerReader, Protocol):
         ...
 
 
-class BrokerUnavailable(Exception):
-    """The broker did not answer (timeouts, 429, 5xx) even after retries."""
+class BrokerUnavailable(Outage):
+    """The broker did not answer (timeouts, 429, 5xx) even after retries: the message
+    waits it out, retried with backoff (an outage, not a bug: no traceback)."""

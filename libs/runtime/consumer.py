@@ -62,6 +62,7 @@ from libs.runtime.bus import Bus, is_bus_error
 from libs.runtime.clock import SystemClock
 from libs.runtime.dead_letters import park
 from libs.runtime.lanes import Lanes
+from libs.runtime.outages import Outage
 from libs.runtime.partitions.fence import NotOwner, check_tenure
 from libs.runtime.restart import first_batch
 from libs.runtime.timers import stopped_within
@@ -445,10 +446,12 @@ class Consumer:
 
 def _log_failure(exc: BaseException, message: str, *args: object) -> None:
     """Log a failure that will be retried: NATS itself away (restarting, unreachable,
-    the connection closed) is an expected outage, a warning; anything else is a bug,
-    with its traceback."""
+    the connection closed) or another :class:`Outage` (a broker away) is expected, a
+    warning; anything else is a bug, with its traceback."""
     if is_bus_error(exc):
         log.warning(message + ", the event bus is unavailable (%r); will retry", *args, exc)
+    elif isinstance(exc, Outage):
+        log.warning(message + ", %s (%s); will retry", *args, type(exc).__name__, exc)
     elif isinstance(exc, NotOwner):  # a partition moving on: its next owner handles it
         log.warning(message + ", no longer the partition's owner (%s)", *args, exc)
     else:
