@@ -86,11 +86,23 @@ async def connect_when_available(settings: Settings, name: str, stop: asyncio.Ev
                                  **callbacks: Any) -> Bus | None:
     """Connect to NATS, retrying until it answers or ``stop`` is set (then None).
 
-    nats-py reconnects forever once connected, but gives up on a first connect.
+    nats-py gives up on a first connect to a single server it cannot reach, but with
+    endless reconnects it keeps trying a cluster's servers inside one call: so a stop
+    also abandons an attempt in progress (else SIGTERM did nothing until NATS came).
     """
     while True:
+        attempt = asyncio.ensure_future(
+            connect(settings.nats_url, name=f"tradehooks-{name}", **callbacks))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({attempt, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not attempt.done():
+            attempt.cancel()
+            with contextlib.suppress(BaseException):
+                await attempt
+            return None
         try:
-            return await connect(settings.nats_url, name=f"tradehooks-{name}", **callbacks)
+            return attempt.result()
         except Exception as exc:
             log.warning("%s cannot reach NATS at %s yet (%r)", name, settings.nats_url, exc)
         if await stopped_within(stop, 1.0):
