@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import service_forks
 from harness import (
     TEST_MASTER_KEY,
     EventTap,
@@ -162,7 +163,8 @@ def _cpu_seconds() -> float:
     """CPU time of this process and of every child it has reaped (services, nats-server)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return (own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+            + service_forks.reaped_cpu())
 
 
 @pytest.hookimpl(wrapper=True)

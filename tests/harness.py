@@ -26,10 +26,12 @@ import aiohttp
 import msgspec
 import psycopg
 import pytest
+import service_forks
 from callback_receiver import callback_ca
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
+from service_forks import ForkedService
 
 from contracts import streams
 from contracts.events import AnyEvent, decode_event, event_type
@@ -306,7 +308,7 @@ class System:
     data_dir: Path
     database_url: str
     http_port: int
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes] | ForkedService] = field(default_factory=dict)
     admin_key: str = ""
     expected_tracebacks: list[tuple[str, str]] = field(default_factory=list)
     # A service (or instance) that reaches NATS through another URL, e.g. a proxy
@@ -413,9 +415,14 @@ class System:
                           if "SECRET" in var or var.endswith("_KEY")))
         if name in self.nats_urls:
             env["NATS_URL"] = self.nats_urls[name]
+        argv = [sys.executable, "-m", "cli.main", "run", service]
+        if service_forks.enabled():  # the imports done once (tests/service_forks.py)
+            log.close()
+            self.processes[name] = service_forks.forks().start(
+                argv, {**env, **env_overrides}, ROOT, self.data_dir / f"{name}.log")
+            return
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "run", service],
-            env={**env, **env_overrides}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            argv, env={**env, **env_overrides}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
 
     def kill(self, service: str) -> None:

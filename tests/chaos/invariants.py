@@ -293,9 +293,10 @@ async def check_fill_order(bus: Bus, system: System, tenancies: Sequence[Tenancy
         assert not overtaken, f"paper {account_id}: fills published out of broker order " \
                               f"(later, earlier): {overtaken[:3]}"
         book = state.book
-        assert (view.realised_pnl, _positions(view.positions)) == \
-            (book.realised_pnl, _positions(book.positions)), \
-            f"paper {account_id}: realised P&L or average prices differ from the broker's"
+        ours = (view.realised_pnl, _positions(view.positions))
+        theirs = (book.realised_pnl, _positions(book.positions))
+        assert ours == theirs, f"paper {account_id}: realised P&L or average prices differ " \
+                               f"from the broker's: {ours} != {theirs}"
 
 
 def _sizes(positions: dict[str, Position]) -> dict[str, object]:
