@@ -32,6 +32,7 @@ import itertools
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -195,7 +196,9 @@ def _preload() -> Any:
     # Metrics files: prometheus picks its multi-process value class at import, by this
     # variable; each child then opens its own files in its own directory (its values
     # notice the new pid and reset), so this directory only ever holds the server's.
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="service-forks-")
+    metrics_dir = tempfile.mkdtemp(prefix="service-forks-")
+    atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     cli_main = importlib.import_module("cli.main")
     for module in sorted(set(cli_main.SERVICE_MODULES.values())):
         importlib.import_module(module)

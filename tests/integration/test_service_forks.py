@@ -39,17 +39,23 @@ async def test_a_child_is_a_process_of_its_own_to_stop_and_kill(
     # Nothing listens there: the service waits for NATS until it is stopped.
     env = {**os.environ, "NATS_URL": "nats://127.0.0.1:9", "TRADEHOOKS_DATA_DIR": str(tmp_path)}
     child = forks.start([*ARGV, "run", "validator"], env, ROOT, tmp_path / "validator.log")
-    with pytest.raises(subprocess.TimeoutExpired):
-        child.wait(timeout=0.5)
-    assert child.poll() is None
-    os.kill(child.pid, 0)  # there, as a process of its own
-    child.kill()
-    assert child.wait(timeout=20) == -signal.SIGKILL
-    child.kill()  # ended: signals nothing (its pid may be another process's by now)
     log = tmp_path / "again.log"
-    other = forks.start([*ARGV, "run", "validator"], env, ROOT, log)
-    assert other.poll() is None, "a new child is not taken for an ended one"
-    await wait_until(lambda: log.exists() and "nats error" in log.read_text(), timeout=20,
-                     message="the service to wait for NATS (its stop handler is set)")
-    other.terminate()
-    assert other.wait(timeout=30) == 0
+    other = None
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            child.wait(timeout=0.5)
+        assert child.poll() is None
+        os.kill(child.pid, 0)  # there, as a process of its own
+        child.kill()
+        assert child.wait(timeout=20) == -signal.SIGKILL
+        child.kill()  # ended: signals nothing (its pid may be another process's by now)
+        other = forks.start([*ARGV, "run", "validator"], env, ROOT, log)
+        assert other.poll() is None, "a new child is not taken for an ended one"
+        await wait_until(lambda: log.exists() and "nats error" in log.read_text(), timeout=20,
+                         message="the service to wait for NATS (its stop handler is set)")
+        other.terminate()
+        assert other.wait(timeout=30) == 0
+    finally:
+        for process in (child, other):
+            if process is not None:
+                process.kill()
