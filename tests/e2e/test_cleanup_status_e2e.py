@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import aiohttp
 import pytest
 from e2e.helpers import post_json, tv_alert
-from harness import EventTap, System, paper_orders, plant_order, provision
+from harness import EventTap, System, paper_orders, plant_order, provision, wait_until
 
 from contracts import streams
 from contracts.events import LegCanceled
@@ -90,10 +91,15 @@ async def test_an_unreachable_broker_does_not_hide_the_other_accounts(system: Sy
     dead = await provision(bus, account_fields={
         "broker": "alpaca", "alpaca": {"key_id": "PK", "secret_key": "sk",
                                        "url_override": f"http://127.0.0.1:{free_port()}"}})
-    async with aiohttp.ClientSession() as http, http.get(
-            f"{system.operator_url}/api/v1/status", headers=system.admin_headers) as resp:
-        assert resp.status == 200
-        accounts = {a["account_id"]: a for a in (await resp.json())["accounts"]}
+    async def both_listed() -> dict[str, dict[str, Any]] | None:
+        # The operator service learns of new accounts from its registry watch.
+        async with aiohttp.ClientSession() as http, http.get(
+                f"{system.operator_url}/api/v1/status", headers=system.admin_headers) as resp:
+            assert resp.status == 200
+            listed = {a["account_id"]: a for a in (await resp.json())["accounts"]}
+        return listed if {paper.account.id, dead.account.id} <= listed.keys() else None
+
+    accounts = await wait_until(both_listed, message="the status to list both accounts")
     assert accounts[paper.account.id]["broker_error"] is None
     assert accounts[paper.account.id]["equity"] == "100000"
     broken = accounts[dead.account.id]
