@@ -57,9 +57,9 @@ def enabled() -> bool:
 class ForkedService:
     """A forked service process, with the part of ``subprocess.Popen`` the tests use."""
 
-    def __init__(self, forks: ServiceForks, child: int, pid: int, args: list[str]) -> None:
+    def __init__(self, forks: ServiceForks, child: Child, pid: int, args: list[str]) -> None:
         self._forks = forks
-        self._child = child  # the server's number for it: pids are reused within a run
+        self._child = child  # pids are reused within a run: children are numbered
         self.pid = pid
         self.args = args
         self.returncode: int | None = None
@@ -94,6 +94,11 @@ class ForkedService:
         self.send_signal(signal.SIGKILL)
 
 
+# A child's number: the fork server's generation (a server that died is replaced) and
+# its number among that server's children.
+Child = tuple[int, int]
+
+
 class ServiceForks:
     """The test process's handle on its fork server (one per process, started lazily)."""
 
@@ -101,8 +106,9 @@ class ServiceForks:
         self._server: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()  # one request at a time: the answer is the next pid
         self._changed = threading.Condition()
-        self._started: list[tuple[int, int]] = []  # (child number, pid), oldest first
-        self._exits: dict[int, int] = {}
+        self._started: list[tuple[Child, int]] = []  # (child, pid), oldest first
+        self._exits: dict[Child, int] = {}
+        self._generation = 0
         self._alive = True
         self.reaped_cpu = 0.0
 
@@ -111,24 +117,27 @@ class ServiceForks:
             self._server = subprocess.Popen(
                 [sys.executable, "-m", "tests.service_forks"], cwd=ROOT,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=dict(os.environ))
-            self._alive = True
-            threading.Thread(target=self._read, args=(self._server,), daemon=True,
-                             name="service-forks").start()
+            with self._changed:
+                self._generation += 1
+                self._alive = True
+            threading.Thread(target=self._read, args=(self._server, self._generation),
+                             daemon=True, name="service-forks").start()
         return self._server
 
-    def _read(self, server: subprocess.Popen[bytes]) -> None:
+    def _read(self, server: subprocess.Popen[bytes], generation: int) -> None:
         assert server.stdout is not None
         for line in server.stdout:
             message = json.loads(line)
             with self._changed:
                 if "pid" in message:
-                    self._started.append((message["child"], message["pid"]))
+                    self._started.append(((generation, message["child"]), message["pid"]))
                 else:
-                    self._exits[message["exited"]] = message["code"]
+                    self._exits[(generation, message["exited"])] = message["code"]
                     self.reaped_cpu += message["cpu"]
                 self._changed.notify_all()
         with self._changed:
-            self._alive = False
+            if generation == self._generation:
+                self._alive = False
             self._changed.notify_all()
 
     def start(self, argv: list[str], env: dict[str, str], cwd: Path,
@@ -148,12 +157,12 @@ class ServiceForks:
                 child, pid = self._started.pop(0)
         return ForkedService(self, child, pid, argv)
 
-    def exit_code(self, child: int) -> int | None:
-        """The exit code of a child (by the server's number) that has ended, else None."""
+    def exit_code(self, child: Child) -> int | None:
+        """The exit code of a child that has ended, else None."""
         with self._changed:
             return self._exits.get(child)
 
-    def wait_for_exit(self, child: int, timeout: float | None) -> bool:
+    def wait_for_exit(self, child: Child, timeout: float | None) -> bool:
         """Whether the child ended within ``timeout`` seconds."""
         with self._changed:
             return self._changed.wait_for(lambda: child in self._exits or not self._alive,

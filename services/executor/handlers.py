@@ -365,6 +365,17 @@ class Executor:
             await _publish(bus, outcome(ctx, order, self.clock))
             await self.open_orders.forget(ctx)
             ended += 1
+            broker = self.brokers.for_account(account)
+            if order.status == "filled" and not broker.keeps_legs_with_position:
+                # A stop that filled leaves its take-profit sibling resting, an entry
+                # limit that filled may leave legs larger than the position: brought
+                # in line now, not at the next orphan cleanup (a spot sell left
+                # standing could sell coins bought later).
+                try:
+                    await _publish(bus, await self.protect(account, broker, order.symbol))
+                except (BrokerUnavailable, BrokerRejected) as exc:
+                    log.warning("open-order sync: legs of %s on %s left for the cleanup: %s",
+                                order.symbol, account.id, exc)
         return ended
 
 
