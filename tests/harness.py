@@ -417,7 +417,7 @@ class System:
             env["NATS_URL"] = self.nats_urls[name]
         argv = [sys.executable, "-m", "cli.main", "run", service]
         if service_forks.enabled():  # the imports done once (tests/service_forks.py)
-            log.close()
+            log.close()  # opened all the same: the log exists once start returns
             self.processes[name] = service_forks.forks().start(
                 argv, {**env, **env_overrides}, ROOT, self.data_dir / f"{name}.log")
             return
