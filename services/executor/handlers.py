@@ -124,7 +124,7 @@ class Executor:
             out += partial
             await self.open_orders.remember(
                 msgspec.structs.replace(ctx, filled_quantity=result.filled_quantity))
-        if result.status == "filled" and not broker.keeps_legs_with_position:
+        if result.status == "filled":
             out += await self.protect(account, broker, result.symbol)
         return out
 
@@ -233,9 +233,8 @@ class Executor:
             broker=account.broker, request=event.order, fills=result.fills,
             canceled=[o.client_order_id for o in result.canceled], skipped=result.skipped)
         out.append(Outgoing(executed, streams.message_id(event.signal_id, "executed")))
-        if not broker.keeps_legs_with_position:
-            for fill in result.fills:
-                out += await self.protect(account, broker, fill.symbol)
+        for fill in result.fills:
+            out += await self.protect(account, broker, fill.symbol)
         return out
 
     async def cancel(self, event: CancelRequested) -> list[Outgoing]:
@@ -255,7 +254,10 @@ class Executor:
         return await self.apply(account, broker, fixes)
 
     async def protect(self, account: Account, broker: Broker, symbol: str) -> list[Outgoing]:
-        """Bring the legs of ``symbol`` in line with the position after a fill."""
+        """Bring the legs of ``symbol`` in line with the position after a fill (nothing
+        to do where the broker does it itself in the fill's own update: the paper broker)."""
+        if broker.keeps_legs_with_position:
+            return []
         position = (await broker.snapshot(account)).position(symbol)
         fixes = leg_fixes(symbol, position, await broker.open_orders(account))
         return await self.apply(account, broker, fixes)
@@ -341,11 +343,11 @@ class Executor:
             account = accounts[ctx.account_id]
             if account is None:
                 continue
+            broker = self.brokers.for_account(account)
             try:
                 # The symbol remembered with the order: a venue that looks orders up
                 # per market finds an ended one only with it (e.g. after a restart).
-                order = await self.brokers.for_account(account).find_order(
-                    account, ctx.client_order_id, ctx.symbol)
+                order = await broker.find_order(account, ctx.client_order_id, ctx.symbol)
             except (BrokerUnavailable, BrokerRejected) as exc:
                 log.warning("open-order sync: account %s skipped this round: %s",
                             account.id, exc)
@@ -365,8 +367,7 @@ class Executor:
             await _publish(bus, outcome(ctx, order, self.clock))
             await self.open_orders.forget(ctx)
             ended += 1
-            broker = self.brokers.for_account(account)
-            if order.status == "filled" and not broker.keeps_legs_with_position:
+            if order.status == "filled":
                 # A stop that filled leaves its take-profit sibling resting, an entry
                 # limit that filled may leave legs larger than the position: brought
                 # in line now, not at the next orphan cleanup (a spot sell left
