@@ -79,6 +79,10 @@ class Settings(BaseModel):
     log_files: bool = True
     log_files_max_bytes: int = Field(default=10 << 20, ge=4096)
     log_files_backups: int = Field(default=5, ge=1, le=100)
+    # How long the auditor waits for more events when a fetch brings less than a
+    # batch (libs/runtime/consumer.py): one commit for tens of events on a quiet
+    # pipeline; the store and read models lag by at most this. 0: never waits.
+    auditor_linger_ms: int = Field(default=50, ge=0, le=1000)
     checkpoint_dir: str = ""
     checkpoint_every_events: int = Field(default=10_000, ge=0)
     checkpoint_interval_s: float = Field(default=3600.0, ge=0)
@@ -202,6 +206,7 @@ _ENV = {
     "log_files": "TRADEHOOKS_LOG_FILES",
     "log_files_max_bytes": "TRADEHOOKS_LOG_FILES_MAX_BYTES",
     "log_files_backups": "TRADEHOOKS_LOG_FILES_BACKUPS",
+    "auditor_linger_ms": "TRADEHOOKS_AUDITOR_LINGER_MS",
     "checkpoint_dir": "TRADEHOOKS_CHECKPOINT_DIR",
     "checkpoint_every_events": "TRADEHOOKS_CHECKPOINT_EVERY_EVENTS",
     "checkpoint_interval_s": "TRADEHOOKS_CHECKPOINT_INTERVAL_S",

@@ -33,6 +33,13 @@ at the delivery count, so retries before a crash count too, and a delivery
 beyond the limit is given up without running the handler again: a message that
 kills its process cannot loop forever. Undecodable messages are parked at once.
 
+Lingering. A consumer off the signal's critical path (the auditor) may ``linger``:
+when a fetch brings less than a full batch, it waits that long and takes what came
+meanwhile, so a quiet pipeline still stores, commits and acks tens of events at a
+time instead of one or two (each commit and each fetch costs about as much as a
+whole batch's events). It adds at most ``linger`` seconds to the event's way to the
+store, nothing to the signal's.
+
 Stopping. When ``stop`` is set the loop fetches no more; handlers that are
 running finish, publish and ack; the messages queued behind them are handled
 too. A message waiting to be retried is nak'd instead (with the rest of its
@@ -117,6 +124,7 @@ class Consumer:
         max_in_flight: int = 256,
         shutdown_grace_s: float = 8.0,
         handle_many: ManyHandler | None = None,
+        linger: float = 0.0,
     ) -> None:
         self.bus = bus
         self.spec = spec
@@ -124,6 +132,7 @@ class Consumer:
         self.handle_many = handle_many
         self.on_exhausted = on_exhausted
         self.batch = batch
+        self.linger = linger
         self.decode = decode
         self.shutdown_grace_s = shutdown_grace_s
         self._resubscribe = asyncio.Event()
@@ -184,8 +193,12 @@ class Consumer:
                     self._resubscribe.clear()
                     sub = await self._resubscribe_safely(sub)
                     continue
+                want = min(self.batch, self._lanes.free)
                 try:
-                    msgs = await sub.fetch(min(self.batch, self._lanes.free), timeout=1.0)
+                    msgs = await sub.fetch(want, timeout=1.0)
+                    if self.linger and len(msgs) < want and \
+                            not await stopped_within(stop, self.linger):
+                        msgs += await self._more(sub, want - len(msgs))
                 except (TimeoutError, nats.errors.TimeoutError):
                     self.idle.set()
                     continue
@@ -206,6 +219,14 @@ class Consumer:
             if sub is not None:
                 with contextlib.suppress(Exception):  # closing anyway
                     await sub.unsubscribe()
+
+    async def _more(self, sub: JetStreamContext.PullSubscription, wanted: int) -> list[Msg]:
+        """What came in while lingering, up to ``wanted``; nothing if nothing did (the
+        server answers a pull at once when it holds messages)."""
+        try:
+            return await sub.fetch(wanted, timeout=0.005)
+        except Exception:  # nothing came, or trouble the next fetch meets: handle these
+            return []
 
     async def process_batch(self, msgs: list[Msg]) -> None:
         """Queue fetched messages on their lanes; returns before they are handled."""

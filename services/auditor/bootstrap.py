@@ -53,7 +53,8 @@ async def main(settings: Settings) -> None:
         loops.append(signer)
 
     async def build(bus: Bus) -> list[Runnable]:
-        return [AuditConsumer(bus, store, projectors), *loops]
+        return [AuditConsumer(bus, store, projectors,
+                              linger=settings.auditor_linger_ms / 1000), *loops]
 
     try:
         await run_consumers("auditor", settings, build)

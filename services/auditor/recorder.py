@@ -39,8 +39,8 @@ class AuditConsumer(Consumer):
     """A consumer that stores whole batches instead of dispatching one by one."""
 
     def __init__(self, bus: Bus, store: EventStore, projectors: Sequence[Projector],
-                 batch: int = 256) -> None:
-        super().__init__(bus, streams.AUDITOR, _store_in_batches, batch=batch)
+                 batch: int = 256, linger: float = 0.0) -> None:
+        super().__init__(bus, streams.AUDITOR, _store_in_batches, batch=batch, linger=linger)
         self.store = store
         self.projectors = list(projectors)
 
@@ -57,9 +57,7 @@ class AuditConsumer(Consumer):
         if not events:
             return
         try:
-            stored = await asyncio.to_thread(self.store.append, events)
-            for projector in self.projectors:
-                await asyncio.to_thread(projector.catch_up)
+            stored = await asyncio.to_thread(self._store, events)
         except Exception:
             log.exception("auditor could not store %d event(s); will retry", len(events))
             for msg in good:
@@ -72,3 +70,11 @@ class AuditConsumer(Consumer):
             metrics.EVENTS_STORED.labels(event_type(ev)).inc()
         metrics.EVENTS_HANDLED.labels("auditor", "ok").inc(len(good))
         log.debug("stored %d new of %d event(s)", stored, len(events))
+
+    def _store(self, events: list[AnyEvent]) -> int:
+        """Append, then bring every projection up to date: one trip to a worker
+        thread for the whole batch. How many events were new."""
+        stored = self.store.append(events)
+        for projector in self.projectors:
+            projector.catch_up()
+        return stored

@@ -8,6 +8,7 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 import nats.errors
+import nats.js.errors
 import pytest
 from harness import EventTap
 
@@ -255,3 +256,45 @@ async def test_an_idle_consumer_hands_a_message_over_at_once(bus: Bus) -> None:
         stop.set()
         await asyncio.wait_for(task, timeout=10)
     assert sorted(waits)[2] < 0.5, waits  # the median: robust to a busy machine
+
+
+async def delivered(bus: Bus, count: int) -> bool:
+    """Has the probe consumer been handed ``count`` messages (it may not exist yet)?"""
+    try:
+        info = await bus.js.consumer_info(SPEC.stream, SPEC.durable)
+    except nats.js.errors.NotFoundError:
+        return False
+    return info.delivered.consumer_seq >= count
+
+
+async def test_a_lingering_consumer_handles_what_came_while_it_waited_in_one_batch(
+        bus: Bus) -> None:
+    """With ``linger``, a fetch that brought less than a batch waits that long and
+    takes what came meanwhile: the first message and the four published after it
+    was fetched are handled together (without lingering the first goes alone)."""
+    batches: list[list[str]] = []
+    done = asyncio.Event()
+
+    async def one(event: AnyEvent) -> list[Outgoing]:
+        return (await many([event]))[0]
+
+    async def many(events: list[AnyEvent]) -> list[list[Outgoing]]:
+        batches.append([e.event_id for e in events])
+        if sum(len(b) for b in batches) == 5:
+            done.set()
+        return [[] for _ in events]
+
+    stop = asyncio.Event()
+    consumer = Consumer(bus, SPEC, one, handle_many=many, linger=1.0)
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await bus.publish_event(tenant_event(0), "m0")
+        while not await delivered(bus, 1):
+            await asyncio.sleep(0.01)  # polling the server: fetched (now lingering)
+        for n in range(1, 5):
+            await bus.publish_event(tenant_event(n), f"m{n}")
+        await asyncio.wait_for(done.wait(), timeout=10)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+    assert batches == [["e0", "e1", "e2", "e3", "e4"]]
