@@ -131,11 +131,12 @@ class Executor:
     async def place_many(self, events: Sequence[Any]) -> list[list[Outgoing]]:
         """Carry out events in order, each answered as :attr:`handle` answers it.
 
-        Runs of one paper account's plain market orders are placed together: their
-        alert prices recorded in one write per symbol, the orders in one write of the
-        account. A run goes one order at a time instead when a resting order could
-        fill at one of its prices (the monitor's legs, limit orders); anything else
-        (cancels, sweeps, legs, other brokers) always does.
+        Runs of one paper account's plain market orders (a run of one too) are placed
+        together: their alert prices recorded in one write per symbol, the orders in
+        one write of the account, the market read only for an order without a price.
+        A run goes one order at a time instead when a resting order could fill at one
+        of its prices (the monitor's legs, limit orders); anything else (cancels,
+        sweeps, legs, other brokers) always does.
         """
         out: list[list[Outgoing]] = []
         run: list[tuple[OrderRequested, Account]] = []
@@ -164,17 +165,21 @@ class Executor:
     async def _place_run(self, run: list[tuple[OrderRequested, Account]]
                          ) -> list[list[Outgoing]]:
         """Place a run of one paper account's market orders (see :meth:`place_many`)."""
-        if len(run) < 2:
-            return [list(await self.handle(event)) for event, _ in run]
+        if not run:
+            return []
         paper = self.brokers.paper
         symbols = list(dict.fromkeys(event.order.symbol for event, _ in run))
         resting = await asyncio.gather(*(self.open_orders.for_symbol(s) for s in symbols))
         if any(o.broker == "paper" for orders in resting for o in orders):
             return [list(await self.handle(event)) for event, _ in run]
         # The market each order meets: the alert prices recorded up to it (as
-        # on_price records them, older observations losing), else what was recorded.
-        before = dict(zip(symbols, await asyncio.gather(
-            *(paper.market_price(s) for s in symbols)), strict=True))
+        # on_price records them, older observations losing), else what was recorded
+        # (read only for a symbol with an order that brings no price of its own).
+        unpriced = list(dict.fromkeys(event.order.symbol for event, _ in run
+                                      if not event.order.reference_price))
+        before: dict[str, Decimal | None] = dict.fromkeys(symbols)
+        before.update(zip(unpriced, await asyncio.gather(
+            *(paper.market_price(s) for s in unpriced)), strict=True))
         seen: dict[str, list[int]] = {}
         for n, (event, _) in enumerate(run):
             if event.order.reference_price:

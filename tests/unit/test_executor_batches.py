@@ -11,7 +11,7 @@ from fakes.memory import MemoryKV
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts.events import OrderRequested
+from contracts.events import OrderRequested, TradeExecuted
 from libs.brokers.factory import Brokers
 from libs.brokers.market_prices import MarketPrices
 from libs.brokers.paper import PaperBroker
@@ -108,3 +108,26 @@ async def test_a_run_of_orders_writes_the_account_and_the_price_once() -> None:
     assert stores.paper.revision - revisions[0] == 1
     assert stores.prices.revision - revisions[1] == 1
     assert await MarketPrices(stores.prices).get("AAPL") == Decimal(104)  # type: ignore[arg-type]
+
+
+async def test_an_order_with_its_alert_price_does_not_read_the_market_back() -> None:
+    """The price an order meets is the one its own alert just recorded: once this
+    executor knows the price's revision, an order alone in its batch reads no price."""
+    stores = Stores()
+    reads: list[str] = []
+    read = stores.prices.get
+
+    async def counted(key: str) -> Any:
+        reads.append(key)
+        return await read(key)
+
+    stores.prices.get = counted  # type: ignore[method-assign]
+    executor = stores.executor()
+    first, second = requests([("buy", 1, 100, 0, False), ("sell", 1, 101, 1, False)])
+    await executor.place_many([first])
+    reads.clear()
+    out = await executor.place_many([second])
+    executed = out[0][0].event
+    assert isinstance(executed, TradeExecuted) and executed.fill is not None
+    assert executed.fill.average_price == Decimal(101)
+    assert reads == []
