@@ -13,7 +13,13 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.utils import get_topic
 
-from contracts.events import AnyEvent, event_from_builtins, event_to_builtins, event_type
+from contracts.events import (
+    AnyEvent,
+    WebhookReceived,
+    event_from_builtins,
+    event_to_builtins,
+    event_type,
+)
 from projections.chain import upgrade_chain
 from projections.fastread import (
     can_decode_fast,
@@ -71,24 +77,34 @@ class EventStore(Application[UUID]):
         every batch was a third of the auditor's CPU. A kept trail cannot go stale
         unnoticed: if another writer extended it, saving after it conflicts on its
         version; the batch's trails are then read afresh and it is tried once more.
+
+        A ``webhook.received`` starts its signal's trail without looking for it in
+        the store (it is the signal's first event; the look was a sixth of the
+        auditor's CPU). If the trail was there after all (a redelivery the store
+        already holds), saving conflicts the same way and the retry reads it.
         """
         kept = not self._recent.keys().isdisjoint(ev.signal_id for ev in events)
+        started = any(isinstance(ev, WebhookReceived) and ev.signal_id not in self._recent
+                      for ev in events)
         try:
-            return self._append(events)
+            return self._append(events, start_received=True)
         except IntegrityError:
-            if not kept:
+            if not (kept or started):
                 raise
-            return self._append(events)  # the failed try dropped the trails it used
+            # The failed try dropped the trails it used: this one reads them all.
+            return self._append(events, start_received=False)
 
-    def _append(self, events: Sequence[AnyEvent]) -> int:
-        """One try of :meth:`append`; keeps the trails it wrote, drops them on failure."""
+    def _append(self, events: Sequence[AnyEvent], start_received: bool = False) -> int:
+        """One try of :meth:`append`; keeps the trails it wrote, drops them on failure.
+        ``start_received``: a ``webhook.received`` starts a new trail unread."""
         trails: dict[str, Trail] = {}
         # Domain events in the order of the batch (which is stream order), not
         # grouped per trail: the notification log must replay in stream order.
         ordered: list[Any] = []
         try:
             for ev in events:
-                trail = trails.get(ev.signal_id) or self._load_or_start(ev.signal_id)
+                trail = trails.get(ev.signal_id) or self._load_or_start(
+                    ev.signal_id, start_received and isinstance(ev, WebhookReceived))
                 trails[ev.signal_id] = trail
                 if trail.has(ev.event_id):
                     continue
@@ -108,10 +124,14 @@ class EventStore(Application[UUID]):
             self._recent.popitem(last=False)
         return sum(1 for item in ordered if isinstance(item, _RECORDED))
 
-    def _load_or_start(self, correlation_id: str) -> Trail:
+    def _load_or_start(self, correlation_id: str, new: bool = False) -> Trail:
+        """The kept trail, else (``new``: without looking) a new one, else the stored
+        one or a new one."""
         kept = self._recent.get(correlation_id)
         if kept is not None:
             return kept
+        if new:
+            return Trail(correlation_id)
         try:
             trail: Trail = self.repository.get(Trail.create_id(correlation_id))
         except AggregateNotFoundError:
