@@ -112,7 +112,11 @@ class EventStore(Application[UUID]):
                              body=event_to_builtins(ev))
                 ordered.extend(trail.collect_events())
             if ordered:
-                self.save(*ordered)
+                # Straight into the event store: Application.save would check every
+                # event against a runtime protocol (a tenth of the auditor's CPU) and
+                # then do nothing more for this application (no snapshots, no
+                # aggregate cache, no listeners).
+                self.events.put(ordered)
         except BaseException:
             for correlation_id in trails:  # changed in memory, perhaps not stored
                 self._recent.pop(correlation_id, None)
