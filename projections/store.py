@@ -79,7 +79,7 @@ class EventStore(Application[UUID]):
         version; the batch's trails are then read afresh and it is tried once more.
 
         A ``webhook.received`` starts its signal's trail without looking for it in
-        the store (it is the signal's first event; the look was a sixth of the
+        the store (it is the signal's first event; the look was an eighth of the
         auditor's CPU). If the trail was there after all (a redelivery the store
         already holds), saving conflicts the same way and the retry reads it.
         """
